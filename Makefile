@@ -1,0 +1,27 @@
+# Two commands do everything:  `make demo` (set up .venv, build the demo corpus, embed, analyse)
+# and `make test` (set up .venv if needed, run the test suite).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= demo-output
+
+.PHONY: setup demo test clean
+
+$(BIN)/counterpoint: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	# musicnn's own code needs TensorFlow 1; we take only the checkpoints it ships.
+	$(BIN)/pip install --quiet --no-deps musicnn==0.1.0
+	touch $@
+
+setup: $(BIN)/counterpoint
+
+demo: setup
+	$(BIN)/counterpoint demo $(DEMO_DIR)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR)

@@ -1,0 +1,51 @@
+"""Reading audio files into mono float32 waveforms at the rate an encoder wants.
+
+Decoding goes through ``librosa.load`` (soundfile for WAV/FLAC/OGG/MP3, resampling with
+soxr at high quality), which is what the reference implementations of musicnn and others
+use, so our inputs match theirs sample for sample.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from counterpoint.errors import TrackError
+
+#: Peak amplitude below which a file counts as silent (about -100 dBFS).
+SILENCE_PEAK = 1e-5
+
+
+def load_audio(path: str | Path, sample_rate: int, track_id: str | None = None) -> np.ndarray:
+    """Decode ``path`` to a mono float32 waveform at ``sample_rate`` Hz.
+
+    Raises :class:`TrackError` naming the file when it cannot be decoded, holds no samples,
+    or is silent (an encoder's output on silence says nothing about the music).
+    """
+    import librosa
+
+    path = Path(path)
+    who = f"track {track_id!r} ({path})" if track_id else str(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # audioread fallback warnings are noise here
+            waveform, _ = librosa.load(path, sr=sample_rate, mono=True)
+    except Exception as exc:  # decoders raise many unrelated types
+        raise TrackError(f"{who}: cannot decode audio ({type(exc).__name__}: {exc}) — "
+                         "check the file plays, or convert it to WAV/FLAC") from exc
+    if waveform.size == 0:
+        raise TrackError(f"{who}: the audio file holds no samples — replace it or remove the track")
+    if not np.all(np.isfinite(waveform)):
+        raise TrackError(f"{who}: the audio holds NaN or infinite samples — re-export the file")
+    if float(np.max(np.abs(waveform))) < SILENCE_PEAK:
+        raise TrackError(f"{who}: the audio is silent (peak below {SILENCE_PEAK:g}) — replace it or remove the track")
+    return waveform.astype(np.float32, copy=False)
+
+
+def audio_duration(path: str | Path) -> float:
+    """Length of an audio file in seconds, read from its header when possible."""
+    import librosa
+
+    return float(librosa.get_duration(path=str(path)))

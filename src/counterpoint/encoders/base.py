@@ -1,0 +1,170 @@
+"""What every encoder is: a spec, a modality, a dimension, a fingerprint and a batched embed.
+
+An encoder works in two steps so that one bad file never spoils a batch:
+
+* :meth:`Encoder.prepare` reads one track's file into the encoder's input (decoded audio,
+  a parsed MIDI, patches...). It raises :class:`~counterpoint.errors.TrackError` naming the
+  file when that file cannot be used; the runner records it and goes on.
+* :meth:`Encoder.embed_prepared` turns a batch of prepared inputs into one
+  :class:`Embedding` each, running the model once per batch.
+
+Parameters come from a spec string such as ``musicnn:model=MTT,layer=max_pool``; the
+encoder declares them in :attr:`Encoder.parameters` with defaults, and unknown or
+ill-typed values give an :class:`~counterpoint.errors.EncoderError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from counterpoint import __version__
+from counterpoint.data.manifest import Track
+from counterpoint.errors import EncoderError
+
+#: Parameters that change how fast an encoder runs, never its numbers.
+RUNTIME_PARAMETERS = ("device", "batch_size")
+
+
+@dataclass
+class Embedding:
+    """One track's embedding: per-frame vectors with their times, and one pooled vector.
+
+    ``frames`` is float32 ``[T, D]``, ``timestamps`` the centre of each frame in seconds
+    ``[T]``, ``pooled`` float32 ``[D]``. ``duration`` is the length of the input in seconds
+    (audio length, or MIDI end time), used for real-time factors.
+    """
+
+    frames: np.ndarray
+    timestamps: np.ndarray
+    pooled: np.ndarray
+    duration: float
+
+    def __post_init__(self) -> None:
+        self.frames = np.asarray(self.frames, dtype=np.float32).reshape(len(self.timestamps), -1)
+        self.timestamps = np.asarray(self.timestamps, dtype=np.float64)
+        self.pooled = np.asarray(self.pooled, dtype=np.float32).ravel()
+        if self.frames.shape[0] and self.frames.shape[1] != self.pooled.shape[0]:
+            raise ValueError(f"frames have dimension {self.frames.shape[1]} but pooled has {self.pooled.shape[0]}")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One spec parameter: its type, default and the values it may take."""
+
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | None = None
+
+    def parse(self, name: str, text: str, encoder: str) -> Any:
+        kind = type(self.default) if self.default is not None else str
+        try:
+            if kind is bool:
+                lowered = text.lower()
+                if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(text)
+                value: Any = lowered in ("true", "1", "yes")
+            else:
+                value = kind(text)
+        except ValueError:
+            raise EncoderError(f"encoder {encoder}: parameter {name}={text!r} is not a {kind.__name__} — {self.help}") from None
+        if self.choices is not None and value not in self.choices:
+            options = ", ".join(str(c) for c in self.choices)
+            raise EncoderError(f"encoder {encoder}: {name}={text!r} is not one of {options}")
+        return value
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """Split ``name:key=value,key=value`` into the name and its raw parameters.
+
+    >>> parse_spec("musicnn:model=MSD,layer=taggram")
+    ('musicnn', {'model': 'MSD', 'layer': 'taggram'})
+    """
+    name, _, rest = spec.strip().partition(":")
+    params: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise EncoderError(f"encoder spec {spec!r}: {item!r} is not key=value — write e.g. {name}:key=value,key2=value2")
+        params[key.strip()] = value.strip()
+    return name.strip(), params
+
+
+class Encoder(ABC):
+    """Base class of all encoders. Subclasses set the class attributes and two methods."""
+
+    name: ClassVar[str]
+    modality: ClassVar[str]  # "audio" or "symbolic"
+    description: ClassVar[str] = ""
+    parameters: ClassVar[dict[str, Parameter]] = {}
+    #: Bumped when a change to the code changes the numbers, so stores are recomputed.
+    code_version: ClassVar[str] = "1"
+    default_batch_size: ClassVar[int] = 8
+    #: What the encoder needs to run, shown by `counterpoint encoders`.
+    requirements: ClassVar[str] = "nothing beyond the base install"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why the encoder cannot run on this machine now (missing weights...), or None."""
+        return None
+
+    def __init__(self, **params: Any) -> None:
+        unknown = set(params) - set(self.parameters)
+        if unknown:
+            known = ", ".join(self.parameters) or "none"
+            raise EncoderError(f"encoder {self.name}: unknown parameter(s) {', '.join(sorted(unknown))} (known: {known})")
+        self.params = {key: params.get(key, p.default) for key, p in self.parameters.items()}
+
+    @classmethod
+    def from_spec(cls, raw: dict[str, str]) -> "Encoder":
+        unknown = set(raw) - set(cls.parameters)
+        if unknown:
+            known = ", ".join(cls.parameters) or "none"
+            raise EncoderError(f"encoder {cls.name}: unknown parameter(s) {', '.join(sorted(unknown))} (known: {known})")
+        return cls(**{k: cls.parameters[k].parse(k, v, cls.name) for k, v in raw.items()})
+
+    @property
+    def spec(self) -> str:
+        """The canonical spec: name plus every parameter that differs from its default."""
+        changed = [f"{k}={v}" for k, v in self.params.items() if v != self.parameters[k].default and k not in RUNTIME_PARAMETERS]
+        return self.name + (":" + ",".join(changed) if changed else "")
+
+    @property
+    @abstractmethod
+    def dim(self) -> int:
+        """Length of the pooled vector (and of each frame)."""
+
+    def feature_names(self) -> list[str] | None:
+        """Names of the dimensions, for hand-made descriptors; None for learned spaces."""
+        return None
+
+    def weights_digest(self) -> str | None:
+        """A digest of the weights in use, or None for encoders without weights."""
+        return None
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Everything that determines the numbers: a rerun with the same fingerprint is skipped."""
+        params = {k: v for k, v in self.params.items() if k not in RUNTIME_PARAMETERS}
+        return {"name": self.name, "params": params, "weights": self.weights_digest(),
+                "code_version": self.code_version, "counterpoint": __version__.split(".")[0]}
+
+    def fingerprint_digest(self) -> str:
+        text = json.dumps(self.fingerprint(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @abstractmethod
+    def prepare(self, track: Track) -> Any:
+        """Read one track's file into this encoder's input; raise TrackError naming the file."""
+
+    @abstractmethod
+    def embed_prepared(self, inputs: Sequence[Any]) -> list[Embedding]:
+        """Embed a batch of prepared inputs, one Embedding each, in order."""
+
+    def embed(self, tracks: Sequence[Track]) -> list[Embedding]:
+        """Prepare and embed tracks in one go (raises on the first bad track)."""
+        return self.embed_prepared([self.prepare(t) for t in tracks])
