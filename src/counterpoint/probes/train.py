@@ -1,0 +1,149 @@
+"""Training a probe with class weights and early stopping on validation macro-F1; evaluation.
+
+Works on arrays: inputs (matrix or frame sequences, see :mod:`counterpoint.probes.data`) and
+integer class indices. Reading stores and writing files is done by :mod:`counterpoint.probes.run`.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, f1_score
+from torch import nn
+
+from counterpoint.errors import CounterpointError
+from counterpoint.probes.data import ProbeInputs, batches
+from counterpoint.probes.models import ProbeClassifier
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How to train: at most ``epochs`` passes, stop after ``patience`` without a better validation macro-F1."""
+
+    epochs: int = 100
+    patience: int = 10
+    lr: float = 1e-3
+    batch_size: int = 32
+    seed: int = 0
+    device: str = "cpu"
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.patience < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise CounterpointError(f"training settings {self}: epochs, patience and batch_size must be ≥ 1 and lr > 0")
+
+
+def resolve_device(device: str) -> torch.device:
+    """A torch device, with a clear error when CUDA is asked for but absent."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise CounterpointError(f"device {device!r} was asked for but PyTorch sees no CUDA GPU here "
+                                f"(torch {torch.__version__}) — use --device cpu or install a CUDA build of torch")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise CounterpointError(f"device {device!r} is not a torch device — use cpu or cuda") from None
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch so that a run is reproducible."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def class_weights(y: np.ndarray, num_classes: int) -> np.ndarray:
+    """Inverse class frequency, ``n / (k · count_c)`` (1 for balanced data); 0 for classes absent from ``y``."""
+    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(num_classes)
+    weights[present] = len(y) / (present.sum() * counts[present])
+    return weights.astype(np.float32)
+
+
+def scores(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> tuple[float, float]:
+    """Accuracy and macro-F1 (over every class of the label mapping)."""
+    accuracy = float(accuracy_score(y_true, y_pred))
+    macro_f1 = float(f1_score(y_true, y_pred, labels=np.arange(num_classes), average="macro", zero_division=0))
+    return accuracy, macro_f1
+
+
+@torch.no_grad()
+def predict_logits(model: ProbeClassifier, inputs: ProbeInputs, batch_size: int = 64,
+                   device: torch.device | str = "cpu") -> np.ndarray:
+    """Logits ``[N, num_classes]`` in input order, in eval mode."""
+    model.eval()
+    device = torch.device(device)
+    dummy = np.zeros(len(inputs), dtype=np.int64)
+    out = [model(b.x, b.mask).cpu() for b in (b.to(device) for b in batches(inputs, dummy, batch_size))]
+    return torch.cat(out).numpy()
+
+
+def _evaluate(model: ProbeClassifier, inputs: ProbeInputs, y: np.ndarray, loss_fn: nn.Module,
+              settings: TrainSettings, device: torch.device, num_classes: int) -> dict[str, float]:
+    logits = torch.as_tensor(predict_logits(model, inputs, settings.batch_size, device))
+    loss = float(loss_fn(logits, torch.as_tensor(y, dtype=torch.long)))
+    accuracy, macro_f1 = scores(y, logits.argmax(dim=1).numpy(), num_classes)
+    return {"loss": loss, "accuracy": accuracy, "macro_f1": macro_f1}
+
+
+@dataclass
+class TrainOutcome:
+    """The best model (weights of the best validation epoch) and the per-epoch history."""
+
+    model: ProbeClassifier
+    history: list[dict[str, float]]
+    best_epoch: int
+    stopped_early: bool
+
+
+def train_probe(model: ProbeClassifier, train_inputs: ProbeInputs, y_train: np.ndarray,
+                val_inputs: ProbeInputs, y_val: np.ndarray, num_classes: int,
+                settings: TrainSettings) -> TrainOutcome:
+    """Train with Adam and class-weighted cross-entropy; keep the epoch with the best validation macro-F1.
+
+    Validation loss breaks ties of macro-F1. Training stops after ``patience`` epochs without
+    a better epoch.
+
+    Each history entry holds, for ``train`` and ``validation``: loss, accuracy and macro-F1,
+    all measured in eval mode after the epoch (the train loss is class-weighted like the
+    training objective), so the two sides are comparable.
+    """
+    if len(y_train) == 0 or len(y_val) == 0:
+        raise CounterpointError(f"probe training needs train and validation tracks (got {len(y_train)} and {len(y_val)}) "
+                                "— add tracks or fix the split column")
+    device = resolve_device(settings.device)
+    seed_everything(settings.seed)
+    shuffler = np.random.default_rng(settings.seed)
+    model.to(device)
+    weights = torch.as_tensor(class_weights(y_train, num_classes), device=device)
+    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    eval_loss_fn = nn.CrossEntropyLoss(weight=weights.cpu())
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+
+    history: list[dict[str, float]] = []
+    best_f1, best_loss, best_epoch, best_state = -1.0, float("inf"), 0, copy.deepcopy(model.state_dict())
+    for epoch in range(1, settings.epochs + 1):
+        model.train()
+        for batch in batches(train_inputs, y_train, settings.batch_size, shuffle=True, generator=shuffler):
+            batch = batch.to(device)
+            optimizer.zero_grad()
+            loss = loss_fn(model(batch.x, batch.mask), batch.y)
+            loss.backward()
+            optimizer.step()
+        train = _evaluate(model, train_inputs, y_train, eval_loss_fn, settings, device, num_classes)
+        val = _evaluate(model, val_inputs, y_val, eval_loss_fn, settings, device, num_classes)
+        history.append({"epoch": epoch, **{f"train_{k}": v for k, v in train.items()},
+                        **{f"validation_{k}": v for k, v in val.items()}})
+        # Macro-F1 moves in steps on small validation sets; at equal F1 a lower loss counts as progress.
+        if val["macro_f1"] > best_f1 or (val["macro_f1"] == best_f1 and val["loss"] < best_loss):
+            best_f1, best_loss, best_epoch = val["macro_f1"], val["loss"], epoch
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch - best_epoch >= settings.patience:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return TrainOutcome(model, history, best_epoch, stopped_early=len(history) < settings.epochs)
