@@ -1,0 +1,488 @@
+"""musicnn (Pons & Serra, 2019): pretrained music-audio taggers, ported from TensorFlow 1.
+
+The ``musicnn==0.1.0`` wheel ships TensorFlow 1 checkpoints of two taggers with the same
+network, ``MTT_musicnn`` (MagnaTagATune, 50 tags) and ``MSD_musicnn`` (Million Song Dataset,
+50 tags). Its own code needs TensorFlow 1, so this module rebuilds the network in PyTorch,
+reads the checkpoints with :mod:`counterpoint.encoders.tf_checkpoint` and converts them once
+to a safetensors file in :func:`counterpoint.paths.cache_dir`.
+
+The network, for one patch of 187 log-mel frames (3 s) × 96 bands:
+
+* front end: batch norm of the input, then two *timbral* convolutions (7 frames × 38 and
+  × 67 bands, 204 filters each) and three *temporal* convolutions (128, 64, 32 frames × 1
+  band, 51 filters each), each followed by ReLU, batch norm and a max over frequency;
+  concatenated into 561 channels per frame;
+* mid end: three 1-D convolutions over time (7 frames, 64 filters, ReLU, batch norm), the
+  second and third with residual connections; the front end and the three mid-end outputs
+  are concatenated into 753 channels per frame;
+* back end: max and mean over time (753 each — the ``max_pool`` / ``mean_pool`` features),
+  batch norm, a dense layer of 200 units with ReLU and batch norm (``penultimate``), and a
+  dense layer of 50 logits whose sigmoid is the ``taggram``.
+
+Facts that matter for parity with the reference: TensorFlow convolutions are NHWC with
+kernels ``[height, width, in, out]``; its ``"same"`` padding of an even kernel puts the extra
+zero at the end; batch norm has ``epsilon=1e-3``; the back end flattens ``[753, 2]`` (max,
+mean) so its 1506 inputs interleave max and mean per channel; the input spectrogram is
+stored as float16 and the reference computes ``log10(10000·x + 1)`` in float16 arithmetic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from counterpoint.data.audio import load_audio
+from counterpoint.data.manifest import Track
+from counterpoint.encoders.base import Embedding, Encoder, Parameter
+from counterpoint.encoders.weights import WeightFile, declare_weights
+from counterpoint.errors import EncoderError, TrackError, WeightsError
+from counterpoint.paths import cache_dir, weights_dir
+
+SAMPLE_RATE = 16000  # Hz
+FFT_SIZE = 512  # samples
+FFT_HOP = 256  # samples
+N_MELS = 96
+PATCH_FRAMES = 187  # 3 s: librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256) + 1
+FRAME_SECONDS = FFT_HOP / SAMPLE_RATE  # 0.016 s between spectrogram frames
+BN_EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization default
+#: Patches run through the network in one forward pass at most (about 25 MB of activations each).
+MAX_PATCHES_PER_PASS = 24
+
+MTT_TAGS = (
+    "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast", "piano",
+    "ambient", "beat", "violin", "vocal", "synth", "female", "indian", "opera", "male", "singing",
+    "vocals", "no vocals", "harpsichord", "loud", "quiet", "flute", "woman", "male vocal", "no vocal", "pop",
+    "soft", "sitar", "solo", "man", "classic", "choir", "voice", "new age", "dance", "male voice",
+    "female vocal", "beats", "harp", "cello", "no voice", "weird", "country", "metal", "female voice", "choral",
+)
+MSD_TAGS = (
+    "rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s", "alternative rock", "jazz",
+    "beautiful", "metal", "chillout", "male vocalists", "classic rock", "soul", "indie rock", "Mellow", "electronica", "80s",
+    "folk", "90s", "chill", "instrumental", "punk", "oldies", "blues", "hard rock", "ambient", "acoustic",
+    "experimental", "female vocalist", "guitar", "Hip-Hop", "70s", "party", "country", "easy listening", "sexy", "catchy",
+    "funk", "electro", "heavy metal", "Progressive rock", "60s", "rnb", "indie pop", "sad", "House", "happy",
+)
+TAGS = {"MTT": MTT_TAGS, "MSD": MSD_TAGS}
+LAYER_DIMS = {"max_pool": 753, "mean_pool": 753, "penultimate": 200, "taggram": 50}
+
+PYPI_URL = "https://pypi.org/project/musicnn/0.1.0/"
+declare_weights(*(WeightFile(model="musicnn", filename=f"{m}_musicnn/.data-00000-of-00001", url=PYPI_URL, size=9465596)
+                  for m in TAGS))
+
+
+# ---------------------------------------------------------------- checkpoint location and conversion
+
+
+def checkpoint_dir(model: str) -> Path:
+    """The folder of the ``<model>_musicnn`` TensorFlow checkpoint.
+
+    Looked up in ``$COUNTERPOINT_WEIGHTS_DIR/musicnn/<model>_musicnn/`` first, then inside the
+    installed ``musicnn`` package (found without importing it: its code needs TensorFlow).
+    """
+    name = f"{model}_musicnn"
+    folder = weights_dir()
+    if folder is not None and (folder / "musicnn" / name / ".index").exists():
+        return folder / "musicnn" / name
+    spec = importlib.util.find_spec("musicnn")
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsError(f"musicnn model {model} needs the checkpoint {name}/ (about 9.5 MB) shipped in the musicnn==0.1.0 "
+                           f"wheel ({PYPI_URL}), which is not installed. Install it without its TensorFlow dependency: "
+                           "`pip install --no-deps musicnn==0.1.0` (what `make setup` does)")
+    path = Path(list(spec.submodule_search_locations)[0]) / name
+    if not (path / ".index").exists():
+        raise WeightsError(f"{path}: the musicnn package is installed but holds no {name} checkpoint (.index) — "
+                           "reinstall it with `pip install --force-reinstall --no-deps musicnn==0.1.0`")
+    return path
+
+
+def checkpoint_digest(folder: Path) -> str:
+    """SHA-256 over the checkpoint's ``.index`` and data shard(s), in name order."""
+    digest = hashlib.sha256()
+    for path in sorted([folder / ".index", *folder.glob(".data-*")]):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def convert_checkpoint(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Map TensorFlow variables (``conv2d_3/kernel``...) to :class:`MusicnnNetwork` state-dict arrays.
+
+    TensorFlow names layers by creation order; the reference builds them in this order: input
+    batch norm, timbral 7×38 and 7×67, temporal 128, 64 and 32, mid-end convolutions 1-3,
+    back-end batch norm, dense 200, its batch norm, dense 50. Optimizer slots (``*/Adam*``,
+    ``beta*_power``) are dropped.
+    """
+    out: dict[str, np.ndarray] = {}
+
+    def batch_norm(target: str, index: int) -> None:
+        source = "batch_normalization" + (f"_{index}" if index else "")
+        out[f"{target}.weight"] = tensors[f"{source}/gamma"]
+        out[f"{target}.bias"] = tensors[f"{source}/beta"]
+        out[f"{target}.running_mean"] = tensors[f"{source}/moving_mean"]
+        out[f"{target}.running_var"] = tensors[f"{source}/moving_variance"]
+
+    def conv(target: str, index: int, one_d: bool) -> None:
+        source = "conv2d" + (f"_{index}" if index else "")
+        kernel = tensors[f"{source}/kernel"]  # [height (time), width, in, out]
+        if one_d:  # width spans all input channels, in == 1: a Conv1d [out, width, time]
+            out[f"{target}.weight"] = kernel[:, :, 0, :].transpose(2, 1, 0)
+        else:  # Conv2d [out, in, time, frequency]
+            out[f"{target}.weight"] = kernel.transpose(3, 2, 0, 1)
+        out[f"{target}.bias"] = tensors[f"{source}/bias"]
+
+    batch_norm("input_norm", 0)
+    for i in range(2):
+        conv(f"timbral.{i}.conv", i, one_d=False)
+        batch_norm(f"timbral.{i}.norm", 1 + i)
+    for i in range(3):
+        conv(f"temporal.{i}.conv", 2 + i, one_d=False)
+        batch_norm(f"temporal.{i}.norm", 3 + i)
+    for i in range(3):
+        conv(f"midend.{i}.conv", 5 + i, one_d=True)
+        batch_norm(f"midend.{i}.norm", 6 + i)
+    batch_norm("pool_norm", 9)
+    out["dense.weight"] = tensors["dense/kernel"].T
+    out["dense.bias"] = tensors["dense/bias"]
+    batch_norm("dense_norm", 10)
+    out["output.weight"] = tensors["dense_1/kernel"].T
+    out["output.bias"] = tensors["dense_1/bias"]
+    return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in out.items()}
+
+
+def converted_weights(model: str) -> tuple[Path, str]:
+    """The safetensors file of ``model`` (converting the checkpoint on first use) and its source digest.
+
+    The file lives in ``cache_dir()/musicnn/`` under a name holding the checkpoint digest and
+    records the full digest in its metadata; a file whose metadata disagrees is rebuilt.
+    """
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    from counterpoint.encoders.tf_checkpoint import read_checkpoint
+
+    source = checkpoint_dir(model)
+    digest = checkpoint_digest(source)
+    target = cache_dir() / "musicnn" / f"{model}_musicnn-{digest[:16]}.safetensors"
+    if target.exists():
+        try:
+            with safe_open(str(target), framework="np") as handle:
+                if (handle.metadata() or {}).get("source_sha256") == digest:
+                    return target, digest
+        except Exception:  # a partial or corrupt cache file is rebuilt below
+            pass
+    state = convert_checkpoint(read_checkpoint(source))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    save_file(state, str(partial), metadata={"source_sha256": digest, "source": str(source), "model": f"{model}_musicnn"})
+    partial.replace(target)
+    return target, digest
+
+
+# ---------------------------------------------------------------- the front end (audio → patches)
+
+
+def log_mel(audio: np.ndarray) -> np.ndarray:
+    """Log-compressed mel spectrogram ``[frames, 96]`` of 16 kHz mono audio, as the reference computes it.
+
+    librosa's mel power spectrogram (n_fft 512, hop 256, 96 Slaney mels), cast to float16,
+    then ``log10(10000·x + 1)`` in float16 arithmetic — bit for bit the reference's numbers.
+    The reference overflows to ``inf`` where ``10000·x`` exceeds the float16 range (loud
+    bins: mel power above 6.55) and its network then returns NaN; those bins alone are
+    computed in float32 here, so loud audio gives finite outputs.
+    """
+    import librosa
+
+    power = librosa.feature.melspectrogram(y=np.asarray(audio, dtype=np.float32), sr=SAMPLE_RATE, n_fft=FFT_SIZE,
+                                           hop_length=FFT_HOP, n_mels=N_MELS).T
+    power16 = power.astype(np.float16)
+    with np.errstate(over="ignore"):
+        compressed = np.log10(np.float16(10000) * power16 + np.float16(1)).astype(np.float32)
+    overflow = ~np.isfinite(compressed)
+    if overflow.any():
+        compressed[overflow] = np.log10(10000 * power16[overflow].astype(np.float32) + 1)
+    return compressed
+
+
+def hop_frames(hop_seconds: float) -> int:
+    """Spectrogram frames between patch starts: ``hop`` in seconds floored to whole 16-ms frames.
+
+    The default 3 s gives 187 frames, the patch length: non-overlapping patches, the reference default.
+    """
+    frames = int(np.floor(hop_seconds / FRAME_SECONDS + 1e-9))
+    if frames < 1:
+        raise EncoderError(f"encoder musicnn: hop={hop_seconds} s is shorter than one spectrogram frame ({FRAME_SECONDS} s) — use hop >= 0.016")
+    return frames
+
+
+def patch_starts(n_frames: int, hop: int) -> np.ndarray:
+    """First frame of each whole 187-frame patch, every ``hop`` frames; trailing partial patches are dropped."""
+    return np.arange(0, n_frames - PATCH_FRAMES + 1, hop, dtype=np.int64)
+
+
+def make_patches(logmel: np.ndarray, hop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a log-mel spectrogram into patches ``[P, 187, 96]`` and their centre times (seconds)."""
+    starts = patch_starts(len(logmel), hop)
+    index = starts[:, None] + np.arange(PATCH_FRAMES)[None, :]
+    centres = (starts + (PATCH_FRAMES - 1) / 2) * FRAME_SECONDS
+    return logmel[index], centres
+
+
+def audio_patches(audio: np.ndarray, hop: int, who: str = "audio") -> tuple[np.ndarray, np.ndarray]:
+    """Patches and centre times of 16 kHz mono audio; TrackError if shorter than one patch.
+
+    The reference crashes on such input (it concatenates no patches); we say why instead.
+    """
+    logmel = log_mel(audio)
+    if len(logmel) < PATCH_FRAMES:
+        minimum = (PATCH_FRAMES - 1) * FFT_HOP / SAMPLE_RATE
+        raise TrackError(f"{who}: {len(audio) / SAMPLE_RATE:.2f} s of audio is shorter than one musicnn patch "
+                         f"({minimum:.3f} s) — musicnn needs at least {minimum:.3f} s; remove the track or pad the file")
+    return make_patches(logmel, hop)
+
+
+# ---------------------------------------------------------------- the network
+
+
+def _build_network_class():
+    """Define the torch module lazily, so importing this module does not import torch."""
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    class ConvNorm(nn.Module):
+        """Convolution, ReLU, batch norm (TensorFlow's order in musicnn)."""
+
+        def __init__(self, conv: nn.Module, channels: int, two_d: bool) -> None:
+            super().__init__()
+            self.conv = conv
+            self.norm = (nn.BatchNorm2d if two_d else nn.BatchNorm1d)(channels, eps=BN_EPSILON)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.norm(F.relu(self.conv(x)))
+
+    class MusicnnNetwork(nn.Module):
+        """The musicnn tagger (``build_musicnn`` of the reference), inference only, NCHW layout."""
+
+        def __init__(self, n_mels: int = N_MELS, n_classes: int = 50, timbral_filters: int = 204,
+                     temporal_filters: int = 51, midend_filters: int = 64, backend_units: int = 200) -> None:
+            super().__init__()
+            self.input_norm = nn.BatchNorm2d(1, eps=BN_EPSILON)
+            self.timbral = nn.ModuleList(
+                ConvNorm(nn.Conv2d(1, timbral_filters, (7, int(share * n_mels))), timbral_filters, True) for share in (0.4, 0.7))
+            self.temporal_kernels = (128, 64, 32)
+            self.temporal = nn.ModuleList(
+                ConvNorm(nn.Conv2d(1, temporal_filters, (k, 1)), temporal_filters, True) for k in self.temporal_kernels)
+            frontend = 2 * timbral_filters + 3 * temporal_filters
+            self.midend = nn.ModuleList(
+                ConvNorm(nn.Conv1d(width, midend_filters, 7), midend_filters, False) for width in (frontend, midend_filters, midend_filters))
+            pooled = frontend + 3 * midend_filters
+            self.pool_norm = nn.BatchNorm1d(2 * pooled, eps=BN_EPSILON)
+            self.dense = nn.Linear(2 * pooled, backend_units)
+            self.dense_norm = nn.BatchNorm1d(backend_units, eps=BN_EPSILON)
+            self.output = nn.Linear(backend_units, n_classes)
+
+        def forward(self, patches: torch.Tensor, until: str = "taggram") -> dict[str, torch.Tensor]:
+            """Layer activations of ``patches`` ``[B, T, 96]``.
+
+            Returns frame-level ``timbral`` ``[B, T, 408]``, ``temporal`` ``[B, T, 153]``,
+            ``cnn1..3`` ``[B, T, 64]`` and patch-level ``max_pool``, ``mean_pool`` ``[B, 753]``;
+            then, unless ``until`` is a pooling layer, ``penultimate`` ``[B, 200]``,
+            ``logits`` and ``taggram`` ``[B, 50]``.
+            """
+            x = self.input_norm(patches.unsqueeze(1))  # [B, 1, T, F]
+            padded = F.pad(x, (0, 0, 3, 3))  # 3 zero frames each side, after the input norm
+            timbral = [block(padded).amax(dim=3) for block in self.timbral]  # [B, C, T]
+            temporal = []
+            for kernel, block in zip(self.temporal_kernels, self.temporal):
+                before = (kernel - 1) // 2  # TensorFlow "same": the odd extra zero goes last
+                temporal.append(block(F.pad(x, (0, 0, before, kernel - 1 - before))).amax(dim=3))
+            front = torch.cat(timbral + temporal, dim=1)  # [B, 561, T]
+            cnn1 = self.midend[0](F.pad(front, (3, 3)))
+            cnn2 = self.midend[1](F.pad(cnn1, (3, 3))) + cnn1
+            cnn3 = self.midend[2](F.pad(cnn2, (3, 3))) + cnn2
+            features = torch.cat([front, cnn1, cnn2, cnn3], dim=1)  # [B, 753, T]
+            max_pool, mean_pool = features.amax(dim=2), features.mean(dim=2)
+            out = {"timbral": torch.cat(timbral, 1).transpose(1, 2), "temporal": torch.cat(temporal, 1).transpose(1, 2),
+                   "cnn1": cnn1.transpose(1, 2), "cnn2": cnn2.transpose(1, 2), "cnn3": cnn3.transpose(1, 2),
+                   "max_pool": max_pool, "mean_pool": mean_pool}
+            if until in ("max_pool", "mean_pool"):
+                return out
+            interleaved = torch.stack([max_pool, mean_pool], dim=2).flatten(1)  # TF flattens [753, 2]
+            penultimate = self.dense_norm(F.relu(self.dense(self.pool_norm(interleaved))))
+            logits = self.output(penultimate)
+            out.update(penultimate=penultimate, logits=logits, taggram=torch.sigmoid(logits))
+            return out
+
+    return MusicnnNetwork
+
+
+_NETWORK_CLASS = None
+
+
+def network_class():
+    """The :class:`MusicnnNetwork` torch module class (built on first use)."""
+    global _NETWORK_CLASS
+    if _NETWORK_CLASS is None:
+        _NETWORK_CLASS = _build_network_class()
+    return _NETWORK_CLASS
+
+
+def load_network(model: str = "MTT", device: str = "cpu"):
+    """The pretrained ``<model>_musicnn`` network in eval mode, and the checkpoint digest."""
+    import torch
+    from safetensors.torch import load_file
+
+    if model not in TAGS:
+        raise EncoderError(f"musicnn model {model!r} is not one of {', '.join(TAGS)}")
+    path, digest = converted_weights(model)
+    network = network_class()()
+    state = load_file(str(path))
+    missing = {k for k in network.state_dict() if not k.endswith("num_batches_tracked")} - set(state)
+    if missing:
+        raise WeightsError(f"{path}: converted musicnn weights lack {sorted(missing)[:3]} — delete the file to rebuild it")
+    network.load_state_dict(state, strict=False)
+    return network.eval().to(torch.device(device)), digest
+
+
+# ---------------------------------------------------------------- the encoder
+
+
+@dataclass
+class PreparedAudio:
+    """One track ready for the network: its patches, their centre times and the audio length."""
+
+    patches: np.ndarray  # float32 [P, 187, 96]
+    centres: np.ndarray  # seconds [P]
+    duration: float  # seconds
+
+
+class MusicnnEncoder(Encoder):
+    """musicnn tagger features: one vector per 3-second patch, mean over patches as the pooled vector."""
+
+    name = "musicnn"
+    modality = "audio"
+    description = "musicnn (Pons & Serra 2019) music tagger trained on MagnaTagATune or the Million Song Dataset, PyTorch port"
+    requirements = "the musicnn==0.1.0 wheel (installed --no-deps by `make setup`) for its checkpoints"
+    default_batch_size = 8
+    parameters = {
+        "model": Parameter("MTT", "training set of the tagger: MTT (MagnaTagATune) or MSD (Million Song Dataset)", ("MTT", "MSD")),
+        "layer": Parameter("max_pool", "which activations to return: max_pool, mean_pool (753), penultimate (200) or taggram (50 tag probabilities)",
+                           tuple(LAYER_DIMS)),
+        "hop": Parameter(3.0, "seconds between patch starts, floored to 16-ms frames; 3 = non-overlapping 3-s patches (the reference)"),
+        "batch_size": Parameter(8, "tracks per batch; their patches share forward passes"),
+        "device": Parameter("cpu", "torch device: cpu or cuda", ("cpu", "cuda")),
+    }
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        if importlib.util.find_spec("musicnn") is None:
+            return "the musicnn package is not installed — run `pip install --no-deps musicnn==0.1.0` (or `make setup`)"
+        return None
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self.hop = hop_frames(float(self.params["hop"]))
+        self._network = None
+        self._digest: str | None = None
+
+    @property
+    def dim(self) -> int:
+        return LAYER_DIMS[self.params["layer"]]
+
+    @property
+    def network(self):
+        """The torch module, loaded on first use (one load per encoder)."""
+        if self._network is None:
+            self._network, self._digest = load_network(self.params["model"], self.params["device"])
+        return self._network
+
+    def weights_digest(self) -> str:
+        if self._digest is None:
+            self._digest = checkpoint_digest(checkpoint_dir(self.params["model"]))
+        return self._digest
+
+    def feature_names(self) -> list[str] | None:
+        return list(TAGS[self.params["model"]]) if self.params["layer"] == "taggram" else None
+
+    def prepare(self, track: Track) -> PreparedAudio:
+        if track.audio_path is None:
+            raise TrackError(f"track {track.id!r}: has no audio file — musicnn embeds audio")
+        audio = load_audio(track.audio_path, SAMPLE_RATE, track.id)
+        patches, centres = audio_patches(audio, self.hop, f"track {track.id!r} ({track.audio_path})")
+        return PreparedAudio(patches, centres, len(audio) / SAMPLE_RATE)
+
+    def layer_outputs(self, patches: np.ndarray, layer: str | None = None) -> np.ndarray:
+        """Activations of ``layer`` (default: the encoder's) for patches ``[P, 187, 96]``, ``[P, D]`` float32.
+
+        Patches run through the network in passes of at most MAX_PATCHES_PER_PASS.
+        """
+        import torch
+
+        layer = layer or self.params["layer"]
+        network = self.network
+        device = next(network.parameters()).device
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, len(patches), MAX_PATCHES_PER_PASS):
+                chunk = torch.from_numpy(np.ascontiguousarray(patches[start:start + MAX_PATCHES_PER_PASS], dtype=np.float32))
+                outputs.append(network(chunk.to(device), until=layer)[layer].float().cpu().numpy())
+        return np.concatenate(outputs) if outputs else np.zeros((0, LAYER_DIMS[layer]), np.float32)
+
+    def embed_prepared(self, inputs: Sequence[PreparedAudio]) -> list[Embedding]:
+        """All patches of the batch go through the network together, then are split back per track."""
+        if not inputs:
+            return []
+        frames = self.layer_outputs(np.concatenate([p.patches for p in inputs]))
+        bounds = np.cumsum([0] + [len(p.patches) for p in inputs])
+        return [Embedding(frames=frames[a:b], timestamps=p.centres, pooled=frames[a:b].mean(axis=0), duration=p.duration)
+                for p, a, b in zip(inputs, bounds[:-1], bounds[1:])]
+
+    # HEAR 2021 API ---------------------------------------------------------------
+
+    sample_rate = SAMPLE_RATE
+
+    def get_timestamp_embeddings(self, audio) -> tuple:
+        """HEAR: ``audio`` ``[n_sounds, n_samples]`` at 16 kHz → (embeddings ``[n, T, D]``, timestamps in ms ``[n, T]``).
+
+        Returns torch tensors when given a torch tensor, numpy arrays otherwise.
+        """
+        as_torch = type(audio).__module__.startswith("torch")
+        waveforms = audio.detach().cpu().numpy() if as_torch else np.asarray(audio)
+        if waveforms.ndim != 2:
+            raise EncoderError(f"musicnn get_timestamp_embeddings: audio must be [n_sounds, n_samples], got shape {waveforms.shape}")
+        prepared = []
+        for i, waveform in enumerate(waveforms):
+            patches, centres = audio_patches(waveform, self.hop, f"sound {i}")
+            prepared.append(PreparedAudio(patches, centres, len(waveform) / SAMPLE_RATE))
+        embeddings = self.embed_prepared(prepared)
+        frames = np.stack([e.frames for e in embeddings])
+        stamps = np.stack([e.timestamps * 1000.0 for e in embeddings])
+        if as_torch:
+            import torch
+            return torch.from_numpy(frames), torch.from_numpy(stamps)
+        return frames, stamps
+
+    def get_scene_embeddings(self, audio):
+        """HEAR: ``audio`` ``[n_sounds, n_samples]`` at 16 kHz → the mean over patches ``[n, D]``."""
+        frames, _ = self.get_timestamp_embeddings(audio)
+        return frames.mean(1) if type(frames).__module__.startswith("torch") else frames.mean(axis=1)
+
+
+def top_tags(path: str | Path, model: str = "MTT", k: int = 10) -> list[tuple[str, float]]:
+    """The ``k`` most likely tags of an audio file: the taggram averaged over its 3-s patches.
+
+    >>> top_tags("song.mp3", model="MSD", k=3)  # doctest: +SKIP
+    [('rock', 0.61), ('alternative', 0.32), ('indie', 0.27)]
+    """
+    encoder = MusicnnEncoder(model=model, layer="taggram")
+    audio = load_audio(path, SAMPLE_RATE)
+    patches, _ = audio_patches(audio, encoder.hop, str(path))
+    mean = encoder.layer_outputs(patches).mean(axis=0)
+    order = np.argsort(-mean, kind="stable")[:k]
+    return [(TAGS[model][i], float(mean[i])) for i in order]
+
