@@ -30,6 +30,7 @@ REGISTRY: dict[str, EncoderEntry] = {
     for entry in (
         EncoderEntry("symbolic-stats", "counterpoint.encoders.symbolic_stats", "SymbolicStatsEncoder"),
         EncoderEntry("audio-stats", "counterpoint.encoders.audio_stats", "AudioStatsEncoder"),
+        EncoderEntry("musicnn", "counterpoint.encoders.musicnn", "MusicnnEncoder"),
     )
 }
 
