@@ -1,0 +1,349 @@
+"""OpenL3 port: framing, front end, Keras weight loading, outputs, encoder and HEAR API.
+
+The published weights cannot be downloaded here, so the tests write an HDF5 file with the
+layout of the published ``openl3_audio_*.h5`` files (Keras 2 ``save_weights``: root attribute
+``layer_names``, one group per layer with ``weight_names``, arrays at
+``<layer>/<layer>/<weight>:0``; layer names as the original Keras model creates them),
+filled with seeded random numbers. ``tests/fixtures/openl3/keras_reference.npz`` holds the
+outputs of the original Keras model (openl3 0.4.2 ``models.py`` + kapre 0.3.5 on
+TensorFlow 2.15) with the weights of :func:`write_random_openl3_h5` for the same seed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from counterpoint.data.manifest import Track
+from counterpoint.encoders import openl3
+from counterpoint.encoders.registry import build_encoder
+from counterpoint.errors import EncoderError, TrackError, WeightsError
+
+torch.set_num_threads(1)
+
+FIXTURE = Path(__file__).parent / "fixtures" / "openl3" / "keras_reference.npz"
+WEIGHTS_SEED = 20190512  # seed of the random weights the Keras reference used
+
+
+def keras_layer_plan() -> list[tuple[str, list[tuple[str, tuple[int, ...]]]]]:
+    """Layers of the original Keras audio model in creation order, with weight names and shapes.
+
+    Names are those Keras 2.0–2.2 gives (``batch_normalization_1``, ``conv2d_1``, ...), as in the
+    published files; layers without weights are listed too, as Keras lists them.
+    """
+    plan: list[tuple[str, list[tuple[str, tuple[int, ...]]]]] = [("input_1", [])]
+    counters = {"batch_normalization": 0, "conv2d": 0, "activation": 0, "max_pooling2d": 0}
+
+    def name(kind: str) -> str:
+        counters[kind] += 1
+        return f"{kind}_{counters[kind]}"
+
+    def batch_norm(channels: int) -> None:
+        plan.append((name("batch_normalization"), [(w, (channels,)) for w in
+                                                   ("gamma", "beta", "moving_mean", "moving_variance")]))
+
+    def conv(layer: str, c_in: int, c_out: int) -> None:
+        plan.append((layer, [("kernel", (3, 3, c_in, c_out)), ("bias", (c_out,))]))
+
+    batch_norm(1)
+    c_in = 1
+    for index, c_out in enumerate(openl3.CONV_CHANNELS):
+        last = index == len(openl3.CONV_CHANNELS) - 1
+        conv("audio_embedding_layer" if last else name("conv2d"), c_in, c_out)
+        c_in = c_out
+        if last:
+            break
+        batch_norm(c_out)
+        plan.append((name("activation"), []))
+        if index in (1, 3, 5):
+            plan.append((name("max_pooling2d"), []))
+    return plan
+
+
+def random_weight(rng: np.random.Generator, layer: str, weight: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Random values of a plausible scale so activations stay finite and informative."""
+    if weight == "kernel":
+        fan_in = shape[0] * shape[1] * shape[2]
+        return rng.normal(0.0, np.sqrt(2.0 / fan_in), shape).astype(np.float32)
+    if weight == "gamma":
+        return rng.uniform(0.7, 1.3, shape).astype(np.float32)
+    if layer == "batch_normalization_1" and weight == "moving_mean":
+        return rng.uniform(-45.0, -35.0, shape).astype(np.float32)  # the input is in dB, in [-80, 0]
+    if layer == "batch_normalization_1" and weight == "moving_variance":
+        return rng.uniform(300.0, 500.0, shape).astype(np.float32)
+    if weight == "moving_variance":
+        return rng.uniform(0.5, 1.5, shape).astype(np.float32)
+    return rng.normal(0.0, 0.05, shape).astype(np.float32)  # beta, moving_mean, bias
+
+
+def write_random_openl3_h5(path: Path, seed: int = WEIGHTS_SEED, nested: bool = False,
+                           spectrogram_layer: bool = False) -> dict[tuple[str, str], np.ndarray]:
+    """Write a Keras-2-layout openl3 audio weight file of random numbers; return its arrays.
+
+    ``nested`` puts everything under ``model_weights/`` (a full ``model.save`` file);
+    ``spectrogram_layer`` adds a kapre 0.1 ``melspectrogram_1`` layer with fixed kernels, as
+    the pre-0.4 files had.
+    """
+    rng = np.random.default_rng(seed)
+    plan = keras_layer_plan()
+    if spectrogram_layer:
+        plan.insert(1, ("melspectrogram_1", [("real_kernels", (2048, 1, 1, 1025)),
+                                             ("freq2mel", (1025, 128))]))
+    arrays: dict[tuple[str, str], np.ndarray] = {}
+    with h5py.File(path, "w") as handle:
+        root = handle.create_group("model_weights") if nested else handle
+        root.attrs["layer_names"] = np.array([layer.encode() for layer, _ in plan])
+        root.attrs["backend"] = b"tensorflow"
+        root.attrs["keras_version"] = b"2.2.4"
+        for layer, weights in plan:
+            group = root.create_group(layer)
+            group.attrs["weight_names"] = np.array([f"{layer}/{w}:0".encode() for w, _ in weights], dtype="S")
+            for weight, shape in weights:
+                value = random_weight(rng, layer, weight, shape)
+                group.create_dataset(f"{layer}/{weight}:0", data=value)
+                arrays[(layer, weight)] = value
+    return arrays
+
+
+def chirp_signal(seconds: float, sample_rate: int = openl3.SAMPLE_RATE) -> np.ndarray:
+    """A deterministic chirp plus a tone, amplitude < 0.6."""
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    return (0.4 * np.sin(2 * np.pi * (220.0 * t + 900.0 * t**2)) + 0.15 * np.sin(2 * np.pi * 3000.0 * t)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def random_weights(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[tuple[str, str], np.ndarray]]:
+    path = tmp_path_factory.mktemp("openl3") / "openl3_audio_mel128_music.h5"
+    return path, write_random_openl3_h5(path)
+
+
+# --- framing and timestamps --------------------------------------------------------------
+
+@pytest.mark.parametrize("n_samples", [1, 1000, 24_000, 47_999, 48_000, 48_001, 50_400, 123_457])
+@pytest.mark.parametrize("hop", [0.1, 0.25, 1.0])
+@pytest.mark.parametrize("center", [True, False])
+def test_framing_matches_original_window_count(n_samples: int, hop: float, center: bool) -> None:
+    audio = np.arange(1, n_samples + 1, dtype=np.float32)
+    windows = openl3.frame_audio(audio, hop, center)
+    assert windows.shape == (openl3.window_count(n_samples, hop, center), openl3.WINDOW_SAMPLES)
+    step = openl3.hop_samples(hop)
+    offset = openl3.WINDOW_SAMPLES // 2 if center else 0
+    for index in (0, len(windows) - 1):
+        start = index * step - offset  # where the window begins in the unpadded audio
+        lo, hi = max(start, 0), min(start + openl3.WINDOW_SAMPLES, n_samples)
+        np.testing.assert_array_equal(windows[index][lo - start:hi - start], audio[lo:hi])
+        assert not windows[index][:lo - start].any() and not windows[index][hi - start:].any()
+    # every sample is covered, and no window lies wholly in the end padding
+    assert (len(windows) - 1) * step - offset < n_samples <= (len(windows) - 1) * step - offset + openl3.WINDOW_SAMPLES
+
+
+def test_window_count_worked_examples() -> None:
+    # openl3 _get_num_windows: 1 s centred at hop 0.1 → 1 + ceil((72000 - 48000) / 4800) = 6
+    assert openl3.window_count(48_000, 0.1, True) == 6
+    assert openl3.window_count(48_000, 0.1, False) == 1
+    assert openl3.window_count(50_400, 0.1, True) == 7  # 1 + ceil(26400 / 4800)
+    assert openl3.window_count(10 * 48_000, 0.5, False) == 19
+    np.testing.assert_allclose(openl3.window_timestamps(4, 0.25), [0.0, 0.25, 0.5, 0.75])
+
+
+# --- front end ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("input_repr", openl3.INPUT_REPRS)
+def test_front_end_matches_librosa(input_repr: str) -> None:
+    import librosa
+
+    config = openl3.FRONT_ENDS[input_repr]
+    window = np.random.default_rng(3).normal(0.0, 0.1, openl3.WINDOW_SAMPLES).astype(np.float32)
+    window += chirp_signal(1.0)
+    network = openl3.build_network(input_repr, 512)
+    ours = network.frontend(torch.from_numpy(window[None]))[0, 0].numpy()
+    assert ours.shape == (config.n_bins, config.n_frames)
+    # tf.signal.stft(pad_end=True) = zero padding at the end, frames from sample 0
+    padded = window
+    if config.pad_end:
+        padded = np.pad(window, (0, (config.n_frames - 1) * openl3.SPECTROGRAM_HOP + config.n_fft - window.size))
+    magnitude = np.abs(librosa.stft(padded.astype(np.float64), n_fft=config.n_fft, hop_length=openl3.SPECTROGRAM_HOP,
+                                    window="hann", center=False))
+    if config.n_mels:
+        magnitude = librosa.filters.mel(sr=openl3.SAMPLE_RATE, n_fft=config.n_fft, n_mels=config.n_mels) @ magnitude
+    expected = librosa.power_to_db(magnitude, ref=1.0, amin=1e-10, top_db=80.0)
+    expected -= expected.max()  # openl3's _librosa_*_frontend scaling (= kapre 0.1.4)
+    assert expected.shape == ours.shape
+    np.testing.assert_allclose(ours, expected, atol=2e-3)
+    assert ours.max() == 0.0 and ours.min() >= -80.0
+
+
+# --- weight loading -----------------------------------------------------------------------
+
+def _expected_tensor(arrays: dict[tuple[str, str], np.ndarray], layer: str, weight: str) -> np.ndarray:
+    value = arrays[(layer, weight)]
+    return value.transpose(3, 2, 0, 1) if weight == "kernel" else value
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_loader_puts_every_keras_array_in_place(tmp_path: Path, nested: bool) -> None:
+    path = tmp_path / "weights.h5"
+    arrays = write_random_openl3_h5(path, seed=7, nested=nested, spectrogram_layer=nested)
+    network = openl3.build_network("mel128", 512)
+    used = openl3.load_keras_weights(network, path)
+    assert used == [layer for layer, weights in keras_layer_plan() if weights]
+    checked = 0
+    for layer, module in zip(used, network.keras_order()):
+        if isinstance(module, torch.nn.BatchNorm2d):
+            pairs = zip(("gamma", "beta", "moving_mean", "moving_variance"),
+                        (module.weight, module.bias, module.running_mean, module.running_var))
+        else:
+            pairs = zip(("kernel", "bias"), (module.weight, module.bias))
+        for weight, tensor in pairs:
+            np.testing.assert_array_equal(tensor.detach().numpy(), _expected_tensor(arrays, layer, weight))
+            checked += 1
+    n_params = sum(a.size for (layer, w), a in arrays.items() if "spectrogram" not in layer)
+    assert checked == 8 * 4 + 8 * 2
+    assert n_params == sum(p.numel() for p in network.parameters()) + sum(b.numel() for n, b in network.named_buffers()
+                                                                        if "running" in n)
+
+
+def test_loader_rejects_files_that_do_not_fit(tmp_path: Path) -> None:
+    path = tmp_path / "weights.h5"
+    write_random_openl3_h5(path)
+    network = openl3.build_network("linear", 6144)
+    with h5py.File(path, "a") as handle:  # a stray array the network has no place for
+        handle["conv2d_3"].create_dataset("stray:0", data=np.zeros(3))
+    with pytest.raises(WeightsError, match="not used"):
+        openl3.load_keras_weights(network, path)
+
+    write_random_openl3_h5(path)
+    with h5py.File(path, "a") as handle:  # a kernel of the wrong shape
+        del handle["conv2d_2/conv2d_2/kernel:0"]
+        handle["conv2d_2/conv2d_2"].create_dataset("kernel:0", data=np.zeros((3, 3, 64, 32), np.float32))
+    with pytest.raises(WeightsError, match=r"conv2d_2/kernel has shape \(3, 3, 64, 32\)"):
+        openl3.load_keras_weights(network, path)
+
+    write_random_openl3_h5(path)
+    with h5py.File(path, "a") as handle:  # a layer missing: 15 weighted layers instead of 16
+        names = [n for n in handle.attrs["layer_names"] if n != b"batch_normalization_4"]
+        handle.attrs["layer_names"] = np.array(names)
+    with pytest.raises(WeightsError, match="15 layers with weights"):
+        openl3.load_keras_weights(network, path)
+
+    path.write_bytes(b"not hdf5")
+    with pytest.raises(WeightsError, match="not a readable HDF5 file"):
+        openl3.load_keras_weights(network, path)
+
+
+# --- network outputs --------------------------------------------------------------------
+
+@pytest.mark.parametrize("input_repr", openl3.INPUT_REPRS)
+def test_output_shapes_512_and_6144(random_weights, input_repr: str) -> None:
+    path, _ = random_weights
+    network = openl3.build_network(input_repr, 512)
+    openl3.load_keras_weights(network, path)
+    with torch.inference_mode():
+        features = network.features(network.frontend(torch.from_numpy(chirp_signal(1.0)[None])))
+        assert tuple(features.shape[1:]) == ((512, 16, 24) if input_repr == "mel128" else (512, 32, 24))
+        small = network.pool(features)
+        network.final_pool = openl3.FINAL_POOL_SIZES[input_repr][6144]
+        large = network.pool(features)
+    assert small.shape == (1, 512) and large.shape == (1, 6144)
+    assert torch.isfinite(large).all() and large.std() > 0
+    # the 512-d vector is the max over the 6144-d one's 12 positions (channels-last flatten)
+    np.testing.assert_allclose(large.reshape(-1, 512).amax(dim=0).numpy(), small[0].numpy())
+
+
+# --- the encoder ------------------------------------------------------------------------------
+
+def test_encoder_embeds_files_batch_equals_single(tmp_path: Path, random_weights) -> None:
+    path, _ = random_weights
+    tracks = []
+    for index, seconds in enumerate((1.3, 0.6)):
+        audio_path = tmp_path / f"t{index}.wav"
+        sf.write(audio_path, chirp_signal(seconds, 44_100) * (index + 1) * 0.8, 44_100)
+        tracks.append(Track(id=f"t{index}", audio_path=audio_path, midi_path=None))
+    encoder = build_encoder(f"openl3:input_repr=mel128,embedding_size=512,hop=0.25,weights={path},batch_size=3")
+    assert encoder.spec == f"openl3:input_repr=mel128,embedding_size=512,hop=0.25,weights={path}"
+    prepared = [encoder.prepare(t) for t in tracks]
+    together = encoder.embed_prepared(prepared)
+    for item, embedding in zip(prepared, together):
+        count = openl3.window_count(item.waveform.size, 0.25, True)
+        assert embedding.frames.shape == (count, 512)
+        np.testing.assert_allclose(embedding.timestamps, np.arange(count) * 0.25)
+        np.testing.assert_allclose(embedding.pooled, embedding.frames.mean(axis=0), rtol=1e-6)
+        assert embedding.duration == pytest.approx(item.waveform.size / 48_000)
+    single = build_encoder(f"openl3:input_repr=mel128,embedding_size=512,hop=0.25,weights={path},batch_size=1")
+    for item, embedding in zip(prepared, together):
+        alone = single.embed_prepared([item])[0]
+        np.testing.assert_allclose(alone.frames, embedding.frames, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(together[0].pooled, together[1].pooled)
+    assert encoder.fingerprint()["weights"] == openl3.sha256_of(path)
+
+
+def test_encoder_errors_name_the_problem(tmp_path: Path) -> None:
+    with pytest.raises(EncoderError, match="mel64"):
+        build_encoder("openl3:input_repr=mel64")
+    with pytest.raises(EncoderError, match="embedding_size"):
+        build_encoder("openl3:embedding_size=1024")
+    with pytest.raises(EncoderError, match="hop"):
+        build_encoder("openl3:hop=0")
+    missing = build_encoder(f"openl3:weights={tmp_path / 'nothing.h5'}")
+    with pytest.raises(WeightsError, match="nothing.h5"):
+        missing.embed_prepared([openl3.PreparedAudio(chirp_signal(1.0))])
+    with pytest.raises(TrackError, match="no audio"):
+        missing.prepare(Track(id="m", audio_path=None, midi_path=tmp_path / "x.mid"))
+
+
+def test_missing_weights_message_says_where_they_come_from(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("COUNTERPOINT_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setattr(openl3, "_installed_openl3_file", lambda filename: None)
+    with pytest.raises(WeightsError) as info:
+        openl3.resolve_openl3_weights("linear", "env")
+    message = str(info.value)
+    assert "openl3_audio_linear_env.h5" in message and "openl3_audio_linear_env-v0_4_0.h5.gz" in message
+    assert openl3.OpenL3Encoder.unavailable_reason() is not None
+    (tmp_path / "openl3").mkdir()
+    write_random_openl3_h5(tmp_path / "openl3" / "openl3_audio_linear_env.h5")
+    assert openl3.resolve_openl3_weights("linear", "env") == tmp_path / "openl3" / "openl3_audio_linear_env.h5"
+    assert openl3.OpenL3Encoder.unavailable_reason() is None
+
+
+def test_hear_api(random_weights) -> None:
+    path, _ = random_weights
+    model = openl3.load_model(str(path), input_repr="mel128", embedding_size=512, hop=0.5)
+    assert model.sample_rate == 48_000 and model.scene_embedding_size == model.timestamp_embedding_size == 512
+    audio = torch.from_numpy(np.stack([chirp_signal(0.9), 0.5 * chirp_signal(0.9)[::-1].copy()]))
+    embeddings, timestamps = openl3.get_timestamp_embeddings(audio, model)
+    count = openl3.window_count(audio.shape[1], 0.5, True)
+    assert embeddings.shape == (2, count, 512) and timestamps.shape == (2, count)
+    np.testing.assert_allclose(timestamps[0].numpy(), np.arange(count) * 500.0)  # milliseconds
+    scene = openl3.get_scene_embeddings(audio, model)
+    np.testing.assert_allclose(scene.numpy(), embeddings.mean(dim=1).numpy(), rtol=1e-5)
+
+
+# --- parity with the original Keras model -------------------------------------------------
+
+@pytest.mark.skipif(not FIXTURE.exists(), reason="tests/fixtures/openl3/keras_reference.npz not present")
+def test_matches_original_keras_model(random_weights) -> None:
+    path, _ = random_weights
+    reference = np.load(FIXTURE)
+    audio = chirp_signal(float(reference["seconds"]))
+    np.testing.assert_allclose(audio[:1000], reference["audio_head"], atol=1e-6)
+    for input_repr in openl3.INPUT_REPRS:
+        for size in openl3.EMBEDDING_SIZES:
+            key = f"{input_repr}_{size}"
+            if key not in reference:
+                continue
+            encoder = openl3.OpenL3Encoder(input_repr=input_repr, embedding_size=size, weights=str(path),
+                                           hop=float(reference["hop"]), center=True)
+            embedding = encoder.embed_waveforms([audio])[0]
+            expected = reference[key]
+            assert embedding.frames.shape == expected.shape
+            scale = np.abs(expected).max()
+            assert np.abs(embedding.frames - expected).max() <= 1e-4 * scale, key
+            if f"{input_repr}_spectrogram" in reference:
+                window = openl3.frame_audio(audio, float(reference["hop"]), True)[:1]
+                ours = encoder.network.frontend(torch.from_numpy(np.ascontiguousarray(window)))[0, 0].detach().numpy()
+                np.testing.assert_allclose(ours, reference[f"{input_repr}_spectrogram"], atol=1e-3)
