@@ -18,8 +18,8 @@ from counterpoint.errors import TrackError
 SILENCE_PEAK = 1e-5
 
 
-def load_audio(path: str | Path, sample_rate: int, track_id: str | None = None) -> np.ndarray:
-    """Decode ``path`` to a mono float32 waveform at ``sample_rate`` Hz.
+def load_audio(path: str | Path, sample_rate: int | None, track_id: str | None = None) -> np.ndarray:
+    """Decode ``path`` to a mono float32 waveform at ``sample_rate`` Hz (None: the file's own rate).
 
     Raises :class:`TrackError` naming the file when it cannot be decoded, holds no samples,
     or is silent (an encoder's output on silence says nothing about the music).

@@ -1,0 +1,165 @@
+"""`counterpoint analyze`: the per-space figures for every encoder in a store, written to a folder.
+
+Computation (this module, returning numbers) and drawing (:mod:`counterpoint.report`) are
+kept apart; :func:`analyze_store` calls both and writes ``metrics.json`` and the CSVs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from counterpoint.analysis.geometry import (centroid_distances, clustering_agreement, linear_probe_accuracy,
+                                            within_class_variance)
+from counterpoint.analysis.reduce import METHODS, reduce_2d
+from counterpoint.data.manifest import label_at_depth
+from counterpoint.errors import StoreError
+from counterpoint.report.figures import heatmap, scatter_2d
+from counterpoint.report.html import write_report
+from counterpoint.store import EmbeddingMatrix, Store
+
+
+@dataclass
+class SpaceAnalysis:
+    """Everything computed about one encoder's space."""
+
+    spec: str
+    modality: str
+    n: int
+    metrics: dict[str, float]
+    centroid_distance: pd.DataFrame
+    centroid_distance_normalised: pd.DataFrame
+    within_variance: pd.DataFrame
+    projections: dict[str, np.ndarray] = field(default_factory=dict)
+    labels: np.ndarray | None = None
+
+
+def labelled_rows(matrix: EmbeddingMatrix, label: str, depth: int | None = None) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Rows of ``matrix`` that carry ``label`` (cut to ``depth``), as (X, labels, obs)."""
+    if label not in matrix.obs.columns:
+        columns = [c for c in matrix.obs.columns if c not in ("audio_filename", "midi_filename")]
+        raise StoreError(f"no label column {label!r} in the store's track table — choose one of {', '.join(columns)}")
+    values = matrix.obs[label].astype(str).map(lambda v: label_at_depth(v.strip(), depth))
+    keep = (values != "").to_numpy()
+    return matrix.X[keep], values[keep].to_numpy(), matrix.obs[keep].reset_index(drop=True)
+
+
+def _group_values(obs: pd.DataFrame, group: str | None) -> np.ndarray | None:
+    if group is None:
+        return None
+    if group not in obs.columns:
+        raise StoreError(f"no column {group!r} to group folds by — choose one of {', '.join(obs.columns)}")
+    return obs[group].astype(str).to_numpy()
+
+
+def analyze_space(matrix: EmbeddingMatrix, label: str, depth: int | None = None, group: str | None = None,
+                  reductions: tuple[str, ...] = METHODS, seed: int = 0) -> SpaceAnalysis:
+    """All per-space figures of one encoder for one label."""
+    X, labels, obs = labelled_rows(matrix, label, depth)
+    if len(set(labels)) < 2:
+        raise StoreError(f"{matrix.spec}: label {label!r} has fewer than two classes among embedded tracks — nothing to compare")
+    raw, normalised = centroid_distances(X, labels)
+    metrics: dict[str, float] = {"n_tracks": len(X), "n_classes": len(set(labels))}
+    metrics.update(clustering_agreement(X, labels, seed=seed))
+    metrics.update(linear_probe_accuracy(X, labels, _group_values(obs, group), seed=seed))
+    variance = within_class_variance(X, labels)
+    metrics["mean_relative_within_variance"] = float(variance["relative_within_variance"].mean())
+    projections = {method: reduce_2d(X, method, seed=seed) for method in reductions}
+    return SpaceAnalysis(matrix.spec, matrix.modality, len(X), metrics, raw, normalised, variance, projections, labels)
+
+
+def slug(spec: str) -> str:
+    """A file-name-safe form of an encoder spec."""
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", spec).strip("_")
+
+
+def write_space_outputs(space: SpaceAnalysis, out_dir: Path) -> dict[str, str]:
+    """CSVs and figures of one space; returns {figure name: relative path}."""
+    name = slug(space.spec)
+    space.centroid_distance.to_csv(out_dir / f"{name}_centroid_cosine_distance.csv")
+    space.centroid_distance_normalised.to_csv(out_dir / f"{name}_centroid_cosine_distance_normalised.csv")
+    space.within_variance.to_csv(out_dir / f"{name}_within_class_variance.csv", index=False)
+    figures = {}
+    for method, coords in space.projections.items():
+        path = scatter_2d(coords, space.labels, f"{space.spec} — {method.upper()}", out_dir / f"{name}_{method}.png")
+        figures[method] = path.name
+    figures["centroids"] = heatmap(space.centroid_distance_normalised, f"{space.spec}\ncentroid cosine distance / max",
+                                   out_dir / f"{name}_centroid_distance.png").name
+    return figures
+
+
+@dataclass
+class AnalysisResult:
+    out_dir: Path
+    report: Path
+    label: str
+    spaces: list[SpaceAnalysis]
+    figures: dict[str, dict[str, str]]
+    timing: pd.DataFrame
+    skipped: dict[str, str]
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "encoders": {s.spec: {"modality": s.modality, **s.metrics,
+                                  "within_class_variance": s.within_variance.to_dict(orient="records"),
+                                  "centroid_cosine_distance": s.centroid_distance.to_dict(),
+                                  "centroid_cosine_distance_normalised": s.centroid_distance_normalised.to_dict()}
+                         for s in self.spaces},
+            "timing": self.timing.to_dict(orient="records"),
+            "skipped": self.skipped,
+        }
+
+
+def analyze_store(store_path: str | Path, label: str, out_dir: str | Path, depth: int | None = None,
+                  group: str | None = None, reductions: tuple[str, ...] = METHODS, seed: int = 0,
+                  sections: Sequence[str] = (), progress: Callable[[str], None] | None = None) -> AnalysisResult:
+    """Analyse every encoder of a store for ``label`` and write CSVs, figures and metrics.json."""
+    store = Store(store_path)
+    if not store.encoder_specs:
+        raise StoreError(f"{store_path}: the store holds no embeddings — run `counterpoint embed` first")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    spaces, figures, skipped = [], {}, {}
+    for spec in store.encoder_specs:
+        if progress:
+            progress(spec)
+        matrix = store.pooled(spec)
+        try:
+            space = analyze_space(matrix, label, depth, group, reductions, seed)
+        except StoreError as exc:
+            if label not in matrix.obs.columns:
+                raise
+            skipped[spec] = str(exc)
+            continue
+        spaces.append(space)
+        figures[spec] = write_space_outputs(space, out)
+    timing = store.timing()
+    timing.to_csv(out / "timing.csv", index=False)
+    notes = [f"{spec}: {reason}" for spec, reason in skipped.items()]
+    failures = store.failures()
+    if len(failures):
+        notes.append(f"{len(failures)} track/encoder failures are recorded in the store "
+                     f"(`counterpoint store info {store.path}` lists them).")
+    report = write_report(out, f"Counterpoint report — {store.path.name}", label,
+                          {s.spec: s.metrics for s in spaces}, figures, timing, notes, sections)
+    result = AnalysisResult(out, report, label, spaces, figures, timing, skipped)
+    summary = pd.DataFrame([{"encoder": s.spec, "modality": s.modality, **s.metrics} for s in spaces])
+    summary.to_csv(out / "summary.csv", index=False)
+    (out / "metrics.json").write_text(json.dumps(result.metrics(), indent=2, default=_json_default))
+    return result
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)

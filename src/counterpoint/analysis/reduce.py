@@ -1,0 +1,31 @@
+"""2-D views of an embedding space: PCA, t-SNE (openTSNE) and UMAP, all seeded."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.preprocessing import StandardScaler
+
+METHODS = ("pca", "tsne", "umap")
+
+
+def reduce_2d(X: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
+    """Project standardised ``X`` [N, D] to ``[N, 2]`` with ``method`` (pca, tsne or umap)."""
+    scaled = StandardScaler().fit_transform(np.asarray(X, dtype=np.float64))
+    n = len(scaled)
+    if method == "pca":
+        components = min(2, scaled.shape[1], n)
+        coords = PCA(n_components=components, random_state=seed).fit_transform(scaled)
+        return np.pad(coords, ((0, 0), (0, 2 - components)))
+    if method == "tsne":
+        from openTSNE import TSNE
+
+        perplexity = float(max(2.0, min(30.0, (n - 1) / 3)))
+        return np.asarray(TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=1,
+                               verbose=False).fit(scaled))
+    if method == "umap":
+        import umap
+
+        neighbours = int(max(2, min(15, n - 1)))
+        return umap.UMAP(n_components=2, n_neighbors=neighbours, random_state=seed, n_jobs=1).fit_transform(scaled)
+    raise ValueError(f"unknown reduction {method!r}; choose one of {', '.join(METHODS)}")

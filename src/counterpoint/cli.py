@@ -1,0 +1,335 @@
+"""The `counterpoint` command. It parses arguments and calls the Python API; nothing more."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from counterpoint import __version__
+from counterpoint.console import console, task_progress
+from counterpoint.errors import CounterpointError
+
+app = typer.Typer(help="Counterpoint: do audio and score (MIDI) embeddings of the same music carry the same information?",
+                  no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+dataset_app = typer.Typer(help="Inspect a dataset folder.", no_args_is_help=True)
+store_app = typer.Typer(help="Inspect an embedding store.", no_args_is_help=True)
+weights_app = typer.Typer(help="Model weight files: list what each model needs, fetch them.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+app.add_typer(store_app, name="store")
+app.add_typer(weights_app, name="weights")
+
+
+def friendly(command):
+    """Print CounterpointError messages without a traceback and exit with status 2."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except CounterpointError as exc:
+            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+    return wrapper
+
+
+def _table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+    return table
+
+
+def _print(renderable) -> None:
+    from rich.console import Console
+
+    Console().print(renderable)
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    if version:
+        print(__version__)
+        raise typer.Exit()
+
+
+# ---- encoders and weights ----------------------------------------------------------------------
+
+@app.command("encoders")
+@friendly
+def encoders_command() -> None:
+    """List every encoder: name, modality, dimension, whether it can run here, what it needs.
+
+    Example: counterpoint encoders
+    """
+    from counterpoint.encoders.registry import REGISTRY
+
+    rows = []
+    for name, entry in REGISTRY.items():
+        try:
+            cls = entry.load()
+            encoder_dim = str(cls().dim) if cls.unavailable_reason() is None else "—"
+            reason = cls.unavailable_reason()
+            rows.append([name, cls.modality, encoder_dim, "yes" if reason is None else f"no: {reason}", cls.requirements])
+        except Exception as exc:  # an encoder whose module cannot even import
+            rows.append([name, "?", "—", f"no: {type(exc).__name__}: {exc}", ""])
+    _print(_table("Encoders", ["name", "modality", "dim", "usable now", "needs"], rows))
+
+
+@weights_app.command("list")
+@friendly
+def weights_list() -> None:
+    """Show each model's weight files, sizes, source and whether they are present.
+
+    Example: counterpoint weights list
+    """
+    from counterpoint.encoders.registry import REGISTRY
+    from counterpoint.encoders.weights import declared_weights, find_weights
+
+    for entry in REGISTRY.values():
+        try:
+            entry.load()  # importing an encoder module declares its files
+        except Exception:
+            continue
+    rows = []
+    for model, files in declared_weights().items():
+        for f in files:
+            path = find_weights(f)
+            rows.append([model, f.filename, f.size_text, f.source, str(path) if path else "missing"])
+    _print(_table("Model weights", ["model", "file", "size", "source", "present"], rows))
+
+
+@weights_app.command("fetch")
+@friendly
+def weights_fetch(name: str = typer.Argument(..., help="Model name from `counterpoint weights list`.")) -> None:
+    """Download a model's weight files (needs the network), verifying digests where published.
+
+    Example: counterpoint weights fetch clamp2
+    """
+    from counterpoint.encoders.registry import REGISTRY
+    from counterpoint.encoders.weights import declared_weights, fetch_weights
+
+    for entry in REGISTRY.values():
+        try:
+            entry.load()
+        except Exception:
+            continue
+    files = declared_weights().get(name)
+    if not files:
+        raise CounterpointError(f"no model {name!r} with weight files — `counterpoint weights list` shows the models")
+    for f in files:
+        console.print(f"fetching {f.filename} ({f.size_text}) from {f.source}")
+        console.print(f"  → {fetch_weights(f)}")
+
+
+# ---- datasets --------------------------------------------------------------------------------------
+
+@dataset_app.command("check")
+@friendly
+def dataset_check(root: Path = typer.Argument(..., help="Dataset folder (info.csv or class folders)."),
+                  group: Optional[str] = typer.Option(None, help="Column that keeps tracks together in splits."),
+                  open_files: bool = typer.Option(True, "--open-files/--no-open-files",
+                                                  help="Decode every audio and MIDI file (slower, finds corrupt files).")) -> None:
+    """Print tracks, pairs, label counts and every problem of a dataset. Exit status 1 if any.
+
+    Example: counterpoint dataset check ~/data/my-corpus
+    """
+    from counterpoint.data.manifest import load_manifest
+    from counterpoint.data.validation import check_dataset
+
+    manifest = load_manifest(root, group_column=group)
+    with task_progress() as update:
+        report = check_dataset(manifest, open_files=open_files, progress=lambda d, t: update("checking files", d, t))
+    _print(f"{report.root} ({report.layout}): {report.n_tracks} tracks, {report.n_pairs} paired, "
+           f"{report.n_audio_only} audio only, {report.n_midi_only} MIDI only")
+    _print(f"splits: {report.split_counts}")
+    for column, counts in report.label_counts.items():
+        shown = ", ".join(f"{k or '(empty)'}: {v}" for k, v in list(counts.items())[:12])
+        more = f" … (+{len(counts) - 12} more)" if len(counts) > 12 else ""
+        _print(f"label {column!r} ({len(counts)} values): {shown}{more}")
+    if report.problems:
+        _print(f"[red]{len(report.problems)} problem(s):[/red]")
+        for problem in report.problems:
+            _print(f"  - {problem}")
+        raise typer.Exit(1)
+    _print("[green]no problems found[/green]")
+
+
+# ---- embedding and the store -------------------------------------------------------------------------
+
+@app.command("embed")
+@friendly
+def embed_command(root: Path = typer.Argument(..., help="Dataset folder (info.csv or class folders)."),
+                  encoders: str = typer.Option("symbolic-stats,audio-stats", "--encoders", "-e",
+                                               help="Encoder specs, e.g. 'musicnn:model=MSD+symbolic-stats' "
+                                                    "(separate specs by '+' or ',').", show_default=True),
+                  out: Path = typer.Option(..., "--out", "-o", help="Store file to create or resume (.h5)."),
+                  batch_size: int = typer.Option(0, help="Tracks per model call (0: each encoder's default)."),
+                  group: Optional[str] = typer.Option(None, help="Column that keeps tracks together in splits.")) -> None:
+    """Embed every track with each encoder into an HDF5 store. Rerunning resumes.
+
+    Example: counterpoint embed ~/data/corpus --encoders symbolic-stats,audio-stats --out corpus.h5
+    """
+    from counterpoint.data.manifest import load_manifest
+    from counterpoint.embed import embed_dataset
+
+    manifest = load_manifest(root, group_column=group)
+    for problem in manifest.problems:
+        console.print(f"[yellow]skipped:[/yellow] {problem}", highlight=False)
+    with task_progress() as update:
+        report = embed_dataset(manifest, out, encoders, batch_size=batch_size or None, progress=update)
+    for run in report.runs:
+        console.print(f"{run.spec}: {run.embedded} embedded, {run.skipped} already in the store, "
+                      f"{len(run.failed)} failed ({run.seconds:.1f} s)", highlight=False)
+        for track_id, stage, message in run.failed[:10]:
+            console.print(f"  [red]{stage}[/red] {message}", highlight=False)
+        if len(run.failed) > 10:
+            console.print(f"  … {len(run.failed) - 10} more: `counterpoint store info {out} --failures`")
+    console.print(f"store: {out}")
+
+
+@store_app.command("info")
+@friendly
+def store_info(path: Path = typer.Argument(..., help="Store file (.h5)."),
+               failures: bool = typer.Option(False, "--failures", help="List every failure.")) -> None:
+    """Summarise a store: tracks, encoders (dim, count, fingerprint), failures, timing.
+
+    Example: counterpoint store info corpus.h5
+    """
+    from counterpoint.store import Store
+
+    store = Store(path)
+    tracks = store.tracks()
+    _print(f"{path}: {len(tracks)} tracks; created {store.attrs.get('created')}, updated {store.attrs.get('updated')}; "
+           f"dataset {store.attrs.get('dataset_root', '?')}")
+    label_columns = [c for c in tracks.columns if c not in ("id", "audio_filename", "midi_filename")]
+    _print(f"metadata columns: {', '.join(label_columns)}")
+    timing = store.timing().set_index("encoder")
+    rows = [[r.spec, r.modality, r.dim, r.n_tracks, r.n_frames, f"{timing.loc[r.spec, 'seconds']:.1f}",
+             r.fingerprint.get("weights") or "—"] for r in store.encoders]
+    _print(_table("Encoders", ["spec", "modality", "dim", "tracks", "frames", "seconds", "weights digest"], rows))
+    table = store.failures()
+    _print(f"failures: {len(table)}")
+    if len(table):
+        shown = table if failures else table.head(10)
+        for row in shown.itertuples(index=False):
+            _print(f"  {row.encoder} · {row.track_id} · {row.stage}: {row.error}")
+        if not failures and len(table) > 10:
+            _print("  … (--failures lists all)")
+    if store.pending_batches():
+        _print(f"[yellow]{store.pending_batches()} batch(es) of an interrupted run are not folded in yet — "
+               "rerun the same `counterpoint embed` command to resume[/yellow]")
+
+
+@app.command("export")
+@friendly
+def export_command(path: Path = typer.Argument(..., help="Store file (.h5)."),
+                   encoder: str = typer.Option(..., "--encoder", "-e", help="Encoder spec or name in the store."),
+                   out: Path = typer.Option(..., "--out", "-o", help="Output file: .npz or .parquet.")) -> None:
+    """Write one encoder's pooled embeddings with ids, labels and feature names.
+
+    Example: counterpoint export corpus.h5 --encoder audio-stats --out audio_stats.npz
+    """
+    from counterpoint.export import export_embeddings
+
+    console.print(f"wrote {export_embeddings(path, encoder, out)}")
+
+
+@app.command("import-legacy")
+@friendly
+def import_legacy_command(source: Path = typer.Argument(..., help="HDF5 file in the student tools' layout."),
+                          out: Path = typer.Option(..., "--out", "-o", help="Store file to write (.h5)."),
+                          hop: Optional[float] = typer.Option(None, help="Seconds between frames (else frame indices).")) -> None:
+    """Convert an audio_embeddings/ + symbolic_embeddings/ file into a store.
+
+    Example: counterpoint import-legacy old_embeddings.h5 --out imported.h5 --hop 0.5
+    """
+    from counterpoint.legacy import import_legacy
+
+    store = import_legacy(source, out, hop)
+    console.print(f"wrote {out}: {', '.join(store.encoder_specs)}")
+
+
+@app.command("export-legacy")
+@friendly
+def export_legacy_command(path: Path = typer.Argument(..., help="Store file (.h5)."),
+                          out: Path = typer.Option(..., "--out", "-o", help="HDF5 file in the legacy layout."),
+                          audio_encoder: Optional[str] = typer.Option(None, help="Audio encoder to write."),
+                          symbolic_encoder: Optional[str] = typer.Option(None, help="Symbolic encoder to write.")) -> None:
+    """Write encoders of a store in the student tools' layout, for old notebooks.
+
+    Example: counterpoint export-legacy corpus.h5 --audio-encoder audio-stats --symbolic-encoder symbolic-stats --out old.h5
+    """
+    from counterpoint.legacy import export_legacy
+
+    console.print(f"wrote {export_legacy(path, out, audio_encoder, symbolic_encoder)}")
+
+
+# ---- analysis ----------------------------------------------------------------------------------------
+
+@app.command("analyze")
+@friendly
+def analyze_command(path: Path = typer.Argument(..., help="Store file (.h5)."),
+                    label: str = typer.Option(..., "--label", "-l", help="Metadata column to colour and score by."),
+                    out: Path = typer.Option(..., "--out", "-o", help="Output folder for figures, CSVs, metrics.json, index.html."),
+                    depth: int = typer.Option(0, help="Cut hierarchical labels like rock/indie to this depth (0: whole)."),
+                    group: Optional[str] = typer.Option(None, help="Column whose values never straddle probe folds."),
+                    seed: int = typer.Option(0, help="Seed of every random choice.")) -> None:
+    """PCA/t-SNE/UMAP plots, centroid distances, within-class variance, clustering, timing.
+
+    Example: counterpoint analyze corpus.h5 --label style --out report/
+    """
+    from counterpoint.analysis.analyze import analyze_store
+
+    result = analyze_store(path, label, out, depth=depth or None, group=group, seed=seed,
+                           progress=lambda spec: console.print(f"analysing {spec}", highlight=False))
+    console.print(f"report: {result.report}")
+
+
+# ---- the whole job -------------------------------------------------------------------------------------
+
+def _run_pipeline(options) -> Path:
+    from counterpoint.pipeline import run_pipeline
+
+    with task_progress() as update:
+        result = run_pipeline(options, embed_progress=update, step=lambda text: console.print(text, highlight=False))
+    for run in result.embed.runs:
+        if run.failed:
+            console.print(f"[yellow]{run.spec}: {len(run.failed)} track(s) failed — `counterpoint store info {result.store} --failures`[/yellow]")
+    return result.report
+
+
+@app.command("run")
+@friendly
+def run_command(ctx: typer.Context,
+                params_file: Optional[Path] = typer.Option(None, help="File of '--flag value' lines (# comments) or a .toml file."),
+                dataset: str = typer.Option("", help="Dataset folder."),
+                out: str = typer.Option("counterpoint-output", help="Output folder (store + report)."),
+                encoders: str = typer.Option("symbolic-stats,audio-stats", help="Encoder specs."),
+                label: str = typer.Option("class", help="Label column for the analysis."),
+                depth: int = typer.Option(0, help="Hierarchical label depth (0: whole label)."),
+                group: str = typer.Option("", help="Column whose values never straddle folds."),
+                batch_size: int = typer.Option(0, help="Tracks per model call (0: encoder default)."),
+                seed: int = typer.Option(0, help="Seed.")) -> None:
+    """Embed a dataset and write the report; options from flags, a params file, or TOML.
+
+    Flags given on the command line override the file.
+    Example: counterpoint run --params-file run.params   (lines like: --dataset ~/corpus  # comment)
+    """
+    from click.core import ParameterSource
+
+    from counterpoint.pipeline import RunOptions, read_params_file
+
+    options = RunOptions()
+    if params_file is not None:
+        for key, value in read_params_file(params_file).items():
+            setattr(options, key, value)
+    for key in ("dataset", "out", "encoders", "label", "depth", "group", "batch_size", "seed"):
+        if ctx.get_parameter_source(key) == ParameterSource.COMMANDLINE or params_file is None:
+            setattr(options, key, ctx.params[key])
+    console.print(f"report: {_run_pipeline(options)}")
+
