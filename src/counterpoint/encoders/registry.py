@@ -31,6 +31,7 @@ REGISTRY: dict[str, EncoderEntry] = {
         EncoderEntry("symbolic-stats", "counterpoint.encoders.symbolic_stats", "SymbolicStatsEncoder"),
         EncoderEntry("audio-stats", "counterpoint.encoders.audio_stats", "AudioStatsEncoder"),
         EncoderEntry("musicnn", "counterpoint.encoders.musicnn", "MusicnnEncoder"),
+        EncoderEntry("openl3", "counterpoint.encoders.openl3", "OpenL3Encoder"),
     )
 }
 
