@@ -1,0 +1,209 @@
+"""musicnn: parity of the PyTorch port with the reference TensorFlow taggers, the front end,
+the weight cache and the encoder contract.
+
+Reference numbers: ``tests/fixtures/musicnn/*.npz`` (copied from the shared fixtures, made by
+``musicnn==0.1.0`` under TensorFlow). Two facts of the reference these tests pin down:
+
+* its ``extractor`` appends the *first* batch's ``penultimate`` for every later patch (it
+  unpacks the later batches into ``backend_`` but concatenates the stale ``penultimate_``),
+  so only row 0 of the reference ``penultimate`` is a real value;
+* it computes ``log10(10000·x + 1)`` in float16, which overflows to ``inf`` on loud bins
+  (the synthetic chirp), after which its network returns NaN. We keep the float16 numbers
+  where they are finite and compute the overflowing bins in float32.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from counterpoint.data.audio import load_audio
+from counterpoint.data.manifest import Track
+from counterpoint.encoders.registry import build_encoder
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("musicnn") is None,
+                                reason="the musicnn wheel (pip install --no-deps musicnn==0.1.0) is not installed")
+
+from counterpoint.encoders import musicnn as mn  # noqa: E402
+from counterpoint.errors import EncoderError, TrackError  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures" / "musicnn"
+BACH = FIXTURES / "musicnn_bach_bwv66_6_timgm6mb.npz"
+CHIRP = FIXTURES / "musicnn_synthetic_chirp_chord.npz"
+CHIRP_WAV = FIXTURES / "audio" / "synthetic_chirp_chord.wav"
+RELATIVE_TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module", autouse=True)
+def private_cache(tmp_path_factory):
+    """Convert the checkpoints into a cache of this test module's own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COUNTERPOINT_CACHE", str(tmp_path_factory.mktemp("cache")))
+        patch.delenv("COUNTERPOINT_WEIGHTS_DIR", raising=False)
+        yield
+
+
+@pytest.fixture(scope="module")
+def networks(private_cache):
+    import torch
+
+    torch.set_num_threads(1)
+    return {model: mn.load_network(model)[0] for model in ("MTT", "MSD")}
+
+
+def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
+    return float(np.max(np.abs(ours - reference)) / np.max(np.abs(reference)))
+
+
+def run(network, patches: np.ndarray) -> dict[str, np.ndarray]:
+    import torch
+
+    with torch.inference_mode():
+        return {k: v.numpy() for k, v in network(torch.from_numpy(patches)).items()}
+
+
+@pytest.mark.parametrize("model", ["MTT", "MSD"])
+def test_network_matches_the_reference_from_its_input_patches(networks, model):
+    reference = np.load(BACH)
+    key = f"{model}_musicnn/"
+    ours = run(networks[model], reference[key + "input_patches"])
+    errors = {}
+    for layer in ("taggram", "max_pool", "mean_pool"):
+        errors[layer] = relative_error(ours[layer], reference[key + layer])
+    # the reference repeats patch 0's penultimate for later patches (see module docstring)
+    assert np.array_equal(reference[key + "penultimate"][1], reference[key + "penultimate"][0])
+    errors["penultimate[0]"] = relative_error(ours["penultimate"][0], reference[key + "penultimate"][0])
+    assert not np.allclose(ours["penultimate"][1], ours["penultimate"][0])
+    for layer in ("timbral", "temporal", "cnn1", "cnn2", "cnn3"):
+        errors[layer] = relative_error(ours[layer][0], reference[key + layer + "_first_patch"])
+    print(model, {k: f"{v:.2e}" for k, v in errors.items()})
+    assert max(errors.values()) <= RELATIVE_TOLERANCE, errors
+    assert list(reference[key + "tags"]) == list(mn.TAGS[model])
+
+
+def test_front_end_reproduces_the_reference_patches_and_taggram_from_audio(networks):
+    reference = np.load(BACH)
+    audio = reference["audio_16k"]
+    patches, centres = mn.audio_patches(audio, mn.hop_frames(3.0))
+    expected = reference["MTT_musicnn/input_patches"]
+    assert patches.shape == expected.shape == (3, 187, 96)
+    # bit for bit, except the very last frame: the fixture audio is cut at the end of the kept
+    # patches, so that frame's window holds padding here where the reference saw more music
+    flat_ours, flat_reference = patches.reshape(-1, 96), expected.reshape(-1, 96)
+    np.testing.assert_array_equal(flat_ours[:-1], flat_reference[:-1])
+    np.testing.assert_allclose(centres, (np.arange(3) * 187 + 93) * 0.016)
+    for model in ("MTT", "MSD"):
+        taggram = run(networks[model], patches)["taggram"]
+        error = float(np.max(np.abs(taggram - reference[f"{model}_musicnn/taggram"])))
+        print(model, f"taggram from audio: max abs error {error:.2e}")
+        assert error <= 1e-2
+
+
+def test_loud_audio_stays_finite_where_the_reference_overflows(networks):
+    reference = np.load(CHIRP)
+    expected = reference["MTT_musicnn/input_patches"].reshape(-1, 96)
+    ours = mn.log_mel(reference["audio_16k"])[: len(expected)]
+    overflow = ~np.isfinite(expected)
+    assert overflow.any()  # the reference's float16 arithmetic overflowed on this file
+    assert np.all(np.isfinite(ours))
+    np.testing.assert_array_equal(ours[:-1][~overflow[:-1]], expected[:-1][~overflow[:-1]])
+    assert np.all(ours[overflow] > np.log10(65504.0))  # exactly the bins beyond float16's range
+    taggram = run(networks["MTT"], ours[: 3 * 187].reshape(3, 187, 96))["taggram"]
+    assert np.all(np.isfinite(taggram)) and np.all((taggram >= 0) & (taggram <= 1))
+
+
+def test_decoding_the_fixture_wav_matches_the_reference_audio():
+    reference = np.load(CHIRP)["audio_16k"]
+    decoded = load_audio(CHIRP_WAV, mn.SAMPLE_RATE)
+    assert len(decoded) >= len(reference)
+    assert float(np.max(np.abs(decoded[: len(reference)] - reference))) <= 1e-6
+
+
+def test_patching_keeps_whole_patches_only_and_refuses_short_audio():
+    assert mn.hop_frames(3.0) == 187 and mn.hop_frames(1.5) == 93 and mn.hop_frames(0.016) == 1
+    with pytest.raises(EncoderError, match="hop"):
+        mn.hop_frames(0.01)
+    assert mn.patch_starts(186, 187).size == 0
+    assert list(mn.patch_starts(187 * 2 + 186, 187)) == [0, 187]  # the trailing 186 frames are dropped
+    assert list(mn.patch_starts(400, 93)) == [0, 93, 186]
+    rng = np.random.default_rng(0)
+    minimum = 186 * mn.FFT_HOP  # samples giving 187 frames
+    patches, _ = mn.audio_patches(rng.standard_normal(minimum).astype(np.float32) * 0.1, 187)
+    assert patches.shape == (1, 187, 96)
+    with pytest.raises(TrackError, match="shorter than one musicnn patch"):
+        mn.audio_patches(rng.standard_normal(minimum - 1).astype(np.float32) * 0.1, 187, "short.wav")
+
+
+def test_conversion_is_cached_and_rebuilt_when_the_cache_is_stale(networks):
+    path, digest = mn.converted_weights("MTT")
+    assert digest == mn.checkpoint_digest(mn.checkpoint_dir("MTT"))
+    assert digest[:16] in path.name and path.parent == Path(os.environ["COUNTERPOINT_CACHE"]) / "musicnn"
+    stamp = path.stat().st_mtime_ns
+    assert mn.converted_weights("MTT")[0].stat().st_mtime_ns == stamp  # second load reads the cache
+    from safetensors.numpy import load_file, save_file
+
+    state = load_file(str(path))
+    save_file(state, str(path), metadata={"source_sha256": "0" * 64})  # a cache from other weights
+    rebuilt, _ = mn.converted_weights("MTT")
+    from safetensors import safe_open
+
+    with safe_open(str(rebuilt), framework="np") as handle:
+        assert handle.metadata()["source_sha256"] == digest
+
+
+def test_encoder_spec_dims_and_feature_names():
+    assert build_encoder("musicnn").dim == 753
+    encoder = build_encoder("musicnn:model=MSD,layer=taggram,hop=1.5")
+    assert (encoder.dim, encoder.spec) == (50, "musicnn:model=MSD,layer=taggram,hop=1.5")
+    assert encoder.feature_names() == list(mn.MSD_TAGS)
+    assert build_encoder("musicnn:layer=penultimate").dim == 200 and build_encoder("musicnn").feature_names() is None
+    assert build_encoder("musicnn:model=MSD").weights_digest() != build_encoder("musicnn").weights_digest()
+    with pytest.raises(EncoderError, match="model"):
+        build_encoder("musicnn:model=FMA")
+    assert mn.MusicnnEncoder.unavailable_reason() is None
+
+
+def test_embedding_tracks_batches_patches_across_files(networks, tmp_path):
+    import soundfile as sf
+
+    rng = np.random.default_rng(3)
+    long_audio = (0.1 * rng.standard_normal(int(7.5 * 16000))).astype(np.float32)
+    sf.write(tmp_path / "noise.wav", long_audio, 16000)
+    tracks = [Track("chirp", CHIRP_WAV, None), Track("noise", tmp_path / "noise.wav", None)]
+    encoder = build_encoder("musicnn:layer=taggram")
+    prepared = [encoder.prepare(t) for t in tracks]
+    together = encoder.embed_prepared(prepared)
+    alone = [encoder.embed_prepared([p])[0] for p in prepared]
+    assert [e.frames.shape for e in together] == [(3, 50), (2, 50)]
+    for batched, single in zip(together, alone):
+        np.testing.assert_allclose(batched.frames, single.frames, atol=1e-5)
+        np.testing.assert_allclose(batched.pooled, batched.frames.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(together[1].timestamps, [1.488, 4.48])
+    assert together[1].duration == pytest.approx(7.5)
+    with pytest.raises(TrackError, match="no audio"):
+        encoder.prepare(Track("midi-only", None, tmp_path / "x.mid"))
+
+
+def test_hear_functions_and_top_tags(networks):
+    import torch
+
+    reference = np.load(BACH)
+    audio = reference["audio_16k"]
+    encoder = mn.MusicnnEncoder(layer="taggram")
+    batch = np.stack([audio, audio[::-1].copy()])
+    embeddings, timestamps = encoder.get_timestamp_embeddings(batch)
+    assert embeddings.shape == (2, 3, 50) and timestamps.shape == (2, 3)
+    np.testing.assert_allclose(timestamps[0], [1488.0, 4480.0, 7472.0])
+    scene = encoder.get_scene_embeddings(torch.from_numpy(batch))
+    assert isinstance(scene, torch.Tensor) and scene.shape == (2, 50)
+    np.testing.assert_allclose(scene.numpy(), embeddings.mean(axis=1), rtol=1e-5)
+    tags = mn.top_tags(CHIRP_WAV, model="MTT", k=5)
+    assert len(tags) == 5 and all(name in mn.MTT_TAGS for name, _ in tags)
+    scores = [score for _, score in tags]
+    assert scores == sorted(scores, reverse=True) and 0 <= scores[-1] <= scores[0] <= 1
+    chirp_taggram = encoder.embed([Track("chirp", CHIRP_WAV, None)])[0].pooled
+    assert scores[0] == pytest.approx(float(chirp_taggram.max()), rel=1e-5)
