@@ -1,0 +1,217 @@
+"""``audio-stats``: a named vector of classic librosa descriptors of an audio file.
+
+No model, no weights. Per STFT frame (``n_fft`` 2048, hop 512 samples: 23 ms at 22.05 kHz)
+it computes a *base* descriptor:
+
+* ``logmel_00..`` — log-mel band energies in dB (power, reference 1.0, floor -100 dB),
+* ``mfcc_00..`` and ``mfcc_delta_00..`` — MFCCs of those log-mel bands and their deltas
+  (9-frame Savitzky-Golay, edges held),
+* ``chroma_C..B`` — STFT chroma, tuned to A = 440 Hz (each frame scaled to max 1),
+* ``spectral_contrast_0..6`` — octave-band peak/valley contrast in dB (from 200 Hz up),
+* ``onset_strength`` — spectral flux of a 128-band log-mel spectrogram,
+* ``spectral_centroid_hz``, ``spectral_bandwidth_hz``, ``spectral_rolloff_hz`` (85 %),
+  ``spectral_flatness``, ``zero_crossing_rate``, ``rms``.
+
+Stored vectors are ``<base>_mean`` and ``<base>_std`` of those frame descriptors, followed by
+a tempo summary of the onset-strength autocorrelation tempogram (8-s window):
+``tempo_bpm`` (librosa's estimate: the peak weighted by a log-normal prior around 120 BPM),
+``pulse_clarity`` (the tempogram's highest value between 30 and 300 BPM, 1 = perfectly
+periodic onsets) and ``tempogram_band_LO_HI`` (mean autocorrelation in BPM bands).
+
+* **Frames** are blocks of ``frame_hop`` seconds (default 0.5 s, so 2 vectors per second
+  instead of 43 — the store stays small): the mean and std of the base descriptors over the
+  STFT frames in the block, and the tempo summary of the block's mean tempogram (each
+  tempogram column already looks 8 s around it). Stamped at the block centre.
+* **Pooled** is the same computation over the whole file (mean and std over all STFT frames,
+  tempo summary of the mean tempogram), not the mean of the block vectors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from counterpoint.data.audio import load_audio
+from counterpoint.data.manifest import Track
+from counterpoint.encoders.base import Embedding, Encoder, Parameter
+from counterpoint.errors import EncoderError, TrackError
+
+N_FFT = 2048
+HOP_LENGTH = 512
+#: Seconds of onset strength each tempogram column autocorrelates (librosa's default).
+TEMPOGRAM_SECONDS = 8.0
+#: BPM bands of the tempogram summary.
+TEMPO_BANDS = ((30, 60), (60, 90), (90, 120), (120, 180), (180, 300))
+PULSE_RANGE_BPM = (30.0, 300.0)
+PITCH_CLASS_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+CONTRAST_BANDS = 6
+#: Onset strength is computed on this many mel bands (librosa's default), whatever ``n_mels``.
+ONSET_MELS = 128
+DB_FLOOR = 1e-10  # -100 dB
+
+
+def base_feature_names(n_mels: int, n_mfcc: int) -> list[str]:
+    """Names of the per-STFT-frame descriptors, in order."""
+    names = [f"logmel_{i:02d}" for i in range(n_mels)]
+    names += [f"mfcc_{i:02d}" for i in range(n_mfcc)] + [f"mfcc_delta_{i:02d}" for i in range(n_mfcc)]
+    names += [f"chroma_{p}" for p in PITCH_CLASS_NAMES]
+    names += [f"spectral_contrast_{i}" for i in range(CONTRAST_BANDS + 1)]
+    names += ["onset_strength", "spectral_centroid_hz", "spectral_bandwidth_hz", "spectral_rolloff_hz",
+              "spectral_flatness", "zero_crossing_rate", "rms"]
+    return names
+
+
+TEMPO_FEATURE_NAMES = ["tempo_bpm", "pulse_clarity"] + [f"tempogram_band_{lo}_{hi}" for lo, hi in TEMPO_BANDS]
+
+
+def feature_names(n_mels: int, n_mfcc: int) -> list[str]:
+    """Names of the stored dimensions: base means, base stds, tempo summary."""
+    base = base_feature_names(n_mels, n_mfcc)
+    return [f"{b}_mean" for b in base] + [f"{b}_std" for b in base] + TEMPO_FEATURE_NAMES
+
+
+@dataclass(frozen=True)
+class FrameDescriptors:
+    """Per-STFT-frame descriptors of one file: ``base`` ``[T, B]``, ``tempogram`` ``[L, T]``
+    (autocorrelation by lag, lag 0 = 1), and the frame times in seconds ``[T]``."""
+
+    base: np.ndarray
+    tempogram: np.ndarray
+    times: np.ndarray
+    duration: float
+    sample_rate: int
+
+
+@lru_cache(maxsize=8)
+def _mel_basis(sample_rate: int, n_mels: int) -> np.ndarray:
+    """Slaney mel filter bank ``[n_mels, 1 + N_FFT // 2]`` (librosa's default), built once."""
+    import librosa
+
+    return librosa.filters.mel(sr=sample_rate, n_fft=N_FFT, n_mels=n_mels).astype(np.float32)
+
+
+def frame_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: int, n_mfcc: int) -> FrameDescriptors:
+    """Compute every per-frame descriptor from one STFT of a mono waveform."""
+    import librosa
+
+    duration = waveform.size / sample_rate
+    y = waveform if waveform.size >= N_FFT else np.pad(waveform, (0, N_FFT - waveform.size))
+    magnitude = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH))
+    power = magnitude**2
+    mel = _mel_basis(sample_rate, n_mels) @ power
+    logmel = librosa.power_to_db(mel, ref=1.0, amin=DB_FLOOR, top_db=None)
+    mfcc = librosa.feature.mfcc(S=logmel, n_mfcc=n_mfcc)
+    mfcc_delta = librosa.feature.delta(mfcc, width=9, mode="nearest")
+    chroma = librosa.feature.chroma_stft(S=power, sr=sample_rate, n_fft=N_FFT, tuning=0.0)
+    contrast = librosa.feature.spectral_contrast(S=magnitude, sr=sample_rate, n_fft=N_FFT, n_bands=CONTRAST_BANDS)
+    onset_mel = librosa.power_to_db(_mel_basis(sample_rate, ONSET_MELS) @ power)
+    onset = librosa.onset.onset_strength(S=onset_mel, sr=sample_rate, hop_length=HOP_LENGTH)
+    centroid = librosa.feature.spectral_centroid(S=magnitude, sr=sample_rate, n_fft=N_FFT)
+    spectral = [
+        centroid,
+        librosa.feature.spectral_bandwidth(S=magnitude, sr=sample_rate, n_fft=N_FFT, centroid=centroid),
+        librosa.feature.spectral_rolloff(S=magnitude, sr=sample_rate, n_fft=N_FFT),
+        librosa.feature.spectral_flatness(S=magnitude),
+        librosa.feature.zero_crossing_rate(y, frame_length=N_FFT, hop_length=HOP_LENGTH),
+        librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP_LENGTH),
+    ]
+    frames = magnitude.shape[1]
+    base = np.concatenate([logmel, mfcc, mfcc_delta, chroma, contrast, onset[None, :frames],
+                           *(s[:, :frames] for s in spectral)], axis=0).T
+    win = int(librosa.time_to_frames(TEMPOGRAM_SECONDS, sr=sample_rate, hop_length=HOP_LENGTH))
+    tempogram = librosa.feature.tempogram(onset_envelope=onset, sr=sample_rate, hop_length=HOP_LENGTH, win_length=win)
+    times = librosa.frames_to_time(np.arange(frames), sr=sample_rate, hop_length=HOP_LENGTH)
+    return FrameDescriptors(base=base, tempogram=tempogram[:, :frames], times=times, duration=duration,
+                            sample_rate=sample_rate)
+
+
+def tempo_summary(tempograms: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Tempo summary ``[N, len(TEMPO_FEATURE_NAMES)]`` of ``N`` tempogram columns ``[L, N]``."""
+    import librosa
+
+    bpm = librosa.tempo_frequencies(tempograms.shape[0], sr=sample_rate, hop_length=HOP_LENGTH)
+    tempo = librosa.feature.tempo(tg=tempograms, sr=sample_rate, hop_length=HOP_LENGTH, aggregate=None)
+    pulse_lags = (bpm >= PULSE_RANGE_BPM[0]) & (bpm <= PULSE_RANGE_BPM[1])
+    columns = [tempo, tempograms[pulse_lags].max(axis=0)]
+    for lo, hi in TEMPO_BANDS:
+        columns.append(tempograms[(bpm >= lo) & (bpm < hi)].mean(axis=0))
+    return np.stack(columns, axis=1)
+
+
+def block_starts(duration: float, frame_hop: float) -> np.ndarray:
+    """Start times (s) of the stored blocks: every ``frame_hop`` seconds, covering the file."""
+    return np.arange(max(1, int(np.ceil(duration / frame_hop - 1e-9)))) * frame_hop
+
+
+def summarise(frames: FrameDescriptors, frame_hop: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(block vectors ``[K, D]``, block centre times ``[K]`` s, pooled vector ``[D]``)."""
+    starts = block_starts(frames.duration, frame_hop)
+    block_of_frame = np.minimum((frames.times / frame_hop + 1e-9).astype(int), starts.size - 1)
+    counts = np.bincount(block_of_frame, minlength=starts.size).astype(float)[:, None]
+    if np.any(counts == 0):
+        raise EncoderError(f"audio-stats: frame_hop={frame_hop} s leaves blocks without STFT frames — use a larger frame_hop")
+    heads = np.searchsorted(block_of_frame, np.arange(starts.size))
+    base = frames.base.astype(np.float64)
+    mean = np.add.reduceat(base, heads, axis=0) / counts
+    square = np.add.reduceat(base**2, heads, axis=0) / counts
+    std = np.sqrt(np.maximum(square - mean**2, 0.0))
+    block_tempograms = (np.add.reduceat(frames.tempogram, heads, axis=1) / counts.T)
+    blocks = np.concatenate([mean, std, tempo_summary(block_tempograms, frames.sample_rate)], axis=1)
+    pooled = np.concatenate([base.mean(axis=0), base.std(axis=0),
+                             tempo_summary(frames.tempogram.mean(axis=1, keepdims=True), frames.sample_rate)[0]])
+    centres = (starts + np.minimum(starts + frame_hop, frames.duration)) / 2
+    return blocks, centres, pooled
+
+
+class AudioStatsEncoder(Encoder):
+    """Classic librosa descriptors (log-mel, MFCC, chroma, contrast, onsets, tempogram),
+    summarised per ``frame_hop`` block and over the whole file."""
+
+    name: ClassVar[str] = "audio-stats"
+    modality: ClassVar[str] = "audio"
+    description: ClassVar[str] = ("named librosa descriptors: log-mel, MFCC+delta, chroma, spectral contrast and shape, "
+                                  "onset strength (mean/std) and a tempogram summary; per block and whole file")
+    parameters: ClassVar[dict[str, Parameter]] = {
+        "sample_rate": Parameter(22050, "sample rate in Hz the audio is resampled to",
+                                 choices=(16000, 22050, 32000, 44100, 48000)),
+        "frame_hop": Parameter(0.5, "seconds per stored frame (block of STFT frames summarised by mean/std)"),
+        "n_mels": Parameter(40, "number of log-mel bands (also the MFCC input)"),
+        "n_mfcc": Parameter(20, "number of MFCCs"),
+    }
+    code_version: ClassVar[str] = "1"
+    default_batch_size: ClassVar[int] = 4
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        if not float(self.params["frame_hop"]) >= 0.1:
+            raise EncoderError(f"encoder {self.name}: frame_hop={self.params['frame_hop']} must be at least 0.1 s")
+        if not 8 <= int(self.params["n_mels"]) <= 256:
+            raise EncoderError(f"encoder {self.name}: n_mels={self.params['n_mels']} must be between 8 and 256")
+        if not 2 <= int(self.params["n_mfcc"]) <= int(self.params["n_mels"]):
+            raise EncoderError(f"encoder {self.name}: n_mfcc={self.params['n_mfcc']} must be between 2 and n_mels")
+
+    @property
+    def dim(self) -> int:
+        return len(self.feature_names())
+
+    def feature_names(self) -> list[str]:
+        return feature_names(int(self.params["n_mels"]), int(self.params["n_mfcc"]))
+
+    def prepare(self, track: Track) -> np.ndarray:
+        if track.audio_path is None:
+            raise TrackError(f"track {track.id!r}: has no audio file — audio-stats needs one")
+        return load_audio(track.audio_path, int(self.params["sample_rate"]), track.id)
+
+    def embed_prepared(self, inputs: Sequence[np.ndarray]) -> list[Embedding]:
+        return [self.embed_waveform(waveform) for waveform in inputs]
+
+    def embed_waveform(self, waveform: np.ndarray) -> Embedding:
+        """Blocks and pooled vector of a mono waveform at this encoder's sample rate."""
+        sample_rate = int(self.params["sample_rate"])
+        frames = frame_descriptors(np.asarray(waveform, dtype=np.float32), sample_rate,
+                                   int(self.params["n_mels"]), int(self.params["n_mfcc"]))
+        blocks, centres, pooled = summarise(frames, float(self.params["frame_hop"]))
+        return Embedding(frames=blocks, timestamps=centres, pooled=pooled, duration=frames.duration)

@@ -1,0 +1,116 @@
+"""audio-stats on synthetic audio whose descriptors are known: a 440 Hz sine, tone changes,
+click trains at known tempi, silence and broken files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from counterpoint.data.manifest import Track
+from counterpoint.encoders.audio_stats import AudioStatsEncoder, base_feature_names
+from counterpoint.encoders.registry import build_encoder
+from counterpoint.errors import EncoderError, TrackError
+
+SR = 22050
+
+
+def tone(frequency: float, seconds: float, amplitude: float = 0.5) -> np.ndarray:
+    t = np.arange(int(round(seconds * SR))) / SR
+    return (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+
+
+def click_train(bpm: float, seconds: float) -> np.ndarray:
+    """Short 2 kHz Hann-windowed bursts every 60/bpm seconds."""
+    signal = np.zeros(int(seconds * SR), dtype=np.float32)
+    burst = (np.hanning(200) * np.sin(2 * np.pi * 2000 * np.arange(200) / SR)).astype(np.float32)
+    for onset in np.arange(0.1, seconds - 0.1, 60.0 / bpm):
+        start = int(round(onset * SR))
+        signal[start:start + burst.size] += burst
+    return signal
+
+
+def embed_file(path: Path, waveform: np.ndarray, spec: str = "audio-stats"):
+    sf.write(path, waveform, SR)
+    encoder = build_encoder(spec)
+    [embedding] = encoder.embed([Track(id=path.stem, audio_path=path, midi_path=None)])
+    return encoder, embedding
+
+
+def test_sine_440_peaks_at_a_and_frames_are_half_seconds(tmp_path: Path) -> None:
+    encoder, embedding = embed_file(tmp_path / "a440.wav", tone(440.0, 3.0))
+    names = encoder.feature_names()
+    assert len(names) == encoder.dim == embedding.pooled.size == len(set(names))
+    pooled = dict(zip(names, embedding.pooled.astype(float)))
+    chroma = {n: v for n, v in pooled.items() if n.startswith("chroma_") and n.endswith("_mean")}
+    assert max(chroma, key=chroma.get) == "chroma_A_mean" and chroma["chroma_A_mean"] > 0.95
+    assert all(v < 0.3 for n, v in chroma.items() if n not in ("chroma_A_mean", "chroma_G#_mean", "chroma_A#_mean"))
+    assert pooled["spectral_centroid_hz_mean"] == pytest.approx(440.0, rel=0.05)
+    assert pooled["rms_mean"] == pytest.approx(0.5 / np.sqrt(2), rel=0.05)
+    # 3 s in 0.5-s blocks, stamped at their centres.
+    np.testing.assert_allclose(embedding.timestamps, [0.25, 0.75, 1.25, 1.75, 2.25, 2.75])
+    assert embedding.frames.shape == (6, encoder.dim)
+    assert np.isfinite(embedding.frames).all() and np.isfinite(embedding.pooled).all()
+    assert embedding.duration == pytest.approx(3.0)
+
+
+def test_blocks_follow_the_music_and_pooled_is_the_whole_file(tmp_path: Path) -> None:
+    # A (440 Hz) for 1 s, then E (659.26 Hz) for 1.2 s; blocks of 0.5 s: 5, the last 0.2 s long.
+    waveform = np.concatenate([tone(440.0, 1.0), tone(659.26, 1.2)])
+    encoder, embedding = embed_file(tmp_path / "a_then_e.wav", waveform)
+    names = encoder.feature_names()
+    np.testing.assert_allclose(embedding.timestamps, [0.25, 0.75, 1.25, 1.75, 2.1])
+    a_mean, e_mean = names.index("chroma_A_mean"), names.index("chroma_E_mean")
+    assert embedding.frames[0, a_mean] > 0.95 and embedding.frames[0, e_mean] < 0.1
+    assert embedding.frames[-1, e_mean] > 0.95 and embedding.frames[-1, a_mean] < 0.1
+    # The whole-file std sees the change; the std inside a steady block does not.
+    a_std = names.index("chroma_A_std")
+    assert embedding.pooled[a_std] > 0.4 and embedding.frames[0, a_std] < 0.05
+    assert 0.3 < embedding.pooled[a_mean] < 0.6
+
+
+@pytest.mark.parametrize("bpm, band", [(100, "tempogram_band_90_120"), (140, "tempogram_band_120_180")])
+def test_click_train_tempo(tmp_path: Path, bpm: float, band: str) -> None:
+    encoder, embedding = embed_file(tmp_path / f"clicks_{bpm}.wav", click_train(bpm, 10.0))
+    pooled = dict(zip(encoder.feature_names(), embedding.pooled.astype(float)))
+    assert pooled["tempo_bpm"] == pytest.approx(bpm, rel=0.04)
+    assert pooled["pulse_clarity"] > 0.6
+    bands = {n: v for n, v in pooled.items() if n.startswith("tempogram_band_")}
+    assert max(bands, key=bands.get) == band
+    # Blocks in the middle (a full 8-s tempogram window of clicks) find the same tempo.
+    tempo = encoder.feature_names().index("tempo_bpm")
+    middle = embedding.frames[len(embedding.frames) // 2, tempo]
+    assert middle == pytest.approx(bpm, rel=0.04)
+
+
+def test_silence_and_broken_files_raise_track_error_naming_the_file(tmp_path: Path) -> None:
+    encoder = AudioStatsEncoder()
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(SR, dtype=np.float32), SR)
+    with pytest.raises(TrackError, match="silent.wav.*silent"):
+        encoder.prepare(Track(id="quiet", audio_path=silent, midi_path=None))
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio")
+    with pytest.raises(TrackError, match="broken.wav"):
+        encoder.prepare(Track(id="broken", audio_path=broken, midi_path=None))
+    with pytest.raises(TrackError, match="no audio"):
+        encoder.prepare(Track(id="midi-only", audio_path=None, midi_path=tmp_path / "x.mid"))
+
+
+def test_parameters_change_the_dimension_and_are_validated() -> None:
+    small = build_encoder("audio-stats:n_mels=16,n_mfcc=8,frame_hop=1.0")
+    assert small.spec == "audio-stats:frame_hop=1.0,n_mels=16,n_mfcc=8"
+    assert small.dim == 2 * len(base_feature_names(16, 8)) + 7
+    assert small.dim == len(small.feature_names())
+    with pytest.raises(EncoderError, match="frame_hop"):
+        build_encoder("audio-stats:frame_hop=0.01")
+    with pytest.raises(EncoderError, match="sample_rate"):
+        build_encoder("audio-stats:sample_rate=8000")
+
+
+def test_very_short_audio_still_gives_one_finite_block() -> None:
+    embedding = AudioStatsEncoder().embed_waveform(tone(440.0, 0.05))
+    assert embedding.frames.shape[0] == 1 and embedding.timestamps[0] == pytest.approx(0.025, abs=1e-3)
+    assert np.isfinite(embedding.frames).all() and np.isfinite(embedding.pooled).all()
