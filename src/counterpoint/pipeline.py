@@ -69,7 +69,7 @@ def read_params_file(path: str | Path) -> dict[str, Any]:
             raise CounterpointError(f"{path}: not valid TOML ({exc})") from exc
         table = table.get("run", table)
         for name, value in table.items():
-            key, coerced = _coerce(name, ",".join(value) if isinstance(value, list) else value, str(path))
+            key, coerced = _coerce(name, "+".join(value) if isinstance(value, list) else value, str(path))
             values[key] = coerced
         return values
     for number, line in enumerate(text.splitlines(), start=1):

@@ -1,0 +1,63 @@
+"""Shared test helpers: tiny real datasets written on the fly (real MIDI, real WAV files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile as sf
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def write_midi(path: Path, pitches: list[int], step: float = 0.25, program: int = 0, velocity: int = 80) -> Path:
+    """A one-instrument MIDI file playing ``pitches`` one after the other."""
+    midi = pretty_midi.PrettyMIDI(initial_tempo=120)
+    instrument = pretty_midi.Instrument(program=program)
+    for i, pitch in enumerate(pitches):
+        instrument.notes.append(pretty_midi.Note(velocity, pitch, i * step, i * step + step * 0.9))
+    midi.instruments.append(instrument)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    midi.write(str(path))
+    return path
+
+
+def write_tone(path: Path, frequency: float, seconds: float = 2.0, sample_rate: int = 22050, amplitude: float = 0.3) -> Path:
+    """A WAV file holding a sine tone with a little noise (so it is not trivially periodic)."""
+    rng = np.random.default_rng(int(frequency))
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    signal = amplitude * np.sin(2 * np.pi * frequency * t) + 0.01 * rng.standard_normal(t.size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, signal.astype(np.float32), sample_rate)
+    return path
+
+
+def make_class_folders(root: Path, classes: dict[str, int] | None = None, per_class: int = 4) -> Path:
+    """``root/<class>/<stem>.{wav,mid}`` pairs whose pitch content differs by class."""
+    classes = classes or {"low": 48, "high": 72}
+    for name, base in classes.items():
+        for i in range(per_class):
+            write_midi(root / name / f"piece{i}.mid", [base + (i + k) % 7 for k in range(16)])
+            write_tone(root / name / f"piece{i}.wav", 110.0 * 2 ** ((base - 45 + i) / 12), seconds=1.5)
+    return root
+
+
+def make_info_csv_dataset(root: Path, rows: list[dict[str, str]], files: bool = True) -> Path:
+    """An info.csv dataset; with ``files`` the named audio and MIDI files are created."""
+    import pandas as pd
+
+    root.mkdir(parents=True, exist_ok=True)
+    for i, row in enumerate(rows):
+        if files and row.get("audio_filename"):
+            write_tone(root / row["audio_filename"], 220.0 + 30 * i, seconds=1.0)
+        if files and row.get("midi_filename"):
+            write_midi(root / row["midi_filename"], [60 + (i + k) % 12 for k in range(8)])
+    pd.DataFrame(rows).to_csv(root / "info.csv", index=False)
+    return root
+
+
+@pytest.fixture
+def class_dataset(tmp_path: Path) -> Path:
+    return make_class_folders(tmp_path / "dataset")

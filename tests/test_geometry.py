@@ -1,0 +1,57 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from counterpoint.analysis.geometry import (centroid_distances, clustering_agreement, cosine_distance_matrix,
+                                            linear_probe_accuracy, within_class_variance)
+from counterpoint.analysis.reduce import reduce_2d
+
+
+def test_centroid_cosine_distances_by_hand():
+    X = np.array([[1, 0], [3, 0], [0, 2], [0, 4], [1, 1], [1, 1]], dtype=float)
+    labels = ["a", "a", "b", "b", "c", "c"]
+    raw, normalised = centroid_distances(X, labels)
+    # centroids a=(2,0), b=(0,3), c=(1,1): a⊥b → 1; a·c → 1 - 1/√2
+    assert raw.loc["a", "b"] == pytest.approx(1.0)
+    assert raw.loc["a", "c"] == pytest.approx(1 - 1 / np.sqrt(2))
+    assert raw.loc["b", "c"] == pytest.approx(1 - 1 / np.sqrt(2))
+    assert np.allclose(np.diag(raw), 0) and normalised.to_numpy().max() == pytest.approx(1.0)
+    assert normalised.loc["a", "c"] == pytest.approx(raw.loc["a", "c"] / 1.0)
+
+
+def test_cosine_distance_of_zero_vector_is_one():
+    d = cosine_distance_matrix(np.array([[0.0, 0.0], [1.0, 0.0]]))
+    assert d[0, 1] == pytest.approx(1.0) and d[0, 0] == 0.0
+
+
+def test_within_class_variance_raw_and_relative_by_hand():
+    X = np.array([[0.0], [2.0], [10.0], [14.0]])
+    table = within_class_variance(X, ["a", "a", "b", "b"]).set_index("class")
+    assert table.loc["a", "within_variance"] == pytest.approx(1.0)  # distances 1, 1
+    assert table.loc["b", "within_variance"] == pytest.approx(4.0)
+    total = np.mean((X.ravel() - 6.5) ** 2)
+    assert table.loc["b", "relative_within_variance"] == pytest.approx(4.0 / total)
+    # Scale-free: multiplying the space by 100 leaves the relative figure unchanged.
+    scaled = within_class_variance(100 * X, ["a", "a", "b", "b"]).set_index("class")
+    assert scaled.loc["b", "relative_within_variance"] == pytest.approx(table.loc["b", "relative_within_variance"])
+
+
+def test_clustering_and_probe_separate_clear_classes_but_not_noise():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(["x", "y", "z"], 30)
+    centres = {"x": [5, 0, 0], "y": [0, 5, 0], "z": [0, 0, 5]}
+    X = np.array([centres[l] for l in labels]) + rng.normal(size=(90, 3))
+    clear = clustering_agreement(X, labels)
+    assert clear["kmeans_ari"] > 0.9 and clear["label_silhouette"] > 0.4
+    assert linear_probe_accuracy(X, labels)["probe_accuracy_mean"] > 0.95
+    noise = rng.normal(size=(90, 3))
+    assert clustering_agreement(noise, labels)["kmeans_ari"] < 0.2
+    probe = linear_probe_accuracy(noise, labels)
+    assert probe["probe_accuracy_mean"] < 0.6 and probe["chance"] == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne", "umap"])
+def test_reductions_are_2d_and_seeded(method):
+    X = np.random.default_rng(1).normal(size=(40, 6))
+    a, b = reduce_2d(X, method, seed=3), reduce_2d(X, method, seed=3)
+    assert a.shape == (40, 2) and np.allclose(a, b)

@@ -1,0 +1,124 @@
+"""The store and the runner on real HDF5 files: round trip, resume, failures, SIGKILL safety."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import pitch_class_encoder  # noqa: F401  (registers test-pitch-class)
+from conftest import make_class_folders, write_midi
+from counterpoint.embed import embed_dataset
+from counterpoint.encoders.registry import build_encoder
+from counterpoint.errors import StoreError
+from counterpoint.store import Store, journal_dir
+
+
+def test_round_trip_pooled_frames_tracks_and_provenance(class_dataset, tmp_path):
+    out = tmp_path / "s.h5"
+    report = embed_dataset(class_dataset, out, [build_encoder("test-pitch-class")])
+    assert report.runs[0].embedded == 8 and not report.runs[0].failed
+    store = Store(out)
+    matrix = store.pooled("test-pitch-class")
+    assert matrix.X.shape == (8, 12) and matrix.feature_names == [f"pc{i}" for i in range(12)]
+    assert set(matrix.obs["class"]) == {"low", "high"}
+    frames = store.frames("test-pitch-class")
+    for x, pooled, stamps in zip(frames.frames, matrix.X, frames.timestamps):
+        assert x.shape == (16, 12) and np.allclose(x.mean(axis=0), pooled)
+        assert np.all(np.diff(stamps) > 0)
+    record = store.encoder("test-pitch-class")
+    assert record.fingerprint["name"] == "test-pitch-class" and record.n_frames == 8 * 16
+    with h5py.File(out) as handle:
+        assert "numpy" in handle.attrs["software"] and handle.attrs["format"] == "counterpoint-store"
+    assert not journal_dir(out).exists() or not any(journal_dir(out).iterdir())
+
+
+def test_rerun_skips_done_tracks_and_new_fingerprint_recomputes(class_dataset, tmp_path):
+    out = tmp_path / "s.h5"
+    embed_dataset(class_dataset, out, [build_encoder("test-pitch-class")])
+    again = embed_dataset(class_dataset, out, [build_encoder("test-pitch-class")])
+    assert again.runs[0].skipped == 8 and again.runs[0].embedded == 0
+    write_midi(class_dataset / "low" / "extra.mid", [50, 52])
+    more = embed_dataset(class_dataset, out, [build_encoder("test-pitch-class")])
+    assert more.runs[0].embedded == 1 and more.runs[0].skipped == 8
+    changed = embed_dataset(class_dataset, out, [build_encoder("test-pitch-class:delay=0.0001")])
+    assert changed.runs[0].embedded == 9  # other parameters, other numbers: all recomputed
+    assert Store(out).encoder_specs == ["test-pitch-class", "test-pitch-class:delay=0.0001"]
+
+
+def test_bad_files_are_recorded_and_the_rest_embedded(class_dataset, tmp_path):
+    (class_dataset / "low" / "corrupt.mid").write_bytes(b"MThd\x00\x00garbage")
+    empty = write_midi(class_dataset / "high" / "empty.mid", [])
+    assert empty.exists()
+    out = tmp_path / "s.h5"
+    report = embed_dataset(class_dataset, out, [build_encoder("test-pitch-class:fail_on=high/piece1")])
+    run = report.runs[0]
+    failed = {track_id: (stage, message) for track_id, stage, message in run.failed}
+    assert set(failed) == {"low/corrupt", "high/empty", "high/piece1"}
+    assert failed["low/corrupt"][0] == "load" and "corrupt.mid" in failed["low/corrupt"][1]
+    assert failed["high/empty"][0] == "load" and "no notes" in failed["high/empty"][1]
+    assert failed["high/piece1"] == ("embed", "RuntimeError: model step failed on purpose")
+    store = Store(out)
+    assert run.embedded == 7 and len(store.pooled("test-pitch-class:fail_on=high/piece1")) == 7
+    assert set(store.failures()["track_id"]) == {"low/corrupt", "high/empty", "high/piece1"}
+    # Fixing the file and rerunning clears its failure.
+    write_midi(class_dataset / "low" / "corrupt.mid", [61, 63])
+    embed_dataset(class_dataset, out, [build_encoder("test-pitch-class:fail_on=high/piece1")])
+    assert "low/corrupt" not in set(Store(out).failures()["track_id"])
+
+
+def test_store_errors_name_the_file_and_the_choices(tmp_path, class_dataset):
+    with pytest.raises(StoreError, match="no such store"):
+        Store(tmp_path / "missing.h5")
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as handle:
+        handle["x"] = 1
+    with pytest.raises(StoreError, match="not a Counterpoint store"):
+        Store(other)
+    out = tmp_path / "s.h5"
+    embed_dataset(class_dataset, out, [build_encoder("test-pitch-class")])
+    with pytest.raises(StoreError, match="it has: test-pitch-class"):
+        Store(out).pooled("musicnn")
+
+
+KILL_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+import pitch_class_encoder
+from counterpoint.embed import embed_dataset
+from counterpoint.encoders.registry import build_encoder
+embed_dataset({root!r}, {out!r}, [build_encoder("test-pitch-class:delay=0.15,batch_size=1")])
+"""
+
+
+def test_sigkill_mid_run_leaves_a_readable_store_and_resume_completes(tmp_path):
+    root = make_class_folders(tmp_path / "d", per_class=15)
+    out = tmp_path / "killed.h5"
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), root=str(root), out=str(out))
+    process = subprocess.Popen([sys.executable, "-c", script])
+    journal = journal_dir(out)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not journal.is_dir() or len(list(journal.glob("*.npz"))) < 4):
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    store = Store(out)  # the committed store opens
+    assert store.pending_batches() >= 2  # finished batches survive in the journal
+    before = len(store.pooled("test-pitch-class")) if store.encoder_specs else 0
+    assert before < 30
+    resumed = embed_dataset(root, out, [build_encoder("test-pitch-class:delay=0.15,batch_size=1")])
+    run = resumed.runs[0]
+    assert run.skipped >= 2 and run.skipped + run.embedded == 30  # only the unfinished work is redone
+    fresh = tmp_path / "fresh.h5"
+    embed_dataset(root, fresh, [build_encoder("test-pitch-class:delay=0,batch_size=1")])
+    a = Store(out).pooled("test-pitch-class")
+    b = Store(fresh).pooled("test-pitch-class")
+    order = a.obs["id"].argsort().to_numpy()
+    assert sorted(a.obs["id"]) == sorted(b.obs["id"]) and len(a) == 30
+    np.testing.assert_array_equal(a.X[order], b.X[b.obs["id"].argsort().to_numpy()])
