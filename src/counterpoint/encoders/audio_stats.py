@@ -215,3 +215,59 @@ class AudioStatsEncoder(Encoder):
                                    int(self.params["n_mels"]), int(self.params["n_mfcc"]))
         blocks, centres, pooled = summarise(frames, float(self.params["frame_hop"]))
         return Embedding(frames=blocks, timestamps=centres, pooled=pooled, duration=frames.duration)
+
+    # HEAR 2021 API ---------------------------------------------------------------------
+
+    @property
+    def sample_rate(self) -> int:
+        """HEAR: the rate (Hz) the HEAR functions expect their input at."""
+        return int(self.params["sample_rate"])
+
+    @property
+    def timestamp_embedding_size(self) -> int:
+        return self.dim
+
+    @property
+    def scene_embedding_size(self) -> int:
+        return self.dim
+
+    def get_timestamp_embeddings(self, audio: Any) -> tuple[Any, Any]:
+        """HEAR: ``[n_sounds, n_samples]`` at :attr:`sample_rate` → block vectors ``[n, T, D]``
+        and block centres ``[n, T]`` in milliseconds (torch tensors)."""
+        import torch
+
+        embeddings = self._embed_batch(audio, "get_timestamp_embeddings")
+        frames = torch.from_numpy(np.stack([e.frames for e in embeddings]))
+        stamps = torch.from_numpy(np.stack([e.timestamps * 1000.0 for e in embeddings]))
+        return frames, stamps
+
+    def get_scene_embeddings(self, audio: Any) -> Any:
+        """HEAR: ``[n_sounds, n_samples]`` → the whole-sound vectors ``[n, D]`` (torch tensor)."""
+        import torch
+
+        return torch.from_numpy(np.stack([e.pooled for e in self._embed_batch(audio, "get_scene_embeddings")]))
+
+    def _embed_batch(self, audio: Any, caller: str) -> list[Embedding]:
+        batch = np.asarray(audio.detach().cpu().numpy() if hasattr(audio, "detach") else audio, dtype=np.float32)
+        if batch.ndim != 2 or batch.shape[1] == 0:
+            raise EncoderError(f"audio-stats {caller}: audio must be [n_sounds, n_samples], got shape {batch.shape}")
+        return [self.embed_waveform(waveform) for waveform in batch]
+
+
+# HEAR 2021 module-level API -----------------------------------------------------------------
+
+def load_model(model_file_path: str = "", **params: Any) -> AudioStatsEncoder:
+    """HEAR ``load_model``: audio-stats has no weights, so ``model_file_path`` must be empty."""
+    if model_file_path:
+        raise EncoderError(f"audio-stats has no weights: load_model got model_file_path={model_file_path!r} — pass none")
+    return AudioStatsEncoder(**params)
+
+
+def get_timestamp_embeddings(audio: Any, model: AudioStatsEncoder) -> tuple[Any, Any]:
+    """HEAR ``get_timestamp_embeddings`` (timestamps in milliseconds)."""
+    return model.get_timestamp_embeddings(audio)
+
+
+def get_scene_embeddings(audio: Any, model: AudioStatsEncoder) -> Any:
+    """HEAR ``get_scene_embeddings`` (the whole-sound descriptor)."""
+    return model.get_scene_embeddings(audio)
