@@ -31,6 +31,8 @@ REGISTRY: dict[str, EncoderEntry] = {
         EncoderEntry("symbolic-stats", "counterpoint.encoders.symbolic_stats", "SymbolicStatsEncoder"),
         EncoderEntry("audio-stats", "counterpoint.encoders.audio_stats", "AudioStatsEncoder"),
         EncoderEntry("musicnn", "counterpoint.encoders.musicnn", "MusicnnEncoder"),
+        EncoderEntry("clamp2", "counterpoint.encoders.clamp", "Clamp2Encoder"),
+        EncoderEntry("clamp3-symbolic", "counterpoint.encoders.clamp", "Clamp3SymbolicEncoder"),
         EncoderEntry("openl3", "counterpoint.encoders.openl3", "OpenL3Encoder"),
     )
 }
