@@ -352,6 +352,7 @@ def describe(piece: PieceNotes, t0: float = 0.0, t1: float | None = None) -> np.
     out = np.zeros(len(FEATURE_NAMES))
 
     def put(name: str, values: Any) -> None:
+        """Write one value, or a run of values into consecutive dimensions from ``name`` on."""
         values = np.atleast_1d(np.asarray(values, dtype=float))
         out[_INDEX[name]:_INDEX[name] + values.size] = values
 
