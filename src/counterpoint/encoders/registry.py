@@ -33,6 +33,8 @@ REGISTRY: dict[str, EncoderEntry] = {
         EncoderEntry("musicnn", "counterpoint.encoders.musicnn", "MusicnnEncoder"),
         EncoderEntry("clamp2", "counterpoint.encoders.clamp", "Clamp2Encoder"),
         EncoderEntry("clamp3-symbolic", "counterpoint.encoders.clamp", "Clamp3SymbolicEncoder"),
+        EncoderEntry("mert", "counterpoint.encoders.mert", "MertEncoder"),
+        EncoderEntry("clamp3-audio", "counterpoint.encoders.clamp3_audio", "Clamp3AudioEncoder"),
         EncoderEntry("openl3", "counterpoint.encoders.openl3", "OpenL3Encoder"),
     )
 }

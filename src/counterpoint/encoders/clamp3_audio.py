@@ -1,0 +1,228 @@
+"""CLaMP 3's audio branch: audio → MERT-v1-95M window features → BERT → the shared CLaMP 3 space.
+
+The pipeline is the reference's (github.com/sanderwood/clamp3):
+
+1. ``preprocessing/audio/extract_mert.py``: mono audio at 24 kHz, normalised once over the
+   whole file (zero mean, unit variance), cut into non-overlapping 5-second windows; a last
+   window shorter than 1 s is dropped. Each window runs through MERT-v1-95M and becomes one
+   768-dim vector: the mean over time of each of the 13 hidden states, then the mean over
+   the 13 (``layer=None, reduction="mean"`` and ``--mean_features``).
+2. ``code/extract_clamp3.py``: a zero vector is put before and after the window vectors;
+   the sequence is cut into segments of ``MAX_AUDIO_LENGTH`` = 128 (the last segment taken
+   from the end), each segment runs through ``audio_model`` — a ``BertModel`` fed the vectors
+   directly as ``inputs_embeds`` — whose last hidden states are mask-averaged and projected by
+   ``audio_proj``; the pooled vector is the mean of the segments' vectors weighted by how many
+   new vectors each brings (the extractor shared with the symbolic branch,
+   :func:`counterpoint.encoders.clamp.run_segmented`).
+
+``pooled`` is that global embedding, in the space CLaMP 3's symbolic branch
+(``clamp3-symbolic``) and text branch share when both use the same checkpoint (``variant``).
+``frames`` are one per 5-s window: ``audio_proj`` applied to the window's last hidden state
+(the reference's ``get_global=False`` output, projected like the symbolic branch's frames),
+timed at the window's centre.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from counterpoint.data.audio import load_audio
+from counterpoint.data.manifest import Track
+from counterpoint.encoders.base import Embedding, Encoder, Parameter
+from counterpoint.encoders.clamp import (CLAMP3_C2_WEIGHTS, CLAMP3_SAAS_WEIGHTS, cached_sha256, load_branch,
+                                         run_segmented)
+from counterpoint.encoders.devices import DEVICE_CHOICES, select_device
+from counterpoint.encoders.mert import (MERT_CHECKPOINT, MERT_CONFIG, MertModel, locate_mert, normalise_waveform,
+                                        window_starts)
+from counterpoint.encoders.weights import WeightFile, find_weights, resolve_weights
+from counterpoint.errors import EncoderError, TrackError
+
+#: extract_mert.py: ``sliding_window_size_in_sec`` and the shortest last window it keeps.
+MERT_WINDOW_SECONDS = 5.0
+MERT_MIN_TAIL_SECONDS = 1.0
+#: Checkpoint prefixes of the audio branch → our module's submodules.
+AUDIO_PREFIXES = {"audio_model.": "encoder.", "audio_proj.": "proj."}
+
+
+@dataclass(frozen=True)
+class Clamp3AudioConfig:
+    """Shape of the audio branch (``code/config.py`` AUDIO_* constants; defaults = published model).
+
+    The MERT features go in as ``inputs_embeds``, so ``hidden_size`` equals MERT's hidden size.
+    """
+
+    hidden_size: int = 768  # AUDIO_HIDDEN_SIZE
+    num_hidden_layers: int = 12  # AUDIO_NUM_LAYERS
+    max_audio_length: int = 128  # MAX_AUDIO_LENGTH: window vectors per segment, BOS/EOS included
+    projection_size: int = 768  # CLAMP3_HIDDEN_SIZE: the shared space
+
+    def __post_init__(self) -> None:
+        if self.hidden_size < 64 or self.hidden_size % 64:
+            raise EncoderError(f"CLaMP 3 audio config: hidden_size={self.hidden_size} must be a multiple of 64 "
+                               "(the reference uses hidden_size // 64 attention heads)")
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "Clamp3AudioConfig":
+        path = Path(path).expanduser()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise EncoderError(f"config {path}: cannot read it as JSON ({exc}) — give a JSON object with fields "
+                               f"{', '.join(f.name for f in fields(cls))}") from exc
+        known = {f.name for f in fields(cls)}
+        if not isinstance(data, dict) or set(data) - known or not all(isinstance(v, int) for v in data.values()):
+            raise EncoderError(f"config {path}: must be a JSON object of integer fields among {', '.join(sorted(known))}")
+        return cls(**data)
+
+    def bert_config(self) -> Any:
+        """The ``BertConfig`` extract_clamp3.py builds for ``audio_model``."""
+        from transformers import BertConfig
+
+        return BertConfig(vocab_size=1, hidden_size=self.hidden_size, num_hidden_layers=self.num_hidden_layers,
+                          num_attention_heads=self.hidden_size // 64, intermediate_size=self.hidden_size * 4,
+                          max_position_embeddings=self.max_audio_length)
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def build_audio_branch(config: Clamp3AudioConfig) -> Any:
+    """``audio_model`` (BERT over window vectors) + ``audio_proj``, as submodules ``encoder`` / ``proj``."""
+    import torch
+    from transformers import BertModel
+
+    from counterpoint.encoders.m3 import masked_mean
+
+    class Clamp3AudioBranch(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.config = config
+            self.encoder = BertModel(config.bert_config())
+            self.proj = torch.nn.Linear(config.hidden_size, config.projection_size)
+
+        def forward(self, vectors: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            """``vectors [B, L, hidden]``, ``mask [B, L]`` → (last hidden states, projected masked mean)."""
+            hidden = self.encoder(inputs_embeds=vectors, attention_mask=mask).last_hidden_state
+            return hidden, self.proj(masked_mean(hidden, mask))
+
+    return Clamp3AudioBranch()
+
+
+def mert_window_vectors(mert: MertModel, waveform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """extract_mert.py for one normalised 24 kHz waveform → (vectors ``[W, hidden]``, window centres s ``[W]``)."""
+    window = int(mert.sample_rate * MERT_WINDOW_SECONDS)
+    starts = window_starts(len(waveform), window, int(mert.sample_rate * MERT_MIN_TAIL_SECONDS))
+    pieces = [waveform[s:s + window] for s in starts]
+    vectors = mert.run(pieces, lambda states: states.mean(dim=2).mean(dim=0))  # time, then the 13 layers
+    centres = np.asarray([(s + len(p) / 2) / mert.sample_rate for s, p in zip(starts, pieces)])
+    return np.stack(vectors).astype(np.float32), centres
+
+
+@dataclass
+class PreparedClamp3Audio:
+    vectors: np.ndarray  # [W, hidden] MERT window vectors
+    times: np.ndarray  # [W] window centres, seconds
+    duration: float
+
+
+class Clamp3AudioEncoder(Encoder):
+    """CLaMP 3 audio embeddings (768-d, shared with CLaMP 3 symbolic and text) from MERT window features."""
+
+    name: ClassVar[str] = "clamp3-audio"
+    modality: ClassVar[str] = "audio"
+    description: ClassVar[str] = "CLaMP 3 audio branch over MERT-v1-95M 5-s window features, 768-d audio-score-text space"
+    requirements: ClassVar[str] = ("torch + transformers; the CLaMP 3 checkpoint (`counterpoint weights fetch clamp3`) "
+                                   "and MERT-v1-95M (`counterpoint weights fetch mert`)")
+    default_batch_size: ClassVar[int] = 4
+    code_version: ClassVar[str] = "1"
+    parameters: ClassVar[dict[str, Parameter]] = {
+        "variant": Parameter("saas", "official checkpoint: saas (recommended for audio) or c2; use the same "
+                             "variant for clamp3-symbolic so both live in one space", ("saas", "c2")),
+        "weights": Parameter("", "path of a CLaMP 3 checkpoint (.pth or .safetensors); default: the official file"),
+        "config": Parameter("", "JSON Clamp3AudioConfig for a non-standard model; default: the published sizes"),
+        "mert_weights": Parameter("", "local MERT-v1-95M folder or weights file; default: the declared files"),
+        "mert_config": Parameter("", "MERT config.json, when mert_weights= names a single file"),
+        "batch_size": Parameter(4, "MERT windows, and CLaMP segments, per forward pass"),
+        "device": Parameter("cpu", "cpu or cuda", DEVICE_CHOICES),
+    }
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.config = Clamp3AudioConfig.from_json(self.params["config"]) if self.params["config"] else Clamp3AudioConfig()
+        self._mert: MertModel | None = None
+        self._branch: Any = None
+
+    @classmethod
+    def weight_file(cls, params: dict[str, Any]) -> WeightFile:
+        return CLAMP3_C2_WEIGHTS if params.get("variant") == "c2" else CLAMP3_SAAS_WEIGHTS
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        for file in (CLAMP3_SAAS_WEIGHTS, MERT_CONFIG, MERT_CHECKPOINT):
+            if find_weights(file) is None:
+                return (f"needs {file.filename} ({file.size_text}) from {file.source} — run "
+                        f"`counterpoint weights fetch {file.model}`, or pass its path in the spec")
+        return None
+
+    @property
+    def dim(self) -> int:
+        return self.config.projection_size
+
+    def weights_path(self) -> Path:
+        return resolve_weights(self.weight_file(self.params), self.params["weights"] or None)
+
+    def weights_digest(self) -> str | None:
+        mert = locate_mert(self.params["mert_weights"], self.params["mert_config"])
+        return cached_sha256(self.weights_path())[:32] + cached_sha256(mert.checkpoint)[:32]
+
+    def mert(self) -> MertModel:
+        if self._mert is None:
+            device = select_device(self.params["device"], self.name)
+            files = locate_mert(self.params["mert_weights"], self.params["mert_config"])
+            mert = MertModel(files, device, self.params["batch_size"])
+            if mert.hidden_size != self.config.hidden_size:
+                raise EncoderError(f"encoder {self.name}: MERT gives {mert.hidden_size}-dim features but the CLaMP 3 "
+                                   f"audio model takes {self.config.hidden_size} — give matching mert_weights/config")
+            self._mert = mert
+        return self._mert
+
+    def branch(self) -> Any:
+        if self._branch is None:
+            device = select_device(self.params["device"], self.name)
+            branch = build_audio_branch(self.config)
+            load_branch(branch, self.weights_path(), AUDIO_PREFIXES)
+            self._branch = branch.eval().to(device)
+        return self._branch
+
+    def prepare(self, track: Track) -> PreparedClamp3Audio:
+        if track.audio_path is None:
+            raise TrackError(f"track {track.id!r}: has no audio file — {self.name} embeds audio")
+        mert = self.mert()
+        waveform = load_audio(track.audio_path, mert.sample_rate, track.id)
+        if len(waveform) < MERT_MIN_TAIL_SECONDS * mert.sample_rate:
+            raise TrackError(f"track {track.id!r} ({track.audio_path}): {len(waveform) / mert.sample_rate:.2f} s of audio "
+                             f"is shorter than the {MERT_MIN_TAIL_SECONDS:g} s CLaMP 3's MERT windows need — remove the track")
+        vectors, times = mert_window_vectors(mert, normalise_waveform(waveform))
+        return PreparedClamp3Audio(vectors, times, len(waveform) / mert.sample_rate)
+
+    def embed_prepared(self, inputs: Sequence[PreparedClamp3Audio]) -> list[Embedding]:
+        import torch
+
+        branch = self.branch()
+        device = self.params["device"]
+        zero = torch.zeros(1, self.config.hidden_size)
+        sequences = [torch.cat([zero, torch.from_numpy(p.vectors), zero]) for p in inputs]  # BOS / EOS zero vectors
+        results = run_segmented(sequences, self.config.max_audio_length, branch, self.params["batch_size"],
+                                torch.zeros(self.config.hidden_size), device)
+        embeddings = []
+        with torch.inference_mode():
+            for prepared, (hidden, pooled) in zip(inputs, results):
+                windows = torch.from_numpy(hidden[1:-1]).to(device)  # drop the BOS / EOS positions
+                frames = branch.proj(windows).float().cpu().numpy()
+                embeddings.append(Embedding(frames, prepared.times, pooled, prepared.duration))
+        return embeddings
