@@ -219,3 +219,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def test_abc_is_cut_into_header_lines_and_bars() -> None:
+    patches = M3Patchilizer(16).encode("X:1\nK:C\n|:ab c|de:|\n", add_special_patches=False)
+    texts = ["".join(chr(c) for c in row if c > 3) for row in patches.ids]
+    assert texts == ["X:1\n", "K:C\n", "|:ab c|", "de:|\n"]
+    assert patches.ids[0].tolist()[:6] == [1, ord("X"), ord(":"), ord("1"), ord("\n"), 2]
+    np.testing.assert_array_equal(patches.first_line, [0, 1, 2, 2])
+    with pytest.raises(ValueError, match="ASCII"):
+        M3Patchilizer().encode("X:1\nT:Étude\n")

@@ -3,11 +3,15 @@
 M3 reads a score as text (MTF for MIDI, see :mod:`counterpoint.encoders.mtf`) cut into
 *patches* of ``patch_size`` characters: in MTF, one patch per run of consecutive messages of
 the same type (joined by tabs while they fit), in ABC one per bar or header line. A patch is
-``[BOS] characters [EOS]`` padded with 0, cut at ``patch_size``; with special patches, a
-text of ``patch_size`` BOS characters opens the piece and one of EOS characters closes it
-(wrapped like any other text, so they read ``[1, 1, ...]`` and ``[1, 2, 2, ...]``). Each patch becomes a
-one-hot ``[patch_size × 128]`` vector, a linear layer maps it to ``hidden_size``, and a BERT
-encoder runs over the sequence of patches (at most ``patch_length`` of them).
+``[BOS] characters [EOS]`` padded with 0, cut at ``patch_size``. With special patches, a text
+of ``patch_size`` BOS characters opens the piece and one of EOS characters closes it; they
+are wrapped like any other text, so they read ``[1, 1, ...]`` and ``[1, 2, 2, ...]``. Each
+patch becomes a one-hot ``[patch_size × 128]`` vector, a linear layer maps it to
+``hidden_size``, and a BERT encoder runs over the sequence of patches (at most
+``patch_length`` of them).
+
+ABC text must already be ASCII: the reference transliterates with ``unidecode`` (not a
+dependency here); MTF from :func:`~counterpoint.encoders.mtf.midi_to_mtf` always is.
 
 Facts (constants, key names, patching rules) are from github.com/sanderwood/clamp2
 ``code/utils.py`` and ``code/config.py``; the code is written anew.
