@@ -30,7 +30,7 @@ def friendly(command):
         try:
             return command(*args, **kwargs)
         except CounterpointError as exc:
-            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
     return wrapper
 
@@ -45,9 +45,10 @@ def _table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
 
 
 def _print(renderable) -> None:
+    """Results go to standard output; long lines stay whole so they can be grepped."""
     from rich.console import Console
 
-    Console().print(renderable)
+    Console().print(renderable, soft_wrap=True, highlight=False)
 
 
 @app.callback()
