@@ -37,7 +37,7 @@ from counterpoint.probes.models import (
     takes_sequences,
 )
 from counterpoint.probes.persist import load_probe, save_probe, write_json
-from counterpoint.probes.train import TrainSettings, predict_logits, scores, train_probe
+from counterpoint.probes.train import TrainSettings, predict_logits, scores, seed_everything, train_probe
 from counterpoint.report.probe_figures import save_confusion_matrix
 from counterpoint.splits import SPLITS, assign_splits, assert_no_leak
 
@@ -174,6 +174,7 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
     dim = input_dim(inputs)
     kwargs = model_kwargs_for(model, hidden, dropout, model_kwargs)
     scaler = Standardizer.fit(take(inputs, rows["train"]))
+    seed_everything(settings.seed)  # the initial weights depend on the seed too
     probe = ProbeClassifier(build_model(model, dim, len(classes), kwargs), dim)
     probe.set_scaler(torch.as_tensor(scaler.mean), torch.as_tensor(scaler.scale))
     outcome = train_probe(probe, take(inputs, rows["train"]), y[rows["train"]], take(inputs, rows["validation"]),
