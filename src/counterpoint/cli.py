@@ -69,16 +69,21 @@ def encoders_command() -> None:
     """
     from counterpoint.encoders.registry import REGISTRY
 
-    rows = []
+    rows, missing = [], []
     for name, entry in REGISTRY.items():
         try:
             cls = entry.load()
-            encoder_dim = str(cls().dim) if cls.unavailable_reason() is None else "—"
             reason = cls.unavailable_reason()
-            rows.append([name, cls.modality, encoder_dim, "yes" if reason is None else f"no: {reason}", cls.requirements])
+            rows.append([name, cls.modality, str(cls().dim) if reason is None else "—", "yes" if reason is None else "no",
+                         cls.requirements])
         except Exception as exc:  # an encoder whose module cannot even import
-            rows.append([name, "?", "—", f"no: {type(exc).__name__}: {exc}", ""])
+            reason = f"{type(exc).__name__}: {exc}"
+            rows.append([name, "?", "—", "no", ""])
+        if reason is not None:
+            missing.append(f"{name}: {reason}")
     _print(_table("Encoders", ["name", "modality", "dim", "usable now", "needs"], rows))
+    for line in missing:
+        _print(f"- {line}")
 
 
 @weights_app.command("list")
@@ -302,6 +307,51 @@ def _run_pipeline(options) -> Path:
         if run.failed:
             console.print(f"[yellow]{run.spec}: {len(run.failed)} track(s) failed — `counterpoint store info {result.store} --failures`[/yellow]")
     return result.report
+
+
+@app.command("demo-data")
+@friendly
+def demo_data_command(out: Path = typer.Argument(..., help="Folder to write the corpus into."),
+                      pieces_per_style: int = typer.Option(30, help="Works per style (one excerpt each)."),
+                      seconds: float = typer.Option(30.0, help="Excerpt length in seconds."),
+                      seed: int = typer.Option(0, help="Seed of every choice (instruments, splits)."),
+                      workers: int = typer.Option(2, help="Processes for parsing and rendering.")) -> None:
+    """Build a paired audio/MIDI corpus offline from music21's scores (several styles, with info.csv).
+
+    Example: counterpoint demo-data demo-corpus --pieces-per-style 30 --seconds 30
+    """
+    from counterpoint.data.demo import build_demo_corpus
+
+    path = build_demo_corpus(out, pieces_per_style=pieces_per_style, excerpt_seconds=seconds, seed=seed, workers=workers)
+    console.print(f"corpus: {path} (info.csv lists the tracks)")
+
+
+@app.command("demo")
+@friendly
+def demo_command(out: Path = typer.Argument(Path("demo-output"), help="Output folder (corpus, store, report)."),
+                 encoders: str = typer.Option("", help="Encoder specs (default: the offline defaults)."),
+                 pieces_per_style: int = typer.Option(30, help="Works per style in the corpus."),
+                 seconds: float = typer.Option(30.0, help="Excerpt length in seconds."),
+                 seed: int = typer.Option(0, help="Seed.")) -> None:
+    """Build the demo corpus, embed it with the default encoders, analyse it, print the report's path.
+
+    Every step resumes: rerunning skips the corpus and the embeddings already made.
+    Example: counterpoint demo demo-output
+    """
+    from counterpoint.data.demo import build_demo_corpus
+    from counterpoint.encoders.registry import DEFAULT_ENCODERS
+    from counterpoint.pipeline import RunOptions
+
+    corpus = out / "corpus"
+    if (corpus / "info.csv").is_file():
+        console.print(f"corpus already built: {corpus}")
+    else:
+        console.print(f"building the demo corpus in {corpus}")
+        build_demo_corpus(corpus, pieces_per_style=pieces_per_style, excerpt_seconds=seconds, seed=seed)
+    options = RunOptions(dataset=str(corpus), out=str(out), encoders=encoders or "+".join(DEFAULT_ENCODERS),
+                         label="style", group="work", seed=seed)
+    report = _run_pipeline(options)
+    print(f"report: {report.resolve()}")
 
 
 @app.command("run")

@@ -35,12 +35,13 @@ REGISTRY: dict[str, EncoderEntry] = {
         EncoderEntry("clamp3-symbolic", "counterpoint.encoders.clamp", "Clamp3SymbolicEncoder"),
         EncoderEntry("mert", "counterpoint.encoders.mert", "MertEncoder"),
         EncoderEntry("clamp3-audio", "counterpoint.encoders.clamp3_audio", "Clamp3AudioEncoder"),
+        EncoderEntry("clap", "counterpoint.encoders.clap", "ClapEncoder"),
         EncoderEntry("openl3", "counterpoint.encoders.openl3", "OpenL3Encoder"),
     )
 }
 
 #: Encoders `embed` and `demo` use when none are named.
-DEFAULT_ENCODERS = ("symbolic-stats", "audio-stats")
+DEFAULT_ENCODERS = ("symbolic-stats", "audio-stats", "musicnn")
 
 
 def register(entry: EncoderEntry) -> None:
