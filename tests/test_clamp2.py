@@ -161,10 +161,23 @@ def test_registry_embeds_real_midi_with_local_weights() -> None:
         assert np.all(np.diff(embedding.timestamps) >= 0) and embedding.duration == pytest.approx(length)
 
 
-def test_weights_digest_is_the_sha256_of_the_file() -> None:
+def test_weights_digest_is_the_sha256_of_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COUNTERPOINT_CACHE", str(tmp_path))
     encoder = Clamp2Encoder(weights=str(TINY_WEIGHTS), config=str(TINY_CONFIG))
     assert encoder.weights_digest() == hashlib.sha256(TINY_WEIGHTS.read_bytes()).hexdigest()
     assert encoder.fingerprint()["weights"] == encoder.weights_digest()
+    assert str(TINY_WEIGHTS.resolve()) in json.loads((tmp_path / "sha256.json").read_text())
+
+
+class NotAWeight:
+    """A class a checkpoint must not be allowed to instantiate."""
+
+
+def test_pickles_are_read_weights_only(tmp_path: Path) -> None:
+    path = tmp_path / "with_object.pth"
+    torch.save({"model": {"music_proj.bias": torch.zeros(24)}, "extra": NotAWeight()}, path)
+    with pytest.raises(WeightsError, match="with_object.pth: cannot read it"):
+        load_branch(M3WithProjection(M3Config.from_json(TINY_CONFIG)), path, CLAMP2_PREFIXES)
 
 
 def test_missing_official_weights_say_how_to_fetch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
