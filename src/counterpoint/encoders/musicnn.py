@@ -255,15 +255,26 @@ def _build_network_class():
     from torch.nn import functional as F
 
     class ConvNorm(nn.Module):
-        """Convolution, ReLU, batch norm (TensorFlow's order in musicnn)."""
+        """Convolution, ReLU, batch norm (TensorFlow's order in musicnn), optionally max-pooled over one axis."""
 
-        def __init__(self, conv: nn.Module, channels: int, two_d: bool) -> None:
+        def __init__(self, conv: nn.Module, channels: int) -> None:
             super().__init__()
             self.conv = conv
-            self.norm = (nn.BatchNorm2d if two_d else nn.BatchNorm1d)(channels, eps=BN_EPSILON)
+            self.norm = nn.BatchNorm1d(channels, eps=BN_EPSILON)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.norm(F.relu(self.conv(x)))
+
+        def max_over(self, x: torch.Tensor, dim: int) -> torch.Tensor:
+            """``max`` over ``dim`` of ``forward(x)`` for a 2-D convolution, as ``[B, C, T]``.
+
+            ReLU and the per-channel affine batch norm are monotone, so the max of their output
+            is their output at the max of the convolution (or at its min where the batch-norm
+            scale is negative): exact, and it spares two passes over the large feature map.
+            """
+            low, high = torch.aminmax(self.conv(x), dim=dim)
+            scale_negative = (self.norm.weight < 0).view(1, -1, 1)
+            return self.norm(F.relu(torch.where(scale_negative, low, high)))
 
     class MusicnnNetwork(nn.Module):
         """The musicnn tagger (``build_musicnn`` of the reference), inference only, NCHW layout."""
@@ -273,13 +284,13 @@ def _build_network_class():
             super().__init__()
             self.input_norm = nn.BatchNorm2d(1, eps=BN_EPSILON)
             self.timbral = nn.ModuleList(
-                ConvNorm(nn.Conv2d(1, timbral_filters, (7, int(share * n_mels))), timbral_filters, True) for share in (0.4, 0.7))
+                ConvNorm(nn.Conv2d(1, timbral_filters, (7, int(share * n_mels))), timbral_filters) for share in (0.4, 0.7))
             self.temporal_kernels = (128, 64, 32)
             self.temporal = nn.ModuleList(
-                ConvNorm(nn.Conv2d(1, temporal_filters, (k, 1)), temporal_filters, True) for k in self.temporal_kernels)
+                ConvNorm(nn.Conv2d(1, temporal_filters, (k, 1)), temporal_filters) for k in self.temporal_kernels)
             frontend = 2 * timbral_filters + 3 * temporal_filters
             self.midend = nn.ModuleList(
-                ConvNorm(nn.Conv1d(width, midend_filters, 7), midend_filters, False) for width in (frontend, midend_filters, midend_filters))
+                ConvNorm(nn.Conv1d(width, midend_filters, 7), midend_filters) for width in (frontend, midend_filters, midend_filters))
             pooled = frontend + 3 * midend_filters
             self.pool_norm = nn.BatchNorm1d(2 * pooled, eps=BN_EPSILON)
             self.dense = nn.Linear(2 * pooled, backend_units)
@@ -296,11 +307,11 @@ def _build_network_class():
             """
             x = self.input_norm(patches.unsqueeze(1))  # [B, 1, T, F]
             padded = F.pad(x, (0, 0, 3, 3))  # 3 zero frames each side, after the input norm
-            timbral = [block(padded).amax(dim=3) for block in self.timbral]  # [B, C, T]
+            timbral = [block.max_over(padded, dim=3) for block in self.timbral]  # [B, C, T]
             temporal = []
             for kernel, block in zip(self.temporal_kernels, self.temporal):
                 before = (kernel - 1) // 2  # TensorFlow "same": the odd extra zero goes last
-                temporal.append(block(F.pad(x, (0, 0, before, kernel - 1 - before))).amax(dim=3))
+                temporal.append(block.max_over(F.pad(x, (0, 0, before, kernel - 1 - before)), dim=3))
             front = torch.cat(timbral + temporal, dim=1)  # [B, 561, T]
             cnn1 = self.midend[0](F.pad(front, (3, 3)))
             cnn2 = self.midend[1](F.pad(cnn1, (3, 3))) + cnn1
