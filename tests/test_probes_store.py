@@ -1,0 +1,191 @@
+"""Probes end to end on a real HDF5 store written by counterpoint.store.StoreWriter."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from counterpoint.encoders.base import Embedding
+from counterpoint.errors import CounterpointError, StoreError
+from counterpoint.probes.persist import load_probe
+from counterpoint.probes.train import predict_logits
+from counterpoint.probes.run import evaluate_saved, probe, probe_html_section, probe_table
+from counterpoint.store import EncoderMeta, Store, StoreWriter
+
+torch.set_num_threads(1)
+
+HELPER = Path(__file__).with_name("probes_custom_model.py")
+FAST = {"epochs": 20, "patience": 5, "lr": 1e-2, "hidden": (8,)}
+DIM = 4
+
+
+def write_store(path: Path, n_works: int = 24, per_work: int = 3, split_column: bool = False,
+                extra_style: str | None = None, seed: int = 0) -> Path:
+    """Tracks grouped by work; the label 'style' is a property of the work; two encoders.
+
+    ``signal`` separates the styles in pooled vectors and in every frame; ``noise`` carries none.
+    Three tracks have an empty label. With ``extra_style``, the last work gets a style no probe saw.
+    """
+    rng = np.random.default_rng(seed)
+    styles = np.array(["baroque", "classical", "romantic"])
+    rows, embeddings = [], {"signal": [], "noise": []}
+    centres = rng.normal(scale=3.0, size=(3, DIM))
+    for w in range(n_works):
+        for t in range(per_work):
+            index = len(rows)
+            style = styles[w % 3]
+            label = "" if index in (1, 10, 20) else style
+            if extra_style and w == n_works - 1:
+                label = extra_style
+            split = ("train" if w < n_works * 0.6 else "validation" if w < n_works * 0.8 else "test") if split_column else ""
+            rows.append({"id": f"w{w}_t{t}", "audio_filename": f"w{w}_t{t}.wav", "midi_filename": f"w{w}_t{t}.mid",
+                         "split": split, "group": f"work{w}", "style": label, "era": f"{style}/late"})
+            length = int(rng.integers(2, 8))
+            frames = centres[w % 3] + rng.normal(size=(length, DIM))
+            embeddings["signal"].append(Embedding(frames, np.arange(length) * 0.5, frames.mean(axis=0), length * 0.5))
+            noise = rng.normal(size=(length, DIM))
+            embeddings["noise"].append(Embedding(noise, np.arange(length) * 0.5, noise.mean(axis=0), length * 0.5))
+    ids = [r["id"] for r in rows]
+    with StoreWriter(path) as writer:
+        writer.set_tracks(pd.DataFrame(rows))
+        for name in ("signal", "noise"):
+            spec = f"{name}:scale=1"
+            writer.begin_encoder(EncoderMeta(spec, name, "audio", DIM, {"name": name}))
+            writer.add_embeddings(spec, ids, embeddings[name], [0.01] * len(ids))
+    return path
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_store(tmp_path_factory.mktemp("probes") / "run.h5")
+
+
+def group_of(track_id: str) -> str:
+    return "work" + track_id.split("_")[0][1:]
+
+
+@pytest.mark.parametrize("model", ["linear", "lstm"])
+def test_probe_on_a_store_writes_everything_and_does_not_leak(store_path: Path, tmp_path: Path, model: str) -> None:
+    result = probe(store_path, "signal", "style", model=model, out_dir=tmp_path, **FAST)
+    assert result.accuracy >= 0.9
+    for name in ("model.safetensors", "config.json", "training_history.json", "classification_report.json",
+                 "classification_report.txt", "confusion_matrix.png", "test_predictions.csv"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["encoder"] == "signal:scale=1" and config["label"] == "style" and config["group"] == "group"
+    assert config["classes"] == ["baroque", "classical", "romantic"] and config["input_dim"] == DIM
+    assert config["takes_sequences"] == (model == "lstm")
+    assert sum(config["split_counts"].values()) == 72 - 3
+    assert "3 of 72 tracks have an empty label" in " ".join(result.notes)
+    history = json.loads((tmp_path / "training_history.json").read_text())
+    assert len(history) == config["training"]["epochs_run"] and "validation_macro_f1" in history[0]
+    report = json.loads((tmp_path / "classification_report.json").read_text())
+    assert report["accuracy"] == pytest.approx(result.accuracy)
+    model_obj, _ = load_probe(tmp_path)
+    assert model_obj.scaler_scale.shape == (DIM,) and not torch.all(model_obj.scaler_scale == 1)
+
+
+def test_group_column_keeps_works_on_one_side(store_path: Path) -> None:
+    """Re-derive every side from the saved predictions and the split counts of three seeds."""
+    for seed in range(3):
+        result = probe(store_path, "signal", "style", model="linear", group="group", seed=seed, epochs=2, patience=2)
+        test_ids = set(result.test_predictions["id"])
+        test_works = {group_of(i) for i in test_ids}
+        all_ids = Store(store_path).tracks()
+        labelled = all_ids[all_ids["style"] != ""]
+        expected = set(labelled[labelled["group"].isin(test_works)]["id"])
+        assert test_ids == expected  # every labelled track of a test work is in test, no other
+
+
+def test_split_column_is_honoured(tmp_path: Path) -> None:
+    path = write_store(tmp_path / "split.h5", split_column=True)
+    result = probe(path, "signal", "style", model="mlp", **FAST)
+    tracks = Store(path).tracks()
+    labelled = tracks[tracks["style"] != ""]
+    assert result.config["split_source"] == "split column"
+    assert set(result.test_predictions["id"]) == set(labelled[labelled["split"] == "test"]["id"])
+    assert result.split_counts == labelled["split"].value_counts().to_dict()
+
+
+def test_saved_model_round_trip_gives_identical_predictions(store_path: Path, tmp_path: Path) -> None:
+    for model in ("mlp", "attention"):
+        out = tmp_path / model
+        trained = probe(store_path, "signal", "style", model=model, out_dir=out, **FAST)
+        tracks = Store(store_path).tracks().set_index("id")
+        test_ids = list(trained.test_predictions["id"])
+        # Evaluate the saved model on exactly the test tracks, through a store whose split column says so.
+        evaluated = evaluate_saved(out, store_path)
+        merged = evaluated.predictions.set_index("id").loc[test_ids]
+        assert merged["predicted"].tolist() == trained.test_predictions["predicted"].tolist()
+        assert merged["label"].tolist() == tracks.loc[test_ids, "style"].tolist()
+        assert evaluated.unseen_labels == {}
+        # The reloaded weights and scaler give bit-identical logits.
+        reloaded, config = load_probe(out)
+        store = Store(store_path)
+        inputs = store.frames("signal").frames if config["takes_sequences"] else store.pooled("signal").X
+        np.testing.assert_array_equal(predict_logits(reloaded, inputs), predict_logits(trained.probe, inputs))
+
+
+def test_evaluate_saved_reports_unseen_labels(store_path: Path, tmp_path: Path) -> None:
+    probe(store_path, "signal", "style", model="linear", out_dir=tmp_path / "probe", **FAST)
+    other = write_store(tmp_path / "other.h5", extra_style="impressionist", seed=1)
+    result = evaluate_saved(tmp_path / "probe", other, out_dir=tmp_path / "eval")
+    assert result.unseen_labels == {"impressionist": 3}
+    assert "never saw" in " ".join(result.notes)
+    assert len(result.predictions) == 72 - 3 - 3  # 3 empty labels and 3 unseen
+    assert (tmp_path / "eval" / "evaluation_report.json").is_file() and (tmp_path / "eval" / "predictions.csv").is_file()
+
+
+def test_evaluate_saved_needs_the_same_spec(store_path: Path, tmp_path: Path) -> None:
+    probe(store_path, "signal", "style", model="linear", out_dir=tmp_path, epochs=1, patience=1)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["encoder"] = "signal:scale=2"
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CounterpointError, match="which the store lacks"):
+        evaluate_saved(tmp_path, store_path)
+
+
+def test_custom_sequence_class_trains_on_a_store(store_path: Path, tmp_path: Path) -> None:
+    result = probe(store_path, "signal", "style", model=f"{HELPER}:MaskedMaxProbe", out_dir=tmp_path, epochs=20,
+                   patience=5, lr=1e-2)
+    assert result.accuracy >= 0.8
+    reloaded, config = load_probe(tmp_path)
+    assert config["model"].endswith(":MaskedMaxProbe") and config["takes_sequences"]
+
+
+def test_label_depth_and_missing_columns(store_path: Path) -> None:
+    result = probe(store_path, "signal", "era", model="linear", label_depth=1, epochs=3, patience=3)
+    assert result.classes == ["baroque", "classical", "romantic"]
+    with pytest.raises(CounterpointError, match="label column 'mood'"):
+        probe(store_path, "signal", "mood")
+    with pytest.raises(CounterpointError, match="group column 'composer'"):
+        probe(store_path, "signal", "style", group="composer")
+    with pytest.raises(StoreError):
+        probe(store_path, "openl3", "style")
+
+
+def test_probe_table_over_encoders_models_and_seeds(store_path: Path, tmp_path: Path) -> None:
+    table = probe_table(store_path, "style", tmp_path, models=("linear", "attention"), seeds=2, **FAST)
+    assert len(table) == 4 and (table["seeds"] == 2).all() and (table["error"] == "").all()
+    by_key = table.set_index(["encoder", "model"])
+    assert by_key.loc[("signal:scale=1", "linear"), "macro_f1_mean"] >= 0.85
+    assert by_key.loc[("noise:scale=1", "linear"), "macro_f1_mean"] <= 0.7  # noise carries no style
+    assert (table["macro_f1_std"] >= 0).all()
+    saved = pd.read_csv(tmp_path / "probe_table.csv")
+    assert saved["macro_f1_mean"].tolist() == pytest.approx(table["macro_f1_mean"].tolist())
+    assert json.loads((tmp_path / "probe_table.json").read_text())["rows"][0]["seeds"] == 2
+    assert len(pd.read_csv(tmp_path / "probe_runs.csv")) == 8
+    assert (tmp_path / "signal_scale=1" / "attention" / "seed1" / "model.safetensors").is_file()
+    html = probe_html_section(table)
+    assert html.count("<tr>") == 5 and "signal:scale=1" in html and "±" in html and "<strong>" in html
+
+
+def test_probe_table_records_a_failing_combination(store_path: Path, tmp_path: Path) -> None:
+    table = probe_table(store_path, "style", tmp_path, models=("linear", "no_such_module_xyz:Probe"), seeds=1,
+                        encoders=["signal:scale=1"], epochs=2, patience=2)
+    failed = table.set_index("model").loc["no_such_module_xyz:Probe"]
+    assert "cannot import" in failed["error"]
+    assert "failed: " in probe_html_section(table)
