@@ -148,3 +148,16 @@ def test_bad_model_names_fail_clearly(name: str, message: str) -> None:
 def test_custom_class_with_wrong_signature_fails_clearly() -> None:
     with pytest.raises(CounterpointError, match=r"must take \(input_dim, num_classes"):
         build_model(f"{HELPER}:CentroidDistanceProbe", 4, 3, {"width": 3})
+
+
+def test_scaler_on_sequences_equals_statistics_of_all_frames() -> None:
+    rng = np.random.default_rng(4)
+    seqs = [rng.normal(loc=3.0, scale=2.0, size=(n, DIM)) for n in (1, 0, 17, 5, 9)]
+    scaler = Standardizer.fit(seqs)
+    every_frame = np.concatenate(seqs)
+    np.testing.assert_allclose(scaler.mean, every_frame.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(scaler.scale, every_frame.std(axis=0), rtol=1e-6)
+    constant = Standardizer.fit(np.ones((4, 2)))
+    assert constant.scale.tolist() == [1.0, 1.0]
+    with pytest.raises(CounterpointError, match="NaN or infinite"):
+        Standardizer.fit(np.array([[0.0, np.nan]]))

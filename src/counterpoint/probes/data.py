@@ -48,15 +48,31 @@ class Standardizer:
 
     @classmethod
     def fit(cls, inputs: ProbeInputs) -> "Standardizer":
-        """Fit on a matrix or on all frames of a list of sequences; constant dimensions keep scale 1."""
-        values = np.concatenate([np.asarray(s, dtype=np.float64) for s in inputs]) if is_sequences(inputs) \
-            else np.asarray(inputs, dtype=np.float64)
-        if not np.isfinite(values).all():
-            raise CounterpointError("embeddings contain NaN or infinite values in the training split — recompute them")
-        mean = values.mean(axis=0)
-        std = values.std(axis=0)
+        """Fit on a matrix or on all frames of a list of sequences; constant dimensions keep scale 1.
+
+        Sequences are folded in one at a time (Chan et al.'s pairwise update of count, mean and
+        sum of squared deviations, float64), so the frames are never concatenated in memory.
+        """
+        parts = inputs if is_sequences(inputs) else [inputs]
+        count, mean, m2 = 0, 0.0, 0.0
+        for part in parts:
+            values = np.asarray(part, dtype=np.float64)
+            if not len(values):
+                continue
+            if not np.isfinite(values).all():
+                raise CounterpointError("embeddings contain NaN or infinite values in the training split — recompute them")
+            n, part_mean = len(values), values.mean(axis=0)
+            part_m2 = ((values - part_mean) ** 2).sum(axis=0)
+            delta = part_mean - mean
+            total = count + n
+            mean = mean + delta * n / total
+            m2 = m2 + part_m2 + delta**2 * count * n / total
+            count = total
+        if count == 0:
+            raise CounterpointError("no training data to fit the input scaler on — the training split is empty")
+        std = np.sqrt(m2 / count)
         scale = np.where(std > 1e-8, std, 1.0)
-        return cls(mean.astype(np.float32), scale.astype(np.float32))
+        return cls(np.asarray(mean, dtype=np.float32), scale.astype(np.float32))
 
 
 def pad_frames(sequences: Sequence[np.ndarray], pad_value: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,11 +13,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import torch
 from safetensors.torch import load_file, save_file
 
 from counterpoint.errors import CounterpointError
 from counterpoint.probes.models import ProbeClassifier, build_model
+from counterpoint.probes.train import resolve_device
 
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -62,5 +62,5 @@ def load_probe(model_dir: str | Path, device: str = "cpu") -> tuple[ProbeClassif
     except RuntimeError as error:
         raise CounterpointError(f"{model_dir}/{MODEL_FILE}: weights do not fit {config['model']} "
                                 f"with {config['model_kwargs']}: {error}") from None
-    model.to(torch.device(device)).eval()
+    model.to(resolve_device(device)).eval()
     return model, config

@@ -168,8 +168,8 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
     rows = {name: np.flatnonzero(splits == name) for name in SPLITS}
     if len(rows["test"]) == 0:
         raise CounterpointError("no test tracks — the split column or the dataset size leaves the test split empty")
-    notes = [f"classes absent from the training split: {', '.join(c for i, c in enumerate(classes) if i not in set(y[rows['train']]))}"] \
-        if len(set(y[rows["train"]])) < len(classes) else []
+    absent = [c for i, c in enumerate(classes) if i not in set(y[rows["train"]])]
+    notes = [f"classes absent from the training split (the probe cannot learn them): {', '.join(absent)}"] if absent else []
 
     dim = input_dim(inputs)
     kwargs = model_kwargs_for(model, hidden, dropout, model_kwargs)
@@ -322,7 +322,7 @@ def evaluate_saved(model_dir: str | Path, store_or_path: "Store | str | Path", s
     left out of the scores. ``split`` restricts to one split of the store's split column.
     With ``out_dir``, writes evaluation_report.json/.txt, predictions.csv and confusion_matrix.png.
     """
-    probe_model, config = load_probe(model_dir, device="cpu")
+    probe_model, config = load_probe(model_dir, device=device)
     store = _open_store(store_or_path)
     if config["encoder"] not in store.encoder_specs:
         raise CounterpointError(f"{model_dir}: the probe was trained on {config['encoder']!r}, which the store lacks "
@@ -348,7 +348,7 @@ def evaluate_saved(model_dir: str | Path, store_or_path: "Store | str | Path", s
                                 f"({', '.join(config['classes'])}) in column {config['label']!r}")
     classes = list(config["classes"])
     y = np.searchsorted(classes, labels[keep].astype(str))
-    logits = predict_logits(probe_model, take(inputs, keep), config["training"]["batch_size"])
+    logits = predict_logits(probe_model, take(inputs, keep), config["training"]["batch_size"], device=device)
     predicted = logits.argmax(axis=1)
     accuracy, macro_f1 = scores(y, predicted, len(classes))
     label_range = np.arange(len(classes))
@@ -450,16 +450,16 @@ def probe_html_section(table: pd.DataFrame, title: str = "Probes") -> str:
              "<table>\n<thead><tr><th>encoder</th><th>modality</th><th>model</th><th>seeds</th><th>accuracy</th>"
              "<th>macro-F1</th><th>classes</th><th>test tracks</th></tr></thead>\n<tbody>"]
     for row in table.to_dict(orient="records"):
-        cells = [html.escape(str(row["encoder"])), html.escape(str(row.get("modality", ""))), html.escape(str(row["model"]))]
+        cells = [f"<td>{html.escape(str(row[key]))}</td>" for key in ("encoder", "modality", "model")]
         if row.get("error"):
-            cells += [f"<td colspan=\"5\">failed: {html.escape(str(row['error']))}</td>"]
-            lines.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells[:3]) + cells[3] + "</tr>")
-            continue
-        f1 = _mean_std(row["macro_f1_mean"], row["macro_f1_std"])
-        if best.get(row["model"]) == row["macro_f1_mean"]:
-            f1 = f"<strong>{f1}</strong>"
-        cells += [str(int(row["seeds"])), _mean_std(row["accuracy_mean"], row["accuracy_std"]), f1,
-                  str(int(row["n_classes"])), f"{row['n_test']:.0f}"]
-        lines.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            cells.append(f"<td colspan=\"5\">failed: {html.escape(str(row['error']))}</td>")
+        else:
+            f1 = _mean_std(row["macro_f1_mean"], row["macro_f1_std"])
+            if best.get(row["model"]) == row["macro_f1_mean"]:
+                f1 = f"<strong>{f1}</strong>"
+            values = [str(int(row["seeds"])), _mean_std(row["accuracy_mean"], row["accuracy_std"]), f1,
+                      str(int(row["n_classes"])), f"{row['n_test']:.0f}"]
+            cells += [f"<td>{v}</td>" for v in values]
+        lines.append("<tr>" + "".join(cells) + "</tr>")
     lines.append("</tbody>\n</table>\n</section>")
     return "\n".join(lines)
