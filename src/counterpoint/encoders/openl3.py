@@ -528,7 +528,7 @@ class OpenL3Encoder(Encoder):
         outputs = []
         with torch.inference_mode():
             for start in range(0, len(windows), size):
-                chunk = torch.from_numpy(np.ascontiguousarray(windows[start:start + size], dtype=np.float32))
+                chunk = torch.from_numpy(np.array(windows[start:start + size], dtype=np.float32))
                 outputs.append(network(chunk.to(device)).float().cpu().numpy())
         if not outputs:
             return np.zeros((0, self.dim), dtype=np.float32)
