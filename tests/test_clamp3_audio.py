@@ -23,6 +23,7 @@ from counterpoint.encoders.registry import build_encoder
 from counterpoint.errors import EncoderError, TrackError, WeightsError
 from test_mert import TINY_CONFIG, random_official_state
 
+FIXTURE = Path(__file__).parent / "fixtures" / "clamp3_audio"
 MERT_TINY = {**TINY_CONFIG, "hidden_size": 64, "num_attention_heads": 2, "intermediate_size": 128}
 AUDIO_TINY = Clamp3AudioConfig(hidden_size=64, num_hidden_layers=2, max_audio_length=3, projection_size=24)
 
@@ -176,3 +177,28 @@ def test_config_is_validated(tmp_path: Path) -> None:
         Clamp3AudioConfig.from_json(bad)
     with pytest.raises(EncoderError, match="multiple of 64"):
         Clamp3AudioConfig(hidden_size=32)
+
+
+def parity_audio(folder: Path) -> dict[str, Path]:
+    """The two signals the reference numbers in fixtures/clamp3_audio were computed from."""
+    rng = np.random.default_rng(9)
+    paths = {}
+    for name, seconds in (("long", 6.2), ("mid", 5.6)):
+        t = np.arange(int(seconds * 16000)) / 16000
+        signal = np.sin(2 * np.pi * 196 * t * (1 + 0.1 * t)) + 0.1 * rng.standard_normal(t.size)
+        paths[name] = folder / f"{name}.wav"
+        sf.write(paths[name], (0.4 * signal).astype(np.float32), 16000)
+    return paths
+
+
+def test_parity_with_the_reference_code(tmp_path: Path) -> None:
+    """Numbers of the reference extract_mert.py + extract_clamp3.py on the same tiny weights."""
+    reference = np.load(FIXTURE / "clamp3_audio_reference.npz")
+    encoder = build_encoder(f"clamp3-audio:weights={FIXTURE / 'clamp3_audio_tiny.safetensors'},"
+                            f"config={FIXTURE / 'audio_config.json'},mert_weights={FIXTURE / 'mert_tiny'}")
+    for name, path in parity_audio(tmp_path).items():
+        prepared = encoder.prepare(track(path))
+        embedding = encoder.embed_prepared([prepared])[0]
+        np.testing.assert_allclose(prepared.vectors, reference[f"{name}/mert_window_vectors"], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(embedding.pooled, reference[f"{name}/global_embedding"], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(embedding.frames, reference[f"{name}/projected_window_states"], rtol=1e-4, atol=1e-5)
