@@ -427,6 +427,24 @@ def resolve_openl3_weights(input_repr: str, content_type: str, explicit: str | P
 # The encoder
 # ---------------------------------------------------------------------------------------
 
+def _window_batches(framed: Sequence[np.ndarray], size: int) -> Any:
+    """Yield ``[<=size, 48000]`` arrays of consecutive windows across several waveforms."""
+    pending: list[np.ndarray] = []
+    filled = 0
+    for windows in framed:
+        start = 0
+        while start < len(windows):
+            take = min(size - filled, len(windows) - start)
+            pending.append(windows[start:start + take])
+            filled += take
+            start += take
+            if filled == size:
+                yield np.concatenate(pending)
+                pending, filled = [], 0
+    if pending:
+        yield np.concatenate(pending)
+
+
 @dataclass
 class PreparedAudio:
     """One track's 48 kHz mono waveform."""
@@ -519,36 +537,38 @@ class OpenL3Encoder(Encoder):
             raise TrackError(f"track {track.id!r}: has no audio file — openl3 embeds audio only")
         return PreparedAudio(load_audio(track.audio_path, SAMPLE_RATE, track_id=track.id))
 
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        """One forward pass: windows ``[B, 48000]`` → ``[B, dim]`` float32."""
+        torch = _torch()
+        with torch.inference_mode():
+            tensor = torch.from_numpy(np.array(batch, dtype=np.float32)).to(self.params["device"])
+            return self.network(tensor).float().cpu().numpy()
+
     def embed_windows(self, windows: np.ndarray) -> np.ndarray:
         """Embed 1-second windows ``[N, 48000]`` → ``[N, dim]`` float32, ``batch_size`` at a time."""
-        torch = _torch()
-        network = self.network
-        device = self.params["device"]
         size = self.params["batch_size"]
-        outputs = []
-        with torch.inference_mode():
-            for start in range(0, len(windows), size):
-                chunk = torch.from_numpy(np.array(windows[start:start + size], dtype=np.float32))
-                outputs.append(network(chunk.to(device)).float().cpu().numpy())
-        if not outputs:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.concatenate(outputs)
+        outputs = [self._forward(windows[start:start + size]) for start in range(0, len(windows), size)]
+        return np.concatenate(outputs) if outputs else np.zeros((0, self.dim), dtype=np.float32)
 
     def embed_waveforms(self, waveforms: Sequence[np.ndarray]) -> list[Embedding]:
-        """Embed 48 kHz mono waveforms; windows of all of them share the forward passes."""
+        """Embed 48 kHz mono waveforms; windows of all of them share the forward passes.
+
+        Windows stay strided views of each waveform until a batch of ``batch_size`` is copied
+        out, so memory grows with the batch, not with the length of the audio.
+        """
         hop, center = self.params["hop"], self.params["center"]
         framed = []
         for waveform in waveforms:
             if np.asarray(waveform).size == 0:
                 raise TrackError("openl3: got an empty waveform — every input needs at least one sample")
             framed.append(frame_audio(waveform, hop, center))
-        counts = [len(f) for f in framed]
-        vectors = self.embed_windows(np.concatenate(framed) if framed else np.zeros((0, WINDOW_SAMPLES), np.float32))
+        outputs = [self._forward(batch) for batch in _window_batches(framed, self.params["batch_size"])]
+        vectors = np.concatenate(outputs) if outputs else np.zeros((0, self.dim), dtype=np.float32)
         embeddings, start = [], 0
-        for waveform, count in zip(waveforms, counts):
-            frames = vectors[start:start + count]
-            start += count
-            embeddings.append(Embedding(frames=frames, timestamps=window_timestamps(count, hop),
+        for waveform, windows in zip(waveforms, framed):
+            frames = vectors[start:start + len(windows)]
+            start += len(windows)
+            embeddings.append(Embedding(frames=frames, timestamps=window_timestamps(len(windows), hop),
                                         pooled=frames.mean(axis=0), duration=np.asarray(waveform).size / SAMPLE_RATE))
         return embeddings
 
