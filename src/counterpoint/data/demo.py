@@ -37,6 +37,8 @@ INFO_COLUMNS = ("id", "audio_filename", "midi_filename", "style", "composer", "w
 SKIPPED_NAME = "skipped.csv"
 #: Fewest works per style that still give every style a train, a validation and a test work.
 MIN_PIECES_PER_STYLE = 3
+#: Events closer than this to the excerpt's end (s) are dropped: MIDI ticks round times.
+_EPSILON = 1e-3
 
 #: Progress callback: (pieces done, pieces wanted, message about the last piece).
 ProgressCallback = Callable[[int, int, str], None]
@@ -221,6 +223,40 @@ def _gm_name(program: int) -> str:
     return pretty_midi.program_to_instrument_name(program)
 
 
+def _unshare_time_signatures(score) -> None:
+    """Give every measure its own TimeSignature object.
+
+    music21's ABC reader puts one TimeSignature object into several measures of a tune
+    that changes metre; its MIDI writer then refuses to insert it twice into the tempo track.
+    """
+    import copy
+
+    from music21 import meter, stream
+
+    seen: set[int] = set()
+    for measure in score.recurse().getElementsByClass(stream.Measure):
+        for signature in list(measure.getElementsByClass(meter.TimeSignature)):
+            if id(signature) in seen:
+                offset = measure.elementOffset(signature)
+                measure.remove(signature)
+                measure.insert(offset, copy.deepcopy(signature))
+            seen.add(id(signature))
+
+
+def _tiled(events: list, repeats: int, period: float, seconds: float, at: Callable) -> list:
+    """Time/key signature events repeated every ``period`` s like the notes, cut at ``seconds``.
+
+    ``at(event, time)`` copies an event to a new time; repeats of the value in force are dropped.
+    """
+    out: list = []
+    for k in range(repeats):
+        for event in events:
+            time = event.time + k * period
+            if time < seconds - _EPSILON and (not out or repr(at(out[-1], 0.0)) != repr(at(event, 0.0))):
+                out.append(at(event, time))
+    return out
+
+
 def _score_to_excerpt_midi(score, style: Style, seconds: float, programs_rng: np.random.Generator):
     """The first ``seconds`` of ``score`` as a PrettyMIDI object, one tempo, palette programs.
 
@@ -251,6 +287,7 @@ def _score_to_excerpt_midi(score, style: Style, seconds: float, programs_rng: np
         pass
     for mark in list(score.recurse().getElementsByClass(tempo.TempoIndication)):
         mark.activeSite.remove(mark)
+    _unshare_time_signatures(score)
     parts = list(score.parts) or [score]
     parts[0].insert(0, tempo.MetronomeMark(number=qpm))
     midi_bytes = m21midi.translate.music21ObjectToMidiFile(score).writestr()
@@ -262,18 +299,22 @@ def _score_to_excerpt_midi(score, style: Style, seconds: float, programs_rng: np
         notes = [pretty_midi.Note(n.velocity, n.pitch, n.start + k * period, n.end + k * period)
                  for k in range(repeats) for n in instrument.notes]
         instrument.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, min(n.end, seconds))
-                            for n in notes if n.start < seconds and min(n.end, seconds) - n.start > 1e-3]
-        instrument.control_changes = [c for c in instrument.control_changes if c.time < seconds]
-        instrument.pitch_bends = [b for b in instrument.pitch_bends if b.time < seconds]
+                            for n in notes if n.start < seconds - _EPSILON and min(n.end, seconds) - n.start > _EPSILON]
+        instrument.control_changes = [c for c in instrument.control_changes if c.time < seconds - _EPSILON]
+        instrument.pitch_bends = [b for b in instrument.pitch_bends if b.time < seconds - _EPSILON]
     midi.instruments = [i for i in midi.instruments if i.notes]
     for instrument in midi.instruments:
         instrument.program = int(style.palette[programs_rng.integers(len(style.palette))])
         instrument.is_drum = False
         instrument.name = _gm_name(instrument.program)
-    midi.time_signature_changes = [t for t in midi.time_signature_changes if t.time < seconds]
-    midi.key_signature_changes = [k for k in midi.key_signature_changes if k.time < seconds]
-    midi.lyrics = [x for x in midi.lyrics if x.time < seconds]
-    midi.text_events = [x for x in midi.text_events if x.time < seconds]
+    midi.time_signature_changes = _tiled(
+        midi.time_signature_changes, repeats, period, seconds,
+        lambda t, time: pretty_midi.TimeSignature(t.numerator, t.denominator, time))
+    midi.key_signature_changes = _tiled(
+        midi.key_signature_changes, repeats, period, seconds,
+        lambda k, time: pretty_midi.KeySignature(k.key_number, time))
+    midi.lyrics = [x for x in midi.lyrics if x.time < seconds - _EPSILON]
+    midi.text_events = [x for x in midi.text_events if x.time < seconds - _EPSILON]
     return midi, qpm
 
 
