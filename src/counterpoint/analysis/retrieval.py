@@ -1,0 +1,245 @@
+"""Cross-modal retrieval: given a track's audio embedding, find its MIDI among held-out tracks.
+
+Two spaces of different encoders are not comparable vector by vector, so a mapping is
+learnt on the *training* pairs only and evaluated on held-out pairs:
+
+* **ridge**: a linear map from one standardised space into the other (one per direction);
+  the regularisation strength is chosen by grouped inner cross-validation on the training
+  pairs, maximising retrieval MRR.
+* **cca**: regularised canonical correlation analysis into a shared space (covariances
+  shrunk towards the identity, Vinod 1976), shrinkage and number of components chosen the
+  same way. scikit-learn's CCA is unregularised and degenerates when tracks are fewer than
+  dimensions, which is the usual case here.
+* **shared**: encoders trained into one joint space (e.g. CLaMP 3 audio and symbolic) are
+  also compared directly by cosine similarity, without any mapping.
+
+Every query's rank of its true partner among all held-out candidates is kept; the figures
+(Recall@k, median rank, MRR) are summaries of those ranks with their chance levels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from counterpoint.analysis.statistics import Estimate, bootstrap_ci, permutation_p_value, serial_blas
+from counterpoint.errors import CounterpointError
+from counterpoint.splits import grouped_folds
+
+#: Encoders whose audio and symbolic embeddings live in one trained joint space: encoder
+#: name → name of the space. Two encoders with the same space name are compared directly.
+SHARED_SPACES: dict[str, str] = {
+    "clamp3-audio": "clamp3",
+    "clamp3-symbolic": "clamp3",
+    "clamp3": "clamp3",
+}
+
+RIDGE_ALPHAS = (0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
+CCA_SHRINKAGES = (0.01, 0.1, 0.5)
+CCA_COMPONENTS = (8, 32, 128)
+RECALL_KS = (1, 5, 10)
+
+
+def encoder_name(spec: str) -> str:
+    """The encoder name of a spec: ``"clamp3-audio:layer=x"`` → ``"clamp3-audio"``."""
+    return spec.split(":", 1)[0].strip()
+
+
+def share_space(spec_a: str, spec_b: str) -> bool:
+    """Whether two encoders embed into one trained joint space (see :data:`SHARED_SPACES`)."""
+    space_a = SHARED_SPACES.get(encoder_name(spec_a))
+    return space_a is not None and space_a == SHARED_SPACES.get(encoder_name(spec_b))
+
+
+# --------------------------------------------------------------------------------------
+# Ranks and figures
+
+
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), float32."""
+    X = np.asarray(X, dtype=np.float32)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms > 0, norms, 1.0)
+
+
+def pair_ranks(queries: np.ndarray, candidates: np.ndarray, block: int = 1024) -> np.ndarray:
+    """Rank (1 = best) of candidate i among all candidates for query i, by cosine similarity.
+
+    Ties share their mean rank, so a space that cannot tell tracks apart scores at chance.
+    Memory: one ``[block, N]`` similarity block at a time.
+    """
+    Q, C = unit_rows(queries), unit_rows(candidates)
+    if Q.shape != C.shape:
+        raise CounterpointError(f"queries {Q.shape} and candidates {C.shape} must be paired rows in one space")
+    ranks = np.empty(len(Q))
+    with serial_blas():
+        for start in range(0, len(Q), block):
+            sims = Q[start:start + block] @ C.T
+            rows = np.arange(len(sims))
+            true = sims[rows, start + rows][:, None]
+            greater = (sims > true).sum(1)
+            equal = (sims == true).sum(1) - 1
+            ranks[start:start + block] = 1 + greater + equal / 2.0
+    return ranks
+
+
+def chance_levels(n: int, ks: Sequence[int] = RECALL_KS) -> dict[str, float]:
+    """Expected figures of a random ranking of ``n`` candidates."""
+    levels = {f"recall@{k}": min(k, n) / n for k in ks}
+    levels["median_rank"] = (n + 1) / 2
+    levels["mrr"] = float(np.sum(1.0 / np.arange(1, n + 1)) / n)
+    return levels
+
+
+def _figures(ranks: np.ndarray, ks: Sequence[int]) -> dict[str, float]:
+    out = {f"recall@{k}": float(np.mean(ranks <= k)) for k in ks}
+    out["median_rank"] = float(np.median(ranks))
+    out["mrr"] = float(np.mean(1.0 / ranks))
+    return out
+
+
+def retrieval_figures(ranks: np.ndarray, ks: Sequence[int] = RECALL_KS, n_boot: int = 200,
+                      n_perm: int = 999, seed: int = 0) -> dict[str, Estimate]:
+    """Recall@k, median rank and MRR of per-query ranks, with intervals, chance and p-values.
+
+    Intervals bootstrap the queries. The p-value compares with a random ranker (each query's
+    rank uniform on 1..N, drawn ``n_perm`` times); small is better for the median rank.
+    """
+    ranks = np.asarray(ranks, dtype=np.float64)
+    n = len(ranks)
+    values = _figures(ranks, ks)
+    chance = chance_levels(n, ks)
+    rng = np.random.default_rng(seed + 1)
+    null = [_figures(rng.integers(1, n + 1, n).astype(np.float64), ks) for _ in range(n_perm)]
+    out = {}
+    for i, (name, value) in enumerate(values.items()):
+        low, high = bootstrap_ci(ranks, lambda r, name=name: _figures(r, ks)[name], n_boot=n_boot, seed=seed)
+        alternative = "less" if name == "median_rank" else "greater"
+        p = permutation_p_value(value, np.array([f[name] for f in null]), alternative) if null else float("nan")
+        out[name] = Estimate(value=value, ci_low=low, ci_high=high, p_value=p, n=n, n_resample=n,
+                             chance=chance[name], null_mean=float(np.mean([f[name] for f in null])) if null else float("nan"))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Mappings
+
+
+def _standardiser(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = train.mean(0)
+    std = train.std(0)
+    return mean, np.where(std > 1e-12, std, 1.0)
+
+
+def _standardise(X: np.ndarray, stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    return (np.asarray(X, dtype=np.float64) - stats[0]) / stats[1]
+
+
+def _mrr(queries: np.ndarray, candidates: np.ndarray) -> float:
+    return float(np.mean(1.0 / pair_ranks(queries, candidates)))
+
+
+def _ridge_maps(X: np.ndarray, Y: np.ndarray, alphas: Sequence[float]) -> list[np.ndarray]:
+    """Ridge coefficient matrices ``[Dx, Dy]`` for every alpha from one eigendecomposition
+    of ``XᵀX`` (inputs standardised, so no intercept)."""
+    eigenvalues, eigenvectors = np.linalg.eigh(X.T @ X)
+    projected = eigenvectors.T @ (X.T @ Y)
+    return [eigenvectors @ (projected / (eigenvalues + alpha)[:, None]) for alpha in alphas]
+
+
+def _cca_fit(X: np.ndarray, Y: np.ndarray, shrinkage: float, n_components: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Regularised CCA of standardised X, Y: projections ``A`` ``[Dx, c]``, ``B`` ``[Dy, c]`` and
+    the canonical correlations ``[c]``."""
+    n = len(X)
+
+    def inverse_sqrt(C: np.ndarray) -> np.ndarray:
+        C = (1 - shrinkage) * C + shrinkage * np.trace(C) / len(C) * np.eye(len(C))
+        values, vectors = np.linalg.eigh(C)
+        return vectors @ np.diag(1.0 / np.sqrt(np.maximum(values, 1e-12))) @ vectors.T
+
+    wx = inverse_sqrt(X.T @ X / (n - 1))
+    wy = inverse_sqrt(Y.T @ Y / (n - 1))
+    u, s, vt = np.linalg.svd(wx @ (X.T @ Y / (n - 1)) @ wy, full_matrices=False)
+    c = min(n_components, len(s))
+    return wx @ u[:, :c], wy @ vt[:c].T, s[:c]
+
+
+@dataclass
+class RetrievalRun:
+    """Ranks of the held-out pairs under one method in one direction."""
+
+    method: str                 # "ridge", "cca" or "shared"
+    direction: str              # "audio→symbolic" or "symbolic→audio"
+    ranks: np.ndarray           # [N_test], 1 = the true partner came first
+    settings: dict = field(default_factory=dict)
+
+
+@dataclass
+class RetrievalOutcome:
+    """All runs of one pair of spaces, and both spaces' held-out tracks in the CCA space."""
+
+    runs: list[RetrievalRun]
+    cca_test_x: np.ndarray      # [N_test, c]
+    cca_test_y: np.ndarray      # [N_test, c]
+    cca_correlations: np.ndarray
+
+
+def _inner_folds(n: int, labels: np.ndarray | None, groups: np.ndarray | None, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    inner_labels = np.zeros(n, dtype=int) if labels is None else labels
+    return grouped_folds(inner_labels, groups, n_splits=3, seed=seed)
+
+
+def cross_modal_retrieval(X: np.ndarray, Y: np.ndarray, train: np.ndarray, test: np.ndarray,
+                          labels: np.ndarray | None = None, groups: np.ndarray | None = None,
+                          shared_space: bool = False, names: tuple[str, str] = ("audio", "symbolic"),
+                          seed: int = 0) -> RetrievalOutcome:
+    """Fit ridge and CCA mappings on the ``train`` rows, rank the ``test`` rows both ways.
+
+    ``X`` ``[N, Dx]`` and ``Y`` ``[N, Dy]`` are paired rows; ``train``/``test`` are index
+    arrays that never share a group (see :mod:`counterpoint.splits`); ``labels`` and
+    ``groups`` of all rows stratify and group the inner folds that choose the ridge alpha
+    and the CCA shrinkage and size. Standardisation uses training statistics only.
+    """
+    train, test = np.asarray(train), np.asarray(test)
+    if len(train) < 6 or len(test) < 2:
+        raise CounterpointError(f"retrieval needs at least 6 training and 2 test pairs, got {len(train)} and "
+                                f"{len(test)} — use a larger dataset or another split column")
+    sx, sy = _standardiser(np.asarray(X[train], np.float64)), _standardiser(np.asarray(Y[train], np.float64))
+    Xtr, Ytr, Xte, Yte = _standardise(X[train], sx), _standardise(Y[train], sy), _standardise(X[test], sx), _standardise(Y[test], sy)
+    folds = _inner_folds(len(train), None if labels is None else np.asarray(labels)[train],
+                         None if groups is None else np.asarray(groups)[train], seed)
+    a_to_b, b_to_a = f"{names[0]}→{names[1]}", f"{names[1]}→{names[0]}"
+    runs = []
+
+    for source_tr, target_tr, source_te, target_te, direction in ((Xtr, Ytr, Xte, Yte, a_to_b), (Ytr, Xtr, Yte, Xte, b_to_a)):
+        scores = np.zeros(len(RIDGE_ALPHAS))
+        for fit, held in folds:
+            for i, W in enumerate(_ridge_maps(source_tr[fit], target_tr[fit], RIDGE_ALPHAS)):
+                scores[i] += _mrr(source_tr[held] @ W, target_tr[held])
+        alpha = RIDGE_ALPHAS[int(np.argmax(scores))]
+        W = _ridge_maps(source_tr, target_tr, [alpha])[0]
+        runs.append(RetrievalRun("ridge", direction, pair_ranks(source_te @ W, target_te), {"alpha": alpha}))
+
+    max_components = min(Xtr.shape[1], Ytr.shape[1], len(train) - 1)
+    grid = [(r, c) for r in CCA_SHRINKAGES for c in sorted({min(c, max_components) for c in CCA_COMPONENTS})]
+    scores = np.zeros(len(grid))
+    for fit, held in folds:
+        for i, (shrinkage, components) in enumerate(grid):
+            A, B, _ = _cca_fit(Xtr[fit], Ytr[fit], shrinkage, components)
+            scores[i] += _mrr(Xtr[held] @ A, Ytr[held] @ B) + _mrr(Ytr[held] @ B, Xtr[held] @ A)
+    shrinkage, components = grid[int(np.argmax(scores))]
+    A, B, correlations = _cca_fit(Xtr, Ytr, shrinkage, components)
+    zx, zy = Xte @ A, Yte @ B
+    settings = {"shrinkage": shrinkage, "components": int(A.shape[1])}
+    runs.append(RetrievalRun("cca", a_to_b, pair_ranks(zx, zy), settings))
+    runs.append(RetrievalRun("cca", b_to_a, pair_ranks(zy, zx), settings))
+
+    if shared_space:
+        if X.shape[1] != Y.shape[1]:
+            raise CounterpointError(f"encoders marked as one shared space have dimensions {X.shape[1]} and "
+                                    f"{Y.shape[1]} — fix SHARED_SPACES in counterpoint.analysis.retrieval")
+        runs.append(RetrievalRun("shared", a_to_b, pair_ranks(X[test], Y[test])))
+        runs.append(RetrievalRun("shared", b_to_a, pair_ranks(Y[test], X[test])))
+    return RetrievalOutcome(runs, zx, zy, correlations)
