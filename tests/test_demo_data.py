@@ -8,7 +8,7 @@ import pytest
 import soundfile
 
 from counterpoint.data.demo import (INFO_COLUMNS, MIN_PIECES_PER_STYLE, SKIPPED_NAME, STYLES, Candidate, Style,
-                                    build_corpus, build_demo_corpus, corpus_root, ordered_candidates)
+                                    build_corpus, build_demo_corpus, build_piece, corpus_root, ordered_candidates)
 from counterpoint.data.manifest import load_manifest
 from counterpoint.data.midi import load_pretty_midi
 from counterpoint.data.render import SILENT_PEAK
@@ -130,3 +130,15 @@ def test_refuses_bad_arguments_and_foreign_folders(tmp_path):
     with pytest.raises(DatasetError, match="not an earlier demo corpus"):
         build_corpus(foreign, pieces_per_style=3, excerpt_seconds=1.0, styles=["bach_chorale"])
     assert (foreign / "thesis.tex").read_text() == "precious"
+
+
+def test_tune_with_changing_metre_is_written_with_its_time_signatures(tmp_path):
+    # music21's ABC reader shares one TimeSignature object between measures of this tune,
+    # which its MIDI writer refuses unless each measure gets its own copy.
+    chinese = next(s for s in STYLES if s.name == "chinese_folksong")
+    tune = Candidate("essenFolksong/han2.abc", 670, "zhenzhen", "traditional", "Zhenzhen Chunfeng Chuiyuxiang")
+    row = build_piece(chinese, tune, tmp_path, seconds=12.0, seed=0, sample_rate=22050)
+    midi = load_pretty_midi(tmp_path / row["midi_filename"])
+    metres = [(t.numerator, t.denominator) for t in midi.time_signature_changes]
+    assert metres[:3] == [(3, 4), (4, 4), (3, 4)]
+    assert midi.get_end_time() == pytest.approx(12.0, abs=1e-3)  # looped past the 7-bar tune

@@ -243,17 +243,19 @@ def _unshare_time_signatures(score) -> None:
             seen.add(id(signature))
 
 
-def _tiled(events: list, repeats: int, period: float, seconds: float, at: Callable) -> list:
+def _tiled(events: list, repeats: int, period: float, seconds: float, value: Callable[[object], tuple],
+           at: Callable[[tuple, float], object]) -> list:
     """Time/key signature events repeated every ``period`` s like the notes, cut at ``seconds``.
 
-    ``at(event, time)`` copies an event to a new time; repeats of the value in force are dropped.
+    ``value(event)`` is what the event sets (e.g. (3, 4)); ``at(value, time)`` makes an event.
+    An event that restates the value already in force is dropped.
     """
     out: list = []
     for k in range(repeats):
         for event in events:
             time = event.time + k * period
-            if time < seconds - _EPSILON and (not out or repr(at(out[-1], 0.0)) != repr(at(event, 0.0))):
-                out.append(at(event, time))
+            if time < seconds - _EPSILON and (not out or value(out[-1]) != value(event)):
+                out.append(at(value(event), time))
     return out
 
 
@@ -308,11 +310,11 @@ def _score_to_excerpt_midi(score, style: Style, seconds: float, programs_rng: np
         instrument.is_drum = False
         instrument.name = _gm_name(instrument.program)
     midi.time_signature_changes = _tiled(
-        midi.time_signature_changes, repeats, period, seconds,
-        lambda t, time: pretty_midi.TimeSignature(t.numerator, t.denominator, time))
+        midi.time_signature_changes, repeats, period, seconds, lambda t: (t.numerator, t.denominator),
+        lambda v, time: pretty_midi.TimeSignature(*v, time))
     midi.key_signature_changes = _tiled(
-        midi.key_signature_changes, repeats, period, seconds,
-        lambda k, time: pretty_midi.KeySignature(k.key_number, time))
+        midi.key_signature_changes, repeats, period, seconds, lambda k: (k.key_number,),
+        lambda v, time: pretty_midi.KeySignature(*v, time))
     midi.lyrics = [x for x in midi.lyrics if x.time < seconds - _EPSILON]
     midi.text_events = [x for x in midi.text_events if x.time < seconds - _EPSILON]
     return midi, qpm
