@@ -168,7 +168,10 @@ def test_label_depth_and_missing_columns(store_path: Path) -> None:
 
 
 def test_probe_table_over_encoders_models_and_seeds(store_path: Path, tmp_path: Path) -> None:
-    table = probe_table(store_path, "style", tmp_path, models=("linear", "attention"), seeds=2, **FAST)
+    messages: list[str] = []
+    table = probe_table(store_path, "style", models=("linear", "attention"), seeds=2, out_dir=tmp_path,
+                        progress=messages.append, **FAST)
+    assert len(messages) == 8 and messages[-1].startswith("run 8/8")
     assert len(table) == 4 and (table["seeds"] == 2).all() and (table["error"] == "").all()
     by_key = table.set_index(["encoder", "model"])
     assert by_key.loc[("signal:scale=1", "linear"), "macro_f1_mean"] >= 0.85
@@ -183,8 +186,8 @@ def test_probe_table_over_encoders_models_and_seeds(store_path: Path, tmp_path: 
     assert html.count("<tr>") == 5 and "signal:scale=1" in html and "±" in html and "<strong>" in html
 
 
-def test_probe_table_records_a_failing_combination(store_path: Path, tmp_path: Path) -> None:
-    table = probe_table(store_path, "style", tmp_path, models=("linear", "no_such_module_xyz:Probe"), seeds=1,
+def test_probe_table_records_a_failing_combination(store_path: Path) -> None:
+    table = probe_table(store_path, "style", models=("linear", "no_such_module_xyz:Probe"), seeds=1,
                         encoders=["signal:scale=1"], epochs=2, patience=2)
     failed = table.set_index("model").loc["no_such_module_xyz:Probe"]
     assert "cannot import" in failed["error"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -395,30 +395,41 @@ def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return table.fillna({"error": ""})
 
 
-def probe_table(store_or_path: "Store | str | Path", label: str, out_dir: str | Path,
+def probe_table(store_or_path: "Store | str | Path", label: str,
                 models: Sequence[str] = ("linear", "mlp", "lstm", "attention"), seeds: int = 5,
-                encoders: Sequence[str] | None = None, **probe_kwargs: Any) -> pd.DataFrame:
+                out_dir: str | Path | None = None, encoders: Sequence[str] | None = None,
+                progress: Callable[[str], None] | None = None, **probe_kwargs: Any) -> pd.DataFrame:
     """Every encoder (or those given) × model × seed 0..seeds-1: test accuracy and macro-F1, mean ± std.
 
-    Each run is saved under ``out_dir/<encoder>/<model>/seed<k>``; one failing combination
+    ``probe_kwargs`` go to :func:`probe` (group, hidden, epochs...); ``progress`` is called with
+    ``"run i/n: encoder · model · seed k"`` before each run. One failing combination
     (e.g. a store without frames) is recorded in the ``error`` column and the rest go on.
-    Writes ``probe_runs.csv`` (one row per run), ``probe_table.csv`` and ``probe_table.json``.
+    With ``out_dir``, each run is saved under ``out_dir/<encoder>/<model>/seed<k>`` and the
+    table is written as ``probe_runs.csv`` (one row per run), ``probe_table.csv`` and
+    ``probe_table.json``.
     """
     if seeds < 1:
         raise CounterpointError(f"seeds={seeds}: give at least one seed")
     store = _open_store(store_or_path)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
-    for encoder in encoders or store.encoder_specs:
+    specs = list(encoders or store.encoder_specs)
+    total, done = len(specs) * len(models) * seeds, 0
+    for encoder in specs:
         for model in models:
             for seed in range(seeds):
+                done += 1
+                if progress is not None:
+                    progress(f"run {done}/{total}: {encoder} · {model} · seed {seed}")
                 row: dict[str, Any] = {"encoder": encoder, "modality": "", "model": model, "seed": seed, "error": ""}
                 try:
-                    result = probe(store, encoder, label, model=model, seed=seed,
-                                   out_dir=out_dir / _folder_name(encoder) / _folder_name(model) / f"seed{seed}", **probe_kwargs)
+                    run_dir = None if out_dir is None else out_dir / _folder_name(encoder) / _folder_name(model) / f"seed{seed}"
+                    result = probe(store, encoder, label, model=model, seed=seed, out_dir=run_dir, **probe_kwargs)
                 except CounterpointError as error:
                     rows.append({**row, "error": str(error)})
+                    done += seeds - seed - 1
                     break  # the same error would repeat for every seed
                 rows.append({**row, "encoder": result.config["encoder"], "modality": result.config["modality"],
                              "accuracy": result.accuracy, "macro_f1": result.macro_f1,
@@ -427,11 +438,12 @@ def probe_table(store_or_path: "Store | str | Path", label: str, out_dir: str | 
     runs = pd.DataFrame(rows).reindex(columns=["encoder", "modality", "model", "seed", "accuracy", "macro_f1", "n_classes",
                                                "n_train", "n_test", "best_epoch", "error"])
     runs["error"] = runs["error"].fillna("")
-    runs.to_csv(out_dir / "probe_runs.csv", index=False)
     table = summarise_runs(runs)
-    table.to_csv(out_dir / "probe_table.csv", index=False)
-    write_json(out_dir / "probe_table.json", {"label": label, "seeds": seeds,
-                                              "rows": table.replace({np.nan: None}).to_dict(orient="records")})
+    if out_dir is not None:
+        runs.to_csv(out_dir / "probe_runs.csv", index=False)
+        table.to_csv(out_dir / "probe_table.csv", index=False)
+        write_json(out_dir / "probe_table.json", {"label": label, "seeds": seeds,
+                                                  "rows": table.replace({np.nan: None}).to_dict(orient="records")})
     return table
 
 
