@@ -310,6 +310,26 @@ def test_missing_weights_message_says_where_they_come_from(monkeypatch: pytest.M
     assert openl3.OpenL3Encoder.unavailable_reason() is None
 
 
+def test_published_gzip_is_unpacked_into_the_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import gzip
+
+    monkeypatch.setenv("COUNTERPOINT_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("COUNTERPOINT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(openl3, "_installed_openl3_file", lambda filename: None)
+    plain = tmp_path / "plain.h5"
+    write_random_openl3_h5(plain, seed=5)
+    (tmp_path / "weights" / "openl3").mkdir(parents=True)
+    packed = tmp_path / "weights" / "openl3" / "openl3_audio_mel256_env-v0_4_0.h5.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes(), compresslevel=1))
+    found = openl3.resolve_openl3_weights("mel256", "env")
+    assert found == tmp_path / "cache" / "openl3" / "openl3_audio_mel256_env.h5"
+    assert found.read_bytes() == plain.read_bytes()
+    packed.write_bytes(b"broken")
+    found.unlink()
+    with pytest.raises(WeightsError, match="cannot be decompressed"):
+        openl3.resolve_openl3_weights("mel256", "env")
+
+
 def test_hear_api(random_weights) -> None:
     path, _ = random_weights
     model = openl3.load_model(str(path), input_repr="mel128", embedding_size=512, hop=0.5)

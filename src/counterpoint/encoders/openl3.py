@@ -25,7 +25,9 @@ read with h5py, in the order Keras' own ``load_weights`` uses, and every array i
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
@@ -37,6 +39,7 @@ from counterpoint.data.manifest import Track
 from counterpoint.encoders.base import Embedding, Encoder, Parameter
 from counterpoint.encoders.weights import WeightFile, declare_weights, find_weights, sha256_of
 from counterpoint.errors import EncoderError, TrackError, WeightsError
+from counterpoint.paths import cache_dir, weights_dir
 
 SAMPLE_RATE = 48_000  #: Hz, the only rate the models know
 WINDOW_SAMPLES = SAMPLE_RATE  #: one window is 1 second
@@ -96,7 +99,7 @@ WEIGHT_FILES = {
     (repr_, content): WeightFile(
         model="openl3",
         filename=weight_filename(repr_, content),
-        url=f"{WEIGHTS_BASE_URL}openl3_audio_{repr_}_{content}-{WEIGHTS_VERSION}.h5.gz (gunzip it)",
+        url=f"{WEIGHTS_BASE_URL}openl3_audio_{repr_}_{content}-{WEIGHTS_VERSION}.h5.gz",
     )
     for repr_ in INPUT_REPRS for content in CONTENT_TYPES
 }
@@ -397,12 +400,41 @@ def _installed_openl3_file(filename: str) -> Path | None:
     return None
 
 
+def compressed_filename(input_repr: str, content_type: str) -> str:
+    """The name of the gzipped file as published, e.g. ``openl3_audio_mel256_music-v0_4_0.h5.gz``."""
+    return f"openl3_audio_{input_repr}_{content_type}-{WEIGHTS_VERSION}.h5.gz"
+
+
+def _unpacked_download(input_repr: str, content_type: str) -> Path | None:
+    """Gunzip a published ``.h5.gz`` found in ``$COUNTERPOINT_WEIGHTS_DIR`` into the cache, once."""
+    folder = weights_dir()
+    if folder is None:
+        return None
+    name = compressed_filename(input_repr, content_type)
+    for candidate in (folder / "openl3" / name, folder / name):
+        if candidate.exists():
+            target = cache_dir() / "openl3" / weight_filename(input_repr, content_type)
+            if not target.exists() or target.stat().st_mtime < candidate.stat().st_mtime:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                partial = target.with_suffix(".partial")
+                try:
+                    with gzip.open(candidate, "rb") as source, open(partial, "wb") as sink:
+                        shutil.copyfileobj(source, sink)
+                except (OSError, EOFError) as exc:
+                    partial.unlink(missing_ok=True)
+                    raise WeightsError(f"{candidate}: cannot be decompressed ({exc}) — download it again") from exc
+                partial.replace(target)
+            return target
+    return None
+
+
 def find_openl3_weights(input_repr: str, content_type: str, explicit: str | Path | None = None) -> Path | None:
-    """Where the weights are: explicit path → ``$COUNTERPOINT_WEIGHTS_DIR`` → an installed openl3."""
+    """Where the weights are: explicit path → ``$COUNTERPOINT_WEIGHTS_DIR`` (``.h5``, or the published
+    ``.h5.gz``, unpacked into the cache) → an installed openl3 package."""
     file = WEIGHT_FILES[(input_repr, content_type)]
     found = find_weights(file, explicit)
     if found is None and explicit is None:
-        found = _installed_openl3_file(file.filename)
+        found = _unpacked_download(input_repr, content_type) or _installed_openl3_file(file.filename)
     return found
 
 
@@ -414,11 +446,11 @@ def resolve_openl3_weights(input_repr: str, content_type: str, explicit: str | P
     if explicit is not None:
         raise WeightsError(f"openl3 weights file {explicit} not found — check the path given in weights=...")
     file = WEIGHT_FILES[(input_repr, content_type)]
-    gz_name = f"openl3_audio_{input_repr}_{content_type}-{WEIGHTS_VERSION}.h5.gz"
+    gz_name = compressed_filename(input_repr, content_type)
     raise WeightsError(
         f"openl3 ({input_repr}, {content_type}) needs {file.filename} (about 18 MB), which is not on this machine. "
         f"It is published in the 'models' branch of github.com/marl/openl3 as {gz_name}: download "
-        f"{WEIGHTS_BASE_URL}{gz_name}, gunzip it to $COUNTERPOINT_WEIGHTS_DIR/openl3/{file.filename}, "
+        f"{WEIGHTS_BASE_URL}{gz_name} into $COUNTERPOINT_WEIGHTS_DIR/openl3/ (it is unpacked on first use), "
         "or pass weights=PATH. (`pip install openl3` also downloads it, into the openl3 package folder, "
         "where it is found too.)")
 
@@ -487,7 +519,7 @@ class OpenL3Encoder(Encoder):
         if any(find_openl3_weights(r, c) is not None for r, c in WEIGHT_FILES):
             return None
         return (f"no openl3 weight file found (e.g. {weight_filename('mel256', 'music')}) — download it from "
-                f"{WEIGHTS_BASE_URL} into $COUNTERPOINT_WEIGHTS_DIR/openl3/ (gunzip the .h5.gz)")
+                f"{WEIGHTS_BASE_URL} into $COUNTERPOINT_WEIGHTS_DIR/openl3/")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
