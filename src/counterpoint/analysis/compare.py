@@ -1,0 +1,227 @@
+"""Compare every audio encoder with every symbolic encoder of a store, on the paired tracks.
+
+:func:`compare_spaces` does the arithmetic for one pair of matrices; :func:`run_compare`
+reads a store, runs every pair and every space's label quality, and writes
+``alignment.csv``, ``label_quality.csv``, ``compare.json`` and the plots to a folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from counterpoint.analysis.alignment import align_spaces
+from counterpoint.analysis.label_quality import evaluation_folds, label_quality
+from counterpoint.analysis.retrieval import RetrievalOutcome, cross_modal_retrieval, retrieval_figures, share_space
+from counterpoint.analysis.statistics import Estimate
+from counterpoint.errors import StoreError
+from counterpoint.splits import assign_splits
+
+#: Values of a label or group cell that mean "not given".
+MISSING = {"", "nan", "none", "null", "na", "n/a"}
+
+ALIGNMENT_COLUMNS = ["audio", "symbolic", "family", "measure", "method", "direction", "value", "ci_low", "ci_high",
+                     "p_value", "chance", "null_mean", "n", "n_resample"]
+LABEL_COLUMNS = ["encoder", "modality", "measure", "value", "ci_low", "ci_high", "chance", "n", "n_resample"]
+
+
+@dataclass
+class Settings:
+    """Everything that shapes the numbers of a comparison (written to ``compare.json``)."""
+
+    label: str
+    group: str | None = None
+    k: int = 10
+    n_boot: int = 200
+    n_perm: int = 199
+    max_n_pairwise: int = 1000
+    seed: int = 0
+
+
+@dataclass
+class PairComparison:
+    """One audio × symbolic pair: its figures as table rows, and what the plots need."""
+
+    audio: str
+    symbolic: str
+    n_pairs: int
+    rows: list[dict]
+    retrieval: RetrievalOutcome
+    test_labels: np.ndarray
+    plots: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CompareResult:
+    """What :func:`run_compare` computed and wrote."""
+
+    alignment: pd.DataFrame          # long table, one row per pair × figure (ALIGNMENT_COLUMNS)
+    label_quality: pd.DataFrame      # one row per encoder × figure (LABEL_COLUMNS)
+    pairs: list[PairComparison]
+    settings: Settings
+    out_dir: Path
+    files: dict[str, Path]
+    notes: list[str]
+
+
+def _row(estimate: Estimate, **keys: object) -> dict:
+    return {**keys, **estimate.as_dict()}
+
+
+def compare_spaces(audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray, groups: np.ndarray | None,
+                   given_split: np.ndarray | None, settings: Settings, shared_space: bool = False,
+                   names: tuple[str, str] = ("audio", "symbolic")) -> PairComparison:
+    """Alignment and retrieval figures of one pair of paired matrices (rows = same tracks)."""
+    rows = []
+    figures = align_spaces(audio, symbolic, labels=labels, k=settings.k, n_boot=settings.n_boot,
+                           n_perm=settings.n_perm, max_n_pairwise=settings.max_n_pairwise, seed=settings.seed)
+    for measure, estimate in figures.items():
+        rows.append(_row(estimate, family="alignment", measure=measure, method="", direction=""))
+    split = assign_splits(labels, groups, given=given_split, seed=settings.seed)
+    train, test = np.flatnonzero(split != "test"), np.flatnonzero(split == "test")
+    outcome = cross_modal_retrieval(audio, symbolic, train, test, labels=labels, groups=groups,
+                                    shared_space=shared_space, seed=settings.seed)
+    for run in outcome.runs:
+        for measure, estimate in retrieval_figures(run.ranks, n_boot=settings.n_boot, n_perm=settings.n_perm,
+                                                   seed=settings.seed).items():
+            rows.append(_row(estimate, family="retrieval", measure=measure, method=run.method, direction=run.direction))
+    for row in rows:
+        row["audio"], row["symbolic"] = names
+    return PairComparison(names[0], names[1], len(audio), rows, outcome, labels[test])
+
+
+def _column(obs: pd.DataFrame, name: str, what: str, store: Path) -> np.ndarray:
+    if name not in obs.columns:
+        raise StoreError(f"{store}: no {what} column {name!r} in the track table (it has: {', '.join(obs.columns)}) "
+                         f"— pass one of those as --{what}")
+    return obs[name].astype(str).to_numpy()
+
+
+def _given(values: np.ndarray) -> np.ndarray:
+    return np.array([str(v).strip().lower() not in MISSING for v in values])
+
+
+def run_compare(store_path: str | Path, label: str, out_dir: str | Path, group: str | None = None, k: int = 10,
+                n_boot: int = 200, seed: int = 0, n_perm: int = 199, max_n_pairwise: int = 1000) -> CompareResult:
+    """Compare all audio × all symbolic encoders of a store on their paired tracks.
+
+    ``label`` names the class column (label quality, centroid agreement, stratified
+    splits); ``group`` a column whose values must never straddle a split (default: the
+    store's ``group`` column when it has values). Tracks without a label are left out.
+    Writes ``alignment.csv``, ``label_quality.csv``, ``compare.json`` and PNG plots to
+    ``out_dir``.
+    """
+    from counterpoint.report.compare_figures import plot_cca_joint, plot_rank_histograms
+    from counterpoint.store import Store
+
+    store = Store(store_path)
+    settings = Settings(label=label, group=group, k=k, n_boot=n_boot, n_perm=n_perm,
+                        max_n_pairwise=max_n_pairwise, seed=seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    audio_specs = [r.spec for r in store.encoders if r.modality == "audio"]
+    symbolic_specs = [r.spec for r in store.encoders if r.modality == "symbolic"]
+    if not audio_specs or not symbolic_specs:
+        raise StoreError(f"{store.path}: comparing needs at least one audio and one symbolic encoder (audio: "
+                         f"{', '.join(audio_specs) or 'none'}; symbolic: {', '.join(symbolic_specs) or 'none'}) — "
+                         "embed the dataset with both kinds, e.g. `counterpoint embed ROOT --encoders audio-stats,symbolic-stats`")
+
+    spaces = {}
+    for spec in audio_specs + symbolic_specs:
+        matrix = store.pooled(spec)
+        obs = matrix.obs
+        labels = _column(obs, label, "label", store.path)
+        if group is None and "group" in obs.columns and _given(obs["group"].astype(str).to_numpy()).any():
+            settings.group = "group"
+        keep = _given(labels)
+        if not keep.all():
+            notes.append(f"{spec}: {int((~keep).sum())} tracks without a {label!r} label left out")
+        spaces[spec] = (matrix.modality, matrix.X[keep], obs[keep].reset_index(drop=True))
+
+    def groups_of(obs: pd.DataFrame) -> np.ndarray | None:
+        if settings.group is None:
+            return None
+        values = _column(obs, settings.group, "group", store.path)
+        return np.where(_given(values), values, None)
+
+    def split_of(obs: pd.DataFrame) -> np.ndarray | None:
+        return obs["split"].astype(str).to_numpy() if "split" in obs.columns else None
+
+    quality_rows = []
+    for spec, (modality, X, obs) in spaces.items():
+        labels = obs[label].astype(str).to_numpy()
+        folds = evaluation_folds(labels, groups_of(obs), split_of(obs), seed=seed)
+        for measure, estimate in label_quality(X, labels, folds, k=k, n_boot=n_boot, seed=seed).items():
+            quality_rows.append(_row(estimate, encoder=spec, modality=modality, measure=measure))
+
+    pairs = []
+    for audio_spec in audio_specs:
+        for symbolic_spec in symbolic_specs:
+            _, Xa, obs_a = spaces[audio_spec]
+            _, Xs, obs_s = spaces[symbolic_spec]
+            position = pd.Series(np.arange(len(obs_s)), index=obs_s["id"].to_numpy())
+            in_both = obs_a["id"].isin(position.index).to_numpy()
+            if in_both.sum() < 10:
+                notes.append(f"{audio_spec} × {symbolic_spec}: only {int(in_both.sum())} paired tracks — skipped (need 10)")
+                continue
+            rows_a = np.flatnonzero(in_both)
+            rows_s = position.loc[obs_a["id"].to_numpy()[rows_a]].to_numpy()
+            obs = obs_a.iloc[rows_a].reset_index(drop=True)
+            pair = compare_spaces(Xa[rows_a], Xs[rows_s], obs[label].astype(str).to_numpy(), groups_of(obs),
+                                  split_of(obs), settings, share_space(audio_spec, symbolic_spec),
+                                  names=(audio_spec, symbolic_spec))
+            slug = _slug(f"{audio_spec}__{symbolic_spec}")
+            pair.plots["ranks"] = plot_rank_histograms(pair.retrieval.runs, out / f"ranks_{slug}.png",
+                                                       title=f"{audio_spec} × {symbolic_spec}").name
+            pair.plots["cca"] = plot_cca_joint(pair.retrieval.cca_test_x, pair.retrieval.cca_test_y, pair.test_labels,
+                                               out / f"cca_{slug}.png", names=(audio_spec, symbolic_spec)).name
+            pairs.append(pair)
+
+    alignment = pd.DataFrame([row for pair in pairs for row in pair.rows]).reindex(columns=ALIGNMENT_COLUMNS)
+    quality = pd.DataFrame(quality_rows).reindex(columns=LABEL_COLUMNS)
+    files = {"alignment": out / "alignment.csv", "label_quality": out / "label_quality.csv", "json": out / "compare.json"}
+    alignment.to_csv(files["alignment"], index=False)
+    quality.to_csv(files["label_quality"], index=False)
+    result = CompareResult(alignment, quality, pairs, settings, out, files, notes)
+    files["json"].write_text(json.dumps(result_to_json(result, store.path), indent=2, allow_nan=False))
+    return result
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "-", text).strip("-")[:120]
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def result_to_json(result: CompareResult, store_path: Path) -> dict:
+    """Everything of a comparison as JSON-ready data (NaN written as null)."""
+    def records(frame: pd.DataFrame) -> list[dict]:
+        return [{key: _finite(value) for key, value in row.items()} for row in frame.to_dict(orient="records")]
+
+    return {
+        "store": str(store_path),
+        "settings": vars(result.settings),
+        "notes": result.notes,
+        "pairs": [{
+            "audio": pair.audio, "symbolic": pair.symbolic, "n_pairs": pair.n_pairs,
+            "n_test": int(len(pair.test_labels)), "plots": pair.plots,
+            "retrieval_settings": [{"method": run.method, "direction": run.direction, **run.settings}
+                                   for run in pair.retrieval.runs],
+            "cca_correlations": [float(c) for c in pair.retrieval.cca_correlations],
+            "test_ranks": {f"{run.method} {run.direction}": [float(r) for r in run.ranks] for run in pair.retrieval.runs},
+        } for pair in result.pairs],
+        "alignment": records(result.alignment),
+        "label_quality": records(result.label_quality),
+    }

@@ -1,0 +1,126 @@
+"""End to end: a real (tiny) HDF5 store written by StoreWriter, compared by run_compare."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from counterpoint.analysis.compare import run_compare
+from counterpoint.encoders.base import Embedding
+from counterpoint.errors import StoreError
+from counterpoint.report.compare_figures import compare_html_section
+from counterpoint.store import EncoderMeta, StoreWriter
+
+N_TRACKS = 60
+CLASSES = ("baroque", "jazz", "rock")
+
+
+def _write_encoder(writer: StoreWriter, spec: str, modality: str, ids: list[str], X: np.ndarray) -> None:
+    meta = EncoderMeta(spec=spec, name=spec.split(":")[0], modality=modality, dim=X.shape[1],
+                       fingerprint={"name": spec, "test": True})
+    writer.begin_encoder(meta)
+    embeddings = [Embedding(frames=row[None, :], timestamps=np.array([0.5]), pooled=row, duration=1.0) for row in X]
+    writer.add_embeddings(spec, ids, embeddings, [0.01] * len(ids))
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory: pytest.TempPathFactory):
+    """60 tracks, 3 classes, 20 groups of 3; two audio-related spaces share a latent, one is noise."""
+    rng = np.random.default_rng(7)
+    path = tmp_path_factory.mktemp("store") / "run.h5"
+    ids = [f"t{i:03d}" for i in range(N_TRACKS)]
+    classes = np.array([CLASSES[i % 3] for i in range(N_TRACKS)])
+    table = pd.DataFrame({"id": ids, "audio_filename": [f"{i}.wav" for i in ids],
+                          "midi_filename": [f"{i}.mid" for i in ids], "split": "",
+                          "group": [f"g{i // 3}" for i in range(N_TRACKS)], "style": classes})
+    table.loc[5, "style"] = ""  # one unlabelled track
+    centres = rng.normal(size=(3, 6)) * 2.0
+    latent = centres[[CLASSES.index(c) for c in classes]] + rng.normal(size=(N_TRACKS, 6))
+    audio = latent @ rng.normal(size=(6, 16)) + 0.1 * rng.normal(size=(N_TRACKS, 16))
+    rotation = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    with StoreWriter(path) as writer:
+        writer.set_tracks(table)
+        _write_encoder(writer, "clamp3-audio", "audio", ids, audio)
+        # A shared space: the symbolic branch sees the same music, a little differently.
+        _write_encoder(writer, "clamp3-symbolic", "symbolic", ids, audio + 0.3 * rng.normal(size=audio.shape))
+        # Another symbolic encoder: a rotated, rescaled copy for the first 40 tracks only.
+        _write_encoder(writer, "symbolic-stats", "symbolic", ids[:40], 5.0 * audio[:40] @ rotation)
+    return path
+
+
+@pytest.fixture(scope="module")
+def result(store_path, tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare")
+    return run_compare(store_path, "style", out, k=5, n_boot=30, seed=0, n_perm=49)
+
+
+def test_every_audio_symbolic_pair_is_compared_on_paired_tracks(result):
+    pairs = {(p.audio, p.symbolic): p.n_pairs for p in result.pairs}
+    # 59 labelled tracks; symbolic-stats has embeddings for the first 40 (one of them unlabelled).
+    assert pairs == {("clamp3-audio", "clamp3-symbolic"): 59, ("clamp3-audio", "symbolic-stats"): 39}
+    assert result.settings.group == "group"
+    assert any("without a 'style' label" in note for note in result.notes)
+
+
+def test_alignment_table_has_figures_with_intervals_and_p_values(result):
+    table = result.alignment
+    cka = table[(table.measure == "cka") & (table.symbolic == "symbolic-stats")].iloc[0]
+    assert cka.value == pytest.approx(1.0, abs=1e-9)     # rotated, rescaled copy
+    assert cka.p_value == pytest.approx(1 / 50)           # smallest possible with 49 permutations
+    assert cka.chance < 0.5
+    related = table[(table.measure == "cka_debiased") & (table.symbolic == "clamp3-symbolic")].iloc[0]
+    assert related.ci_low <= related.value <= related.ci_high
+    assert related.p_value < 0.05
+    measures = set(table.measure)
+    assert {"cka", "cka_debiased", "rsa_spearman", "mutual_knn@5", "centroid_agreement",
+            "recall@1", "recall@5", "recall@10", "median_rank", "mrr"} <= measures
+
+
+def test_shared_space_gets_direct_retrieval_and_chance_levels(result):
+    table = result.alignment
+    retrieval = table[table.family == "retrieval"]
+    methods = retrieval.groupby("symbolic").method.apply(set).to_dict()
+    assert methods["clamp3-symbolic"] == {"ridge", "cca", "shared"}
+    assert methods["symbolic-stats"] == {"ridge", "cca"}
+    pair = next(p for p in result.pairs if p.symbolic == "symbolic-stats")
+    n_test = len(pair.test_labels)
+    r1 = retrieval[(retrieval.measure == "recall@1") & (retrieval.symbolic == "symbolic-stats")]
+    assert np.allclose(r1.chance, 1 / n_test)
+    assert (r1.value == 1.0).all()                       # a rotated copy is found every time
+    shared = retrieval[(retrieval.method == "shared") & (retrieval.measure == "mrr")]
+    assert (shared.value > shared.chance).all()
+
+
+def test_files_are_written_and_json_is_complete(result):
+    for path in result.files.values():
+        assert path.is_file()
+    on_disk = pd.read_csv(result.files["alignment"])
+    assert len(on_disk) == len(result.alignment)
+    document = json.loads(result.files["json"].read_text())
+    assert document["settings"]["label"] == "style"
+    assert len(document["pairs"]) == 2
+    for pair in document["pairs"]:
+        for name in pair["plots"].values():
+            assert (result.out_dir / name).stat().st_size > 1000   # a real PNG
+    assert {row["encoder"] for row in document["label_quality"]} == {"clamp3-audio", "clamp3-symbolic", "symbolic-stats"}
+
+
+def test_label_quality_beats_chance_on_class_structured_spaces(result):
+    quality = result.label_quality
+    accuracy = quality[(quality.measure == "probe_accuracy") & (quality.encoder == "clamp3-audio")].iloc[0]
+    assert accuracy.value > accuracy.chance
+
+
+def test_html_section_shows_tables_and_plots(result):
+    section = compare_html_section(result, image_prefix="compare/")
+    assert section.startswith('<section class="compare">')
+    assert "<table" in section and "compare/ranks_" in section and "compare/cca_" in section
+    assert "symbolic-stats" in section
+
+
+def test_unknown_label_column_is_a_store_error_naming_the_columns(store_path, tmp_path):
+    with pytest.raises(StoreError, match="no label column 'genre'.*style"):
+        run_compare(store_path, "genre", tmp_path, k=5, n_boot=5, n_perm=5)
