@@ -148,12 +148,15 @@ def test_evaluate_saved_needs_the_same_spec(store_path: Path, tmp_path: Path) ->
         evaluate_saved(tmp_path, store_path)
 
 
-def test_custom_sequence_class_trains_on_a_store(store_path: Path, tmp_path: Path) -> None:
-    result = probe(store_path, "signal", "style", model=f"{HELPER}:MaskedMaxProbe", out_dir=tmp_path, epochs=20,
-                   patience=5, lr=1e-2)
+def test_custom_sequence_class_trains_on_a_store(store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(HELPER.parent)  # a relative file path, as a user types it
+    result = probe(store_path, "signal", "style", model=f"{HELPER.name}:MaskedMaxProbe", out_dir=tmp_path / "probe",
+                   epochs=20, patience=5, lr=1e-2)
     assert result.accuracy >= 0.8
-    reloaded, config = load_probe(tmp_path)
-    assert config["model"].endswith(":MaskedMaxProbe") and config["takes_sequences"]
+    monkeypatch.chdir(tmp_path)  # the saved probe loads from anywhere
+    reloaded, config = load_probe(tmp_path / "probe")
+    assert config["model"] == f"{HELPER.resolve()}:MaskedMaxProbe" and config["takes_sequences"]
+    assert evaluate_saved(tmp_path / "probe", store_path).accuracy >= 0.8
 
 
 def test_label_depth_and_missing_columns(store_path: Path) -> None:

@@ -173,6 +173,14 @@ def resolve_model_class(model: str) -> type[nn.Module]:
     return cls
 
 
+def canonical_model_name(model: str) -> str:
+    """The name to save: a ``file.py:Class`` path made absolute, so a saved probe loads from any folder."""
+    location, sep, class_name = model.rpartition(":")
+    if sep and location.endswith(".py"):
+        return f"{Path(location).resolve()}:{class_name}"
+    return model
+
+
 def _module_from_file(path: Path, model: str) -> Any:
     if not path.is_file():
         raise CounterpointError(f"probe model {model!r}: no such file {path} — give an existing .py file")

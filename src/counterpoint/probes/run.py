@@ -33,6 +33,7 @@ from counterpoint.probes.models import (
     ProbeClassifier,
     build_model,
     builtin_kwargs,
+    canonical_model_name,
     resolve_model_class,
     takes_sequences,
 )
@@ -168,8 +169,10 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
     rows = {name: np.flatnonzero(splits == name) for name in SPLITS}
     if len(rows["test"]) == 0:
         raise CounterpointError("no test tracks — the split column or the dataset size leaves the test split empty")
+    notes = list((extra_config or {}).get("notes", []))
     absent = [c for i, c in enumerate(classes) if i not in set(y[rows["train"]])]
-    notes = [f"classes absent from the training split (the probe cannot learn them): {', '.join(absent)}"] if absent else []
+    if absent:
+        notes.append(f"classes absent from the training split (the probe cannot learn them): {', '.join(absent)}")
 
     dim = input_dim(inputs)
     kwargs = model_kwargs_for(model, hidden, dropout, model_kwargs)
@@ -189,7 +192,8 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
     report_text = classification_report(y_test, predicted, labels=label_range, target_names=classes, zero_division=0, digits=3)
     split_counts = {name: len(r) for name, r in rows.items()}
     config = {
-        "model": model,
+        **(extra_config or {}),
+        "model": canonical_model_name(model),
         "model_class": f"{cls.__module__}:{cls.__qualname__}",
         "takes_sequences": sequences,
         "model_kwargs": kwargs,
@@ -202,7 +206,7 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
                      "best_epoch": outcome.best_epoch, "epochs_run": len(outcome.history)},
         "seed": settings.seed,
         "split_counts": split_counts,
-        **(extra_config or {}),
+        "notes": notes,
     }
     result = ProbeResult(
         model=model, classes=classes, accuracy=accuracy, macro_f1=macro_f1, report=report, report_text=report_text,
@@ -210,7 +214,7 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
         test_predictions=pd.DataFrame({"id": ids[rows["test"]], "label": labels[rows["test"]],
                                        "predicted": np.asarray(classes, dtype=object)[predicted]}),
         history=outcome.history, best_epoch=outcome.best_epoch, split_counts=split_counts, config=config,
-        probe=outcome.model, notes=notes + list((extra_config or {}).get("notes", [])),
+        probe=outcome.model, notes=notes,
     )
     if out_dir is not None:
         save_result(result, out_dir)
