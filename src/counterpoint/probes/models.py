@@ -17,6 +17,7 @@ All probes return logits ``[B, num_classes]``.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import sys
@@ -184,7 +185,7 @@ def canonical_model_name(model: str) -> str:
 def _module_from_file(path: Path, model: str) -> Any:
     if not path.is_file():
         raise CounterpointError(f"probe model {model!r}: no such file {path} — give an existing .py file")
-    name = f"counterpoint_probe_{abs(hash(str(path.resolve())))}"
+    name = "counterpoint_probe_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
