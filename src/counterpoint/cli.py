@@ -296,6 +296,64 @@ def analyze_command(path: Path = typer.Argument(..., help="Store file (.h5)."),
     console.print(f"report: {result.report}")
 
 
+@app.command("probe")
+@friendly
+def probe_command(path: Path = typer.Argument(..., help="Store file (.h5)."),
+                  label: Optional[str] = typer.Option(None, "--label", "-l", help="Metadata column to predict (not needed with --model-path)."),
+                  encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Encoder spec or name in the store."),
+                  all_encoders: bool = typer.Option(False, "--all-encoders", help="Every encoder × every --model × --seeds seeds: probe_table.csv/json."),
+                  model: list[str] = typer.Option(["linear"], "--model", "-m", help="linear | mlp | lstm | attention | package.module:Class | file.py:Class (repeatable with --all-encoders)."),
+                  model_path: Optional[Path] = typer.Option(None, "--model-path", help="Evaluate a saved probe folder on this store instead of training."),
+                  out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+                  group: Optional[str] = typer.Option(None, help="Column whose values never straddle train/validation/test (default: the dataset's group column)."),
+                  hidden: str = typer.Option("256", help="Hidden sizes, comma-separated (mlp: every size; lstm/attention: the first)."),
+                  dropout: float = typer.Option(0.2, help="Dropout probability."),
+                  epochs: int = typer.Option(100, help="Maximum epochs."),
+                  patience: int = typer.Option(10, help="Stop after this many epochs without a better validation macro-F1."),
+                  lr: float = typer.Option(1e-3, help="Adam learning rate."),
+                  batch_size: int = typer.Option(32, help="Tracks per batch."),
+                  seed: int = typer.Option(0, help="Seed of the split and the training (single probe)."),
+                  seeds: int = typer.Option(5, help="Seeds 0..N-1 per encoder × model (--all-encoders)."),
+                  depth: int = typer.Option(0, help="Cut hierarchical labels like rock/indie to this depth (0: whole)."),
+                  device: str = typer.Option("cpu", help="cpu or cuda.")) -> None:
+    """Train classifiers on embeddings and test them on a leak-free split.
+
+    \b
+    Examples:
+      counterpoint probe corpus.h5 --encoder musicnn --label style --model mlp --out probes/musicnn-mlp
+      counterpoint probe corpus.h5 --label style --all-encoders --model linear --model lstm --seeds 5 --out probes/
+      counterpoint probe other.h5 --model-path probes/musicnn-mlp --out probes/musicnn-mlp-on-other
+    """
+    from counterpoint.probes.run import evaluate_saved, probe, probe_table
+
+    if model_path is not None:
+        result = evaluate_saved(model_path, path, out_dir=out, device=device)
+        for note in result.notes:
+            console.print(note, highlight=False)
+        _print(f"accuracy {result.accuracy:.3f}  macro-F1 {result.macro_f1:.3f}  ({len(result.predictions)} tracks) → {out}")
+        return
+    if label is None:
+        raise typer.BadParameter("give --label (the metadata column to predict)")
+    options = dict(group=group, hidden=[int(h) for h in hidden.split(",") if h.strip()], dropout=dropout, epochs=epochs,
+                   patience=patience, lr=lr, batch_size=batch_size, device=device, label_depth=depth or None)
+    if all_encoders:
+        table = probe_table(path, label, models=model, seeds=seeds, out_dir=out,
+                            progress=lambda text: console.print(text, highlight=False), **options)
+        _print(_table(f"probes of {label!r} (test split, mean ± std over {seeds} seeds)",
+                      ["encoder", "model", "accuracy", "macro-F1", "error"],
+                      [[r.encoder, r.model, f"{r.accuracy_mean:.3f} ± {r.accuracy_std:.3f}",
+                        f"{r.macro_f1_mean:.3f} ± {r.macro_f1_std:.3f}", r.error] for r in table.itertuples()]))
+        _print(f"table: {out / 'probe_table.csv'}")
+        return
+    if encoder is None or len(model) != 1:
+        raise typer.BadParameter("a single probe needs --encoder and one --model (or use --all-encoders)")
+    result = probe(path, encoder, label, model=model[0], out_dir=out, seed=seed, **options)
+    for note in result.notes:
+        console.print(note, highlight=False)
+    _print(f"{result.config['encoder']} · {result.model}: test accuracy {result.accuracy:.3f}, macro-F1 {result.macro_f1:.3f} "
+           f"(splits {result.split_counts}, {result.config['split_source']}, best epoch {result.best_epoch}) → {out}")
+
+
 # ---- the whole job -------------------------------------------------------------------------------------
 
 def _run_pipeline(options) -> Path:
