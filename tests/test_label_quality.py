@@ -1,0 +1,68 @@
+"""Label quality of one space: held-out kNN and probe accuracy, silhouette, and leak-free folds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from counterpoint.analysis.label_quality import evaluation_folds, label_quality, silhouette
+
+
+def test_separated_classes_score_perfectly_and_noise_scores_near_chance():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(["a", "b", "c"], 40)
+    centres = rng.normal(size=(3, 10)) * 5
+    X = centres[np.repeat([0, 1, 2], 40)] + rng.normal(size=(120, 10))
+    folds = evaluation_folds(labels, None, None, seed=0)
+    good = label_quality(X, labels, folds, k=5, n_boot=50)
+    assert good["knn_accuracy"].value == 1.0 and good["probe_macro_f1"].value == 1.0
+    assert good["silhouette"].value > 0.5
+    noise = label_quality(rng.normal(size=(120, 10)), labels, folds, k=5, n_boot=50)
+    for name in ("knn_accuracy", "probe_accuracy"):
+        assert noise[name].ci_low < 1 / 3 + 0.05
+        assert noise[name].chance == pytest.approx(1 / 3)
+    assert abs(noise["silhouette"].value) < 0.1
+
+
+def test_silhouette_by_hand():
+    # Two tight pairs of directions: a = (1,0),(1,0.1); b = (0,1),(0.1,1).
+    X = np.array([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0]])
+    labels = np.array(["a", "a", "b", "b"])
+
+    def cos_d(u, v):
+        return 1 - u @ v / (np.linalg.norm(u) * np.linalg.norm(v))
+
+    by_hand = []
+    for i in range(4):
+        same = [cos_d(X[i], X[j]) for j in range(4) if j != i and labels[j] == labels[i]]
+        other = [cos_d(X[i], X[j]) for j in range(4) if labels[j] != labels[i]]
+        a, b = np.mean(same), np.mean(other)
+        by_hand.append((b - a) / max(a, b))
+    assert silhouette(X, labels, n_boot=0).value == pytest.approx(np.mean(by_hand))
+
+
+def test_the_dataset_split_column_is_used_when_complete():
+    labels = np.array(["a", "b"] * 5)
+    given = np.array(["train"] * 6 + ["validation", "test", "test", "test"])
+    (train, test), = evaluation_folds(labels, None, given)
+    assert test.tolist() == [7, 8, 9] and train.tolist() == list(range(7))
+    partial = given.copy()
+    partial[0] = ""
+    assert len(evaluation_folds(labels, None, partial)) > 1   # incomplete column: grouped folds instead
+
+
+def test_grouped_folds_stop_a_group_signature_from_leaking():
+    # Each group (e.g. one work) has its own signature and one label; the signature says
+    # nothing about the label of another group. Without grouping, neighbours from the same
+    # group give the label away.
+    rng = np.random.default_rng(5)
+    n_groups, per_group = 40, 5
+    groups = np.repeat([f"w{g}" for g in range(n_groups)], per_group)
+    labels = np.repeat(rng.choice(["x", "y"], size=n_groups), per_group)
+    X = np.repeat(rng.normal(size=(n_groups, 16)), per_group, axis=0) + 0.05 * rng.normal(size=(n_groups * per_group, 16))
+    grouped = label_quality(X, labels, evaluation_folds(labels, groups, None), k=3, n_boot=20)
+    leaky = label_quality(X, labels, evaluation_folds(labels, None, None), k=3, n_boot=20)
+    assert leaky["knn_accuracy"].value > 0.95
+    assert grouped["knn_accuracy"].value < 0.75
+    for train, test in evaluation_folds(labels, groups, None):
+        assert not set(groups[train]) & set(groups[test])
