@@ -19,11 +19,11 @@ PIECES, SECONDS, TAIL = 3, 4.0, 1.0
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory) -> tuple[Path, Path]:
-    """Two builds with the same seed, in different folders."""
+    """Two builds with the same seed in different folders, in-process and in a process pool."""
     first = build_demo_corpus(tmp_path_factory.mktemp("demo_a"), pieces_per_style=PIECES,
                               excerpt_seconds=SECONDS, seed=3, workers=1, progress=False)
     second = build_demo_corpus(tmp_path_factory.mktemp("demo_b"), pieces_per_style=PIECES,
-                               excerpt_seconds=SECONDS, seed=3, workers=1, progress=False)
+                               excerpt_seconds=SECONDS, seed=3, workers=2, progress=False)
     return first, second
 
 

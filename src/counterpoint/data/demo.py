@@ -358,7 +358,7 @@ def build_piece(style: Style, candidate: Candidate, out_dir: Path, seconds: floa
         raise
     metadata = getattr(score, "metadata", None)
     composer = candidate.composer or ((metadata.composer or "").strip() if metadata else "")
-    if composer.lower() in ("", "anonymous", "anon."):
+    if not composer or composer.lower().startswith(("anonymous", "anon.")):  # e.g. "Anonymous GB-Lbm 29987"
         composer = "anonymous"
     programs = [i.program for i in midi.instruments]
     return {
