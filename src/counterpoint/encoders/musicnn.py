@@ -50,8 +50,9 @@ N_MELS = 96
 PATCH_FRAMES = 187  # 3 s: librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256) + 1
 FRAME_SECONDS = FFT_HOP / SAMPLE_RATE  # 0.016 s between spectrogram frames
 BN_EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization default
-#: Patches run through the network in one forward pass at most (about 25 MB of activations each).
-MAX_PATCHES_PER_PASS = 24
+#: Patches per forward pass: on CPU small passes keep the ~25 MB of activations per patch in
+#: cache (2 per pass measured 1.5x faster than 24 per pass); GPUs want large passes.
+PATCHES_PER_PASS = {"cpu": 2, "cuda": 64}
 
 MTT_TAGS = (
     "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast", "piano",
@@ -269,12 +270,14 @@ def _build_network_class():
             """``max`` over ``dim`` of ``forward(x)`` for a 2-D convolution, as ``[B, C, T]``.
 
             ReLU and the per-channel affine batch norm are monotone, so the max of their output
-            is their output at the max of the convolution (or at its min where the batch-norm
-            scale is negative): exact, and it spares two passes over the large feature map.
+            is their output at the max of the convolution, or at its min where the batch-norm
+            scale is negative. That min is taken as minus the max of the convolution with
+            negated filters (exact in floating point), so one fast ``amax`` pass suffices and the
+            large map never goes through ReLU and batch norm.
             """
-            low, high = torch.aminmax(self.conv(x), dim=dim)
-            scale_negative = (self.norm.weight < 0).view(1, -1, 1)
-            return self.norm(F.relu(torch.where(scale_negative, low, high)))
+            sign = torch.where(self.norm.weight < 0, -1.0, 1.0)
+            signed = F.conv2d(x, self.conv.weight * sign.view(-1, 1, 1, 1), self.conv.bias * sign)
+            return self.norm(F.relu(signed.amax(dim=dim) * sign.view(1, -1, 1)))
 
     class MusicnnNetwork(nn.Module):
         """The musicnn tagger (``build_musicnn`` of the reference), inference only, NCHW layout."""
@@ -430,17 +433,18 @@ class MusicnnEncoder(Encoder):
     def layer_outputs(self, patches: np.ndarray, layer: str | None = None) -> np.ndarray:
         """Activations of ``layer`` (default: the encoder's) for patches ``[P, 187, 96]``, ``[P, D]`` float32.
 
-        Patches run through the network in passes of at most MAX_PATCHES_PER_PASS.
+        Patches (of one track or several) run through the network PATCHES_PER_PASS at a time.
         """
         import torch
 
         layer = layer or self.params["layer"]
         network = self.network
         device = next(network.parameters()).device
+        step = PATCHES_PER_PASS[device.type]
         outputs = []
         with torch.inference_mode():
-            for start in range(0, len(patches), MAX_PATCHES_PER_PASS):
-                chunk = torch.from_numpy(np.ascontiguousarray(patches[start:start + MAX_PATCHES_PER_PASS], dtype=np.float32))
+            for start in range(0, len(patches), step):
+                chunk = torch.from_numpy(np.ascontiguousarray(patches[start:start + step], dtype=np.float32))
                 outputs.append(network(chunk.to(device), until=layer)[layer].float().cpu().numpy())
         return np.concatenate(outputs) if outputs else np.zeros((0, LAYER_DIMS[layer]), np.float32)
 
