@@ -18,7 +18,7 @@ import pandas as pd
 from counterpoint.analysis.alignment import align_spaces
 from counterpoint.analysis.label_quality import evaluation_folds, label_quality
 from counterpoint.analysis.retrieval import RetrievalOutcome, cross_modal_retrieval, retrieval_figures, share_space
-from counterpoint.analysis.statistics import Estimate
+from counterpoint.analysis.statistics import Estimate, serial_blas
 from counterpoint.errors import StoreError
 from counterpoint.splits import assign_splits
 
@@ -76,7 +76,18 @@ def _row(estimate: Estimate, **keys: object) -> dict:
 def compare_spaces(audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray, groups: np.ndarray | None,
                    given_split: np.ndarray | None, settings: Settings, shared_space: bool = False,
                    names: tuple[str, str] = ("audio", "symbolic")) -> PairComparison:
-    """Alignment and retrieval figures of one pair of paired matrices (rows = same tracks)."""
+    """Alignment and retrieval figures of one pair of paired matrices (rows = same tracks).
+
+    BLAS runs single-threaded throughout (see :func:`serial_blas`): the work is many
+    medium-sized products and decompositions, where threads cost more than they give.
+    """
+    with serial_blas():
+        return _compare_spaces(audio, symbolic, labels, groups, given_split, settings, shared_space, names)
+
+
+def _compare_spaces(audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray, groups: np.ndarray | None,
+                    given_split: np.ndarray | None, settings: Settings, shared_space: bool,
+                    names: tuple[str, str]) -> PairComparison:
     rows = []
     figures = align_spaces(audio, symbolic, labels=labels, k=settings.k, n_boot=settings.n_boot,
                            n_perm=settings.n_perm, max_n_pairwise=settings.max_n_pairwise, seed=settings.seed)
@@ -157,7 +168,9 @@ def run_compare(store_path: str | Path, label: str, out_dir: str | Path, group: 
     for spec, (modality, X, obs) in spaces.items():
         labels = obs[label].astype(str).to_numpy()
         folds = evaluation_folds(labels, groups_of(obs), split_of(obs), seed=seed)
-        for measure, estimate in label_quality(X, labels, folds, k=k, n_boot=n_boot, seed=seed).items():
+        with serial_blas():
+            figures = label_quality(X, labels, folds, k=k, n_boot=n_boot, seed=seed)
+        for measure, estimate in figures.items():
             quality_rows.append(_row(estimate, encoder=spec, modality=modality, measure=measure))
 
     pairs = []

@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from counterpoint.analysis.statistics import Estimate, bootstrap_ci, permutation_p_value, serial_blas
+from counterpoint.analysis.statistics import (
+    Estimate,
+    bootstrap_ci,
+    permutation_p_value,
+    serial_blas,
+    subsample_indices,
+)
 from counterpoint.errors import CounterpointError
 from counterpoint.splits import grouped_folds
 
@@ -40,6 +46,8 @@ RIDGE_ALPHAS = (0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
 CCA_SHRINKAGES = (0.01, 0.1, 0.5)
 CCA_COMPONENTS = (8, 32, 128)
 RECALL_KS = (1, 5, 10)
+#: Held-out rows per inner fold when choosing hyper-parameters.
+INNER_VALIDATION_MAX_N = 1000
 
 
 def encoder_name(spec: str) -> str:
@@ -149,21 +157,38 @@ def _ridge_maps(X: np.ndarray, Y: np.ndarray, alphas: Sequence[float]) -> list[n
     return [eigenvectors @ (projected / (eigenvalues + alpha)[:, None]) for alpha in alphas]
 
 
-def _cca_fit(X: np.ndarray, Y: np.ndarray, shrinkage: float, n_components: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Regularised CCA of standardised X, Y: projections ``A`` ``[Dx, c]``, ``B`` ``[Dy, c]`` and
-    the canonical correlations ``[c]``."""
-    n = len(X)
+@dataclass
+class _CCAMoments:
+    """Eigendecompositions of the two covariances and the cross-covariance of standardised
+    training data: shrinking ``C`` towards ``t·I`` keeps its eigenvectors, so one
+    decomposition serves every shrinkage."""
 
-    def inverse_sqrt(C: np.ndarray) -> np.ndarray:
-        C = (1 - shrinkage) * C + shrinkage * np.trace(C) / len(C) * np.eye(len(C))
-        values, vectors = np.linalg.eigh(C)
-        return vectors @ np.diag(1.0 / np.sqrt(np.maximum(values, 1e-12))) @ vectors.T
+    x_values: np.ndarray
+    x_vectors: np.ndarray
+    y_values: np.ndarray
+    y_vectors: np.ndarray
+    cross: np.ndarray
 
-    wx = inverse_sqrt(X.T @ X / (n - 1))
-    wy = inverse_sqrt(Y.T @ Y / (n - 1))
-    u, s, vt = np.linalg.svd(wx @ (X.T @ Y / (n - 1)) @ wy, full_matrices=False)
-    c = min(n_components, len(s))
-    return wx @ u[:, :c], wy @ vt[:c].T, s[:c]
+    @classmethod
+    def of(cls, X: np.ndarray, Y: np.ndarray) -> "_CCAMoments":
+        n = len(X)
+        x_values, x_vectors = np.linalg.eigh(X.T @ X / (n - 1))
+        y_values, y_vectors = np.linalg.eigh(Y.T @ Y / (n - 1))
+        return cls(x_values, x_vectors, y_values, y_vectors, X.T @ Y / (n - 1))
+
+    def fit(self, shrinkage: float, n_components: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Regularised CCA: projections ``A`` ``[Dx, c]``, ``B`` ``[Dy, c]`` and the canonical
+        correlations ``[c]``, strongest first (a prefix of c' columns is the c'-component fit)."""
+
+        def inverse_sqrt(values: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+            shrunk = (1 - shrinkage) * values + shrinkage * values.mean()
+            return (vectors / np.sqrt(np.maximum(shrunk, 1e-12))) @ vectors.T
+
+        wx = inverse_sqrt(self.x_values, self.x_vectors)
+        wy = inverse_sqrt(self.y_values, self.y_vectors)
+        u, s, vt = np.linalg.svd(wx @ self.cross @ wy, full_matrices=False)
+        c = min(n_components, len(s))
+        return wx @ u[:, :c], wy @ vt[:c].T, s[:c]
 
 
 @dataclass
@@ -187,8 +212,11 @@ class RetrievalOutcome:
 
 
 def _inner_folds(n: int, labels: np.ndarray | None, groups: np.ndarray | None, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Three grouped folds of the training rows; each held-out part is cut to at most
+    :data:`INNER_VALIDATION_MAX_N` rows (scoring costs the square of its size)."""
     inner_labels = np.zeros(n, dtype=int) if labels is None else labels
-    return grouped_folds(inner_labels, groups, n_splits=3, seed=seed)
+    folds = grouped_folds(inner_labels, groups, n_splits=3, seed=seed)
+    return [(fit, held[subsample_indices(len(held), INNER_VALIDATION_MAX_N, seed)]) for fit, held in folds]
 
 
 def cross_modal_retrieval(X: np.ndarray, Y: np.ndarray, train: np.ndarray, test: np.ndarray,
@@ -202,6 +230,13 @@ def cross_modal_retrieval(X: np.ndarray, Y: np.ndarray, train: np.ndarray, test:
     ``groups`` of all rows stratify and group the inner folds that choose the ridge alpha
     and the CCA shrinkage and size. Standardisation uses training statistics only.
     """
+    with serial_blas():  # eigh/svd of [D, D] matrices: multi-threaded LAPACK is far slower on busy machines
+        return _cross_modal_retrieval(X, Y, train, test, labels, groups, shared_space, names, seed)
+
+
+def _cross_modal_retrieval(X: np.ndarray, Y: np.ndarray, train: np.ndarray, test: np.ndarray,
+                           labels: np.ndarray | None, groups: np.ndarray | None, shared_space: bool,
+                           names: tuple[str, str], seed: int) -> RetrievalOutcome:
     train, test = np.asarray(train), np.asarray(test)
     if len(train) < 6 or len(test) < 2:
         raise CounterpointError(f"retrieval needs at least 6 training and 2 test pairs, got {len(train)} and "
@@ -223,14 +258,18 @@ def cross_modal_retrieval(X: np.ndarray, Y: np.ndarray, train: np.ndarray, test:
         runs.append(RetrievalRun("ridge", direction, pair_ranks(source_te @ W, target_te), {"alpha": alpha}))
 
     max_components = min(Xtr.shape[1], Ytr.shape[1], len(train) - 1)
-    grid = [(r, c) for r in CCA_SHRINKAGES for c in sorted({min(c, max_components) for c in CCA_COMPONENTS})]
+    sizes = sorted({min(c, max_components) for c in CCA_COMPONENTS})
+    grid = [(r, c) for r in CCA_SHRINKAGES for c in sizes]
     scores = np.zeros(len(grid))
     for fit, held in folds:
-        for i, (shrinkage, components) in enumerate(grid):
-            A, B, _ = _cca_fit(Xtr[fit], Ytr[fit], shrinkage, components)
-            scores[i] += _mrr(Xtr[held] @ A, Ytr[held] @ B) + _mrr(Ytr[held] @ B, Xtr[held] @ A)
+        moments = _CCAMoments.of(Xtr[fit], Ytr[fit])
+        for shrinkage in CCA_SHRINKAGES:
+            A, B, _ = moments.fit(shrinkage, sizes[-1])
+            for c in sizes:
+                zx, zy = Xtr[held] @ A[:, :c], Ytr[held] @ B[:, :c]
+                scores[grid.index((shrinkage, c))] += _mrr(zx, zy) + _mrr(zy, zx)
     shrinkage, components = grid[int(np.argmax(scores))]
-    A, B, correlations = _cca_fit(Xtr, Ytr, shrinkage, components)
+    A, B, correlations = _CCAMoments.of(Xtr, Ytr).fit(shrinkage, components)
     zx, zy = Xte @ A, Yte @ B
     settings = {"shrinkage": shrinkage, "components": int(A.shape[1])}
     runs.append(RetrievalRun("cca", a_to_b, pair_ranks(zx, zy), settings))
