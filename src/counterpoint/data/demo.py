@@ -502,6 +502,7 @@ def _splits(info: pd.DataFrame, seed: int) -> np.ndarray:
 @contextmanager
 def rich_progress(description: str = "demo corpus") -> Iterator[ProgressCallback]:
     """A ``rich`` progress bar (done/total, rate, ETA) driven through a callback; skips are printed."""
+    from rich.markup import escape
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
 
@@ -513,7 +514,7 @@ def rich_progress(description: str = "demo corpus") -> Iterator[ProgressCallback
 
         def update(done: int, total: int, message: str) -> None:
             if message.startswith("skipped "):
-                bar.console.print(f"[yellow]{message}")
+                bar.console.print(f"[yellow]{escape(message)}")
             speed = bar.tasks[0].speed
             bar.update(task, completed=done, total=total, rate=f"{speed:.2f} pieces/s" if speed else "")
 
