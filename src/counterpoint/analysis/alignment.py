@@ -415,12 +415,20 @@ def mutual_knn(X: np.ndarray, Y: np.ndarray, k: int = 10, n_boot: int = 200, n_p
 # Class structure
 
 
-def class_centroid_distances(X: np.ndarray, labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Condensed cosine distances between class centroids (features centred on the mean track)."""
-    X = np.asarray(X, dtype=np.float64)
-    X = X - X.mean(0)
-    centroids = np.stack([X[labels == c].mean(0) for c in classes])
-    return pdist(centroids, "cosine")
+def class_centroid_distances(X: np.ndarray, membership: np.ndarray) -> np.ndarray:
+    """Condensed cosine distances between class centroids, features centred on the mean track.
+
+    ``membership`` ``[C, N]`` holds how often each track counts in each class (0/1 for the
+    data itself, bootstrap counts for a resample), so resampling never copies ``X``.
+    """
+    sizes = membership.sum(1, keepdims=True)
+    centroids = membership @ X / sizes
+    centre = membership.sum(0) @ X / sizes.sum()
+    return pdist(centroids - centre, "cosine")
+
+
+#: Up to this many classes the centroid test runs over every relabelling (6! = 720).
+EXACT_CLASS_PERMUTATIONS = 6
 
 
 @_serial
@@ -429,36 +437,38 @@ def centroid_agreement(X: np.ndarray, Y: np.ndarray, labels: np.ndarray, n_boot:
     """Spearman correlation of the two spaces' class-centroid distance matrices.
 
     Needs at least 3 classes (3 distances). The p-value permutes class names of one matrix
-    (all permutations when there are at most 7 classes); the interval bootstraps tracks
-    within each class.
+    (every permutation up to :data:`EXACT_CLASS_PERMUTATIONS` classes, an exact test); the
+    interval bootstraps tracks within each class. ``n_resample`` is the number of classes.
     """
     X, Y = _check_pair(X, Y)
+    X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
     labels = np.asarray(labels).astype(str)
-    classes = np.unique(labels)
+    classes, codes = np.unique(labels, return_inverse=True)
     if len(classes) < 3:
         return Estimate(value=float("nan"), n=len(X), n_resample=len(classes))
-    dx = class_centroid_distances(X, labels, classes)
-    dy_square = squareform(class_centroid_distances(Y, labels, classes))
+    membership = (codes[None, :] == np.arange(len(classes))[:, None]).astype(np.float64)
+    dx = class_centroid_distances(X, membership)
+    dy_square = squareform(class_centroid_distances(Y, membership))
     value = float(spearmanr(dx, _upper(dy_square)).statistic)
 
-    if len(classes) <= 7:
+    exact = len(classes) <= EXACT_CLASS_PERMUTATIONS
+    if exact:
         perms = (np.array(p) for p in itertools.permutations(range(len(classes))))
     else:
         rng = np.random.default_rng(seed + 1)
         perms = (rng.permutation(len(classes)) for _ in range(n_perm))
     null = np.array([spearmanr(dx, _upper(dy_square[np.ix_(p, p)])).statistic for p in perms])
-    if len(classes) <= 7:  # exact test: the identity is among the permutations
-        p_value = float(np.mean(null >= value - 1e-12))
-    else:
-        p_value = permutation_p_value(value, null)
+    # An exact test counts the identity among the permutations; a sampled one adds it.
+    p_value = float(np.mean(null >= value - 1e-12)) if exact else permutation_p_value(value, null)
 
-    members = [np.flatnonzero(labels == c) for c in classes]
+    members = [np.flatnonzero(codes == c) for c in range(len(classes))]
     rng = np.random.default_rng(seed + 2)
     boot = []
     for _ in range(n_boot):
-        rows = np.concatenate([rng.choice(m, size=len(m)) for m in members])
-        boot.append(spearmanr(class_centroid_distances(X[rows], labels[rows], classes),
-                              class_centroid_distances(Y[rows], labels[rows], classes)).statistic)
+        counts = np.zeros_like(membership)
+        for c, rows in enumerate(members):
+            counts[c] = np.bincount(rng.choice(rows, size=len(rows)), minlength=len(X))
+        boot.append(spearmanr(class_centroid_distances(X, counts), class_centroid_distances(Y, counts)).statistic)
     low, high = percentile_interval(np.array(boot))
     return Estimate(value=value, ci_low=low, ci_high=high, p_value=p_value, n=len(X), n_resample=len(classes),
                     null_mean=float(np.nanmean(null)))
