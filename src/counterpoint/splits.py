@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from counterpoint.errors import CounterpointError
 
@@ -32,15 +32,20 @@ def grouped_folds(labels: Sequence, groups: Sequence | None = None, n_splits: in
     """Stratified, grouped K-fold: a list of (train indices, test indices).
 
     ``n_splits`` is lowered to the number of groups of the rarest class when that is
-    smaller (at least 2), so small datasets still get a valid scheme.
+    smaller (at least 2), so small datasets still get a valid scheme; when a class sits in
+    a single group, folds are grouped but not stratified.
     """
     labels = np.asarray(labels).astype(str)
     group_ids = _groups_or_singletons(groups, len(labels))
-    groups_per_class = min(len(set(group_ids[labels == c])) for c in np.unique(labels))
-    n_splits = max(2, min(n_splits, groups_per_class, len(set(group_ids))))
-    if len(set(group_ids)) < 2:
+    n_groups = len(set(group_ids))
+    if n_groups < 2:
         raise CounterpointError("cross-validation needs at least two groups — check the group column")
-    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    groups_per_class = min(len(set(group_ids[labels == c])) for c in np.unique(labels))
+    if groups_per_class < 2:
+        # Some class lives in a single group: stratification is impossible, grouping still holds.
+        folds = GroupKFold(n_splits=max(2, min(n_splits, n_groups)), shuffle=True, random_state=seed)
+    else:
+        folds = StratifiedGroupKFold(n_splits=max(2, min(n_splits, groups_per_class)), shuffle=True, random_state=seed)
     return [(train, test) for train, test in folds.split(np.zeros(len(labels)), labels, group_ids)]
 
 
