@@ -32,6 +32,15 @@ def test_a_class_with_few_groups_still_splits_without_leaking():
         assert not set(groups[train]) & set(groups[test])
 
 
+@pytest.mark.parametrize("per_class", [(2, 2, 3), (1, 4), (2, 3, 1, 4)])
+def test_tiny_classes_never_crash_the_split(per_class):
+    labels = np.concatenate([[f"c{i}"] * n for i, n in enumerate(per_class)])
+    groups = [f"work{i}" for i in range(len(labels))]
+    for seed in range(10):
+        splits = assign_splits(labels, groups, seed=seed)
+        assert set(splits) <= {"train", "validation", "test"} and "train" in set(splits)
+
+
 def test_leak_is_detected_and_one_group_is_refused():
     with pytest.raises(CounterpointError, match="more than one side"):
         assert_no_leak(["train", "test"], ["w1", "w1"])
