@@ -381,7 +381,7 @@ def demo_data_command(out: Path = typer.Argument(..., help="Folder to write the 
     from counterpoint.data.demo import build_demo_corpus
 
     path = build_demo_corpus(out, pieces_per_style=pieces_per_style, excerpt_seconds=seconds, seed=seed, workers=workers)
-    console.print(f"corpus: {path} (info.csv lists the tracks)")
+    console.print(f"corpus: {path} (info.csv lists the tracks; skipped.csv the scores music21 could not read)")
 
 
 @app.command("demo")
