@@ -110,6 +110,23 @@ def test_centroid_agreement_of_identical_spaces_is_one_with_exact_p():
     assert centroid_agreement(X, X, np.repeat(list("ab"), 20)).value != centroid_agreement(X, X, labels).value
 
 
+def test_centroid_agreement_by_hand():
+    rng = np.random.default_rng(8)
+    labels = np.repeat(list("abcde"), 6)
+    X, Y = rng.normal(size=(30, 4)), rng.normal(size=(30, 3))
+
+    def centroid_cosine_distances(Z):
+        Z = Z - Z.mean(0)
+        C = np.stack([Z[labels == c].mean(0) for c in "abcde"])
+        C = C / np.linalg.norm(C, axis=1, keepdims=True)
+        return (1 - C @ C.T)[np.triu_indices(5, 1)]
+
+    by_hand = spearmanr(centroid_cosine_distances(X), centroid_cosine_distances(Y)).statistic
+    result = centroid_agreement(X, Y, labels, n_boot=10)
+    assert result.value == pytest.approx(by_hand)
+    assert 0 < result.p_value <= 1 and result.n_resample == 5
+
+
 # --- controls --------------------------------------------------------------------------------
 
 

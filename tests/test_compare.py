@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from counterpoint.analysis.compare import run_compare
+from counterpoint.analysis.compare import headline_table, run_compare
 from counterpoint.encoders.base import Embedding
 from counterpoint.errors import StoreError
 from counterpoint.report.compare_figures import compare_html_section
@@ -124,3 +124,11 @@ def test_html_section_shows_tables_and_plots(result):
 def test_unknown_label_column_is_a_store_error_naming_the_columns(store_path, tmp_path):
     with pytest.raises(StoreError, match="no label column 'genre'.*style"):
         run_compare(store_path, "genre", tmp_path, k=5, n_boot=5, n_perm=5)
+
+
+def test_headline_table_has_one_row_per_pair(result):
+    table = headline_table(result)
+    assert len(table) == 2
+    row = table[table.symbolic == "symbolic-stats"].iloc[0]
+    assert row["cka"] == pytest.approx(1.0) and row["recall@1 (ridge a→s)"] == 1.0
+    assert row["recall@1 chance"] < 1.0

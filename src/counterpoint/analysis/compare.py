@@ -89,7 +89,7 @@ def _compare_spaces(audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray,
                     given_split: np.ndarray | None, settings: Settings, shared_space: bool,
                     names: tuple[str, str]) -> PairComparison:
     rows = []
-    figures = align_spaces(audio, symbolic, labels=labels, k=settings.k, n_boot=settings.n_boot,
+    figures = align_spaces(audio, symbolic, labels=labels, k=min(settings.k, len(audio) - 1), n_boot=settings.n_boot,
                            n_perm=settings.n_perm, max_n_pairwise=settings.max_n_pairwise, seed=settings.seed)
     for measure, estimate in figures.items():
         rows.append(_row(estimate, family="alignment", measure=measure, method="", direction=""))
@@ -238,3 +238,25 @@ def result_to_json(result: CompareResult, store_path: Path) -> dict:
         "alignment": records(result.alignment),
         "label_quality": records(result.label_quality),
     }
+
+
+def headline_table(result: CompareResult) -> pd.DataFrame:
+    """One row per encoder pair with the main figures (for a terminal summary).
+
+    Columns: ``audio``, ``symbolic``, ``n``, the alignment figures, and the audio→symbolic
+    ridge Recall@1 and MRR with their chance levels.
+    """
+    frame = result.alignment
+    rows = []
+    for (audio, symbolic), part in frame.groupby(["audio", "symbolic"], sort=False):
+        row = {"audio": audio, "symbolic": symbolic, "n": int(part.n.max())}
+        for r in part[part.family == "alignment"].itertuples():
+            row[r.measure] = r.value
+        ridge = part[(part.method == "ridge") & part.direction.str.startswith("audio")]
+        for measure in ("recall@1", "mrr"):
+            match = ridge[ridge.measure == measure]
+            if len(match):
+                row[f"{measure} (ridge a→s)"] = match.value.iloc[0]
+                row[f"{measure} chance"] = match.chance.iloc[0]
+        rows.append(row)
+    return pd.DataFrame(rows)
