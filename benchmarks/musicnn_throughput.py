@@ -1,8 +1,8 @@
 """How fast the musicnn encoder embeds audio on this machine: seconds of audio per wall second.
 
 The whole path is timed — decode, resample to 16 kHz, mel spectrogram, network — once per
-file (one forward pass per track) and batched (the patches of ``--batch`` tracks share
-forward passes, as the embedding runner does). Also timed separately: the front end alone
+file (one ``embed_prepared`` call per track) and batched (the patches of ``--batch`` tracks
+go through the network together, as the embedding runner does). Also timed separately: the front end alone
 and the network alone, so the report says where the time goes.
 
     python benchmarks/musicnn_throughput.py [FOLDER] [--n 50] [--batch 8] [--threads 2]
@@ -65,7 +65,7 @@ def write_test_tracks(folder: Path, count: int, seconds: float = 30.0, sample_ra
 def time_per_file(encoder, tracks: list[Track]) -> Throughput:
     start = time.perf_counter()
     seconds = sum(encoder.embed_prepared([encoder.prepare(t)])[0].duration for t in tracks)
-    return Throughput("per file (one forward pass per track)", seconds, time.perf_counter() - start)
+    return Throughput("per file (one embed call per track)", seconds, time.perf_counter() - start)
 
 
 def time_batched(encoder, tracks: list[Track], batch: int) -> Throughput:
@@ -74,7 +74,7 @@ def time_batched(encoder, tracks: list[Track], batch: int) -> Throughput:
     for first in range(0, len(tracks), batch):
         prepared = [encoder.prepare(t) for t in tracks[first:first + batch]]
         seconds += sum(e.duration for e in encoder.embed_prepared(prepared))
-    return Throughput(f"batched ({batch} tracks per batch)", seconds, time.perf_counter() - start)
+    return Throughput(f"batched ({batch} tracks per embed call)", seconds, time.perf_counter() - start)
 
 
 def time_stages(encoder, tracks: list[Track]) -> list[Throughput]:
