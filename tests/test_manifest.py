@@ -80,6 +80,15 @@ def test_empty_folder_and_missing_folder_explain_the_layouts(tmp_path):
         load_manifest(tmp_path / "empty")
 
 
+def test_group_and_split_columns_appear_once_in_the_track_table(tmp_path):
+    rows = [dict(r, group=f"work{i // 2}", split="train") for i, r in enumerate(_rows(4))]
+    manifest = load_manifest(make_info_csv_dataset(tmp_path / "d", rows))
+    frame = manifest.to_frame()
+    assert list(frame.columns).count("group") == 1 and list(frame.columns).count("split") == 1
+    assert frame["group"].tolist() == ["work0", "work0", "work1", "work1"]
+    assert [t.group for t in manifest] == ["work0", "work0", "work1", "work1"]
+
+
 def test_manifest_frame_round_trips_relative_paths(tmp_path):
     manifest = load_manifest(make_info_csv_dataset(tmp_path / "d", _rows(2)))
     frame = manifest.to_frame()

@@ -31,6 +31,8 @@ MIDI_EXTENSIONS = (".mid", ".midi")
 REQUIRED_COLUMNS = ("id", "audio_filename", "midi_filename")
 SPLIT_NAMES = ("train", "validation", "test")
 MANIFEST_NAME = "info.csv"
+#: The columns every track table starts with.
+TABLE_COLUMNS = ("id", "audio_filename", "midi_filename", "split", "group")
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,10 @@ class Manifest:
         return [t for t in self.tracks if t.path_for(modality) is not None]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per track: id, relative paths, split, group and every label column."""
+        """One row per track: id, relative paths, split, group and every other label column.
+
+        A metadata column called ``group`` appears once, holding the grouping in use.
+        """
         rows = []
         for t in self.tracks:
             row = {
@@ -108,9 +113,9 @@ class Manifest:
                 "split": t.split or "",
                 "group": t.group or "",
             }
-            row.update(t.labels)
+            row.update({k: v for k, v in t.labels.items() if k not in TABLE_COLUMNS})
             rows.append(row)
-        columns = ["id", "audio_filename", "midi_filename", "split", "group", *self.label_columns]
+        columns = [*TABLE_COLUMNS, *(c for c in self.label_columns if c not in TABLE_COLUMNS)]
         return pd.DataFrame(rows, columns=columns).fillna("")
 
 
