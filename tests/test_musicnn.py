@@ -207,3 +207,14 @@ def test_hear_functions_and_top_tags(networks):
     assert scores == sorted(scores, reverse=True) and 0 <= scores[-1] <= scores[0] <= 1
     chirp_taggram = encoder.embed([Track("chirp", CHIRP_WAV, None)])[0].pooled
     assert scores[0] == pytest.approx(float(chirp_taggram.max()), rel=1e-5)
+
+
+def test_checkpoint_is_found_in_the_weights_dir_first(tmp_path, monkeypatch):
+    import shutil
+
+    copy = tmp_path / "weights" / "musicnn" / "MSD_musicnn"
+    shutil.copytree(mn.checkpoint_dir("MSD"), copy)
+    monkeypatch.setenv("COUNTERPOINT_WEIGHTS_DIR", str(tmp_path / "weights"))
+    assert mn.checkpoint_dir("MSD") == copy
+    assert mn.checkpoint_dir("MTT").parent != copy.parent  # not in the weights dir: the installed wheel's copy
+    assert mn.checkpoint_digest(copy) == mn.checkpoint_digest(mn.checkpoint_dir("MSD"))

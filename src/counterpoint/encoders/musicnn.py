@@ -74,8 +74,8 @@ TAGS = {"MTT": MTT_TAGS, "MSD": MSD_TAGS}
 LAYER_DIMS = {"max_pool": 753, "mean_pool": 753, "penultimate": 200, "taggram": 50}
 
 PYPI_URL = "https://pypi.org/project/musicnn/0.1.0/"
-declare_weights(*(WeightFile(model="musicnn", filename=f"{m}_musicnn/.data-00000-of-00001", url=PYPI_URL, size=9465596)
-                  for m in TAGS))
+declare_weights(*(WeightFile(model="musicnn", filename=f"{m}_musicnn/{name}", url=PYPI_URL, size=size)
+                  for m in TAGS for name, size in ((".index", 4948), (".data-00000-of-00001", 9465596))))
 
 
 # ---------------------------------------------------------------- checkpoint location and conversion
@@ -253,7 +253,7 @@ def audio_patches(audio: np.ndarray, hop: int, who: str = "audio") -> tuple[np.n
     if len(logmel) < PATCH_FRAMES:
         minimum = (PATCH_FRAMES - 1) * FFT_HOP / SAMPLE_RATE
         raise TrackError(f"{who}: {len(audio) / SAMPLE_RATE:.2f} s of audio is shorter than one musicnn patch "
-                         f"({minimum:.3f} s) — musicnn needs at least {minimum:.3f} s; remove the track or pad the file")
+                         f"({minimum:.3f} s) — remove the track, or pad the file to at least {minimum:.3f} s")
     return make_patches(logmel, hop)
 
 
