@@ -132,6 +132,22 @@ def weights_fetch(name: str = typer.Argument(..., help="Model name from `counter
         console.print(f"  → {fetch_weights(f)}")
 
 
+@app.command("tag")
+@friendly
+def tag_command(path: Path = typer.Argument(..., help="Audio file (wav, flac, ogg, mp3)."),
+                model: str = typer.Option("MTT", help="musicnn tagger: MTT (MagnaTagATune) or MSD (Million Song Dataset)."),
+                top: int = typer.Option(10, help="How many tags to print.")) -> None:
+    """Print the top tags of an audio file from the musicnn tagger (taggram averaged over its 3-s patches).
+
+    A quick check that the audio path and the model hear music.
+    Example: counterpoint tag song.mp3 --model MSD --top 5
+    """
+    from counterpoint.encoders.musicnn import top_tags
+
+    for tag, probability in top_tags(path, model=model, k=top):
+        print(f"{tag:20s} {probability:.2f}")
+
+
 # ---- datasets --------------------------------------------------------------------------------------
 
 @dataset_app.command("check")
