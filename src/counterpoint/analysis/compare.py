@@ -141,7 +141,8 @@ def run_compare(store_path: str | Path, label: str, out_dir: str | Path, group: 
     if not audio_specs or not symbolic_specs:
         raise StoreError(f"{store.path}: comparing needs at least one audio and one symbolic encoder (audio: "
                          f"{', '.join(audio_specs) or 'none'}; symbolic: {', '.join(symbolic_specs) or 'none'}) — "
-                         "embed the dataset with both kinds, e.g. `counterpoint embed ROOT --encoders audio-stats,symbolic-stats`")
+                         "embed the dataset with both kinds, e.g. "
+                         "`counterpoint embed ROOT --encoders audio-stats,symbolic-stats`")
 
     spaces = {}
     for spec in audio_specs + symbolic_specs:
@@ -181,7 +182,8 @@ def run_compare(store_path: str | Path, label: str, out_dir: str | Path, group: 
             position = pd.Series(np.arange(len(obs_s)), index=obs_s["id"].to_numpy())
             in_both = obs_a["id"].isin(position.index).to_numpy()
             if in_both.sum() < 10:
-                notes.append(f"{audio_spec} × {symbolic_spec}: only {int(in_both.sum())} paired tracks — skipped (need 10)")
+                notes.append(f"{audio_spec} × {symbolic_spec}: only {int(in_both.sum())} paired tracks "
+                             "— skipped (need 10)")
                 continue
             rows_a = np.flatnonzero(in_both)
             rows_s = position.loc[obs_a["id"].to_numpy()[rows_a]].to_numpy()
@@ -198,7 +200,8 @@ def run_compare(store_path: str | Path, label: str, out_dir: str | Path, group: 
 
     alignment = pd.DataFrame([row for pair in pairs for row in pair.rows]).reindex(columns=ALIGNMENT_COLUMNS)
     quality = pd.DataFrame(quality_rows).reindex(columns=LABEL_COLUMNS)
-    files = {"alignment": out / "alignment.csv", "label_quality": out / "label_quality.csv", "json": out / "compare.json"}
+    files = {"alignment": out / "alignment.csv", "label_quality": out / "label_quality.csv",
+             "json": out / "compare.json"}
     alignment.to_csv(files["alignment"], index=False)
     quality.to_csv(files["label_quality"], index=False)
     result = CompareResult(alignment, quality, pairs, settings, out, files, notes)
@@ -233,7 +236,8 @@ def result_to_json(result: CompareResult, store_path: Path) -> dict:
             "retrieval_settings": [{"method": run.method, "direction": run.direction, **run.settings}
                                    for run in pair.retrieval.runs],
             "cca_correlations": [float(c) for c in pair.retrieval.cca_correlations],
-            "test_ranks": {f"{run.method} {run.direction}": [float(r) for r in run.ranks] for run in pair.retrieval.runs},
+            "test_ranks": {f"{run.method} {run.direction}": [float(r) for r in run.ranks]
+                           for run in pair.retrieval.runs},
         } for pair in result.pairs],
         "alignment": records(result.alignment),
         "label_quality": records(result.label_quality),

@@ -83,7 +83,8 @@ def _accuracy_and_f1(truth: np.ndarray, predicted: np.ndarray, n_boot: int, seed
         return float(np.mean(rows[:, 0] == rows[:, 1]))
 
     out = {}
-    for name, statistic, level in ((f"{prefix}_accuracy", accuracy, chance), (f"{prefix}_macro_f1", macro_f1, float("nan"))):
+    for name, statistic, level in ((f"{prefix}_accuracy", accuracy, chance),
+                                   (f"{prefix}_macro_f1", macro_f1, float("nan"))):
         low, high = bootstrap_ci(pairs, statistic, n_boot=n_boot, seed=seed)
         out[name] = Estimate(value=statistic(pairs), ci_low=low, ci_high=high, n=len(truth), n_resample=len(truth),
                              chance=level)

@@ -126,8 +126,9 @@ def retrieval_figures(ranks: np.ndarray, ks: Sequence[int] = RECALL_KS, n_boot: 
         low, high = bootstrap_ci(ranks, lambda r, name=name: _figures(r, ks)[name], n_boot=n_boot, seed=seed)
         alternative = "less" if name == "median_rank" else "greater"
         p = permutation_p_value(value, np.array([f[name] for f in null]), alternative) if null else float("nan")
+        null_mean = float(np.mean([f[name] for f in null])) if null else float("nan")
         out[name] = Estimate(value=value, ci_low=low, ci_high=high, p_value=p, n=n, n_resample=n,
-                             chance=chance[name], null_mean=float(np.mean([f[name] for f in null])) if null else float("nan"))
+                             chance=chance[name], null_mean=null_mean)
     return out
 
 
@@ -211,7 +212,8 @@ class RetrievalOutcome:
     cca_correlations: np.ndarray
 
 
-def _inner_folds(n: int, labels: np.ndarray | None, groups: np.ndarray | None, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def _inner_folds(n: int, labels: np.ndarray | None, groups: np.ndarray | None,
+                 seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Three grouped folds of the training rows; each held-out part is cut to at most
     :data:`INNER_VALIDATION_MAX_N` rows (scoring costs the square of its size)."""
     inner_labels = np.zeros(n, dtype=int) if labels is None else labels
@@ -242,13 +244,15 @@ def _cross_modal_retrieval(X: np.ndarray, Y: np.ndarray, train: np.ndarray, test
         raise CounterpointError(f"retrieval needs at least 6 training and 2 test pairs, got {len(train)} and "
                                 f"{len(test)} — use a larger dataset or another split column")
     sx, sy = _standardiser(np.asarray(X[train], np.float64)), _standardiser(np.asarray(Y[train], np.float64))
-    Xtr, Ytr, Xte, Yte = _standardise(X[train], sx), _standardise(Y[train], sy), _standardise(X[test], sx), _standardise(Y[test], sy)
+    Xtr, Xte = _standardise(X[train], sx), _standardise(X[test], sx)
+    Ytr, Yte = _standardise(Y[train], sy), _standardise(Y[test], sy)
     folds = _inner_folds(len(train), None if labels is None else np.asarray(labels)[train],
                          None if groups is None else np.asarray(groups)[train], seed)
     a_to_b, b_to_a = f"{names[0]}→{names[1]}", f"{names[1]}→{names[0]}"
     runs = []
 
-    for source_tr, target_tr, source_te, target_te, direction in ((Xtr, Ytr, Xte, Yte, a_to_b), (Ytr, Xtr, Yte, Xte, b_to_a)):
+    for source_tr, target_tr, source_te, target_te, direction in ((Xtr, Ytr, Xte, Yte, a_to_b),
+                                                                  (Ytr, Xtr, Yte, Xte, b_to_a)):
         scores = np.zeros(len(RIDGE_ALPHAS))
         for fit, held in folds:
             for i, W in enumerate(_ridge_maps(source_tr[fit], target_tr[fit], RIDGE_ALPHAS)):
