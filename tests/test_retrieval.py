@@ -106,7 +106,9 @@ def test_mapping_is_fitted_on_training_pairs_only():
 
 
 def test_shared_space_mapping_and_dimension_check():
-    assert share_space("clamp3-audio", "clamp3-symbolic:layer=last")
+    assert share_space("clamp3-audio", "clamp3-symbolic:device=cpu")
+    assert share_space("clamp3-audio:variant=c2", "clamp3-symbolic:variant=c2")
+    assert not share_space("clamp3-audio", "clamp3-symbolic:variant=c2")   # two different joint spaces
     assert not share_space("clamp3-audio", "symbolic-stats")
     assert not share_space("musicnn", "clamp2")
     rng = np.random.default_rng(4)

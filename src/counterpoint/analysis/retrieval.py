@@ -31,6 +31,7 @@ from counterpoint.analysis.statistics import (
     serial_blas,
     subsample_indices,
 )
+from counterpoint.encoders.base import parse_spec
 from counterpoint.errors import CounterpointError
 from counterpoint.splits import grouped_folds
 
@@ -39,8 +40,10 @@ from counterpoint.splits import grouped_folds
 SHARED_SPACES: dict[str, str] = {
     "clamp3-audio": "clamp3",
     "clamp3-symbolic": "clamp3",
-    "clamp3": "clamp3",
 }
+#: Spec parameters (with their defaults) that must agree for two encoders to share their
+#: space: CLaMP 3's "saas" and "c2" checkpoints are different joint spaces.
+SPACE_PARAMETERS: dict[str, dict[str, str]] = {"clamp3": {"variant": "saas"}}
 
 RIDGE_ALPHAS = (0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
 CCA_SHRINKAGES = (0.01, 0.1, 0.5)
@@ -50,15 +53,14 @@ RECALL_KS = (1, 5, 10)
 INNER_VALIDATION_MAX_N = 1000
 
 
-def encoder_name(spec: str) -> str:
-    """The encoder name of a spec: ``"clamp3-audio:layer=x"`` → ``"clamp3-audio"``."""
-    return spec.split(":", 1)[0].strip()
-
-
 def share_space(spec_a: str, spec_b: str) -> bool:
-    """Whether two encoders embed into one trained joint space (see :data:`SHARED_SPACES`)."""
-    space_a = SHARED_SPACES.get(encoder_name(spec_a))
-    return space_a is not None and space_a == SHARED_SPACES.get(encoder_name(spec_b))
+    """Whether two encoder specs embed into one trained joint space (see :data:`SHARED_SPACES`)."""
+    (name_a, params_a), (name_b, params_b) = parse_spec(spec_a), parse_spec(spec_b)
+    space = SHARED_SPACES.get(name_a)
+    if space is None or space != SHARED_SPACES.get(name_b):
+        return False
+    return all(params_a.get(key, default) == params_b.get(key, default)
+               for key, default in SPACE_PARAMETERS.get(space, {}).items())
 
 
 # --------------------------------------------------------------------------------------
