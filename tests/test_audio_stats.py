@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from counterpoint import hear
 from counterpoint.data.manifest import Track
-from counterpoint.encoders import audio_stats
 from counterpoint.encoders.audio_stats import AudioStatsEncoder, base_feature_names
 from counterpoint.encoders.registry import build_encoder
 from counterpoint.errors import EncoderError, TrackError
@@ -118,13 +118,13 @@ def test_very_short_audio_still_gives_one_finite_block() -> None:
 
 
 def test_hear_api_matches_the_encoder() -> None:
-    model = audio_stats.load_model(frame_hop=1.0)
+    model = hear.load_model(spec="audio-stats:frame_hop=1.0")
     assert model.sample_rate == SR and model.scene_embedding_size == model.timestamp_embedding_size == model.dim
     audio = np.stack([tone(440.0, 2.0), click_train(120, 2.0)])
-    frames, stamps = audio_stats.get_timestamp_embeddings(audio, model)
+    frames, stamps = hear.get_timestamp_embeddings(audio, model)
     assert tuple(frames.shape) == (2, 2, model.dim)
     np.testing.assert_allclose(stamps.numpy(), [[500.0, 1500.0], [500.0, 1500.0]])
-    scene = audio_stats.get_scene_embeddings(audio, model)
+    scene = hear.get_scene_embeddings(audio, model)
     np.testing.assert_allclose(scene.numpy()[0], model.embed_waveform(audio[0]).pooled, rtol=1e-6)
     with pytest.raises(EncoderError, match="n_sounds"):
         model.get_scene_embeddings(audio[0])

@@ -196,6 +196,8 @@ def test_hear_functions_and_top_tags(networks):
     encoder = mn.MusicnnEncoder(layer="taggram")
     batch = np.stack([audio, audio[::-1].copy()])
     embeddings, timestamps = encoder.get_timestamp_embeddings(batch)
+    assert isinstance(embeddings, torch.Tensor) and isinstance(timestamps, torch.Tensor)  # the HEAR contract
+    embeddings, timestamps = embeddings.numpy(), timestamps.numpy()
     assert embeddings.shape == (2, 3, 50) and timestamps.shape == (2, 3)
     np.testing.assert_allclose(timestamps[0], [1488.0, 4480.0, 7472.0])
     scene = encoder.get_scene_embeddings(torch.from_numpy(batch))

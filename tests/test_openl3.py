@@ -19,6 +19,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from counterpoint import hear
 from counterpoint.data.manifest import Track
 from counterpoint.encoders import openl3
 from counterpoint.encoders.registry import build_encoder
@@ -332,14 +333,14 @@ def test_published_gzip_is_unpacked_into_the_cache(monkeypatch: pytest.MonkeyPat
 
 def test_hear_api(random_weights) -> None:
     path, _ = random_weights
-    model = openl3.load_model(str(path), input_repr="mel128", embedding_size=512, hop=0.5)
+    model = hear.load_model(str(path), spec="openl3:input_repr=mel128,embedding_size=512,hop=0.5")
     assert model.sample_rate == 48_000 and model.scene_embedding_size == model.timestamp_embedding_size == 512
     audio = torch.from_numpy(np.stack([chirp_signal(0.9), 0.5 * chirp_signal(0.9)[::-1].copy()]))
-    embeddings, timestamps = openl3.get_timestamp_embeddings(audio, model)
+    embeddings, timestamps = hear.get_timestamp_embeddings(audio, model)
     count = openl3.window_count(audio.shape[1], 0.5, True)
     assert embeddings.shape == (2, count, 512) and timestamps.shape == (2, count)
     np.testing.assert_allclose(timestamps[0].numpy(), np.arange(count) * 500.0)  # milliseconds
-    scene = openl3.get_scene_embeddings(audio, model)
+    scene = hear.get_scene_embeddings(audio, model)
     np.testing.assert_allclose(scene.numpy(), embeddings.mean(dim=1).numpy(), rtol=1e-5)
 
 

@@ -34,10 +34,8 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from counterpoint.data.audio import load_audio
-from counterpoint.data.manifest import Track
-from counterpoint.encoders.base import Embedding, Encoder, Parameter
-from counterpoint.errors import EncoderError, TrackError
+from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
+from counterpoint.errors import EncoderError
 
 N_FFT = 2048
 HOP_LENGTH = 512
@@ -166,12 +164,11 @@ def summarise(frames: FrameDescriptors, frame_hop: float) -> tuple[np.ndarray, n
     return blocks, centres, pooled
 
 
-class AudioStatsEncoder(Encoder):
+class AudioStatsEncoder(AudioEncoder):
     """Classic librosa descriptors (log-mel, MFCC, chroma, contrast, onsets, tempogram),
     summarised per ``frame_hop`` block and over the whole file."""
 
     name: ClassVar[str] = "audio-stats"
-    modality: ClassVar[str] = "audio"
     description: ClassVar[str] = ("named librosa descriptors: log-mel, MFCC+delta, chroma, spectral contrast and shape, "
                                   "onset strength (mean/std) and a tempogram summary; per block and whole file")
     parameters: ClassVar[dict[str, Parameter]] = {
@@ -200,74 +197,19 @@ class AudioStatsEncoder(Encoder):
     def feature_names(self) -> list[str]:
         return feature_names(int(self.params["n_mels"]), int(self.params["n_mfcc"]))
 
-    def prepare(self, track: Track) -> np.ndarray:
-        if track.audio_path is None:
-            raise TrackError(f"track {track.id!r}: has no audio file — audio-stats needs one")
-        return load_audio(track.audio_path, int(self.params["sample_rate"]), track.id)
+    @property
+    def sample_rate(self) -> int:
+        return int(self.params["sample_rate"])
+
+    def prepare_waveform(self, waveform: np.ndarray, source: str) -> np.ndarray:
+        return waveform
 
     def embed_prepared(self, inputs: Sequence[np.ndarray]) -> list[Embedding]:
         return [self.embed_waveform(waveform) for waveform in inputs]
 
     def embed_waveform(self, waveform: np.ndarray) -> Embedding:
         """Blocks and pooled vector of a mono waveform at this encoder's sample rate."""
-        sample_rate = int(self.params["sample_rate"])
-        frames = frame_descriptors(np.asarray(waveform, dtype=np.float32), sample_rate,
+        frames = frame_descriptors(np.asarray(waveform, dtype=np.float32), self.sample_rate,
                                    int(self.params["n_mels"]), int(self.params["n_mfcc"]))
         blocks, centres, pooled = summarise(frames, float(self.params["frame_hop"]))
         return Embedding(frames=blocks, timestamps=centres, pooled=pooled, duration=frames.duration)
-
-    # HEAR 2021 API ---------------------------------------------------------------------
-
-    @property
-    def sample_rate(self) -> int:
-        """HEAR: the rate (Hz) the HEAR functions expect their input at."""
-        return int(self.params["sample_rate"])
-
-    @property
-    def timestamp_embedding_size(self) -> int:
-        return self.dim
-
-    @property
-    def scene_embedding_size(self) -> int:
-        return self.dim
-
-    def get_timestamp_embeddings(self, audio: Any) -> tuple[Any, Any]:
-        """HEAR: ``[n_sounds, n_samples]`` at :attr:`sample_rate` → block vectors ``[n, T, D]``
-        and block centres ``[n, T]`` in milliseconds (torch tensors)."""
-        import torch
-
-        embeddings = self._embed_batch(audio, "get_timestamp_embeddings")
-        frames = torch.from_numpy(np.stack([e.frames for e in embeddings]))
-        stamps = torch.from_numpy(np.stack([e.timestamps * 1000.0 for e in embeddings]))
-        return frames, stamps
-
-    def get_scene_embeddings(self, audio: Any) -> Any:
-        """HEAR: ``[n_sounds, n_samples]`` → the whole-sound vectors ``[n, D]`` (torch tensor)."""
-        import torch
-
-        return torch.from_numpy(np.stack([e.pooled for e in self._embed_batch(audio, "get_scene_embeddings")]))
-
-    def _embed_batch(self, audio: Any, caller: str) -> list[Embedding]:
-        batch = np.asarray(audio.detach().cpu().numpy() if hasattr(audio, "detach") else audio, dtype=np.float32)
-        if batch.ndim != 2 or batch.shape[1] == 0:
-            raise EncoderError(f"audio-stats {caller}: audio must be [n_sounds, n_samples], got shape {batch.shape}")
-        return [self.embed_waveform(waveform) for waveform in batch]
-
-
-# HEAR 2021 module-level API -----------------------------------------------------------------
-
-def load_model(model_file_path: str = "", **params: Any) -> AudioStatsEncoder:
-    """HEAR ``load_model``: audio-stats has no weights, so ``model_file_path`` must be empty."""
-    if model_file_path:
-        raise EncoderError(f"audio-stats has no weights: load_model got model_file_path={model_file_path!r} — pass none")
-    return AudioStatsEncoder(**params)
-
-
-def get_timestamp_embeddings(audio: Any, model: AudioStatsEncoder) -> tuple[Any, Any]:
-    """HEAR ``get_timestamp_embeddings`` (timestamps in milliseconds)."""
-    return model.get_timestamp_embeddings(audio)
-
-
-def get_scene_embeddings(audio: Any, model: AudioStatsEncoder) -> Any:
-    """HEAR ``get_scene_embeddings`` (the whole-sound descriptor)."""
-    return model.get_scene_embeddings(audio)

@@ -11,6 +11,10 @@ An encoder works in two steps so that one bad file never spoils a batch:
 Parameters come from a spec string such as ``musicnn:model=MTT,layer=max_pool``; the
 encoder declares them in :attr:`Encoder.parameters` with defaults, and unknown or
 ill-typed values give an :class:`~counterpoint.errors.EncoderError`.
+
+Audio encoders subclass :class:`AudioEncoder`: they turn a decoded waveform into their input
+(:meth:`AudioEncoder.prepare_waveform`) and inherit reading the file and the HEAR 2021 API
+(:mod:`counterpoint.hear` holds its module-level functions).
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from counterpoint import __version__
+from counterpoint.data.audio import load_audio
 from counterpoint.data.manifest import Track
-from counterpoint.errors import EncoderError
+from counterpoint.errors import EncoderError, TrackError
 
 #: Parameters that change how fast an encoder runs, never its numbers.
 RUNTIME_PARAMETERS = ("device", "batch_size")
@@ -168,3 +173,72 @@ class Encoder(ABC):
     def embed(self, tracks: Sequence[Track]) -> list[Embedding]:
         """Prepare and embed tracks in one go (raises on the first bad track)."""
         return self.embed_prepared([self.prepare(t) for t in tracks])
+
+
+class AudioEncoder(Encoder):
+    """An encoder of mono audio at :attr:`sample_rate`, offering the HEAR 2021 API.
+
+    Subclasses set :attr:`sample_rate` (a class attribute, or a property when it comes from
+    parameters or a loaded config) and :meth:`prepare_waveform`; :meth:`prepare` decodes a
+    track's file at that rate and hands it on, and the HEAR methods embed waveforms given in
+    memory through the same two steps, so their numbers are the store's.
+    """
+
+    modality: ClassVar[str] = "audio"
+
+    @property
+    @abstractmethod
+    def sample_rate(self) -> int:
+        """Rate in Hz of the waveforms :meth:`prepare_waveform` and the HEAR functions take."""
+
+    @abstractmethod
+    def prepare_waveform(self, waveform: np.ndarray, source: str) -> Any:
+        """This encoder's input from a mono float32 waveform at :attr:`sample_rate`.
+
+        Raises TrackError starting with ``source`` (a track and its file, or ``sound i``)
+        when the waveform cannot be embedded, e.g. because it is too short.
+        """
+
+    def prepare(self, track: Track) -> Any:
+        if track.audio_path is None:
+            raise TrackError(f"track {track.id!r}: has no audio file — {self.name} embeds audio")
+        waveform = load_audio(track.audio_path, self.sample_rate, track.id)
+        return self.prepare_waveform(waveform, f"track {track.id!r} ({track.audio_path})")
+
+    # HEAR 2021 API ---------------------------------------------------------------------
+
+    @property
+    def timestamp_embedding_size(self) -> int:
+        """HEAR: dimension of each timestamp embedding."""
+        return self.dim
+
+    @property
+    def scene_embedding_size(self) -> int:
+        """HEAR: dimension of each scene embedding."""
+        return self.dim
+
+    def embed_sounds(self, audio: Any, caller: str = "embed_sounds") -> list[Embedding]:
+        """Embed the rows of ``audio`` ``[n_sounds, n_samples]`` (torch or numpy, at :attr:`sample_rate`)."""
+        batch = np.asarray(audio.detach().cpu().numpy() if hasattr(audio, "detach") else audio, dtype=np.float32)
+        if batch.ndim != 2 or batch.shape[1] == 0:
+            raise EncoderError(f"encoder {self.name} {caller}: audio must be [n_sounds, n_samples] with n_samples > 0 "
+                               f"at {self.sample_rate} Hz, got shape {batch.shape}")
+        return self.embed_prepared([self.prepare_waveform(row, f"sound {i}") for i, row in enumerate(batch)])
+
+    def get_timestamp_embeddings(self, audio: Any) -> tuple[Any, Any]:
+        """HEAR: ``audio`` ``[n_sounds, n_samples]`` at :attr:`sample_rate` → torch tensors of the
+        frames ``[n, T, D]`` and their timestamps in milliseconds ``[n, T]``."""
+        import torch
+
+        embeddings = self.embed_sounds(audio, "get_timestamp_embeddings")
+        frames = torch.from_numpy(np.stack([e.frames for e in embeddings]))
+        stamps = torch.from_numpy(np.stack([e.timestamps * 1000.0 for e in embeddings]))
+        return frames, stamps
+
+    def get_scene_embeddings(self, audio: Any) -> Any:
+        """HEAR: ``audio`` ``[n_sounds, n_samples]`` at :attr:`sample_rate` → the pooled vectors
+        ``[n, D]`` (torch), the ones the store keeps."""
+        import torch
+
+        embeddings = self.embed_sounds(audio, "get_scene_embeddings")
+        return torch.from_numpy(np.stack([e.pooled for e in embeddings]))

@@ -31,9 +31,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from counterpoint.data.audio import load_audio
-from counterpoint.data.manifest import Track
-from counterpoint.encoders.base import Embedding, Encoder, Parameter
+from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
 from counterpoint.encoders.clamp import (CLAMP3_C2_WEIGHTS, CLAMP3_SAAS_WEIGHTS, cached_sha256, load_branch,
                                          run_segmented)
 from counterpoint.encoders.devices import DEVICE_CHOICES, select_device
@@ -130,11 +128,10 @@ class PreparedClamp3Audio:
     duration: float
 
 
-class Clamp3AudioEncoder(Encoder):
+class Clamp3AudioEncoder(AudioEncoder):
     """CLaMP 3 audio embeddings (768-d, shared with CLaMP 3 symbolic and text) from MERT window features."""
 
     name: ClassVar[str] = "clamp3-audio"
-    modality: ClassVar[str] = "audio"
     description: ClassVar[str] = "CLaMP 3 audio branch over MERT-v1-95M 5-s window features, 768-d audio-score-text space"
     requirements: ClassVar[str] = ("torch + transformers; the CLaMP 3 checkpoint (`counterpoint weights fetch clamp3`) "
                                    "and MERT-v1-95M (`counterpoint weights fetch mert`)")
@@ -199,13 +196,15 @@ class Clamp3AudioEncoder(Encoder):
             self._branch = branch.eval().to(device)
         return self._branch
 
-    def prepare(self, track: Track) -> PreparedClamp3Audio:
-        if track.audio_path is None:
-            raise TrackError(f"track {track.id!r}: has no audio file — {self.name} embeds audio")
+    @property
+    def sample_rate(self) -> int:
+        """MERT's input rate in Hz (from its config.json, 24000 for MERT-v1-95M)."""
+        return self.mert().sample_rate
+
+    def prepare_waveform(self, waveform: np.ndarray, source: str) -> PreparedClamp3Audio:
         mert = self.mert()
-        waveform = load_audio(track.audio_path, mert.sample_rate, track.id)
         if len(waveform) < MERT_MIN_TAIL_SECONDS * mert.sample_rate:
-            raise TrackError(f"track {track.id!r} ({track.audio_path}): {len(waveform) / mert.sample_rate:.2f} s of audio "
+            raise TrackError(f"{source}: {len(waveform) / mert.sample_rate:.2f} s of audio "
                              f"is shorter than the {MERT_MIN_TAIL_SECONDS:g} s CLaMP 3's MERT windows need — remove the track")
         vectors, times = mert_window_vectors(mert, normalise_waveform(waveform))
         return PreparedClamp3Audio(vectors, times, len(waveform) / mert.sample_rate)

@@ -24,13 +24,11 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from counterpoint.data.audio import load_audio
-from counterpoint.data.manifest import Track
-from counterpoint.encoders.base import Embedding, Encoder, Parameter
+from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
 from counterpoint.encoders.devices import DEVICE_CHOICES, select_device
 from counterpoint.encoders.mert import file_digest, window_starts
 from counterpoint.encoders.weights import WeightFile, declare_weights, find_weights, resolve_weights
-from counterpoint.errors import EncoderError, TrackError, WeightsError
+from counterpoint.errors import EncoderError, WeightsError
 
 CLAP_REPO = "laion/larger_clap_music"
 #: Files of a transformers CLAP repository: model, feature extractor, RoBERTa tokenizer.
@@ -75,11 +73,10 @@ class PreparedClap:
     duration: float
 
 
-class ClapEncoder(Encoder):
+class ClapEncoder(AudioEncoder):
     """LAION CLAP audio embeddings of 10-s windows (L2-normalised), pooled by their mean; text with :meth:`embed_text`."""
 
     name: ClassVar[str] = "clap"
-    modality: ClassVar[str] = "audio"
     description: ClassVar[str] = "LAION CLAP (HTSAT, music checkpoint) audio-text space: one embedding per 10-s window, mean-pooled"
     requirements: ClassVar[str] = (f"torch + transformers and a CLAP checkpoint ({CLAP_REPO}, about 776 MB): "
                                    "`counterpoint weights fetch clap`, or model=DIR of a local copy")
@@ -141,12 +138,13 @@ class ClapEncoder(Encoder):
         checkpoint = next(folder / n for n in CHECKPOINT_NAMES if (folder / n).exists())
         return file_digest(checkpoint)
 
-    def prepare(self, track: Track) -> PreparedClap:
-        if track.audio_path is None:
-            raise TrackError(f"track {track.id!r}: has no audio file — the clap encoder reads audio")
-        rate = int(self.extractor().sampling_rate)
-        waveform = load_audio(track.audio_path, rate, track.id)
-        return PreparedClap(waveform, len(waveform) / rate)
+    @property
+    def sample_rate(self) -> int:
+        """The feature extractor's rate in Hz (48000 for the LAION checkpoints)."""
+        return int(self.extractor().sampling_rate)
+
+    def prepare_waveform(self, waveform: np.ndarray, source: str) -> PreparedClap:
+        return PreparedClap(waveform, len(waveform) / self.sample_rate)
 
     def window_embeddings(self, windows: Sequence[np.ndarray]) -> np.ndarray:
         """L2-normalised CLAP embeddings ``[W, dim]`` of clips no longer than the model's clip length."""

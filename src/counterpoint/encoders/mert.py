@@ -27,9 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
-from counterpoint.data.audio import load_audio
-from counterpoint.data.manifest import Track
-from counterpoint.encoders.base import Embedding, Encoder, Parameter
+from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
 from counterpoint.encoders.devices import DEVICE_CHOICES, select_device
 from counterpoint.encoders.weights import WeightFile, declare_weights, find_weights, resolve_weights, sha256_of
 from counterpoint.errors import EncoderError, TrackError, WeightsError
@@ -275,11 +273,10 @@ class PreparedAudio:
     source: str
 
 
-class MertEncoder(Encoder):
+class MertEncoder(AudioEncoder):
     """MERT-v1-95M frames (768-dim, 75 Hz) of one layer or the mean of all 13; pooled = mean over time."""
 
     name: ClassVar[str] = "mert"
-    modality: ClassVar[str] = "audio"
     description: ClassVar[str] = "MERT-v1-95M self-supervised music model: 768-dim frames at 75 Hz, mean-pooled"
     requirements: ClassVar[str] = (f"torch + transformers and the {MERT_REPO} weights (config.json, pytorch_model.bin, "
                                    "about 380 MB): `counterpoint weights fetch mert`, or weights=DIR of a local copy")
@@ -333,18 +330,20 @@ class MertEncoder(Encoder):
             return self._model.hidden_size
         return int(read_config(self.files().config).get("hidden_size", 768))
 
+    @property
+    def sample_rate(self) -> int:
+        """The model's input rate in Hz (``sample_rate`` of its config.json, 24000 for MERT-v1-95M)."""
+        return self.model().sample_rate
+
     def weights_digest(self) -> str | None:
         return file_digest(self.files().checkpoint)
 
-    def prepare(self, track: Track) -> PreparedAudio:
-        if track.audio_path is None:
-            raise TrackError(f"track {track.id!r}: has no audio file — the mert encoder reads audio")
+    def prepare_waveform(self, waveform: np.ndarray, source: str) -> PreparedAudio:
         model = self.model()
-        waveform = load_audio(track.audio_path, model.sample_rate, track.id)
         if len(waveform) < model.field:
-            raise TrackError(f"track {track.id!r} ({track.audio_path}): {len(waveform)} samples is shorter than one "
+            raise TrackError(f"{source}: {len(waveform)} samples is shorter than one "
                              f"MERT frame ({model.field} samples at {model.sample_rate} Hz) — remove the track")
-        return PreparedAudio(normalise_waveform(waveform), len(waveform) / model.sample_rate, str(track.audio_path))
+        return PreparedAudio(normalise_waveform(waveform), len(waveform) / model.sample_rate, source)
 
     def _reduce(self, states: "torch.Tensor") -> "torch.Tensor":
         """[L, B, T, H] → [B, T, H]: one hidden state or the mean of all of them."""

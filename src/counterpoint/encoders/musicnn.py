@@ -39,8 +39,7 @@ from typing import Sequence
 import numpy as np
 
 from counterpoint.data.audio import load_audio
-from counterpoint.data.manifest import Track
-from counterpoint.encoders.base import Embedding, Encoder, Parameter
+from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
 from counterpoint.encoders.weights import WeightFile, declare_weights
 from counterpoint.errors import EncoderError, TrackError, WeightsError
 from counterpoint.paths import cache_dir, weights_dir
@@ -386,11 +385,11 @@ class PreparedAudio:
     duration: float  # seconds
 
 
-class MusicnnEncoder(Encoder):
+class MusicnnEncoder(AudioEncoder):
     """musicnn tagger features: one vector per 3-second patch, mean over patches as the pooled vector."""
 
     name = "musicnn"
-    modality = "audio"
+    sample_rate = SAMPLE_RATE
     description = "musicnn (Pons & Serra 2019) music tagger trained on MagnaTagATune or the Million Song Dataset, PyTorch port"
     requirements = "the musicnn==0.1.0 wheel (installed --no-deps by `make setup`) for its checkpoints"
     default_batch_size = 8
@@ -434,12 +433,9 @@ class MusicnnEncoder(Encoder):
     def feature_names(self) -> list[str] | None:
         return list(TAGS[self.params["model"]]) if self.params["layer"] == "taggram" else None
 
-    def prepare(self, track: Track) -> PreparedAudio:
-        if track.audio_path is None:
-            raise TrackError(f"track {track.id!r}: has no audio file — musicnn embeds audio")
-        audio = load_audio(track.audio_path, SAMPLE_RATE, track.id)
-        patches, centres = audio_patches(audio, self.hop, f"track {track.id!r} ({track.audio_path})")
-        return PreparedAudio(patches, centres, len(audio) / SAMPLE_RATE)
+    def prepare_waveform(self, waveform: np.ndarray, source: str) -> PreparedAudio:
+        patches, centres = audio_patches(waveform, self.hop, source)
+        return PreparedAudio(patches, centres, len(waveform) / SAMPLE_RATE)
 
     def layer_outputs(self, patches: np.ndarray, layer: str | None = None) -> np.ndarray:
         """Activations of ``layer`` (default: the encoder's) for patches ``[P, 187, 96]``, ``[P, D]`` float32.
@@ -483,36 +479,6 @@ class MusicnnEncoder(Encoder):
         bounds = np.cumsum([0] + [len(p.patches) for p in inputs])
         return [Embedding(frames=frames[a:b], timestamps=p.centres, pooled=frames[a:b].mean(axis=0), duration=p.duration)
                 for p, a, b in zip(inputs, bounds[:-1], bounds[1:])]
-
-    # HEAR 2021 API ---------------------------------------------------------------
-
-    sample_rate = SAMPLE_RATE
-
-    def get_timestamp_embeddings(self, audio) -> tuple:
-        """HEAR: ``audio`` ``[n_sounds, n_samples]`` at 16 kHz → (embeddings ``[n, T, D]``, timestamps in ms ``[n, T]``).
-
-        Returns torch tensors when given a torch tensor, numpy arrays otherwise.
-        """
-        as_torch = type(audio).__module__.startswith("torch")
-        waveforms = audio.detach().cpu().numpy() if as_torch else np.asarray(audio)
-        if waveforms.ndim != 2:
-            raise EncoderError(f"musicnn get_timestamp_embeddings: audio must be [n_sounds, n_samples], got shape {waveforms.shape}")
-        prepared = []
-        for i, waveform in enumerate(waveforms):
-            patches, centres = audio_patches(waveform, self.hop, f"sound {i}")
-            prepared.append(PreparedAudio(patches, centres, len(waveform) / SAMPLE_RATE))
-        embeddings = self.embed_prepared(prepared)
-        frames = np.stack([e.frames for e in embeddings])
-        stamps = np.stack([e.timestamps * 1000.0 for e in embeddings])
-        if as_torch:
-            import torch
-            return torch.from_numpy(frames), torch.from_numpy(stamps)
-        return frames, stamps
-
-    def get_scene_embeddings(self, audio):
-        """HEAR: ``audio`` ``[n_sounds, n_samples]`` at 16 kHz → the mean over patches ``[n, D]``."""
-        frames, _ = self.get_timestamp_embeddings(audio)
-        return frames.mean(1) if type(frames).__module__.startswith("torch") else frames.mean(axis=1)
 
 
 def top_tags(path: str | Path, model: str = "MTT", k: int = 10) -> list[tuple[str, float]]:

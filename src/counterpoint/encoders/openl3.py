@@ -34,9 +34,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from counterpoint.data.audio import load_audio
-from counterpoint.data.manifest import Track
-from counterpoint.encoders.base import Embedding, Encoder, Parameter
+from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
 from counterpoint.encoders.weights import WeightFile, declare_weights, find_weights, sha256_of
 from counterpoint.errors import EncoderError, TrackError, WeightsError
 from counterpoint.paths import cache_dir, weights_dir
@@ -488,11 +486,11 @@ class PreparedAudio:
         return self.waveform.size / SAMPLE_RATE
 
 
-class OpenL3Encoder(Encoder):
+class OpenL3Encoder(AudioEncoder):
     """OpenL3 audio embeddings: one vector per 1-second window every ``hop`` seconds."""
 
     name: ClassVar[str] = "openl3"
-    modality: ClassVar[str] = "audio"
+    sample_rate: ClassVar[int] = SAMPLE_RATE
     description: ClassVar[str] = ("OpenL3 (Look, Listen and Learn) audio embeddings, 512 or 6144 dims per "
                                   "1-second window; PyTorch port loading the original Keras weights")
     parameters: ClassVar[dict[str, Parameter]] = {
@@ -510,9 +508,6 @@ class OpenL3Encoder(Encoder):
     requirements: ClassVar[str] = ("torch, h5py, librosa, and the Keras weight file openl3_audio_<repr>_<content>.h5 "
                                    "(about 18 MB each) from github.com/marl/openl3 (branch 'models'), in "
                                    "$COUNTERPOINT_WEIGHTS_DIR/openl3/ or given with weights=PATH")
-
-    #: HEAR 2021 attributes.
-    sample_rate: ClassVar[int] = SAMPLE_RATE
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -536,14 +531,6 @@ class OpenL3Encoder(Encoder):
         return int(self.params["embedding_size"])
 
     @property
-    def timestamp_embedding_size(self) -> int:
-        return self.dim
-
-    @property
-    def scene_embedding_size(self) -> int:
-        return self.dim
-
-    @property
     def weights_path(self) -> Path:
         if self._weights_path is None:
             self._weights_path = resolve_openl3_weights(self.params["input_repr"], self.params["content_type"],
@@ -564,10 +551,8 @@ class OpenL3Encoder(Encoder):
             self._network = network.to(self.params["device"]).eval()
         return self._network
 
-    def prepare(self, track: Track) -> PreparedAudio:
-        if track.audio_path is None:
-            raise TrackError(f"track {track.id!r}: has no audio file — openl3 embeds audio only")
-        return PreparedAudio(load_audio(track.audio_path, SAMPLE_RATE, track_id=track.id))
+    def prepare_waveform(self, waveform: np.ndarray, source: str) -> PreparedAudio:
+        return PreparedAudio(waveform)
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         """One forward pass: windows ``[B, 48000]`` → ``[B, dim]`` float32."""
@@ -606,42 +591,3 @@ class OpenL3Encoder(Encoder):
 
     def embed_prepared(self, inputs: Sequence[PreparedAudio]) -> list[Embedding]:
         return self.embed_waveforms([item.waveform for item in inputs])
-
-    # HEAR 2021 API ---------------------------------------------------------------------
-
-    def get_timestamp_embeddings(self, audio: Any) -> tuple[Any, Any]:
-        """HEAR: ``[n_sounds, n_samples]`` at 48 kHz → embeddings ``[n, T, D]`` and timestamps ``[n, T]`` in ms."""
-        torch = _torch()
-        batch = np.asarray(audio.detach().cpu().numpy() if hasattr(audio, "detach") else audio, dtype=np.float32)
-        if batch.ndim != 2:
-            raise EncoderError(f"openl3 get_timestamp_embeddings: audio must be [n_sounds, n_samples], got shape {batch.shape}")
-        embeddings = self.embed_waveforms(list(batch))
-        frames = torch.from_numpy(np.stack([e.frames for e in embeddings]))
-        stamps = torch.from_numpy(np.stack([e.timestamps * 1000.0 for e in embeddings]))
-        return frames, stamps
-
-    def get_scene_embeddings(self, audio: Any) -> Any:
-        """HEAR: ``[n_sounds, n_samples]`` at 48 kHz → one mean-pooled embedding per sound ``[n, D]``."""
-        frames, _ = self.get_timestamp_embeddings(audio)
-        return frames.mean(dim=1)
-
-
-# HEAR 2021 module-level API -----------------------------------------------------------------
-
-def load_model(model_file_path: str = "", **params: Any) -> OpenL3Encoder:
-    """HEAR ``load_model``: an :class:`OpenL3Encoder` reading ``model_file_path`` (else looked up)."""
-    if model_file_path:
-        params["weights"] = model_file_path
-    encoder = OpenL3Encoder(**params)
-    encoder.network  # noqa: B018 — load now, as HEAR expects a ready model
-    return encoder
-
-
-def get_timestamp_embeddings(audio: Any, model: OpenL3Encoder) -> tuple[Any, Any]:
-    """HEAR ``get_timestamp_embeddings`` (timestamps in milliseconds)."""
-    return model.get_timestamp_embeddings(audio)
-
-
-def get_scene_embeddings(audio: Any, model: OpenL3Encoder) -> Any:
-    """HEAR ``get_scene_embeddings`` (mean over the timestamp embeddings)."""
-    return model.get_scene_embeddings(audio)
