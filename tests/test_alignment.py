@@ -217,6 +217,11 @@ def test_half_sample_interval_reflects_and_rescales():
     assert high == pytest.approx(10.0 + 0.5 * 2.0, abs=0.1)
 
 
+def test_half_sample_interval_is_clipped_to_the_range_of_the_statistic():
+    low, high = half_sample_ci(0.01, np.array([0.0, 0.05, 0.1] * 50), bounds=(0.0, 1.0))
+    assert low == 0.0 and high > 0.01
+
+
 def test_half_sample_interval_covers_the_truth_for_cka():
     # Coverage check over repeated datasets from one population (small, so it stays fast).
     rng = np.random.default_rng(21)

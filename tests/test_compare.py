@@ -132,3 +132,21 @@ def test_headline_table_has_one_row_per_pair(result):
     row = table[table.symbolic == "symbolic-stats"].iloc[0]
     assert row["cka"] == pytest.approx(1.0) and row["recall@1 (ridge a→s)"] == 1.0
     assert row["recall@1 chance"] < 1.0
+
+
+def test_spaces_too_small_to_compare_are_noted_not_fatal(tmp_path):
+    rng = np.random.default_rng(3)
+    ids = [f"s{i:02d}" for i in range(30)]
+    table = pd.DataFrame({"id": ids, "audio_filename": "", "midi_filename": "", "split": "", "group": "",
+                          "style": [CLASSES[i % 3] for i in range(30)]})
+    path = tmp_path / "small.h5"
+    with StoreWriter(path) as writer:
+        writer.set_tracks(table)
+        _write_encoder(writer, "audio-stats", "audio", ids, rng.normal(size=(30, 4)))
+        _write_encoder(writer, "symbolic-stats", "symbolic", ids[:3], rng.normal(size=(3, 4)))
+    result = run_compare(path, "style", tmp_path / "out", k=3, n_boot=5, n_perm=5)
+    assert result.pairs == [] and result.alignment.empty
+    assert any("only 3 paired tracks" in note for note in result.notes)
+    assert any(note.startswith("symbolic-stats: no label quality") for note in result.notes)
+    assert set(result.label_quality.encoder) == {"audio-stats"}
+    assert json.loads(result.files["json"].read_text())["pairs"] == []

@@ -66,3 +66,14 @@ def test_grouped_folds_stop_a_group_signature_from_leaking():
     assert grouped["knn_accuracy"].value < 0.75
     for train, test in evaluation_folds(labels, groups, None):
         assert not set(groups[train]) & set(groups[test])
+
+
+def test_macro_f1_interval_contains_a_perfect_score():
+    # Few evaluated tracks: many resamples miss a class, which must not count as an error.
+    rng = np.random.default_rng(9)
+    labels = np.repeat(["a", "b", "c", "d"], 6)
+    X = np.repeat(np.eye(4) * 10, 6, axis=0) + 0.1 * rng.normal(size=(24, 4))
+    given = np.array((["train"] * 5 + ["test"]) * 4)
+    figures = label_quality(X, labels, evaluation_folds(labels, None, given), k=3, n_boot=100)
+    assert figures["knn_macro_f1"].value == 1.0
+    assert figures["knn_macro_f1"].ci_low == figures["knn_macro_f1"].ci_high == 1.0

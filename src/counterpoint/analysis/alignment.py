@@ -240,7 +240,8 @@ def cka_estimates(X: np.ndarray, Y: np.ndarray, n_boot: int = 200, n_perm: int =
 
     out = {}
     for name, value in values.items():
-        low, high = half_sample_ci(value, np.array(halves[name]), scale=math.sqrt(m / n))
+        bounds = (0.0, 1.0) if name == "cka" else (-np.inf, 1.0)  # debiased CKA can be < 0
+        low, high = half_sample_ci(value, np.array(halves[name]), scale=math.sqrt(m / n), bounds=bounds)
         null = nulls[name]
         out[name] = Estimate(value=value, ci_low=low, ci_high=high, n=n, n_resample=m,
                              p_value=permutation_p_value(observed_sub.get(name, float("nan")), null),
@@ -336,7 +337,7 @@ def rsa(X: np.ndarray, Y: np.ndarray, max_n: int = 1000, n_boot: int = 200, n_pe
     for half in half_samples(m, n_boot, seed + 2):
         a, b = half[half_rows], half[half_cols]
         half_values.append(float(_standardised(rank_x[a, b]) @ _standardised(rank_y[a, b])))
-    low, high = half_sample_ci(value, np.array(half_values), scale=math.sqrt(m / len(X)))
+    low, high = half_sample_ci(value, np.array(half_values), scale=math.sqrt(m / len(X)), bounds=(-1.0, 1.0))
     return Estimate(value=value, ci_low=low, ci_high=high, p_value=permutation_p_value(value, null),
                     n=len(X), n_resample=m, null_mean=float(np.mean(null)) if null.size else float("nan"))
 

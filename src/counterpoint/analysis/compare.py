@@ -19,7 +19,7 @@ from counterpoint.analysis.alignment import align_spaces
 from counterpoint.analysis.label_quality import evaluation_folds, label_quality
 from counterpoint.analysis.retrieval import RetrievalOutcome, cross_modal_retrieval, retrieval_figures, share_space
 from counterpoint.analysis.statistics import Estimate, serial_blas
-from counterpoint.errors import StoreError
+from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.splits import assign_splits
 
 #: Values of a label or group cell that mean "not given".
@@ -168,9 +168,13 @@ def run_compare(store_path: str | Path, label: str, out_dir: str | Path, group: 
     quality_rows = []
     for spec, (modality, X, obs) in spaces.items():
         labels = obs[label].astype(str).to_numpy()
-        folds = evaluation_folds(labels, groups_of(obs), split_of(obs), seed=seed)
-        with serial_blas():
-            figures = label_quality(X, labels, folds, k=k, n_boot=n_boot, seed=seed)
+        try:
+            with serial_blas():
+                figures = label_quality(X, labels, evaluation_folds(labels, groups_of(obs), split_of(obs), seed=seed),
+                                        k=k, n_boot=n_boot, seed=seed)
+        except CounterpointError as error:  # too few tracks, classes or groups in this one space
+            notes.append(f"{spec}: no label quality ({len(X)} labelled tracks) — {error}")
+            continue
         for measure, estimate in figures.items():
             quality_rows.append(_row(estimate, encoder=spec, modality=modality, measure=measure))
 
@@ -188,9 +192,13 @@ def run_compare(store_path: str | Path, label: str, out_dir: str | Path, group: 
             rows_a = np.flatnonzero(in_both)
             rows_s = position.loc[obs_a["id"].to_numpy()[rows_a]].to_numpy()
             obs = obs_a.iloc[rows_a].reset_index(drop=True)
-            pair = compare_spaces(Xa[rows_a], Xs[rows_s], obs[label].astype(str).to_numpy(), groups_of(obs),
-                                  split_of(obs), settings, share_space(audio_spec, symbolic_spec),
-                                  names=(audio_spec, symbolic_spec))
+            try:
+                pair = compare_spaces(Xa[rows_a], Xs[rows_s], obs[label].astype(str).to_numpy(), groups_of(obs),
+                                      split_of(obs), settings, share_space(audio_spec, symbolic_spec),
+                                      names=(audio_spec, symbolic_spec))
+            except CounterpointError as error:  # e.g. too few groups for a held-out part
+                notes.append(f"{audio_spec} × {symbolic_spec}: skipped — {error}")
+                continue
             slug = _slug(f"{audio_spec}__{symbolic_spec}")
             pair.plots["ranks"] = plot_rank_histograms(pair.retrieval.runs, out / f"ranks_{slug}.png",
                                                        title=f"{audio_spec} × {symbolic_spec}").name

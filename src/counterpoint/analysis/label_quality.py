@@ -22,6 +22,8 @@ from counterpoint.analysis.statistics import Estimate, bootstrap_ci, serial_blas
 from counterpoint.errors import CounterpointError
 from counterpoint.splits import SPLITS, assert_no_leak, grouped_folds
 
+#: Fewest labelled tracks for which held-out accuracies mean anything.
+MIN_TRACKS = 10
 #: Tracks in the silhouette subsample (its cost grows with the square of the count).
 SILHOUETTE_MAX_N = 5000
 
@@ -74,10 +76,11 @@ def held_out_predictions(X: np.ndarray, labels: np.ndarray, folds: list[tuple[np
 def _accuracy_and_f1(truth: np.ndarray, predicted: np.ndarray, n_boot: int, seed: int,
                      prefix: str, chance: float) -> dict[str, Estimate]:
     pairs = np.stack([truth, predicted], axis=1)
-    classes = np.unique(truth)
 
     def macro_f1(rows: np.ndarray) -> float:
-        return float(f1_score(rows[:, 0], rows[:, 1], labels=classes, average="macro", zero_division=0))
+        # Classes of the (re)sample's truth and predictions: a class a resample happens to
+        # miss entirely is not scored as a failure.
+        return float(f1_score(rows[:, 0], rows[:, 1], average="macro", zero_division=0))
 
     def accuracy(rows: np.ndarray) -> float:
         return float(np.mean(rows[:, 0] == rows[:, 1]))
@@ -95,7 +98,7 @@ def silhouette(X: np.ndarray, labels: np.ndarray, n_boot: int = 200, max_n: int 
                seed: int = 0) -> Estimate:
     """Mean cosine silhouette of the true classes (−1…1), on at most ``max_n`` tracks."""
     sub = subsample_indices(len(X), max_n, seed)
-    if len(np.unique(labels[sub])) < 2:
+    if not 2 <= len(np.unique(labels[sub])) <= len(sub) - 1:  # silhouette needs a class with two tracks
         return Estimate(value=float("nan"), n=len(X), n_resample=len(sub))
     with serial_blas():
         per_track = silhouette_samples(np.asarray(X[sub], dtype=np.float64), labels[sub], metric="cosine")
@@ -113,6 +116,9 @@ def label_quality(X: np.ndarray, labels: Sequence, folds: list[tuple[np.ndarray,
     labels = np.asarray(labels).astype(str)
     if len(X) != len(labels):
         raise CounterpointError(f"{len(X)} embeddings but {len(labels)} labels — rows must be the same tracks")
+    if len(X) < MIN_TRACKS:
+        raise CounterpointError(f"label quality needs at least {MIN_TRACKS} labelled tracks, got {len(X)} — "
+                                "embed more of the dataset")
     out: dict[str, Estimate] = {}
     for prefix, make_model in (("knn", lambda n_train: knn_classifier(min(k, n_train))),
                                ("probe", lambda n_train: linear_probe(seed))):

@@ -81,6 +81,7 @@ def bootstrap_ci(scores: np.ndarray, statistic: Callable[[np.ndarray], float] | 
 
 
 def half_sample_ci(estimate: float, half_estimates: np.ndarray, scale: float = 1.0,
+                   bounds: tuple[float, float] = (-np.inf, np.inf),
                    confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Basic (reflected) interval from half-sample estimates around the full estimate.
 
@@ -88,7 +89,8 @@ def half_sample_ci(estimate: float, half_estimates: np.ndarray, scale: float = 1
     around ``estimate``. Centring on the mean of the half-sample estimates removes their
     extra small-sample bias (CKA grows as N shrinks), so the interval keeps the spread but
     not the shift. ``scale`` multiplies the deviations: ``sqrt(m / N)`` when the halves were
-    drawn from a subsample of ``m`` of the ``N`` tracks behind ``estimate``.
+    drawn from a subsample of ``m`` of the ``N`` tracks behind ``estimate``. A reflected
+    interval can leave the statistic's range (CKA near 0); ``bounds`` clips it to the range.
     """
     half_estimates = np.asarray(half_estimates, dtype=np.float64)
     half_estimates = half_estimates[np.isfinite(half_estimates)]
@@ -96,7 +98,9 @@ def half_sample_ci(estimate: float, half_estimates: np.ndarray, scale: float = 1
         return float("nan"), float("nan")
     low_q, high_q = percentile_interval(half_estimates, confidence)
     centre = float(np.mean(half_estimates))
-    return float(estimate - scale * (high_q - centre)), float(estimate - scale * (low_q - centre))
+    low = float(np.clip(estimate - scale * (high_q - centre), *bounds))
+    high = float(np.clip(estimate - scale * (low_q - centre), *bounds))
+    return low, high
 
 
 def half_samples(n: int, n_draws: int, seed: int = 0) -> list[np.ndarray]:
