@@ -128,3 +128,11 @@ def test_hear_api_matches_the_encoder() -> None:
     np.testing.assert_allclose(scene.numpy()[0], model.embed_waveform(audio[0]).pooled, rtol=1e-6)
     with pytest.raises(EncoderError, match="n_sounds"):
         model.get_scene_embeddings(audio[0])
+
+
+@pytest.mark.parametrize("seconds", [3.0, 3.004, 3.01, 3.02, 30.0133])
+def test_lengths_just_past_a_block_boundary_embed(tmp_path: Path, seconds: float) -> None:
+    """Files a few ms longer than a multiple of frame_hop used to leave an empty last block."""
+    _, embedding = embed_file(tmp_path / "a.wav", tone(330.0, seconds))
+    assert np.all(np.isfinite(embedding.frames)) and len(embedding.frames) in (int(seconds / 0.5), int(seconds / 0.5) + 1)
+    assert np.all(np.diff(embedding.timestamps) > 0) and embedding.timestamps[-1] < seconds

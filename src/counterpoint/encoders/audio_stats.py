@@ -139,18 +139,16 @@ def tempo_summary(tempograms: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
-def block_starts(duration: float, frame_hop: float) -> np.ndarray:
-    """Start times (s) of the stored blocks: every ``frame_hop`` seconds, covering the file."""
-    return np.arange(max(1, int(np.ceil(duration / frame_hop - 1e-9)))) * frame_hop
-
-
 def summarise(frames: FrameDescriptors, frame_hop: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(block vectors ``[K, D]``, block centre times ``[K]`` s, pooled vector ``[D]``)."""
-    starts = block_starts(frames.duration, frame_hop)
-    block_of_frame = np.minimum((frames.times / frame_hop + 1e-9).astype(int), starts.size - 1)
+    """(block vectors ``[K, D]``, block centre times ``[K]`` s, pooled vector ``[D]``).
+
+    Blocks start every ``frame_hop`` seconds up to the last STFT frame, so each holds frames
+    (frame_hop ≥ 0.1 s is far above the 23-ms frame spacing); a file's last few milliseconds
+    past the last frame centre belong to the last block.
+    """
+    block_of_frame = (frames.times / frame_hop + 1e-9).astype(int)
+    starts = np.arange(block_of_frame[-1] + 1) * frame_hop
     counts = np.bincount(block_of_frame, minlength=starts.size).astype(float)[:, None]
-    if np.any(counts == 0):
-        raise EncoderError(f"audio-stats: frame_hop={frame_hop} s leaves blocks without STFT frames — use a larger frame_hop")
     heads = np.searchsorted(block_of_frame, np.arange(starts.size))
     base = frames.base.astype(np.float64)
     mean = np.add.reduceat(base, heads, axis=0) / counts
