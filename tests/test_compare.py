@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from counterpoint.analysis.alignment import linear_cka
 from counterpoint.analysis.compare import headline_table, run_compare
 from counterpoint.encoders.base import Embedding
 from counterpoint.errors import StoreError
@@ -18,9 +19,10 @@ N_TRACKS = 60
 CLASSES = ("baroque", "jazz", "rock")
 
 
-def _write_encoder(writer: StoreWriter, spec: str, modality: str, ids: list[str], X: np.ndarray) -> None:
+def _write_encoder(writer: StoreWriter, spec: str, modality: str, ids: list[str], X: np.ndarray,
+                   feature_names: list[str] | None = None) -> None:
     meta = EncoderMeta(spec=spec, name=spec.split(":")[0], modality=modality, dim=X.shape[1],
-                       fingerprint={"name": spec, "test": True})
+                       fingerprint={"name": spec, "test": True}, feature_names=feature_names)
     writer.begin_encoder(meta)
     embeddings = [Embedding(frames=row[None, :], timestamps=np.array([0.5]), pooled=row, duration=1.0) for row in X]
     writer.add_embeddings(spec, ids, embeddings, [0.01] * len(ids))
@@ -150,3 +152,24 @@ def test_spaces_too_small_to_compare_are_noted_not_fatal(tmp_path):
     assert any(note.startswith("symbolic-stats: no label quality") for note in result.notes)
     assert set(result.label_quality.encoder) == {"audio-stats"}
     assert json.loads(result.files["json"].read_text())["pairs"] == []
+
+
+def test_named_descriptors_are_z_scored_so_one_unit_does_not_dominate(tmp_path):
+    # The symbolic descriptors carry the audio's structure, plus one unrelated column in
+    # large units (think tempo in BPM next to ratios); unscaled, that column is all CKA sees.
+    rng = np.random.default_rng(4)
+    ids = [f"d{i:02d}" for i in range(60)]
+    table = pd.DataFrame({"id": ids, "audio_filename": "", "midi_filename": "", "split": "", "group": "",
+                          "style": [CLASSES[i % 3] for i in range(60)]})
+    audio = rng.normal(size=(60, 5))
+    descriptors = np.column_stack([audio @ rng.normal(size=(5, 5)), 1e4 * rng.normal(size=60)])
+    path = tmp_path / "named.h5"
+    with StoreWriter(path) as writer:
+        writer.set_tracks(table)
+        _write_encoder(writer, "audio-stats", "audio", ids, audio)
+        _write_encoder(writer, "symbolic-stats", "symbolic", ids, descriptors, [f"f{i}" for i in range(6)])
+    result = run_compare(path, "style", tmp_path / "out", k=5, n_boot=5, n_perm=19)
+    cka = result.alignment[result.alignment.measure == "cka"].value.iloc[0]
+    raw = linear_cka(audio, descriptors)
+    assert raw < 0.1 < 0.5 < cka
+    assert any("z-scored" in note for note in result.notes)

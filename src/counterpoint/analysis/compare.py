@@ -154,7 +154,13 @@ def run_compare(store_path: str | Path, label: str, out_dir: str | Path, group: 
         keep = _given(labels)
         if not keep.all():
             notes.append(f"{spec}: {int((~keep).sum())} tracks without a {label!r} label left out")
-        spaces[spec] = (matrix.modality, matrix.X[keep], obs[keep].reset_index(drop=True))
+        X = matrix.X[keep]
+        if matrix.feature_names:
+            # Named descriptors (tempo in BPM next to a spectral flatness) would let the
+            # features with the largest units dominate every geometry: z-score them.
+            X = standardise_features(X)
+            notes.append(f"{spec}: named descriptors, each z-scored before comparing")
+        spaces[spec] = (matrix.modality, X, obs[keep].reset_index(drop=True))
 
     def groups_of(obs: pd.DataFrame) -> np.ndarray | None:
         if settings.group is None:
@@ -215,6 +221,13 @@ def run_compare(store_path: str | Path, label: str, out_dir: str | Path, group: 
     result = CompareResult(alignment, quality, pairs, settings, out, files, notes)
     files["json"].write_text(json.dumps(result_to_json(result, store.path), indent=2, allow_nan=False))
     return result
+
+
+def standardise_features(X: np.ndarray) -> np.ndarray:
+    """Each column to mean 0 and standard deviation 1 (constant columns to 0), float32."""
+    X = np.asarray(X, dtype=np.float64)
+    std = X.std(0)
+    return ((X - X.mean(0)) / np.where(std > 0, std, 1.0)).astype(np.float32)
 
 
 def _slug(text: str) -> str:
