@@ -23,12 +23,12 @@ import numpy as np
 
 
 def synthetic_pair(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Two float32 [n, dim] spaces sharing a 32-d latent, and 8 class labels."""
+    """Two float32 [n, dim] spaces sharing a 32-d latent under heavy noise, and 8 class labels."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 8, n)
     latent = rng.normal(size=(8, 32))[labels] + rng.normal(size=(n, 32))
-    audio = latent @ rng.normal(size=(32, dim)) + 2.0 * rng.normal(size=(n, dim))
-    symbolic = latent @ rng.normal(size=(32, dim)) + 2.0 * rng.normal(size=(n, dim))
+    audio = latent @ rng.normal(size=(32, dim)) + 12.0 * rng.normal(size=(n, dim))
+    symbolic = latent @ rng.normal(size=(32, dim)) + 12.0 * rng.normal(size=(n, dim))
     return audio.astype(np.float32), symbolic.astype(np.float32), labels.astype(str)
 
 
