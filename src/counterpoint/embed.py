@@ -25,7 +25,8 @@ from counterpoint.store import EncoderMeta, StoreWriter
 #: The "encoder" under which problems of the dataset itself (missing files...) are recorded.
 DATASET_STAGE = "(dataset)"
 
-#: progress(encoder spec, tracks done, tracks to do) — called after every batch.
+#: progress(encoder spec, tracks done, tracks of its modality) — called after every batch;
+#: tracks already in the store count as done.
 ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -77,7 +78,7 @@ def run_encoder(encoder: Encoder, tracks: Sequence[Track], writer: StoreWriter, 
     size = batch_size or int(encoder.params.get("batch_size") or encoder.default_batch_size)
     started = time.perf_counter()
     if progress:
-        progress(encoder.spec, 0, len(todo))
+        progress(encoder.spec, run.skipped, len(tracks))
     with ThreadPoolExecutor(max_workers=1) as reader:
         batches = _batches(todo, size)
         pending = [reader.submit(_prepare, encoder, t) for t in next(batches, [])]
@@ -96,7 +97,7 @@ def run_encoder(encoder: Encoder, tracks: Sequence[Track], writer: StoreWriter, 
             run.failed.extend(failures)
             handled += len(prepared)
             if progress:
-                progress(encoder.spec, handled, len(todo))
+                progress(encoder.spec, run.skipped + handled, len(tracks))
     run.seconds = time.perf_counter() - started
     return run
 
