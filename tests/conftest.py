@@ -34,13 +34,14 @@ def write_tone(path: Path, frequency: float, seconds: float = 2.0, sample_rate: 
     return path
 
 
-def make_class_folders(root: Path, classes: dict[str, int] | None = None, per_class: int = 4) -> Path:
-    """``root/<class>/<stem>.{wav,mid}`` pairs whose pitch content differs by class."""
+def make_class_folders(root: Path, classes: dict[str, int] | None = None, per_class: int = 4,
+                       seconds: float = 1.5) -> Path:
+    """``root/<class>/<stem>.{wav,mid}`` pairs whose pitch content differs by class; audio lasts ``seconds``."""
     classes = classes or {"low": 48, "high": 72}
     for name, base in classes.items():
         for i in range(per_class):
             write_midi(root / name / f"piece{i}.mid", [base + (i + k) % 7 for k in range(16)])
-            write_tone(root / name / f"piece{i}.wav", 110.0 * 2 ** ((base - 45 + i) / 12), seconds=1.5)
+            write_tone(root / name / f"piece{i}.wav", 110.0 * 2 ** ((base - 45 + i) / 12), seconds=seconds)
     return root
 
 

@@ -18,6 +18,7 @@ from counterpoint.encoders.clamp import (Clamp2Encoder, Clamp3SymbolicEncoder, l
 from counterpoint.encoders.m3 import M3Config, M3Patchilizer, M3WithProjection
 from counterpoint.encoders.registry import build_encoder
 from counterpoint.errors import EncoderError, TrackError, WeightsError
+from tiny_models import clamp_branch_state, save_official_checkpoint
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CLAMP = FIXTURES / "clamp2"
@@ -102,17 +103,9 @@ def test_full_size_model_has_the_official_music_branch_keys() -> None:
 def _official_layout(tmp_path: Path, prefix: str) -> Path:
     """The tiny weights saved like a published checkpoint: {"model": state dict, ...} via torch.save,
     with the M3 keys under ``prefix`` and the text model's keys alongside."""
-    state = load_file(str(TINY_WEIGHTS))
-    renamed = {}
-    for key, value in state.items():
-        if key.startswith("music_"):
-            key = key.replace("music_", prefix + "_", 1)
-        renamed[key] = value
-    assert any(k.startswith("text_model.") for k in renamed)
-    renamed[f"{prefix}_model.base.embeddings.position_ids"] = torch.arange(16)[None]  # as older transformers saved
-    path = tmp_path / f"{prefix}_official.pth"
-    torch.save({"model": renamed, "epoch": 7, "min_eval_loss": 0.5}, path)
-    return path
+    state = clamp_branch_state(prefix)
+    assert any(k.startswith("text_model.") for k in state)
+    return save_official_checkpoint(tmp_path / f"{prefix}_official.pth", state)
 
 
 def _projected(name: str) -> np.ndarray:

@@ -14,8 +14,8 @@ from counterpoint.data.manifest import Track
 from counterpoint.encoders.clap import ClapEncoder
 from counterpoint.encoders.registry import build_encoder
 from counterpoint.errors import WeightsError
-
-PROJECTION = 12
+from tiny_models import CLAP_PROJECTION as PROJECTION
+from tiny_models import write_tiny_clap
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -28,27 +28,7 @@ def one_torch_thread():
 
 @pytest.fixture(scope="module")
 def tiny_clap(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A CLAP folder as the Hub holds one: model, feature extractor (1-s clips) and a tokenizer."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel, PreTrainedTokenizerFast
-
-    folder = tmp_path_factory.mktemp("clap_tiny")
-    torch.manual_seed(21)
-    config = ClapConfig(
-        text_config=dict(vocab_size=20, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=32, max_position_embeddings=40, projection_dim=PROJECTION),
-        audio_config=dict(spec_size=64, num_mel_bins=16, patch_size=4, patch_stride=(4, 4), depths=[1, 1],
-                          num_attention_heads=[1, 2], window_size=4, hidden_size=16, patch_embeds_hidden_size=8,
-                          projection_dim=PROJECTION, enable_fusion=False),
-        projection_dim=PROJECTION)
-    ClapModel(config).save_pretrained(folder)
-    ClapFeatureExtractor(feature_size=16, sampling_rate=48000, max_length_s=1, truncation="rand_trunc",
-                         padding="repeatpad").save_pretrained(folder)
-    words = ["<pad>", "<unk>", "<s>", "</s>", "piano", "drums", "a", "of", "sound", "the", "guitar"]
-    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", unk_token="<unk>").save_pretrained(folder)
-    return folder
+    return write_tiny_clap(tmp_path_factory.mktemp("clap_tiny"))
 
 
 @pytest.fixture(scope="module")
