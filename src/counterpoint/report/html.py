@@ -47,9 +47,8 @@ def table_html(frame: pd.DataFrame, index: bool = False) -> str:
 
 def side_by_side_metrics(metrics: dict[str, dict[str, float]]) -> pd.DataFrame:
     """Metrics as rows, encoders as columns."""
-    rows = {label: {spec: values.get(key, float("nan")) for spec, values in metrics.items()}
-            for key, label in METRIC_LABELS.items()}
-    return pd.DataFrame(rows).T.rename_axis("figure")
+    rows = [[label, *(values.get(key, float("nan")) for values in metrics.values())] for key, label in METRIC_LABELS.items()]
+    return pd.DataFrame(rows, columns=["figure", *metrics], dtype=object).set_index("figure")  # object: counts stay ints
 
 
 def write_report(out_dir: Path, title: str, label: str, metrics: dict[str, dict[str, float]],
