@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 from typer.testing import CliRunner
 
 from conftest import make_class_folders
@@ -37,8 +38,30 @@ def test_check_embed_info_analyze_export_through_the_cli(tmp_path):
     for spec in ("symbolic-stats", "audio-stats"):
         assert spec in page
         assert (report_dir / f"{spec}_pca.png").stat().st_size > 1000
+    alignment = pd.read_csv(report_dir / "compare" / "alignment.csv")
+    assert set(alignment["audio"]) == {"audio-stats"} and set(alignment["symbolic"]) == {"symbolic-stats"}
+    assert "Audio × symbolic" in page
     invoke("export", store, "--encoder", "symbolic-stats", "--out", tmp_path / "s.npz")
     assert np.load(tmp_path / "s.npz")["X"].shape[0] == 15
+    compared = invoke("compare", store, "--label", "class", "--out", tmp_path / "compare", "--n-boot", 20, "--n-perm", 19)
+    assert "audio-stats" in compared.output and (tmp_path / "compare" / "compare.json").is_file()
+    probe_dir = tmp_path / "probe"
+    invoke("probe", store, "--encoder", "symbolic-stats", "--label", "class", "--model", "linear", "--epochs", 30,
+           "--out", probe_dir)
+    config = json.loads((probe_dir / "config.json").read_text())
+    assert sorted(config["classes"]) == ["high", "low", "mid"]
+    again = invoke("probe", store, "--model-path", probe_dir, "--out", tmp_path / "probe-again")
+    assert "accuracy" in again.output
+
+
+def test_tag_prints_musicnn_tags_of_a_real_file(tmp_path):
+    from conftest import write_tone
+
+    path = write_tone(tmp_path / "tone.wav", 440.0, seconds=4.0)
+    lines = invoke("tag", path, "--top", 3).output.strip().splitlines()
+    assert len(lines) == 3
+    probabilities = [float(line.split()[-1]) for line in lines]
+    assert probabilities == sorted(probabilities, reverse=True) and all(0 <= p <= 1 for p in probabilities)
 
 
 def test_run_with_params_file_and_a_bad_dataset_message(tmp_path):

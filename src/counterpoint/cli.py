@@ -12,6 +12,15 @@ from rich.table import Table
 from counterpoint import __version__
 from counterpoint.console import console, task_progress
 from counterpoint.errors import CounterpointError
+from counterpoint.pipeline import RunOptions
+
+RUN_DEFAULTS = RunOptions()
+
+
+def fields_of_run_options() -> list[str]:
+    from dataclasses import fields
+
+    return [f.name for f in fields(RunOptions)]
 
 app = typer.Typer(help="Counterpoint: do audio and score (MIDI) embeddings of the same music carry the same information?",
                   no_args_is_help=True, add_completion=False, rich_markup_mode=None)
@@ -300,15 +309,22 @@ def analyze_command(path: Path = typer.Argument(..., help="Store file (.h5)."),
                     out: Path = typer.Option(..., "--out", "-o", help="Output folder for figures, CSVs, metrics.json, index.html."),
                     depth: int = typer.Option(0, help="Cut hierarchical labels like rock/indie to this depth (0: whole)."),
                     group: Optional[str] = typer.Option(None, help="Column whose values never straddle probe folds."),
-                    seed: int = typer.Option(0, help="Seed of every random choice.")) -> None:
-    """PCA/t-SNE/UMAP plots, centroid distances, within-class variance, clustering, timing.
+                    seed: int = typer.Option(0, help="Seed of every random choice."),
+                    compare: bool = typer.Option(True, "--compare/--no-compare",
+                                                 help="Also compare audio with symbolic spaces (when the store has both)."),
+                    probe_models: str = typer.Option("", help="Probe models for a probe table in the report, e.g. linear,mlp (empty: none)."),
+                    probe_seeds: int = typer.Option(3, help="Seeds per probe.")) -> None:
+    """Per-space figures (PCA/t-SNE/UMAP, centroid distances, variance, clustering, timing),
+    the audio-vs-symbolic comparison, optional probes — one report page.
 
-    Example: counterpoint analyze corpus.h5 --label style --out report/
+    Example: counterpoint analyze corpus.h5 --label style --group work --out report/
     """
-    from counterpoint.analysis.analyze import analyze_store
+    from counterpoint.pipeline import analyze_everything
 
-    result = analyze_store(path, label, out, depth=depth or None, group=group, seed=seed,
-                           progress=lambda spec: console.print(f"analysing {spec}", highlight=False))
+    models = [m.strip() for m in probe_models.split(",") if m.strip()]
+    result = analyze_everything(path, label, out, depth=depth or None, group=group, seed=seed, compare=compare,
+                                probe_models=models, probe_seeds=probe_seeds,
+                                step=lambda text: console.print(text, highlight=False))
     console.print(f"report: {result.report}")
 
 
@@ -370,6 +386,29 @@ def probe_command(path: Path = typer.Argument(..., help="Store file (.h5)."),
            f"(splits {result.split_counts}, {result.config['split_source']}, best epoch {result.best_epoch}) → {out}")
 
 
+@app.command("compare")
+@friendly
+def compare_command(path: Path = typer.Argument(..., help="Store file (.h5) with audio and symbolic encoders."),
+                    label: str = typer.Option(..., "--label", "-l", help="Class column: label quality, centroid agreement, stratified splits."),
+                    out: Path = typer.Option(..., "--out", "-o", help="Folder for alignment.csv, label_quality.csv, compare.json, PNGs."),
+                    group: Optional[str] = typer.Option(None, help="Column whose values never straddle a split (default: the store's group column)."),
+                    k: int = typer.Option(10, help="Neighbours for mutual kNN and the kNN classifier."),
+                    n_boot: int = typer.Option(200, help="Resamples per 95% interval."),
+                    n_perm: int = typer.Option(199, help="Permutations per p-value."),
+                    seed: int = typer.Option(0, help="Seed of every random choice.")) -> None:
+    """Do audio and symbolic embeddings agree? CKA, RSA, mutual kNN, retrieval, label quality, with CIs.
+
+    Example: counterpoint compare corpus.h5 --label style --group work --out compare/
+    """
+    from counterpoint.analysis.compare import headline_table, run_compare
+
+    result = run_compare(path, label, out, group=group, k=k, n_boot=n_boot, seed=seed, n_perm=n_perm)
+    _print(headline_table(result).round(3).to_string(index=False))
+    for note in result.notes:
+        console.print(f"  {note}", highlight=False, soft_wrap=True)
+    console.print(f"tables and figures: {out}")
+
+
 # ---- the whole job -------------------------------------------------------------------------------------
 
 def _run_pipeline(options) -> Path:
@@ -423,7 +462,7 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), help="Output fo
         console.print(f"building the demo corpus in {corpus}")
         build_demo_corpus(corpus, pieces_per_style=pieces_per_style, excerpt_seconds=seconds, seed=seed)
     options = RunOptions(dataset=str(corpus), out=str(out), encoders=encoders or "+".join(DEFAULT_ENCODERS),
-                         label="style", group="work", seed=seed)
+                         label="style", seed=seed)  # the corpus's group column keeps each work on one side
     report = _run_pipeline(options)
     print(f"report: {report.resolve()}")
 
@@ -432,29 +471,39 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), help="Output fo
 @friendly
 def run_command(ctx: typer.Context,
                 params_file: Optional[Path] = typer.Option(None, help="File of '--flag value' lines (# comments) or a .toml file."),
-                dataset: str = typer.Option("", help="Dataset folder."),
-                out: str = typer.Option("counterpoint-output", help="Output folder (store + report)."),
-                encoders: str = typer.Option("symbolic-stats,audio-stats", help="Encoder specs."),
-                label: str = typer.Option("class", help="Label column for the analysis."),
-                depth: int = typer.Option(0, help="Hierarchical label depth (0: whole label)."),
-                group: str = typer.Option("", help="Column whose values never straddle folds."),
-                batch_size: int = typer.Option(0, help="Tracks per model call (0: encoder default)."),
-                seed: int = typer.Option(0, help="Seed.")) -> None:
-    """Embed a dataset and write the report; options from flags, a params file, or TOML.
+                dataset: str = typer.Option(RUN_DEFAULTS.dataset, help="Dataset folder."),
+                out: str = typer.Option(RUN_DEFAULTS.out, help="Output folder (embeddings.h5 + report/)."),
+                encoders: str = typer.Option(RUN_DEFAULTS.encoders, help="Encoder specs, separated by '+' or ','."),
+                label: str = typer.Option(RUN_DEFAULTS.label, help="Label column for the analysis."),
+                depth: int = typer.Option(RUN_DEFAULTS.depth, help="Hierarchical label depth (0: whole label)."),
+                group: str = typer.Option(RUN_DEFAULTS.group, help="Column whose values never straddle splits or folds."),
+                batch_size: int = typer.Option(RUN_DEFAULTS.batch_size, help="Tracks per model call (0: encoder default)."),
+                seed: int = typer.Option(RUN_DEFAULTS.seed, help="Seed of every random choice."),
+                compare: bool = typer.Option(RUN_DEFAULTS.compare, "--compare/--no-compare",
+                                             help="Compare audio with symbolic spaces."),
+                probe_models: str = typer.Option(RUN_DEFAULTS.probe_models, help="Probe models for the report (empty: none)."),
+                probe_seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, help="Seeds per probe.")) -> None:
+    """Embed a dataset and write the full report; options from flags, a params file, or TOML.
 
     Flags given on the command line override the file.
-    Example: counterpoint run --params-file run.params   (lines like: --dataset ~/corpus  # comment)
+
+    \b
+    Example:
+      counterpoint run --params-file run.params
+    where run.params holds lines such as
+      --dataset ~/corpus   # the folder with info.csv
+      --label genre
     """
     from click.core import ParameterSource
 
-    from counterpoint.pipeline import RunOptions, read_params_file
+    from counterpoint.pipeline import read_params_file
 
     options = RunOptions()
     if params_file is not None:
         for key, value in read_params_file(params_file).items():
             setattr(options, key, value)
-    for key in ("dataset", "out", "encoders", "label", "depth", "group", "batch_size", "seed"):
-        if ctx.get_parameter_source(key) == ParameterSource.COMMANDLINE or params_file is None:
+    for key in fields_of_run_options():
+        if params_file is None or ctx.get_parameter_source(key) == ParameterSource.COMMANDLINE:
             setattr(options, key, ctx.params[key])
     console.print(f"report: {_run_pipeline(options)}")
 

@@ -11,11 +11,10 @@ import shlex
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
-
-from counterpoint.errors import CounterpointError
+from typing import Any, Sequence
 
 from counterpoint.encoders.registry import DEFAULT_ENCODERS
+from counterpoint.errors import CounterpointError
 
 
 @dataclass
@@ -30,6 +29,9 @@ class RunOptions:
     group: str = ""
     batch_size: int = 0
     seed: int = 0
+    compare: bool = True
+    probe_models: str = "linear,mlp"
+    probe_seeds: int = 3
 
     @property
     def store_path(self) -> Path:
@@ -44,15 +46,27 @@ def _field_types() -> dict[str, type]:
     return {f.name: type(f.default) for f in fields(RunOptions)}
 
 
-def _coerce(name: str, value: Any, source: str) -> Any:
+_TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
+
+
+def _coerce(name: str, value: Any, source: str) -> tuple[str, Any]:
+    """The RunOptions field and typed value of ``--name value`` (``--no-name`` turns a switch off)."""
     types = _field_types()
     key = name.replace("-", "_")
+    if key not in types and key.startswith("no_") and types.get(key[3:]) is bool:
+        key, value = key[3:], "false"
     if key not in types:
         raise CounterpointError(f"{source}: unknown option {name!r} — known: {', '.join('--' + k.replace('_', '-') for k in types)}")
+    kind = types[key]
+    if kind is bool and not isinstance(value, bool):
+        text = str(value).strip().lower()
+        if text not in _TRUE + _FALSE:
+            raise CounterpointError(f"{source}: option {name!r} is a switch (true/false), got {value!r}")
+        return key, text in _TRUE
     try:
-        return key, types[key](value)
+        return key, kind(value)
     except (TypeError, ValueError):
-        raise CounterpointError(f"{source}: option {name!r} needs a {types[key].__name__}, got {value!r}") from None
+        raise CounterpointError(f"{source}: option {name!r} needs a {kind.__name__}, got {value!r}") from None
 
 
 def read_params_file(path: str | Path) -> dict[str, Any]:
@@ -85,11 +99,54 @@ def read_params_file(path: str | Path) -> dict[str, Any]:
 
 
 @dataclass
+class ReportResult:
+    report: Path
+    analysis: Any  # AnalysisResult
+    comparison: Any | None  # CompareResult, when the store holds both modalities
+    probes: Any | None  # probe table (DataFrame), when probe models were asked for
+
+
+def analyze_everything(store_path: str | Path, label: str, out_dir: str | Path, depth: int | None = None,
+                       group: str | None = None, seed: int = 0, compare: bool = True,
+                       probe_models: Sequence[str] = (), probe_seeds: int = 3, step=None) -> ReportResult:
+    """Per-space analysis, cross-modal comparison and probes of a store, in one report page.
+
+    The comparison runs when the store holds an audio and a symbolic encoder; probes when
+    ``probe_models`` names any. Their outputs go to ``out_dir/compare`` and ``out_dir/probes``.
+    """
+    from counterpoint.analysis.analyze import analyze_store
+    from counterpoint.store import Store
+
+    announce = step or (lambda text: None)
+    out = Path(out_dir)
+    modalities = {record.modality for record in Store(store_path).encoders}
+    sections, comparison, probes = [], None, None
+    if compare and modalities >= {"audio", "symbolic"}:
+        from counterpoint.analysis.compare import run_compare
+        from counterpoint.report.compare_figures import compare_html_section
+
+        announce("comparing audio and symbolic spaces (alignment, retrieval, label quality)")
+        comparison = run_compare(store_path, label, out / "compare", group=group, seed=seed)
+        sections.append(compare_html_section(comparison, image_prefix="compare/"))
+    if probe_models:
+        from counterpoint.probes.run import probe_html_section, probe_table
+
+        announce(f"training probes ({', '.join(probe_models)}; {probe_seeds} seeds)")
+        probes = probe_table(store_path, label, models=list(probe_models), seeds=probe_seeds, out_dir=out / "probes",
+                             group=group, label_depth=depth, progress=lambda text: announce(f"  {text}"))
+        sections.append(probe_html_section(probes))
+    announce("analysing every embedding space")
+    analysis = analyze_store(store_path, label, out, depth=depth, group=group, seed=seed, sections=sections,
+                             progress=lambda spec: announce(f"  {spec}"))
+    return ReportResult(analysis.report, analysis, comparison, probes)
+
+
+@dataclass
 class PipelineResult:
     store: Path
     report: Path
     embed: Any  # EmbedReport
-    analysis: Any  # AnalysisResult
+    analysis: ReportResult
 
 
 def run_pipeline(options: RunOptions, embed_progress=None, step=None) -> PipelineResult:
@@ -97,7 +154,6 @@ def run_pipeline(options: RunOptions, embed_progress=None, step=None) -> Pipelin
 
     ``embed_progress`` is the embedding progress callback; ``step(text)`` announces each stage.
     """
-    from counterpoint.analysis.analyze import analyze_store
     from counterpoint.embed import embed_dataset
 
     if not options.dataset:
@@ -107,7 +163,8 @@ def run_pipeline(options: RunOptions, embed_progress=None, step=None) -> Pipelin
     announce(f"embedding {options.dataset} with {options.encoders}")
     embedded = embed_dataset(options.dataset, options.store_path, options.encoders,
                              batch_size=options.batch_size or None, progress=embed_progress)
-    announce("analysing every embedding space")
-    analysis = analyze_store(options.store_path, options.label, options.report_dir, depth=options.depth or None,
-                             group=options.group or None, seed=options.seed, progress=lambda spec: announce(f"  {spec}"))
-    return PipelineResult(options.store_path, analysis.report, embedded, analysis)
+    models = [m.strip() for m in options.probe_models.split(",") if m.strip()]
+    report = analyze_everything(options.store_path, options.label, options.report_dir, depth=options.depth or None,
+                                group=options.group or None, seed=options.seed, compare=options.compare,
+                                probe_models=models, probe_seeds=options.probe_seeds, step=step)
+    return PipelineResult(options.store_path, report.report, embedded, report)

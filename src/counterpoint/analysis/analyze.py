@@ -52,8 +52,10 @@ def labelled_rows(matrix: EmbeddingMatrix, label: str, depth: int | None = None)
 
 
 def _group_values(obs: pd.DataFrame, group: str | None) -> np.ndarray | None:
+    """Values of the grouping column; without one named, the track table's ``group`` column if filled."""
     if group is None:
-        return None
+        filled = "group" in obs.columns and (obs["group"].astype(str) != "").any()
+        return obs["group"].astype(str).to_numpy() if filled else None
     if group not in obs.columns:
         raise StoreError(f"no column {group!r} to group folds by — choose one of {', '.join(obs.columns)}")
     return obs[group].astype(str).to_numpy()
