@@ -59,6 +59,17 @@ def make_info_csv_dataset(root: Path, rows: list[dict[str, str]], files: bool = 
     return root
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's tiny models on one torch thread: faster than two on a small, shared CPU."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture
 def class_dataset(tmp_path: Path) -> Path:
     return make_class_folders(tmp_path / "dataset")

@@ -218,13 +218,7 @@ def test_bad_midi_is_a_track_error_naming_the_file(tmp_path: Path) -> None:
         encoder.prepare(Track("a", tmp_path / "x.wav", None))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The tiny model is faster on one thread than on a shared, busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_abc_is_cut_into_header_lines_and_bars() -> None:

@@ -28,13 +28,7 @@ MERT_TINY = {**TINY_CONFIG, "hidden_size": 64, "num_attention_heads": 2, "interm
 AUDIO_TINY = Clamp3AudioConfig(hidden_size=64, num_hidden_layers=2, max_audio_length=3, projection_size=24)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run fastest on one thread (and the test machine is shared)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

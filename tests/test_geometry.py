@@ -1,5 +1,4 @@
 import numpy as np
-import pandas as pd
 import pytest
 
 from counterpoint.analysis.geometry import (centroid_distances, clustering_agreement, cosine_distance_matrix,

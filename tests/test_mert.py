@@ -36,13 +36,7 @@ TINY_CONFIG = {**FULL_CONFIG, "hidden_size": 32, "num_hidden_layers": 2, "num_at
                "num_conv_pos_embedding_groups": 4}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run fastest on one thread (and the test machine is shared)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def official_shapes(config: dict) -> dict[str, tuple[int, ...]]:
