@@ -19,8 +19,6 @@ Audio encoders subclass :class:`AudioEncoder`: they turn a decoded waveform into
 
 from __future__ import annotations
 
-import hashlib
-import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
@@ -157,10 +155,6 @@ class Encoder(ABC):
         params = {k: v for k, v in self.params.items() if k not in RUNTIME_PARAMETERS}
         return {"name": self.name, "params": params, "weights": self.weights_digest(),
                 "code_version": self.code_version, "counterpoint": __version__.split(".")[0]}
-
-    def fingerprint_digest(self) -> str:
-        text = json.dumps(self.fingerprint(), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @abstractmethod
     def prepare(self, track: Track) -> Any:
