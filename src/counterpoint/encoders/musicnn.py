@@ -40,9 +40,9 @@ import numpy as np
 
 from counterpoint.data.audio import load_audio
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
-from counterpoint.encoders.weights import WeightFile, declare_weights
+from counterpoint.encoders.weights import WeightFile, declare_weights, find_weights
 from counterpoint.errors import EncoderError, TrackError, WeightsError
-from counterpoint.paths import cache_dir, weights_dir
+from counterpoint.paths import cache_dir
 
 SAMPLE_RATE = 16000  # Hz
 FFT_SIZE = 512  # samples
@@ -73,33 +73,26 @@ TAGS = {"MTT": MTT_TAGS, "MSD": MSD_TAGS}
 LAYER_DIMS = {"max_pool": 753, "mean_pool": 753, "penultimate": 200, "taggram": 50}
 
 PYPI_URL = "https://pypi.org/project/musicnn/0.1.0/"
-declare_weights(*(WeightFile(model="musicnn", filename=f"{m}_musicnn/{name}", url=PYPI_URL, size=size)
-                  for m in TAGS for name, size in ((".index", 4948), (".data-00000-of-00001", 9465596))))
+CHECKPOINT_FILES = {m: [WeightFile(model="musicnn", filename=f"{m}_musicnn/{name}", url=PYPI_URL, size=size, package="musicnn")
+                        for name, size in ((".index", 4948), (".data-00000-of-00001", 9465596))] for m in TAGS}
+declare_weights(*(f for files in CHECKPOINT_FILES.values() for f in files))
 
 
 # ---------------------------------------------------------------- checkpoint location and conversion
 
-
 def checkpoint_dir(model: str) -> Path:
     """The folder of the ``<model>_musicnn`` TensorFlow checkpoint.
 
-    Looked up in ``$COUNTERPOINT_WEIGHTS_DIR/musicnn/<model>_musicnn/`` first, then inside the
-    installed ``musicnn`` package (found without importing it: its code needs TensorFlow).
+    Found by the weights resolution order: ``$COUNTERPOINT_WEIGHTS_DIR/musicnn/<model>_musicnn/``
+    first, then inside the installed ``musicnn`` package (located without importing it: its
+    code needs TensorFlow).
     """
-    name = f"{model}_musicnn"
-    folder = weights_dir()
-    if folder is not None and (folder / "musicnn" / name / ".index").exists():
-        return folder / "musicnn" / name
-    spec = importlib.util.find_spec("musicnn")
-    if spec is None or not spec.submodule_search_locations:
-        raise WeightsError(f"musicnn model {model} needs the checkpoint {name}/ (about 9.5 MB) shipped in the musicnn==0.1.0 "
-                           f"wheel ({PYPI_URL}), which is not installed. Install it without its TensorFlow dependency: "
-                           "`pip install --no-deps musicnn==0.1.0` (what `make setup` does)")
-    path = Path(list(spec.submodule_search_locations)[0]) / name
-    if not (path / ".index").exists():
-        raise WeightsError(f"{path}: the musicnn package is installed but holds no {name} checkpoint (.index) — "
-                           "reinstall it with `pip install --force-reinstall --no-deps musicnn==0.1.0`")
-    return path
+    index = find_weights(CHECKPOINT_FILES[model][0])
+    if index is None:
+        raise WeightsError(f"musicnn model {model} needs the checkpoint {model}_musicnn/ (about 9.5 MB) shipped in the "
+                           f"musicnn==0.1.0 wheel ({PYPI_URL}), which is not installed. Install it without its TensorFlow "
+                           "dependency: `pip install --no-deps musicnn==0.1.0` (what `make setup` does)")
+    return index.parent
 
 
 def checkpoint_digest(folder: Path) -> str:

@@ -1,7 +1,7 @@
 """Model weight files: where they come from, where we look for them, how they are fetched.
 
 Resolution order (ARCHITECTURE.md): an explicit path → ``$COUNTERPOINT_WEIGHTS_DIR`` → the
-Hugging Face cache. Resolving never downloads; :func:`fetch_weights` does, with progress,
+Hugging Face cache → the installed Python package that ships the file (musicnn's wheel does). Resolving never downloads; :func:`fetch_weights` does, with progress,
 and only when a user asks (``counterpoint weights fetch NAME``). When a file is missing the
 error names the file, its size, where it comes from and the command that fetches it.
 
@@ -29,6 +29,7 @@ class WeightFile:
     size: int | None = None  # bytes, when known
     sha256: str | None = None  # published digest, when the publisher gives one
     revision: str | None = None
+    package: str | None = None  # a Python package whose installed folder ships the file (found, never imported)
 
     @property
     def source(self) -> str:
@@ -65,6 +66,17 @@ def _hub_cached(file: WeightFile) -> Path | None:
     return Path(found) if isinstance(found, str) else None
 
 
+def _packaged(file: WeightFile) -> Path | None:
+    """The file inside its installed package, located without importing the package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(file.package) if file.package else None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / file.filename
+    return path if path.exists() else None
+
+
 def find_weights(file: WeightFile, explicit: str | Path | None = None) -> Path | None:
     """The local path of ``file`` by the resolution order, or None if it is nowhere."""
     if explicit is not None:
@@ -75,7 +87,7 @@ def find_weights(file: WeightFile, explicit: str | Path | None = None) -> Path |
         for candidate in (folder / file.model / file.filename, folder / file.filename):
             if candidate.exists():
                 return candidate
-    return _hub_cached(file)
+    return _hub_cached(file) or _packaged(file)
 
 
 def resolve_weights(file: WeightFile, explicit: str | Path | None = None) -> Path:
@@ -111,6 +123,9 @@ def verify_digest(file: WeightFile, path: Path) -> None:
 
 def fetch_weights(file: WeightFile) -> Path:
     """Download ``file`` into the Hugging Face cache (or $COUNTERPOINT_WEIGHTS_DIR), with progress."""
+    if file.package:
+        raise WeightsError(f"{file.filename} ships inside the {file.package} package: "
+                           f"`pip install --no-deps {file.package}` (what `make setup` does)")
     if not file.repo_id:
         raise WeightsError(f"{file.filename} is not on the Hugging Face Hub; download it from {file.source} "
                            f"into $COUNTERPOINT_WEIGHTS_DIR/{file.model}/")

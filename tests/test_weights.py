@@ -1,0 +1,51 @@
+"""Weight resolution order and the messages a user sees when a file is missing."""
+
+import pytest
+from typer.testing import CliRunner
+
+from counterpoint.cli import app
+from counterpoint.encoders.weights import WeightFile, find_weights, resolve_weights
+from counterpoint.errors import WeightsError
+
+HUB_FILE = WeightFile(model="toy", filename="toy.safetensors", repo_id="someone/toy-model", size=12_300_000)
+PACKAGED = WeightFile(model="musicnn", filename="MTT_musicnn/.index", package="musicnn")
+
+
+def test_explicit_path_then_weights_dir_then_package(tmp_path, monkeypatch):
+    monkeypatch.setenv("COUNTERPOINT_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert find_weights(HUB_FILE) is None
+    in_dir = tmp_path / "weights" / "toy" / "toy.safetensors"
+    in_dir.parent.mkdir(parents=True)
+    in_dir.write_bytes(b"x")
+    assert find_weights(HUB_FILE) == in_dir
+    explicit = tmp_path / "mine.safetensors"
+    explicit.write_bytes(b"y")
+    assert find_weights(HUB_FILE, explicit) == explicit
+    packaged = find_weights(PACKAGED)  # the musicnn wheel installed --no-deps by `make setup`
+    assert packaged is not None and packaged.parts[-3:] == ("musicnn", "MTT_musicnn", ".index")
+    override = tmp_path / "weights" / "musicnn" / "MTT_musicnn" / ".index"
+    override.parent.mkdir(parents=True)
+    override.write_bytes(b"z")
+    assert find_weights(PACKAGED) == override  # the weights folder wins over the package
+
+
+def test_missing_weights_name_the_file_size_source_and_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("COUNTERPOINT_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(WeightsError) as error:
+        resolve_weights(HUB_FILE)
+    message = str(error.value)
+    for part in ("toy.safetensors", "12.3 MB", "huggingface.co/someone/toy-model", "counterpoint weights fetch toy"):
+        assert part in message
+    with pytest.raises(WeightsError, match="not found — check the path"):
+        resolve_weights(HUB_FILE, tmp_path / "nope.pth")
+
+
+def test_weights_list_shows_every_model_and_what_is_present():
+    result = CliRunner().invoke(app, ["weights", "list"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    for model in ("musicnn", "clamp2", "clamp3", "mert", "clap", "openl3"):
+        assert f"│ {model}" in result.output
+    musicnn_rows = [line for line in result.output.splitlines() if line.startswith("│ musicnn")]
+    assert musicnn_rows and all("missing" not in row for row in musicnn_rows)
