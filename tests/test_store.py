@@ -122,3 +122,16 @@ def test_sigkill_mid_run_leaves_a_readable_store_and_resume_completes(tmp_path):
     order = a.obs["id"].argsort().to_numpy()
     assert sorted(a.obs["id"]) == sorted(b.obs["id"]) and len(a) == 30
     np.testing.assert_array_equal(a.X[order], b.X[b.obs["id"].argsort().to_numpy()])
+
+
+def test_a_batch_that_cannot_be_folded_is_named_and_the_store_kept(class_dataset, tmp_path):
+    out = tmp_path / "s.h5"
+    embed_dataset(class_dataset, out, [build_encoder("test-pitch-class")])
+    bad = journal_dir(out) / "000000099.npz"
+    bad.parent.mkdir(exist_ok=True)
+    np.savez(bad, __kind__=np.array("embeddings"), __meta__=np.array('{"spec": "never-declared"}'),
+             ids=np.array(["x"]))
+    with pytest.raises(StoreError, match=r"000000099\.npz.*cannot be folded.*move .*journal aside"):
+        embed_dataset(class_dataset, out, [build_encoder("test-pitch-class")])
+    assert len(Store(out).pooled("test-pitch-class")) == 8
+    assert not out.with_name(out.name + ".tmp").exists()

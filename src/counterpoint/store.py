@@ -418,7 +418,13 @@ class StoreWriter:
                     arrays = {k: data[k] for k in data.files}
                 kind = str(arrays.pop("__kind__"))
                 meta = json.loads(str(arrays.pop("__meta__")))
-                _APPLY[kind](handle, arrays, meta)
+                try:
+                    _APPLY[kind](handle, arrays, meta)
+                except Exception as exc:  # the store stays as it was: the copy is discarded
+                    temporary.unlink(missing_ok=True)
+                    raise StoreError(f"{entry}: this unfinished batch cannot be folded into {self.path} ({type(exc).__name__}: "
+                                     f"{exc}) — move {self.journal.folder} aside to drop the unfinished batches and rerun; "
+                                     "the store itself is intact") from exc
         with open(temporary, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(temporary, self.path)
