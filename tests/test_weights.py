@@ -49,3 +49,13 @@ def test_weights_list_shows_every_model_and_what_is_present():
         assert f"│ {model}" in result.output
     musicnn_rows = [line for line in result.output.splitlines() if line.startswith("│ musicnn")]
     assert musicnn_rows and all("missing" not in row for row in musicnn_rows)
+
+
+def test_first_missing_names_the_first_absent_file_and_the_local_option(tmp_path, monkeypatch):
+    from counterpoint.encoders.weights import first_missing
+
+    monkeypatch.setenv("COUNTERPOINT_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert first_missing([PACKAGED]) is None
+    reason = first_missing([PACKAGED, HUB_FILE], "model=DIR")
+    assert "toy.safetensors" in reason and "counterpoint weights fetch toy" in reason and "model=DIR" in reason

@@ -34,7 +34,7 @@ import numpy as np
 from counterpoint.data.manifest import Track
 from counterpoint.encoders.base import Embedding, Encoder, Parameter
 from counterpoint.encoders.devices import DEVICE_CHOICES, select_device
-from counterpoint.encoders.weights import WeightFile, declare_weights, find_weights, resolve_weights, sha256_of
+from counterpoint.encoders.weights import WeightFile, declare_weights, first_missing, resolve_weights, sha256_of
 from counterpoint.errors import TrackError, WeightsError
 from counterpoint.paths import cache_dir
 
@@ -310,12 +310,7 @@ class M3ClampEncoder(Encoder):
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
-        default = {k: p.default for k, p in cls.parameters.items()}
-        file = cls.weight_file(default)
-        if find_weights(file) is None:
-            return (f"needs {file.filename} ({file.size_text}) from {file.source} — run "
-                    f"`counterpoint weights fetch {file.model}`, or pass weights=PATH")
-        return None
+        return first_missing([cls.weight_file({k: p.default for k, p in cls.parameters.items()})])
 
     @property
     def dim(self) -> int:

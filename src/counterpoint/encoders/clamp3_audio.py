@@ -37,7 +37,7 @@ from counterpoint.encoders.clamp import (CLAMP3_C2_WEIGHTS, CLAMP3_SAAS_WEIGHTS,
 from counterpoint.encoders.devices import DEVICE_CHOICES, select_device
 from counterpoint.encoders.mert import (MERT_CHECKPOINT, MERT_CONFIG, MertModel, locate_mert, normalise_waveform,
                                         window_starts)
-from counterpoint.encoders.weights import WeightFile, find_weights, resolve_weights
+from counterpoint.encoders.weights import WeightFile, first_missing, resolve_weights
 from counterpoint.errors import EncoderError, TrackError
 
 #: extract_mert.py: ``sliding_window_size_in_sec`` and the shortest last window it keeps.
@@ -160,11 +160,7 @@ class Clamp3AudioEncoder(AudioEncoder):
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
-        for file in (CLAMP3_SAAS_WEIGHTS, MERT_CONFIG, MERT_CHECKPOINT):
-            if find_weights(file) is None:
-                return (f"needs {file.filename} ({file.size_text}) from {file.source} — run "
-                        f"`counterpoint weights fetch {file.model}`, or pass its path in the spec")
-        return None
+        return first_missing((CLAMP3_SAAS_WEIGHTS, MERT_CONFIG, MERT_CHECKPOINT), "weights=/mert_weights=")
 
     @property
     def dim(self) -> int:

@@ -27,7 +27,7 @@ import numpy as np
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
 from counterpoint.encoders.devices import DEVICE_CHOICES, select_device
 from counterpoint.encoders.mert import file_digest, window_starts
-from counterpoint.encoders.weights import WeightFile, declare_weights, find_weights, resolve_weights
+from counterpoint.encoders.weights import WeightFile, declare_weights, first_missing, resolve_weights
 from counterpoint.errors import EncoderError, WeightsError
 
 CLAP_REPO = "laion/larger_clap_music"
@@ -97,11 +97,7 @@ class ClapEncoder(AudioEncoder):
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
-        for file in CLAP_FILES[:3]:
-            if find_weights(file) is None:
-                return (f"{file.filename} of {CLAP_REPO} is not on this machine — run `counterpoint weights fetch clap` "
-                        "while online, or pass model=DIR of a local copy")
-        return None
+        return first_missing(CLAP_FILES[:3], "model=DIR")
 
     def folder(self) -> Path:
         if self._folder is None:

@@ -29,7 +29,7 @@ import numpy as np
 
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
 from counterpoint.encoders.devices import DEVICE_CHOICES, select_device
-from counterpoint.encoders.weights import WeightFile, declare_weights, find_weights, resolve_weights, sha256_of
+from counterpoint.encoders.weights import WeightFile, declare_weights, first_missing, resolve_weights, sha256_of
 from counterpoint.errors import EncoderError, TrackError, WeightsError
 
 if TYPE_CHECKING:
@@ -303,11 +303,7 @@ class MertEncoder(AudioEncoder):
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
-        for file in (MERT_CONFIG, MERT_CHECKPOINT):
-            if find_weights(file) is None:
-                return (f"{file.filename} of {MERT_REPO} is not on this machine — run `counterpoint weights fetch mert` "
-                        "while online, or pass weights=DIR of a local copy")
-        return None
+        return first_missing((MERT_CONFIG, MERT_CHECKPOINT), "weights=DIR")
 
     def files(self) -> MertFiles:
         if self._files is None:

@@ -11,6 +11,7 @@ Each encoder module declares its files with :func:`declare_weights` at import ti
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +102,15 @@ def resolve_weights(file: WeightFile, explicit: str | Path | None = None) -> Pat
         f"model {file.model!r} needs {file.filename} ({file.size_text}) from {file.source}, which is not on this machine. "
         f"Run `counterpoint weights fetch {file.model}` while online, or download it yourself into "
         f"$COUNTERPOINT_WEIGHTS_DIR/{file.model}/ and point the encoder at it with weights=PATH.")
+
+
+def first_missing(files: Sequence[WeightFile], local_option: str = "weights=PATH") -> str | None:
+    """Why an encoder cannot run yet: the first of ``files`` that is nowhere, and how to get it."""
+    for file in files:
+        if find_weights(file) is None:
+            return (f"needs {file.filename} ({file.size_text}) from {file.source} — run "
+                    f"`counterpoint weights fetch {file.model}` while online, or pass {local_option} of a local copy")
+    return None
 
 
 def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
