@@ -195,7 +195,7 @@ def dataset_check(root: Path = typer.Argument(..., help="Dataset folder (info.cs
 @app.command("embed")
 @friendly
 def embed_command(root: Path = typer.Argument(..., help="Dataset folder (info.csv or class folders)."),
-                  encoders: str = typer.Option("symbolic-stats,audio-stats", "--encoders", "-e",
+                  encoders: str = typer.Option(RUN_DEFAULTS.encoders, "--encoders", "-e",
                                                help="Encoder specs, e.g. 'musicnn:model=MSD+symbolic-stats' "
                                                     "(separate specs by '+' or ',').", show_default=True),
                   out: Path = typer.Option(..., "--out", "-o", help="Store file to create or resume (.h5)."),
@@ -452,16 +452,13 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), help="Output fo
     Example: counterpoint demo demo-output
     """
     from counterpoint.data.demo import build_demo_corpus
-    from counterpoint.encoders.registry import DEFAULT_ENCODERS
-    from counterpoint.pipeline import RunOptions
-
     corpus = out / "corpus"
     if (corpus / "info.csv").is_file():
         console.print(f"corpus already built: {corpus}")
     else:
         console.print(f"building the demo corpus in {corpus}")
         build_demo_corpus(corpus, pieces_per_style=pieces_per_style, excerpt_seconds=seconds, seed=seed)
-    options = RunOptions(dataset=str(corpus), out=str(out), encoders=encoders or "+".join(DEFAULT_ENCODERS),
+    options = RunOptions(dataset=str(corpus), out=str(out), encoders=encoders or RUN_DEFAULTS.encoders,
                          label="style", seed=seed)  # the corpus's group column keeps each work on one side
     report = _run_pipeline(options)
     print(f"report: {report.resolve()}")

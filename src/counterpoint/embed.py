@@ -123,22 +123,18 @@ def _embed_isolating_failures(encoder: Encoder, ok: list[tuple[Track, Any, float
     return [(track, embedding, seconds + share) for (track, _, seconds), embedding in zip(ok, embeddings)]
 
 
-def embed_dataset(dataset: str | Path | Manifest, out: str | Path, encoders: Sequence[Encoder] | str | None = None,
-                  batch_size: int | None = None, progress: ProgressCallback | None = None,
-                  on_encoder_start: Callable[[Encoder], None] | None = None) -> EmbedReport:
-    """Embed every track of ``dataset`` with each encoder into the store ``out`` (resumable)."""
+def embed_dataset(dataset: str | Path | Manifest, out: str | Path,
+                  encoders: Sequence[Encoder] | Sequence[str] | str = DEFAULT_ENCODERS,
+                  batch_size: int | None = None, progress: ProgressCallback | None = None) -> EmbedReport:
+    """Embed every track of ``dataset`` with each encoder (or spec) into the store ``out`` (resumable)."""
     manifest = dataset if isinstance(dataset, Manifest) else load_manifest(dataset)
-    if encoders is None:
-        encoders = list(DEFAULT_ENCODERS)
-    if isinstance(encoders, (str, list)) and (isinstance(encoders, str) or all(isinstance(e, str) for e in encoders)):
-        encoders = build_encoders(encoders)
+    if isinstance(encoders, str) or all(isinstance(e, str) for e in encoders):
+        encoders = build_encoders(encoders if isinstance(encoders, str) else list(encoders))
     runs: list[EncoderRun] = []
     with StoreWriter(out, dataset_root=manifest.root) as writer:
         writer.set_tracks(manifest.to_frame())
         writer.add_failures(DATASET_STAGE, [(p.track_id or "", "manifest", str(p)) for p in manifest.problems])
         for encoder in encoders:
-            if on_encoder_start:
-                on_encoder_start(encoder)
             runs.append(run_encoder(encoder, manifest.for_modality(encoder.modality), writer, batch_size, progress))
             writer.commit()
     return EmbedReport(Path(out), runs, [str(p) for p in manifest.problems])
