@@ -95,3 +95,136 @@ def test_manifest_frame_round_trips_relative_paths(tmp_path):
     assert list(frame.columns[:5]) == ["id", "audio_filename", "midi_filename", "split", "group"]
     assert frame.loc[0, "audio_filename"] == "audio/t0.wav" and frame.loc[1, "style"] == "rock/indie"
     assert isinstance(manifest.root, Path)
+
+
+@pytest.mark.parametrize("token", ["NaN", "nan", "None", "N/A", "n/a", "null", "NULL", "NA", "", "  "])
+def test_missing_value_tokens_are_missing_labels_groups_and_splits(tmp_path, token):
+    rows = _rows(3)
+    rows[1].update(style=token, group=token, split=token)
+    rows[0].update(group="work0", split="train")
+    rows[2].update(group="work1", split="test")
+    manifest = load_manifest(make_info_csv_dataset(tmp_path / "d", rows))
+    track = manifest.by_id()["t1"]
+    assert track.labels["style"] == "" and track.group is None and track.split is None
+    frame = manifest.to_frame()
+    assert frame.loc[1, "style"] == "" and frame.loc[1, "group"] == "" and frame.loc[1, "split"] == ""
+    assert manifest.problems == [] and manifest.notes == []
+    assert manifest.by_id()["t0"].labels["style"] == "jazz/bop"  # real values are untouched
+
+
+def test_missing_labels_are_left_out_of_the_analysis_after_embedding(tmp_path):
+    from counterpoint.analysis.analyze import labelled_rows
+    from counterpoint.embed import embed_dataset
+    from counterpoint.store import Store
+
+    rows = _rows(6)
+    for row, token in zip(rows[:3], ["NaN", "None", "N/A"]):
+        row["style"] = token
+    root = make_info_csv_dataset(tmp_path / "d", rows)
+    embed_dataset(root, tmp_path / "s.h5", "symbolic-stats")
+    X, labels, obs = labelled_rows(Store(tmp_path / "s.h5").pooled("symbolic-stats"), "style")
+    assert sorted(obs["id"]) == ["t3", "t4", "t5"] and set(labels) == {"rock/indie", "jazz/bop"}
+
+
+def _write_csv(root: Path, text: str) -> Path:
+    make_info_csv_dataset(root, _rows(4))  # the files t0..t3
+    (root / "info.csv").write_text(text)
+    return root
+
+
+def test_row_with_more_fields_than_the_header_is_a_problem_and_the_other_rows_stay(tmp_path):
+    root = _write_csv(tmp_path / "d", "id,audio_filename,midi_filename,style\n"
+                                      "t0,audio/t0.wav,extra,midi/t0.mid,jazz\n"      # first row: pandas shifted it into an index
+                                      "t1,audio/t1.wav,midi/t1.mid,rock\n"
+                                      "t2,audio/t2.wav,midi/t2.mid,rock,oops\n"       # later row: pandas refused the whole file
+                                      "t3,audio/t3.wav,midi/t3.mid,jazz,,\n")         # empty trailing fields are harmless
+    manifest = load_manifest(root)
+    assert [t.id for t in manifest] == ["t1", "t3"]
+    assert manifest.by_id()["t1"].labels == {"style": "rock"}
+    by_line = {p.path: p for p in manifest.problems}
+    assert set(by_line) == {"info.csv line 2", "info.csv line 4"}
+    assert "5 fields but the header has 4" in by_line["info.csv line 2"].problem
+    assert "comma" in by_line["info.csv line 4"].fix
+
+
+def test_short_rows_are_padded_and_quoted_commas_stay_in_their_field(tmp_path):
+    root = _write_csv(tmp_path / "d", 'id,audio_filename,midi_filename,style,composer\n'
+                                      't0,audio/t0.wav,midi/t0.mid,"rock, indie",Bach\n'
+                                      't1,audio/t1.wav,midi/t1.mid\n')
+    manifest = load_manifest(root)
+    assert manifest.by_id()["t0"].labels == {"style": "rock, indie", "composer": "Bach"}
+    assert manifest.by_id()["t1"].labels == {"style": "", "composer": ""}
+    assert manifest.problems == []
+
+
+def test_duplicate_column_names_are_a_dataset_error(tmp_path):
+    root = _write_csv(tmp_path / "d", "id,audio_filename,midi_filename,style,style\nt0,audio/t0.wav,midi/t0.mid,a,b\n")
+    with pytest.raises(DatasetError, match="column 'style' appears twice"):
+        load_manifest(root)
+
+
+def test_common_split_aliases_are_understood(tmp_path):
+    aliases = ["val", "Valid", "dev", "training", "eval", "TESTING", "validation", "train", "test"]
+    rows = [dict(r, split=s) for r, s in zip(_rows(len(aliases)), aliases)]
+    manifest = load_manifest(make_info_csv_dataset(tmp_path / "d", rows))
+    assert [t.split for t in manifest] == ["validation", "validation", "validation", "train", "test", "test",
+                                           "validation", "train", "test"]
+    assert manifest.problems == [] and manifest.notes == []
+
+
+def test_an_unrecognised_split_keeps_the_track_and_says_so(tmp_path):
+    rows = [dict(r, split=s) for r, s in zip(_rows(2), ["train", "holdout"])]
+    manifest = load_manifest(make_info_csv_dataset(tmp_path / "d", rows))
+    assert [t.id for t in manifest] == ["t0", "t1"] and manifest.by_id()["t1"].split is None
+    assert manifest.problems == []  # problems are what leaves a track out
+    (note,) = manifest.notes
+    assert note.track_id == "t1"
+    assert "split 'holdout' not recognised: track kept without a given split" in str(note)
+
+
+def test_embed_prints_an_unrecognised_split_as_a_note_not_as_skipped(tmp_path):
+    from typer.testing import CliRunner
+
+    from counterpoint.cli import app
+
+    rows = [dict(r, split=s) for r, s in zip(_rows(2), ["train", "holdout"])]
+    root = make_info_csv_dataset(tmp_path / "d", rows)
+    result = CliRunner().invoke(app, ["embed", str(root), "-e", "symbolic-stats", "-o", str(tmp_path / "s.h5")])
+    assert result.exit_code == 0, result.output
+    assert "skipped" not in result.output
+    assert "not recognised: track kept" in result.output and "2 embedded" in result.output
+
+
+def test_nested_class_folders_become_hierarchical_labels(tmp_path):
+    root = tmp_path / "d"
+    write_midi(root / "rock" / "indie" / "a.mid", [60, 62])
+    write_midi(root / "rock" / "b.mid", [60])
+    write_midi(root / "jazz" / "bop" / "fast" / "c.mid", [64])
+    manifest = load_manifest(root)
+    tracks = manifest.by_id()
+    assert set(tracks) == {"rock/indie/a", "rock/b", "jazz/bop/fast/c"}
+    assert tracks["rock/indie/a"].labels == {"class": "rock/indie"}
+    assert tracks["jazz/bop/fast/c"].labels == {"class": "jazz/bop/fast"}
+    assert label_at_depth(tracks["jazz/bop/fast/c"].labels["class"], 1) == "jazz"
+    assert manifest.problems == []
+    assert any("nested" in str(note) and "--depth" in str(note) for note in manifest.notes)
+
+
+def test_files_at_the_top_of_a_class_folder_dataset_are_named_as_problems(tmp_path):
+    root = tmp_path / "d"
+    write_midi(root / "rock" / "a.mid", [60, 62])
+    write_midi(root / "stray.mid", [60])
+    (root / "README.txt").write_text("not music")
+    manifest = load_manifest(root)
+    assert [t.id for t in manifest] == ["rock/a"]
+    (problem,) = manifest.problems
+    assert problem.path == "stray.mid" and "not in a class folder" in problem.problem
+    assert "ROOT/<class>/" in problem.fix or "info.csv" in problem.fix
+
+
+def test_only_top_level_files_say_where_to_put_them(tmp_path):
+    root = tmp_path / "d"
+    write_midi(root / "a.mid", [60])
+    write_midi(root / "b.mid", [62])
+    with pytest.raises(DatasetError, match="2 audio/MIDI files but no class folders"):
+        load_manifest(root)

@@ -163,6 +163,8 @@ def tag_command(path: Path = typer.Argument(..., help="Audio file (wav, flac, og
 @friendly
 def dataset_check(root: Path = typer.Argument(..., help="Dataset folder (info.csv or class folders)."),
                   group: Optional[str] = typer.Option(None, help="Column that keeps tracks together in splits."),
+                  strict_paths: bool = typer.Option(False, "--strict-paths",
+                                                    help="Refuse symbolic links that lead outside the dataset folder."),
                   open_files: bool = typer.Option(True, "--open-files/--no-open-files",
                                                   help="Decode every audio and MIDI file (slower, finds corrupt files).")) -> None:
     """Print tracks, pairs, label counts and every problem of a dataset. Exit status 1 if any.
@@ -172,7 +174,7 @@ def dataset_check(root: Path = typer.Argument(..., help="Dataset folder (info.cs
     from counterpoint.data.manifest import load_manifest
     from counterpoint.data.validation import check_dataset
 
-    manifest = load_manifest(root, group_column=group)
+    manifest = load_manifest(root, group_column=group, strict_paths=strict_paths)
     with task_progress() as update:
         report = check_dataset(manifest, open_files=open_files, progress=lambda d, t: update("checking files", d, t))
     _print(f"{report.root} ({report.layout}): {report.n_tracks} tracks, {report.n_pairs} paired, "
@@ -182,6 +184,12 @@ def dataset_check(root: Path = typer.Argument(..., help="Dataset folder (info.cs
         shown = ", ".join(f"{k or '(empty)'}: {v}" for k, v in list(counts.items())[:12])
         more = f" … (+{len(counts) - 12} more)" if len(counts) > 12 else ""
         _print(f"label {column!r} ({len(counts)} values): {shown}{more}")
+    if report.n_linked:
+        places = ", ".join(f"{n} in {folder}" for folder, n in list(report.link_targets.items())[:5])
+        more = f" … (+{len(report.link_targets) - 5} more folders)" if len(report.link_targets) > 5 else ""
+        _print(f"symbolic links: {report.n_linked} files ({report.n_linked_outside} outside the folder): {places}{more}")
+    for note in report.notes:
+        _print(f"  note: {note}")
     if report.problems:
         _print(f"[red]{len(report.problems)} problem(s):[/red]")
         for problem in report.problems:
@@ -200,7 +208,9 @@ def embed_command(root: Path = typer.Argument(..., help="Dataset folder (info.cs
                                                     "(separate specs by '+' or ',').", show_default=True),
                   out: Path = typer.Option(..., "--out", "-o", help="Store file to create or resume (.h5)."),
                   batch_size: int = typer.Option(0, help="Tracks per model call (0: each encoder's default)."),
-                  group: Optional[str] = typer.Option(None, help="Column that keeps tracks together in splits.")) -> None:
+                  group: Optional[str] = typer.Option(None, help="Column that keeps tracks together in splits."),
+                  strict_paths: bool = typer.Option(False, "--strict-paths",
+                                                    help="Refuse symbolic links that lead outside the dataset folder.")) -> None:
     """Embed every track with each encoder into an HDF5 store. Rerunning resumes.
 
     Example: counterpoint embed ~/data/corpus --encoders symbolic-stats,audio-stats --out corpus.h5
@@ -208,9 +218,11 @@ def embed_command(root: Path = typer.Argument(..., help="Dataset folder (info.cs
     from counterpoint.data.manifest import load_manifest
     from counterpoint.embed import embed_dataset
 
-    manifest = load_manifest(root, group_column=group)
+    manifest = load_manifest(root, group_column=group, strict_paths=strict_paths)
     for problem in manifest.problems:
         console.print(f"[yellow]skipped:[/yellow] {problem}", highlight=False)
+    for note in manifest.notes:
+        console.print(f"note: {note}", highlight=False)
     with task_progress() as update:
         report = embed_dataset(manifest, out, encoders, batch_size=batch_size or None, progress=update)
     for run in report.runs:
@@ -479,7 +491,9 @@ def run_command(ctx: typer.Context,
                 compare: bool = typer.Option(RUN_DEFAULTS.compare, "--compare/--no-compare",
                                              help="Compare audio with symbolic spaces."),
                 probe_models: str = typer.Option(RUN_DEFAULTS.probe_models, help="Probe models for the report (empty: none)."),
-                probe_seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, help="Seeds per probe.")) -> None:
+                probe_seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, help="Seeds per probe."),
+                strict_paths: bool = typer.Option(RUN_DEFAULTS.strict_paths, "--strict-paths",
+                                                  help="Refuse symbolic links that lead outside the dataset folder.")) -> None:
     """Embed a dataset and write the full report; options from flags, a params file, or TOML.
 
     Flags given on the command line override the file.

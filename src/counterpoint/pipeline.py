@@ -32,6 +32,7 @@ class RunOptions:
     compare: bool = True
     probe_models: str = "linear,mlp"
     probe_seeds: int = 3
+    strict_paths: bool = False
 
     @property
     def store_path(self) -> Path:
@@ -154,6 +155,7 @@ def run_pipeline(options: RunOptions, embed_progress=None, step=None) -> Pipelin
 
     ``embed_progress`` is the embedding progress callback; ``step(text)`` announces each stage.
     """
+    from counterpoint.data.manifest import load_manifest
     from counterpoint.embed import embed_dataset
 
     if not options.dataset:
@@ -161,7 +163,8 @@ def run_pipeline(options: RunOptions, embed_progress=None, step=None) -> Pipelin
     announce = step or (lambda text: None)
     Path(options.out).mkdir(parents=True, exist_ok=True)
     announce(f"embedding {options.dataset} with {options.encoders}")
-    embedded = embed_dataset(options.dataset, options.store_path, options.encoders,
+    manifest = load_manifest(options.dataset, strict_paths=options.strict_paths)
+    embedded = embed_dataset(manifest, options.store_path, options.encoders,
                              batch_size=options.batch_size or None, progress=embed_progress)
     models = [m.strip() for m in options.probe_models.split(",") if m.strip()]
     report = analyze_everything(options.store_path, options.label, options.report_dir, depth=options.depth or None,

@@ -4,23 +4,37 @@ Two layouts are understood:
 
 * an ``info.csv`` at the dataset root with the columns ``id``, ``audio_filename`` and
   ``midi_filename`` (paths relative to the root; either may be empty) and any metadata
-  columns, of which ``split`` (train/validation/test) and ``group`` have a meaning;
+  columns, of which ``split`` (train/validation/test, or a common alias such as ``val``) and
+  ``group`` have a meaning;
 * class folders, ``ROOT/<class>/<stem>.<audio ext>`` paired with ``<stem>.mid``; the folder
-  name becomes the label ``class``.
+  name becomes the label ``class``. Nested folders give hierarchical labels:
+  ``ROOT/rock/indie/x.wav`` has the class ``rock/indie`` (cut it with ``label_at_depth``).
 
 Loading is tolerant: problems that concern single rows (a missing file, a path that leaves
-the root, a duplicate id) are recorded as :class:`Problem` and the offending row is left
-out, so one bad row never hides the rest. Problems that make the whole manifest unusable
-(no ``info.csv`` and no class folders, a missing required column) raise
+the root, a duplicate id, a row with too many fields) are recorded as :class:`Problem` and
+the offending row is left out, so one bad row never hides the rest; remarks that leave the
+track in (an unrecognised split) are recorded as notes. Problems that make the whole
+manifest unusable (no ``info.csv`` and no class folders, a missing required column) raise
 :class:`~counterpoint.errors.DatasetError`.
+
+Paths: a path that leaves the root *as written* (``..``, an absolute path elsewhere) is
+refused. Symbolic links placed inside the root are followed (a subset of a big corpus taken
+by links is normal) and listed in :attr:`Manifest.links`; ``strict_paths=True`` refuses
+links that lead outside the root. Track paths are always the path inside the root.
+
+Missing values: labels, groups and splits written as empty, ``NaN``, ``None``, ``N/A``,
+``NA`` or ``null`` (any case) are missing, i.e. the empty string in the track table, which
+is what every later stage treats as "no label".
 """
 
 from __future__ import annotations
 
+import csv
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import pandas as pd
 
@@ -30,6 +44,11 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".m4a")
 MIDI_EXTENSIONS = (".mid", ".midi")
 REQUIRED_COLUMNS = ("id", "audio_filename", "midi_filename")
 SPLIT_NAMES = ("train", "validation", "test")
+#: Other spellings of the three splits, as written by common tools and datasets.
+SPLIT_ALIASES = {"training": "train", "val": "validation", "valid": "validation", "dev": "validation",
+                 "eval": "test", "testing": "test"}
+#: Values that mean "not given" in a label, group or split cell (compared lower-cased).
+MISSING_VALUES = frozenset({"", "nan", "none", "null", "na", "n/a"})
 MANIFEST_NAME = "info.csv"
 #: The columns every track table starts with.
 TABLE_COLUMNS = ("id", "audio_filename", "midi_filename", "split", "group")
@@ -49,6 +68,13 @@ class Problem:
         if self.path:
             where += f" ({self.path})"
         return f"{where}: {self.problem} — {self.fix}"
+
+
+class LinkedFile(NamedTuple):
+    """A file reached through a symbolic link: its path inside the root and where it really is."""
+
+    path: Path
+    target: Path
 
 
 @dataclass(frozen=True)
@@ -73,12 +99,18 @@ class Track:
 
 @dataclass
 class Manifest:
-    """An ordered, validated collection of tracks rooted at the dataset folder."""
+    """An ordered, validated collection of tracks rooted at the dataset folder.
+
+    ``problems`` are rows or files left out; ``notes`` are remarks about tracks that were
+    kept; ``links`` lists every file reached through a symbolic link.
+    """
 
     root: Path
     tracks: list[Track]
     problems: list[Problem] = field(default_factory=list)
     layout: str = "info.csv"
+    notes: list[Problem] = field(default_factory=list)
+    links: list[LinkedFile] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Track]:
         return iter(self.tracks)
@@ -134,123 +166,264 @@ def label_at_depth(value: str, depth: int | None, separator: str = "/") -> str:
     return separator.join(value.split(separator)[:depth])
 
 
-def load_manifest(root: str | Path, group_column: str | None = None) -> Manifest:
+
+
+def given(value: str) -> str:
+    """``value`` stripped, or ``""`` when it is one of :data:`MISSING_VALUES` (``NaN``, ``N/A``, …)."""
+    value = value.strip()
+    return "" if value.lower() in MISSING_VALUES else value
+
+
+def canonical_split(value: str) -> str | None:
+    """``train``, ``validation`` or ``test`` for a split cell (aliases such as ``val`` understood); None if unknown."""
+    value = value.strip().lower()
+    return value if value in SPLIT_NAMES else SPLIT_ALIASES.get(value)
+
+
+def load_manifest(root: str | Path, group_column: str | None = None, strict_paths: bool = False) -> Manifest:
     """Read the dataset at ``root``: its ``info.csv`` if present, else its class folders.
 
     ``group_column`` names the metadata column whose value keeps tracks together when
     splitting (e.g. ``work`` or ``composer``); with ``info.csv`` a column called ``group``
-    is used when none is named.
+    is used when none is named. Symbolic links inside ``root`` are followed; with
+    ``strict_paths`` those that lead outside ``root`` are refused (recorded as problems).
     """
-    root = Path(root).expanduser()
-    if not root.is_dir():
+    given_root = Path(os.path.abspath(Path(root).expanduser()))
+    if not given_root.is_dir():
         raise DatasetError(f"{root}: no such dataset folder — give the folder that holds info.csv or the class folders")
-    root = root.resolve()
-    if (root / MANIFEST_NAME).is_file():
-        return _from_info_csv(root, group_column)
-    return _from_class_folders(root, group_column)
+    paths = _Paths(given_root.resolve(), given_root, strict_paths)
+    if (paths.root / MANIFEST_NAME).is_file():
+        manifest = _from_info_csv(paths, group_column)
+    else:
+        manifest = _from_class_folders(paths, group_column)
+    manifest.links = paths.links
+    return manifest
 
 
-def _resolve_inside(root: Path, relative: str, track_id: str, problems: list[Problem]) -> Path | None:
-    """The absolute path of ``relative`` if it exists inside ``root``; else record a problem."""
-    relative = relative.strip()
-    if not relative:
+class _Paths:
+    """Turns paths named by a dataset into paths inside its root, recording links and refusals."""
+
+    def __init__(self, root: Path, given_root: Path, strict: bool) -> None:
+        self.root, self.given_root, self.strict = root, given_root, strict
+        self.links: list[LinkedFile] = []
+
+    def lexically_inside(self, written: str) -> Path | None:
+        """``ROOT/written`` with ``.``/``..`` folded as written (links not consulted); None if that leaves the root."""
+        candidate = Path(os.path.normpath(self.root / written))
+        for base in (self.root, self.given_root):  # an absolute path may name the root as the user spelt it
+            if candidate.is_relative_to(base):
+                return self.root / candidate.relative_to(base)
         return None
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root):
-        problems.append(Problem(track_id, relative, "path resolves outside the dataset folder (refused)",
-                                f"move the file under {root} and give its path relative to it"))
+
+    def broken_link(self, path: Path) -> str | None:
+        """A description of the first dangling (or looping) link on the way from the root to ``path``."""
+        current = self.root
+        for part in path.relative_to(self.root).parts:
+            current = current / part
+            if current.is_symlink() and not current.exists():
+                return f"broken symbolic link: {current.relative_to(self.root)} points to {os.readlink(current)}, which does not exist"
         return None
-    if not path.is_file():
-        problems.append(Problem(track_id, relative, "file not found",
-                                f"check the path in {MANIFEST_NAME} (relative to {root}) or remove the row"))
+
+    def outside_target(self, path: Path, track_id: str | None) -> Problem | None:
+        """Record ``path`` if a link leads to it; in strict mode refuse it when it leads outside the root."""
+        target = path.resolve()
+        if target == path:
+            return None
+        if self.strict and not target.is_relative_to(self.root):
+            return Problem(track_id, path.relative_to(self.root).as_posix(),
+                           f"symbolic link leads outside the dataset folder, to {target} (refused in strict mode)",
+                           f"copy the file under {self.root}, or run without --strict-paths to follow links")
+        if path.is_file():
+            self.links.append(LinkedFile(path, target))
         return None
-    return path
+
+    def file(self, written: str, track_id: str, problems: list[Problem]) -> Path | None:
+        """The path inside the root of the file ``written`` in info.csv; None (with a problem) if refused or absent."""
+        written = written.strip()
+        if not given(written):
+            return None
+        path = self.lexically_inside(written)
+        if path is None:
+            problems.append(Problem(track_id, written, "path points outside the dataset folder (refused)",
+                                    f"give a path relative to {self.root} that stays inside it; to use files kept "
+                                    "elsewhere, link them into the folder (ln -s)"))
+            return None
+        if not path.is_file():
+            found = "not a file" if path.exists() else self.broken_link(path) or "file not found"
+            problems.append(Problem(track_id, written, found,
+                                    f"check the path in {MANIFEST_NAME} (relative to {self.root}) or remove the row"))
+            return None
+        refused = self.outside_target(path, track_id)
+        if refused is not None:
+            problems.append(refused)
+            return None
+        return path
 
 
-def _from_info_csv(root: Path, group_column: str | None) -> Manifest:
-    csv_path = root / MANIFEST_NAME
+def _read_rows(csv_path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the (line number, fields) of every non-blank row of a CSV file."""
     try:
-        frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        with csv_path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            rows, previous_end = [], 0
+            for fields in reader:
+                if any(f.strip() for f in fields):
+                    rows.append((previous_end + 1, fields))
+                previous_end = reader.line_num
+    except (UnicodeDecodeError, csv.Error) as exc:
         raise DatasetError(f"{csv_path}: cannot be read as CSV ({exc}) — save it as UTF-8 CSV with a header row") from exc
-    frame.columns = [c.strip() for c in frame.columns]
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if not rows:
+        raise DatasetError(f"{csv_path}: the file is empty — write a header row {','.join(REQUIRED_COLUMNS)} and one row per track")
+    (_, header), body = rows[0], rows[1:]
+    return [name.strip() for name in header], body
+
+
+def _named_columns(csv_path: Path, header: list[str], body: list[tuple[int, list[str]]]) -> list[str]:
+    """The header without trailing unnamed columns that hold nothing; refuse duplicate or other unnamed columns."""
+    while header and not header[-1] and not any(len(f) >= len(header) and f[len(header) - 1].strip() for _, f in body):
+        header = header[:-1]
+    for position, name in enumerate(header, start=1):
+        if not name:
+            raise DatasetError(f"{csv_path}: column {position} of the header has no name — name it or delete the column")
+    duplicated = [name for name, n in Counter(header).items() if n > 1]
+    if duplicated:
+        raise DatasetError(f"{csv_path}: column {duplicated[0]!r} appears twice in the header — rename or merge the columns")
+    return header
+
+
+def _from_info_csv(paths: _Paths, group_column: str | None) -> Manifest:
+    root = paths.root
+    csv_path = root / MANIFEST_NAME
+    header, body = _read_rows(csv_path)
+    columns = _named_columns(csv_path, header, body)
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise DatasetError(
             f"{csv_path}: missing required column(s) {', '.join(missing)} — the header must contain "
-            f"{', '.join(REQUIRED_COLUMNS)} (found: {', '.join(frame.columns)})")
-    group_column = group_column or ("group" if "group" in frame.columns else None)
-    if group_column and group_column not in frame.columns:
-        raise DatasetError(f"{csv_path}: no column {group_column!r} to group by — choose one of {', '.join(frame.columns)}")
+            f"{', '.join(REQUIRED_COLUMNS)} (found: {', '.join(columns)})")
+    group_column = group_column or ("group" if "group" in columns else None)
+    if group_column and group_column not in columns:
+        raise DatasetError(f"{csv_path}: no column {group_column!r} to group by — choose one of {', '.join(columns)}")
 
     problems: list[Problem] = []
-    counts = Counter(frame["id"].str.strip())
+    notes: list[Problem] = []
+    records: list[tuple[int, dict[str, str]]] = []
+    for line, fields in body:
+        extra = fields[len(columns):]
+        if any(f.strip() for f in extra):
+            problems.append(Problem(None, f"{MANIFEST_NAME} line {line}",
+                                    f"the row has {len(fields)} fields but the header has {len(columns)} "
+                                    f"(row starts {','.join(fields[:3])!r}); the row is left out",
+                                    "quote fields that contain a comma, or remove the extra comma"))
+            continue
+        fields = fields[:len(columns)] + [""] * (len(columns) - len(fields))
+        records.append((line, {name: value.strip() for name, value in zip(columns, fields)}))
+
+    counts = Counter(record["id"] for _, record in records)
     tracks: list[Track] = []
     seen: set[str] = set()
-    label_columns = [c for c in frame.columns if c not in ("id", "audio_filename", "midi_filename", "split")]
-    for line, row in enumerate(frame.itertuples(index=False), start=2):
-        record = dict(zip(frame.columns, row))
-        track_id = record["id"].strip()
+    label_columns = [c for c in columns if c not in ("id", "audio_filename", "midi_filename", "split")]
+    for line, record in records:
+        where = f"{MANIFEST_NAME} line {line}"
+        track_id = record["id"]
         if not track_id:
-            problems.append(Problem(None, f"{MANIFEST_NAME} line {line}", "empty id", "give every row a unique id"))
+            problems.append(Problem(None, where, "empty id", "give every row a unique id"))
             continue
         if counts[track_id] > 1:
             if track_id not in seen:
-                problems.append(Problem(track_id, f"{MANIFEST_NAME} line {line}",
-                                        f"duplicate id ({counts[track_id]} rows); all its rows are left out",
+                problems.append(Problem(track_id, where, f"duplicate id ({counts[track_id]} rows); all its rows are left out",
                                         "make the ids unique"))
             seen.add(track_id)
             continue
-        audio = _resolve_inside(root, record["audio_filename"], track_id, problems)
-        midi = _resolve_inside(root, record["midi_filename"], track_id, problems)
+        audio = paths.file(record["audio_filename"], track_id, problems)
+        midi = paths.file(record["midi_filename"], track_id, problems)
         if audio is None and midi is None:
-            if not record["audio_filename"].strip() and not record["midi_filename"].strip():
-                problems.append(Problem(track_id, f"{MANIFEST_NAME} line {line}", "row names neither an audio nor a MIDI file",
+            if not given(record["audio_filename"]) and not given(record["midi_filename"]):
+                problems.append(Problem(track_id, where, "row names neither an audio nor a MIDI file",
                                         "fill audio_filename and/or midi_filename"))
             continue
-        split = record.get("split", "").strip().lower() or None
-        if split is not None and split not in SPLIT_NAMES:
-            problems.append(Problem(track_id, f"{MANIFEST_NAME} line {line}", f"unknown split {split!r}",
-                                    f"use one of {', '.join(SPLIT_NAMES)} or leave it empty"))
-            split = None
-        labels = {c: record[c].strip() for c in label_columns}
+        written_split = given(record.get("split", ""))
+        split = canonical_split(written_split) if written_split else None
+        if written_split and split is None:
+            notes.append(Problem(track_id, where, f"split {written_split!r} not recognised: track kept without a given split",
+                                 f"use one of {', '.join(SPLIT_NAMES)} (or {', '.join(SPLIT_ALIASES)}), or leave it empty"))
+        labels = {c: given(record[c]) for c in label_columns}
         group = labels.get(group_column) if group_column else None
         tracks.append(Track(track_id, audio, midi, labels, split, group or None))
-    return Manifest(root, tracks, problems, layout=MANIFEST_NAME)
+    return Manifest(root, tracks, problems, layout=MANIFEST_NAME, notes=notes)
 
 
-def _from_class_folders(root: Path, group_column: str | None) -> Manifest:
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+def _kind(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    return "audio" if suffix in AUDIO_EXTENSIONS else "midi" if suffix in MIDI_EXTENSIONS else None
+
+
+def _from_class_folders(paths: _Paths, group_column: str | None) -> Manifest:
+    root = paths.root
+    entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    class_dirs = [p for p in entries if p.is_dir()]
+    loose = [p for p in entries if _kind(p) is not None and p.is_file()]
     if not class_dirs:
+        if loose:
+            raise DatasetError(f"{root}: {len(loose)} audio/MIDI files but no class folders — move them into "
+                               f"ROOT/<class>/ folders, or list them in an {MANIFEST_NAME}")
         raise DatasetError(f"{root}: neither an {MANIFEST_NAME} nor class folders — put files in ROOT/<class>/ or write {MANIFEST_NAME}")
     if group_column and group_column != "class":
         raise DatasetError(f"{root}: class folders have only the label 'class' to group by — write an {MANIFEST_NAME} for other groups")
-    problems: list[Problem] = []
+    problems = [Problem(None, p.name, "file not in a class folder; left out",
+                        f"move it into ROOT/<class>/ (ROOT is {root}) or list it in an {MANIFEST_NAME}") for p in loose]
     tracks: list[Track] = []
-    for class_dir in class_dirs:
+    folders = [(p, (p.resolve(),)) for p in class_dirs]
+    for entry in entries:
+        broken = paths.broken_link(entry) if entry.is_symlink() else None
+        if broken:
+            problems.append(Problem(None, entry.name, broken, "repair or remove the link"))
+    while folders:
+        folder, ancestors = folders.pop(0)
+        label = folder.relative_to(root).as_posix()
+        refused = paths.outside_target(folder, None)
+        if refused is not None:
+            problems.append(Problem(None, label, refused.problem, refused.fix))
+            continue
         stems: dict[str, dict[str, Path]] = {}
-        for path in sorted(class_dir.iterdir()):
-            suffix = path.suffix.lower()
-            kind = "audio" if suffix in AUDIO_EXTENSIONS else "midi" if suffix in MIDI_EXTENSIONS else None
+        children = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+        for path in children:
+            relative = path.relative_to(root).as_posix()
+            if path.is_dir():
+                if path.resolve() in ancestors:
+                    problems.append(Problem(None, relative, f"folder link loops back to {path.resolve()}; not followed",
+                                            "remove the link"))
+                else:
+                    folders.append((path, (*ancestors, path.resolve())))
+                continue
+            if path.is_symlink() and not path.exists():
+                problems.append(Problem(f"{label}/{path.stem}", relative, paths.broken_link(path) or "broken symbolic link",
+                                        "repair or remove the link"))
+                continue
+            kind = _kind(path)
             if kind is None or not path.is_file():
                 continue
-            resolved = path.resolve()
-            track_id = f"{class_dir.name}/{path.stem}"
-            if not resolved.is_relative_to(root):
-                problems.append(Problem(track_id, str(path.relative_to(root)), "link resolves outside the dataset folder (refused)",
-                                        f"copy the file under {root}"))
+            track_id = f"{label}/{path.stem}"
+            refused = paths.outside_target(path, track_id)
+            if refused is not None:
+                problems.append(refused)
                 continue
             slot = stems.setdefault(path.stem, {})
             if kind in slot:
-                problems.append(Problem(track_id, str(path.relative_to(root)),
+                problems.append(Problem(track_id, relative,
                                         f"two {kind} files with the stem {path.stem!r}; the first ({slot[kind].name}) is used",
                                         "keep one file per stem and modality"))
                 continue
-            slot[kind] = resolved
+            slot[kind] = path
         for stem, files in stems.items():
-            labels = {"class": class_dir.name}
-            tracks.append(Track(f"{class_dir.name}/{stem}", files.get("audio"), files.get("midi"), labels,
-                                group=class_dir.name if group_column == "class" else None))
+            tracks.append(Track(f"{label}/{stem}", files.get("audio"), files.get("midi"), {"class": label},
+                                group=label if group_column == "class" else None))
     if not tracks:
         raise DatasetError(f"{root}: the class folders hold no audio ({', '.join(AUDIO_EXTENSIONS)}) or MIDI files")
-    return Manifest(root, tracks, problems, layout="class folders")
+    tracks.sort(key=lambda t: t.id)
+    notes = []
+    if any("/" in t.labels["class"] for t in tracks):
+        notes.append(Problem(None, None, "class folders are nested, so classes are paths such as "
+                             f"{next(t.labels['class'] for t in tracks if '/' in t.labels['class'])!r}",
+                             "use --depth 1 to compare top-level classes only"))
+    return Manifest(root, tracks, problems, layout="class folders", notes=notes)

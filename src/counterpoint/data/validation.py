@@ -1,8 +1,10 @@
 """`counterpoint dataset check`: every problem of a dataset, found before hours of embedding.
 
 The manifest already reports structural problems (missing columns, duplicate ids, missing
-files, paths outside the root). This module opens every file too: audio that cannot be
-decoded, holds no samples or is silent, and MIDI that cannot be parsed or holds no notes.
+files, paths outside the root, broken links) and notes (unrecognised splits). This module
+opens every file too: audio that cannot be decoded, is empty, truncated, holds no samples or
+is silent, and MIDI that cannot be parsed or holds no notes. It also says how many files are
+symbolic links and into which folders they lead.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from counterpoint.data.audio import load_audio
 from counterpoint.data.manifest import Manifest, Problem, Track
@@ -31,6 +33,12 @@ class DatasetReport:
     label_counts: dict[str, dict[str, int]]
     split_counts: dict[str, int]
     problems: list[Problem]
+    notes: list[Problem] = field(default_factory=list)
+    #: Files reached through a symbolic link, and how many of them lie outside the root.
+    n_linked: int = 0
+    n_linked_outside: int = 0
+    #: The folder each linked file really lies in → how many linked files lie there.
+    link_targets: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -69,6 +77,7 @@ def check_dataset(manifest: Manifest, open_files: bool = True, workers: int = 2,
                 problems.extend(found)
                 if progress:
                     progress(done, len(manifest))
+    link_targets = Counter(str(link.target.parent) for link in manifest.links)
     label_counts = {column: dict(Counter(t.labels.get(column, "") for t in manifest).most_common())
                     for column in manifest.label_columns}
     return DatasetReport(
@@ -77,5 +86,7 @@ def check_dataset(manifest: Manifest, open_files: bool = True, workers: int = 2,
         n_audio_only=sum(t.audio_path is not None and t.midi_path is None for t in manifest),
         n_midi_only=sum(t.midi_path is not None and t.audio_path is None for t in manifest),
         label_counts=label_counts, split_counts=dict(Counter(t.split or "(none)" for t in manifest)),
-        problems=problems,
+        problems=problems, notes=list(manifest.notes), n_linked=len(manifest.links),
+        n_linked_outside=sum(not link.target.is_relative_to(manifest.root) for link in manifest.links),
+        link_targets=dict(link_targets.most_common()),
     )
