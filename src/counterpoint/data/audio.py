@@ -3,10 +3,16 @@
 Decoding goes through ``librosa.load`` (soundfile for WAV/FLAC/OGG/MP3, resampling with
 soxr at high quality), which is what the reference implementations of musicnn and others
 use, so our inputs match theirs sample for sample.
+
+Before decoding, a file is checked whole: libsndfile clamps a WAV/AIFF whose data chunk
+was cut short to what is there, and would hand back a shorter file without a word, so the
+header's promise is compared with the file; for FLAC and MP3 the last announced sample must
+be readable, and an Ogg file must end with a whole end-of-stream page.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -16,25 +22,119 @@ from counterpoint.errors import TrackError
 
 #: Peak amplitude below which a file counts as silent (about -100 dBFS).
 SILENCE_PEAK = 1e-5
+#: What to do about a damaged file.
+REPLACE = "re-export or re-download the file, or remove the track"
+#: libsndfile's header log line for a data chunk longer than the file, e.g. "data : 88200 (should be 44078)".
+_SHORT_DATA_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+def _ogg_truncation(path: Path) -> str | None:
+    """How an Ogg file falls short: a page cut off, or a stream without its last (end-of-stream) page.
+
+    Ogg headers announce no length, so the pages are walked (RFC 3533: 27 header bytes, a
+    segment table, then the segments).
+    """
+    size = path.stat().st_size
+    open_streams: set[bytes] = set()
+    offset = 0
+    with path.open("rb") as handle:
+        while offset < size:
+            handle.seek(offset)
+            header = handle.read(27)
+            if header[:4] != b"OggS":
+                if offset and not open_streams:
+                    return None  # bytes after the last stream ended (a tag): not our concern
+                return f"damaged: no Ogg page where one should start (byte {offset} of {size})"
+            table = handle.read(header[26]) if len(header) == 27 else b""
+            end = offset + 27 + len(table) + sum(table)
+            if len(header) < 27 or len(table) < header[26] or end > size:
+                return f"truncated: the last Ogg page is cut off (the file ends at byte {size} of {end})"
+            flags, serial = header[5], header[14:18]
+            if flags & 0x02:
+                open_streams.add(serial)
+            if flags & 0x04:
+                open_streams.discard(serial)
+            offset = end
+    if open_streams:
+        return "truncated: the Ogg stream ends without its end-of-stream page"
+    return None
+
+
+def _truncation(path: Path) -> str | None:
+    """How ``path`` falls short of what its header announces; None if whole (or not a format soundfile reads)."""
+    import soundfile as sf
+
+    with path.open("rb") as handle:
+        if handle.read(4) == b"OggS":
+            return _ogg_truncation(path)
+    try:
+        info = sf.info(str(path), verbose=True)
+    except Exception:  # not for libsndfile: the decoder below reports it
+        return None
+    short = _SHORT_DATA_CHUNK.search(info.extra_info)
+    if short and 0 < int(short[2]) < int(short[1]) < 0xFFFFFFFF:  # 0xFFFFFFFF: a stream writer's "unknown"
+        held, announced = int(short[2]), int(short[1])
+        seconds = info.frames / info.samplerate
+        return (f"truncated: the file holds {held} of the {announced} bytes of samples its header announces "
+                f"(about {seconds:.2f} s of {seconds * announced / held:.2f} s)")
+    if info.frames <= 0:
+        return None
+    try:
+        with sf.SoundFile(str(path)) as handle:
+            handle.seek(info.frames - 1)
+            last = handle.read(1)
+    except Exception:
+        last = []
+    if len(last) == 0:
+        return (f"truncated: the header announces {info.frames} samples ({info.frames / info.samplerate:.2f} s) "
+                "but the data ends before that")
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    """The first non-empty message along an exception's chain, without soundfile's "Error opening 'x': " prefix."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        text = re.sub(r"^Error opening .*?: ", "", str(seen)).strip()
+        if text:
+            return text
+        seen = seen.__cause__ or seen.__context__
+    return type(exc).__name__
+
+
+def _check_whole(path: Path, who: str) -> None:
+    """Raise TrackError if ``path`` is missing, empty or truncated."""
+    if not path.is_file():
+        raise TrackError(f"{who}: file not found — check the path, or remove the track")
+    if path.stat().st_size == 0:
+        raise TrackError(f"{who}: empty file (0 bytes) — {REPLACE}")
+    truncated = _truncation(path)
+    if truncated:
+        raise TrackError(f"{who}: {truncated} — {REPLACE}")
 
 
 def load_audio(path: str | Path, sample_rate: int | None, track_id: str | None = None) -> np.ndarray:
     """Decode ``path`` to a mono float32 waveform at ``sample_rate`` Hz (None: the file's own rate).
 
-    Raises :class:`TrackError` naming the file when it cannot be decoded, holds no samples,
-    or is silent (an encoder's output on silence says nothing about the music).
+    Raises :class:`TrackError` naming the file when it is missing, empty, truncated, cannot
+    be decoded, holds no samples, or is silent (an encoder's output on silence says nothing about the music).
     """
     import librosa
 
     path = Path(path)
     who = f"track {track_id!r} ({path})" if track_id else str(path)
+    _check_whole(path, who)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # audioread fallback warnings are noise here
             waveform, _ = librosa.load(path, sr=sample_rate, mono=True)
     except Exception as exc:  # decoders raise many unrelated types
-        raise TrackError(f"{who}: cannot decode audio ({type(exc).__name__}: {exc}) — "
-                         "check the file plays, or convert it to WAV/FLAC") from exc
+        reason = _reason(exc)
+        if type(exc).__name__ == "NoBackendError" or "not recognised" in reason:
+            raise TrackError(f"{who}: cannot decode audio: not a recognised audio format ({reason}) — "
+                             "check the file plays, or convert it to WAV/FLAC") from exc
+        raise TrackError(f"{who}: cannot decode audio, the file is damaged or truncated ({reason}) — {REPLACE}, "
+                         "or convert it to WAV/FLAC") from exc
     if waveform.size == 0:
         raise TrackError(f"{who}: the audio file holds no samples — replace it or remove the track")
     if not np.all(np.isfinite(waveform)):

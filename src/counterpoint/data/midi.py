@@ -1,15 +1,39 @@
-"""Reading MIDI files, with errors that name the file."""
+"""Reading MIDI files, with errors that name the file and say what is wrong with it."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from counterpoint.errors import TrackError
+
+REEXPORT = "re-export it as a standard MIDI file, or remove the track"
+Parsed = TypeVar("Parsed")
 
 
 def _who(path: Path, track_id: str | None) -> str:
     return f"track {track_id!r} ({path})" if track_id else str(path)
+
+
+def _parse(path: Path, track_id: str | None, parser: Callable[[str], Parsed]) -> Parsed:
+    """``parser(path)``, with a missing, empty, truncated or foreign file turned into a TrackError."""
+    who = _who(path, track_id)
+    if not path.is_file():
+        raise TrackError(f"{who}: file not found — check the path, or remove the track")
+    if path.stat().st_size == 0:
+        raise TrackError(f"{who}: empty file (0 bytes) — {REEXPORT}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pretty_midi warns about odd but valid files
+            return parser(str(path))
+    except EOFError as exc:  # mido reads past the end of a cut-off chunk
+        raise TrackError(f"{who}: truncated: the file ends inside its header or a track — {REEXPORT}") from exc
+    except Exception as exc:  # mido raises OSError, KeyError, ValueError...
+        if "MThd not found" in str(exc):
+            raise TrackError(f"{who}: not a MIDI file (it does not start with a MIDI header) — {REEXPORT}") from exc
+        raise TrackError(f"{who}: cannot parse MIDI ({type(exc).__name__}: {exc}) — {REEXPORT}") from exc
 
 
 def load_pretty_midi(path: str | Path, track_id: str | None = None):
@@ -17,13 +41,7 @@ def load_pretty_midi(path: str | Path, track_id: str | None = None):
     import pretty_midi
 
     path = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pretty_midi warns about odd but valid files
-            midi = pretty_midi.PrettyMIDI(str(path))
-    except Exception as exc:  # mido raises OSError, EOFError, KeyError, ValueError...
-        raise TrackError(f"{_who(path, track_id)}: cannot parse MIDI ({type(exc).__name__}: {exc}) — "
-                         "re-export it as a standard MIDI file") from exc
+    midi = _parse(path, track_id, pretty_midi.PrettyMIDI)
     if not any(inst.notes for inst in midi.instruments):
         raise TrackError(f"{_who(path, track_id)}: the MIDI file has no notes — replace it or remove the track")
     return midi
@@ -33,9 +51,4 @@ def load_mido(path: str | Path, track_id: str | None = None):
     """Parse ``path`` with mido (the raw event stream); raise TrackError if it is corrupt."""
     import mido
 
-    path = Path(path)
-    try:
-        return mido.MidiFile(str(path))
-    except Exception as exc:
-        raise TrackError(f"{_who(path, track_id)}: cannot parse MIDI ({type(exc).__name__}: {exc}) — "
-                         "re-export it as a standard MIDI file") from exc
+    return _parse(Path(path), track_id, mido.MidiFile)
