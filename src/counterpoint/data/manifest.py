@@ -224,8 +224,8 @@ class _Paths:
                 return f"broken symbolic link: {current.relative_to(self.root)} points to {os.readlink(current)}, which does not exist"
         return None
 
-    def outside_target(self, path: Path, track_id: str | None) -> Problem | None:
-        """Record ``path`` if a link leads to it; in strict mode refuse it when it leads outside the root."""
+    def check_link(self, path: Path, track_id: str | None) -> Problem | None:
+        """Record ``path`` if reached through a link; in strict mode, the Problem of a link leading outside the root."""
         target = path.resolve()
         if target == path:
             return None
@@ -253,7 +253,7 @@ class _Paths:
             problems.append(Problem(track_id, written, found,
                                     f"check the path in {MANIFEST_NAME} (relative to {self.root}) or remove the row"))
             return None
-        refused = self.outside_target(path, track_id)
+        refused = self.check_link(path, track_id)
         if refused is not None:
             problems.append(refused)
             return None
@@ -381,7 +381,7 @@ def _from_class_folders(paths: _Paths, group_column: str | None) -> Manifest:
     while folders:
         folder, ancestors = folders.pop(0)
         label = folder.relative_to(root).as_posix()
-        refused = paths.outside_target(folder, None)
+        refused = paths.check_link(folder, None)
         if refused is not None:
             problems.append(Problem(None, label, refused.problem, refused.fix))
             continue
@@ -404,7 +404,7 @@ def _from_class_folders(paths: _Paths, group_column: str | None) -> Manifest:
             if kind is None or not path.is_file():
                 continue
             track_id = f"{label}/{path.stem}"
-            refused = paths.outside_target(path, track_id)
+            refused = paths.check_link(path, track_id)
             if refused is not None:
                 problems.append(refused)
                 continue
