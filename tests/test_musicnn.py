@@ -241,6 +241,16 @@ def test_patching_keeps_whole_patches_only_and_refuses_short_audio():
         mn.audio_patches(rng.standard_normal(minimum - 1).astype(np.float32) * 0.1, 187, "short.wav")
 
 
+def test_centred_patches_pad_with_silence_and_start_at_every_hop():
+    logmel = np.arange(1, 51, dtype=np.float32)[:, None] * np.ones(96, np.float32)  # 50 frames; frame k holds k + 1
+    patches, centres = mn.make_patches(logmel, 3, center=True)
+    assert patches.shape == (17, 187, 96)  # centred on frames 0, 3, ..., 48: the sound is shorter than a patch
+    np.testing.assert_allclose(centres, np.arange(17) * 3 * mn.FRAME_SECONDS)
+    np.testing.assert_array_equal(patches[:, 93, 0], logmel[::3, 0])  # each patch's middle frame is its own
+    assert np.all(patches[0, :93] == 0) and np.all(patches[-1, 95:] == 0)  # silence (log-mel 0) beyond the sound
+    np.testing.assert_array_equal(patches[-1, 93 - 48:95, 0], logmel[:, 0])
+
+
 def test_conversion_is_cached_and_rebuilt_when_the_cache_is_stale(networks):
     path, digest = mn.converted_weights("MTT")
     assert digest == mn.checkpoint_digest(mn.checkpoint_dir("MTT"))

@@ -262,25 +262,39 @@ def patch_starts(n_frames: int, hop: int) -> np.ndarray:
     return np.arange(0, n_frames - PATCH_FRAMES + 1, hop, dtype=np.int64)
 
 
-def make_patches(logmel: np.ndarray, hop: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cut a log-mel spectrogram into patches ``[P, 187, 96]`` and their centre times (seconds)."""
-    starts = patch_starts(len(logmel), hop)
+def make_patches(logmel: np.ndarray, hop: int, center: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a log-mel spectrogram into patches ``[P, 187, 96]`` and their centre times (seconds).
+
+    Without ``center`` (the reference): whole patches from frame 0, every ``hop`` frames. With
+    ``center``: the spectrogram is padded with 93 frames of silence (log-mel 0, what digital
+    silence gives) at each end, and patch ``i`` is centred on frame ``i·hop``, at ``i·hop·0.016`` s,
+    for every frame of the sound — so a sound of any length gives at least one patch.
+    """
+    if center:
+        half = PATCH_FRAMES // 2
+        starts = np.arange(0, len(logmel), hop, dtype=np.int64)
+        centres = starts * FRAME_SECONDS
+        logmel = np.pad(logmel, ((half, half), (0, 0)))
+    else:
+        starts = patch_starts(len(logmel), hop)
+        centres = (starts + (PATCH_FRAMES - 1) / 2) * FRAME_SECONDS
     index = starts[:, None] + np.arange(PATCH_FRAMES)[None, :]
-    centres = (starts + (PATCH_FRAMES - 1) / 2) * FRAME_SECONDS
     return logmel[index], centres
 
 
-def audio_patches(audio: np.ndarray, hop: int, who: str = "audio") -> tuple[np.ndarray, np.ndarray]:
-    """Patches and centre times of 16 kHz mono audio; TrackError if shorter than one patch.
+def audio_patches(audio: np.ndarray, hop: int, who: str = "audio", center: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Patches and centre times of 16 kHz mono audio (see :func:`make_patches`).
 
-    The reference crashes on such input (it concatenates no patches); we say why instead.
+    Without ``center``, audio shorter than one patch is a TrackError: the reference crashes on
+    it (it concatenates no patches); we say why instead.
     """
     logmel = log_mel(audio)
-    if len(logmel) < PATCH_FRAMES:
+    if not center and len(logmel) < PATCH_FRAMES:
         minimum = (PATCH_FRAMES - 1) * FFT_HOP / SAMPLE_RATE
         raise TrackError(f"{who}: {len(audio) / SAMPLE_RATE:.2f} s of audio is shorter than one musicnn patch "
-                         f"({minimum:.3f} s) — remove the track, or pad the file to at least {minimum:.3f} s")
-    return make_patches(logmel, hop)
+                         f"({minimum:.3f} s) — remove the track, pad the file to at least {minimum:.3f} s, "
+                         "or embed with musicnn:center=true (pads with silence)")
+    return make_patches(logmel, hop, center)
 
 
 # ---------------------------------------------------------------- the network
@@ -427,6 +441,8 @@ class MusicnnEncoder(AudioEncoder):
         "layer": Parameter("max_pool", "which activations to return: max_pool, mean_pool (753), penultimate (200) or taggram (50 tag probabilities)",
                            tuple(LAYER_DIMS)),
         "hop": Parameter(3.0, "seconds between patch starts, floored to 16-ms frames; 3 = non-overlapping 3-s patches (the reference)"),
+        "center": Parameter(False, "pad 1.5 s of silence at both ends so patches are centred at 0, hop, 2·hop… s and "
+                                   "sounds shorter than a 3-s patch embed (what the HEAR API uses); false = the reference"),
         "batch_size": Parameter(8, "tracks per batch; their patches share forward passes"),
         "device": Parameter("cpu", "torch device: cpu or cuda", ("cpu", "cuda")),
     }
@@ -463,7 +479,7 @@ class MusicnnEncoder(AudioEncoder):
         return list(TAGS[self.params["model"]]) if self.params["layer"] == "taggram" else None
 
     def prepare_waveform(self, waveform: np.ndarray, source: str) -> PreparedAudio:
-        patches, centres = audio_patches(waveform, self.hop, source)
+        patches, centres = audio_patches(waveform, self.hop, source, self.params["center"])
         return PreparedAudio(patches, centres, len(waveform) / SAMPLE_RATE)
 
     def layer_outputs(self, patches: np.ndarray, layer: str | None = None) -> np.ndarray:
