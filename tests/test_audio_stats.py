@@ -119,13 +119,13 @@ def test_very_short_audio_still_gives_one_finite_block() -> None:
 
 def test_hear_api_matches_the_encoder() -> None:
     model = hear.load_model(spec="audio-stats:frame_hop=1.0")
-    assert model.sample_rate == SR and model.scene_embedding_size == model.timestamp_embedding_size == model.dim
+    assert model.sample_rate == SR and model.scene_embedding_size == model.timestamp_embedding_size == model.encoder.dim
     audio = np.stack([tone(440.0, 2.0), click_train(120, 2.0)])
     frames, stamps = hear.get_timestamp_embeddings(audio, model)
-    assert tuple(frames.shape) == (2, 2, model.dim)
+    assert tuple(frames.shape) == (2, 2, model.encoder.dim)
     np.testing.assert_allclose(stamps.numpy(), [[500.0, 1500.0], [500.0, 1500.0]])
     scene = hear.get_scene_embeddings(audio, model)
-    np.testing.assert_allclose(scene.numpy()[0], model.embed_waveform(audio[0]).pooled, rtol=1e-6)
+    np.testing.assert_allclose(scene.numpy()[0], model.encoder.embed_waveform(audio[0]).pooled, rtol=1e-6)
     with pytest.raises(EncoderError, match="n_sounds"):
         model.get_scene_embeddings(audio[0])
 

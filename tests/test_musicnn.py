@@ -9,13 +9,19 @@ Reference numbers: ``tests/fixtures/musicnn/*.npz`` (copied from the shared fixt
   so only row 0 of the reference ``penultimate`` is a real value;
 * it computes ``log10(10000·x + 1)`` in float16, which overflows to ``inf`` on loud bins
   (the synthetic chirp), after which its network returns NaN. We keep the float16 numbers
-  where they are finite and compute the overflowing bins in float32.
+  where they are finite and compute the overflowing bins in float32;
+* its float16 ``log10`` is numpy's scalar loop: ``log10f`` of the float32 value (correctly
+  rounded), rounded to float16. numpy's SIMD loops (AVX512_SKX, AVX512_SPR) round a few
+  arguments differently, so the table must not come from them.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -91,10 +97,18 @@ def test_front_end_reproduces_the_reference_patches_and_taggram_from_audio(netwo
     patches, centres = mn.audio_patches(audio, mn.hop_frames(3.0))
     expected = reference["MTT_musicnn/input_patches"]
     assert patches.shape == expected.shape == (3, 187, 96)
-    # bit for bit, except the very last frame: the fixture audio is cut at the end of the kept
-    # patches, so that frame's window holds padding here where the reference saw more music
-    flat_ours, flat_reference = patches.reshape(-1, 96), expected.reshape(-1, 96)
-    np.testing.assert_array_equal(flat_ours[:-1], flat_reference[:-1])
+    # the very last frame is left out: the fixture audio is cut at the end of the kept patches,
+    # so that frame's window holds padding here where the reference saw more music. The rest
+    # agrees bit for bit but for bins where the reference's float32 spectrogram sat within its
+    # own rounding noise of a float16 midpoint (we compute it in float64): there the reference
+    # rounded the power to the neighbouring float16.
+    flat_ours, flat_reference = patches.reshape(-1, 96)[:-1], expected.reshape(-1, 96)[:-1]
+    differ = flat_ours != flat_reference
+    assert differ.mean() <= 1e-4
+    _, ours_bits = float16_power_of_the_reference_and_ours(audio)
+    table = mn._log_compression_table()
+    neighbours = table[ours_bits[: len(flat_ours)][differ][:, None].astype(np.int64) + [-1, 1]]
+    assert np.all((neighbours == flat_reference[differ][:, None]).any(axis=1))
     np.testing.assert_allclose(centres, (np.arange(3) * 187 + 93) * 0.016)
     for model in ("MTT", "MSD"):
         taggram = run(networks[model], patches)["taggram"]
@@ -114,6 +128,95 @@ def test_loud_audio_stays_finite_where_the_reference_overflows(networks):
     assert np.all(ours[overflow] > np.log10(65504.0))  # exactly the bins beyond float16's range
     taggram = run(networks["MTT"], ours[: 3 * 187].reshape(3, 187, 96))["taggram"]
     assert np.all(np.isfinite(taggram)) and np.all((taggram >= 0) & (taggram <= 1))
+
+
+def float16_power_of_the_reference_and_ours(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The float16 bits of the mel power as the reference computes it (float32) and as we do (float64)."""
+    import librosa
+
+    kwargs = dict(sr=mn.SAMPLE_RATE, n_fft=mn.FFT_SIZE, hop_length=mn.FFT_HOP, n_mels=mn.N_MELS)
+    reference = librosa.feature.melspectrogram(y=audio.astype(np.float32), **kwargs).T
+    ours = librosa.feature.melspectrogram(y=audio.astype(np.float64), dtype=np.float64, **kwargs).T
+    return reference.astype(np.float16).view(np.uint16), ours.astype(np.float16).view(np.uint16)
+
+
+@pytest.mark.parametrize("fixture", [BACH, CHIRP], ids=["bach", "chirp"])
+def test_log_compression_table_gives_every_reference_value_bit_for_bit(fixture):
+    reference = np.load(fixture)
+    expected = reference["MTT_musicnn/input_patches"].reshape(-1, 96)[:-1]  # the last frame: see above
+    theirs, ours = (bits[: len(expected)] for bits in float16_power_of_the_reference_and_ours(reference["audio_16k"]))
+    finite = np.isfinite(expected)
+    unambiguous = (theirs == ours) & finite  # the table's argument is the reference's
+    assert unambiguous.sum() > 0.999 * finite.sum()
+    looked_up = mn._log_compression_table()[ours]
+    np.testing.assert_array_equal(looked_up[unambiguous], expected[unambiguous])
+
+
+def correctly_rounded_log10(value: float, to_float16: bool) -> float:
+    """``log10(value)`` rounded once to float32 (a correctly rounded ``log10f``), then to float16 if asked."""
+    import mpmath
+
+    with mpmath.workprec(120):
+        exact = mpmath.log10(mpmath.mpf(value))
+    with mpmath.workprec(24):
+        single = np.float32(float(+exact))  # unary plus rounds to 24 bits, ties to even
+    return float(single.astype(np.float16)) if to_float16 else float(single)
+
+
+def test_log_compression_table_is_the_correctly_rounded_log10_of_each_float16():
+    every_half = np.arange(65536, dtype=np.uint16).view(np.float16)
+    with np.errstate(over="ignore", invalid="ignore"):
+        argument = np.float16(10000) * every_half + np.float16(1)  # the reference's float16 expression
+    table = mn._log_compression_table()
+    in_range = np.isfinite(argument) & (argument > 0)
+    expected = [correctly_rounded_log10(float(a), to_float16=True) for a in argument[in_range].tolist()]
+    np.testing.assert_array_equal(table[in_range], np.array(expected, np.float32))
+    overflow = np.isinf(argument) & np.isfinite(every_half) & (every_half > 0)
+    assert overflow.sum() > 1000  # every x above 6.55: the float32 value, not the reference's inf
+    expected = [correctly_rounded_log10(10000 * float(x) + 1, to_float16=False) for x in every_half[overflow].tolist()]
+    np.testing.assert_array_equal(table[overflow], np.array(expected, np.float32))
+    assert np.all(table[argument == 0] == -np.inf) and np.all(np.isnan(table[~(argument >= 0) & ~overflow]))
+
+
+def test_front_end_does_not_depend_on_the_cpu_features_numpy_dispatches_to(tmp_path):
+    """The table and the log-mel, rebuilt with numpy's optional SIMD paths switched off (and, on x86-64,
+    OpenBLAS's SSE-only kernels), agree bit for bit."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    present = [feature for feature in __cpu_dispatch__ if __cpu_features__.get(feature)]
+    if not present:
+        pytest.skip("numpy dispatches to no optional CPU feature on this machine: nothing to switch off")
+    audio = {name: np.load(path)["audio_16k"] for name, path in (("bach", BACH), ("chirp", CHIRP))}
+    np.savez(tmp_path / "audio.npz", **audio)
+    script = (
+        "import sys, numpy as np\n"
+        "from numpy._core._multiarray_umath import __cpu_features__\n"
+        "from counterpoint.encoders import musicnn as mn\n"
+        "still_on = [f for f in sys.argv[3:] if __cpu_features__[f]]\n"
+        "assert not still_on, still_on\n"
+        "audio = np.load(sys.argv[1])\n"
+        "np.savez(sys.argv[2], table=mn._log_compression_table(), **{k: mn.log_mel(audio[k]) for k in audio.files})\n"
+    )
+    source_root = str(Path(mn.__file__).parents[2])
+    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(present),
+           "PYTHONPATH": os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))}
+    if platform.machine() in ("x86_64", "AMD64"):
+        env["OPENBLAS_CORETYPE"] = "Nehalem"
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "audio.npz"), str(tmp_path / "out.npz"), *present],
+                   env=env, check=True)
+    without_simd = np.load(tmp_path / "out.npz")
+    np.testing.assert_array_equal(without_simd["table"].view(np.uint32), mn._log_compression_table().view(np.uint32))
+    for name, samples in audio.items():
+        np.testing.assert_array_equal(without_simd[name].view(np.uint32), mn.log_mel(samples).view(np.uint32))
+
+
+def test_audio_louder_than_float16_still_gives_finite_features():
+    """Mel power above 65504 (peaks around 30 and more) is beyond float16: those bins are computed directly."""
+    rng = np.random.default_rng(5)
+    loud = (1000.0 * rng.standard_normal(16000)).astype(np.float32)
+    features = mn.log_mel(loud)
+    assert np.all(np.isfinite(features))
+    assert features.max() > np.log10(10000 * 65504.0)  # beyond what any float16 power could give
 
 
 def test_decoding_the_fixture_wav_matches_the_reference_audio():
@@ -136,6 +239,16 @@ def test_patching_keeps_whole_patches_only_and_refuses_short_audio():
     assert patches.shape == (1, 187, 96)
     with pytest.raises(TrackError, match="shorter than one musicnn patch"):
         mn.audio_patches(rng.standard_normal(minimum - 1).astype(np.float32) * 0.1, 187, "short.wav")
+
+
+def test_centred_patches_pad_with_silence_and_start_at_every_hop():
+    logmel = np.arange(1, 51, dtype=np.float32)[:, None] * np.ones(96, np.float32)  # 50 frames; frame k holds k + 1
+    patches, centres = mn.make_patches(logmel, 3, center=True)
+    assert patches.shape == (17, 187, 96)  # centred on frames 0, 3, ..., 48: the sound is shorter than a patch
+    np.testing.assert_allclose(centres, np.arange(17) * 3 * mn.FRAME_SECONDS)
+    np.testing.assert_array_equal(patches[:, 93, 0], logmel[::3, 0])  # each patch's middle frame is its own
+    assert np.all(patches[0, :93] == 0) and np.all(patches[-1, 95:] == 0)  # silence (log-mel 0) beyond the sound
+    np.testing.assert_array_equal(patches[-1, 93 - 48:95, 0], logmel[:, 0])
 
 
 def test_conversion_is_cached_and_rebuilt_when_the_cache_is_stale(networks):

@@ -9,8 +9,21 @@ weights file, if any, in ``--model``::
         --model openl3_audio_mel256_music.h5 \\
         --model-options '{"spec": "openl3:input_repr=mel256,embedding_size=512"}'
 
-Audio goes in as ``[n_sounds, n_samples]`` at ``model.sample_rate`` Hz; timestamps come out
-in milliseconds; the scene embedding is the encoder's pooled vector (what the store keeps).
+:func:`load_model` returns a :class:`HearModel`, the ``torch.nn.Module`` the HEAR tools expect,
+carrying ``sample_rate``, ``scene_embedding_size`` and ``timestamp_embedding_size``; the
+encoders are ``model.encoder`` (scene embeddings) and ``model.timestamp_encoder``. Audio goes
+in as ``[n_sounds, n_samples]`` at ``model.sample_rate`` Hz; timestamps come out in
+milliseconds; the scene embedding is the pooled vector the store keeps for the same spec.
+
+Through HEAR some encoders run with settings of their own, where the spec leaves them unset
+(:data:`HEAR_SETTINGS`, :data:`HEAR_TIMESTAMP_HOPS`):
+
+* musicnn gets ``center=true``: its 3-s patches are centred at 0, hop, 2·hop… s on audio padded
+  with silence, so HEAR's clips (1 s and less) embed, and timestamps start at the sound's start;
+* timestamps come at most 50 ms apart where the encoder's framing is a sliding window
+  (musicnn: 48 ms, three 16-ms frames; openl3: 50 ms) — what hear-validator asks, so onsets
+  can be placed within HEAR's 50-ms tolerance. Scene embeddings keep the spec's own hop.
+  audio-stats keeps its blocks (they summarise ``frame_hop`` seconds, 0.1 s at least).
 
 >>> model = load_model(spec="audio-stats:frame_hop=1.0")  # doctest: +SKIP
 >>> embeddings, timestamps = get_timestamp_embeddings(audio, model)  # doctest: +SKIP
@@ -20,12 +33,47 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 from counterpoint.encoders.base import AudioEncoder, parse_spec
 from counterpoint.encoders.registry import encoder_class
 from counterpoint.errors import EncoderError
 
+#: Spec parameters set for HEAR (scene and timestamp embeddings) unless the spec sets them.
+HEAR_SETTINGS: dict[str, dict[str, str]] = {"musicnn": {"center": "true"}}
+#: The hop parameter and its value (seconds) for HEAR timestamp embeddings, unless the spec sets it.
+HEAR_TIMESTAMP_HOPS: dict[str, tuple[str, str]] = {"musicnn": ("hop", "0.048"), "openl3": ("hop", "0.05")}
 
-def load_model(model_file_path: str = "", spec: str = "musicnn") -> AudioEncoder:
+
+class HearModel(torch.nn.Module):
+    """What HEAR's ``load_model`` returns: a torch module with the HEAR attributes, holding the encoders.
+
+    ``encoder`` gives the scene embeddings, ``timestamp_encoder`` the timestamp embeddings (the
+    same object unless HEAR uses a finer hop). The encoders pick their device from the spec
+    (``device=cuda``); ``model.to(device)`` moves nothing, and audio on any device is accepted.
+    """
+
+    def __init__(self, encoder: AudioEncoder, timestamp_encoder: AudioEncoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.timestamp_encoder = timestamp_encoder
+        self.sample_rate = int(encoder.sample_rate)
+        self.scene_embedding_size = int(encoder.dim)
+        self.timestamp_embedding_size = int(timestamp_encoder.dim)
+
+    def extra_repr(self) -> str:
+        return f"spec={self.encoder.spec!r}, timestamps from spec={self.timestamp_encoder.spec!r}"
+
+    def get_timestamp_embeddings(self, audio: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """HEAR: frames ``[n, T, D]`` and their timestamps in milliseconds ``[n, T]``, float32."""
+        return self.timestamp_encoder.get_timestamp_embeddings(audio)
+
+    def get_scene_embeddings(self, audio: Any) -> torch.Tensor:
+        """HEAR: one vector per sound ``[n, D]``, float32: the encoder's pooled embedding."""
+        return self.encoder.get_scene_embeddings(audio)
+
+
+def load_model(model_file_path: str = "", spec: str = "musicnn") -> HearModel:
     """HEAR ``load_model``: the audio encoder ``spec`` describes, reading ``model_file_path`` if given.
 
     A non-empty ``model_file_path`` becomes the encoder's ``weights`` parameter; encoders
@@ -45,14 +93,19 @@ def load_model(model_file_path: str = "", spec: str = "musicnn") -> AudioEncoder
             raise EncoderError(f"HEAR load_model: spec {spec!r} names weights={raw['weights']} but model_file_path is "
                                f"{model_file_path!r} — give the weights file once")
         raw["weights"] = model_file_path
-    return cls.from_spec(raw)
+    scene_params = {**HEAR_SETTINGS.get(name, {}), **raw}
+    encoder = cls.from_spec(scene_params)
+    hop_parameter, hop = HEAR_TIMESTAMP_HOPS.get(name, (None, None))
+    if hop_parameter is None or hop_parameter in raw:
+        return HearModel(encoder, encoder)
+    return HearModel(encoder, cls.from_spec({**scene_params, hop_parameter: hop}))
 
 
-def get_timestamp_embeddings(audio: Any, model: AudioEncoder) -> tuple[Any, Any]:
-    """HEAR: frames ``[n, T, D]`` and their timestamps in milliseconds ``[n, T]`` (torch tensors)."""
+def get_timestamp_embeddings(audio: Any, model: HearModel) -> tuple[torch.Tensor, torch.Tensor]:
+    """HEAR: frames ``[n, T, D]`` and their timestamps in milliseconds ``[n, T]`` (float32 torch tensors)."""
     return model.get_timestamp_embeddings(audio)
 
 
-def get_scene_embeddings(audio: Any, model: AudioEncoder) -> Any:
-    """HEAR: one vector per sound ``[n, D]`` (torch tensor), the encoder's pooled embedding."""
+def get_scene_embeddings(audio: Any, model: HearModel) -> torch.Tensor:
+    """HEAR: one vector per sound ``[n, D]`` (float32 torch tensor), the encoder's pooled embedding."""
     return model.get_scene_embeddings(audio)

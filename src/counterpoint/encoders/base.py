@@ -220,13 +220,13 @@ class AudioEncoder(Encoder):
         return self.embed_prepared([self.prepare_waveform(row, f"sound {i}") for i, row in enumerate(batch)])
 
     def get_timestamp_embeddings(self, audio: Any) -> tuple[Any, Any]:
-        """HEAR: ``audio`` ``[n_sounds, n_samples]`` at :attr:`sample_rate` → torch tensors of the
-        frames ``[n, T, D]`` and their timestamps in milliseconds ``[n, T]``."""
+        """HEAR: ``audio`` ``[n_sounds, n_samples]`` at :attr:`sample_rate` → float32 torch tensors of
+        the frames ``[n, T, D]`` and their timestamps in milliseconds ``[n, T]``."""
         import torch
 
         embeddings = self.embed_sounds(audio, "get_timestamp_embeddings")
         frames = torch.from_numpy(np.stack([e.frames for e in embeddings]))
-        stamps = torch.from_numpy(np.stack([e.timestamps * 1000.0 for e in embeddings]))
+        stamps = torch.from_numpy(np.stack([e.timestamps * 1000.0 for e in embeddings]).astype(np.float32))
         return frames, stamps
 
     def get_scene_embeddings(self, audio: Any) -> Any:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -181,18 +182,41 @@ def converted_weights(model: str) -> tuple[Path, str]:
 # ---------------------------------------------------------------- the front end (audio → patches)
 
 
+def _log10_float64(values: np.ndarray) -> np.ndarray:
+    """``log10`` of float64 ``values`` by Python's :mod:`math`, one value at a time.
+
+    numpy's own ``log10`` loops are chosen at run time by CPU features (SVML on AVX-512) and
+    differ in the last bit between machines; one libm call per value does not. Zero gives
+    ``-inf``, negative values and NaN give NaN.
+    """
+    out = np.full(values.shape, np.nan)
+    positive = values > 0
+    out[positive] = [math.log10(v) for v in values[positive].tolist()]
+    out[values == 0] = -np.inf
+    return out
+
+
 @lru_cache(maxsize=1)
 def _log_compression_table() -> np.ndarray:
     """``log10(10000·x + 1)`` for every float16 ``x``, float32 ``[65536]``, indexed by the bits of ``x``.
 
-    Entries come from numpy's own float16 arithmetic — the reference's numbers by
-    construction; where that overflows (``10000·x`` beyond 65504) the float32 value is used.
+    The reference's numbers, computed so that no CPU changes them: the argument in float16
+    arithmetic as numpy's scalar loops do it (each operation in float32, then rounded to
+    float16: exact IEEE steps), its ``log10`` in float64 rounded once to float32 (a correctly
+    rounded ``log10f``), then to float16 — numpy's scalar float16 ``log10``, which made the
+    reference fixtures. numpy's SIMD float16 ``log10`` (AVX512_SKX, AVX512_SPR) rounds a few
+    arguments one float16 step differently, so it is not used. Where ``10000·x`` overflows
+    float16 (``x`` above 6.55) the reference gives ``inf``; those entries hold ``log10(10000·x + 1)``
+    in float64 rounded to float32.
     """
     every_half = np.arange(65536, dtype=np.uint16).view(np.float16)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        table = np.log10(np.float16(10000) * every_half + np.float16(1)).astype(np.float32)
-        overflow = np.isinf(table) & np.isfinite(every_half) & (every_half > 0)
-        table[overflow] = np.log10(10000 * every_half[overflow].astype(np.float32) + 1)
+    single = every_half.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = (single * np.float32(10000)).astype(np.float16)
+        argument = (scaled.astype(np.float32) + np.float32(1)).astype(np.float16)
+    table = _log10_float64(argument.astype(np.float64)).astype(np.float32).astype(np.float16).astype(np.float32)
+    overflow = np.isinf(argument) & np.isfinite(every_half) & (every_half > 0)
+    table[overflow] = _log10_float64(10000 * single[overflow].astype(np.float64) + 1).astype(np.float32)
     return table
 
 
@@ -200,16 +224,26 @@ def log_mel(audio: np.ndarray) -> np.ndarray:
     """Log-compressed mel spectrogram ``[frames, 96]`` of 16 kHz mono audio, as the reference computes it.
 
     librosa's mel power spectrogram (n_fft 512, hop 256, 96 Slaney mels), cast to float16,
-    then ``log10(10000·x + 1)`` in float16 arithmetic — bit for bit the reference's numbers,
-    looked up in a table over all float16 values. The reference overflows to ``inf`` where
-    ``10000·x`` exceeds the float16 range (loud bins: mel power above 6.55) and its network
-    then returns NaN; those bins get the float32 value here, so loud audio stays finite.
+    then ``log10(10000·x + 1)`` in float16 arithmetic, looked up in a table over all float16
+    values (:func:`_log_compression_table`). The reference computes the spectrogram in float32,
+    whose last bits depend on the CPU's SIMD paths, and rounding it to float16 turns those into
+    whole float16 steps; here it is computed in float64 and rounded once, so the numbers are the
+    same on every machine (and the reference's but for about 1 bin in 10⁵, one float16 step
+    apart). The reference overflows to ``inf`` where ``10000·x`` exceeds the float16 range
+    (loud bins: mel power above 6.55) and its network then returns NaN; those bins get the
+    float32 value here, and so do bins whose power itself exceeds float16 (audio peaking
+    around 30 and more), so loud audio stays finite.
     """
     import librosa
 
-    power = librosa.feature.melspectrogram(y=np.asarray(audio, dtype=np.float32), sr=SAMPLE_RATE, n_fft=FFT_SIZE,
-                                           hop_length=FFT_HOP, n_mels=N_MELS).T
-    return _log_compression_table()[power.astype(np.float16).view(np.uint16)]
+    power = librosa.feature.melspectrogram(y=np.asarray(audio, dtype=np.float64), sr=SAMPLE_RATE, n_fft=FFT_SIZE,
+                                           hop_length=FFT_HOP, n_mels=N_MELS, dtype=np.float64).T
+    with np.errstate(over="ignore"):
+        half = power.astype(np.float16)
+    logmel = _log_compression_table()[half.view(np.uint16)]
+    beyond_float16 = np.isinf(half) & np.isfinite(power)
+    logmel[beyond_float16] = _log10_float64(10000 * power[beyond_float16] + 1).astype(np.float32)
+    return logmel
 
 
 def hop_frames(hop_seconds: float) -> int:
@@ -228,25 +262,39 @@ def patch_starts(n_frames: int, hop: int) -> np.ndarray:
     return np.arange(0, n_frames - PATCH_FRAMES + 1, hop, dtype=np.int64)
 
 
-def make_patches(logmel: np.ndarray, hop: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cut a log-mel spectrogram into patches ``[P, 187, 96]`` and their centre times (seconds)."""
-    starts = patch_starts(len(logmel), hop)
+def make_patches(logmel: np.ndarray, hop: int, center: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a log-mel spectrogram into patches ``[P, 187, 96]`` and their centre times (seconds).
+
+    Without ``center`` (the reference): whole patches from frame 0, every ``hop`` frames. With
+    ``center``: the spectrogram is padded with 93 frames of silence (log-mel 0, what digital
+    silence gives) at each end, and patch ``i`` is centred on frame ``i·hop``, at ``i·hop·0.016`` s,
+    for every frame of the sound — so a sound of any length gives at least one patch.
+    """
+    if center:
+        half = PATCH_FRAMES // 2
+        starts = np.arange(0, len(logmel), hop, dtype=np.int64)
+        centres = starts * FRAME_SECONDS
+        logmel = np.pad(logmel, ((half, half), (0, 0)))
+    else:
+        starts = patch_starts(len(logmel), hop)
+        centres = (starts + (PATCH_FRAMES - 1) / 2) * FRAME_SECONDS
     index = starts[:, None] + np.arange(PATCH_FRAMES)[None, :]
-    centres = (starts + (PATCH_FRAMES - 1) / 2) * FRAME_SECONDS
     return logmel[index], centres
 
 
-def audio_patches(audio: np.ndarray, hop: int, who: str = "audio") -> tuple[np.ndarray, np.ndarray]:
-    """Patches and centre times of 16 kHz mono audio; TrackError if shorter than one patch.
+def audio_patches(audio: np.ndarray, hop: int, who: str = "audio", center: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Patches and centre times of 16 kHz mono audio (see :func:`make_patches`).
 
-    The reference crashes on such input (it concatenates no patches); we say why instead.
+    Without ``center``, audio shorter than one patch is a TrackError: the reference crashes on
+    it (it concatenates no patches); we say why instead.
     """
     logmel = log_mel(audio)
-    if len(logmel) < PATCH_FRAMES:
+    if not center and len(logmel) < PATCH_FRAMES:
         minimum = (PATCH_FRAMES - 1) * FFT_HOP / SAMPLE_RATE
         raise TrackError(f"{who}: {len(audio) / SAMPLE_RATE:.2f} s of audio is shorter than one musicnn patch "
-                         f"({minimum:.3f} s) — remove the track, or pad the file to at least {minimum:.3f} s")
-    return make_patches(logmel, hop)
+                         f"({minimum:.3f} s) — remove the track, pad the file to at least {minimum:.3f} s, "
+                         "or embed with musicnn:center=true (pads with silence)")
+    return make_patches(logmel, hop, center)
 
 
 # ---------------------------------------------------------------- the network
@@ -386,11 +434,15 @@ class MusicnnEncoder(AudioEncoder):
     description = "musicnn (Pons & Serra 2019) music tagger trained on MagnaTagATune or the Million Song Dataset, PyTorch port"
     requirements = "the musicnn==0.1.0 wheel (installed --no-deps by `make setup`) for its checkpoints"
     default_batch_size = 8
+    #: 2: the front end no longer depends on the CPU (float64 spectrogram, log table without SIMD).
+    code_version = "2"
     parameters = {
         "model": Parameter("MTT", "training set of the tagger: MTT (MagnaTagATune) or MSD (Million Song Dataset)", ("MTT", "MSD")),
         "layer": Parameter("max_pool", "which activations to return: max_pool, mean_pool (753), penultimate (200) or taggram (50 tag probabilities)",
                            tuple(LAYER_DIMS)),
         "hop": Parameter(3.0, "seconds between patch starts, floored to 16-ms frames; 3 = non-overlapping 3-s patches (the reference)"),
+        "center": Parameter(False, "pad 1.5 s of silence at both ends so patches are centred at 0, hop, 2·hop… s and "
+                                   "sounds shorter than a 3-s patch embed (what the HEAR API uses); false = the reference"),
         "batch_size": Parameter(8, "tracks per batch; their patches share forward passes"),
         "device": Parameter("cpu", "torch device: cpu or cuda", ("cpu", "cuda")),
     }
@@ -427,7 +479,7 @@ class MusicnnEncoder(AudioEncoder):
         return list(TAGS[self.params["model"]]) if self.params["layer"] == "taggram" else None
 
     def prepare_waveform(self, waveform: np.ndarray, source: str) -> PreparedAudio:
-        patches, centres = audio_patches(waveform, self.hop, source)
+        patches, centres = audio_patches(waveform, self.hop, source, self.params["center"])
         return PreparedAudio(patches, centres, len(waveform) / SAMPLE_RATE)
 
     def layer_outputs(self, patches: np.ndarray, layer: str | None = None) -> np.ndarray:
