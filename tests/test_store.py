@@ -34,7 +34,8 @@ def test_round_trip_pooled_frames_tracks_and_provenance(class_dataset, tmp_path)
     record = store.encoder("test-pitch-class")
     assert record.fingerprint["name"] == "test-pitch-class" and record.n_frames == 8 * 16
     with h5py.File(out) as handle:
-        assert "numpy" in handle.attrs["software"] and handle.attrs["format"] == "counterpoint-store"
+        # Text attributes are fixed-length UTF-8 (inside checksummed headers): h5py gives bytes.
+        assert b"numpy" in handle.attrs["software"] and handle.attrs["format"] == b"counterpoint-store"
     assert not journal_dir(out).exists() or not any(journal_dir(out).iterdir())
 
 
