@@ -14,9 +14,11 @@ import pytest
 import pitch_class_encoder  # noqa: F401  (registers test-pitch-class)
 from conftest import make_class_folders, write_midi
 from counterpoint.embed import embed_dataset
+from counterpoint.encoders.base import Embedding
 from counterpoint.encoders.registry import build_encoder
 from counterpoint.errors import StoreError
-from counterpoint.store import Store, journal_dir
+from counterpoint.export import export_embeddings
+from counterpoint.store import EncoderMeta, Store, StoreWriter, journal_dir
 
 
 def test_round_trip_pooled_frames_tracks_and_provenance(class_dataset, tmp_path):
@@ -136,3 +138,35 @@ def test_a_batch_that_cannot_be_folded_is_named_and_the_store_kept(class_dataset
         embed_dataset(class_dataset, out, [build_encoder("test-pitch-class")])
     assert len(Store(out).pooled("test-pitch-class")) == 8
     assert not out.with_name(out.name + ".tmp").exists()
+
+
+def test_lookups_compare_canonical_specs(class_dataset, tmp_path):
+    out = tmp_path / "s.h5"
+    embed_dataset(class_dataset, out, [build_encoder("symbolic-stats:window=8")])
+    store = Store(out)
+    assert store.encoder_specs == ["symbolic-stats:window=8.0"]
+    for spelling in ("symbolic-stats:window=8", "symbolic-stats:window=8.0,hop=2", " symbolic-stats: hop=2.0 , window=8 "):
+        assert len(store.pooled(spelling)) == 8 and len(store.frames(spelling)) == 8
+    assert np.load(export_embeddings(out, "symbolic-stats:window=8", tmp_path / "e.npz"))["X"].shape[0] == 8
+    # Defaults spelled out, for an encoder whose model is never built here (no weights needed).
+    with StoreWriter(out) as writer:
+        meta = EncoderMeta("openl3:content_type=env", "openl3", "audio", 3, {"name": "openl3"})
+        writer.begin_encoder(meta)
+        writer.add_embeddings(meta.spec, ["low/piece0"], [Embedding(np.ones((2, 3)), np.array([0.0, 0.1]), np.ones(3), 1.0)], [0.1])
+    store = Store(out)
+    assert store.encoder("openl3:input_repr=mel256,content_type=env,hop=0.1").spec == "openl3:content_type=env"
+    assert len(store.frames("openl3:content_type=env,embedding_size=6144,batch_size=4")) == 1  # runtime parameters ignored
+    with pytest.raises(StoreError, match="no encoder 'openl3:content_type=music'"):
+        store.pooled("openl3:content_type=music")
+    with pytest.raises(StoreError, match="no encoder 'symbolic-stats:window=9'"):
+        store.pooled("symbolic-stats:window=9")
+
+
+def test_specs_the_registry_does_not_know_are_compared_as_written(tmp_path):
+    out = tmp_path / "s.h5"
+    with StoreWriter(out) as writer:
+        for spec in ("legacy-audio", "symbolic-stats:no_such_parameter=1"):
+            writer.begin_encoder(EncoderMeta(spec, spec.split(":")[0], "audio", 2, {}))
+    store = Store(out)
+    assert store.encoder("legacy-audio").spec == "legacy-audio"
+    assert store.encoder("symbolic-stats:no_such_parameter=1").spec == "symbolic-stats:no_such_parameter=1"
