@@ -1,10 +1,13 @@
 """The store and the runner on real HDF5 files: round trip, resume, failures, SIGKILL safety."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
@@ -13,6 +16,7 @@ import pytest
 
 import pitch_class_encoder  # noqa: F401  (registers test-pitch-class)
 from conftest import make_class_folders, write_midi
+from counterpoint.data.manifest import load_manifest
 from counterpoint.embed import embed_dataset
 from counterpoint.encoders.base import Embedding
 from counterpoint.encoders.registry import build_encoder
@@ -170,3 +174,58 @@ def test_specs_the_registry_does_not_know_are_compared_as_written(tmp_path):
     store = Store(out)
     assert store.encoder("legacy-audio").spec == "legacy-audio"
     assert store.encoder("symbolic-stats:no_such_parameter=1").spec == "symbolic-stats:no_such_parameter=1"
+
+
+@contextmanager
+def unable_to_write(folder: Path):
+    """``folder`` becomes read-only for this process, for root too: chmod does not stop root, so
+    root also drops its effective uid to nobody (65534) until the block ends."""
+    folder.chmod(0o555)
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if as_root:
+        os.seteuid(65534)
+    try:
+        yield
+    finally:
+        if as_root:
+            os.seteuid(0)
+        folder.chmod(0o755)
+
+
+def test_a_read_only_folder_is_a_named_error_even_with_nothing_to_embed(class_dataset):
+    base = Path(tempfile.mkdtemp())  # not under pytest's tmp_path, whose parents nobody may enter
+    try:
+        base.chmod(0o755)
+        out = base / "s.h5"
+        manifest = load_manifest(class_dataset)
+        encoder = build_encoder("test-pitch-class")
+        embed_dataset(manifest, out, [encoder])
+        with unable_to_write(base):
+            with pytest.raises(StoreError, match=rf"{base}: the folder is not writable \(Permission denied\) .*--out"):
+                embed_dataset(manifest, out, [encoder])  # all 8 tracks are in the store already
+            with pytest.raises(StoreError, match="the folder is not writable"):
+                StoreWriter(base / "new.h5")
+            assert len(Store(out).pooled("test-pitch-class")) == 8  # reading needs no writing
+    finally:
+        shutil.rmtree(base)
+
+
+def test_out_paths_that_cannot_be_a_store_are_named_errors(tmp_path):
+    in_the_way = tmp_path / "afile"
+    in_the_way.write_text("x")
+    with pytest.raises(StoreError, match=rf"{in_the_way}: cannot create the store's folder"):
+        StoreWriter(in_the_way / "s.h5")
+    with pytest.raises(StoreError, match=rf"{tmp_path}: is a folder — a store is one file; give --out a file name"):
+        StoreWriter(tmp_path)
+    with pytest.raises(StoreError, match="is a folder, not a store"):
+        Store(tmp_path)
+    notes = tmp_path / "notes.h5"
+    notes.write_text("my notes")
+    with pytest.raises(StoreError, match=r"exists and is not a Counterpoint store \(it cannot be opened as HDF5"):
+        StoreWriter(notes)
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as handle:
+        handle["data"] = [1, 2]
+    with pytest.raises(StoreError, match=r"exists and is not a Counterpoint store \(it has no Counterpoint format mark\)"):
+        StoreWriter(other)
+    assert notes.read_text() == "my notes" and h5py.File(other)["data"][()].tolist() == [1, 2]

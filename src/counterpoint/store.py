@@ -43,6 +43,7 @@ import logging
 import os
 import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -240,6 +241,8 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise StoreError(f"{self.path}: is a folder, not a store — give the store file, e.g. {self.path / 'embeddings.h5'}")
         if not self.path.is_file():
             raise StoreError(f"{self.path}: no such store — create it with `counterpoint embed ROOT --out {self.path}`")
         try:
@@ -395,6 +398,20 @@ def _process_running(pid: int) -> bool:
     return True
 
 
+def _require_writable_folder(store: Path) -> None:
+    """Try to create a file beside the store: the writer needs to (lock, journal, the copy it commits).
+
+    A real attempt, not permission bits: they do not tell a read-only mount, and they do not stop root.
+    """
+    try:
+        with tempfile.TemporaryFile(dir=store.parent, prefix=f".{store.name}.", suffix=".probe"):
+            pass
+    except OSError as exc:
+        raise StoreError(f"{store.parent}: the folder is not writable ({exc.strerror or exc}) — a store's writer "
+                         f"creates its lock, journal and a copy beside {store.name}; write the store into a folder you "
+                         "can write to (--out), or copy it there first; reading it needs no writing") from None
+
+
 class _WriteLock:
     """The one-writer lock of a store: an OS lock on ``FILE.h5.lock`` plus the holder's pid, host, start.
 
@@ -406,15 +423,15 @@ class _WriteLock:
     def __init__(self, store: Path) -> None:
         self.store = store
         self.path = lock_path(store)
+        _require_writable_folder(store)
         self._lock = FileLock(self.path, timeout=0, thread_local=False, on_acquired=self._claim)
         try:
             self._lock.acquire()
         except Timeout:
             raise StoreError(self._busy_message()) from None
         except OSError as exc:
-            raise StoreError(f"{store.parent}: the folder is not writable ({exc.strerror or exc}) — a store's writer "
-                             f"creates {self.path.name}, the journal and a copy beside {store.name}; write the store into "
-                             "a folder you can write to (--out), or copy it there first") from None
+            raise StoreError(f"{self.path}: the store's lock file cannot be opened ({exc.strerror or exc}) — "
+                             "it may belong to another user; ask them, or write the store elsewhere (--out)") from None
 
     def _holder(self, text: str) -> dict[str, Any] | None:
         try:
