@@ -46,11 +46,11 @@ import socket
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import h5py
 import numpy as np
@@ -195,11 +195,10 @@ def _read_table(group: h5py.Group) -> pd.DataFrame:
 
 
 def _damage_fix(path: Path, dataset: str, dataset_root: str) -> str:
+    """What to do about a damaged dataset: restore a backup, or re-embed what it belongs to."""
     parts = dataset.strip("/").split("/")
     root = dataset_root or "ROOT"
     if len(parts) >= 2 and parts[0] == "encoders":
-        from urllib.parse import unquote
-
         spec = unquote(parts[1])
         return (f"restore {path.name} from a backup, or re-embed encoder {spec} into a new store: "
                 f"`counterpoint embed {root} -e '{spec}' --out NEW.h5`")
@@ -257,7 +256,7 @@ class Store:
         with self._open() as handle:
             self._records = [self._record(key, handle["encoders"][key]) for key in handle.get("encoders", {})]
 
-    def _open(self) -> Any:
+    def _open(self) -> AbstractContextManager[h5py.File]:
         """The file open for reading; damage becomes a StoreError naming the dataset and the fix."""
         return _open(self.path, dataset_root=str(self.attrs.get("dataset_root", "")))
 
@@ -287,8 +286,10 @@ class Store:
         Specs compare in their canonical form (:func:`canonical_spec`): ``window=8`` finds
         ``window=8.0``, and parameters spelled out at their default values are ignored.
         """
-        wanted = canonical_spec(spec_or_name)
-        exact = [r for r in self._records if canonical_spec(r.spec) == wanted]
+        exact = [r for r in self._records if r.spec == spec_or_name]
+        if not exact:  # only then import encoder modules to read the specs
+            wanted = canonical_spec(spec_or_name)
+            exact = [r for r in self._records if canonical_spec(r.spec) == wanted]
         if exact:
             return exact[0]
         by_name = [r for r in self._records if r.name == spec_or_name]
@@ -390,12 +391,21 @@ def lock_path(path: Path) -> Path:
 
 def _process_running(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:  # alive, another user's
-        return True
+    except PermissionError:  # it exists, and belongs to another user
+        pass
     return True
+
+
+def _lock_holder(text: str) -> dict[str, Any] | None:
+    """The writer a lock file names ({pid, host, since}), or None for an empty or foreign file."""
+    try:
+        holder = json.loads(text)
+    except ValueError:
+        return None
+    return holder if isinstance(holder, dict) and "pid" in holder else None
 
 
 def _require_writable_folder(store: Path) -> None:
@@ -433,16 +443,9 @@ class _WriteLock:
             raise StoreError(f"{self.path}: the store's lock file cannot be opened ({exc.strerror or exc}) — "
                              "it may belong to another user; ask them, or write the store elsewhere (--out)") from None
 
-    def _holder(self, text: str) -> dict[str, Any] | None:
-        try:
-            holder = json.loads(text)
-        except ValueError:
-            return None
-        return holder if isinstance(holder, dict) and "pid" in holder else None
-
     def _claim(self, fd: int) -> None:
         os.lseek(fd, 0, os.SEEK_SET)
-        previous = self._holder(os.read(fd, 4096).decode("utf-8", "replace"))
+        previous = _lock_holder(os.read(fd, 4096).decode("utf-8", "replace"))
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
@@ -456,7 +459,7 @@ class _WriteLock:
 
     def _busy_message(self) -> str:
         try:
-            holder = self._holder(self.path.read_text(encoding="utf-8"))
+            holder = _lock_holder(self.path.read_text(encoding="utf-8"))
         except OSError:
             holder = None
         who = (f"pid {holder['pid']} on {holder.get('host', '?')} since {holder.get('since', '?')}" if holder
