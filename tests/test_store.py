@@ -1,10 +1,13 @@
 """The store and the runner on real HDF5 files: round trip, resume, failures, SIGKILL safety."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
@@ -13,10 +16,13 @@ import pytest
 
 import pitch_class_encoder  # noqa: F401  (registers test-pitch-class)
 from conftest import make_class_folders, write_midi
+from counterpoint.data.manifest import load_manifest
 from counterpoint.embed import embed_dataset
+from counterpoint.encoders.base import Embedding
 from counterpoint.encoders.registry import build_encoder
 from counterpoint.errors import StoreError
-from counterpoint.store import Store, journal_dir
+from counterpoint.export import export_embeddings
+from counterpoint.store import EncoderMeta, Store, StoreWriter, journal_dir
 
 
 def test_round_trip_pooled_frames_tracks_and_provenance(class_dataset, tmp_path):
@@ -34,7 +40,8 @@ def test_round_trip_pooled_frames_tracks_and_provenance(class_dataset, tmp_path)
     record = store.encoder("test-pitch-class")
     assert record.fingerprint["name"] == "test-pitch-class" and record.n_frames == 8 * 16
     with h5py.File(out) as handle:
-        assert "numpy" in handle.attrs["software"] and handle.attrs["format"] == "counterpoint-store"
+        # Text attributes are fixed-length UTF-8 (inside checksummed headers): h5py gives bytes.
+        assert b"numpy" in handle.attrs["software"] and handle.attrs["format"] == b"counterpoint-store"
     assert not journal_dir(out).exists() or not any(journal_dir(out).iterdir())
 
 
@@ -135,3 +142,90 @@ def test_a_batch_that_cannot_be_folded_is_named_and_the_store_kept(class_dataset
         embed_dataset(class_dataset, out, [build_encoder("test-pitch-class")])
     assert len(Store(out).pooled("test-pitch-class")) == 8
     assert not out.with_name(out.name + ".tmp").exists()
+
+
+def test_lookups_compare_canonical_specs(class_dataset, tmp_path):
+    out = tmp_path / "s.h5"
+    embed_dataset(class_dataset, out, [build_encoder("symbolic-stats:window=8")])
+    store = Store(out)
+    assert store.encoder_specs == ["symbolic-stats:window=8.0"]
+    for spelling in ("symbolic-stats:window=8", "symbolic-stats:window=8.0,hop=2", " symbolic-stats: hop=2.0 , window=8 "):
+        assert len(store.pooled(spelling)) == 8 and len(store.frames(spelling)) == 8
+    assert np.load(export_embeddings(out, "symbolic-stats:window=8", tmp_path / "e.npz"))["X"].shape[0] == 8
+    # Defaults spelled out, for an encoder whose model is never built here (no weights needed).
+    with StoreWriter(out) as writer:
+        meta = EncoderMeta("openl3:content_type=env", "openl3", "audio", 3, {"name": "openl3"})
+        writer.begin_encoder(meta)
+        writer.add_embeddings(meta.spec, ["low/piece0"], [Embedding(np.ones((2, 3)), np.array([0.0, 0.1]), np.ones(3), 1.0)], [0.1])
+    store = Store(out)
+    assert store.encoder("openl3:input_repr=mel256,content_type=env,hop=0.1").spec == "openl3:content_type=env"
+    assert len(store.frames("openl3:content_type=env,embedding_size=6144,batch_size=4")) == 1  # runtime parameters ignored
+    with pytest.raises(StoreError, match="no encoder 'openl3:content_type=music'"):
+        store.pooled("openl3:content_type=music")
+    with pytest.raises(StoreError, match="no encoder 'symbolic-stats:window=9'"):
+        store.pooled("symbolic-stats:window=9")
+
+
+def test_specs_the_registry_does_not_know_are_compared_as_written(tmp_path):
+    out = tmp_path / "s.h5"
+    with StoreWriter(out) as writer:
+        for spec in ("legacy-audio", "symbolic-stats:no_such_parameter=1"):
+            writer.begin_encoder(EncoderMeta(spec, spec.split(":")[0], "audio", 2, {}))
+    store = Store(out)
+    assert store.encoder("legacy-audio").spec == "legacy-audio"
+    assert store.encoder("symbolic-stats:no_such_parameter=1").spec == "symbolic-stats:no_such_parameter=1"
+
+
+@contextmanager
+def unable_to_write(folder: Path):
+    """``folder`` becomes read-only for this process, for root too: chmod does not stop root, so
+    root also drops its effective uid to nobody (65534) until the block ends."""
+    folder.chmod(0o555)
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if as_root:
+        os.seteuid(65534)
+    try:
+        yield
+    finally:
+        if as_root:
+            os.seteuid(0)
+        folder.chmod(0o755)
+
+
+def test_a_read_only_folder_is_a_named_error_even_with_nothing_to_embed(class_dataset):
+    base = Path(tempfile.mkdtemp())  # not under pytest's tmp_path, whose parents nobody may enter
+    try:
+        base.chmod(0o755)
+        out = base / "s.h5"
+        manifest = load_manifest(class_dataset)
+        encoder = build_encoder("test-pitch-class")
+        embed_dataset(manifest, out, [encoder])
+        with unable_to_write(base):
+            with pytest.raises(StoreError, match=rf"{base}: the folder is not writable \(Permission denied\) .*--out"):
+                embed_dataset(manifest, out, [encoder])  # all 8 tracks are in the store already
+            with pytest.raises(StoreError, match="the folder is not writable"):
+                StoreWriter(base / "new.h5")
+            assert len(Store(out).pooled("test-pitch-class")) == 8  # reading needs no writing
+    finally:
+        shutil.rmtree(base)
+
+
+def test_out_paths_that_cannot_be_a_store_are_named_errors(tmp_path):
+    in_the_way = tmp_path / "afile"
+    in_the_way.write_text("x")
+    with pytest.raises(StoreError, match=rf"{in_the_way}: cannot create the store's folder"):
+        StoreWriter(in_the_way / "s.h5")
+    with pytest.raises(StoreError, match=rf"{tmp_path}: is a folder — a store is one file; give --out a file name"):
+        StoreWriter(tmp_path)
+    with pytest.raises(StoreError, match="is a folder, not a store"):
+        Store(tmp_path)
+    notes = tmp_path / "notes.h5"
+    notes.write_text("my notes")
+    with pytest.raises(StoreError, match=r"exists and is not a Counterpoint store \(it cannot be opened as HDF5"):
+        StoreWriter(notes)
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as handle:
+        handle["data"] = [1, 2]
+    with pytest.raises(StoreError, match=r"exists and is not a Counterpoint store \(it has no Counterpoint format mark\)"):
+        StoreWriter(other)
+    assert notes.read_text() == "my notes" and h5py.File(other)["data"][()].tolist() == [1, 2]

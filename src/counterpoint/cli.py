@@ -246,6 +246,7 @@ def store_info(path: Path = typer.Argument(..., help="Store file (.h5)."),
     from counterpoint.store import Store
 
     store = Store(path)
+    store.verify()  # every checksum, so a damaged store says so here
     tracks = store.tracks()
     _print(f"{path}: {len(tracks)} tracks; created {store.attrs.get('created')}, updated {store.attrs.get('updated')}; "
            f"dataset {store.attrs.get('dataset_root', '?')}")

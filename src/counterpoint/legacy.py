@@ -21,6 +21,7 @@ import pandas as pd
 
 from counterpoint.encoders.base import Embedding
 from counterpoint.errors import StoreError
+from counterpoint.export import refuse_empty, refuse_overwriting
 from counterpoint.store import TRACK_ID_COLUMNS, EncoderMeta, Store, StoreWriter
 
 SECTIONS = {"audio": "audio_embeddings", "symbolic": "symbolic_embeddings"}
@@ -36,8 +37,17 @@ def _scalar(value: object) -> str:
     return str(value)
 
 
+def _is_legacy_file(path: Path) -> bool:
+    """An HDF5 file in the legacy layout (and not a Counterpoint store)."""
+    try:
+        with h5py.File(path, "r") as handle:
+            return "format" not in handle.attrs and any(section in handle for section in SECTIONS.values())
+    except OSError:
+        return False
+
+
 def read_legacy(path: str | Path) -> dict[str, tuple[list[str], list[Embedding], pd.DataFrame]]:
-    """Per modality present: (recording ids, embeddings, metadata table)."""
+    """Per modality with at least one recording: (recording ids, embeddings, metadata table)."""
     path = Path(path)
     try:
         handle = h5py.File(path, "r")
@@ -63,7 +73,10 @@ def read_legacy(path: str | Path) -> dict[str, tuple[list[str], list[Embedding],
                 ids.append(str(rec))
                 embeddings.append(Embedding(sequence, np.arange(len(sequence), dtype=np.float64), average, float(len(sequence))))
                 rows.append({"id": str(rec), **fields})
-            found[modality] = (ids, embeddings, pd.DataFrame(rows).fillna(""))
+            if ids:
+                found[modality] = (ids, embeddings, pd.DataFrame(rows).fillna(""))
+    if not found:
+        raise StoreError(f"{path}: audio_embeddings/ and symbolic_embeddings/ hold no recordings — nothing to import")
     return found
 
 
@@ -100,14 +113,18 @@ def export_legacy(store_path: str | Path, out: str | Path, audio_encoder: str | 
     chosen = {"audio": audio_encoder, "symbolic": symbolic_encoder}
     if not any(chosen.values()):
         raise StoreError("name --audio-encoder and/or --symbolic-encoder to export")
+    refuse_overwriting(out, "legacy-layout HDF5", _is_legacy_file)  # never the store itself, nor another store
+    sections = {}
+    for modality, spec in chosen.items():
+        if spec is None:
+            continue
+        pooled = store.pooled(spec)
+        if pooled.modality != modality:
+            raise StoreError(f"{spec} is a {pooled.modality} encoder, not {modality}")
+        refuse_empty(store, pooled)
+        sections[modality] = (store.frames(spec), pooled)
     with h5py.File(out, "w") as handle:
-        for modality, spec in chosen.items():
-            if spec is None:
-                continue
-            frames = store.frames(spec)
-            if frames.modality != modality:
-                raise StoreError(f"{spec} is a {frames.modality} encoder, not {modality}")
-            pooled = store.pooled(spec)
+        for modality, (frames, pooled) in sections.items():
             section = handle.create_group(SECTIONS[modality])
             for row, (sequence, average) in enumerate(zip(frames.frames, pooled.X)):
                 meta = pooled.obs.iloc[row]

@@ -23,36 +23,79 @@ name and renamed (atomic). :meth:`StoreWriter.commit` folds the journal into a c
 store and renames the copy over the original. A process killed at any moment therefore
 leaves the last committed store intact and readable, and loses at most the batch it was
 computing; the next run folds whatever the journal holds and carries on.
+
+One writer at a time. A :class:`StoreWriter` holds an OS lock (``flock``) on ``FILE.h5.lock``
+and writes its pid, host and start time into it; a second writer is refused with a message
+naming the first. The OS frees the lock when its holder dies, so the lock of a killed run is
+taken over (with a note) and its journal folded in. Readers (:class:`Store`) never lock.
+
+Integrity. Every dataset is chunked with HDF5's Fletcher-32 checksum filter, strings (data
+and attributes) are fixed-length so that they sit inside checksummed storage, and the file
+format is HDF5 1.10's, whose metadata carries checksums too. Bytes damaged after writing are
+therefore a :class:`~counterpoint.errors.StoreError` naming the dataset, never silent numbers.
+Stores written before checksums are read as they are.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+import socket
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import h5py
 import numpy as np
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from counterpoint import __version__
-from counterpoint.errors import StoreError
+from counterpoint.errors import CounterpointError, StoreError
 
 FORMAT = "counterpoint-store"
 FORMAT_VERSION = 1
-STRING = h5py.string_dtype("utf-8")
 TRACK_ID_COLUMNS = ("id", "audio_filename", "midi_filename", "split", "group")
 FAILURE_COLUMNS = ("encoder", "track_id", "stage", "error")
+#: HDF5 1.10's file format: checksums on every piece of metadata (readable by HDF5 >= 1.10).
+LIBVER = ("v110", "latest")
+#: Rows read at a time by :meth:`Store.verify` are about this many bytes.
+VERIFY_BLOCK_BYTES = 32 << 20
+
+log = logging.getLogger(__name__)
 
 
 def encoder_key(spec: str) -> str:
     """The HDF5 group name of an encoder spec (specs may hold '/', group names may not)."""
     return quote(spec, safe=":=,.-_+")
+
+
+def canonical_spec(spec: str) -> str:
+    """``spec`` as the encoder registry spells it: parameters typed, defaults left out, in order.
+
+    ``symbolic-stats:window=8`` → ``symbolic-stats:window=8.0``; ``openl3:input_repr=mel256,hop=0.1``
+    → ``openl3``. Built from the declared parameters only, so no model or weights are loaded.
+    A spec the registry cannot read (an imported ``legacy-audio``, an unknown parameter) is
+    returned as written.
+    """
+    from counterpoint.encoders.base import parse_spec
+    from counterpoint.encoders.registry import REGISTRY, encoder_class
+
+    try:
+        name, raw = parse_spec(spec)
+        if name not in REGISTRY:
+            return spec.strip()
+        cls = encoder_class(name)
+        return cls.canonical_spec(cls.parse_parameters(raw))
+    except (CounterpointError, ImportError):  # ImportError: an encoder module whose libraries are not installed
+        return spec.strip()
 
 
 def software_versions() -> dict[str, str]:
@@ -121,14 +164,75 @@ class FrameSequences:
         return len(self.frames)
 
 
+class _DamagedDataset(Exception):
+    """A dataset HDF5 cannot read back (checksum mismatch); :func:`_open` names the store."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(name, reason)
+        self.name, self.reason = name, reason
+
+
+def _read(dataset: h5py.Dataset, selection: Any = ()) -> np.ndarray:
+    try:
+        return dataset[selection]
+    except OSError as exc:  # HDF5: "filter returned failure during read" = Fletcher-32 mismatch
+        raise _DamagedDataset(dataset.name, str(exc)) from exc
+
+
+def _text(value: Any) -> str:
+    """An attribute or string element as text: fixed-length strings come back as UTF-8 bytes."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
 def _read_strings(dataset: h5py.Dataset) -> list[str]:
-    return [s.decode("utf-8") if isinstance(s, bytes) else str(s) for s in dataset[()]]
+    return [_text(s) for s in _read(dataset)]
 
 
 def _read_table(group: h5py.Group) -> pd.DataFrame:
-    columns = json.loads(group.attrs["columns"])
+    columns = json.loads(_text(group.attrs["columns"]))
     data = {name: _read_strings(group[f"c{i}"]) for i, name in enumerate(columns)}
     return pd.DataFrame(data, columns=columns)
+
+
+def _damage_fix(path: Path, dataset: str, dataset_root: str) -> str:
+    """What to do about a damaged dataset: restore a backup, or re-embed what it belongs to."""
+    parts = dataset.strip("/").split("/")
+    root = dataset_root or "ROOT"
+    if len(parts) >= 2 and parts[0] == "encoders":
+        spec = unquote(parts[1])
+        return (f"restore {path.name} from a backup, or re-embed encoder {spec} into a new store: "
+                f"`counterpoint embed {root} -e '{spec}' --out NEW.h5`")
+    return f"restore {path.name} from a backup, or re-embed into a new store: `counterpoint embed {root} --out NEW.h5`"
+
+
+@contextmanager
+def _open(path: Path, mode: str = "r", shown_as: Path | None = None, dataset_root: str = "") -> Iterator[h5py.File]:
+    """Open a store; damage found while it is open becomes a StoreError naming ``shown_as`` (default ``path``)."""
+    shown = shown_as or path
+    try:
+        with h5py.File(path, mode, libver=LIBVER) as handle:
+            yield handle
+    except _DamagedDataset as exc:
+        raise StoreError(f"{shown}: dataset {exc.name} is damaged — its checksum does not match the bytes written "
+                         f"({exc.reason}); {_damage_fix(shown, exc.name, dataset_root)}") from exc
+    except (OSError, KeyError) as exc:
+        # h5py reports an object whose header fails its checksum as KeyError("Unable to ... open object ...").
+        if isinstance(exc, KeyError) and "Unable to" not in str(exc):
+            raise
+        raise StoreError(f"{shown}: cannot be read as a store ({exc}) — the file is damaged or not HDF5; "
+                         f"restore it from a backup, or re-embed into a new store with `counterpoint embed`") from exc
+
+
+def _verify_dataset(dataset: h5py.Dataset) -> None:
+    """Read a dataset once, a block of whole chunks at a time, so HDF5 checks every checksum."""
+    if not dataset.shape or dataset.shape[0] == 0:
+        _read(dataset)
+        return
+    row_bytes = dataset.dtype.itemsize * int(np.prod(dataset.shape[1:], dtype=np.int64))
+    chunk_rows = dataset.chunks[0] if dataset.chunks else 1
+    step = chunk_rows * max(1, VERIFY_BLOCK_BYTES // max(1, row_bytes * chunk_rows))
+    for start in range(0, dataset.shape[0], step):
+        _read(dataset, np.s_[start:start + step])
 
 
 class Store:
@@ -136,28 +240,36 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise StoreError(f"{self.path}: is a folder, not a store — give the store file, e.g. {self.path / 'embeddings.h5'}")
         if not self.path.is_file():
             raise StoreError(f"{self.path}: no such store — create it with `counterpoint embed ROOT --out {self.path}`")
         try:
-            with h5py.File(self.path, "r") as handle:
-                if handle.attrs.get("format") != FORMAT:
-                    raise StoreError(f"{self.path}: not a Counterpoint store (no '{FORMAT}' format mark) — "
-                                     "for the older audio_embeddings/symbolic_embeddings layout use `counterpoint import-legacy`")
-                self.attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in handle.attrs.items()}
-                self._records = [self._record(key, handle["encoders"][key]) for key in handle.get("encoders", {})]
+            handle = h5py.File(self.path, "r")
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot be opened as HDF5 ({exc}) — is it a store written by `counterpoint embed`?") from exc
+        with handle:
+            if _text(handle.attrs.get("format", "")) != FORMAT:
+                raise StoreError(f"{self.path}: not a Counterpoint store (no '{FORMAT}' format mark) — "
+                                 "for the older audio_embeddings/symbolic_embeddings layout use `counterpoint import-legacy`")
+            self.attrs = {k: (_text(v) if isinstance(v, (bytes, str)) else v) for k, v in handle.attrs.items()}
+        with self._open() as handle:
+            self._records = [self._record(key, handle["encoders"][key]) for key in handle.get("encoders", {})]
+
+    def _open(self) -> AbstractContextManager[h5py.File]:
+        """The file open for reading; damage becomes a StoreError naming the dataset and the fix."""
+        return _open(self.path, dataset_root=str(self.attrs.get("dataset_root", "")))
 
     @staticmethod
     def _record(key: str, group: h5py.Group) -> EncoderRecord:
         names = _read_strings(group["feature_names"]) if "feature_names" in group else None
         return EncoderRecord(
-            key=key, spec=str(group.attrs["spec"]), name=str(group.attrs["name"]),
-            modality=str(group.attrs["modality"]), dim=int(group.attrs["dim"]),
-            fingerprint=json.loads(group.attrs["fingerprint"]), n_tracks=int(group["ids"].shape[0]),
+            key=key, spec=_text(group.attrs["spec"]), name=_text(group.attrs["name"]),
+            modality=_text(group.attrs["modality"]), dim=int(group.attrs["dim"]),
+            fingerprint=json.loads(_text(group.attrs["fingerprint"])), n_tracks=int(group["ids"].shape[0]),
             n_frames=int(group["frames"].shape[0]), feature_names=names,
-            compute_seconds=float(np.sum(group["compute_seconds"][()])),
-            input_seconds=float(np.sum(group["duration"][()])),
+            compute_seconds=float(np.sum(_read(group["compute_seconds"]))),
+            input_seconds=float(np.sum(_read(group["duration"]))),
         )
 
     @property
@@ -169,8 +281,15 @@ class Store:
         return [r.spec for r in self._records]
 
     def encoder(self, spec_or_name: str) -> EncoderRecord:
-        """The record whose spec is ``spec_or_name``, or the only one with that encoder name."""
+        """The record whose spec is ``spec_or_name``, or the only one with that encoder name.
+
+        Specs compare in their canonical form (:func:`canonical_spec`): ``window=8`` finds
+        ``window=8.0``, and parameters spelled out at their default values are ignored.
+        """
         exact = [r for r in self._records if r.spec == spec_or_name]
+        if not exact:  # only then import encoder modules to read the specs
+            wanted = canonical_spec(spec_or_name)
+            exact = [r for r in self._records if canonical_spec(r.spec) == wanted]
         if exact:
             return exact[0]
         by_name = [r for r in self._records if r.name == spec_or_name]
@@ -182,16 +301,31 @@ class Store:
         raise StoreError(f"{self.path}: no encoder {spec_or_name!r} in the store (it has: {available})")
 
     def tracks(self) -> pd.DataFrame:
-        with h5py.File(self.path, "r") as handle:
+        with self._open() as handle:
             if "tracks" not in handle:
                 return pd.DataFrame(columns=list(TRACK_ID_COLUMNS))
             return _read_table(handle["tracks"])
 
     def failures(self) -> pd.DataFrame:
-        with h5py.File(self.path, "r") as handle:
-            if "failures" not in handle:
-                return pd.DataFrame(columns=list(FAILURE_COLUMNS))
-            return pd.DataFrame({c: _read_strings(handle["failures"][c]) for c in FAILURE_COLUMNS})
+        with self._open() as handle:
+            return _failure_table(handle)
+
+    def verify(self) -> None:
+        """Read every dataset once; raise a StoreError naming the first one whose checksum fails.
+
+        Reading pooled or frame data checks them anyway; this checks the whole file up front
+        (``store info`` and resuming a run do), at the cost of reading it once.
+        """
+        def check(group: h5py.Group) -> None:
+            for key in group:
+                item = group[key]
+                if isinstance(item, h5py.Group):
+                    check(item)
+                else:
+                    _verify_dataset(item)
+
+        with self._open() as handle:
+            check(handle)
 
     def _obs(self, ids: list[str]) -> pd.DataFrame:
         table = self.tracks().set_index("id", drop=False)
@@ -201,21 +335,23 @@ class Store:
         return table.loc[ids].reset_index(drop=True)
 
     def pooled(self, spec_or_name: str) -> EmbeddingMatrix:
+        """Pooled embeddings ``X`` [N, D] float32 of one encoder with its tracks' metadata."""
         record = self.encoder(spec_or_name)
-        with h5py.File(self.path, "r") as handle:
+        with self._open() as handle:
             group = handle["encoders"][record.key]
             ids = _read_strings(group["ids"])
-            X = group["pooled"][()].astype(np.float32, copy=False)
+            X = _read(group["pooled"]).astype(np.float32, copy=False)
         return EmbeddingMatrix(record.spec, record.modality, X, self._obs(ids), record.feature_names)
 
     def frames(self, spec_or_name: str) -> FrameSequences:
+        """Frame embeddings ``[T_i, D]`` and timestamps (seconds) ``[T_i]`` per track of one encoder."""
         record = self.encoder(spec_or_name)
-        with h5py.File(self.path, "r") as handle:
+        with self._open() as handle:
             group = handle["encoders"][record.key]
             ids = _read_strings(group["ids"])
-            offsets = group["frame_offsets"][()]
-            frames = group["frames"][()]
-            stamps = group["timestamps"][()]
+            offsets = _read(group["frame_offsets"])
+            frames = _read(group["frames"])
+            stamps = _read(group["timestamps"])
         per_track = [frames[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
         per_stamps = [stamps[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
         return FrameSequences(record.spec, record.modality, per_track, per_stamps, self._obs(ids))
@@ -246,6 +382,96 @@ class Store:
 
 def journal_dir(path: Path) -> Path:
     return path.with_name(path.name + ".journal")
+
+
+def lock_path(path: Path) -> Path:
+    """The write lock beside a store: ``FILE.h5.lock``, naming its writer while one holds it."""
+    return path.with_name(path.name + ".lock")
+
+
+def _process_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, and belongs to another user
+        pass
+    return True
+
+
+def _lock_holder(text: str) -> dict[str, Any] | None:
+    """The writer a lock file names ({pid, host, since}), or None for an empty or foreign file."""
+    try:
+        holder = json.loads(text)
+    except ValueError:
+        return None
+    return holder if isinstance(holder, dict) and "pid" in holder else None
+
+
+def _require_writable_folder(store: Path) -> None:
+    """Try to create a file beside the store: the writer needs to (lock, journal, the copy it commits).
+
+    A real attempt, not permission bits: they do not tell a read-only mount, and they do not stop root.
+    """
+    try:
+        with tempfile.TemporaryFile(dir=store.parent, prefix=f".{store.name}.", suffix=".probe"):
+            pass
+    except OSError as exc:
+        raise StoreError(f"{store.parent}: the folder is not writable ({exc.strerror or exc}) — a store's writer "
+                         f"creates its lock, journal and a copy beside {store.name}; write the store into a folder you "
+                         "can write to (--out), or copy it there first; reading it needs no writing") from None
+
+
+class _WriteLock:
+    """The one-writer lock of a store: an OS lock on ``FILE.h5.lock`` plus the holder's pid, host, start.
+
+    The OS lock decides; the file's text only serves the messages. The OS frees the lock when
+    its holder exits in any way, so a file that still names a writer when the lock is free is
+    the trace of a killed run: it is taken over with a note.
+    """
+
+    def __init__(self, store: Path) -> None:
+        self.store = store
+        self.path = lock_path(store)
+        _require_writable_folder(store)
+        self._lock = FileLock(self.path, timeout=0, thread_local=False, on_acquired=self._claim)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise StoreError(self._busy_message()) from None
+        except OSError as exc:
+            raise StoreError(f"{self.path}: the store's lock file cannot be opened ({exc.strerror or exc}) — "
+                             "it may belong to another user; ask them, or write the store elsewhere (--out)") from None
+
+    def _claim(self, fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        previous = _lock_holder(os.read(fd, 4096).decode("utf-8", "replace"))
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode())
+        if previous is not None:
+            gone = (previous.get("host") == socket.gethostname() and not _process_running(int(previous["pid"])))
+            state = "is no longer running" if gone else "no longer holds the lock"
+            log.warning(f"{self.store}: the writer recorded in {self.path.name} (pid {previous['pid']} on "
+                        f"{previous.get('host', '?')} since {previous.get('since', '?')}) {state}; taking over and "
+                        "folding in the batches it journaled")
+
+    def _busy_message(self) -> str:
+        try:
+            holder = _lock_holder(self.path.read_text(encoding="utf-8"))
+        except OSError:
+            holder = None
+        who = (f"pid {holder['pid']} on {holder.get('host', '?')} since {holder.get('since', '?')}" if holder
+               else f"another process (see {self.path})")
+        return (f"{self.store} is being written by {who} — wait for it to finish or stop it, or write this run "
+                "into another store (--out OTHER.h5); two writers on one store would lose results")
+
+    def release(self) -> None:
+        if self._lock.is_locked:
+            with open(self.path, "r+b") as handle:  # a clean exit leaves no writer named
+                handle.truncate()
+            self._lock.release()
 
 
 @dataclass
@@ -295,16 +521,76 @@ class _Journal:
         return sorted(self.folder.glob("*.npz"))
 
 
+def _checked_dataset(group: h5py.Group, name: str, **options: Any) -> h5py.Dataset:
+    """A resizable dataset with a Fletcher-32 checksum on every chunk."""
+    return group.create_dataset(name, fletcher32=True, **options)
+
+
+def _utf8(values: Sequence[str]) -> np.ndarray:
+    """UTF-8 bytes, fixed width: unlike variable-length strings (kept in HDF5's global heap),
+    they sit in the checksummed chunks."""
+    encoded = [str(v).encode("utf-8") for v in values]
+    return np.array(encoded, dtype=f"S{max([1, *map(len, encoded)])}")
+
+
+def _write_utf8(dataset: h5py.Dataset, start: int, encoded: np.ndarray) -> None:
+    """Write bytes into a fixed-width UTF-8 dataset (h5py converts numpy bytes to it only this way)."""
+    if not len(encoded):
+        return
+    file_space = dataset.id.get_space()
+    file_space.select_hyperslab((start,), (len(encoded),))
+    dataset.id.write(h5py.h5s.create_simple((len(encoded),)), file_space, encoded.astype(dataset.dtype),
+                     mtype=dataset.id.get_type())
+
+
 def _string_column(group: h5py.Group, name: str, values: Sequence[str]) -> None:
     if name in group:
         del group[name]
-    group.create_dataset(name, data=np.array(list(values), dtype=object), dtype=STRING, maxshape=(None,))
+    encoded = _utf8(values)
+    dataset = _checked_dataset(group, name, shape=(len(encoded),), maxshape=(None,), chunks=(1024,),
+                               dtype=h5py.string_dtype("utf-8", encoded.itemsize))
+    _write_utf8(dataset, 0, encoded)
+
+
+def _append_strings(group: h5py.Group, name: str, values: Sequence[str]) -> None:
+    dataset = group[name]
+    width = h5py.check_string_dtype(dataset.dtype).length
+    if width is None:  # a store written before checksums: variable-length strings
+        _append(dataset, np.array(list(values), dtype=object))
+        return
+    encoded = _utf8(values)
+    if encoded.itemsize > width:  # longer than any so far: rewrite the column wider
+        _string_column(group, name, _read_strings(dataset) + list(values))
+        return
+    start = dataset.shape[0]
+    dataset.resize(start + len(encoded), axis=0)
+    _write_utf8(dataset, start, encoded)
+
+
+def _set_text_attrs(attrs: h5py.AttributeManager, values: dict[str, str]) -> None:
+    """Text attributes as fixed-length UTF-8, stored inside the checksummed object header."""
+    for key, value in values.items():
+        encoded = _utf8([value])
+        attrs.create(key, data=encoded[0], dtype=h5py.string_dtype("utf-8", encoded.itemsize))
 
 
 def _append(dataset: h5py.Dataset, values: np.ndarray) -> None:
     start = dataset.shape[0]
     dataset.resize(start + len(values), axis=0)
     dataset[start:] = values
+
+
+def _refuse_other_files(path: Path) -> None:
+    """A writer adds to a store or creates a new file; it never overwrites anything else."""
+    try:
+        with h5py.File(path, "r") as handle:
+            is_store = _text(handle.attrs.get("format", "")) == FORMAT
+        reason = "it has no Counterpoint format mark"
+    except OSError as exc:
+        is_store, reason = False, f"it cannot be opened as HDF5: {exc}"
+    if not is_store:
+        raise StoreError(f"{path}: exists and is not a Counterpoint store ({reason}) — a store is only added to or "
+                         f"created, never written over another file; give --out a new file name or move {path.name} aside")
 
 
 class StoreWriter:
@@ -318,12 +604,25 @@ class StoreWriter:
 
     def __init__(self, path: str | Path, dataset_root: str | Path | None = None) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise StoreError(f"{self.path}: is a folder — a store is one file; give --out a file name such as "
+                             f"{self.path / 'embeddings.h5'}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{self.path.parent}: cannot create the store's folder ({exc.strerror or exc}) — give "
+                             "--out a path inside a folder you can write to") from None
         self.dataset_root = str(dataset_root) if dataset_root is not None else ""
-        if self.path.exists():
-            Store(self.path)  # refuse to write into a file that is not a store
-        self.journal = _Journal(journal_dir(self.path))
-        self.commit()  # fold what an interrupted run left behind
+        self._lock = _WriteLock(self.path)
+        try:
+            if self.path.exists():
+                _refuse_other_files(self.path)
+                Store(self.path).verify()  # resuming on damaged data would build on it
+            self.journal = _Journal(journal_dir(self.path))
+            self.commit()  # fold what an interrupted run left behind
+        except BaseException:
+            self._lock.release()
+            raise
         self._done: dict[str, set[str]] = {}
         self._last_commit_cost = 0.0
         self._last_commit_time = time.monotonic()
@@ -332,7 +631,14 @@ class StoreWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.commit()
+        try:
+            self.commit()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the write lock (the context manager does this after its last commit)."""
+        self._lock.release()
 
     # ---- what the runner calls -------------------------------------------------------------
 
@@ -353,9 +659,9 @@ class StoreWriter:
                             "fingerprint": meta.fingerprint, "has_feature_names": meta.feature_names is not None})
         self.commit()
         done: set[str] = set()
-        with h5py.File(self.path, "r") as handle:
+        with _open(self.path, dataset_root=self.dataset_root) as handle:
             group = handle.get("encoders", {}).get(encoder_key(meta.spec))
-            if group is not None and group.attrs["fingerprint_digest"] == meta.digest:
+            if group is not None and _text(group.attrs["fingerprint_digest"]) == meta.digest:
                 done = set(_read_strings(group["ids"]))
         self._done[meta.spec] = done
         return set(done)
@@ -405,26 +711,11 @@ class StoreWriter:
             shutil.copyfile(self.path, temporary)
         elif temporary.exists():
             temporary.unlink()
-        with h5py.File(temporary, "a") as handle:
-            if "format" not in handle.attrs:
-                handle.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION,
-                                     "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-            handle.attrs.update({"counterpoint_version": __version__, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                                 "software": json.dumps(software_versions())})
-            if self.dataset_root:
-                handle.attrs["dataset_root"] = self.dataset_root
-            for entry in entries:
-                with np.load(entry, allow_pickle=False) as data:
-                    arrays = {k: data[k] for k in data.files}
-                kind = str(arrays.pop("__kind__"))
-                meta = json.loads(str(arrays.pop("__meta__")))
-                try:
-                    _APPLY[kind](handle, arrays, meta)
-                except Exception as exc:  # the store stays as it was: the copy is discarded
-                    temporary.unlink(missing_ok=True)
-                    raise StoreError(f"{entry}: this unfinished batch cannot be folded into {self.path} ({type(exc).__name__}: "
-                                     f"{exc}) — move {self.journal.folder} aside to drop the unfinished batches and rerun; "
-                                     "the store itself is intact") from exc
+        try:
+            self._fold(temporary, entries)
+        except BaseException:  # the store stays as it was: the copy is discarded
+            temporary.unlink(missing_ok=True)
+            raise
         with open(temporary, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(temporary, self.path)
@@ -432,6 +723,30 @@ class StoreWriter:
             entry.unlink()
         self._last_commit_cost = time.monotonic() - started
         self._last_commit_time = time.monotonic()
+
+    def _fold(self, temporary: Path, entries: list[Path]) -> None:
+        with _open(temporary, "a", shown_as=self.path, dataset_root=self.dataset_root) as handle:
+            now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            if "format" not in handle.attrs:
+                _set_text_attrs(handle.attrs, {"format": FORMAT, "created": now})
+                handle.attrs["format_version"] = FORMAT_VERSION
+            _set_text_attrs(handle.attrs, {"counterpoint_version": __version__, "updated": now,
+                                           "software": json.dumps(software_versions())})
+            if self.dataset_root:
+                _set_text_attrs(handle.attrs, {"dataset_root": self.dataset_root})
+            for entry in entries:
+                with np.load(entry, allow_pickle=False) as data:
+                    arrays = {k: data[k] for k in data.files}
+                kind = str(arrays.pop("__kind__"))
+                meta = json.loads(str(arrays.pop("__meta__")))
+                try:
+                    _APPLY[kind](handle, arrays, meta)
+                except _DamagedDataset:
+                    raise
+                except Exception as exc:
+                    raise StoreError(f"{entry}: this unfinished batch cannot be folded into {self.path} ({type(exc).__name__}: "
+                                     f"{exc}) — move {self.journal.folder} aside to drop the unfinished batches and rerun; "
+                                     "the store itself is intact") from exc
 
 
 def _apply_tracks(handle: h5py.File, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
@@ -444,7 +759,7 @@ def _apply_tracks(handle: h5py.File, arrays: dict[str, np.ndarray], meta: dict[s
         merged = new
     merged = merged.fillna("")
     group = handle.create_group("tracks")
-    group.attrs["columns"] = json.dumps(list(merged.columns))
+    _set_text_attrs(group.attrs, {"columns": json.dumps(list(merged.columns))})
     for i, column in enumerate(merged.columns):
         _string_column(group, f"c{i}", merged[column].astype(str).tolist())
 
@@ -453,24 +768,25 @@ def _apply_encoder(handle: h5py.File, arrays: dict[str, np.ndarray], meta: dict[
     encoders = handle.require_group("encoders")
     key = encoder_key(meta["spec"])
     digest = EncoderMeta(meta["spec"], meta["name"], meta["modality"], meta["dim"], meta["fingerprint"]).digest
-    if key in encoders and encoders[key].attrs["fingerprint_digest"] == digest:
+    if key in encoders and _text(encoders[key].attrs["fingerprint_digest"]) == digest:
         return
     if key in encoders:
         del encoders[key]  # same spec, different fingerprint: its numbers are stale
     group = encoders.create_group(key)
     dim = int(meta["dim"])
-    group.attrs.update({"spec": meta["spec"], "name": meta["name"], "modality": meta["modality"], "dim": dim,
-                        "fingerprint": json.dumps(meta["fingerprint"], sort_keys=True, default=str),
-                        "fingerprint_digest": digest})
-    group.create_dataset("ids", shape=(0,), maxshape=(None,), dtype=STRING, chunks=(1024,))
-    group.create_dataset("pooled", shape=(0, dim), maxshape=(None, dim), dtype=np.float32,
-                         chunks=(max(1, min(1024, (1 << 18) // max(dim, 1))), dim))
-    group.create_dataset("frame_offsets", data=np.zeros(1, np.int64), maxshape=(None,), chunks=(1024,))
-    group.create_dataset("frames", shape=(0, dim), maxshape=(None, dim), dtype=np.float32,
-                         chunks=(max(1, min(4096, (1 << 18) // max(dim, 1))), dim))
-    group.create_dataset("timestamps", shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(4096,))
+    _set_text_attrs(group.attrs, {"spec": meta["spec"], "name": meta["name"], "modality": meta["modality"],
+                                  "fingerprint": json.dumps(meta["fingerprint"], sort_keys=True, default=str),
+                                  "fingerprint_digest": digest})
+    group.attrs["dim"] = dim
+    _string_column(group, "ids", [])
+    _checked_dataset(group, "pooled", shape=(0, dim), maxshape=(None, dim), dtype=np.float32,
+                     chunks=(max(1, min(1024, (1 << 18) // max(dim, 1))), dim))
+    _checked_dataset(group, "frame_offsets", data=np.zeros(1, np.int64), maxshape=(None,), chunks=(1024,))
+    _checked_dataset(group, "frames", shape=(0, dim), maxshape=(None, dim), dtype=np.float32,
+                     chunks=(max(1, min(4096, (1 << 18) // max(dim, 1))), dim))
+    _checked_dataset(group, "timestamps", shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(4096,))
     for name in ("duration", "compute_seconds"):
-        group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(1024,))
+        _checked_dataset(group, name, shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(1024,))
     if meta.get("has_feature_names"):
         _string_column(group, "feature_names", arrays["feature_names"].astype(str).tolist())
 
@@ -483,10 +799,10 @@ def _apply_embeddings(handle: h5py.File, arrays: dict[str, np.ndarray], meta: di
         return
     lengths = arrays["lengths"]
     frame_keep = np.repeat(keep, lengths)
-    _append(group["ids"], np.array(arrays["ids"][keep].astype(str).tolist(), dtype=object))
+    _append_strings(group, "ids", arrays["ids"][keep].astype(str).tolist())
     _append(group["pooled"], arrays["pooled"][keep])
     offsets = group["frame_offsets"]
-    _append(offsets, offsets[-1] + np.cumsum(lengths[keep]))
+    _append(offsets, _read(offsets, -1) + np.cumsum(lengths[keep]))
     _append(group["frames"], arrays["frames"][frame_keep])
     _append(group["timestamps"], arrays["timestamps"][frame_keep])
     _append(group["duration"], arrays["duration"][keep])

@@ -124,18 +124,29 @@ class Encoder(ABC):
         self.params = {key: params.get(key, p.default) for key, p in self.parameters.items()}
 
     @classmethod
-    def from_spec(cls, raw: dict[str, str]) -> "Encoder":
+    def parse_parameters(cls, raw: dict[str, str]) -> dict[str, Any]:
+        """Typed values of a spec's raw ``key=value`` texts (no model is built)."""
         unknown = set(raw) - set(cls.parameters)
         if unknown:
             known = ", ".join(cls.parameters) or "none"
             raise EncoderError(f"encoder {cls.name}: unknown parameter(s) {', '.join(sorted(unknown))} (known: {known})")
-        return cls(**{k: cls.parameters[k].parse(k, v, cls.name) for k, v in raw.items()})
+        return {k: cls.parameters[k].parse(k, v, cls.name) for k, v in raw.items()}
+
+    @classmethod
+    def from_spec(cls, raw: dict[str, str]) -> "Encoder":
+        return cls(**cls.parse_parameters(raw))
+
+    @classmethod
+    def canonical_spec(cls, params: dict[str, Any]) -> str:
+        """Name plus every parameter in ``params`` that differs from its default, in declaration order."""
+        changed = [f"{k}={params[k]}" for k, p in cls.parameters.items()
+                   if k in params and params[k] != p.default and k not in RUNTIME_PARAMETERS]
+        return cls.name + (":" + ",".join(changed) if changed else "")
 
     @property
     def spec(self) -> str:
         """The canonical spec: name plus every parameter that differs from its default."""
-        changed = [f"{k}={v}" for k, v in self.params.items() if v != self.parameters[k].default and k not in RUNTIME_PARAMETERS]
-        return self.name + (":" + ",".join(changed) if changed else "")
+        return self.canonical_spec(self.params)
 
     @property
     @abstractmethod
