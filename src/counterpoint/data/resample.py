@@ -16,8 +16,8 @@ resamples the way its reference implementation does:
   CLaMP 3's ``preprocessing/audio/MERT_utils.py`` use it, reproduced here in torch so that
   torchaudio is not needed at run time.
 
-Encoders without their own resampler get librosa's default (soxr, high quality), which is
-what ``librosa.load(path, sr=...)`` — the reference of musicnn and CLAP — does.
+Encoders without their own resampler get librosa's default (soxr, high quality): what
+``librosa.load(path, sr=48000)`` in CLAP's reference (``laion_clap``) does with librosa ≥ 0.10.
 """
 
 from __future__ import annotations
