@@ -18,6 +18,7 @@ import soundfile as sf
 import torch
 
 from counterpoint.data.manifest import Track
+from counterpoint.data.resample import TORCHAUDIO_SINC_HANN
 from counterpoint.encoders.clamp3_audio import Clamp3AudioConfig, Clamp3AudioEncoder
 from counterpoint.encoders.registry import build_encoder
 from counterpoint.errors import EncoderError, TrackError, WeightsError
@@ -81,9 +82,8 @@ def track(path: Path) -> Track:
 
 def reference_embedding(encoder: Clamp3AudioEncoder, path: Path) -> np.ndarray:
     """extract_mert.py + extract_clamp3.py (get_global) written out for one file."""
-    import librosa
-
-    wave = librosa.load(path, sr=24000)[0]
+    decoded, rate = sf.read(path, dtype="float32")
+    wave = TORCHAUDIO_SINC_HANN(decoded, rate, 24000)  # MERT_utils.load_audio: torchaudio's Resample
     wave = (wave - wave.mean()) / np.sqrt(wave.var() + 1e-7)
     hubert = encoder.mert().model
     vectors = []
@@ -186,13 +186,30 @@ def parity_audio(folder: Path) -> dict[str, Path]:
 
 
 def test_parity_with_the_reference_code(tmp_path: Path) -> None:
-    """Numbers of the reference extract_mert.py + extract_clamp3.py on the same tiny weights."""
+    """Numbers of the reference extract_mert.py + extract_clamp3.py on the same tiny weights.
+
+    The reference run decoded and resampled with ``librosa.load`` (fixture README), so the
+    encoder is given that waveform; its own resampling is checked against torchaudio in
+    ``test_resample.py`` and by :func:`test_files_are_resampled_as_the_reference_does`.
+    """
+    import librosa
+
     reference = np.load(FIXTURE / "clamp3_audio_reference.npz")
     encoder = build_encoder(f"clamp3-audio:weights={FIXTURE / 'clamp3_audio_tiny.safetensors'},"
                             f"config={FIXTURE / 'audio_config.json'},mert_weights={FIXTURE / 'mert_tiny'}")
     for name, path in parity_audio(tmp_path).items():
-        prepared = encoder.prepare(track(path))
+        prepared = encoder.prepare_waveform(librosa.load(path, sr=24000)[0], name)
         embedding = encoder.embed_prepared([prepared])[0]
         np.testing.assert_allclose(prepared.vectors, reference[f"{name}/mert_window_vectors"], rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(embedding.pooled, reference[f"{name}/global_embedding"], rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(embedding.frames, reference[f"{name}/projected_window_states"], rtol=1e-4, atol=1e-5)
+
+
+def test_files_are_resampled_as_the_reference_does(models, audio_files) -> None:
+    """A 16-kHz file reaches MERT through torchaudio's Resample (MERT_utils.load_audio), not soxr."""
+    encoder = encoder_for(models)
+    decoded, rate = sf.read(audio_files["mid"], dtype="float32")
+    expected = encoder.prepare_waveform(TORCHAUDIO_SINC_HANN(decoded, rate, 24000), "mid")
+    prepared = encoder.prepare(track(audio_files["mid"]))
+    np.testing.assert_allclose(prepared.vectors, expected.vectors, rtol=1e-5, atol=1e-6)
+    assert encoder.fingerprint()["resampler"] == TORCHAUDIO_SINC_HANN.name

@@ -17,6 +17,7 @@ import soundfile as sf
 import torch
 
 from counterpoint.data.manifest import Track
+from counterpoint.data.resample import TORCHAUDIO_SINC_HANN
 from counterpoint.encoders.mert import (MERT_CHECKPOINT, MertEncoder, hubert_config_from_mert, map_official_keys,
                                         normalise_waveform, window_starts)
 from counterpoint.encoders.registry import build_encoder
@@ -170,19 +171,25 @@ def test_layer_choice_matches_the_hidden_states(tiny_mert, audio_files) -> None:
 
 
 def test_frames_equal_the_model_on_the_normalised_whole_file(tiny_mert, audio_files) -> None:
-    """With one window covering the file, frames are the model's output on the normalised file."""
-    import librosa
-
+    """With one window covering the file, frames are the model's output on the normalised file,
+    resampled from 22.05 kHz with torchaudio's Resample as the model card does."""
     folder, _ = tiny_mert
     encoder = MertEncoder(weights=str(folder), layer="1", window=10.0)
     embedding = encoder.embed(tracks_of(audio_files[:1]))[0]
-    waveform = librosa.load(audio_files[0], sr=24000)[0]
+    decoded, rate = sf.read(audio_files[0], dtype="float32")
+    waveform = TORCHAUDIO_SINC_HANN(decoded, rate, 24000)
     normalised = (waveform - waveform.mean()) / np.sqrt(waveform.var() + 1e-7)
     np.testing.assert_allclose(normalise_waveform(waveform), normalised, rtol=1e-4, atol=1e-5)
     with torch.inference_mode():
         expected = encoder.model().model(torch.from_numpy(normalised[None].astype(np.float32)),
                                          output_hidden_states=True).hidden_states[1][0].numpy()
     np.testing.assert_allclose(embedding.frames, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_fingerprint_records_the_resampler(tiny_mert) -> None:
+    folder, _ = tiny_mert
+    fingerprint = MertEncoder(weights=str(folder)).fingerprint()
+    assert fingerprint["resampler"] == "torchaudio:sinc_interp_hann,lowpass_filter_width=6,rolloff=0.99"
 
 
 def test_batch_equals_one_file_at_a_time(tiny_mert, audio_files) -> None:

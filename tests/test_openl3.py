@@ -6,7 +6,9 @@ layout of the published ``openl3_audio_*.h5`` files (Keras 2 ``save_weights``: r
 ``<layer>/<layer>/<weight>:0``; layer names as the original Keras model creates them),
 filled with seeded random numbers. ``tests/fixtures/openl3/keras_reference.npz`` holds the
 outputs of the original Keras model (openl3 0.4.2 ``models.py`` + kapre 0.3.5 on
-TensorFlow 2.15) with the weights of :func:`write_random_openl3_h5` for the same seed.
+TensorFlow 2.15) with the weights of :func:`write_random_openl3_h5` for the same seed;
+``keras_reference_resampled.npz`` the same for files at 22.05 and 44.1 kHz, which openl3
+resamples to 48 kHz with resampy.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import soundfile as sf
 import torch
 
 from counterpoint import hear
+from counterpoint.data.audio import load_audio
 from counterpoint.data.manifest import Track
 from counterpoint.encoders import openl3
 from counterpoint.encoders.registry import build_encoder
@@ -28,6 +31,7 @@ from counterpoint.errors import EncoderError, TrackError, WeightsError
 torch.set_num_threads(1)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "openl3" / "keras_reference.npz"
+RESAMPLED_FIXTURE = FIXTURE.with_name("keras_reference_resampled.npz")
 WEIGHTS_SEED = 20190512  # seed of the random weights the Keras reference used
 
 
@@ -115,6 +119,14 @@ def chirp_signal(seconds: float, sample_rate: int = openl3.SAMPLE_RATE) -> np.nd
     """A deterministic chirp plus a tone, amplitude < 0.6."""
     t = np.arange(int(round(seconds * sample_rate))) / sample_rate
     return (0.4 * np.sin(2 * np.pi * (220.0 * t + 900.0 * t**2)) + 0.15 * np.sin(2 * np.pi * 3000.0 * t)).astype(np.float32)
+
+
+def wideband_signal(seconds: float, sample_rate: int) -> np.ndarray:
+    """:func:`chirp_signal` plus a sweep from 50 Hz to 97 % of Nyquist, where resamplers differ."""
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    top = 0.97 * sample_rate / 2
+    sweep = 0.2 * np.sin(2 * np.pi * (50.0 * t + (top - 50.0) / (2 * seconds) * t**2))
+    return (chirp_signal(seconds, sample_rate) + sweep).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -411,3 +423,71 @@ def test_embeddings_match_original_keras_model(random_weights, keras_reference, 
           f"mean |diff| {difference.mean():.3g}, min cosine {cosine.min():.6f}")
     assert difference.max() <= 0.03 * np.abs(expected).max()
     assert cosine.min() >= 0.999
+
+
+# --- parity on files that are not at 48 kHz (openl3 resamples them with resampy) -----------
+
+#: Bounds on non-48-kHz files: (largest |difference| as a fraction of the largest |value|, lowest
+#: frame cosine). The resampled input equals openl3's to float32 rounding, so what is left is the
+#: float32 front-end noise of the 48-kHz test. soxr's resampling instead (what librosa.load does)
+#: moves the mel frames by 2.6–3.6 % (cosine 0.99985–0.99992) and fails these bounds. ``linear``
+#: has the 48-kHz test's largest difference: its 257 bins up to 24 kHz lie mostly at the −80 dB
+#: floor, where FFT noise outweighs the resampler (soxr: 2.9 %, cosine 0.99994; resampy: 2.3 %,
+#: 0.99996), so only the mel representations tell the resamplers apart.
+RESAMPLED_BOUNDS = {"linear": (0.03, 0.9999), "mel128": (0.015, 0.99999), "mel256": (0.015, 0.99999)}
+
+
+@pytest.fixture(scope="module")
+def resampled_reference() -> dict[str, np.ndarray]:
+    if not RESAMPLED_FIXTURE.exists():
+        pytest.skip("tests/fixtures/openl3/keras_reference_resampled.npz not present")
+    with np.load(RESAMPLED_FIXTURE) as reference:
+        return dict(reference)
+
+
+def _wideband_file(folder: Path, reference: dict[str, np.ndarray], sample_rate: int) -> Path:
+    """The reference's input file: float32 WAV samples, so decoding is exact on both sides."""
+    audio = wideband_signal(float(reference["seconds"]), sample_rate)
+    np.testing.assert_allclose(audio[:1000], reference[f"audio_head_{sample_rate}"], atol=1e-6)
+    path = folder / f"wideband_{sample_rate}.wav"
+    sf.write(path, audio, sample_rate, subtype="FLOAT")
+    return path
+
+
+@pytest.mark.parametrize("sample_rate", [22050, 44100])
+def test_files_are_resampled_as_openl3_does(tmp_path: Path, resampled_reference, sample_rate: int) -> None:
+    """Decoded at the file's rate and resampled with resampy 0.2's kaiser_best, as openl3 0.4.2's core.py."""
+    path = _wideband_file(tmp_path, resampled_reference, sample_rate)
+    waveform = load_audio(path, openl3.SAMPLE_RATE, resampler=openl3.OpenL3Encoder.resampler)
+    assert waveform.size == int(resampled_reference[f"resampled_length_{sample_rate}"])
+    np.testing.assert_allclose(waveform[:2000], resampled_reference[f"resampled_head_{sample_rate}"], rtol=0, atol=2e-7)
+    np.testing.assert_allclose(waveform[::97], resampled_reference[f"resampled_every_97_{sample_rate}"], rtol=0, atol=2e-7)
+
+
+@pytest.mark.parametrize("sample_rate", [22050, 44100])
+@pytest.mark.parametrize("input_repr", openl3.INPUT_REPRS)
+def test_embeddings_of_files_at_other_rates_match_original(tmp_path: Path, random_weights, resampled_reference,
+                                                           input_repr: str, sample_rate: int) -> None:
+    """File → embeddings, every window, against openl3.process_audio_file on the same file."""
+    path, _ = random_weights
+    hop = float(resampled_reference["hop"])
+    audio_path = _wideband_file(tmp_path, resampled_reference, sample_rate)
+    encoder = openl3.OpenL3Encoder(input_repr=input_repr, embedding_size=512, weights=str(path), hop=hop)
+    embedding = encoder.embed_prepared([encoder.prepare(Track(id="wideband", audio_path=audio_path, midi_path=None))])[0]
+    expected = resampled_reference[f"{input_repr}_512_{sample_rate}"]
+    assert embedding.frames.shape == expected.shape
+    np.testing.assert_allclose(embedding.timestamps, np.arange(len(expected)) * hop)
+    frames = embedding.frames
+    difference = np.abs(frames - expected)
+    cosine = (frames * expected).sum(1) / np.linalg.norm(frames, axis=1) / np.linalg.norm(expected, axis=1)
+    print(f"{input_repr} at {sample_rate} Hz: max |diff| {difference.max():.3g} of max |ref| {np.abs(expected).max():.3g}, "
+          f"mean |diff| {difference.mean():.3g}, min cosine {cosine.min():.7f}")
+    largest, lowest_cosine = RESAMPLED_BOUNDS[input_repr]
+    assert difference.max() <= largest * np.abs(expected).max()
+    assert cosine.min() >= lowest_cosine
+
+
+def test_fingerprint_records_the_resampler(random_weights) -> None:
+    path, _ = random_weights
+    fingerprint = build_encoder(f"openl3:weights={path}").fingerprint()
+    assert fingerprint["resampler"] == "resampy<0.3:kaiser_best"

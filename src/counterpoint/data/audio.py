@@ -2,7 +2,8 @@
 
 Decoding goes through ``librosa.load`` (soundfile for WAV/FLAC/OGG/MP3, resampling with
 soxr at high quality), which is what the reference implementations of musicnn and others
-use, so our inputs match theirs sample for sample.
+use, so our inputs match theirs sample for sample. An encoder whose reference resamples
+otherwise passes its own ``resampler`` (:mod:`counterpoint.data.resample`).
 
 Before decoding, a file is checked whole: libsndfile clamps a WAV/AIFF whose data chunk
 was cut short to what is there, and would hand back a shorter file without a word, so the
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from counterpoint.data.resample import Resampler
 from counterpoint.errors import TrackError
 
 #: Peak amplitude below which a file counts as silent (about -100 dBFS).
@@ -113,8 +115,11 @@ def _check_whole(path: Path, who: str) -> None:
         raise TrackError(f"{who}: {truncated} — {REPLACE}")
 
 
-def load_audio(path: str | Path, sample_rate: int | None, track_id: str | None = None) -> np.ndarray:
+def load_audio(path: str | Path, sample_rate: int | None, track_id: str | None = None,
+               resampler: Resampler | None = None) -> np.ndarray:
     """Decode ``path`` to a mono float32 waveform at ``sample_rate`` Hz (None: the file's own rate).
+
+    ``resampler`` brings a file at another rate to ``sample_rate`` (default: soxr, as librosa does).
 
     Raises :class:`TrackError` naming the file when it is missing, empty, truncated, cannot
     be decoded, holds no samples, or is silent (an encoder's output on silence says nothing about the music).
@@ -127,7 +132,7 @@ def load_audio(path: str | Path, sample_rate: int | None, track_id: str | None =
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # audioread fallback warnings are noise here
-            waveform, _ = librosa.load(path, sr=sample_rate, mono=True)
+            waveform, file_rate = librosa.load(path, sr=None if resampler is not None else sample_rate, mono=True)
     except Exception as exc:  # decoders raise many unrelated types
         reason = _reason(exc)
         if type(exc).__name__ == "NoBackendError" or "not recognised" in reason:
@@ -137,6 +142,12 @@ def load_audio(path: str | Path, sample_rate: int | None, track_id: str | None =
                          "or convert it to WAV/FLAC") from exc
     if waveform.size == 0:
         raise TrackError(f"{who}: the audio file holds no samples — replace it or remove the track")
+    if resampler is not None and sample_rate is not None:
+        try:
+            waveform = resampler(waveform, int(file_rate), sample_rate)
+        except ValueError as exc:  # resampy: too few samples to resample
+            raise TrackError(f"{who}: cannot resample {file_rate} Hz to {sample_rate} Hz ({exc}) — "
+                             "the file is too short; replace it or remove the track") from exc
     if not np.all(np.isfinite(waveform)):
         raise TrackError(f"{who}: the audio holds NaN or infinite samples — re-export the file")
     if float(np.max(np.abs(waveform))) < SILENCE_PEAK:

@@ -28,6 +28,7 @@ import numpy as np
 from counterpoint import __version__
 from counterpoint.data.audio import load_audio
 from counterpoint.data.manifest import Track
+from counterpoint.data.resample import Resampler
 from counterpoint.errors import EncoderError, TrackError
 
 #: Parameters that change how fast an encoder runs, never its numbers.
@@ -190,6 +191,9 @@ class AudioEncoder(Encoder):
     """
 
     modality: ClassVar[str] = "audio"
+    #: How a file at another rate is brought to :attr:`sample_rate`: the way the model's reference
+    #: code resamples (None: soxr, as ``librosa.load`` does). Part of the fingerprint.
+    resampler: ClassVar[Resampler | None] = None
 
     @property
     @abstractmethod
@@ -207,8 +211,15 @@ class AudioEncoder(Encoder):
     def prepare(self, track: Track) -> Any:
         if track.audio_path is None:
             raise TrackError(f"track {track.id!r}: has no audio file — {self.name} embeds audio")
-        waveform = load_audio(track.audio_path, self.sample_rate, track.id)
+        waveform = load_audio(track.audio_path, self.sample_rate, track.id, resampler=self.resampler)
         return self.prepare_waveform(waveform, f"track {track.id!r} ({track.audio_path})")
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The encoder's fingerprint, plus the resampler's name when it has its own."""
+        fingerprint = super().fingerprint()
+        if self.resampler is not None:
+            fingerprint["resampler"] = self.resampler.name
+        return fingerprint
 
     # HEAR 2021 API ---------------------------------------------------------------------
 

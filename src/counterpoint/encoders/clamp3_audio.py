@@ -2,7 +2,9 @@
 
 The pipeline is the reference's (github.com/sanderwood/clamp3):
 
-1. ``preprocessing/audio/extract_mert.py``: mono audio at 24 kHz, normalised once over the
+1. ``preprocessing/audio/extract_mert.py``: mono audio at 24 kHz (``MERT_utils.load_audio``:
+   ``torchaudio.load``, channel mean, ``torchaudio.transforms.Resample`` — reproduced by
+   :data:`~counterpoint.data.resample.TORCHAUDIO_SINC_HANN`), normalised once over the
    whole file (zero mean, unit variance), cut into non-overlapping 5-second windows; a last
    window shorter than 1 s is dropped. Each window runs through MERT-v1-95M and becomes one
    768-dim vector: the mean over time of each of the 13 hidden states, then the mean over
@@ -31,6 +33,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from counterpoint.data.resample import TORCHAUDIO_SINC_HANN, Resampler
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
 from counterpoint.encoders.clamp import (CLAMP3_C2_WEIGHTS, CLAMP3_SAAS_WEIGHTS, cached_sha256, load_branch,
                                          run_segmented)
@@ -137,6 +140,7 @@ class Clamp3AudioEncoder(AudioEncoder):
                                    "and MERT-v1-95M (`counterpoint weights fetch mert`)")
     default_batch_size: ClassVar[int] = 4
     code_version: ClassVar[str] = "1"
+    resampler: ClassVar[Resampler] = TORCHAUDIO_SINC_HANN
     parameters: ClassVar[dict[str, Parameter]] = {
         "variant": Parameter("saas", "official checkpoint: saas (recommended for audio) or c2; use the same "
                              "variant for clamp3-symbolic so both live in one space", ("saas", "c2")),

@@ -10,7 +10,9 @@ through :func:`map_official_keys`, which renames the only keys that differ (the 
 halves of the positional convolution) and refuses a checkpoint whose keys do not all land.
 
 Input handling follows the model card and CLaMP 3's ``extract_mert.py``: mono audio at the
-model's rate (24 kHz), normalised once over the whole file to zero mean and unit variance
+model's rate (24 kHz) — a file at another rate is resampled with ``torchaudio.transforms.Resample``'s
+windowed sinc, as both do (:data:`~counterpoint.data.resample.TORCHAUDIO_SINC_HANN`, reproduced
+without torchaudio) — normalised once over the whole file to zero mean and unit variance
 (the ``Wav2Vec2FeatureExtractor`` with ``do_normalize=True``), then cut into non-overlapping
 windows (5 s by default, the length MERT was trained on) that run through the model one by
 one; their frames are concatenated. ``layer`` picks one of the 13 hidden states (0 = the
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
+from counterpoint.data.resample import TORCHAUDIO_SINC_HANN, Resampler
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
 from counterpoint.encoders.devices import DEVICE_CHOICES, select_device
 from counterpoint.encoders.weights import WeightFile, declare_weights, first_missing, resolve_weights, sha256_of
@@ -282,6 +285,7 @@ class MertEncoder(AudioEncoder):
                                    "about 380 MB): `counterpoint weights fetch mert`, or weights=DIR of a local copy")
     default_batch_size: ClassVar[int] = 4
     code_version: ClassVar[str] = "1"
+    resampler: ClassVar[Resampler] = TORCHAUDIO_SINC_HANN
     parameters: ClassVar[dict[str, Parameter]] = {
         "layer": Parameter("all-mean", "hidden state to return: 0..12, or all-mean for the average of all 13"),
         "window": Parameter(5.0, "length in seconds of the windows long audio is cut into"),

@@ -4,6 +4,9 @@ OpenL3 (Cramer et al., ICASSP 2019, github ``marl/openl3``) embeds 1-second wind
 48 kHz audio with a VGG-like CNN trained by audio-visual correspondence. This module
 re-implements the ``openl3==0.4.2`` audio path with its default ``kapre`` front end:
 
+* input (``process_audio_file``): the file at its own rate, mixed to mono, resampled to 48 kHz
+  with resampy's ``kaiser_best`` filter of the resampy version openl3 pins (``<0.3``), on
+  float64 samples (:data:`~counterpoint.data.resample.RESAMPY_KAISER_BEST`);
 * framing (``_preprocess_audio_batch``): with ``center`` the signal is left-padded by half a
   window, then right-padded so the last hop is complete; one window every ``hop`` seconds;
   timestamps are ``arange(T) * hop`` (window centres when ``center`` is True, window starts
@@ -34,6 +37,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from counterpoint.data.resample import RESAMPY_KAISER_BEST, Resampler
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
 from counterpoint.encoders.weights import WeightFile, declare_weights, find_weights, sha256_of
 from counterpoint.errors import EncoderError, TrackError, WeightsError
@@ -491,6 +495,7 @@ class OpenL3Encoder(AudioEncoder):
 
     name: ClassVar[str] = "openl3"
     sample_rate: ClassVar[int] = SAMPLE_RATE
+    resampler: ClassVar[Resampler] = RESAMPY_KAISER_BEST
     description: ClassVar[str] = ("OpenL3 (Look, Listen and Learn) audio embeddings, 512 or 6144 dims per "
                                   "1-second window; PyTorch port loading the original Keras weights")
     parameters: ClassVar[dict[str, Parameter]] = {
@@ -505,7 +510,7 @@ class OpenL3Encoder(AudioEncoder):
     }
     code_version: ClassVar[str] = "1"
     default_batch_size: ClassVar[int] = 8
-    requirements: ClassVar[str] = ("torch, h5py, librosa, and the Keras weight file openl3_audio_<repr>_<content>.h5 "
+    requirements: ClassVar[str] = ("torch, h5py, librosa, resampy, and the Keras weight file openl3_audio_<repr>_<content>.h5 "
                                    "(about 18 MB each) from github.com/marl/openl3 (branch 'models'), in "
                                    "$COUNTERPOINT_WEIGHTS_DIR/openl3/ or given with weights=PATH")
 
