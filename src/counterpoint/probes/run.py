@@ -6,8 +6,9 @@ read a :class:`~counterpoint.store.Store` and call it.
 
 Splits: the dataset's ``split`` column when every labelled track has one of
 train/validation/test (a validation part is cut out of train, by group, when the column has
-none); otherwise a stratified train/validation/test split (70/15/15) grouped by the group
-column, seeded with the probe's seed. No group ever sits on two sides; this is checked.
+none); otherwise a stratified train/validation/test split (70/15/15, as closely as whole groups
+allow; the split source states the counts given, and every class is in training) grouped by
+the group column, seeded with the probe's seed. No group ever sits on two sides; this is checked.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from counterpoint.probes.models import (
 from counterpoint.probes.persist import load_probe, save_probe, write_json
 from counterpoint.probes.train import TrainSettings, predict_logits, scores, seed_everything, train_probe
 from counterpoint.report.probe_figures import save_confusion_matrix
-from counterpoint.splits import SPLITS, assign_splits, assert_no_leak
+from counterpoint.splits import SPLITS, assign_splits, assert_no_leak, describe_splits
 
 if TYPE_CHECKING:
     from counterpoint.store import Store
@@ -104,7 +105,7 @@ def plan_splits(labels: np.ndarray, groups: np.ndarray | None, given: Sequence[A
             source += f" (validation cut from train by group, seed {seed})"
     else:
         splits = assign_splits(labels, groups, seed=seed)
-        source = f"stratified grouped split 70/15/15 (seed {seed})"
+        source = f"stratified grouped split: {describe_splits(splits)}, aimed at 70/15/15 (seed {seed})"
         if given_text is not None and (given_text != "").any():
             source += "; the split column was ignored because not every track has train/validation/test"
     assert_no_leak(splits, groups)
