@@ -173,3 +173,31 @@ def test_named_descriptors_are_z_scored_so_one_unit_does_not_dominate(tmp_path):
     raw = linear_cka(audio, descriptors)
     assert raw < 0.1 < 0.5 < cka
     assert any("z-scored" in note for note in result.notes)
+
+
+#: The range of every figure: CKA is a ratio of squared norms; debiased CKA a cosine of
+#: U-centred kernels (Cauchy–Schwarz: [-1, 1], ≈ 0 for unrelated spaces); RSA, centroid
+#: agreement and silhouettes are correlations or silhouettes; the rest are shares.
+RANGES = {"cka": (0, 1), "cka_debiased": (-1, 1), "rsa_spearman": (-1, 1), "mutual_knn@5": (0, 1),
+          "centroid_agreement": (-1, 1), "recall@1": (0, 1), "recall@5": (0, 1), "recall@10": (0, 1),
+          "mrr": (0, 1), "knn_accuracy": (0, 1), "knn_macro_f1": (0, 1), "probe_accuracy": (0, 1),
+          "probe_macro_f1": (0, 1), "silhouette": (-1, 1)}
+#: Intervals reflected around the value (half-samples) contain it by construction.
+REFLECTED = {"cka", "cka_debiased", "rsa_spearman"}
+
+
+def test_every_statistic_lies_in_its_range(result):
+    rows = pd.concat([result.alignment, result.label_quality.rename(columns={"encoder": "audio"})])
+    assert set(rows.measure) - {"median_rank"} == set(RANGES)
+    for row in rows.itertuples():
+        low, high = RANGES.get(row.measure, (1, row.n))          # median rank: 1..number of candidates
+        assert low <= row.value <= high, row
+        assert row.measure != "mrr" or row.value > 0
+        assert low <= row.ci_low <= row.ci_high <= high, row
+        if row.measure in REFLECTED:
+            assert row.ci_low <= row.value <= row.ci_high, row
+        assert np.isnan(row.p_value) or 0 < row.p_value <= 1, row
+        assert np.isnan(row.chance) or low <= row.chance <= high, row
+    document = json.loads(result.files["json"].read_text())
+    for pair in document["pairs"]:
+        assert pair["cca_correlations"] and all(0 <= c <= 1 for c in pair["cca_correlations"])
