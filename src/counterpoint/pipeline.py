@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from counterpoint.encoders.registry import DEFAULT_ENCODERS
-from counterpoint.errors import CounterpointError
+from counterpoint.errors import CounterpointError, StoreError
 
 
 @dataclass
@@ -111,33 +111,52 @@ def analyze_everything(store_path: str | Path, label: str, out_dir: str | Path, 
                        probe_models: Sequence[str] = (), probe_seeds: int = 3, step=None) -> ReportResult:
     """Per-space analysis, cross-modal comparison and probes of a store, in one report page.
 
-    The comparison runs when the store holds an audio and a symbolic encoder; probes when
-    ``probe_models`` names any. Their outputs go to ``out_dir/compare`` and ``out_dir/probes``.
+    The comparison runs when the store holds an audio and a symbolic encoder with tracks;
+    probes when ``probe_models`` names any. Their outputs go to ``out_dir/compare`` and
+    ``out_dir/probes``. What was left out, and why, goes to the report's notes and to
+    ``step`` (one ``note: …`` line each).
     """
     from counterpoint.analysis.analyze import analyze_store
+    from counterpoint.analysis.compare import comparable_encoders, empty_encoders
+    from counterpoint.analysis.inputs import require_columns, require_embeddings
     from counterpoint.store import Store
 
+    if probe_seeds < 1:
+        raise CounterpointError(f"probe seeds = {probe_seeds}: give at least one seed")
     announce = step or (lambda text: None)
     out = Path(out_dir)
-    modalities = {record.modality for record in Store(store_path).encoders}
-    sections, comparison, probes = [], None, None
-    if compare and modalities >= {"audio", "symbolic"}:
-        from counterpoint.analysis.compare import run_compare
-        from counterpoint.report.compare_figures import compare_html_section
+    store = Store(store_path)
+    require_embeddings(store)
+    require_columns(store, label, group)
+    sections, notes, comparison, probes = [], [], None, None
+    if compare:
+        try:
+            comparable_encoders(store)
+        except StoreError as reason:
+            notes.append(f"no audio × symbolic comparison: {str(reason).removeprefix(f'{store.path}: ')}")
+        else:
+            from counterpoint.analysis.compare import run_compare
+            from counterpoint.report.compare_figures import compare_html_section
 
-        announce("comparing audio and symbolic spaces (alignment, retrieval, label quality)")
-        comparison = run_compare(store_path, label, out / "compare", group=group, seed=seed)
-        sections.append(compare_html_section(comparison, image_prefix="compare/"))
+            announce("comparing audio and symbolic spaces (alignment, retrieval, label quality)")
+            comparison = run_compare(store_path, label, out / "compare", group=group, seed=seed)
+            sections.append(compare_html_section(comparison, image_prefix="compare/"))
+            notes += [f"comparison: {note}" for note in comparison.notes if "z-scored" not in note]
     if probe_models:
         from counterpoint.probes.run import probe_html_section, probe_table
 
         announce(f"training probes ({', '.join(probe_models)}; {probe_seeds} seeds)")
+        with_tracks = [spec for spec in store.encoder_specs if spec not in empty_encoders(store)]
         probes = probe_table(store_path, label, models=list(probe_models), seeds=probe_seeds, out_dir=out / "probes",
-                             group=group, label_depth=depth, progress=lambda text: announce(f"  {text}"))
+                             encoders=with_tracks, group=group, label_depth=depth,
+                             progress=lambda text: announce(f"  {text}"))
         sections.append(probe_html_section(probes))
+        notes += [f"probe {row.encoder} · {row.model}: {row.error}" for row in probes.itertuples() if row.error]
     announce("analysing every embedding space")
     analysis = analyze_store(store_path, label, out, depth=depth, group=group, seed=seed, sections=sections,
-                             progress=lambda spec: announce(f"  {spec}"))
+                             progress=lambda spec: announce(f"  {spec}"), notes=notes)
+    for note in analysis.notes:
+        announce(f"note: {note}")
     return ReportResult(analysis.report, analysis, comparison, probes)
 
 
