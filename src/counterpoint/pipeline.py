@@ -33,6 +33,13 @@ class RunOptions:
     probe_models: str = "linear,mlp"
     probe_seeds: int = 3
 
+    def check(self) -> None:
+        """Raise a :class:`CounterpointError` for a whole-number option out of range."""
+        from counterpoint.analysis.inputs import require_whole
+
+        for name, lowest in (("depth", 0), ("batch_size", 0), ("seed", 0), ("probe_seeds", 1)):
+            require_whole(name, getattr(self, name), lowest)
+
     @property
     def store_path(self) -> Path:
         return Path(self.out) / "embeddings.h5"
@@ -118,11 +125,13 @@ def analyze_everything(store_path: str | Path, label: str, out_dir: str | Path, 
     """
     from counterpoint.analysis.analyze import analyze_store
     from counterpoint.analysis.compare import comparable_encoders, empty_encoders
-    from counterpoint.analysis.inputs import require_columns, require_embeddings
+    from counterpoint.analysis.inputs import require_columns, require_embeddings, require_whole
     from counterpoint.store import Store
 
-    if probe_seeds < 1:
-        raise CounterpointError(f"probe seeds = {probe_seeds}: give at least one seed")
+    require_whole("seed", seed, 0)
+    require_whole("probe seeds", probe_seeds, 1)
+    if depth is not None:
+        require_whole("depth", depth, 0)
     announce = step or (lambda text: None)
     out = Path(out_dir)
     store = Store(store_path)
@@ -177,6 +186,7 @@ def run_pipeline(options: RunOptions, embed_progress=None, step=None) -> Pipelin
 
     if not options.dataset:
         raise CounterpointError("no dataset given — pass --dataset ROOT (or dataset = \"ROOT\" in the params file)")
+    options.check()
     announce = step or (lambda text: None)
     Path(options.out).mkdir(parents=True, exist_ok=True)
     announce(f"embedding {options.dataset} with {options.encoders}")

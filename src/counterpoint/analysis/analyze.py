@@ -18,7 +18,7 @@ import pandas as pd
 
 from counterpoint.analysis.geometry import (centroid_distances, clustering_agreement, linear_probe_accuracy,
                                             within_class_variance)
-from counterpoint.analysis.inputs import require_column, require_columns, require_embeddings
+from counterpoint.analysis.inputs import require_column, require_columns, require_embeddings, require_whole
 from counterpoint.analysis.reduce import METHODS, MIN_TRACKS, reduce_2d
 from counterpoint.data.manifest import label_at_depth
 from counterpoint.errors import CounterpointError, StoreError
@@ -154,8 +154,9 @@ def analyze_store(store_path: str | Path, label: str, out_dir: str | Path, depth
     out; both are said in the report's notes (with ``notes`` given by the caller) and in
     ``AnalysisResult.notes``.
     """
-    if seed < 0:
-        raise CounterpointError(f"seed = {seed}: give a whole number ≥ 0")
+    require_whole("seed", seed, 0)
+    if depth is not None:
+        require_whole("depth", depth, 0)
     unknown = [method for method in reductions if method not in METHODS]
     if unknown:
         raise CounterpointError(f"unknown reduction {unknown[0]!r}; choose from {', '.join(METHODS)}")

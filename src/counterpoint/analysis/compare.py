@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from counterpoint.analysis.alignment import align_spaces
-from counterpoint.analysis.inputs import require_columns, require_embeddings
+from counterpoint.analysis.inputs import require_columns, require_embeddings, require_whole
 from counterpoint.analysis.label_quality import MIN_TRACKS as MIN_LABELLED_TRACKS
 from counterpoint.analysis.label_quality import evaluation_folds, label_quality
 from counterpoint.analysis.retrieval import RetrievalOutcome, cross_modal_retrieval, retrieval_figures, share_space
@@ -52,9 +52,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         for name, lowest in (("k", 1), ("n_boot", 1), ("n_perm", 1), ("max_n_pairwise", 4), ("seed", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
-                raise CounterpointError(f"{name.replace('_', '-')} = {value!r}: give a whole number ≥ {lowest}")
+            require_whole(name, getattr(self, name), lowest)
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""Checks of what an analysis is asked to use, made once up front: a store that holds
-embeddings, and the label and group columns named on the command line."""
+"""Checks of what an analysis is asked to use, made once up front: whole-number options in
+range, a store that holds embeddings, and the label and group columns named on the command line."""
 
 from __future__ import annotations
 
@@ -7,13 +7,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from counterpoint.errors import StoreError
+import numpy as np
+
+from counterpoint.errors import CounterpointError, StoreError
 
 if TYPE_CHECKING:
     from counterpoint.store import Store
 
 #: Columns of the track table that are file paths, never a label or a group.
 PATH_COLUMNS = ("audio_filename", "midi_filename")
+
+
+def require_whole(name: str, value: object, lowest: int) -> None:
+    """Raise a :class:`CounterpointError` unless ``value`` is a whole number ≥ ``lowest``.
+
+    ``name`` is the option as a user types it (``n_boot`` is shown as ``n-boot``).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
+        raise CounterpointError(f"{name.replace('_', '-')} = {value!r}: give a whole number ≥ {lowest}")
 
 
 def require_embeddings(store: "Store") -> None:
