@@ -7,6 +7,7 @@ demo`` (the built-in corpus). Options of a run are a plain dataclass so a file o
 
 from __future__ import annotations
 
+import json
 import shlex
 import tomllib
 from dataclasses import dataclass, fields
@@ -169,18 +170,67 @@ def analyze_everything(store_path: str | Path, label: str, out_dir: str | Path, 
     return ReportResult(analysis.report, analysis, comparison, probes)
 
 
+#: File in the report folder recording what the report was computed from (see :func:`report_stamp`).
+STAMP_FILE = "report_stamp.json"
+
+
+def store_digest(store_path: str | Path) -> str:
+    """SHA-256 of what the analysis reads from a store: the track table, the failures, and per
+    encoder its spec, fingerprint, frame count, track ids and pooled vectors.
+
+    The ``updated`` time that every embed run writes is left out, so a rerun that embedded
+    nothing new leaves the digest as it was.
+    """
+    import hashlib
+
+    import numpy as np
+
+    from counterpoint.store import Store
+
+    store = Store(store_path)
+    digest = hashlib.sha256()
+    digest.update(store.tracks().to_csv(index=False).encode())
+    digest.update(store.failures().to_csv(index=False).encode())
+    for record in store.encoders:
+        digest.update(json.dumps({"spec": record.spec, "modality": record.modality, "fingerprint": record.fingerprint,
+                                  "n_frames": record.n_frames, "feature_names": record.feature_names},
+                                 sort_keys=True).encode())
+        matrix = store.pooled(record.spec)
+        digest.update("\n".join(matrix.obs["id"].astype(str)).encode())
+        digest.update(np.ascontiguousarray(matrix.X, dtype=np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def report_stamp(options: RunOptions) -> dict[str, Any]:
+    """What a run's report is computed from: the store's content, the analysis options, the version."""
+    from counterpoint import __version__
+
+    analysis = {name: getattr(options, name) for name in ("label", "depth", "group", "seed", "compare",
+                                                          "probe_models", "probe_seeds")}
+    return {"counterpoint": __version__, "store": store_digest(options.store_path), "options": analysis}
+
+
+def _read_stamp(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 @dataclass
 class PipelineResult:
     store: Path
     report: Path
     embed: Any  # EmbedReport
-    analysis: ReportResult
+    analysis: ReportResult | None  # None when the report was up to date and left as it was
 
 
 def run_pipeline(options: RunOptions, embed_progress=None, step=None) -> PipelineResult:
     """Embed ``options.dataset`` into ``out/embeddings.h5`` and write ``out/report/index.html``.
 
     ``embed_progress`` is the embedding progress callback; ``step(text)`` announces each stage.
+    The report is left as it is when the store's content, the analysis options and the
+    Counterpoint version are those it was written from (``report/report_stamp.json``).
     """
     from counterpoint.embed import embed_dataset
 
@@ -192,8 +242,15 @@ def run_pipeline(options: RunOptions, embed_progress=None, step=None) -> Pipelin
     announce(f"embedding {options.dataset} with {options.encoders}")
     embedded = embed_dataset(options.dataset, options.store_path, options.encoders,
                              batch_size=options.batch_size or None, progress=embed_progress)
+    stamp, stamp_path = report_stamp(options), options.report_dir / STAMP_FILE
+    index = options.report_dir / "index.html"
+    if index.is_file() and _read_stamp(stamp_path) == stamp:
+        announce(f"report up to date: {index} (the store and the analysis options are those it was written from)")
+        return PipelineResult(options.store_path, index, embedded, None)
+    stamp_path.unlink(missing_ok=True)  # an interrupted analysis must not leave a stamp of the old report
     models = [m.strip() for m in options.probe_models.split(",") if m.strip()]
     report = analyze_everything(options.store_path, options.label, options.report_dir, depth=options.depth or None,
                                 group=options.group or None, seed=options.seed, compare=options.compare,
                                 probe_models=models, probe_seeds=options.probe_seeds, step=step)
+    stamp_path.write_text(json.dumps(stamp, indent=2), encoding="utf-8")
     return PipelineResult(options.store_path, report.report, embedded, report)
