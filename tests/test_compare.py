@@ -210,8 +210,8 @@ def test_unknown_group_column_is_a_named_error_listing_the_columns(store_path, t
                                          r"style\) — pass one of those as --group"):
         run_compare(store_path, "style", tmp_path, group="nosuch", k=5, n_boot=5, n_perm=5)
     for command in (["compare", "--group", "nosuch"], ["analyze", "--group", "nosuch"]):
-        outcome = CliRunner().invoke(app, [command[0], str(store_path), "--label", "style", "--out", str(tmp_path / "x"),
-                                           *command[1:]])
+        outcome = CliRunner().invoke(app, [command[0], str(store_path), "--label", "style",
+                                           "--out", str(tmp_path / "x"), *command[1:]])
         assert outcome.exit_code == 2 and "no group column 'nosuch'" in outcome.output, outcome.output
         assert not (tmp_path / "x" / "compare.json").exists()
 

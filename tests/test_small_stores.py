@@ -74,7 +74,8 @@ def test_midi_only_rows_are_analysed_and_the_comparison_is_a_note(midi_only_stor
     assert result.comparison is None and result.analysis.skipped == {"audio-stats": "no embedded tracks"}
     assert any(line.startswith("note: no audio × symbolic comparison") for line in lines)
     assert "no audio × symbolic comparison" in result.report.read_text()
-    assert json.loads((tmp_path / "report" / "metrics.json").read_text())["encoders"]["symbolic-stats"]["n_tracks"] == 12
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["encoders"]["symbolic-stats"]["n_tracks"] == 12
 
 
 def test_a_store_without_embeddings_is_a_named_error(tmp_path):

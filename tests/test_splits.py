@@ -75,3 +75,11 @@ def test_split_summary_states_the_counts_that_were_given():
     splits = assign_splits(labels, seed=0)
     text = describe_splits(splits)
     assert text == "8 train / 2 validation / 2 test tracks (67/17/17 %)"
+
+
+def test_a_split_is_not_left_empty_when_one_group_is_as_near_its_share_as_none():
+    labels = np.array(list("abcabc"))
+    groups = np.repeat(["g0", "g1", "g2"], 2)        # 15 % of 6 tracks is 1: a group of 2 is as near as none
+    splits = assign_splits(labels, groups, seed=0)
+    assert_no_leak(splits, groups)
+    assert (splits == "test").sum() == 2 and (splits == "train").sum() >= 2

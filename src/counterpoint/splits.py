@@ -92,10 +92,12 @@ def assign_splits(labels: Sequence, groups: Sequence | None = None, given: Seque
                     side[g] = name
                     taken += sizes[g]
             placed += taken
-        # Classes whose groups ran out leave a shortfall: fill it from any groups still free.
+        # Classes whose groups ran out leave a shortfall: fill it from any groups still free;
+        # a group as far above the target as nothing is below it is taken when the split is empty.
         target = int(np.floor(share * n + 0.5))
         for g in (g for c in classes for g in order[c]):
-            if side[g] == "" and abs(placed + sizes[g] - target) < abs(placed - target):
+            gain = abs(placed - target) - abs(placed + sizes[g] - target)
+            if side[g] == "" and (gain > 0 or (gain == 0 and placed == 0 < target)):
                 side[g] = name
                 placed += sizes[g]
     side[side == ""] = "train"

@@ -184,8 +184,8 @@ def analyze_store(store_path: str | Path, label: str, out_dir: str | Path, depth
         figures[spec] = write_space_outputs(space, out)
     timing = store.timing()
     timing.to_csv(out / "timing.csv", index=False)
-    all_notes = [*notes, *(f"{spec}: skipped — {reason.removeprefix(spec + ': ')}" for spec, reason in skipped.items()),
-                 *space_notes]
+    skip_notes = [f"{spec}: skipped — {reason.removeprefix(spec + ': ')}" for spec, reason in skipped.items()]
+    all_notes = [*notes, *skip_notes, *space_notes]
     failures = store.failures()
     if len(failures):
         all_notes.append(f"{len(failures)} track/encoder failures are recorded in the store "

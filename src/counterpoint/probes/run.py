@@ -165,8 +165,8 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
         raise CounterpointError(f"probe model {model!r} takes {want}")
     classes = sorted(set(labels))
     if len(classes) < 2:
-        raise CounterpointError(f"a probe needs at least two classes, found {', '.join(map(repr, map(str, classes))) or 'none'}"
-                                " — choose another label column")
+        found = ", ".join(repr(str(c)) for c in classes) or "none"
+        raise CounterpointError(f"a probe needs at least two classes, found {found} — choose another label column")
     y = np.searchsorted(classes, labels)
     rows = {name: np.flatnonzero(splits == name) for name in SPLITS}
     if len(rows["test"]) == 0:
