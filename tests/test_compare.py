@@ -7,9 +7,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from counterpoint.analysis.alignment import linear_cka
 from counterpoint.analysis.compare import headline_table, run_compare
+from counterpoint.cli import app
 from counterpoint.encoders.base import Embedding
 from counterpoint.errors import StoreError
 from counterpoint.report.compare_figures import compare_html_section
@@ -173,3 +175,60 @@ def test_named_descriptors_are_z_scored_so_one_unit_does_not_dominate(tmp_path):
     raw = linear_cka(audio, descriptors)
     assert raw < 0.1 < 0.5 < cka
     assert any("z-scored" in note for note in result.notes)
+
+
+#: The range of every figure: CKA is a ratio of squared norms; debiased CKA a cosine of
+#: U-centred kernels (Cauchy–Schwarz: [-1, 1], ≈ 0 for unrelated spaces); RSA, centroid
+#: agreement and silhouettes are correlations or silhouettes; the rest are shares.
+RANGES = {"cka": (0, 1), "cka_debiased": (-1, 1), "rsa_spearman": (-1, 1), "mutual_knn@5": (0, 1),
+          "centroid_agreement": (-1, 1), "recall@1": (0, 1), "recall@5": (0, 1), "recall@10": (0, 1),
+          "mrr": (0, 1), "knn_accuracy": (0, 1), "knn_macro_f1": (0, 1), "probe_accuracy": (0, 1),
+          "probe_macro_f1": (0, 1), "silhouette": (-1, 1)}
+#: Intervals reflected around the value (half-samples) contain it by construction.
+REFLECTED = {"cka", "cka_debiased", "rsa_spearman"}
+
+
+def test_every_statistic_lies_in_its_range(result):
+    rows = pd.concat([result.alignment, result.label_quality.rename(columns={"encoder": "audio"})])
+    assert set(rows.measure) - {"median_rank"} == set(RANGES)
+    for row in rows.itertuples():
+        low, high = RANGES.get(row.measure, (1, row.n))          # median rank: 1..number of candidates
+        assert low <= row.value <= high, row
+        assert row.measure != "mrr" or row.value > 0
+        assert low <= row.ci_low <= row.ci_high <= high, row
+        if row.measure in REFLECTED:
+            assert row.ci_low <= row.value <= row.ci_high, row
+        assert np.isnan(row.p_value) or 0 < row.p_value <= 1, row
+        assert np.isnan(row.chance) or low <= row.chance <= high, row
+    document = json.loads(result.files["json"].read_text())
+    for pair in document["pairs"]:
+        assert pair["cca_correlations"] and all(0 <= c <= 1 for c in pair["cca_correlations"])
+
+
+def test_unknown_group_column_is_a_named_error_listing_the_columns(store_path, tmp_path):
+    with pytest.raises(StoreError, match=r"no group column 'nosuch' in the track table \(it has: id, split, group, "
+                                         r"style\) — pass one of those as --group"):
+        run_compare(store_path, "style", tmp_path, group="nosuch", k=5, n_boot=5, n_perm=5)
+    for command in (["compare", "--group", "nosuch"], ["analyze", "--group", "nosuch"]):
+        outcome = CliRunner().invoke(app, [command[0], str(store_path), "--label", "style",
+                                           "--out", str(tmp_path / "x"), *command[1:]])
+        assert outcome.exit_code == 2 and "no group column 'nosuch'" in outcome.output, outcome.output
+        assert not (tmp_path / "x" / "compare.json").exists()
+
+
+def test_compare_says_why_when_no_pair_qualifies(tmp_path):
+    rng = np.random.default_rng(5)
+    ids = [f"s{i:02d}" for i in range(30)]
+    table = pd.DataFrame({"id": ids, "audio_filename": "", "midi_filename": "", "split": "", "group": "",
+                          "style": [CLASSES[i % 3] for i in range(30)]})
+    path = tmp_path / "apart.h5"
+    with StoreWriter(path) as writer:   # audio for the first 15 tracks, MIDI for the other 15: nothing paired
+        writer.set_tracks(table)
+        _write_encoder(writer, "audio-stats", "audio", ids[:15], rng.normal(size=(15, 4)))
+        _write_encoder(writer, "symbolic-stats", "symbolic", ids[15:], rng.normal(size=(15, 4)))
+    outcome = CliRunner().invoke(app, ["compare", str(path), "--label", "style", "--out", str(tmp_path / "out"),
+                                       "--n-boot", "5", "--n-perm", "5"])
+    assert outcome.exit_code == 0, outcome.output
+    assert "No audio × symbolic pair could be compared: none has 10 labelled tracks embedded by both encoders " \
+           "(the most any pair shares is 0)." in outcome.output
+    assert "Empty DataFrame" not in outcome.output

@@ -195,3 +195,16 @@ def test_probe_table_records_a_failing_combination(store_path: Path) -> None:
     failed = table.set_index("model").loc["no_such_module_xyz:Probe"]
     assert "cannot import" in failed["error"]
     assert "failed: " in probe_html_section(table)
+
+
+@pytest.mark.parametrize("n_works", [13, 14, 15, 16])
+def test_probe_on_11_to_14_tracks_states_the_split_it_gave_and_trains_on_every_class(tmp_path: Path, n_works: int) -> None:
+    path = write_store(tmp_path / "small.h5", n_works=n_works, per_work=1)   # 2 of the tracks have no label
+    result = probe(path, "signal", "style", model="linear", epochs=3, patience=2, lr=1e-2)
+    counts = result.split_counts
+    n = n_works - 2
+    assert sum(counts.values()) == n
+    assert counts["test"] == counts["validation"] == int(np.floor(0.15 * n + 0.5))
+    assert f"{counts['train']} train / {counts['validation']} validation / {counts['test']} test" in \
+        result.config["split_source"]
+    assert not any("absent from the training split" in note for note in result.notes)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from counterpoint.analysis.retrieval import (
+    canonical_correlations,
     chance_levels,
     cross_modal_retrieval,
     pair_ranks,
@@ -117,3 +118,26 @@ def test_shared_space_mapping_and_dimension_check():
                               shared_space=True)
     with pytest.raises(CounterpointError, match="at least 6 training"):
         cross_modal_retrieval(rng.normal(size=(8, 4)), rng.normal(size=(8, 3)), np.arange(4), np.arange(4, 8))
+
+
+@pytest.mark.parametrize("n, dim", [(60, 40), (40, 80), (100, 10)])
+def test_canonical_correlations_are_correlations_of_the_canonical_variates(n, dim):
+    # Regularised CCA's singular values exceed 1 when shrinkage lowers large eigenvalues
+    # (1.3-1.8 on these); what is reported is the correlation of each pair of variates.
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(n, dim)) * np.linspace(0.1, 5, dim)
+    Y = X[:, :dim // 2] @ rng.normal(size=(dim // 2, dim)) + rng.normal(size=(n, dim))
+    train, test = _split(n)
+    outcome = cross_modal_retrieval(X, Y, train, test)
+    correlations = outcome.cca_correlations
+    assert len(correlations) == outcome.runs[2].settings["components"]
+    assert np.all((correlations >= 0) & (correlations <= 1))
+
+
+def test_canonical_correlations_by_hand():
+    rng = np.random.default_rng(6)
+    zx = rng.normal(size=(30, 3))
+    zy = np.column_stack([2 * zx[:, 0] + 1, zx[:, 1] + rng.normal(size=30), rng.normal(size=30)])
+    by_hand = [np.corrcoef(zx[:, j], zy[:, j])[0, 1] for j in range(3)]
+    np.testing.assert_allclose(canonical_correlations(zx, zy), np.clip(by_hand, 0, 1), atol=1e-12)
+    assert canonical_correlations(zx, zy)[0] == pytest.approx(1.0)

@@ -413,10 +413,10 @@ def compare_command(path: Path = typer.Argument(..., help="Store file (.h5) with
 
     Example: counterpoint compare corpus.h5 --label style --group work --out compare/
     """
-    from counterpoint.analysis.compare import headline_table, run_compare
+    from counterpoint.analysis.compare import compare_summary, run_compare
 
     result = run_compare(path, label, out, group=group, k=k, n_boot=n_boot, seed=seed, n_perm=n_perm)
-    _print(headline_table(result).round(3).to_string(index=False))
+    _print(compare_summary(result))
     for note in result.notes:
         console.print(f"  {note}", highlight=False, soft_wrap=True)
     console.print(f"tables and figures: {out}")

@@ -54,8 +54,14 @@ def assign_splits(labels: Sequence, groups: Sequence | None = None, given: Seque
     """One of ``train``/``validation``/``test`` per track.
 
     ``given`` is the dataset's split column: used as it is when every entry is one of the
-    three names. Otherwise a test part and then a validation part are cut off by stratified
-    grouped folds of about the requested fractions.
+    three names. Otherwise whole groups are dealt out class by class (a group counts for its
+    most frequent label): one group of every class is kept for training first, so every
+    class is learnt from; then groups, in a seeded order, go to test and then to validation
+    until each holds the nearest whole number of tracks to its fraction of the dataset
+    (rounding carried from class to class, so small classes do not each round up; a
+    shortfall where a class ran out of groups is filled from the others). Tiny
+    datasets thus get the proportions asked for as closely as whole groups allow; what was
+    given is :func:`describe_splits`.
     """
     labels = np.asarray(labels).astype(str)
     n = len(labels)
@@ -63,22 +69,61 @@ def assign_splits(labels: Sequence, groups: Sequence | None = None, given: Seque
         given = np.asarray(["" if g is None else str(g).strip().lower() for g in given])
         if n and np.all(np.isin(given, SPLITS)):
             return given
-    group_ids = _groups_or_singletons(groups, n)
-    train_frac, val_frac, test_frac = (f / sum(fractions) for f in fractions)
-    splits = np.full(n, "train", dtype=object)
+    if n == 0:
+        return np.array([], dtype=str)
+    _, test_share, validation_share = _shares(fractions)
+    group_names, group_of_track = np.unique(_groups_or_singletons(groups, n), return_inverse=True)
+    sizes = np.bincount(group_of_track)
+    group_class = np.array([_most_frequent(labels[group_of_track == g]) for g in range(len(group_names))])
+    rng = np.random.default_rng(seed)
+    classes = rng.permutation(np.unique(group_class))
+    order = {c: rng.permutation(np.flatnonzero(group_class == c)) for c in classes}
+    side = np.full(len(group_names), "", dtype=object)
+    for c in classes:
+        side[order[c][0]] = "train"  # every class is in training
+    for name, share in (("test", test_share), ("validation", validation_share)):
+        placed, seen = 0, 0
+        for c in classes:
+            seen += sizes[group_class == c].sum()
+            quota = int(np.floor(share * seen + 0.5)) - placed  # whole tracks, rounding carried over
+            taken = 0
+            for g in order[c]:
+                if side[g] == "" and abs(taken + sizes[g] - quota) < abs(taken - quota):
+                    side[g] = name
+                    taken += sizes[g]
+            placed += taken
+        # Classes whose groups ran out leave a shortfall: fill it from any groups still free;
+        # a group as far above the target as nothing is below it is taken when the split is empty.
+        target = int(np.floor(share * n + 0.5))
+        for g in (g for c in classes for g in order[c]):
+            gain = abs(placed - target) - abs(placed + sizes[g] - target)
+            if side[g] == "" and (gain > 0 or (gain == 0 and placed == 0 < target)):
+                side[g] = name
+                placed += sizes[g]
+    side[side == ""] = "train"
+    return side[group_of_track].astype(str)
 
-    def cut(indices: np.ndarray, fraction: float, name: str, fold_seed: int) -> None:
-        if fraction <= 0 or len(set(group_ids[indices])) < 2:
-            return
-        n_splits = max(2, int(round(1 / fraction)))
-        folds = grouped_folds(labels[indices], group_ids[indices], n_splits=n_splits, seed=fold_seed)
-        _, held = folds[0]
-        splits[indices[held]] = name
 
-    cut(np.arange(n), test_frac, "test", seed)
-    remaining = np.flatnonzero(splits == "train")
-    cut(remaining, val_frac / (train_frac + val_frac), "validation", seed + 1)
-    return splits.astype(str)
+def _shares(fractions: tuple[float, float, float]) -> tuple[float, float, float]:
+    if len(fractions) != 3 or any(not np.isfinite(f) or f < 0 for f in fractions) or sum(fractions) <= 0:
+        raise CounterpointError(f"split fractions {fractions}: give three non-negative numbers (train, validation, "
+                                "test) with a positive sum")
+    total = float(sum(fractions))
+    train, validation, test = (f / total for f in fractions)
+    return train, test, validation
+
+
+def _most_frequent(values: np.ndarray) -> str:
+    names, counts = np.unique(values, return_counts=True)
+    return str(names[np.argmax(counts)])
+
+
+def describe_splits(splits: Sequence) -> str:
+    """What a split gives, in tracks and percent: ``"8 train / 2 validation / 2 test tracks (67/17/17 %)"``."""
+    splits = np.asarray(splits).astype(str)
+    counts = [int((splits == name).sum()) for name in SPLITS]
+    shares = "/".join(f"{100 * c / max(1, len(splits)):.0f}" for c in counts)
+    return " / ".join(f"{c} {name}" for c, name in zip(counts, SPLITS)) + f" tracks ({shares} %)"
 
 
 def assert_no_leak(splits: Sequence, groups: Sequence | None) -> None:

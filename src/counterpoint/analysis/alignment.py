@@ -172,7 +172,8 @@ def linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
 
 
 def debiased_cka(X: np.ndarray, Y: np.ndarray) -> float:
-    """Debiased linear CKA (unbiased HSIC estimator): ≈ 0 for independent spaces; needs N ≥ 4."""
+    """Debiased linear CKA (unbiased HSIC estimator), in [-1, 1]: ≈ 0 for independent spaces
+    (and slightly below 0 by chance); needs N ≥ 4."""
     X, Y = _check_pair(X, Y)
     # The unbiased HSIC does not change when a constant is added to the features; centring
     # only keeps the sums small and the arithmetic exact.
@@ -240,7 +241,8 @@ def cka_estimates(X: np.ndarray, Y: np.ndarray, n_boot: int = 200, n_perm: int =
 
     out = {}
     for name, value in values.items():
-        bounds = (0.0, 1.0) if name == "cka" else (-np.inf, 1.0)  # debiased CKA can be < 0
+        # Debiased CKA is a cosine of U-centred kernels: in [-1, 1], near 0 for unrelated spaces.
+        bounds = (0.0, 1.0) if name == "cka" else (-1.0, 1.0)
         low, high = half_sample_ci(value, np.array(halves[name]), scale=math.sqrt(m / n), bounds=bounds)
         null = nulls[name]
         out[name] = Estimate(value=value, ci_low=low, ci_high=high, n=n, n_resample=m,

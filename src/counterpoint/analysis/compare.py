@@ -11,17 +11,25 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from counterpoint.analysis.alignment import align_spaces
+from counterpoint.analysis.inputs import require_columns, require_embeddings, require_whole
+from counterpoint.analysis.label_quality import MIN_TRACKS as MIN_LABELLED_TRACKS
 from counterpoint.analysis.label_quality import evaluation_folds, label_quality
 from counterpoint.analysis.retrieval import RetrievalOutcome, cross_modal_retrieval, retrieval_figures, share_space
 from counterpoint.analysis.statistics import Estimate, serial_blas
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.splits import assign_splits
 
+if TYPE_CHECKING:
+    from counterpoint.store import Store
+
+#: Fewest labelled tracks embedded by both encoders of a pair for the pair to be compared.
+MIN_PAIRED_TRACKS = 10
 #: Values of a label or group cell that mean "not given".
 MISSING = {"", "nan", "none", "null", "na", "n/a"}
 
@@ -41,6 +49,10 @@ class Settings:
     n_perm: int = 199
     max_n_pairwise: int = 1000
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, lowest in (("k", 1), ("n_boot", 1), ("n_perm", 1), ("max_n_pairwise", 4), ("seed", 0)):
+            require_whole(name, getattr(self, name), lowest)
 
 
 @dataclass
@@ -67,6 +79,8 @@ class CompareResult:
     out_dir: Path
     files: dict[str, Path]
     notes: list[str]
+    skipped_pairs: dict[tuple[str, str], str] = field(default_factory=dict)   # (audio, symbolic) → why
+    too_few_paired: dict[tuple[str, str], int] = field(default_factory=dict)  # of those, → tracks shared
 
 
 def _row(estimate: Estimate, **keys: object) -> dict:
@@ -106,15 +120,8 @@ def _compare_spaces(audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray,
     return PairComparison(names[0], names[1], len(audio), rows, outcome, labels[test])
 
 
-def _column(obs: pd.DataFrame, name: str, what: str, store: Path) -> np.ndarray:
-    if name not in obs.columns:
-        raise StoreError(f"{store}: no {what} column {name!r} in the track table (it has: {', '.join(obs.columns)}) "
-                         f"— pass one of those as --{what}")
-    return obs[name].astype(str).to_numpy()
-
-
 def _given(values: np.ndarray) -> np.ndarray:
-    return np.array([str(v).strip().lower() not in MISSING for v in values])
+    return np.array([str(v).strip().lower() not in MISSING for v in values], dtype=bool)
 
 
 def run_compare(store_path: str | Path, label: str, out_dir: str | Path, group: str | None = None, k: int = 10,
@@ -130,25 +137,21 @@ def run_compare(store_path: str | Path, label: str, out_dir: str | Path, group: 
     from counterpoint.report.compare_figures import plot_cca_joint, plot_rank_histograms
     from counterpoint.store import Store
 
-    store = Store(store_path)
     settings = Settings(label=label, group=group, k=k, n_boot=n_boot, n_perm=n_perm,
                         max_n_pairwise=max_n_pairwise, seed=seed)
+    store = Store(store_path)
+    require_embeddings(store)
+    require_columns(store, label, group)
+    notes = [f"{spec}: no embedded tracks — left out" for spec in empty_encoders(store)]
+    audio_specs, symbolic_specs = comparable_encoders(store)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    notes: list[str] = []
-    audio_specs = [r.spec for r in store.encoders if r.modality == "audio"]
-    symbolic_specs = [r.spec for r in store.encoders if r.modality == "symbolic"]
-    if not audio_specs or not symbolic_specs:
-        raise StoreError(f"{store.path}: comparing needs at least one audio and one symbolic encoder (audio: "
-                         f"{', '.join(audio_specs) or 'none'}; symbolic: {', '.join(symbolic_specs) or 'none'}) — "
-                         "embed the dataset with both kinds, e.g. "
-                         "`counterpoint embed ROOT --encoders audio-stats,symbolic-stats`")
 
     spaces = {}
     for spec in audio_specs + symbolic_specs:
         matrix = store.pooled(spec)
         obs = matrix.obs
-        labels = _column(obs, label, "label", store.path)
+        labels = obs[label].astype(str).to_numpy()
         if group is None and "group" in obs.columns and _given(obs["group"].astype(str).to_numpy()).any():
             settings.group = "group"
         keep = _given(labels)
@@ -165,7 +168,7 @@ def run_compare(store_path: str | Path, label: str, out_dir: str | Path, group: 
     def groups_of(obs: pd.DataFrame) -> np.ndarray | None:
         if settings.group is None:
             return None
-        values = _column(obs, settings.group, "group", store.path)
+        values = obs[settings.group].astype(str).to_numpy()
         return np.where(_given(values), values, None)
 
     def split_of(obs: pd.DataFrame) -> np.ndarray | None:
@@ -174,6 +177,10 @@ def run_compare(store_path: str | Path, label: str, out_dir: str | Path, group: 
     quality_rows = []
     for spec, (modality, X, obs) in spaces.items():
         labels = obs[label].astype(str).to_numpy()
+        if len(X) < MIN_LABELLED_TRACKS:
+            notes.append(f"{spec}: no label quality — it needs {MIN_LABELLED_TRACKS} labelled tracks, this space has "
+                         f"{len(X)}")
+            continue
         try:
             with serial_blas():
                 figures = label_quality(X, labels, evaluation_folds(labels, groups_of(obs), split_of(obs), seed=seed),
@@ -185,15 +192,23 @@ def run_compare(store_path: str | Path, label: str, out_dir: str | Path, group: 
             quality_rows.append(_row(estimate, encoder=spec, modality=modality, measure=measure))
 
     pairs = []
+    skipped: dict[tuple[str, str], str] = {}
+    too_few: dict[tuple[str, str], int] = {}
+
+    def skip(pair: tuple[str, str], reason: str) -> None:
+        skipped[pair] = reason
+        notes.append(f"{pair[0]} × {pair[1]}: {reason}")
+
     for audio_spec in audio_specs:
         for symbolic_spec in symbolic_specs:
             _, Xa, obs_a = spaces[audio_spec]
             _, Xs, obs_s = spaces[symbolic_spec]
             position = pd.Series(np.arange(len(obs_s)), index=obs_s["id"].to_numpy())
             in_both = obs_a["id"].isin(position.index).to_numpy()
-            if in_both.sum() < 10:
-                notes.append(f"{audio_spec} × {symbolic_spec}: only {int(in_both.sum())} paired tracks "
-                             "— skipped (need 10)")
+            if in_both.sum() < MIN_PAIRED_TRACKS:
+                too_few[(audio_spec, symbolic_spec)] = int(in_both.sum())
+                skip((audio_spec, symbolic_spec), f"only {int(in_both.sum())} paired tracks — skipped "
+                                                  f"(need {MIN_PAIRED_TRACKS})")
                 continue
             rows_a = np.flatnonzero(in_both)
             rows_s = position.loc[obs_a["id"].to_numpy()[rows_a]].to_numpy()
@@ -203,7 +218,7 @@ def run_compare(store_path: str | Path, label: str, out_dir: str | Path, group: 
                                       split_of(obs), settings, share_space(audio_spec, symbolic_spec),
                                       names=(audio_spec, symbolic_spec))
             except CounterpointError as error:  # e.g. too few groups for a held-out part
-                notes.append(f"{audio_spec} × {symbolic_spec}: skipped — {error}")
+                skip((audio_spec, symbolic_spec), f"skipped — {error}")
                 continue
             slug = _slug(f"{audio_spec}__{symbolic_spec}")
             pair.plots["ranks"] = plot_rank_histograms(pair.retrieval.runs, out / f"ranks_{slug}.png",
@@ -218,9 +233,29 @@ def run_compare(store_path: str | Path, label: str, out_dir: str | Path, group: 
              "json": out / "compare.json"}
     alignment.to_csv(files["alignment"], index=False)
     quality.to_csv(files["label_quality"], index=False)
-    result = CompareResult(alignment, quality, pairs, settings, out, files, notes)
+    result = CompareResult(alignment, quality, pairs, settings, out, files, notes, skipped, too_few)
     files["json"].write_text(json.dumps(result_to_json(result, store.path), indent=2, allow_nan=False))
     return result
+
+
+def empty_encoders(store: "Store") -> list[str]:
+    """Specs of the encoders that hold no track (e.g. an audio encoder on MIDI-only rows)."""
+    return [r.spec for r in store.encoders if r.n_tracks == 0]
+
+
+def comparable_encoders(store: "Store") -> tuple[list[str], list[str]]:
+    """The audio and the symbolic encoder specs holding tracks; a :class:`StoreError` when one kind has none."""
+    audio = [r.spec for r in store.encoders if r.modality == "audio" and r.n_tracks]
+    symbolic = [r.spec for r in store.encoders if r.modality == "symbolic" and r.n_tracks]
+    if not audio or not symbolic:
+        empty = empty_encoders(store)
+        held = f" ({', '.join(empty)}: no tracks)" if empty else ""
+        raise StoreError(f"{store.path}: comparing needs an audio and a symbolic encoder with embedded tracks (audio: "
+                         f"{', '.join(audio) or 'none'}; symbolic: {', '.join(symbolic) or 'none'}){held} — "
+                         "embed paired audio and MIDI with both kinds, e.g. "
+                         "`counterpoint embed ROOT --encoders audio-stats,symbolic-stats`; "
+                         "`counterpoint store info FILE --failures` says why tracks failed")
+    return audio, symbolic
 
 
 def standardise_features(X: np.ndarray) -> np.ndarray:
@@ -285,3 +320,13 @@ def headline_table(result: CompareResult) -> pd.DataFrame:
                 row[f"{measure} chance"] = match.chance.iloc[0]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def compare_summary(result: CompareResult) -> str:
+    """What ``counterpoint compare`` prints: the headline table, or a sentence on why no pair was compared."""
+    if result.pairs:
+        return headline_table(result).round(3).to_string(index=False)
+    if result.too_few_paired and len(result.too_few_paired) == len(result.skipped_pairs):
+        return (f"No audio × symbolic pair could be compared: none has {MIN_PAIRED_TRACKS} labelled tracks embedded "
+                f"by both encoders (the most any pair shares is {max(result.too_few_paired.values())}).")
+    return "No audio × symbolic pair could be compared; the notes below give each pair's reason."

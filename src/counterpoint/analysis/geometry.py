@@ -17,6 +17,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from counterpoint.errors import CounterpointError
 from counterpoint.splits import grouped_folds
 
 
@@ -64,9 +65,15 @@ def within_class_variance(X: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
 
 
 def clustering_agreement(X: np.ndarray, labels: Sequence[str], seed: int = 0) -> dict[str, float]:
-    """KMeans with k = number of classes on standardised X: silhouette and adjusted Rand index."""
+    """KMeans with k = number of classes on standardised X: silhouette and adjusted Rand index.
+
+    Needs at least two classes and more tracks than classes (a :class:`CounterpointError` otherwise).
+    """
     labels = np.asarray(labels).astype(str)
     k = len(set(labels))
+    if not 2 <= k < len(X):
+        raise CounterpointError(f"clustering needs at least two classes and more tracks than classes, got {k} "
+                                f"classes among {len(X)} tracks")
     scaled = StandardScaler().fit_transform(X)
     clusters = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(scaled)
     return {
@@ -78,10 +85,18 @@ def clustering_agreement(X: np.ndarray, labels: Sequence[str], seed: int = 0) ->
 
 def linear_probe_accuracy(X: np.ndarray, labels: Sequence[str], groups: Sequence | None = None,
                           n_splits: int = 5, seed: int = 0) -> dict[str, float]:
-    """Grouped, stratified K-fold accuracy of a logistic regression on standardised X."""
+    """Grouped, stratified K-fold accuracy of a logistic regression on standardised X.
+
+    A :class:`CounterpointError` when there are fewer than two classes or a training fold holds one.
+    """
     labels = np.asarray(labels).astype(str)
+    if len(set(labels)) < 2:
+        raise CounterpointError("a probe needs at least two classes")
     scores = []
     for train, test in grouped_folds(labels, groups, n_splits=n_splits, seed=seed):
+        if len(set(labels[train])) < 2:
+            raise CounterpointError(f"a training fold holds one class only ({len(X)} tracks) — it needs at least two "
+                                    "tracks, in different groups, in each of two classes")
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
         model.fit(X[train], labels[train])
         scores.append(float(np.mean(model.predict(X[test]) == labels[test])))

@@ -6,11 +6,24 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
+from counterpoint.errors import CounterpointError
+
 METHODS = ("pca", "tsne", "umap")
+#: Fewest tracks for each view: PCA needs two points for a direction; t-SNE's smallest
+#: perplexity (2) needs 3 × perplexity ≤ N − 1; UMAP's spectral start takes 3 eigenvectors of
+#: the N-node neighbour graph (N > 3), and below 5 tracks its graph says nothing.
+MIN_TRACKS = {"pca": 2, "tsne": 7, "umap": 5}
 
 
 def reduce_2d(X: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
-    """Project standardised ``X`` [N, D] to ``[N, 2]`` with ``method`` (pca, tsne or umap)."""
+    """Project standardised ``X`` [N, D] to ``[N, 2]`` with ``method`` (pca, tsne or umap).
+
+    Needs at least :data:`MIN_TRACKS` rows for the method (a :class:`CounterpointError` otherwise).
+    """
+    if method not in METHODS:
+        raise CounterpointError(f"unknown reduction {method!r}; choose one of {', '.join(METHODS)}")
+    if len(X) < MIN_TRACKS[method]:
+        raise CounterpointError(f"{method.upper()} needs at least {MIN_TRACKS[method]} tracks, got {len(X)}")
     scaled = StandardScaler().fit_transform(np.asarray(X, dtype=np.float64))
     n = len(scaled)
     if method == "pca":
@@ -23,9 +36,7 @@ def reduce_2d(X: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
         perplexity = float(max(2.0, min(30.0, (n - 1) / 3)))
         return np.asarray(TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=1,
                                verbose=False).fit(scaled))
-    if method == "umap":
-        import umap
+    import umap
 
-        neighbours = int(max(2, min(15, n - 1)))
-        return umap.UMAP(n_components=2, n_neighbors=neighbours, random_state=seed, n_jobs=1).fit_transform(scaled)
-    raise ValueError(f"unknown reduction {method!r}; choose one of {', '.join(METHODS)}")
+    neighbours = int(max(2, min(15, n - 1)))
+    return umap.UMAP(n_components=2, n_neighbors=neighbours, random_state=seed, n_jobs=1).fit_transform(scaled)

@@ -179,9 +179,12 @@ class _CCAMoments:
         y_values, y_vectors = np.linalg.eigh(Y.T @ Y / (n - 1))
         return cls(x_values, x_vectors, y_values, y_vectors, X.T @ Y / (n - 1))
 
-    def fit(self, shrinkage: float, n_components: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Regularised CCA: projections ``A`` ``[Dx, c]``, ``B`` ``[Dy, c]`` and the canonical
-        correlations ``[c]``, strongest first (a prefix of c' columns is the c'-component fit)."""
+    def fit(self, shrinkage: float, n_components: int) -> tuple[np.ndarray, np.ndarray]:
+        """Regularised CCA: projections ``A`` ``[Dx, c]`` and ``B`` ``[Dy, c]``, strongest pair
+        first (a prefix of c' columns is the c'-component fit).
+
+        The singular values of the whitened cross-covariance are not correlations here: with
+        shrunk covariances they exceed 1 (see :func:`canonical_correlations`)."""
 
         def inverse_sqrt(values: np.ndarray, vectors: np.ndarray) -> np.ndarray:
             shrunk = (1 - shrinkage) * values + shrinkage * values.mean()
@@ -191,7 +194,20 @@ class _CCAMoments:
         wy = inverse_sqrt(self.y_values, self.y_vectors)
         u, s, vt = np.linalg.svd(wx @ self.cross @ wy, full_matrices=False)
         c = min(n_components, len(s))
-        return wx @ u[:, :c], wy @ vt[:c].T, s[:c]
+        return wx @ u[:, :c], wy @ vt[:c].T
+
+
+def canonical_correlations(zx: np.ndarray, zy: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each pair of canonical variates (columns of ``zx``, ``zy`` ``[N, c]``).
+
+    On the training pairs each variate pair's covariance is the matching singular value, so
+    the correlations lie in [0, 1] (clipped against rounding); variates with no spread give 0.
+    """
+    zx = np.asarray(zx, dtype=np.float64) - np.mean(zx, axis=0)
+    zy = np.asarray(zy, dtype=np.float64) - np.mean(zy, axis=0)
+    norms = np.linalg.norm(zx, axis=0) * np.linalg.norm(zy, axis=0)
+    products = np.einsum("ij,ij->j", zx, zy)
+    return np.clip(np.divide(products, norms, out=np.zeros_like(products), where=norms > 0), 0.0, 1.0)
 
 
 @dataclass
@@ -211,7 +227,7 @@ class RetrievalOutcome:
     runs: list[RetrievalRun]
     cca_test_x: np.ndarray      # [N_test, c]
     cca_test_y: np.ndarray      # [N_test, c]
-    cca_correlations: np.ndarray
+    cca_correlations: np.ndarray  # [c], of the canonical variates on the training pairs, in [0, 1]
 
 
 def _inner_folds(n: int, labels: np.ndarray | None, groups: np.ndarray | None,
@@ -270,12 +286,13 @@ def _cross_modal_retrieval(X: np.ndarray, Y: np.ndarray, train: np.ndarray, test
     for fit, held in folds:
         moments = _CCAMoments.of(Xtr[fit], Ytr[fit])
         for shrinkage in CCA_SHRINKAGES:
-            A, B, _ = moments.fit(shrinkage, sizes[-1])
+            A, B = moments.fit(shrinkage, sizes[-1])
             for c in sizes:
                 zx, zy = Xtr[held] @ A[:, :c], Ytr[held] @ B[:, :c]
                 scores[grid.index((shrinkage, c))] += _mrr(zx, zy) + _mrr(zy, zx)
     shrinkage, components = grid[int(np.argmax(scores))]
-    A, B, correlations = _CCAMoments.of(Xtr, Ytr).fit(shrinkage, components)
+    A, B = _CCAMoments.of(Xtr, Ytr).fit(shrinkage, components)
+    correlations = canonical_correlations(Xtr @ A, Ytr @ B)
     zx, zy = Xte @ A, Yte @ B
     settings = {"shrinkage": shrinkage, "components": int(A.shape[1])}
     runs.append(RetrievalRun("cca", a_to_b, pair_ranks(zx, zy), settings))

@@ -134,6 +134,17 @@ BUILTIN_MODELS: dict[str, type[nn.Module]] = {
 }
 
 
+def parse_hidden_sizes(text: str) -> tuple[int, ...]:
+    """Hidden sizes from their command-line form: ``"256,128"`` → ``(256, 128)``.
+
+    A :class:`CounterpointError` for anything but comma-separated positive integers.
+    """
+    parts = [part.strip() for part in str(text).split(",")]
+    if not all(part.isascii() and part.isdigit() and int(part) > 0 for part in parts):
+        raise CounterpointError(f"hidden sizes must be comma-separated positive integers, got {text!r}")
+    return tuple(int(part) for part in parts)
+
+
 def builtin_kwargs(kind: str, hidden: Sequence[int], dropout: float) -> dict[str, Any]:
     """The constructor arguments a built-in probe takes from the common ``hidden``/``dropout`` options.
 

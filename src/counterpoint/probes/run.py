@@ -6,8 +6,9 @@ read a :class:`~counterpoint.store.Store` and call it.
 
 Splits: the dataset's ``split`` column when every labelled track has one of
 train/validation/test (a validation part is cut out of train, by group, when the column has
-none); otherwise a stratified train/validation/test split (70/15/15) grouped by the group
-column, seeded with the probe's seed. No group ever sits on two sides; this is checked.
+none); otherwise a stratified train/validation/test split (70/15/15, as closely as whole groups
+allow; the split source states the counts given, and every class is in training) grouped by
+the group column, seeded with the probe's seed. No group ever sits on two sides; this is checked.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from counterpoint.probes.models import (
 from counterpoint.probes.persist import load_probe, save_probe, write_json
 from counterpoint.probes.train import TrainSettings, predict_logits, scores, seed_everything, train_probe
 from counterpoint.report.probe_figures import save_confusion_matrix
-from counterpoint.splits import SPLITS, assign_splits, assert_no_leak
+from counterpoint.splits import SPLITS, assign_splits, assert_no_leak, describe_splits
 
 if TYPE_CHECKING:
     from counterpoint.store import Store
@@ -104,7 +105,7 @@ def plan_splits(labels: np.ndarray, groups: np.ndarray | None, given: Sequence[A
             source += f" (validation cut from train by group, seed {seed})"
     else:
         splits = assign_splits(labels, groups, seed=seed)
-        source = f"stratified grouped split 70/15/15 (seed {seed})"
+        source = f"stratified grouped split: {describe_splits(splits)}, aimed at 70/15/15 (seed {seed})"
         if given_text is not None and (given_text != "").any():
             source += "; the split column was ignored because not every track has train/validation/test"
     assert_no_leak(splits, groups)
@@ -164,7 +165,8 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
         raise CounterpointError(f"probe model {model!r} takes {want}")
     classes = sorted(set(labels))
     if len(classes) < 2:
-        raise CounterpointError(f"a probe needs at least two classes, found {classes} — choose another label column")
+        found = ", ".join(repr(str(c)) for c in classes) or "none"
+        raise CounterpointError(f"a probe needs at least two classes, found {found} — choose another label column")
     y = np.searchsorted(classes, labels)
     rows = {name: np.flatnonzero(splits == name) for name in SPLITS}
     if len(rows["test"]) == 0:

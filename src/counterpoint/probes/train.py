@@ -7,6 +7,7 @@ integer class indices. Reading stores and writing files is done by :mod:`counter
 from __future__ import annotations
 
 import copy
+import math
 import random
 from dataclasses import dataclass
 
@@ -33,8 +34,13 @@ class TrainSettings:
     weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.patience < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise CounterpointError(f"training settings {self}: epochs, patience and batch_size must be ≥ 1 and lr > 0")
+        whole = all(isinstance(getattr(self, name), int) and not isinstance(getattr(self, name), bool)
+                    for name in ("epochs", "patience", "batch_size", "seed"))
+        if (not whole or min(self.epochs, self.patience, self.batch_size) < 1 or self.seed < 0
+                or not (math.isfinite(self.lr) and self.lr > 0)
+                or not (math.isfinite(self.weight_decay) and self.weight_decay >= 0)):
+            raise CounterpointError(f"training settings {self}: epochs, patience and batch_size must be whole numbers "
+                                    "≥ 1, seed ≥ 0, lr a finite number > 0 and weight_decay ≥ 0")
 
 
 def resolve_device(device: str) -> torch.device:

@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
+from counterpoint.report.figures import plain  # noqa: E402
+
 if TYPE_CHECKING:
     from counterpoint.analysis.compare import CompareResult
     from counterpoint.analysis.retrieval import RetrievalRun
@@ -38,12 +40,12 @@ def plot_rank_histograms(runs: Sequence["RetrievalRun"], path: str | Path, title
         axis.set_xscale("log")
         axis.set_xlabel(f"rank of the true partner (of {n})")
         axis.set_ylabel("queries")
-        axis.set_title(f"{run.method}: {run.direction}", fontsize=9)
+        axis.set_title(plain(f"{run.method}: {run.direction}"), fontsize=9)
         axis.legend(fontsize=8)
     for axis in axes.ravel()[len(runs):]:
         axis.set_visible(False)
     if title:
-        figure.suptitle(title, fontsize=10)
+        figure.suptitle(plain(title), fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -70,11 +72,11 @@ def plot_cca_joint(zx: np.ndarray, zy: np.ndarray, labels: np.ndarray, path: str
     for i, name in enumerate(classes):
         members = labels == name
         colour = colours(i % colours.N)
-        axis.scatter(*a[members].T, marker="o", s=18, color=colour, label=str(name))
+        axis.scatter(*a[members].T, marker="o", s=18, color=colour, label=plain(name))
         axis.scatter(*b[members].T, marker="^", s=18, color=colour, edgecolor="black", linewidth=0.3)
     axis.set_xlabel("canonical component 1 (scaled)")
     axis.set_ylabel("canonical component 2 (scaled)")
-    axis.set_title(f"○ {names[0]}   △ {names[1]}", fontsize=9)
+    axis.set_title(plain(f"○ {names[0]}   △ {names[1]}"), fontsize=9)
     if len(classes) <= 20:
         axis.legend(fontsize=7, loc="best")
     figure.tight_layout()

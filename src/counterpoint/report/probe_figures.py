@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from counterpoint.report.figures import plain  # noqa: E402
+
 
 def confusion_matrix_figure(matrix: np.ndarray, classes: Sequence[str], title: str = "") -> Figure:
     """A confusion matrix (rows = true class, columns = predicted), coloured by row share, annotated with counts."""
@@ -21,12 +23,12 @@ def confusion_matrix_figure(matrix: np.ndarray, classes: Sequence[str], title: s
     size = max(4.0, 0.55 * len(classes) + 2.5)
     fig, ax = plt.subplots(figsize=(size, size * 0.9), layout="constrained")
     image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xticks(range(len(classes)), [plain(c) for c in classes], rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), [plain(c) for c in classes])
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     if title:
-        ax.set_title(title)
+        ax.set_title(plain(title))
     if len(classes) <= 30:
         for (row, col), count in np.ndenumerate(matrix):
             ax.text(col, row, str(int(count)), ha="center", va="center", fontsize=8,
