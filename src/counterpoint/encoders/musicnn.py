@@ -385,6 +385,8 @@ class MusicnnEncoder(AudioEncoder):
     sample_rate = SAMPLE_RATE
     description = "musicnn (Pons & Serra 2019) music tagger trained on MagnaTagATune or the Million Song Dataset, PyTorch port"
     requirements = "the musicnn==0.1.0 wheel (installed --no-deps by `make setup`) for its checkpoints"
+    non_finite_hint = ("musicnn overflows float16 on audio far louder than 0 dBFS (samples beyond ±1, as float WAVs "
+                       "can hold) — normalise the file to a peak of at most 1.0")
     default_batch_size = 8
     parameters = {
         "model": Parameter("MTT", "training set of the tagger: MTT (MagnaTagATune) or MSD (Million Song Dataset)", ("MTT", "MSD")),
@@ -410,6 +412,9 @@ class MusicnnEncoder(AudioEncoder):
     @property
     def dim(self) -> int:
         return LAYER_DIMS[self.params["layer"]]
+
+    def load(self) -> None:
+        self.network  # noqa: B018  (the property loads the checkpoint)
 
     @property
     def network(self):

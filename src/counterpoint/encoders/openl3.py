@@ -542,6 +542,9 @@ class OpenL3Encoder(AudioEncoder):
             self._digest = sha256_of(self.weights_path)
         return self._digest
 
+    def load(self) -> None:
+        self.network  # noqa: B018  (the property builds the network and loads the weights)
+
     @property
     def network(self) -> Any:
         """The torch network with the weights loaded (built on first use)."""
