@@ -233,6 +233,7 @@ CASES = [
     Case("probe-0-track-encoder", lambda s: ["probe", s["midi-only"], "-e", "audio-stats", "-l", "genre",
                                              "-o", out(s, "p2")], (2,), ("audio-stats",)),
     Case("tag-a-missing-file", lambda s: ["tag", s["base"] / "nowhere.wav"], (1,), ("nowhere.wav",)),
+    Case("tag-an-unknown-tagger", lambda s: ["tag", s["base"] / "nowhere.wav", "--model", "XYZ"], (2,), ("--model", "MSD")),
     Case("check-a-missing-folder", lambda s: ["dataset", "check", s["base"] / "nowhere"], (2,), ("nowhere",)),
     Case("run-a-missing-params-file", lambda s: ["run", "--params-file", s["base"] / "nowhere.params"], (2,),
          ("nowhere.params",)),

@@ -30,6 +30,7 @@ def fields_of_run_options() -> list[str]:
 
     return [f.name for f in fields(RunOptions)]
 
+
 class PlainUsageCommand(TyperCommand):
     """Usage lines in the usual convention, ``ROOT`` for a required argument and ``[OUT]`` for an
     optional one (typer writes ``{ROOT}``)."""
@@ -78,7 +79,7 @@ def friendly(command):
         try:
             return command(*args, **kwargs)
         except CounterpointError as exc:
-            _note(_styled("error:", "red", exc))
+            _note(_styled("error:", "red", str(exc)))
             raise typer.Exit(2) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
@@ -132,9 +133,9 @@ def _table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
     return table
 
 
-def _styled(prefix: str, style: str, rest: object = "") -> Text:
+def _styled(prefix: str, style: str, rest: str = "") -> Text:
     """``prefix`` in ``style`` followed by ``rest`` as plain text (file names may hold [brackets])."""
-    return Text.assemble((prefix, style), f" {rest}" if rest != "" else "")
+    return Text.assemble((prefix, style), f" {rest}" if rest else "")
 
 
 def _print(renderable: str | Text | Table) -> None:
@@ -264,7 +265,7 @@ def tag_command(paths: list[Path] = typer.Argument(..., metavar="FILE", help="Au
             tags = top_tags(path, model=model, k=top)
         except CounterpointError as exc:
             failed += 1
-            _note(_styled("error:", "red", exc))
+            _note(_styled("error:", "red", str(exc)))
             continue
         blocks.append("\n".join([f"{path}:"] + [f"  {tag:20s} {probability:.2f}" for tag, probability in tags]))
     print("\n\n".join(blocks))
@@ -325,7 +326,7 @@ def embed_command(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
 
     manifest = load_manifest(root, group_column=group)
     for problem in manifest.problems:
-        _note(_styled("skipped:", "yellow", problem))
+        _note(_styled("skipped:", "yellow", str(problem)))
     with task_progress() as update:
         report = embed_dataset(manifest, out, encoders, batch_size=batch_size or None, progress=update)
     for run in report.runs:
