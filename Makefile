@@ -11,8 +11,8 @@ $(BIN)/counterpoint: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
-	# musicnn's own code needs TensorFlow 1; we take only the checkpoints it ships.
-	$(BIN)/pip install --quiet --no-deps musicnn==0.1.0
+	# musicnn's own code needs TensorFlow 1; we take only the checkpoints it ships (pip install --no-deps).
+	$(BIN)/counterpoint weights fetch musicnn
 	# The HEAR 2021 validator, for its test; its TensorFlow dependency is stubbed there, not installed.
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt hearvalidator
 	touch $@

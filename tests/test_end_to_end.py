@@ -58,8 +58,8 @@ def test_tag_prints_musicnn_tags_of_a_real_file(tmp_path):
     from conftest import write_tone
 
     path = write_tone(tmp_path / "tone.wav", 440.0, seconds=4.0)
-    lines = invoke("tag", path, "--top", 3).output.strip().splitlines()
-    assert len(lines) == 3
+    header, *lines = invoke("tag", path, "--top", 3).stdout.strip().splitlines()
+    assert header == f"{path}:" and len(lines) == 3
     probabilities = [float(line.split()[-1]) for line in lines]
     assert probabilities == sorted(probabilities, reverse=True) and all(0 <= p <= 1 for p in probabilities)
 

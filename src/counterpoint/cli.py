@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import functools
+import os
+import re
+import sys
+import tempfile
+import time
+import traceback
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperCommand
 
 from counterpoint import __version__
 from counterpoint.console import console, task_progress
@@ -22,8 +30,16 @@ def fields_of_run_options() -> list[str]:
 
     return [f.name for f in fields(RunOptions)]
 
-app = typer.Typer(help="Counterpoint: do audio and score (MIDI) embeddings of the same music carry the same information?",
-                  no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+
+class PlainUsageCommand(TyperCommand):
+    """Usage lines in the usual convention, ``ROOT`` for a required argument and ``[OUT]`` for an
+    optional one (typer writes ``{ROOT}``)."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [re.sub(r"^\{(.*)\}", r"\1", piece) for piece in super().collect_usage_pieces(ctx)]
+
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 dataset_app = typer.Typer(help="Inspect a dataset folder.", no_args_is_help=True)
 store_app = typer.Typer(help="Inspect an embedding store.", no_args_is_help=True)
 weights_app = typer.Typer(help="Model weight files: list what each model needs, fetch them.", no_args_is_help=True)
@@ -32,16 +48,81 @@ app.add_typer(store_app, name="store")
 app.add_typer(weights_app, name="weights")
 
 
+#: Set to 1 to see the traceback of an internal error on the terminal.
+DEBUG_VARIABLE = "COUNTERPOINT_DEBUG"
+
+
+def _save_traceback(text: str) -> Path:
+    """Write a traceback into the cache folder (or the temporary folder) and return its path."""
+    name = f"internal-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    try:
+        from counterpoint.paths import cache_dir
+
+        folder = cache_dir() / "errors"
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        folder = Path(tempfile.gettempdir())
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def friendly(command):
-    """Print CounterpointError messages without a traceback and exit with status 2."""
+    """Run a command so that no traceback reaches the user.
+
+    A CounterpointError prints its message, exit status 2. Any other exception is a bug of
+    ours: one line "internal error (please report)" naming it and the file its traceback was
+    saved in (shown too when $COUNTERPOINT_DEBUG=1), exit status 3.
+    """
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except CounterpointError as exc:
-            console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            _note(_styled("error:", "red", str(exc)))
             raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except Exception as exc:  # the safety net: a bug, reported in one line
+            text = traceback.format_exc()
+            if os.environ.get(DEBUG_VARIABLE) == "1":
+                sys.stderr.write(text)
+            summary = " ".join(str(exc).split())
+            _note(f"internal error (please report): {type(exc).__name__}: {summary} — full traceback in "
+                  f"{_save_traceback(text)} ({DEBUG_VARIABLE}=1 prints it)")
+            raise typer.Exit(3) from None
     return wrapper
+
+
+def _above_zero(value: float) -> float:
+    """Typer callback for options that must be strictly positive (seconds, rates)."""
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"Input should be greater than 0, got {value}")
+    return value
+
+
+def _probability(value: float) -> float:
+    """Typer callback for a probability in [0, 1) such as dropout."""
+    if not 0 <= value < 1:
+        raise typer.BadParameter(f"Input should be greater than or equal to 0 and less than 1, got {value}")
+    return value
+
+
+def _hidden_sizes(text: str) -> list[int]:
+    """``--hidden 256,128`` → [256, 128]; anything but positive integers is a usage error."""
+    from counterpoint.probes.models import parse_hidden_sizes
+
+    try:
+        return list(parse_hidden_sizes(text))
+    except CounterpointError as exc:
+        raise typer.BadParameter(f"{exc} — write e.g. --hidden 256,128", param_hint="'--hidden'") from None
+
+
+def _check_output_path(value: Path) -> Path:
+    """Typer callback for output folders: an existing file in their place is refused up front."""
+    if value is not None and value.exists() and not value.is_dir():
+        raise typer.BadParameter(f"{value} is a file, and this command writes a folder there — give a new folder name")
+    return value
 
 
 def _table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
@@ -49,27 +130,43 @@ def _table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+        table.add_row(*(Text(f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row))
     return table
 
 
-def _print(renderable) -> None:
-    """Results go to standard output; long lines stay whole so they can be grepped."""
+def _styled(prefix: str, style: str, rest: str = "") -> Text:
+    """``prefix`` in ``style`` followed by ``rest`` as plain text (file names may hold [brackets])."""
+    return Text.assemble((prefix, style), f" {rest}" if rest else "")
+
+
+def _print(renderable: str | Text | Table) -> None:
+    """Results go to standard output; long lines stay whole so they can be grepped. Strings are
+    printed as they are: no rich markup, so a label like ``[x]`` stays visible."""
     from rich.console import Console
 
-    Console().print(renderable, soft_wrap=True, highlight=False)
+    Console().print(renderable, soft_wrap=True, highlight=False, markup=False)
 
 
-@app.callback()
-def main(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
-    if version:
+def _note(text: str | Text) -> None:
+    """Progress, steps and warnings go to standard error, so standard output holds only results."""
+    console.print(text, highlight=False, soft_wrap=True, markup=False)
+
+
+def _print_version(value: bool) -> None:
+    if value:
         print(__version__)
         raise typer.Exit()
 
 
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                      help="Print the version and exit.")) -> None:
+    """Counterpoint: do audio and score (MIDI) embeddings of the same music carry the same information?"""
+
+
 # ---- encoders and weights ----------------------------------------------------------------------
 
-@app.command("encoders")
+@app.command("encoders", cls=PlainUsageCommand)
 @friendly
 def encoders_command() -> None:
     """List every encoder: name, modality, dimension, whether it can run here, what it needs.
@@ -95,7 +192,7 @@ def encoders_command() -> None:
         _print(f"- {line}")
 
 
-@weights_app.command("list")
+@weights_app.command("list", cls=PlainUsageCommand)
 @friendly
 def weights_list() -> None:
     """Show each model's weight files, sizes, source and whether they are present.
@@ -103,7 +200,7 @@ def weights_list() -> None:
     Example: counterpoint weights list
     """
     from counterpoint.encoders.registry import REGISTRY
-    from counterpoint.encoders.weights import declared_weights, find_weights
+    from counterpoint.encoders.weights import declared_weights, locate_declared
 
     for entry in REGISTRY.values():
         try:
@@ -113,15 +210,18 @@ def weights_list() -> None:
     rows = []
     for model, files in declared_weights().items():
         for f in files:
-            path = find_weights(f)
+            path = locate_declared(f)
             rows.append([model, f.filename, f.size_text, f.source, str(path) if path else "missing"])
     _print(_table("Model weights", ["model", "file", "size", "source", "present"], rows))
 
 
-@weights_app.command("fetch")
+@weights_app.command("fetch", cls=PlainUsageCommand)
 @friendly
-def weights_fetch(name: str = typer.Argument(..., help="Model name from `counterpoint weights list`.")) -> None:
+def weights_fetch(name: str = typer.Argument(..., metavar="NAME", help="Model name from `counterpoint weights list`.")) -> None:
     """Download a model's weight files (needs the network), verifying digests where published.
+
+    musicnn's checkpoints ship in its PyPI wheel: this pip-installs it without its TensorFlow
+    dependency into the Python environment Counterpoint runs in.
 
     Example: counterpoint weights fetch clamp2
     """
@@ -137,31 +237,48 @@ def weights_fetch(name: str = typer.Argument(..., help="Model name from `counter
     if not files:
         raise CounterpointError(f"no model {name!r} with weight files — `counterpoint weights list` shows the models")
     for f in files:
-        console.print(f"fetching {f.filename} ({f.size_text}) from {f.source}")
-        console.print(f"  → {fetch_weights(f)}")
+        if f.pip_requirement:
+            _note(f"fetching {f.filename} with `{sys.executable} -m pip install --no-deps {f.pip_requirement}`")
+        else:
+            _note(f"fetching {f.filename} ({f.size_text}) from {f.source}")
+        _print(f"{f.filename}: {fetch_weights(f)}")
 
 
-@app.command("tag")
+@app.command("tag", cls=PlainUsageCommand)
 @friendly
-def tag_command(path: Path = typer.Argument(..., help="Audio file (wav, flac, ogg, mp3)."),
+def tag_command(paths: list[Path] = typer.Argument(..., metavar="FILE", help="Audio files (wav, flac, ogg, mp3)."),
                 model: str = typer.Option("MTT", help="musicnn tagger: MTT (MagnaTagATune) or MSD (Million Song Dataset)."),
-                top: int = typer.Option(10, help="How many tags to print.")) -> None:
-    """Print the top tags of an audio file from the musicnn tagger (taggram averaged over its 3-s patches).
+                top: int = typer.Option(10, min=1, help="How many tags to print per file.")) -> None:
+    """Print the top tags of audio files from the musicnn tagger (taggram averaged over its 3-s patches).
 
-    A quick check that the audio path and the model hear music.
-    Example: counterpoint tag song.mp3 --model MSD --top 5
+    A quick check that the audio path and the model hear music. One block per file; a file
+    that cannot be tagged gets an error line and the others still print (exit status 1).
+    Example: counterpoint tag song.mp3 other.flac --model MSD --top 5
     """
-    from counterpoint.encoders.musicnn import top_tags
+    from counterpoint.encoders.musicnn import TAGS, top_tags
 
-    for tag, probability in top_tags(path, model=model, k=top):
-        print(f"{tag:20s} {probability:.2f}")
+    if model not in TAGS:
+        raise typer.BadParameter(f"{model!r} is not one of {', '.join(TAGS)}", param_hint="'--model'")
+    failed = 0
+    blocks = []
+    for path in paths:
+        try:
+            tags = top_tags(path, model=model, k=top)
+        except CounterpointError as exc:
+            failed += 1
+            _note(_styled("error:", "red", str(exc)))
+            continue
+        blocks.append("\n".join([f"{path}:"] + [f"  {tag:20s} {probability:.2f}" for tag, probability in tags]))
+    print("\n\n".join(blocks))
+    if failed:
+        raise typer.Exit(1)
 
 
 # ---- datasets --------------------------------------------------------------------------------------
 
-@dataset_app.command("check")
+@dataset_app.command("check", cls=PlainUsageCommand)
 @friendly
-def dataset_check(root: Path = typer.Argument(..., help="Dataset folder (info.csv or class folders)."),
+def dataset_check(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset folder (info.csv or class folders)."),
                   group: Optional[str] = typer.Option(None, help="Column that keeps tracks together in splits."),
                   strict_paths: bool = typer.Option(False, "--strict-paths",
                                                     help="Refuse symbolic links that lead outside the dataset folder."),
@@ -191,23 +308,23 @@ def dataset_check(root: Path = typer.Argument(..., help="Dataset folder (info.cs
     for note in report.notes:
         _print(f"  note: {note}")
     if report.problems:
-        _print(f"[red]{len(report.problems)} problem(s):[/red]")
+        _print(_styled(f"{len(report.problems)} problem(s):", "red"))
         for problem in report.problems:
             _print(f"  - {problem}")
         raise typer.Exit(1)
-    _print("[green]no problems found[/green]")
+    _print(_styled("no problems found", "green"))
 
 
 # ---- embedding and the store -------------------------------------------------------------------------
 
-@app.command("embed")
+@app.command("embed", cls=PlainUsageCommand)
 @friendly
-def embed_command(root: Path = typer.Argument(..., help="Dataset folder (info.csv or class folders)."),
+def embed_command(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset folder (info.csv or class folders)."),
                   encoders: str = typer.Option(RUN_DEFAULTS.encoders, "--encoders", "-e",
                                                help="Encoder specs, e.g. 'musicnn:model=MSD+symbolic-stats' "
                                                     "(separate specs by '+' or ',').", show_default=True),
                   out: Path = typer.Option(..., "--out", "-o", help="Store file to create or resume (.h5)."),
-                  batch_size: int = typer.Option(0, help="Tracks per model call (0: each encoder's default)."),
+                  batch_size: int = typer.Option(0, min=0, help="Tracks per model call (0: each encoder's default)."),
                   group: Optional[str] = typer.Option(None, help="Column that keeps tracks together in splits."),
                   strict_paths: bool = typer.Option(False, "--strict-paths",
                                                     help="Refuse symbolic links that lead outside the dataset folder.")) -> None:
@@ -220,24 +337,24 @@ def embed_command(root: Path = typer.Argument(..., help="Dataset folder (info.cs
 
     manifest = load_manifest(root, group_column=group, strict_paths=strict_paths)
     for problem in manifest.problems:
-        console.print(f"[yellow]skipped:[/yellow] {problem}", highlight=False)
+        _note(_styled("skipped:", "yellow", str(problem)))
     for note in manifest.notes:
-        console.print(f"note: {note}", highlight=False)
+        _note(f"note: {note}")
     with task_progress() as update:
         report = embed_dataset(manifest, out, encoders, batch_size=batch_size or None, progress=update)
     for run in report.runs:
-        console.print(f"{run.spec}: {run.embedded} embedded, {run.skipped} already in the store, "
-                      f"{len(run.failed)} failed ({run.seconds:.1f} s)", highlight=False)
+        _print(f"{run.spec}: {run.embedded} embedded, {run.skipped} already in the store, "
+               f"{len(run.failed)} failed ({run.seconds:.1f} s)")
         for track_id, stage, message in run.failed[:10]:
-            console.print(f"  [red]{stage}[/red] {message}", highlight=False)
+            _print(_styled(f"  {stage}", "red", message))
         if len(run.failed) > 10:
-            console.print(f"  … {len(run.failed) - 10} more: `counterpoint store info {out} --failures`")
-    console.print(f"store: {out}")
+            _print(f"  … {len(run.failed) - 10} more: `counterpoint store info {out} --failures`")
+    _print(f"store: {out}")
 
 
-@store_app.command("info")
+@store_app.command("info", cls=PlainUsageCommand)
 @friendly
-def store_info(path: Path = typer.Argument(..., help="Store file (.h5)."),
+def store_info(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5)."),
                failures: bool = typer.Option(False, "--failures", help="List every failure.")) -> None:
     """Summarise a store: tracks, encoders (dim, count, fingerprint), failures, timing.
 
@@ -265,13 +382,13 @@ def store_info(path: Path = typer.Argument(..., help="Store file (.h5)."),
         if not failures and len(table) > 10:
             _print("  … (--failures lists all)")
     if store.pending_batches():
-        _print(f"[yellow]{store.pending_batches()} batch(es) of an interrupted run are not folded in yet — "
-               "rerun the same `counterpoint embed` command to resume[/yellow]")
+        _print(_styled(f"{store.pending_batches()} batch(es) of an interrupted run are not folded in yet — "
+                       "rerun the same `counterpoint embed` command to resume", "yellow"))
 
 
-@app.command("export")
+@app.command("export", cls=PlainUsageCommand)
 @friendly
-def export_command(path: Path = typer.Argument(..., help="Store file (.h5)."),
+def export_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5)."),
                    encoder: str = typer.Option(..., "--encoder", "-e", help="Encoder spec or name in the store."),
                    out: Path = typer.Option(..., "--out", "-o", help="Output file: .npz or .parquet.")) -> None:
     """Write one encoder's pooled embeddings with ids, labels and feature names.
@@ -280,14 +397,15 @@ def export_command(path: Path = typer.Argument(..., help="Store file (.h5)."),
     """
     from counterpoint.export import export_embeddings
 
-    console.print(f"wrote {export_embeddings(path, encoder, out)}")
+    _print(f"wrote {export_embeddings(path, encoder, out)}")
 
 
-@app.command("import-legacy")
+@app.command("import-legacy", cls=PlainUsageCommand)
 @friendly
-def import_legacy_command(source: Path = typer.Argument(..., help="HDF5 file in the student tools' layout."),
+def import_legacy_command(source: Path = typer.Argument(..., metavar="OLD.h5", help="HDF5 file in the student tools' layout."),
                           out: Path = typer.Option(..., "--out", "-o", help="Store file to write (.h5)."),
-                          hop: Optional[float] = typer.Option(None, help="Seconds between frames (else frame indices).")) -> None:
+                          hop: Optional[float] = typer.Option(None, callback=_above_zero,
+                                                              help="Seconds between frames (else frame indices).")) -> None:
     """Convert an audio_embeddings/ + symbolic_embeddings/ file into a store.
 
     Example: counterpoint import-legacy old_embeddings.h5 --out imported.h5 --hop 0.5
@@ -295,12 +413,12 @@ def import_legacy_command(source: Path = typer.Argument(..., help="HDF5 file in 
     from counterpoint.legacy import import_legacy
 
     store = import_legacy(source, out, hop)
-    console.print(f"wrote {out}: {', '.join(store.encoder_specs)}")
+    _print(f"wrote {out}: {', '.join(store.encoder_specs)}")
 
 
-@app.command("export-legacy")
+@app.command("export-legacy", cls=PlainUsageCommand)
 @friendly
-def export_legacy_command(path: Path = typer.Argument(..., help="Store file (.h5)."),
+def export_legacy_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5)."),
                           out: Path = typer.Option(..., "--out", "-o", help="HDF5 file in the legacy layout."),
                           audio_encoder: Optional[str] = typer.Option(None, help="Audio encoder to write."),
                           symbolic_encoder: Optional[str] = typer.Option(None, help="Symbolic encoder to write.")) -> None:
@@ -310,23 +428,24 @@ def export_legacy_command(path: Path = typer.Argument(..., help="Store file (.h5
     """
     from counterpoint.legacy import export_legacy
 
-    console.print(f"wrote {export_legacy(path, out, audio_encoder, symbolic_encoder)}")
+    _print(f"wrote {export_legacy(path, out, audio_encoder, symbolic_encoder)}")
 
 
 # ---- analysis ----------------------------------------------------------------------------------------
 
-@app.command("analyze")
+@app.command("analyze", cls=PlainUsageCommand)
 @friendly
-def analyze_command(path: Path = typer.Argument(..., help="Store file (.h5)."),
+def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5)."),
                     label: str = typer.Option(..., "--label", "-l", help="Metadata column to colour and score by."),
-                    out: Path = typer.Option(..., "--out", "-o", help="Output folder for figures, CSVs, metrics.json, index.html."),
-                    depth: int = typer.Option(0, help="Cut hierarchical labels like rock/indie to this depth (0: whole)."),
+                    out: Path = typer.Option(..., "--out", "-o", callback=_check_output_path,
+                                             help="Output folder for figures, CSVs, metrics.json, index.html."),
+                    depth: int = typer.Option(0, min=0, help="Cut hierarchical labels like rock/indie to this depth (0: whole)."),
                     group: Optional[str] = typer.Option(None, help="Column whose values never straddle probe folds."),
-                    seed: int = typer.Option(0, help="Seed of every random choice."),
+                    seed: int = typer.Option(0, min=0, help="Seed of every random choice."),
                     compare: bool = typer.Option(True, "--compare/--no-compare",
                                                  help="Also compare audio with symbolic spaces (when the store has both)."),
                     probe_models: str = typer.Option("", help="Probe models for a probe table in the report, e.g. linear,mlp (empty: none)."),
-                    probe_seeds: int = typer.Option(3, help="Seeds per probe.")) -> None:
+                    probe_seeds: int = typer.Option(3, min=1, help="Seeds per probe.")) -> None:
     """Per-space figures (PCA/t-SNE/UMAP, centroid distances, variance, clustering, timing),
     the audio-vs-symbolic comparison, optional probes — one report page.
 
@@ -336,30 +455,29 @@ def analyze_command(path: Path = typer.Argument(..., help="Store file (.h5)."),
 
     models = [m.strip() for m in probe_models.split(",") if m.strip()]
     result = analyze_everything(path, label, out, depth=depth or None, group=group, seed=seed, compare=compare,
-                                probe_models=models, probe_seeds=probe_seeds,
-                                step=lambda text: console.print(text, highlight=False))
-    console.print(f"report: {result.report}")
+                                probe_models=models, probe_seeds=probe_seeds, step=_note)
+    _print(f"report: {result.report}")
 
 
-@app.command("probe")
+@app.command("probe", cls=PlainUsageCommand)
 @friendly
-def probe_command(path: Path = typer.Argument(..., help="Store file (.h5)."),
+def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5)."),
                   label: Optional[str] = typer.Option(None, "--label", "-l", help="Metadata column to predict (not needed with --model-path)."),
                   encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Encoder spec or name in the store."),
                   all_encoders: bool = typer.Option(False, "--all-encoders", help="Every encoder × every --model × --seeds seeds: probe_table.csv/json."),
                   model: list[str] = typer.Option(["linear"], "--model", "-m", help="linear | mlp | lstm | attention | package.module:Class | file.py:Class (repeatable with --all-encoders)."),
                   model_path: Optional[Path] = typer.Option(None, "--model-path", help="Evaluate a saved probe folder on this store instead of training."),
-                  out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+                  out: Path = typer.Option(..., "--out", "-o", callback=_check_output_path, help="Output folder."),
                   group: Optional[str] = typer.Option(None, help="Column whose values never straddle train/validation/test (default: the dataset's group column)."),
                   hidden: str = typer.Option("256", help="Hidden sizes, comma-separated (mlp: every size; lstm/attention: the first)."),
-                  dropout: float = typer.Option(0.2, help="Dropout probability."),
-                  epochs: int = typer.Option(100, help="Maximum epochs."),
-                  patience: int = typer.Option(10, help="Stop after this many epochs without a better validation macro-F1."),
-                  lr: float = typer.Option(1e-3, help="Adam learning rate."),
-                  batch_size: int = typer.Option(32, help="Tracks per batch."),
-                  seed: int = typer.Option(0, help="Seed of the split and the training (single probe)."),
-                  seeds: int = typer.Option(5, help="Seeds 0..N-1 per encoder × model (--all-encoders)."),
-                  depth: int = typer.Option(0, help="Cut hierarchical labels like rock/indie to this depth (0: whole)."),
+                  dropout: float = typer.Option(0.2, callback=_probability, help="Dropout probability, in [0, 1)."),
+                  epochs: int = typer.Option(100, min=1, help="Maximum epochs."),
+                  patience: int = typer.Option(10, min=1, help="Stop after this many epochs without a better validation macro-F1."),
+                  lr: float = typer.Option(1e-3, callback=_above_zero, help="Adam learning rate."),
+                  batch_size: int = typer.Option(32, min=1, help="Tracks per batch."),
+                  seed: int = typer.Option(0, min=0, help="Seed of the split and the training (single probe)."),
+                  seeds: int = typer.Option(5, min=1, help="Seeds 0..N-1 per encoder × model (--all-encoders)."),
+                  depth: int = typer.Option(0, min=0, help="Cut hierarchical labels like rock/indie to this depth (0: whole)."),
                   device: str = typer.Option("cpu", help="cpu or cuda.")) -> None:
     """Train classifiers on embeddings and test them on a leak-free split.
 
@@ -374,16 +492,16 @@ def probe_command(path: Path = typer.Argument(..., help="Store file (.h5)."),
     if model_path is not None:
         result = evaluate_saved(model_path, path, out_dir=out, device=device)
         for note in result.notes:
-            console.print(note, highlight=False)
+            _note(note)
         _print(f"accuracy {result.accuracy:.3f}  macro-F1 {result.macro_f1:.3f}  ({len(result.predictions)} tracks) → {out}")
         return
     if label is None:
         raise typer.BadParameter("give --label (the metadata column to predict)")
-    options = dict(group=group, hidden=[int(h) for h in hidden.split(",") if h.strip()], dropout=dropout, epochs=epochs,
+    options = dict(group=group, hidden=_hidden_sizes(hidden), dropout=dropout, epochs=epochs,
                    patience=patience, lr=lr, batch_size=batch_size, device=device, label_depth=depth or None)
     if all_encoders:
         table = probe_table(path, label, models=model, seeds=seeds, out_dir=out,
-                            progress=lambda text: console.print(text, highlight=False), **options)
+                            progress=_note, **options)
         _print(_table(f"probes of {label!r} (test split, mean ± std over {seeds} seeds)",
                       ["encoder", "model", "accuracy", "macro-F1", "error"],
                       [[r.encoder, r.model, f"{r.accuracy_mean:.3f} ± {r.accuracy_std:.3f}",
@@ -394,21 +512,22 @@ def probe_command(path: Path = typer.Argument(..., help="Store file (.h5)."),
         raise typer.BadParameter("a single probe needs --encoder and one --model (or use --all-encoders)")
     result = probe(path, encoder, label, model=model[0], out_dir=out, seed=seed, **options)
     for note in result.notes:
-        console.print(note, highlight=False)
+        _note(note)
     _print(f"{result.config['encoder']} · {result.model}: test accuracy {result.accuracy:.3f}, macro-F1 {result.macro_f1:.3f} "
            f"(splits {result.split_counts}, {result.config['split_source']}, best epoch {result.best_epoch}) → {out}")
 
 
-@app.command("compare")
+@app.command("compare", cls=PlainUsageCommand)
 @friendly
-def compare_command(path: Path = typer.Argument(..., help="Store file (.h5) with audio and symbolic encoders."),
+def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5) with audio and symbolic encoders."),
                     label: str = typer.Option(..., "--label", "-l", help="Class column: label quality, centroid agreement, stratified splits."),
-                    out: Path = typer.Option(..., "--out", "-o", help="Folder for alignment.csv, label_quality.csv, compare.json, PNGs."),
+                    out: Path = typer.Option(..., "--out", "-o", callback=_check_output_path,
+                                             help="Folder for alignment.csv, label_quality.csv, compare.json, PNGs."),
                     group: Optional[str] = typer.Option(None, help="Column whose values never straddle a split (default: the store's group column)."),
-                    k: int = typer.Option(10, help="Neighbours for mutual kNN and the kNN classifier."),
-                    n_boot: int = typer.Option(200, help="Resamples per 95% interval."),
-                    n_perm: int = typer.Option(199, help="Permutations per p-value."),
-                    seed: int = typer.Option(0, help="Seed of every random choice.")) -> None:
+                    k: int = typer.Option(10, min=1, help="Neighbours for mutual kNN and the kNN classifier."),
+                    n_boot: int = typer.Option(200, min=1, help="Resamples per 95% interval."),
+                    n_perm: int = typer.Option(199, min=1, help="Permutations per p-value."),
+                    seed: int = typer.Option(0, min=0, help="Seed of every random choice.")) -> None:
     """Do audio and symbolic embeddings agree? CKA, RSA, mutual kNN, retrieval, label quality, with CIs.
 
     Example: counterpoint compare corpus.h5 --label style --group work --out compare/
@@ -418,8 +537,8 @@ def compare_command(path: Path = typer.Argument(..., help="Store file (.h5) with
     result = run_compare(path, label, out, group=group, k=k, n_boot=n_boot, seed=seed, n_perm=n_perm)
     _print(compare_summary(result))
     for note in result.notes:
-        console.print(f"  {note}", highlight=False, soft_wrap=True)
-    console.print(f"tables and figures: {out}")
+        _note(f"  {note}")
+    _print(f"tables and figures: {out}")
 
 
 # ---- the whole job -------------------------------------------------------------------------------------
@@ -428,20 +547,20 @@ def _run_pipeline(options) -> Path:
     from counterpoint.pipeline import run_pipeline
 
     with task_progress() as update:
-        result = run_pipeline(options, embed_progress=update, step=lambda text: console.print(text, highlight=False))
+        result = run_pipeline(options, embed_progress=update, step=_note)
     for run in result.embed.runs:
         if run.failed:
-            console.print(f"[yellow]{run.spec}: {len(run.failed)} track(s) failed — `counterpoint store info {result.store} --failures`[/yellow]")
+            _note(f"{run.spec}: {len(run.failed)} track(s) failed — `counterpoint store info {result.store} --failures`")
     return result.report
 
 
-@app.command("demo-data")
+@app.command("demo-data", cls=PlainUsageCommand)
 @friendly
-def demo_data_command(out: Path = typer.Argument(..., help="Folder to write the corpus into."),
-                      pieces_per_style: int = typer.Option(30, help="Works per style (one excerpt each)."),
-                      seconds: float = typer.Option(30.0, help="Excerpt length in seconds."),
-                      seed: int = typer.Option(0, help="Seed of every choice (instruments, splits)."),
-                      workers: int = typer.Option(2, help="Processes for parsing and rendering.")) -> None:
+def demo_data_command(out: Path = typer.Argument(..., metavar="OUT", help="Folder to write the corpus into."),
+                      pieces_per_style: int = typer.Option(30, min=1, help="Works per style (one excerpt each)."),
+                      seconds: float = typer.Option(30.0, callback=_above_zero, help="Excerpt length in seconds."),
+                      seed: int = typer.Option(0, min=0, help="Seed of every choice (instruments, splits)."),
+                      workers: int = typer.Option(2, min=1, help="Processes for parsing and rendering.")) -> None:
     """Build a paired audio/MIDI corpus offline from music21's scores (several styles, with info.csv).
 
     Example: counterpoint demo-data demo-corpus --pieces-per-style 30 --seconds 30
@@ -449,16 +568,16 @@ def demo_data_command(out: Path = typer.Argument(..., help="Folder to write the 
     from counterpoint.data.demo import build_demo_corpus
 
     path = build_demo_corpus(out, pieces_per_style=pieces_per_style, excerpt_seconds=seconds, seed=seed, workers=workers)
-    console.print(f"corpus: {path} (info.csv lists the tracks; skipped.csv the scores music21 could not read)")
+    _print(f"corpus: {path} (info.csv lists the tracks; skipped.csv the scores music21 could not read)")
 
 
-@app.command("demo")
+@app.command("demo", cls=PlainUsageCommand)
 @friendly
-def demo_command(out: Path = typer.Argument(Path("demo-output"), help="Output folder (corpus, store, report)."),
+def demo_command(out: Path = typer.Argument(Path("demo-output"), metavar="OUT", help="Output folder (corpus, store, report)."),
                  encoders: str = typer.Option("", help="Encoder specs (default: the offline defaults)."),
-                 pieces_per_style: int = typer.Option(30, help="Works per style in the corpus."),
-                 seconds: float = typer.Option(30.0, help="Excerpt length in seconds."),
-                 seed: int = typer.Option(0, help="Seed.")) -> None:
+                 pieces_per_style: int = typer.Option(30, min=1, help="Works per style in the corpus."),
+                 seconds: float = typer.Option(30.0, callback=_above_zero, help="Excerpt length in seconds."),
+                 seed: int = typer.Option(0, min=0, help="Seed.")) -> None:
     """Build the demo corpus, embed it with the default encoders, analyse it, print the report's path.
 
     Every step resumes: rerunning skips the corpus and the embeddings already made.
@@ -467,17 +586,16 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), help="Output fo
     from counterpoint.data.demo import build_demo_corpus
     corpus = out / "corpus"
     if (corpus / "info.csv").is_file():
-        console.print(f"corpus already built: {corpus}")
+        _note(f"corpus already built: {corpus}")
     else:
-        console.print(f"building the demo corpus in {corpus}")
+        _note(f"building the demo corpus in {corpus}")
         build_demo_corpus(corpus, pieces_per_style=pieces_per_style, excerpt_seconds=seconds, seed=seed)
     options = RunOptions(dataset=str(corpus), out=str(out), encoders=encoders or RUN_DEFAULTS.encoders,
                          label="style", seed=seed)  # the corpus's group column keeps each work on one side
-    report = _run_pipeline(options)
-    print(f"report: {report.resolve()}")
+    _print(f"report: {_run_pipeline(options).resolve()}")
 
 
-@app.command("run")
+@app.command("run", cls=PlainUsageCommand)
 @friendly
 def run_command(ctx: typer.Context,
                 params_file: Optional[Path] = typer.Option(None, help="File of '--flag value' lines (# comments) or a .toml file."),
@@ -485,14 +603,14 @@ def run_command(ctx: typer.Context,
                 out: str = typer.Option(RUN_DEFAULTS.out, help="Output folder (embeddings.h5 + report/)."),
                 encoders: str = typer.Option(RUN_DEFAULTS.encoders, help="Encoder specs, separated by '+' or ','."),
                 label: str = typer.Option(RUN_DEFAULTS.label, help="Label column for the analysis."),
-                depth: int = typer.Option(RUN_DEFAULTS.depth, help="Hierarchical label depth (0: whole label)."),
+                depth: int = typer.Option(RUN_DEFAULTS.depth, min=0, help="Hierarchical label depth (0: whole label)."),
                 group: str = typer.Option(RUN_DEFAULTS.group, help="Column whose values never straddle splits or folds."),
-                batch_size: int = typer.Option(RUN_DEFAULTS.batch_size, help="Tracks per model call (0: encoder default)."),
-                seed: int = typer.Option(RUN_DEFAULTS.seed, help="Seed of every random choice."),
+                batch_size: int = typer.Option(RUN_DEFAULTS.batch_size, min=0, help="Tracks per model call (0: encoder default)."),
+                seed: int = typer.Option(RUN_DEFAULTS.seed, min=0, help="Seed of every random choice."),
                 compare: bool = typer.Option(RUN_DEFAULTS.compare, "--compare/--no-compare",
                                              help="Compare audio with symbolic spaces."),
                 probe_models: str = typer.Option(RUN_DEFAULTS.probe_models, help="Probe models for the report (empty: none)."),
-                probe_seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, help="Seeds per probe."),
+                probe_seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Seeds per probe."),
                 strict_paths: bool = typer.Option(RUN_DEFAULTS.strict_paths, "--strict-paths",
                                                   help="Refuse symbolic links that lead outside the dataset folder.")) -> None:
     """Embed a dataset and write the full report; options from flags, a params file, or TOML.
@@ -506,16 +624,18 @@ def run_command(ctx: typer.Context,
       --dataset ~/corpus   # the folder with info.csv
       --label genre
     """
-    from click.core import ParameterSource
-
     from counterpoint.pipeline import read_params_file
 
     options = RunOptions()
     if params_file is not None:
+        flags = {param.name: param for param in ctx.command.params}
         for key, value in read_params_file(params_file).items():
-            setattr(options, key, value)
+            try:
+                setattr(options, key, flags[key].process_value(ctx, value))  # the ranges the flags have
+            except typer.BadParameter as exc:
+                raise CounterpointError(f"{params_file}: --{key.replace('_', '-')} {value}: {exc.message}") from None
     for key in fields_of_run_options():
-        if params_file is None or ctx.get_parameter_source(key) == ParameterSource.COMMANDLINE:
+        if params_file is None or ctx.get_parameter_source(key).name == "COMMANDLINE":
             setattr(options, key, ctx.params[key])
-    console.print(f"report: {_run_pipeline(options)}")
+    _print(f"report: {_run_pipeline(options)}")
 

@@ -1,10 +1,12 @@
 """Running encoders over a dataset into a store: batched, resumable, one bad file at a time.
 
-For each encoder (built once per run) the runner takes the tracks of its modality that the
-store does not hold yet with the same fingerprint, reads their files in a background thread
-while the model works on the previous batch, embeds each batch with one model call, and
-journals the results (see :mod:`counterpoint.store`). A file that cannot be read or embedded
-is recorded in the failures table with the reason, and the run goes on.
+Every encoder's model is built and its weights read before the store is opened: a model
+that cannot load stops the command once, up front, before any track is embedded. Then, for
+each encoder, the runner takes the tracks of its modality that the store does not hold yet
+with the same fingerprint, reads their files in a background thread while the model works on
+the previous batch, embeds each batch with one model call, and journals the results (see
+:mod:`counterpoint.store`). A file that cannot be read or embedded, or whose embedding holds
+NaN or inf, is recorded in the failures table with the reason, and the run goes on.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from counterpoint.data.manifest import Manifest, Track, load_manifest
-from counterpoint.encoders.base import Encoder
+from counterpoint.encoders.base import Embedding, Encoder
 from counterpoint.encoders.registry import DEFAULT_ENCODERS, build_encoders
-from counterpoint.errors import CounterpointError
+from counterpoint.errors import CounterpointError, EncoderError, StoreError
 from counterpoint.store import EncoderMeta, StoreWriter
 
 #: The "encoder" under which problems of the dataset itself (missing files...) are recorded.
@@ -52,6 +56,26 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, CounterpointError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def load_encoders(encoders: Sequence[Encoder]) -> None:
+    """Build every encoder's model now; the first that cannot load raises an error naming it."""
+    for encoder in encoders:
+        try:
+            encoder.load()
+        except CounterpointError as exc:
+            raise type(exc)(f"{encoder.spec}: cannot load its model — {exc}") from exc
+        except Exception as exc:  # a library's own error about the weights or the config
+            raise EncoderError(f"{encoder.spec}: cannot load its model ({type(exc).__name__}: {exc}) — check the "
+                               "files given in weights=/config= (or fetch the official ones again)") from exc
+
+
+def non_finite_part(embedding: Embedding) -> str | None:
+    """Which part of an embedding holds NaN or inf (pooled, frames, timestamps), or None."""
+    for part in ("pooled", "frames", "timestamps"):
+        if not np.isfinite(getattr(embedding, part)).all():
+            return part
+    return None
 
 
 def _prepare(encoder: Encoder, track: Track) -> tuple[Track, Any, BaseException | None, float]:
@@ -120,16 +144,29 @@ def _embed_isolating_failures(encoder: Encoder, ok: list[tuple[Track, Any, float
             return []
         return [result for one in ok for result in _embed_isolating_failures(encoder, [one], failures)]
     share = (time.perf_counter() - started) / len(ok)
-    return [(track, embedding, seconds + share) for (track, _, seconds), embedding in zip(ok, embeddings)]
+    finite = []
+    for (track, _, seconds), embedding in zip(ok, embeddings):
+        part = non_finite_part(embedding)
+        if part is None:
+            finite.append((track, embedding, seconds + share))
+        else:
+            failures.append((track.id, "embed", f"track {track.id!r}: {encoder.spec} gave NaN/inf in its {part}, "
+                                                f"not stored — {encoder.non_finite_hint}"))
+    return finite
 
 
 def embed_dataset(dataset: str | Path | Manifest, out: str | Path,
                   encoders: Sequence[Encoder] | Sequence[str] | str = DEFAULT_ENCODERS,
                   batch_size: int | None = None, progress: ProgressCallback | None = None) -> EmbedReport:
     """Embed every track of ``dataset`` with each encoder (or spec) into the store ``out`` (resumable)."""
+    out = Path(out)
+    if out.is_dir():
+        raise StoreError(f"{out} is a folder; the store is one file — give a file name inside it, "
+                         f"e.g. --out {out / 'embeddings.h5'}")
     manifest = dataset if isinstance(dataset, Manifest) else load_manifest(dataset)
     if isinstance(encoders, str) or all(isinstance(e, str) for e in encoders):
         encoders = build_encoders(encoders if isinstance(encoders, str) else list(encoders))
+    load_encoders(encoders)
     runs: list[EncoderRun] = []
     with StoreWriter(out, dataset_root=manifest.root) as writer:
         writer.set_tracks(manifest.to_frame())

@@ -8,6 +8,9 @@ An encoder works in two steps so that one bad file never spoils a batch:
 * :meth:`Encoder.embed_prepared` turns a batch of prepared inputs into one
   :class:`Embedding` each, running the model once per batch.
 
+Before either, the runner calls :meth:`Encoder.load`, which builds the model and reads its
+weights, so that a bad weights file fails once, before any track, instead of once per track.
+
 Parameters come from a spec string such as ``musicnn:model=MTT,layer=max_pool``; the
 encoder declares them in :attr:`Encoder.parameters` with defaults, and unknown or
 ill-typed values give an :class:`~counterpoint.errors.EncoderError`.
@@ -111,6 +114,8 @@ class Encoder(ABC):
     default_batch_size: ClassVar[int] = 8
     #: What the encoder needs to run, shown by `counterpoint encoders`.
     requirements: ClassVar[str] = "nothing beyond the base install"
+    #: The likely cause of NaN/inf in an embedding and its fix, for the failure message.
+    non_finite_hint: ClassVar[str] = "check the file (e.g. audio far louder than 0 dBFS: normalise it)"
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -167,6 +172,13 @@ class Encoder(ABC):
         params = {k: v for k, v in self.params.items() if k not in RUNTIME_PARAMETERS}
         return {"name": self.name, "params": params, "weights": self.weights_digest(),
                 "code_version": self.code_version, "counterpoint": __version__.split(".")[0]}
+
+    def load(self) -> None:
+        """Build the model and read its weights now (encoders with a model override this).
+
+        Idempotent: encoders load lazily and keep the model, so a later embed reuses it.
+        Raises WeightsError or EncoderError when the weights cannot be used.
+        """
 
     @abstractmethod
     def prepare(self, track: Track) -> Any:

@@ -322,6 +322,9 @@ class M3ClampEncoder(Encoder):
     def weights_digest(self) -> str | None:
         return cached_sha256(self.weights_path())
 
+    def load(self) -> None:
+        self.model()
+
     def model(self):
         """The M3 encoder with its projection, loaded once per encoder object."""
         if self._model is None:

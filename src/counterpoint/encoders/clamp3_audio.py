@@ -177,6 +177,10 @@ class Clamp3AudioEncoder(AudioEncoder):
         mert = locate_mert(self.params["mert_weights"], self.params["mert_config"])
         return cached_sha256(self.weights_path())[:32] + cached_sha256(mert.checkpoint)[:32]
 
+    def load(self) -> None:
+        self.mert()
+        self.branch()
+
     def mert(self) -> MertModel:
         if self._mert is None:
             device = select_device(self.params["device"], self.name)

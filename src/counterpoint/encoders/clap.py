@@ -104,6 +104,10 @@ class ClapEncoder(AudioEncoder):
             self._folder = locate_clap(self.params["model"])
         return self._folder
 
+    def load(self) -> None:
+        self.model()
+        self.extractor()
+
     def model(self) -> Any:
         """The ``ClapModel``, loaded once, in eval mode on the chosen device."""
         if self._model is None:

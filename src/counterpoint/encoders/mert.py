@@ -314,6 +314,9 @@ class MertEncoder(AudioEncoder):
             self._files = locate_mert(self.params["weights"], self.params["config"])
         return self._files
 
+    def load(self) -> None:
+        self.model()
+
     def model(self) -> MertModel:
         if self._model is None:
             device = select_device(self.params["device"], self.name)

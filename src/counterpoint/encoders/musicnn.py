@@ -74,7 +74,8 @@ TAGS = {"MTT": MTT_TAGS, "MSD": MSD_TAGS}
 LAYER_DIMS = {"max_pool": 753, "mean_pool": 753, "penultimate": 200, "taggram": 50}
 
 PYPI_URL = "https://pypi.org/project/musicnn/0.1.0/"
-CHECKPOINT_FILES = {m: [WeightFile(model="musicnn", filename=f"{m}_musicnn/{name}", url=PYPI_URL, size=size, package="musicnn")
+CHECKPOINT_FILES = {m: [WeightFile(model="musicnn", filename=f"{m}_musicnn/{name}", url=PYPI_URL, size=size, package="musicnn",
+                                   pip_requirement="musicnn==0.1.0")
                         for name, size in ((".index", 4948), (".data-00000-of-00001", 9465596))] for m in TAGS}
 declare_weights(*(f for files in CHECKPOINT_FILES.values() for f in files))
 
@@ -91,8 +92,8 @@ def checkpoint_dir(model: str) -> Path:
     index = find_weights(CHECKPOINT_FILES[model][0])
     if index is None:
         raise WeightsError(f"musicnn model {model} needs the checkpoint {model}_musicnn/ (about 9.5 MB) shipped in the "
-                           f"musicnn==0.1.0 wheel ({PYPI_URL}), which is not installed. Install it without its TensorFlow "
-                           "dependency: `pip install --no-deps musicnn==0.1.0` (what `make setup` does)")
+                           f"musicnn==0.1.0 wheel ({PYPI_URL}), which is not installed. Run `counterpoint weights fetch "
+                           "musicnn` while online (it pip-installs the wheel without its TensorFlow dependency)")
     return index.parent
 
 
@@ -432,7 +433,9 @@ class MusicnnEncoder(AudioEncoder):
     name = "musicnn"
     sample_rate = SAMPLE_RATE
     description = "musicnn (Pons & Serra 2019) music tagger trained on MagnaTagATune or the Million Song Dataset, PyTorch port"
-    requirements = "the musicnn==0.1.0 wheel (installed --no-deps by `make setup`) for its checkpoints"
+    requirements = "the musicnn==0.1.0 wheel for its checkpoints: `counterpoint weights fetch musicnn` (or `make setup`)"
+    non_finite_hint = ("musicnn overflows float16 on audio far louder than 0 dBFS (samples beyond ±1, as float WAVs "
+                       "can hold) — normalise the file to a peak of at most 1.0")
     default_batch_size = 8
     #: 2: the front end no longer depends on the CPU (float64 spectrogram, log table without SIMD).
     code_version = "2"
@@ -450,7 +453,7 @@ class MusicnnEncoder(AudioEncoder):
     @classmethod
     def unavailable_reason(cls) -> str | None:
         if importlib.util.find_spec("musicnn") is None:
-            return "the musicnn package is not installed — run `pip install --no-deps musicnn==0.1.0` (or `make setup`)"
+            return "the musicnn package is not installed — run `counterpoint weights fetch musicnn` while online"
         return None
 
     def __init__(self, **params) -> None:
@@ -462,6 +465,9 @@ class MusicnnEncoder(AudioEncoder):
     @property
     def dim(self) -> int:
         return LAYER_DIMS[self.params["layer"]]
+
+    def load(self) -> None:
+        self.network  # noqa: B018  (the property loads the checkpoint)
 
     @property
     def network(self):

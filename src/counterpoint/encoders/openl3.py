@@ -97,15 +97,15 @@ def weight_filename(input_repr: str, content_type: str) -> str:
     return f"openl3_audio_{input_repr}_{content_type}.h5"
 
 
+#: The files as published (``…-v0_4_0.h5.gz``); they are used unpacked (:func:`weight_filename`).
 WEIGHT_FILES = {
     (repr_, content): WeightFile(
         model="openl3",
-        filename=weight_filename(repr_, content),
+        filename=f"openl3_audio_{repr_}_{content}-{WEIGHTS_VERSION}.h5.gz",
         url=f"{WEIGHTS_BASE_URL}openl3_audio_{repr_}_{content}-{WEIGHTS_VERSION}.h5.gz",
     )
     for repr_ in INPUT_REPRS for content in CONTENT_TYPES
 }
-declare_weights(*WEIGHT_FILES.values())
 
 
 # ---------------------------------------------------------------------------------------
@@ -433,11 +433,15 @@ def _unpacked_download(input_repr: str, content_type: str) -> Path | None:
 def find_openl3_weights(input_repr: str, content_type: str, explicit: str | Path | None = None) -> Path | None:
     """Where the weights are: explicit path → ``$COUNTERPOINT_WEIGHTS_DIR`` (``.h5``, or the published
     ``.h5.gz``, unpacked into the cache) → an installed openl3 package."""
-    file = WEIGHT_FILES[(input_repr, content_type)]
-    found = find_weights(file, explicit)
+    unpacked = WeightFile(model="openl3", filename=weight_filename(input_repr, content_type))
+    found = find_weights(unpacked, explicit)
     if found is None and explicit is None:
-        found = _unpacked_download(input_repr, content_type) or _installed_openl3_file(file.filename)
+        found = _unpacked_download(input_repr, content_type) or _installed_openl3_file(unpacked.filename)
     return found
+
+
+_KEY_OF_FILE = {file: key for key, file in WEIGHT_FILES.items()}
+declare_weights(*WEIGHT_FILES.values(), finder=lambda file: find_openl3_weights(*_KEY_OF_FILE[file]))
 
 
 def resolve_openl3_weights(input_repr: str, content_type: str, explicit: str | Path | None = None) -> Path:
@@ -447,10 +451,9 @@ def resolve_openl3_weights(input_repr: str, content_type: str, explicit: str | P
         return found
     if explicit is not None:
         raise WeightsError(f"openl3 weights file {explicit} not found — check the path given in weights=...")
-    file = WEIGHT_FILES[(input_repr, content_type)]
     gz_name = compressed_filename(input_repr, content_type)
     raise WeightsError(
-        f"openl3 ({input_repr}, {content_type}) needs {file.filename} (about 18 MB), which is not on this machine. "
+        f"openl3 ({input_repr}, {content_type}) needs {weight_filename(input_repr, content_type)} (about 18 MB), which is not on this machine. "
         f"It is published in the 'models' branch of github.com/marl/openl3 as {gz_name}: download "
         f"{WEIGHTS_BASE_URL}{gz_name} into $COUNTERPOINT_WEIGHTS_DIR/openl3/ (it is unpacked on first use), "
         "or pass weights=PATH. (`pip install openl3` also downloads it, into the openl3 package folder, "
@@ -546,6 +549,9 @@ class OpenL3Encoder(AudioEncoder):
         if self._digest is None:
             self._digest = sha256_of(self.weights_path)
         return self._digest
+
+    def load(self) -> None:
+        self.network  # noqa: B018  (the property builds the network and loads the weights)
 
     @property
     def network(self) -> Any:

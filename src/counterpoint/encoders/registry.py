@@ -65,6 +65,9 @@ def build_encoders(specs: str | list[str]) -> list[Encoder]:
     """Build encoders from a list of specs or one string of them (see :func:`split_spec_list`)."""
     if isinstance(specs, str):
         specs = split_spec_list(specs)
+    if not specs:
+        raise EncoderError(f"no encoder named — give at least one spec, e.g. --encoders {','.join(DEFAULT_ENCODERS)} "
+                           "(`counterpoint encoders` lists them)")
     encoders = [build_encoder(s) for s in specs]
     seen: set[str] = set()
     for encoder in encoders:

