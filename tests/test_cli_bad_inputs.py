@@ -240,13 +240,6 @@ CASES = [
     Case("weights-fetch-unknown-model", lambda s: ["weights", "fetch", "nosuch"], (2,), ("nosuch",)),
 ]
 
-#: Cases fixed on other branches of issue 9 (analysis: 0-track and tiny encoders; store: exports and
-#: legacy files without tracks). Strict: once merged they pass, and this mark must go.
-FIXED_ELSEWHERE = {"analyze-0-track-encoder", "compare-0-track-encoder", "analyze-three-tracks", "export-npz-0-tracks",
-                   "export-parquet-0-tracks", "export-legacy-empty-store", "import-legacy-empty-file",
-                   "probe-0-track-encoder"}
-
-
 def empty_legacy_file(stores: dict[str, Path]) -> Path:
     """A file in the student tools' layout whose sections hold no recording."""
     path = stores["base"] / "legacy-empty.h5"
@@ -262,16 +255,14 @@ def garbage(stores: dict[str, Path]) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case", [
-    pytest.param(case, marks=pytest.mark.xfail(strict=True, reason="fixed by another issue-9 branch: drop at merge"))
-    if case.name in FIXED_ELSEWHERE else case for case in CASES], ids=[case.name for case in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_every_command_on_the_bad_inputs_of_the_issue(case: Case, stores: dict[str, Path]) -> None:
     (stores["base"] / "outputs").mkdir(exist_ok=True)
     assert_handled(run(*case.args(stores)), case.codes, *case.named)
 
 
 def test_loud_float_audio_then_analyze_names_the_failure_and_runs(tmp_path: Path) -> None:
-    """4. musicnn on a float WAV peaking at 40: a recorded failure, and analyze works on the rest."""
+    """4. musicnn on a float WAV peaking at 40: embedded with finite numbers (the original gives NaN), and analyze runs."""
     rows = [{"id": f"q{i}", "audio_filename": f"q{i}.wav", "midi_filename": f"q{i}.mid", "genre": "ab"[i % 2]}
             for i in range(10)]
     root = make_info_csv_dataset(tmp_path / "data", rows)
@@ -281,7 +272,7 @@ def test_loud_float_audio_then_analyze_names_the_failure_and_runs(tmp_path: Path
     sf.write(root / "q0.wav", (40 * np.sin(2 * np.pi * 440 * seconds)).astype(np.float32), 16000, subtype="FLOAT")
     store = tmp_path / "s.h5"
     embedded = run("embed", root, "-e", "musicnn+symbolic-stats", "-o", store)
-    assert_handled(embedded, (0,), "normalise", "q0")
+    assert_handled(embedded, (0,), "10 embedded")
     assert_handled(run("analyze", store, "-l", "genre", "-o", tmp_path / "report"), (0,))
 
 

@@ -70,7 +70,9 @@ def test_non_finite_embeddings_are_recorded_failures_and_never_stored(tmp_path: 
     assert set(store.failures()["track_id"]) == set(failed)
 
 
-def test_loud_float_audio_through_real_musicnn_is_a_failure_that_says_normalise(tmp_path: Path) -> None:
+def test_loud_float_audio_through_real_musicnn_is_embedded_with_finite_numbers(tmp_path: Path) -> None:
+    """The original musicnn overflows float16 on audio peaking far above 1.0 and returns NaN; ours
+    stays finite, so such a track is embedded (a NaN from any encoder would be a failure, above)."""
     root = tmp_path / "data"
     write_tone(root / "quiet" / "a.wav", 440.0, seconds=3.5, sample_rate=16000)
     seconds = np.arange(int(3.5 * 16000)) / 16000
@@ -80,12 +82,11 @@ def test_loud_float_audio_through_real_musicnn_is_a_failure_that_says_normalise(
     result = runner.invoke(app, ["embed", str(root), "-e", "musicnn", "-o", str(tmp_path / "s.h5")])
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output and "internal error" not in result.output
-    assert "1 embedded" in result.output and "1 failed" in result.output and "normalise" in result.output
+    assert "2 embedded" in result.output and "0 failed" in result.output
     store = Store(tmp_path / "s.h5")
-    assert list(store.pooled("musicnn").obs["id"]) == ["quiet/a"]
+    assert sorted(store.pooled("musicnn").obs["id"]) == ["loud/b", "quiet/a"]
     assert np.isfinite(store.pooled("musicnn").X).all()
-    failure = store.failures().iloc[0]
-    assert failure.track_id == "loud/b" and failure.stage == "embed" and "musicnn" in failure.error
+    assert np.isfinite(np.concatenate(store.frames("musicnn").frames)).all()
 
 
 def test_garbage_weights_fail_the_command_once_before_any_group_is_declared(tmp_path: Path) -> None:

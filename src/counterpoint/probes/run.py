@@ -292,6 +292,9 @@ def probe(store_or_path: "Store | str | Path", encoder: str, label: str, model: 
     store = _open_store(store_or_path)
     sequences = takes_sequences(resolve_model_class(model))
     spec, modality, inputs, obs = _read_inputs(store, encoder, sequences)
+    if len(obs) == 0:
+        raise CounterpointError(f"{store.path}: encoder {spec} holds no tracks — nothing to probe; "
+                                f"`counterpoint store info {store.path} --failures` says why its tracks failed")
     labels = label_values(obs, label, label_depth)
     keep, notes = _usable_rows(inputs, labels)
     inputs, labels, obs = take(inputs, keep), labels[keep], obs.iloc[keep].reset_index(drop=True)
