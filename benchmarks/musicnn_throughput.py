@@ -82,13 +82,13 @@ def time_stages(encoder, tracks: list[Track]) -> list[Throughput]:
     start = time.perf_counter()
     prepared = [encoder.prepare(t) for t in tracks]
     front = time.perf_counter() - start
-    patches = np.concatenate([p.patches for p in prepared])
+    patches = [p.patches for p in prepared]
     start = time.perf_counter()
     encoder.layer_outputs(patches)
     network = time.perf_counter() - start
     seconds = sum(p.duration for p in prepared)
     return [Throughput("front end only (decode, resample, mel)", seconds, front),
-            Throughput(f"network only ({len(patches)} patches)", seconds, network)]
+            Throughput(f"network only ({sum(len(p) for p in patches)} patches)", seconds, network)]
 
 
 def measure(folder: Path | None, n: int, batch: int, spec: str) -> list[Throughput]:

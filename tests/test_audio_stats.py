@@ -101,12 +101,14 @@ def test_silence_and_broken_files_raise_track_error_naming_the_file(tmp_path: Pa
 
 
 def test_parameters_change_the_dimension_and_are_validated() -> None:
-    small = build_encoder("audio-stats:n_mels=16,n_mfcc=8,frame_hop=1.0")
-    assert small.spec == "audio-stats:frame_hop=1.0,n_mels=16,n_mfcc=8"
+    small = build_encoder("audio-stats:n_mels=16,n_mfcc=8,hop=1.0")
+    assert small.spec == "audio-stats:hop=1.0,n_mels=16,n_mfcc=8"
     assert small.dim == 2 * len(base_feature_names(16, 8)) + 7
     assert small.dim == len(small.feature_names())
-    with pytest.raises(EncoderError, match="frame_hop"):
-        build_encoder("audio-stats:frame_hop=0.01")
+    with pytest.raises(EncoderError, match="hop=0.01 must be at least 0.1"):
+        build_encoder("audio-stats:hop=0.01")
+    with pytest.raises(EncoderError, match="n_mfcc=30 is more than n_mels=16"):
+        build_encoder("audio-stats:n_mels=16,n_mfcc=30")
     with pytest.raises(EncoderError, match="sample_rate"):
         build_encoder("audio-stats:sample_rate=8000")
 
@@ -118,7 +120,7 @@ def test_very_short_audio_still_gives_one_finite_block() -> None:
 
 
 def test_hear_api_matches_the_encoder() -> None:
-    model = hear.load_model(spec="audio-stats:frame_hop=1.0")
+    model = hear.load_model(spec="audio-stats:hop=1.0")
     assert model.sample_rate == SR and model.scene_embedding_size == model.timestamp_embedding_size == model.encoder.dim
     audio = np.stack([tone(440.0, 2.0), click_train(120, 2.0)])
     frames, stamps = hear.get_timestamp_embeddings(audio, model)
@@ -132,7 +134,20 @@ def test_hear_api_matches_the_encoder() -> None:
 
 @pytest.mark.parametrize("seconds", [3.0, 3.004, 3.01, 3.02, 30.0133])
 def test_lengths_just_past_a_block_boundary_embed(tmp_path: Path, seconds: float) -> None:
-    """Files a few ms longer than a multiple of frame_hop used to leave an empty last block."""
+    """Files a few ms longer than a multiple of hop used to leave an empty last block."""
     _, embedding = embed_file(tmp_path / "a.wav", tone(330.0, seconds))
     assert np.all(np.isfinite(embedding.frames)) and len(embedding.frames) in (int(seconds / 0.5), int(seconds / 0.5) + 1)
     assert np.all(np.diff(embedding.timestamps) > 0) and embedding.timestamps[-1] < seconds
+
+
+def test_the_old_name_frame_hop_still_works_with_a_warning_and_keeps_the_fingerprint() -> None:
+    with pytest.warns(DeprecationWarning, match="frame_hop= is now called hop="):
+        old = build_encoder("audio-stats:frame_hop=1.0")
+    new = build_encoder("audio-stats:hop=1.0")
+    assert old.spec == new.spec == "audio-stats:hop=1.0" and old.params["hop"] == 1.0
+    assert old.fingerprint() == new.fingerprint()
+    # stores made before the rename recorded frame_hop: the default spec's fingerprint is unchanged
+    assert build_encoder("audio-stats").fingerprint()["params"] == {"sample_rate": 22050, "frame_hop": 0.5, "n_mels": 40,
+                                                                    "n_mfcc": 20}
+    with pytest.raises(EncoderError, match="the same parameter"), pytest.warns(DeprecationWarning):
+        build_encoder("audio-stats:frame_hop=1.0,hop=2.0")

@@ -46,7 +46,7 @@ def test_every_audio_encoder_inherits_the_hear_api(cls) -> None:
 
 
 def test_audio_stats_through_hear(tmp_path: Path) -> None:
-    model = hear.load_model(spec="audio-stats:frame_hop=1.0")
+    model = hear.load_model(spec="audio-stats:hop=1.0")
     assert isinstance(model, torch.nn.Module) and isinstance(model.encoder, AudioStatsEncoder)
     assert model.timestamp_encoder is model.encoder  # audio-stats keeps its own blocks under HEAR
     assert model.sample_rate == 22050 and isinstance(model.sample_rate, int)

@@ -93,13 +93,18 @@ def _batches(items: Sequence[Track], size: int) -> Iterator[Sequence[Track]]:
 
 def run_encoder(encoder: Encoder, tracks: Sequence[Track], writer: StoreWriter, batch_size: int | None = None,
                 progress: ProgressCallback | None = None) -> EncoderRun:
-    """Embed ``tracks`` (those of the encoder's modality) with one encoder into ``writer``."""
+    """Embed ``tracks`` (those of the encoder's modality) with one encoder into ``writer``.
+
+    ``batch_size`` is the number of tracks per batch (one ``embed_prepared`` call); None takes
+    the encoder's own ``batch_size`` parameter. How many windows go through the model at once
+    is the encoder's ``forward_batch``.
+    """
     meta = EncoderMeta(encoder.spec, encoder.name, encoder.modality, encoder.dim, encoder.fingerprint(),
                        encoder.feature_names())
     done = writer.begin_encoder(meta)
     todo = [t for t in tracks if t.id not in done]
     run = EncoderRun(encoder.spec, skipped=len(tracks) - len(todo))
-    size = batch_size or int(encoder.params.get("batch_size") or encoder.default_batch_size)
+    size = batch_size or encoder.batch_size
     started = time.perf_counter()
     if progress:
         progress(encoder.spec, run.skipped, len(tracks))

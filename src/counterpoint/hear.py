@@ -23,9 +23,9 @@ Through HEAR some encoders run with settings of their own, where the spec leaves
 * timestamps come at most 50 ms apart where the encoder's framing is a sliding window
   (musicnn: 48 ms, three 16-ms frames; openl3: 50 ms) — what hear-validator asks, so onsets
   can be placed within HEAR's 50-ms tolerance. Scene embeddings keep the spec's own hop.
-  audio-stats keeps its blocks (they summarise ``frame_hop`` seconds, 0.1 s at least).
+  audio-stats keeps its blocks (they summarise ``hop`` seconds, 0.1 s at least).
 
->>> model = load_model(spec="audio-stats:frame_hop=1.0")  # doctest: +SKIP
+>>> model = load_model(spec="audio-stats:hop=1.0")  # doctest: +SKIP
 >>> embeddings, timestamps = get_timestamp_embeddings(audio, model)  # doctest: +SKIP
 """
 

@@ -18,7 +18,7 @@ a tempo summary of the onset-strength autocorrelation tempogram (8-s window):
 ``pulse_clarity`` (the tempogram's highest value between 30 and 300 BPM, 1 = perfectly
 periodic onsets) and ``tempogram_band_LO_HI`` (mean autocorrelation in BPM bands).
 
-* **Frames** are blocks of ``frame_hop`` seconds (default 0.5 s, so 2 vectors per second
+* **Frames** are blocks of ``hop`` seconds (default 0.5 s, so 2 vectors per second
   instead of 43 — the store stays small): the mean and std of the base descriptors over the
   STFT frames in the block, and the tempo summary of the block's mean tempogram (each
   tempogram column already looks 8 s around it). Stamped at the block centre.
@@ -34,7 +34,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
+from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter, batch_size_parameter
 from counterpoint.errors import EncoderError
 
 N_FFT = 2048
@@ -139,15 +139,15 @@ def tempo_summary(tempograms: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
-def summarise(frames: FrameDescriptors, frame_hop: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def summarise(frames: FrameDescriptors, hop: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(block vectors ``[K, D]``, block centre times ``[K]`` s, pooled vector ``[D]``).
 
-    Blocks start every ``frame_hop`` seconds up to the last STFT frame, so each holds frames
-    (frame_hop ≥ 0.1 s is far above the 23-ms frame spacing); a file's last few milliseconds
+    Blocks start every ``hop`` seconds up to the last STFT frame, so each holds frames
+    (hop ≥ 0.1 s is far above the 23-ms frame spacing); a file's last few milliseconds
     past the last frame centre belong to the last block.
     """
-    block_of_frame = (frames.times / frame_hop + 1e-9).astype(int)
-    starts = np.arange(block_of_frame[-1] + 1) * frame_hop
+    block_of_frame = (frames.times / hop + 1e-9).astype(int)
+    starts = np.arange(block_of_frame[-1] + 1) * hop
     counts = np.bincount(block_of_frame, minlength=starts.size).astype(float)[:, None]
     heads = np.searchsorted(block_of_frame, np.arange(starts.size))
     base = frames.base.astype(np.float64)
@@ -158,13 +158,13 @@ def summarise(frames: FrameDescriptors, frame_hop: float) -> tuple[np.ndarray, n
     blocks = np.concatenate([mean, std, tempo_summary(block_tempograms, frames.sample_rate)], axis=1)
     pooled = np.concatenate([base.mean(axis=0), base.std(axis=0),
                              tempo_summary(frames.tempogram.mean(axis=1, keepdims=True), frames.sample_rate)[0]])
-    centres = (starts + np.minimum(starts + frame_hop, frames.duration)) / 2
+    centres = (starts + np.minimum(starts + hop, frames.duration)) / 2
     return blocks, centres, pooled
 
 
 class AudioStatsEncoder(AudioEncoder):
     """Classic librosa descriptors (log-mel, MFCC, chroma, contrast, onsets, tempogram),
-    summarised per ``frame_hop`` block and over the whole file."""
+    summarised per ``hop`` block and over the whole file."""
 
     name: ClassVar[str] = "audio-stats"
     description: ClassVar[str] = ("named librosa descriptors: log-mel, MFCC+delta, chroma, spectral contrast and shape, "
@@ -172,21 +172,19 @@ class AudioStatsEncoder(AudioEncoder):
     parameters: ClassVar[dict[str, Parameter]] = {
         "sample_rate": Parameter(22050, "sample rate in Hz the audio is resampled to",
                                  choices=(16000, 22050, 32000, 44100, 48000)),
-        "frame_hop": Parameter(0.5, "seconds per stored frame (block of STFT frames summarised by mean/std)"),
-        "n_mels": Parameter(40, "number of log-mel bands (also the MFCC input)"),
-        "n_mfcc": Parameter(20, "number of MFCCs"),
+        "hop": Parameter(0.5, "seconds per stored frame (block of STFT frames summarised by mean/std)", low=0.1,
+                         formerly="frame_hop"),
+        "n_mels": Parameter(40, "number of log-mel bands (also the MFCC input)", low=8, high=256),
+        "n_mfcc": Parameter(20, "number of MFCCs, at most n_mels", low=2, high=256),
+        "batch_size": batch_size_parameter(4),
     }
     code_version: ClassVar[str] = "1"
-    default_batch_size: ClassVar[int] = 4
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        if not float(self.params["frame_hop"]) >= 0.1:
-            raise EncoderError(f"encoder {self.name}: frame_hop={self.params['frame_hop']} must be at least 0.1 s")
-        if not 8 <= int(self.params["n_mels"]) <= 256:
-            raise EncoderError(f"encoder {self.name}: n_mels={self.params['n_mels']} must be between 8 and 256")
-        if not 2 <= int(self.params["n_mfcc"]) <= int(self.params["n_mels"]):
-            raise EncoderError(f"encoder {self.name}: n_mfcc={self.params['n_mfcc']} must be between 2 and n_mels")
+        if int(self.params["n_mfcc"]) > int(self.params["n_mels"]):  # a relation between two parameters, not a range
+            raise EncoderError(f"encoder {self.name}: n_mfcc={self.params['n_mfcc']} is more than n_mels="
+                               f"{self.params['n_mels']} — the MFCCs are computed from the log-mel bands")
 
     @property
     def dim(self) -> int:
@@ -209,5 +207,5 @@ class AudioStatsEncoder(AudioEncoder):
         """Blocks and pooled vector of a mono waveform at this encoder's sample rate."""
         frames = frame_descriptors(np.asarray(waveform, dtype=np.float32), self.sample_rate,
                                    int(self.params["n_mels"]), int(self.params["n_mfcc"]))
-        blocks, centres, pooled = summarise(frames, float(self.params["frame_hop"]))
+        blocks, centres, pooled = summarise(frames, float(self.params["hop"]))
         return Embedding(frames=blocks, timestamps=centres, pooled=pooled, duration=frames.duration)

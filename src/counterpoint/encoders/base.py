@@ -12,8 +12,12 @@ Before either, the runner calls :meth:`Encoder.load`, which builds the model and
 weights, so that a bad weights file fails once, before any track, instead of once per track.
 
 Parameters come from a spec string such as ``musicnn:model=MTT,layer=max_pool``; the
-encoder declares them in :attr:`Encoder.parameters` with defaults, and unknown or
-ill-typed values give an :class:`~counterpoint.errors.EncoderError`.
+encoder declares them in :attr:`Encoder.parameters` with defaults, choices and ranges, and
+unknown, ill-typed or out-of-range values give an :class:`~counterpoint.errors.EncoderError`.
+Two parameters change speed, never numbers: ``batch_size`` (tracks the runner hands over at
+once, every encoder) and ``forward_batch`` (windows per model call, encoders with a model).
+
+Encoders with a torch model subclass :class:`~counterpoint.encoders.torch_base.TorchEncoder`.
 
 Audio encoders subclass :class:`AudioEncoder`: they turn a decoded waveform into their input
 (:meth:`AudioEncoder.prepare_waveform`) and inherit reading the file and the HEAR 2021 API
@@ -22,6 +26,7 @@ Audio encoders subclass :class:`AudioEncoder`: they turn a decoded waveform into
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
@@ -35,7 +40,9 @@ from counterpoint.data.resample import Resampler
 from counterpoint.errors import EncoderError, TrackError
 
 #: Parameters that change how fast an encoder runs, never its numbers.
-RUNTIME_PARAMETERS = ("device", "batch_size")
+RUNTIME_PARAMETERS = ("device", "batch_size", "forward_batch")
+#: Tracks per runner batch of an encoder that declares no ``batch_size`` parameter.
+DEFAULT_BATCH_SIZE = 8
 
 
 @dataclass
@@ -62,13 +69,25 @@ class Embedding:
 
 @dataclass(frozen=True)
 class Parameter:
-    """One spec parameter: its type, default and the values it may take."""
+    """One spec parameter: its type, default, help text and the values it may take.
+
+    ``choices`` lists the allowed values; ``low`` / ``high`` bound numbers (inclusive, unless
+    ``closed`` says otherwise: ``"both"``, ``"left"``, ``"right"`` or ``"neither"``). Every
+    encoder's values are checked here, by :meth:`check`, whether they come from a spec or from
+    keyword arguments. ``formerly`` is the parameter's old name: specs may still use it (with a
+    DeprecationWarning), and the fingerprint keeps it so stores made before the rename stay valid.
+    """
 
     default: Any
     help: str
     choices: tuple[Any, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+    closed: str = "both"
+    formerly: str | None = None
 
     def parse(self, name: str, text: str, encoder: str) -> Any:
+        """The typed value of a spec's ``name=text``, checked by :meth:`check`."""
         kind = type(self.default) if self.default is not None else str
         try:
             if kind is bool:
@@ -80,10 +99,35 @@ class Parameter:
                 value = kind(text)
         except ValueError:
             raise EncoderError(f"encoder {encoder}: parameter {name}={text!r} is not a {kind.__name__} — {self.help}") from None
+        self.check(name, value, encoder)
+        return value
+
+    def check(self, name: str, value: Any, encoder: str) -> None:
+        """Raise EncoderError naming the parameter if ``value`` is not among the choices or out of range."""
         if self.choices is not None and value not in self.choices:
             options = ", ".join(str(c) for c in self.choices)
-            raise EncoderError(f"encoder {encoder}: {name}={text!r} is not one of {options}")
-        return value
+            raise EncoderError(f"encoder {encoder}: {name}={value!r} is not one of {options}")
+        if self.low is None and self.high is None:
+            return
+        above = self.low is None or (value >= self.low if self.closed in ("both", "left") else value > self.low)
+        below = self.high is None or (value <= self.high if self.closed in ("both", "right") else value < self.high)
+        if not (above and below):
+            raise EncoderError(f"encoder {encoder}: {name}={value} must be {self.range_text} — {self.help}")
+
+    @property
+    def range_text(self) -> str:
+        """The allowed range in words, e.g. ``at least 0.1`` or ``between 8 and 256``."""
+        low_word = "at least" if self.closed in ("both", "left") else "above"
+        high_word = "at most" if self.closed in ("both", "right") else "below"
+        if self.low is not None and self.high is not None:
+            return f"{low_word} {self.low:g} and {high_word} {self.high:g}"
+        return f"{low_word} {self.low:g}" if self.low is not None else f"{high_word} {self.high:g}"
+
+
+def batch_size_parameter(default: int) -> Parameter:
+    """The ``batch_size`` every encoder declares: tracks per runner batch (speed only)."""
+    return Parameter(default, "tracks the runner hands the encoder at once (their windows share forward passes); "
+                              "speed and memory only", low=1)
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
@@ -111,7 +155,6 @@ class Encoder(ABC):
     parameters: ClassVar[dict[str, Parameter]] = {}
     #: Bumped when a change to the code changes the numbers, so stores are recomputed.
     code_version: ClassVar[str] = "1"
-    default_batch_size: ClassVar[int] = 8
     #: What the encoder needs to run, shown by `counterpoint encoders`.
     requirements: ClassVar[str] = "nothing beyond the base install"
     #: The likely cause of NaN/inf in an embedding and its fix, for the failure message.
@@ -123,15 +166,34 @@ class Encoder(ABC):
         return None
 
     def __init__(self, **params: Any) -> None:
+        params = self._renamed(params)
         unknown = set(params) - set(self.parameters)
         if unknown:
             known = ", ".join(self.parameters) or "none"
             raise EncoderError(f"encoder {self.name}: unknown parameter(s) {', '.join(sorted(unknown))} (known: {known})")
         self.params = {key: params.get(key, p.default) for key, p in self.parameters.items()}
+        for key, value in params.items():
+            self.parameters[key].check(key, value, self.name)
+
+    @classmethod
+    def _renamed(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` with deprecated names (:attr:`Parameter.formerly`) replaced by the current ones."""
+        current = {p.formerly: name for name, p in cls.parameters.items() if p.formerly}
+        renamed = {}
+        for key, value in params.items():
+            if key in current:
+                warnings.warn(f"encoder {cls.name}: parameter {key}= is now called {current[key]}= — "
+                              f"write {current[key]}={value} (the old name will go)", DeprecationWarning, stacklevel=3)
+                if current[key] in params:
+                    raise EncoderError(f"encoder {cls.name}: {key}= and {current[key]}= are the same parameter — give it once")
+                key = current[key]
+            renamed[key] = value
+        return renamed
 
     @classmethod
     def parse_parameters(cls, raw: dict[str, str]) -> dict[str, Any]:
-        """Typed values of a spec's raw ``key=value`` texts (no model is built)."""
+        """Typed, checked values of a spec's raw ``key=value`` texts (no model is built)."""
+        raw = cls._renamed(raw)
         unknown = set(raw) - set(cls.parameters)
         if unknown:
             known = ", ".join(cls.parameters) or "none"
@@ -155,6 +217,11 @@ class Encoder(ABC):
         return self.canonical_spec(self.params)
 
     @property
+    def batch_size(self) -> int:
+        """Tracks per runner batch: the ``batch_size`` parameter, or :data:`DEFAULT_BATCH_SIZE`."""
+        return int(self.params.get("batch_size", DEFAULT_BATCH_SIZE))
+
+    @property
     @abstractmethod
     def dim(self) -> int:
         """Length of the pooled vector (and of each frame)."""
@@ -169,7 +236,7 @@ class Encoder(ABC):
 
     def fingerprint(self) -> dict[str, Any]:
         """Everything that determines the numbers: a rerun with the same fingerprint is skipped."""
-        params = {k: v for k, v in self.params.items() if k not in RUNTIME_PARAMETERS}
+        params = {(self.parameters[k].formerly or k): v for k, v in self.params.items() if k not in RUNTIME_PARAMETERS}
         return {"name": self.name, "params": params, "weights": self.weights_digest(),
                 "code_version": self.code_version, "counterpoint": __version__.split(".")[0]}
 

@@ -28,22 +28,27 @@ stored as float16 and the reference computes ``log10(10000·x + 1)`` in float16 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import math
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from counterpoint.data.audio import load_audio
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
-from counterpoint.encoders.weights import WeightFile, declare_weights, find_weights
+from counterpoint.encoders.torch_base import TorchEncoder, runtime_parameters
+from counterpoint.encoders.weights import WeightFile, declare_weights, files_digest, find_weights
+from counterpoint.encoders.windowing import mean_pooled
 from counterpoint.errors import EncoderError, TrackError, WeightsError
 from counterpoint.paths import cache_dir
+
+if TYPE_CHECKING:
+    import torch
 
 SAMPLE_RATE = 16000  # Hz
 FFT_SIZE = 512  # samples
@@ -52,8 +57,8 @@ N_MELS = 96
 PATCH_FRAMES = 187  # 3 s: librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256) + 1
 FRAME_SECONDS = FFT_HOP / SAMPLE_RATE  # 0.016 s between spectrogram frames
 BN_EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization default
-#: Patches per forward pass: on CPU small passes keep the ~25 MB of activations per patch in
-#: cache (2 per pass measured 1.5x faster than 24 per pass); GPUs want large passes.
+#: Patches per forward pass when ``forward_batch`` is 0: on CPU small passes keep the ~25 MB of
+#: activations per patch in cache (2 per pass measured 1.5x faster than 24 per pass); GPUs want large passes.
 PATCHES_PER_PASS = {"cpu": 2, "cuda": 64}
 
 MTT_TAGS = (
@@ -98,12 +103,8 @@ def checkpoint_dir(model: str) -> Path:
 
 
 def checkpoint_digest(folder: Path) -> str:
-    """SHA-256 over the checkpoint's ``.index`` and data shard(s), in name order."""
-    digest = hashlib.sha256()
-    for path in sorted([folder / ".index", *folder.glob(".data-*")]):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    """SHA-256 over the names and bytes of the checkpoint's ``.index`` and data shard(s), in name order."""
+    return files_digest(sorted([folder / ".index", *folder.glob(".data-*")]))
 
 
 def convert_checkpoint(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -250,12 +251,10 @@ def log_mel(audio: np.ndarray) -> np.ndarray:
 def hop_frames(hop_seconds: float) -> int:
     """Spectrogram frames between patch starts: ``hop`` in seconds floored to whole 16-ms frames.
 
-    The default 3 s gives 187 frames, the patch length: non-overlapping patches, the reference default.
+    The default 3 s gives 187 frames, the patch length: non-overlapping patches, the reference
+    default. ``hop_seconds`` is at least one frame (the ``hop`` parameter's range).
     """
-    frames = int(np.floor(hop_seconds / FRAME_SECONDS + 1e-9))
-    if frames < 1:
-        raise EncoderError(f"encoder musicnn: hop={hop_seconds} s is shorter than one spectrogram frame ({FRAME_SECONDS} s) — use hop >= 0.016")
-    return frames
+    return int(np.floor(hop_seconds / FRAME_SECONDS + 1e-9))
 
 
 def patch_starts(n_frames: int, hop: int) -> np.ndarray:
@@ -398,8 +397,8 @@ def network_class():
     return _NETWORK_CLASS
 
 
-def load_network(model: str = "MTT", device: str = "cpu"):
-    """The pretrained ``<model>_musicnn`` network in eval mode, and the checkpoint digest."""
+def load_network(model: str = "MTT", device: "str | torch.device" = "cpu"):
+    """The pretrained ``<model>_musicnn`` network in eval mode on ``device``, and the checkpoint digest."""
     import torch
     from safetensors.torch import load_file
 
@@ -427,7 +426,7 @@ class PreparedAudio:
     duration: float  # seconds
 
 
-class MusicnnEncoder(AudioEncoder):
+class MusicnnEncoder(TorchEncoder, AudioEncoder):
     """musicnn tagger features: one vector per 3-second patch, mean over patches as the pooled vector."""
 
     name = "musicnn"
@@ -436,19 +435,20 @@ class MusicnnEncoder(AudioEncoder):
     requirements = "the musicnn==0.1.0 wheel for its checkpoints: `counterpoint weights fetch musicnn` (or `make setup`)"
     non_finite_hint = ("musicnn overflows float16 on audio far louder than 0 dBFS (samples beyond ±1, as float WAVs "
                        "can hold) — normalise the file to a peak of at most 1.0")
-    default_batch_size = 8
     #: 2: the front end no longer depends on the CPU (float64 spectrogram, log table without SIMD).
     code_version = "2"
     parameters = {
         "model": Parameter("MTT", "training set of the tagger: MTT (MagnaTagATune) or MSD (Million Song Dataset)", ("MTT", "MSD")),
         "layer": Parameter("max_pool", "which activations to return: max_pool, mean_pool (753), penultimate (200) or taggram (50 tag probabilities)",
                            tuple(LAYER_DIMS)),
-        "hop": Parameter(3.0, "seconds between patch starts, floored to 16-ms frames; 3 = non-overlapping 3-s patches (the reference)"),
+        "hop": Parameter(3.0, "seconds between patch starts, floored to 16-ms frames; 3 = non-overlapping 3-s patches (the reference)",
+                         low=FRAME_SECONDS),
         "center": Parameter(False, "pad 1.5 s of silence at both ends so patches are centred at 0, hop, 2·hop… s and "
                                    "sounds shorter than a 3-s patch embed (what the HEAR API uses); false = the reference"),
-        "batch_size": Parameter(8, "tracks per batch; their patches share forward passes"),
-        "device": Parameter("cpu", "torch device: cpu or cuda", ("cpu", "cuda")),
+        **runtime_parameters(batch_size=8, forward_batch=0, forward_help="3-s patches"),
     }
+    parameters["forward_batch"] = Parameter(0, "3-s patches per forward pass (0: 2 on cpu, run side by side on the "
+                                               "cores; 64 on cuda); speed and memory only", low=0)
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -456,25 +456,23 @@ class MusicnnEncoder(AudioEncoder):
             return "the musicnn package is not installed — run `counterpoint weights fetch musicnn` while online"
         return None
 
-    def __init__(self, **params) -> None:
+    def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.hop = hop_frames(float(self.params["hop"]))
-        self._network = None
         self._digest: str | None = None
 
     @property
     def dim(self) -> int:
         return LAYER_DIMS[self.params["layer"]]
 
-    def load(self) -> None:
-        self.network  # noqa: B018  (the property loads the checkpoint)
-
     @property
-    def network(self):
-        """The torch module, loaded on first use (one load per encoder)."""
-        if self._network is None:
-            self._network, self._digest = load_network(self.params["model"], self.params["device"])
-        return self._network
+    def forward_batch(self) -> int:
+        """Patches per forward pass: the parameter, or :data:`PATCHES_PER_PASS` of the device when it is 0."""
+        return int(self.params["forward_batch"]) or PATCHES_PER_PASS[self.device.type]
+
+    def build_model(self) -> Any:
+        network, self._digest = load_network(self.params["model"], self.device)
+        return network
 
     def weights_digest(self) -> str:
         if self._digest is None:
@@ -488,48 +486,38 @@ class MusicnnEncoder(AudioEncoder):
         patches, centres = audio_patches(waveform, self.hop, source, self.params["center"])
         return PreparedAudio(patches, centres, len(waveform) / SAMPLE_RATE)
 
-    def layer_outputs(self, patches: np.ndarray, layer: str | None = None) -> np.ndarray:
-        """Activations of ``layer`` (default: the encoder's) for patches ``[P, 187, 96]``, ``[P, D]`` float32.
+    def layer_outputs(self, patches: Sequence[Sequence[np.ndarray]], layer: str | None = None) -> list[np.ndarray]:
+        """Activations of ``layer`` (default: the encoder's), ``[P_i, D]`` float32, for each track's patches ``[P_i, 187, 96]``.
 
-        Patches (of one track or several) run through the network PATCHES_PER_PASS at a time.
-        On CPU the passes run side by side on ``torch.get_num_threads()`` worker threads, each
-        with single-threaded torch operators (the setting is restored afterwards): small
-        independent passes keep the cores busy without the per-operator thread barriers that
-        made 2-thread operators 5x slower than 1 thread on a shared 2-core machine.
+        The patches of all tracks share forward passes of :attr:`forward_batch`. On CPU the
+        passes run side by side on ``torch.get_num_threads()`` worker threads, each with
+        single-threaded torch operators (the setting is restored afterwards): small independent
+        passes keep the cores busy without the per-operator thread barriers that made 2-thread
+        operators 5x slower than 1 thread on a shared 2-core machine.
         """
+        layer = layer or self.params["layer"]
+        network = self.model()
+        outputs = self.run_windows(patches, lambda batch: network(batch, until=layer)[layer],
+                                   self._side_by_side if self.device.type == "cpu" else map)
+        return [np.stack(rows) if rows else np.zeros((0, LAYER_DIMS[layer]), np.float32) for rows in outputs]
+
+    @staticmethod
+    def _side_by_side(forward: Callable[[np.ndarray], np.ndarray], batches: Iterable[np.ndarray]) -> list[np.ndarray]:
+        """``map`` over a thread per core, with single-threaded torch operators while it runs."""
         import torch
 
-        layer = layer or self.params["layer"]
-        network = self.network
-        device = next(network.parameters()).device
-        step = PATCHES_PER_PASS[device.type]
-        chunks = [patches[start:start + step] for start in range(0, len(patches), step)]
-        if not chunks:
-            return np.zeros((0, LAYER_DIMS[layer]), np.float32)
-
-        def forward(chunk: np.ndarray) -> np.ndarray:
-            with torch.inference_mode():
-                tensor = torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32)).to(device)
-                return network(tensor, until=layer)[layer].float().cpu().numpy()
-
-        if device.type != "cpu":
-            return np.concatenate([forward(chunk) for chunk in chunks])
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            with ThreadPoolExecutor(max_workers=min(threads, len(chunks))) as pool:
-                return np.concatenate(list(pool.map(forward, chunks)))
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                return list(pool.map(forward, batches))
         finally:
             torch.set_num_threads(threads)
 
     def embed_prepared(self, inputs: Sequence[PreparedAudio]) -> list[Embedding]:
         """All patches of the batch go through the network together, then are split back per track."""
-        if not inputs:
-            return []
-        frames = self.layer_outputs(np.concatenate([p.patches for p in inputs]))
-        bounds = np.cumsum([0] + [len(p.patches) for p in inputs])
-        return [Embedding(frames=frames[a:b], timestamps=p.centres, pooled=frames[a:b].mean(axis=0), duration=p.duration)
-                for p, a, b in zip(inputs, bounds[:-1], bounds[1:])]
+        frames = self.layer_outputs([p.patches for p in inputs])
+        return [mean_pooled(f, p.centres, p.duration) for f, p in zip(frames, inputs)]
 
 
 def top_tags(path: str | Path, model: str = "MTT", k: int = 10) -> list[tuple[str, float]]:
@@ -541,7 +529,7 @@ def top_tags(path: str | Path, model: str = "MTT", k: int = 10) -> list[tuple[st
     encoder = MusicnnEncoder(model=model, layer="taggram")
     audio = load_audio(path, SAMPLE_RATE)
     patches, _ = audio_patches(audio, encoder.hop, str(path))
-    mean = encoder.layer_outputs(patches).mean(axis=0)
+    mean = encoder.layer_outputs([patches])[0].mean(axis=0)
     order = np.argsort(-mean, kind="stable")[:k]
     return [(TAGS[model][i], float(mean[i])) for i in order]
 

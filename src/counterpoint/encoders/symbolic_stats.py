@@ -32,8 +32,8 @@ import numpy as np
 
 from counterpoint.data.manifest import Track
 from counterpoint.data.midi import load_pretty_midi
-from counterpoint.encoders.base import Embedding, Encoder, Parameter
-from counterpoint.errors import EncoderError, TrackError
+from counterpoint.encoders.base import Embedding, Encoder, Parameter, batch_size_parameter
+from counterpoint.errors import TrackError
 
 PITCH_CLASS_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 #: Centres (in beats) of the inter-onset-interval and duration histograms; a value goes to
@@ -514,17 +514,11 @@ class SymbolicStatsEncoder(Encoder):
     description: ClassVar[str] = (f"{len(FEATURE_NAMES)} named MIDI descriptors (pitch, rhythm, meter/tempo, "
                                   "harmony, dynamics, instrumentation); per window and whole piece")
     parameters: ClassVar[dict[str, Parameter]] = {
-        "window": Parameter(4.0, "window length in seconds for the frame descriptors"),
-        "hop": Parameter(2.0, "seconds between the starts of consecutive windows"),
+        "window": Parameter(4.0, "window length in seconds for the frame descriptors", low=0.0, closed="right"),
+        "hop": Parameter(2.0, "seconds between the starts of consecutive windows", low=0.0, closed="right"),
+        "batch_size": batch_size_parameter(16),
     }
     code_version: ClassVar[str] = "1"
-    default_batch_size: ClassVar[int] = 16
-
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        for key in ("window", "hop"):
-            if not float(self.params[key]) > 0:
-                raise EncoderError(f"encoder {self.name}: {key}={self.params[key]} must be a positive number of seconds")
 
     @property
     def dim(self) -> int:

