@@ -13,8 +13,9 @@ import torch
 from safetensors.torch import load_file
 
 from counterpoint.data.manifest import Track
-from counterpoint.encoders.clamp import (Clamp2Encoder, Clamp3SymbolicEncoder, load_branch, m3_features,
-                                         segment_weights, segment_windows, stitch_windows)
+from counterpoint.encoders.clamp import Clamp2Encoder, Clamp3SymbolicEncoder, m3_features
+from counterpoint.encoders.clamp_weights import load_branch
+from counterpoint.encoders.segments import segment_weights, segment_windows, stitch_windows
 from counterpoint.encoders.m3 import M3Config, M3Patchilizer, M3WithProjection
 from counterpoint.encoders.registry import build_encoder
 from counterpoint.errors import EncoderError, TrackError, WeightsError
@@ -65,7 +66,7 @@ def test_patches_match_reference(name: str) -> None:
 @pytest.mark.parametrize("name", CASES)
 def test_features_match_reference(tiny_model: M3WithProjection, name: str) -> None:
     expected = reference(name)
-    (patch_features, global_embedding), = m3_features(tiny_model, [expected["patches"]], batch_size=8)
+    (patch_features, global_embedding), = m3_features(tiny_model, [expected["patches"]], forward_batch=8)
     assert patch_features.shape == expected["patch_features"].shape
     np.testing.assert_allclose(patch_features, expected["patch_features"], atol=TOLERANCE, rtol=0)
     np.testing.assert_allclose(global_embedding, expected["global_embedding"], atol=TOLERANCE, rtol=0)
@@ -73,9 +74,9 @@ def test_features_match_reference(tiny_model: M3WithProjection, name: str) -> No
 
 def test_batching_several_pieces_changes_nothing(tiny_model: M3WithProjection) -> None:
     pieces = [reference(name)["patches"] for name in ("haydn_op20n1", "bach_bwv66_6")]
-    together = m3_features(tiny_model, pieces, batch_size=7)
+    together = m3_features(tiny_model, pieces, forward_batch=7)
     for piece, (frames, pooled) in zip(pieces, together):
-        (alone_frames, alone_pooled), = m3_features(tiny_model, [piece], batch_size=1)
+        (alone_frames, alone_pooled), = m3_features(tiny_model, [piece], forward_batch=1)
         np.testing.assert_allclose(frames, alone_frames, atol=TOLERANCE, rtol=0)
         np.testing.assert_allclose(pooled, alone_pooled, atol=TOLERANCE, rtol=0)
 
@@ -139,7 +140,7 @@ def test_clamp3_symbolic_reads_its_own_prefixes(tmp_path: Path) -> None:
 def test_registry_embeds_real_midi_with_local_weights() -> None:
     import mido
 
-    encoder = build_encoder(f"clamp2:weights={TINY_WEIGHTS},config={TINY_CONFIG},batch_size=3")
+    encoder = build_encoder(f"clamp2:weights={TINY_WEIGHTS},config={TINY_CONFIG},forward_batch=3")
     assert isinstance(encoder, Clamp2Encoder) and encoder.modality == "symbolic" and encoder.dim == 24
     names = ("groove_funk", "slakh_track00001_all")
     tracks = [Track(name, None, FIXTURES / "midi" / f"{name}.mid") for name in names]

@@ -85,7 +85,7 @@ def reference_embedding(encoder: Clamp3AudioEncoder, path: Path) -> np.ndarray:
     decoded, rate = sf.read(path, dtype="float32")
     wave = TORCHAUDIO_SINC_HANN(decoded, rate, 24000)  # MERT_utils.load_audio: torchaudio's Resample
     wave = (wave - wave.mean()) / np.sqrt(wave.var() + 1e-7)
-    hubert = encoder.mert().model
+    hubert = encoder.model().mert.network
     vectors = []
     for start in range(0, len(wave), 120000):
         piece = wave[start:start + 120000]
@@ -98,7 +98,7 @@ def reference_embedding(encoder: Clamp3AudioEncoder, path: Path) -> np.ndarray:
     length = AUDIO_TINY.max_audio_length
     segments = [data[i:i + length] for i in range(0, len(data), length)]
     segments[-1] = data[-length:]
-    branch = encoder.branch()
+    branch = encoder.model().branch
     globals_ = []
     for segment in segments:
         mask = torch.cat([torch.ones(len(segment)), torch.zeros(length - len(segment))])
@@ -115,7 +115,7 @@ def reference_embedding(encoder: Clamp3AudioEncoder, path: Path) -> np.ndarray:
 def test_checkpoint_branch_lands_and_others_are_ignored(models) -> None:
     encoder = encoder_for(models)
     saved = torch.load(models["checkpoint"], weights_only=True)["model"]
-    loaded = encoder.branch().state_dict()
+    loaded = encoder.model().branch.state_dict()
     for key, value in loaded.items():
         source = ("audio_model." + key[len("encoder."):]) if key.startswith("encoder.") else "audio_proj." + key[len("proj."):]
         assert torch.equal(value, saved[source]), key
@@ -137,7 +137,7 @@ def test_windows_frames_and_pooled_match_the_reference_steps(models, audio_files
 
 
 def test_batch_equals_one_file_at_a_time(models, audio_files) -> None:
-    encoder = encoder_for(models, batch_size="3")
+    encoder = encoder_for(models, forward_batch="3")
     files = [track(audio_files["long"]), track(audio_files["mid"])]
     together = encoder.embed(files)
     for joint, single in zip(together, (encoder.embed([f])[0] for f in files)):
@@ -157,11 +157,11 @@ def test_missing_checkpoint_names_the_file(tmp_path: Path, monkeypatch: pytest.M
     assert reason is not None and "weights_clamp3_saas" in reason and "counterpoint weights fetch clamp3" in reason
     encoder = build_encoder(f"clamp3-audio:config={models['config']},mert_weights={models['mert']}")
     with pytest.raises(WeightsError, match=r"weights_clamp3_saas_h_size_768.*counterpoint weights fetch clamp3"):
-        encoder.branch()
+        encoder.load()
     with pytest.raises(WeightsError, match="weights_clamp3_c2"):
-        build_encoder(f"clamp3-audio:variant=c2,config={models['config']},mert_weights={models['mert']}").branch()
+        build_encoder(f"clamp3-audio:variant=c2,config={models['config']},mert_weights={models['mert']}").load()
     with pytest.raises(WeightsError, match=r"config.json.*counterpoint weights fetch mert"):
-        build_encoder("clamp3-audio").mert()
+        build_encoder("clamp3-audio").load()
 
 
 def test_config_is_validated(tmp_path: Path) -> None:
@@ -200,7 +200,8 @@ def test_parity_with_the_reference_code(tmp_path: Path) -> None:
     for name, path in parity_audio(tmp_path).items():
         prepared = encoder.prepare_waveform(librosa.load(path, sr=24000)[0], name)
         embedding = encoder.embed_prepared([prepared])[0]
-        np.testing.assert_allclose(prepared.vectors, reference[f"{name}/mert_window_vectors"], rtol=1e-4, atol=1e-5)
+        (vectors, _), = encoder.mert_window_vectors([prepared.waveform])
+        np.testing.assert_allclose(vectors, reference[f"{name}/mert_window_vectors"], rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(embedding.pooled, reference[f"{name}/global_embedding"], rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(embedding.frames, reference[f"{name}/projected_window_states"], rtol=1e-4, atol=1e-5)
 
@@ -211,5 +212,6 @@ def test_files_are_resampled_as_the_reference_does(models, audio_files) -> None:
     decoded, rate = sf.read(audio_files["mid"], dtype="float32")
     expected = encoder.prepare_waveform(TORCHAUDIO_SINC_HANN(decoded, rate, 24000), "mid")
     prepared = encoder.prepare(track(audio_files["mid"]))
-    np.testing.assert_allclose(prepared.vectors, expected.vectors, rtol=1e-5, atol=1e-6)
+    (vectors, _), (expected_vectors, _) = encoder.mert_window_vectors([prepared.waveform, expected.waveform])
+    np.testing.assert_allclose(vectors, expected_vectors, rtol=1e-5, atol=1e-6)
     assert encoder.fingerprint()["resampler"] == TORCHAUDIO_SINC_HANN.name

@@ -46,7 +46,7 @@ def tracks(paths: list[Path]) -> list[Track]:
 
 
 def test_windows_frames_times_and_pooled(tiny_clap, audio_files) -> None:
-    encoder = build_encoder(f"clap:model={tiny_clap},batch_size=2")
+    encoder = build_encoder(f"clap:weights={tiny_clap},forward_batch=2")
     phrase, blip = encoder.embed(tracks(audio_files))
     assert encoder.dim == PROJECTION
     assert phrase.frames.shape == (2, PROJECTION)  # the 0.6-s tail is shorter than 1 s
@@ -74,7 +74,7 @@ def test_frames_equal_clap_on_each_window(tiny_clap, audio_files) -> None:
 
 
 def test_batch_equals_one_file_at_a_time(tiny_clap, audio_files) -> None:
-    encoder = ClapEncoder(model=str(tiny_clap), batch_size=3)
+    encoder = ClapEncoder(weights=str(tiny_clap), forward_batch=3)
     together = encoder.embed(tracks(audio_files))
     for joint, path in zip(together, audio_files):
         single = encoder.embed(tracks([path]))[0]

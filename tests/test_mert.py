@@ -18,8 +18,9 @@ import torch
 
 from counterpoint.data.manifest import Track
 from counterpoint.data.resample import TORCHAUDIO_SINC_HANN
-from counterpoint.encoders.mert import (MERT_CHECKPOINT, MertEncoder, hubert_config_from_mert, map_official_keys,
-                                        normalise_waveform, window_starts)
+from counterpoint.encoders.hubert import MERT_CHECKPOINT, hubert_config_from_mert, map_official_keys, normalise_waveform
+from counterpoint.encoders.mert import MertEncoder
+from counterpoint.encoders.windowing import window_starts
 from counterpoint.encoders.registry import build_encoder
 from counterpoint.errors import EncoderError, WeightsError
 
@@ -124,7 +125,7 @@ def test_full_size_official_keys_map_onto_hubert_model() -> None:
 def test_every_official_tensor_lands_in_the_model(tiny_mert) -> None:
     folder, state = tiny_mert
     encoder = MertEncoder(weights=str(folder), layer="all-mean")
-    loaded = encoder.model().model.state_dict()
+    loaded = encoder.model().network.state_dict()
     assert len(loaded) == len(state)
     for key, value in state.items():
         target = key.replace("weight_g", "parametrizations.weight.original0").replace("weight_v", "parametrizations.weight.original1")
@@ -149,7 +150,7 @@ def test_unsupported_variant_is_refused() -> None:
 
 def test_frames_windows_timestamps_and_pooling(tiny_mert, audio_files) -> None:
     folder, _ = tiny_mert
-    encoder = build_encoder(f"mert:weights={folder},layer=2,window=1.0,batch_size=2")
+    encoder = build_encoder(f"mert:weights={folder},layer=2,window=1.0,forward_batch=2")
     chord = encoder.embed(tracks_of(audio_files[:1]))[0]
     # 2.5 s at 24 kHz = 60000 samples → windows of 24000, 24000, 12000 samples → 74 + 74 + 37 frames
     assert chord.frames.shape == (74 + 74 + 37, 32)
@@ -181,7 +182,7 @@ def test_frames_equal_the_model_on_the_normalised_whole_file(tiny_mert, audio_fi
     normalised = (waveform - waveform.mean()) / np.sqrt(waveform.var() + 1e-7)
     np.testing.assert_allclose(normalise_waveform(waveform), normalised, rtol=1e-4, atol=1e-5)
     with torch.inference_mode():
-        expected = encoder.model().model(torch.from_numpy(normalised[None].astype(np.float32)),
+        expected = encoder.model().network(torch.from_numpy(normalised[None].astype(np.float32)),
                                          output_hidden_states=True).hidden_states[1][0].numpy()
     np.testing.assert_allclose(embedding.frames, expected, rtol=1e-4, atol=1e-5)
 
@@ -194,7 +195,7 @@ def test_fingerprint_records_the_resampler(tiny_mert) -> None:
 
 def test_batch_equals_one_file_at_a_time(tiny_mert, audio_files) -> None:
     folder, _ = tiny_mert
-    encoder = MertEncoder(weights=str(folder), window=1.0, batch_size=8)
+    encoder = MertEncoder(weights=str(folder), window=1.0, forward_batch=8)
     together = encoder.embed(tracks_of(audio_files))
     alone = [encoder.embed(tracks_of([p]))[0] for p in audio_files]
     for a, b in zip(together, alone):

@@ -13,6 +13,7 @@ resamples to 48 kHz with resampy.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import h5py
@@ -25,7 +26,9 @@ from counterpoint import hear
 from counterpoint.data.audio import load_audio
 from counterpoint.data.manifest import Track
 from counterpoint.encoders import openl3
+from counterpoint.encoders import weights
 from counterpoint.encoders.registry import build_encoder
+from counterpoint.encoders.weights import resolve_weights
 from counterpoint.errors import EncoderError, TrackError, WeightsError
 
 torch.set_num_threads(1)
@@ -277,7 +280,7 @@ def test_encoder_embeds_files_batch_equals_single(tmp_path: Path, random_weights
         audio_path = tmp_path / f"t{index}.wav"
         sf.write(audio_path, chirp_signal(seconds, 44_100) * (index + 1) * 0.8, 44_100)
         tracks.append(Track(id=f"t{index}", audio_path=audio_path, midi_path=None))
-    encoder = build_encoder(f"openl3:input_repr=mel128,embedding_size=512,hop=0.5,weights={path},batch_size=2")  # batches straddle tracks
+    encoder = build_encoder(f"openl3:input_repr=mel128,embedding_size=512,hop=0.5,weights={path},forward_batch=2")  # passes straddle tracks
     assert encoder.spec == f"openl3:input_repr=mel128,embedding_size=512,hop=0.5,weights={path}"
     prepared = [encoder.prepare(t) for t in tracks]
     together = encoder.embed_prepared(prepared)
@@ -287,12 +290,12 @@ def test_encoder_embeds_files_batch_equals_single(tmp_path: Path, random_weights
         np.testing.assert_allclose(embedding.timestamps, np.arange(count) * 0.5)
         np.testing.assert_allclose(embedding.pooled, embedding.frames.mean(axis=0), rtol=1e-6)
         assert embedding.duration == pytest.approx(item.waveform.size / 48_000)
-    single = build_encoder(f"openl3:input_repr=mel128,embedding_size=512,hop=0.5,weights={path},batch_size=1")
+    single = build_encoder(f"openl3:input_repr=mel128,embedding_size=512,hop=0.5,weights={path},forward_batch=1")
     for item, embedding in zip(prepared, together):
         alone = single.embed_prepared([item])[0]
         np.testing.assert_allclose(alone.frames, embedding.frames, rtol=1e-4, atol=1e-5)
     assert not np.allclose(together[0].pooled, together[1].pooled)
-    assert encoder.fingerprint()["weights"] == openl3.sha256_of(path)
+    assert encoder.fingerprint()["weights"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_encoder_errors_name_the_problem(tmp_path: Path) -> None:
@@ -311,15 +314,17 @@ def test_encoder_errors_name_the_problem(tmp_path: Path) -> None:
 
 def test_missing_weights_message_says_where_they_come_from(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("COUNTERPOINT_WEIGHTS_DIR", str(tmp_path))
-    monkeypatch.setattr(openl3, "_installed_openl3_file", lambda filename: None)
+    monkeypatch.setattr(weights, "_packaged", lambda file: None)  # as if no openl3 package were installed
+    file = openl3.WEIGHT_FILES[("linear", "env")]
     with pytest.raises(WeightsError) as info:
-        openl3.resolve_openl3_weights("linear", "env")
+        resolve_weights(file)
     message = str(info.value)
     assert "openl3_audio_linear_env.h5" in message and "openl3_audio_linear_env-v0_4_0.h5.gz" in message
+    assert f"download {openl3.WEIGHTS_BASE_URL}openl3_audio_linear_env-v0_4_0.h5.gz into $COUNTERPOINT_WEIGHTS_DIR/openl3/" in message
     assert openl3.OpenL3Encoder.unavailable_reason() is not None
     (tmp_path / "openl3").mkdir()
     write_random_openl3_h5(tmp_path / "openl3" / "openl3_audio_linear_env.h5")
-    assert openl3.resolve_openl3_weights("linear", "env") == tmp_path / "openl3" / "openl3_audio_linear_env.h5"
+    assert resolve_weights(file) == tmp_path / "openl3" / "openl3_audio_linear_env.h5"
     assert openl3.OpenL3Encoder.unavailable_reason() is None
 
 
@@ -328,19 +333,19 @@ def test_published_gzip_is_unpacked_into_the_cache(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setenv("COUNTERPOINT_WEIGHTS_DIR", str(tmp_path / "weights"))
     monkeypatch.setenv("COUNTERPOINT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(openl3, "_installed_openl3_file", lambda filename: None)
+    monkeypatch.setattr(weights, "_packaged", lambda file: None)  # as if no openl3 package were installed
     plain = tmp_path / "plain.h5"
     write_random_openl3_h5(plain, seed=5)
     (tmp_path / "weights" / "openl3").mkdir(parents=True)
     packed = tmp_path / "weights" / "openl3" / "openl3_audio_mel256_env-v0_4_0.h5.gz"
     packed.write_bytes(gzip.compress(plain.read_bytes(), compresslevel=1))
-    found = openl3.resolve_openl3_weights("mel256", "env")
+    found = resolve_weights(openl3.WEIGHT_FILES[("mel256", "env")])
     assert found == tmp_path / "cache" / "openl3" / "openl3_audio_mel256_env.h5"
     assert found.read_bytes() == plain.read_bytes()
     packed.write_bytes(b"broken")
     found.unlink()
     with pytest.raises(WeightsError, match="cannot be decompressed"):
-        openl3.resolve_openl3_weights("mel256", "env")
+        resolve_weights(openl3.WEIGHT_FILES[("mel256", "env")])
 
 
 def test_hear_api(random_weights) -> None:

@@ -122,9 +122,9 @@ def write_tiny_clap(folder: Path, seed: int = 21) -> Path:
 
 
 def write_clap(folder: Path) -> TinyModel:
-    """The tiny CLAP folder, loaded with ``model=DIR``."""
+    """The tiny CLAP folder, loaded with ``weights=DIR``."""
     write_tiny_clap(folder)
-    return TinyModel(f"clap:model={folder}", (folder / "model.safetensors",))
+    return TinyModel(f"clap:weights={folder}", (folder / "model.safetensors",))
 
 
 def write_openl3(folder: Path) -> TinyModel:

@@ -15,7 +15,10 @@ The pipeline is the reference's (github.com/sanderwood/clamp3):
    directly as ``inputs_embeds`` — whose last hidden states are mask-averaged and projected by
    ``audio_proj``; the pooled vector is the mean of the segments' vectors weighted by how many
    new vectors each brings (the extractor shared with the symbolic branch,
-   :func:`counterpoint.encoders.clamp.run_segmented`).
+   :func:`counterpoint.encoders.segments.run_segmented`).
+
+Both steps run in :meth:`Clamp3AudioEncoder.embed_prepared`, the MERT windows of every track
+of a batch sharing forward passes.
 
 ``pooled`` is that global embedding, in the space CLaMP 3's symbolic branch
 (``clamp3-symbolic``) and text branch share when both use the same checkpoint (``variant``).
@@ -35,12 +38,12 @@ import numpy as np
 
 from counterpoint.data.resample import TORCHAUDIO_SINC_HANN, Resampler
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
-from counterpoint.encoders.clamp import (CLAMP3_C2_WEIGHTS, CLAMP3_SAAS_WEIGHTS, cached_sha256, load_branch,
-                                         run_segmented)
-from counterpoint.encoders.devices import DEVICE_CHOICES, select_device
-from counterpoint.encoders.mert import (MERT_CHECKPOINT, MERT_CONFIG, MertModel, locate_mert, normalise_waveform,
-                                        window_starts)
-from counterpoint.encoders.weights import WeightFile, first_missing, resolve_weights
+from counterpoint.encoders.clamp_weights import CLAMP3_C2_WEIGHTS, CLAMP3_SAAS_WEIGHTS, load_branch
+from counterpoint.encoders.hubert import MERT_CHECKPOINT, MERT_CONFIG, MertModel, locate_mert, normalise_waveform
+from counterpoint.encoders.segments import run_segmented
+from counterpoint.encoders.torch_base import TorchEncoder, runtime_parameters
+from counterpoint.encoders.weights import WeightFile, file_digest, first_missing, resolve_weights
+from counterpoint.encoders.windowing import window_starts
 from counterpoint.errors import EncoderError, TrackError
 
 #: extract_mert.py: ``sliding_window_size_in_sec`` and the shortest last window it keeps.
@@ -114,31 +117,27 @@ def build_audio_branch(config: Clamp3AudioConfig) -> Any:
     return Clamp3AudioBranch()
 
 
-def mert_window_vectors(mert: MertModel, waveform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """extract_mert.py for one normalised 24 kHz waveform → (vectors ``[W, hidden]``, window centres s ``[W]``)."""
-    window = int(mert.sample_rate * MERT_WINDOW_SECONDS)
-    starts = window_starts(len(waveform), window, int(mert.sample_rate * MERT_MIN_TAIL_SECONDS))
-    pieces = [waveform[s:s + window] for s in starts]
-    vectors = mert.run(pieces, lambda states: states.mean(dim=2).mean(dim=0))  # time, then the 13 layers
-    centres = np.asarray([(s + len(p) / 2) / mert.sample_rate for s, p in zip(starts, pieces)])
-    return np.stack(vectors).astype(np.float32), centres
+@dataclass
+class PreparedClamp3Audio:
+    waveform: np.ndarray  # normalised mono audio at MERT's rate
+    duration: float  # seconds
 
 
 @dataclass
-class PreparedClamp3Audio:
-    vectors: np.ndarray  # [W, hidden] MERT window vectors
-    times: np.ndarray  # [W] window centres, seconds
-    duration: float
+class Clamp3AudioModel:
+    """What the encoder runs: MERT for the window vectors, then the CLaMP 3 audio branch."""
+
+    mert: MertModel
+    branch: Any
 
 
-class Clamp3AudioEncoder(AudioEncoder):
+class Clamp3AudioEncoder(TorchEncoder, AudioEncoder):
     """CLaMP 3 audio embeddings (768-d, shared with CLaMP 3 symbolic and text) from MERT window features."""
 
     name: ClassVar[str] = "clamp3-audio"
     description: ClassVar[str] = "CLaMP 3 audio branch over MERT-v1-95M 5-s window features, 768-d audio-score-text space"
     requirements: ClassVar[str] = ("torch + transformers; the CLaMP 3 checkpoint (`counterpoint weights fetch clamp3`) "
                                    "and MERT-v1-95M (`counterpoint weights fetch mert`)")
-    default_batch_size: ClassVar[int] = 4
     code_version: ClassVar[str] = "1"
     resampler: ClassVar[Resampler] = TORCHAUDIO_SINC_HANN
     parameters: ClassVar[dict[str, Parameter]] = {
@@ -148,15 +147,12 @@ class Clamp3AudioEncoder(AudioEncoder):
         "config": Parameter("", "JSON Clamp3AudioConfig for a non-standard model; default: the published sizes"),
         "mert_weights": Parameter("", "local MERT-v1-95M folder or weights file; default: the declared files"),
         "mert_config": Parameter("", "MERT config.json, when mert_weights= names a single file"),
-        "batch_size": Parameter(4, "MERT windows, and CLaMP segments, per forward pass"),
-        "device": Parameter("cpu", "cpu or cuda", DEVICE_CHOICES),
+        **runtime_parameters(batch_size=4, forward_batch=4, forward_help="MERT windows, and CLaMP segments,"),
     }
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.config = Clamp3AudioConfig.from_json(self.params["config"]) if self.params["config"] else Clamp3AudioConfig()
-        self._mert: MertModel | None = None
-        self._branch: Any = None
 
     @classmethod
     def weight_file(cls, params: dict[str, Any]) -> WeightFile:
@@ -171,61 +167,59 @@ class Clamp3AudioEncoder(AudioEncoder):
         return self.config.projection_size
 
     def weights_path(self) -> Path:
-        return resolve_weights(self.weight_file(self.params), self.params["weights"] or None)
+        return resolve_weights(self.weight_file(self.params), self.params["weights"])
 
     def weights_digest(self) -> str | None:
         mert = locate_mert(self.params["mert_weights"], self.params["mert_config"])
-        return cached_sha256(self.weights_path())[:32] + cached_sha256(mert.checkpoint)[:32]
+        return file_digest(self.weights_path())[:32] + file_digest(mert.checkpoint)[:32]
 
-    def load(self) -> None:
-        self.mert()
-        self.branch()
-
-    def mert(self) -> MertModel:
-        if self._mert is None:
-            device = select_device(self.params["device"], self.name)
-            files = locate_mert(self.params["mert_weights"], self.params["mert_config"])
-            mert = MertModel(files, device, self.params["batch_size"])
-            if mert.hidden_size != self.config.hidden_size:
-                raise EncoderError(f"encoder {self.name}: MERT gives {mert.hidden_size}-dim features but the CLaMP 3 "
-                                   f"audio model takes {self.config.hidden_size} — give matching mert_weights/config")
-            self._mert = mert
-        return self._mert
-
-    def branch(self) -> Any:
-        if self._branch is None:
-            device = select_device(self.params["device"], self.name)
-            branch = build_audio_branch(self.config)
-            load_branch(branch, self.weights_path(), AUDIO_PREFIXES)
-            self._branch = branch.eval().to(device)
-        return self._branch
+    def build_model(self) -> Clamp3AudioModel:
+        mert = MertModel(locate_mert(self.params["mert_weights"], self.params["mert_config"]))
+        if mert.hidden_size != self.config.hidden_size:
+            raise EncoderError(f"encoder {self.name}: MERT gives {mert.hidden_size}-dim features but the CLaMP 3 "
+                               f"audio model takes {self.config.hidden_size} — give matching mert_weights/config")
+        self.on_device(mert.network)
+        branch = build_audio_branch(self.config)
+        load_branch(branch, self.weights_path(), AUDIO_PREFIXES)
+        return Clamp3AudioModel(mert, self.on_device(branch))
 
     @property
     def sample_rate(self) -> int:
         """MERT's input rate in Hz (from its config.json, 24000 for MERT-v1-95M)."""
-        return self.mert().sample_rate
+        return self.model().mert.sample_rate
 
     def prepare_waveform(self, waveform: np.ndarray, source: str) -> PreparedClamp3Audio:
-        mert = self.mert()
-        if len(waveform) < MERT_MIN_TAIL_SECONDS * mert.sample_rate:
-            raise TrackError(f"{source}: {len(waveform) / mert.sample_rate:.2f} s of audio "
+        rate = self.sample_rate
+        if len(waveform) < MERT_MIN_TAIL_SECONDS * rate:
+            raise TrackError(f"{source}: {len(waveform) / rate:.2f} s of audio "
                              f"is shorter than the {MERT_MIN_TAIL_SECONDS:g} s CLaMP 3's MERT windows need — remove the track")
-        vectors, times = mert_window_vectors(mert, normalise_waveform(waveform))
-        return PreparedClamp3Audio(vectors, times, len(waveform) / mert.sample_rate)
+        return PreparedClamp3Audio(normalise_waveform(waveform), len(waveform) / rate)
+
+    def mert_window_vectors(self, waveforms: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """extract_mert.py for normalised waveforms at MERT's rate → per waveform (vectors ``[W, hidden]``,
+        window centres s ``[W]``); the windows of all waveforms share MERT's forward passes."""
+        mert = self.model().mert
+        window = int(mert.sample_rate * MERT_WINDOW_SECONDS)
+        starts = [window_starts(len(w), window, int(mert.sample_rate * MERT_MIN_TAIL_SECONDS)) for w in waveforms]
+        pieces = [[w[s:s + window] for s in track_starts] for w, track_starts in zip(waveforms, starts)]
+        # each window: the mean over time of every hidden state, then the mean over the 13 states
+        outputs = self.run_windows(pieces, lambda batch: mert.hidden_states(batch).mean(dim=2).mean(dim=0))
+        return [(np.stack(vectors).astype(np.float32),
+                 np.asarray([(s + len(p) / 2) / mert.sample_rate for s, p in zip(track_starts, track_pieces)]))
+                for vectors, track_starts, track_pieces in zip(outputs, starts, pieces)]
 
     def embed_prepared(self, inputs: Sequence[PreparedClamp3Audio]) -> list[Embedding]:
         import torch
 
-        branch = self.branch()
-        device = self.params["device"]
+        branch = self.model().branch
+        windows = self.mert_window_vectors([p.waveform for p in inputs])
         zero = torch.zeros(1, self.config.hidden_size)
-        sequences = [torch.cat([zero, torch.from_numpy(p.vectors), zero]) for p in inputs]  # BOS / EOS zero vectors
-        results = run_segmented(sequences, self.config.max_audio_length, branch, self.params["batch_size"],
-                                torch.zeros(self.config.hidden_size), device)
+        sequences = [torch.cat([zero, torch.from_numpy(vectors), zero]) for vectors, _ in windows]  # BOS / EOS zero vectors
+        results = run_segmented(sequences, self.config.max_audio_length, branch, self.forward_batch,
+                                torch.zeros(self.config.hidden_size), self.device)
         embeddings = []
         with torch.inference_mode():
-            for prepared, (hidden, pooled) in zip(inputs, results):
-                windows = torch.from_numpy(hidden[1:-1]).to(device)  # drop the BOS / EOS positions
-                frames = branch.proj(windows).float().cpu().numpy()
-                embeddings.append(Embedding(frames, prepared.times, pooled, prepared.duration))
+            for prepared, (_, times), (hidden, pooled) in zip(inputs, windows, results):
+                frames = branch.proj(torch.from_numpy(hidden[1:-1]).to(self.device)).float().cpu().numpy()  # no BOS / EOS
+                embeddings.append(Embedding(frames, times, pooled, prepared.duration))
         return embeddings

@@ -2,9 +2,10 @@
 
 The default checkpoint is ``laion/larger_clap_music`` (HTSAT audio tower trained on music,
 RoBERTa text tower, 512-dim joint space); any Hugging Face CLAP checkpoint can be named with
-``model=`` (``laion/clap-htsat-unfused``, ``laion/larger_clap_general``...) or a local folder
-holding one. Loading never downloads: a Hub name is looked up in ``$COUNTERPOINT_WEIGHTS_DIR``
-and the Hugging Face cache (``counterpoint weights fetch clap`` fills them).
+``model=`` (``laion/clap-htsat-unfused``, ``laion/larger_clap_general``...), and a local folder
+holding one with ``weights=DIR`` (``model=DIR`` works too). Loading never downloads: a Hub name
+is looked up in ``$COUNTERPOINT_WEIGHTS_DIR`` and the Hugging Face cache (``counterpoint
+weights fetch clap`` fills them).
 
 The model sees 10-second clips (``max_length_s`` of its feature extractor) at 48 kHz. A
 track is cut into consecutive 10-s windows; the last one is kept when it lasts at least 1 s
@@ -25,9 +26,9 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
-from counterpoint.encoders.devices import DEVICE_CHOICES, select_device
-from counterpoint.encoders.mert import file_digest, window_starts
-from counterpoint.encoders.weights import WeightFile, declare_weights, first_missing, resolve_weights
+from counterpoint.encoders.torch_base import TorchEncoder, runtime_parameters
+from counterpoint.encoders.weights import WeightFile, declare_weights, file_digest, first_missing, resolve_weights
+from counterpoint.encoders.windowing import mean_pooled, window_starts
 from counterpoint.errors import EncoderError, WeightsError
 
 CLAP_REPO = "laion/larger_clap_music"
@@ -73,54 +74,49 @@ class PreparedClap:
     duration: float
 
 
-class ClapEncoder(AudioEncoder):
+class ClapEncoder(TorchEncoder, AudioEncoder):
     """LAION CLAP audio embeddings of 10-s windows (L2-normalised), pooled by their mean; text with :meth:`embed_text`."""
 
     name: ClassVar[str] = "clap"
     description: ClassVar[str] = "LAION CLAP (HTSAT, music checkpoint) audio-text space: one embedding per 10-s window, mean-pooled"
     requirements: ClassVar[str] = (f"torch + transformers and a CLAP checkpoint ({CLAP_REPO}, about 776 MB): "
-                                   "`counterpoint weights fetch clap`, or model=DIR of a local copy")
-    default_batch_size: ClassVar[int] = 8
+                                   "`counterpoint weights fetch clap`, or weights=DIR of a local copy")
     code_version: ClassVar[str] = "1"
     parameters: ClassVar[dict[str, Parameter]] = {
-        "model": Parameter(CLAP_REPO, "Hugging Face CLAP repository (fetched beforehand) or a local folder"),
-        "batch_size": Parameter(8, "10-s windows per forward pass"),
-        "device": Parameter("cpu", "cpu or cuda", DEVICE_CHOICES),
+        "model": Parameter(CLAP_REPO, "Hugging Face CLAP repository, fetched beforehand (or a local folder, as weights=)"),
+        "weights": Parameter("", "local folder of a CLAP checkpoint; default: the copy of model= on this machine"),
+        **runtime_parameters(batch_size=8, forward_batch=8, forward_help="10-s windows"),
     }
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._folder: Path | None = None
-        self._model: Any = None
         self._extractor: Any = None
         self._tokenizer: Any = None
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
-        return first_missing(CLAP_FILES[:3], "model=DIR")
+        return first_missing(CLAP_FILES[:3], "weights=DIR")
 
     def folder(self) -> Path:
         if self._folder is None:
-            self._folder = locate_clap(self.params["model"])
+            self._folder = locate_clap(self.params["weights"] or self.params["model"])
         return self._folder
 
     def load(self) -> None:
-        self.model()
+        super().load()
         self.extractor()
 
-    def model(self) -> Any:
-        """The ``ClapModel``, loaded once, in eval mode on the chosen device."""
-        if self._model is None:
-            from transformers import ClapModel
+    def build_model(self) -> Any:
+        """The ``ClapModel``, in eval mode on the chosen device."""
+        from transformers import ClapModel
 
-            device = select_device(self.params["device"], self.name)
-            try:
-                model = ClapModel.from_pretrained(str(self.folder()), local_files_only=True)
-            except (OSError, ValueError) as exc:
-                raise WeightsError(f"CLAP folder {self.folder()}: cannot load the model ({exc}) — the files are "
-                                   "incomplete or not a CLAP checkpoint; fetch them again") from exc
-            self._model = model.eval().to(device)
-        return self._model
+        try:
+            model = ClapModel.from_pretrained(str(self.folder()), local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise WeightsError(f"CLAP folder {self.folder()}: cannot load the model ({exc}) — the files are "
+                               "incomplete or not a CLAP checkpoint; fetch them again") from exc
+        return self.on_device(model)
 
     def extractor(self) -> Any:
         if self._extractor is None:
@@ -146,41 +142,25 @@ class ClapEncoder(AudioEncoder):
     def prepare_waveform(self, waveform: np.ndarray, source: str) -> PreparedClap:
         return PreparedClap(waveform, len(waveform) / self.sample_rate)
 
-    def window_embeddings(self, windows: Sequence[np.ndarray]) -> np.ndarray:
-        """L2-normalised CLAP embeddings ``[W, dim]`` of clips no longer than the model's clip length."""
+    def embed_prepared(self, inputs: Sequence[PreparedClap]) -> list[Embedding]:
+        """Each track's 10-s windows as mel features; the windows of all tracks share forward passes."""
         import torch
 
         extractor, model = self.extractor(), self.model()
-        device = next(model.parameters()).device
-        mels = [extractor(w, sampling_rate=extractor.sampling_rate, return_tensors="np")["input_features"][0] for w in windows]
-        out: list[np.ndarray] = []
-        size = max(1, int(self.params["batch_size"]))
-        for start in range(0, len(mels), size):
-            batch = torch.from_numpy(np.stack(mels[start:start + size])).float().to(device)
-            is_longer = torch.zeros(len(batch), 1, dtype=torch.bool, device=device)
-            with torch.inference_mode():
-                out.append(model.get_audio_features(input_features=batch, is_longer=is_longer).pooler_output.float().cpu().numpy())
-        return np.concatenate(out)
-
-    def embed_prepared(self, inputs: Sequence[PreparedClap]) -> list[Embedding]:
-        extractor = self.extractor()
         rate, clip = int(extractor.sampling_rate), int(extractor.nb_max_samples)
-        windows: list[np.ndarray] = []
-        owners: list[int] = []
-        centres: list[float] = []
-        for index, item in enumerate(inputs):
-            for start in window_starts(len(item.waveform), clip, int(MIN_TAIL_SECONDS * rate)) or [0]:
-                piece = item.waveform[start:start + clip]
-                windows.append(piece)
-                owners.append(index)
-                centres.append((start + len(piece) / 2) / rate)
-        vectors = self.window_embeddings(windows)
-        owner_array, centre_array = np.asarray(owners), np.asarray(centres)
-        embeddings = []
-        for index, item in enumerate(inputs):
-            frames = vectors[owner_array == index]
-            embeddings.append(Embedding(frames, centre_array[owner_array == index], frames.mean(axis=0), item.duration))
-        return embeddings
+        starts = [window_starts(len(item.waveform), clip, int(MIN_TAIL_SECONDS * rate)) or [0] for item in inputs]
+        pieces = [[item.waveform[s:s + clip] for s in track_starts] for item, track_starts in zip(inputs, starts)]
+        mels = [[extractor(p, sampling_rate=rate, return_tensors="np")["input_features"][0] for p in track_pieces]
+                for track_pieces in pieces]
+
+        def forward(batch: torch.Tensor) -> torch.Tensor:
+            is_longer = torch.zeros(len(batch), 1, dtype=torch.bool, device=batch.device)
+            return model.get_audio_features(input_features=batch.float(), is_longer=is_longer).pooler_output
+
+        outputs = self.run_windows(mels, forward)
+        return [mean_pooled(np.stack(vectors), np.asarray([(s + len(p) / 2) / rate for s, p in zip(track_starts, track_pieces)]),
+                            item.duration)
+                for item, vectors, track_starts, track_pieces in zip(inputs, outputs, starts, pieces)]
 
     def embed_text(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised CLAP text embeddings ``[len(texts), dim]`` (e.g. zero-shot label prompts)."""
@@ -197,9 +177,8 @@ class ClapEncoder(AudioEncoder):
                 raise WeightsError(f"CLAP folder {self.folder()}: no usable tokenizer ({exc}) — fetch the tokenizer "
                                    "files (vocab.json, merges.txt, tokenizer.json...) with `counterpoint weights fetch clap`") from exc
         model = self.model()
-        device = next(model.parameters()).device
         tokens = self._tokenizer(list(texts), padding=True, return_tensors="pt")
         with torch.inference_mode():
-            output = model.get_text_features(input_ids=tokens["input_ids"].to(device),
-                                             attention_mask=tokens["attention_mask"].to(device))
+            output = model.get_text_features(input_ids=tokens["input_ids"].to(self.device),
+                                             attention_mask=tokens["attention_mask"].to(self.device))
         return output.pooler_output.float().cpu().numpy()

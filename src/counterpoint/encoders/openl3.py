@@ -22,15 +22,15 @@ re-implements the ``openl3==0.4.2`` audio path with its default ``kapre`` front 
   conv (``audio_embedding_layer``) without norm or ReLU, then a "same" max-pool whose size
   gives 512 or 6144 dimensions, flattened in Keras' channels-last order.
 
-The weights are the published Keras files (``openl3_audio_<repr>_<content>.h5``); they are
-read with h5py, in the order Keras' own ``load_weights`` uses, and every array is checked.
+The weights are the published Keras files (``openl3_audio_<repr>_<content>.h5``, published
+gzipped as ``…-v0_4_0.h5.gz`` and declared as such in :data:`WEIGHT_FILES`: found by the
+weights resolution order in either form, or in an installed ``openl3`` package, whose setup
+downloads them); they are read with h5py, in the order Keras' own ``load_weights`` uses, and
+every array is checked.
 """
 
 from __future__ import annotations
 
-import gzip
-import importlib.util
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
@@ -39,9 +39,10 @@ import numpy as np
 
 from counterpoint.data.resample import RESAMPY_KAISER_BEST, Resampler
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
-from counterpoint.encoders.weights import WeightFile, declare_weights, find_weights, sha256_of
-from counterpoint.errors import EncoderError, TrackError, WeightsError
-from counterpoint.paths import cache_dir, weights_dir
+from counterpoint.encoders.torch_base import TorchEncoder, runtime_parameters
+from counterpoint.encoders.weights import WeightFile, declare_weights, file_digest, find_weights, resolve_weights
+from counterpoint.encoders.windowing import mean_pooled
+from counterpoint.errors import TrackError, WeightsError
 
 SAMPLE_RATE = 48_000  #: Hz, the only rate the models know
 WINDOW_SAMPLES = SAMPLE_RATE  #: one window is 1 second
@@ -97,15 +98,23 @@ def weight_filename(input_repr: str, content_type: str) -> str:
     return f"openl3_audio_{input_repr}_{content_type}.h5"
 
 
+def compressed_filename(input_repr: str, content_type: str) -> str:
+    """The name of the gzipped file as published, e.g. ``openl3_audio_mel256_music-v0_4_0.h5.gz``."""
+    return f"openl3_audio_{input_repr}_{content_type}-{WEIGHTS_VERSION}.h5.gz"
+
+
 #: The files as published (``…-v0_4_0.h5.gz``); they are used unpacked (:func:`weight_filename`).
 WEIGHT_FILES = {
     (repr_, content): WeightFile(
         model="openl3",
-        filename=f"openl3_audio_{repr_}_{content}-{WEIGHTS_VERSION}.h5.gz",
-        url=f"{WEIGHTS_BASE_URL}openl3_audio_{repr_}_{content}-{WEIGHTS_VERSION}.h5.gz",
+        filename=compressed_filename(repr_, content),
+        url=f"{WEIGHTS_BASE_URL}{compressed_filename(repr_, content)}",
+        package="openl3",
+        unpacked=weight_filename(repr_, content),
     )
     for repr_ in INPUT_REPRS for content in CONTENT_TYPES
 }
+declare_weights(*WEIGHT_FILES.values())
 
 
 # ---------------------------------------------------------------------------------------
@@ -387,100 +396,9 @@ def load_keras_weights(network: Any, path: str | Path) -> list[str]:
     return [layer.name for layer in layers]
 
 
-def _installed_openl3_file(filename: str) -> Path | None:
-    """The weight file inside an installed ``openl3`` package (its setup.py downloads them)."""
-    try:
-        spec = importlib.util.find_spec("openl3")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        candidate = Path(folder) / filename
-        if candidate.exists():
-            return candidate
-    return None
-
-
-def compressed_filename(input_repr: str, content_type: str) -> str:
-    """The name of the gzipped file as published, e.g. ``openl3_audio_mel256_music-v0_4_0.h5.gz``."""
-    return f"openl3_audio_{input_repr}_{content_type}-{WEIGHTS_VERSION}.h5.gz"
-
-
-def _unpacked_download(input_repr: str, content_type: str) -> Path | None:
-    """Gunzip a published ``.h5.gz`` found in ``$COUNTERPOINT_WEIGHTS_DIR`` into the cache, once."""
-    folder = weights_dir()
-    if folder is None:
-        return None
-    name = compressed_filename(input_repr, content_type)
-    for candidate in (folder / "openl3" / name, folder / name):
-        if candidate.exists():
-            target = cache_dir() / "openl3" / weight_filename(input_repr, content_type)
-            if not target.exists() or target.stat().st_mtime < candidate.stat().st_mtime:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                partial = target.with_suffix(".partial")
-                try:
-                    with gzip.open(candidate, "rb") as source, open(partial, "wb") as sink:
-                        shutil.copyfileobj(source, sink)
-                except (OSError, EOFError) as exc:
-                    partial.unlink(missing_ok=True)
-                    raise WeightsError(f"{candidate}: cannot be decompressed ({exc}) — download it again") from exc
-                partial.replace(target)
-            return target
-    return None
-
-
-def find_openl3_weights(input_repr: str, content_type: str, explicit: str | Path | None = None) -> Path | None:
-    """Where the weights are: explicit path → ``$COUNTERPOINT_WEIGHTS_DIR`` (``.h5``, or the published
-    ``.h5.gz``, unpacked into the cache) → an installed openl3 package."""
-    unpacked = WeightFile(model="openl3", filename=weight_filename(input_repr, content_type))
-    found = find_weights(unpacked, explicit)
-    if found is None and explicit is None:
-        found = _unpacked_download(input_repr, content_type) or _installed_openl3_file(unpacked.filename)
-    return found
-
-
-_KEY_OF_FILE = {file: key for key, file in WEIGHT_FILES.items()}
-declare_weights(*WEIGHT_FILES.values(), finder=lambda file: find_openl3_weights(*_KEY_OF_FILE[file]))
-
-
-def resolve_openl3_weights(input_repr: str, content_type: str, explicit: str | Path | None = None) -> Path:
-    """Like :func:`find_openl3_weights`, but a missing file is an error saying how to get it."""
-    found = find_openl3_weights(input_repr, content_type, explicit)
-    if found is not None:
-        return found
-    if explicit is not None:
-        raise WeightsError(f"openl3 weights file {explicit} not found — check the path given in weights=...")
-    gz_name = compressed_filename(input_repr, content_type)
-    raise WeightsError(
-        f"openl3 ({input_repr}, {content_type}) needs {weight_filename(input_repr, content_type)} (about 18 MB), which is not on this machine. "
-        f"It is published in the 'models' branch of github.com/marl/openl3 as {gz_name}: download "
-        f"{WEIGHTS_BASE_URL}{gz_name} into $COUNTERPOINT_WEIGHTS_DIR/openl3/ (it is unpacked on first use), "
-        "or pass weights=PATH. (`pip install openl3` also downloads it, into the openl3 package folder, "
-        "where it is found too.)")
-
-
 # ---------------------------------------------------------------------------------------
 # The encoder
 # ---------------------------------------------------------------------------------------
-
-def _window_batches(framed: Sequence[np.ndarray], size: int) -> Any:
-    """Yield ``[<=size, 48000]`` arrays of consecutive windows across several waveforms."""
-    pending: list[np.ndarray] = []
-    filled = 0
-    for windows in framed:
-        start = 0
-        while start < len(windows):
-            take = min(size - filled, len(windows) - start)
-            pending.append(windows[start:start + take])
-            filled += take
-            start += take
-            if filled == size:
-                yield np.concatenate(pending)
-                pending, filled = [], 0
-    if pending:
-        yield np.concatenate(pending)
-
 
 @dataclass
 class PreparedAudio:
@@ -493,7 +411,7 @@ class PreparedAudio:
         return self.waveform.size / SAMPLE_RATE
 
 
-class OpenL3Encoder(AudioEncoder):
+class OpenL3Encoder(TorchEncoder, AudioEncoder):
     """OpenL3 audio embeddings: one vector per 1-second window every ``hop`` seconds."""
 
     name: ClassVar[str] = "openl3"
@@ -505,34 +423,26 @@ class OpenL3Encoder(AudioEncoder):
         "input_repr": Parameter("mel256", "spectrogram the model was trained on", INPUT_REPRS),
         "content_type": Parameter("music", "training content: music or environmental sound", CONTENT_TYPES),
         "embedding_size": Parameter(6144, "dimensions of each embedding", EMBEDDING_SIZES),
-        "hop": Parameter(0.1, "seconds between windows"),
+        "hop": Parameter(0.1, "seconds between windows, at least one sample", low=1 / SAMPLE_RATE),
         "center": Parameter(True, "pad half a window at the start so timestamps are window centres"),
-        "weights": Parameter(None, "path to openl3_audio_<repr>_<content>.h5 (else looked up)"),
-        "batch_size": Parameter(32, "windows per forward pass"),
-        "device": Parameter("cpu", "torch device, e.g. cpu or cuda"),
+        "weights": Parameter("", "path to openl3_audio_<repr>_<content>.h5; default: the published file, looked up"),
+        **runtime_parameters(batch_size=8, forward_batch=32, forward_help="1-s windows"),
     }
     code_version: ClassVar[str] = "1"
-    default_batch_size: ClassVar[int] = 8
     requirements: ClassVar[str] = ("torch, h5py, librosa, resampy, and the Keras weight file openl3_audio_<repr>_<content>.h5 "
                                    "(about 18 MB each) from github.com/marl/openl3 (branch 'models'), in "
                                    "$COUNTERPOINT_WEIGHTS_DIR/openl3/ or given with weights=PATH")
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
-        if any(find_openl3_weights(r, c) is not None for r, c in WEIGHT_FILES):
+        if any(find_weights(file) is not None for file in WEIGHT_FILES.values()):
             return None
         return (f"no openl3 weight file found (e.g. {weight_filename('mel256', 'music')}) — download it from "
                 f"{WEIGHTS_BASE_URL} into $COUNTERPOINT_WEIGHTS_DIR/openl3/")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        if self.params["hop"] <= 0 or hop_samples(self.params["hop"]) == 0:
-            raise EncoderError(f"encoder openl3: hop={self.params['hop']} s must be at least one sample (1/48000 s)")
-        if self.params["batch_size"] < 1:
-            raise EncoderError(f"encoder openl3: batch_size={self.params['batch_size']} must be at least 1")
-        self._network: Any = None
         self._weights_path: Path | None = None
-        self._digest: str | None = None
 
     @property
     def dim(self) -> int:
@@ -541,47 +451,30 @@ class OpenL3Encoder(AudioEncoder):
     @property
     def weights_path(self) -> Path:
         if self._weights_path is None:
-            self._weights_path = resolve_openl3_weights(self.params["input_repr"], self.params["content_type"],
-                                                        self.params["weights"])
+            file = WEIGHT_FILES[(self.params["input_repr"], self.params["content_type"])]
+            self._weights_path = resolve_weights(file, self.params["weights"])
         return self._weights_path
 
     def weights_digest(self) -> str | None:
-        if self._digest is None:
-            self._digest = sha256_of(self.weights_path)
-        return self._digest
+        return file_digest(self.weights_path)
 
-    def load(self) -> None:
-        self.network  # noqa: B018  (the property builds the network and loads the weights)
-
-    @property
-    def network(self) -> Any:
-        """The torch network with the weights loaded (built on first use)."""
-        if self._network is None:
-            network = build_network(self.params["input_repr"], self.params["embedding_size"])
-            load_keras_weights(network, self.weights_path)
-            self._network = network.to(self.params["device"]).eval()
-        return self._network
+    def build_model(self) -> Any:
+        network = build_network(self.params["input_repr"], self.params["embedding_size"])
+        load_keras_weights(network, self.weights_path)
+        return self.on_device(network)
 
     def prepare_waveform(self, waveform: np.ndarray, source: str) -> PreparedAudio:
         return PreparedAudio(waveform)
 
-    def _forward(self, batch: np.ndarray) -> np.ndarray:
-        """One forward pass: windows ``[B, 48000]`` → ``[B, dim]`` float32."""
-        torch = _torch()
-        with torch.inference_mode():
-            tensor = torch.from_numpy(np.array(batch, dtype=np.float32)).to(self.params["device"])
-            return self.network(tensor).float().cpu().numpy()
-
     def embed_windows(self, windows: np.ndarray) -> np.ndarray:
-        """Embed 1-second windows ``[N, 48000]`` → ``[N, dim]`` float32, ``batch_size`` at a time."""
-        size = self.params["batch_size"]
-        outputs = [self._forward(windows[start:start + size]) for start in range(0, len(windows), size)]
-        return np.concatenate(outputs) if outputs else np.zeros((0, self.dim), dtype=np.float32)
+        """Embed 1-second windows ``[N, 48000]`` → ``[N, dim]`` float32, ``forward_batch`` at a time."""
+        vectors = self.run_windows([list(windows)], self.model())[0]
+        return np.stack(vectors) if vectors else np.zeros((0, self.dim), dtype=np.float32)
 
     def embed_waveforms(self, waveforms: Sequence[np.ndarray]) -> list[Embedding]:
         """Embed 48 kHz mono waveforms; windows of all of them share the forward passes.
 
-        Windows stay strided views of each waveform until a batch of ``batch_size`` is copied
+        Windows stay strided views of each waveform until a batch of ``forward_batch`` is copied
         out, so memory grows with the batch, not with the length of the audio.
         """
         hop, center = self.params["hop"], self.params["center"]
@@ -590,15 +483,9 @@ class OpenL3Encoder(AudioEncoder):
             if np.asarray(waveform).size == 0:
                 raise TrackError("openl3: got an empty waveform — every input needs at least one sample")
             framed.append(frame_audio(waveform, hop, center))
-        outputs = [self._forward(batch) for batch in _window_batches(framed, self.params["batch_size"])]
-        vectors = np.concatenate(outputs) if outputs else np.zeros((0, self.dim), dtype=np.float32)
-        embeddings, start = [], 0
-        for waveform, windows in zip(waveforms, framed):
-            frames = vectors[start:start + len(windows)]
-            start += len(windows)
-            embeddings.append(Embedding(frames=frames, timestamps=window_timestamps(len(windows), hop),
-                                        pooled=frames.mean(axis=0), duration=np.asarray(waveform).size / SAMPLE_RATE))
-        return embeddings
+        outputs = self.run_windows(framed, self.model())
+        return [mean_pooled(np.stack(vectors), window_timestamps(len(vectors), hop), np.asarray(waveform).size / SAMPLE_RATE)
+                for waveform, vectors in zip(waveforms, outputs)]
 
     def embed_prepared(self, inputs: Sequence[PreparedAudio]) -> list[Embedding]:
         return self.embed_waveforms([item.waveform for item in inputs])
