@@ -446,9 +446,9 @@ class MusicnnEncoder(TorchEncoder, AudioEncoder):
         "center": Parameter(False, "pad 1.5 s of silence at both ends so patches are centred at 0, hop, 2·hop… s and "
                                    "sounds shorter than a 3-s patch embed (what the HEAR API uses); false = the reference"),
         **runtime_parameters(batch_size=8, forward_batch=0, forward_help="3-s patches"),
+        "forward_batch": Parameter(0, "3-s patches per forward pass (0: 2 on cpu, run side by side on the cores; "
+                                      "64 on cuda); speed and memory only", low=0),
     }
-    parameters["forward_batch"] = Parameter(0, "3-s patches per forward pass (0: 2 on cpu, run side by side on the "
-                                               "cores; 64 on cuda); speed and memory only", low=0)
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
