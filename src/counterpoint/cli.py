@@ -200,7 +200,7 @@ def weights_list() -> None:
     Example: counterpoint weights list
     """
     from counterpoint.encoders.registry import REGISTRY
-    from counterpoint.encoders.weights import declared_weights, locate_declared
+    from counterpoint.encoders.weights import declared_weights, find_weights
 
     for entry in REGISTRY.values():
         try:
@@ -210,7 +210,7 @@ def weights_list() -> None:
     rows = []
     for model, files in declared_weights().items():
         for f in files:
-            path = locate_declared(f)
+            path = find_weights(f)
             rows.append([model, f.filename, f.size_text, f.source, str(path) if path else "missing"])
     _print(_table("Model weights", ["model", "file", "size", "source", "present"], rows))
 

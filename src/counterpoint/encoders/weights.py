@@ -80,11 +80,6 @@ def declared_weights() -> dict[str, list[WeightFile]]:
     return dict(_DECLARED)
 
 
-def locate_declared(file: WeightFile) -> Path | None:
-    """Where a declared file is on this machine, in the form its encoder reads (for `weights list`)."""
-    return find_weights(file)
-
-
 def _hub_cached(file: WeightFile) -> Path | None:
     if not file.repo_id:
         return None
