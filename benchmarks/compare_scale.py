@@ -33,10 +33,11 @@ def synthetic_pair(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray,
 
 
 def run_one(n: int, dim: int, n_boot: int, n_perm: int, seed: int) -> dict:
-    from counterpoint.analysis.compare import Settings, compare_spaces
+    from counterpoint.analysis.compare import compare_spaces
+    from counterpoint.config import CompareSettings
 
     audio, symbolic, labels = synthetic_pair(n, dim, seed)
-    settings = Settings(label="class", n_boot=n_boot, n_perm=n_perm, seed=seed)
+    settings = CompareSettings(label="class", n_boot=n_boot, n_perm=n_perm, seed=seed)
     tracemalloc.start()
     started = time.perf_counter()
     pair = compare_spaces(audio, symbolic, labels, None, None, settings)

@@ -1,4 +1,4 @@
-"""Numeric options of compare, probe, analyze and run are checked by the API itself, before any work."""
+"""Numeric options of compare, probe, analyze and run are checked by their settings objects, before any work."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from counterpoint.analysis.compare import run_compare
+from counterpoint.config import AnalysisOptions, CompareSettings, RunOptions, TrainSettings
 from counterpoint.errors import CounterpointError
-from counterpoint.pipeline import RunOptions, analyze_everything, run_pipeline
+from counterpoint.pipeline import run_pipeline
 from counterpoint.probes.models import parse_hidden_sizes
-from counterpoint.probes.train import TrainSettings
 
 
 @pytest.mark.parametrize("option, value, message", [
@@ -22,10 +21,9 @@ from counterpoint.probes.train import TrainSettings
     ("seed", -3, "seed = -3: give a whole number ≥ 0"),
     ("k", 2.5, "k = 2.5: give a whole number ≥ 1"),
 ])
-def test_compare_options_out_of_range_are_refused_before_any_work(tmp_path: Path, option, value, message):
+def test_compare_options_out_of_range_are_refused(option, value, message):
     with pytest.raises(CounterpointError, match=message):
-        run_compare(tmp_path / "missing.h5", "style", tmp_path / "out", **{option: value})
-    assert not (tmp_path / "out").exists()
+        CompareSettings("style", **{option: value})
 
 
 def test_hidden_sizes_are_parsed_or_refused_with_the_text_given():
@@ -44,13 +42,20 @@ def test_training_settings_out_of_range_are_refused(settings):
         TrainSettings(**settings)
 
 
+@pytest.mark.parametrize("settings, message", [(dict(dropout=1.0), "dropout = 1.0"), (dict(dropout=-0.1), "dropout"),
+                                               (dict(hidden=(256, 0)), "hidden = 0")])
+def test_probe_architecture_out_of_range_is_refused(settings, message):
+    with pytest.raises(CounterpointError, match=message):
+        TrainSettings(**settings)
+
+
 @pytest.mark.parametrize("options, message", [
     (dict(seed=-1), "seed = -1"), (dict(probe_seeds=0, probe_models=["linear"]), "probe seeds = 0"),
-    (dict(depth=-1), "depth = -1"),
+    (dict(depth=-1), "depth = -1"), (dict(reductions=("pca", "mds")), "unknown reduction 'mds'"),
 ])
-def test_analysis_options_out_of_range_are_refused(tmp_path: Path, options, message):
+def test_analysis_options_out_of_range_are_refused(options, message):
     with pytest.raises(CounterpointError, match=message):
-        analyze_everything(tmp_path / "missing.h5", "style", tmp_path / "out", **options)
+        AnalysisOptions("style", **options)
 
 
 @pytest.mark.parametrize("field, value", [("batch_size", -1), ("depth", -2), ("seed", -1), ("probe_seeds", 0)])

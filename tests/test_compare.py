@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 from counterpoint.analysis.alignment import linear_cka
 from counterpoint.analysis.compare import headline_table, run_compare
 from counterpoint.cli import app
+from counterpoint.config import CompareSettings
 from counterpoint.encoders.base import Embedding
 from counterpoint.errors import StoreError
-from counterpoint.report.compare_figures import compare_html_section
+from counterpoint.report.compare import compare_html_section, write_comparison
 from counterpoint.store import EncoderMeta, StoreWriter
 
 N_TRACKS = 60
@@ -57,15 +58,21 @@ def store_path(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def result(store_path, tmp_path_factory):
+    return run_compare(store_path, CompareSettings("style", k=5, n_boot=30, seed=0, n_perm=49))
+
+
+@pytest.fixture(scope="module")
+def written(result, tmp_path_factory):
+    """The comparison's folder and the files written into it."""
     out = tmp_path_factory.mktemp("compare")
-    return run_compare(store_path, "style", out, k=5, n_boot=30, seed=0, n_perm=49)
+    return out, write_comparison(result, out)
 
 
 def test_every_audio_symbolic_pair_is_compared_on_paired_tracks(result):
     pairs = {(p.audio, p.symbolic): p.n_pairs for p in result.pairs}
     # 59 labelled tracks; symbolic-stats has embeddings for the first 40 (one of them unlabelled).
     assert pairs == {("clamp3-audio", "clamp3-symbolic"): 59, ("clamp3-audio", "symbolic-stats"): 39}
-    assert result.settings.group == "group"
+    assert result.group == "group"
     assert any("without a 'style' label" in note for note in result.notes)
 
 
@@ -98,17 +105,18 @@ def test_shared_space_gets_direct_retrieval_and_chance_levels(result):
     assert (shared.value > shared.chance).all()
 
 
-def test_files_are_written_and_json_is_complete(result):
-    for path in result.files.values():
+def test_files_are_written_and_json_is_complete(result, written):
+    out_dir, files = written
+    for path in files.values():
         assert path.is_file()
-    on_disk = pd.read_csv(result.files["alignment"])
+    on_disk = pd.read_csv(files["alignment"])
     assert len(on_disk) == len(result.alignment)
-    document = json.loads(result.files["json"].read_text())
+    document = json.loads(files["json"].read_text())
     assert document["settings"]["label"] == "style"
     assert len(document["pairs"]) == 2
     for pair in document["pairs"]:
         for name in pair["plots"].values():
-            assert (result.out_dir / name).stat().st_size > 1000   # a real PNG
+            assert (out_dir / name).stat().st_size > 1000   # a real PNG
     assert {row["encoder"] for row in document["label_quality"]} == {"clamp3-audio", "clamp3-symbolic", "symbolic-stats"}
 
 
@@ -127,7 +135,7 @@ def test_html_section_shows_tables_and_plots(result):
 
 def test_unknown_label_column_is_a_store_error_naming_the_columns(store_path, tmp_path):
     with pytest.raises(StoreError, match="no label column 'genre'.*style"):
-        run_compare(store_path, "genre", tmp_path, k=5, n_boot=5, n_perm=5)
+        run_compare(store_path, CompareSettings("genre", k=5, n_boot=5, n_perm=5))
 
 
 def test_headline_table_has_one_row_per_pair(result):
@@ -148,12 +156,12 @@ def test_spaces_too_small_to_compare_are_noted_not_fatal(tmp_path):
         writer.set_tracks(table)
         _write_encoder(writer, "audio-stats", "audio", ids, rng.normal(size=(30, 4)))
         _write_encoder(writer, "symbolic-stats", "symbolic", ids[:3], rng.normal(size=(3, 4)))
-    result = run_compare(path, "style", tmp_path / "out", k=3, n_boot=5, n_perm=5)
+    result = run_compare(path, CompareSettings("style", k=3, n_boot=5, n_perm=5))
     assert result.pairs == [] and result.alignment.empty
     assert any("only 3 paired tracks" in note for note in result.notes)
     assert any(note.startswith("symbolic-stats: no label quality") for note in result.notes)
     assert set(result.label_quality.encoder) == {"audio-stats"}
-    assert json.loads(result.files["json"].read_text())["pairs"] == []
+    assert json.loads(write_comparison(result, tmp_path / "out")["json"].read_text())["pairs"] == []
 
 
 def test_named_descriptors_are_z_scored_so_one_unit_does_not_dominate(tmp_path):
@@ -170,7 +178,7 @@ def test_named_descriptors_are_z_scored_so_one_unit_does_not_dominate(tmp_path):
         writer.set_tracks(table)
         _write_encoder(writer, "audio-stats", "audio", ids, audio)
         _write_encoder(writer, "symbolic-stats", "symbolic", ids, descriptors, [f"f{i}" for i in range(6)])
-    result = run_compare(path, "style", tmp_path / "out", k=5, n_boot=5, n_perm=19)
+    result = run_compare(path, CompareSettings("style", k=5, n_boot=5, n_perm=19))
     cka = result.alignment[result.alignment.measure == "cka"].value.iloc[0]
     raw = linear_cka(audio, descriptors)
     assert raw < 0.1 < 0.5 < cka
@@ -188,7 +196,7 @@ RANGES = {"cka": (0, 1), "cka_debiased": (-1, 1), "rsa_spearman": (-1, 1), "mutu
 REFLECTED = {"cka", "cka_debiased", "rsa_spearman"}
 
 
-def test_every_statistic_lies_in_its_range(result):
+def test_every_statistic_lies_in_its_range(result, written):
     rows = pd.concat([result.alignment, result.label_quality.rename(columns={"encoder": "audio"})])
     assert set(rows.measure) - {"median_rank"} == set(RANGES)
     for row in rows.itertuples():
@@ -200,7 +208,7 @@ def test_every_statistic_lies_in_its_range(result):
             assert row.ci_low <= row.value <= row.ci_high, row
         assert np.isnan(row.p_value) or 0 < row.p_value <= 1, row
         assert np.isnan(row.chance) or low <= row.chance <= high, row
-    document = json.loads(result.files["json"].read_text())
+    document = json.loads(written[1]["json"].read_text())
     for pair in document["pairs"]:
         assert pair["cca_correlations"] and all(0 <= c <= 1 for c in pair["cca_correlations"])
 
@@ -208,7 +216,7 @@ def test_every_statistic_lies_in_its_range(result):
 def test_unknown_group_column_is_a_named_error_listing_the_columns(store_path, tmp_path):
     with pytest.raises(StoreError, match=r"no group column 'nosuch' in the track table \(it has: id, split, group, "
                                          r"style\) — pass one of those as --group"):
-        run_compare(store_path, "style", tmp_path, group="nosuch", k=5, n_boot=5, n_perm=5)
+        run_compare(store_path, CompareSettings("style", group="nosuch", k=5, n_boot=5, n_perm=5))
     for command in (["compare", "--group", "nosuch"], ["analyze", "--group", "nosuch"]):
         outcome = CliRunner().invoke(app, [command[0], str(store_path), "--label", "style",
                                            "--out", str(tmp_path / "x"), *command[1:]])

@@ -113,7 +113,6 @@ def test_missing_value_tokens_are_missing_labels_groups_and_splits(tmp_path, tok
 
 
 def test_missing_labels_are_left_out_of_the_analysis_after_embedding(tmp_path):
-    from counterpoint.analysis.analyze import labelled_rows
     from counterpoint.embed import embed_dataset
     from counterpoint.store import Store
 
@@ -122,8 +121,8 @@ def test_missing_labels_are_left_out_of_the_analysis_after_embedding(tmp_path):
         row["style"] = token
     root = make_info_csv_dataset(tmp_path / "d", rows)
     embed_dataset(root, tmp_path / "s.h5", "symbolic-stats")
-    X, labels, obs = labelled_rows(Store(tmp_path / "s.h5").pooled("symbolic-stats"), "style")
-    assert sorted(obs["id"]) == ["t3", "t4", "t5"] and set(labels) == {"rock/indie", "jazz/bop"}
+    labelled = Store(tmp_path / "s.h5").pooled("symbolic-stats").labelled("style")
+    assert sorted(labelled.ids) == ["t3", "t4", "t5"] and set(labelled.labels("style")) == {"rock/indie", "jazz/bop"}
 
 
 def _write_csv(root: Path, text: str) -> Path:

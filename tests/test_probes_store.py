@@ -12,13 +12,15 @@ from counterpoint.encoders.base import Embedding
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.probes.persist import load_probe
 from counterpoint.probes.train import predict_logits
-from counterpoint.probes.run import evaluate_saved, probe, probe_html_section, probe_table
+from counterpoint.config import TrainSettings
+from counterpoint.probes.run import evaluate_saved, probe, probe_table
+from counterpoint.report.probes import probe_html_section, write_evaluation, write_probe_result, write_probe_table
 from counterpoint.store import EncoderMeta, Store, StoreWriter
 
 torch.set_num_threads(1)
 
 HELPER = Path(__file__).with_name("probes_custom_model.py")
-FAST = {"epochs": 20, "patience": 5, "lr": 1e-2, "hidden": (8,)}
+FAST = {"settings": TrainSettings(epochs=20, patience=5, lr=1e-2, hidden=(8,))}
 DIM = 4
 
 
@@ -69,7 +71,8 @@ def group_of(track_id: str) -> str:
 
 @pytest.mark.parametrize("model", ["linear", "lstm"])
 def test_probe_on_a_store_writes_everything_and_does_not_leak(store_path: Path, tmp_path: Path, model: str) -> None:
-    result = probe(store_path, "signal", "style", model=model, out_dir=tmp_path, **FAST)
+    result = probe(store_path, "signal", "style", model=model, **FAST)
+    write_probe_result(result, tmp_path)
     assert result.accuracy >= 0.9
     for name in ("model.safetensors", "config.json", "training_history.json", "classification_report.json",
                  "classification_report.txt", "confusion_matrix.png", "test_predictions.csv"):
@@ -91,7 +94,8 @@ def test_probe_on_a_store_writes_everything_and_does_not_leak(store_path: Path, 
 def test_group_column_keeps_works_on_one_side(store_path: Path) -> None:
     """Re-derive every side from the saved predictions and the split counts of three seeds."""
     for seed in range(3):
-        result = probe(store_path, "signal", "style", model="linear", group="group", seed=seed, epochs=2, patience=2)
+        result = probe(store_path, "signal", "style", model="linear", group="group",
+                       settings=TrainSettings(seed=seed, epochs=2, patience=2))
         test_ids = set(result.test_predictions["id"])
         test_works = {group_of(i) for i in test_ids}
         all_ids = Store(store_path).tracks()
@@ -113,7 +117,8 @@ def test_split_column_is_honoured(tmp_path: Path) -> None:
 def test_saved_model_round_trip_gives_identical_predictions(store_path: Path, tmp_path: Path) -> None:
     for model in ("mlp", "attention"):
         out = tmp_path / model
-        trained = probe(store_path, "signal", "style", model=model, out_dir=out, **FAST)
+        trained = probe(store_path, "signal", "style", model=model, **FAST)
+        write_probe_result(trained, out)
         tracks = Store(store_path).tracks().set_index("id")
         test_ids = list(trained.test_predictions["id"])
         # Evaluate the saved model on exactly the test tracks, through a store whose split column says so.
@@ -130,9 +135,10 @@ def test_saved_model_round_trip_gives_identical_predictions(store_path: Path, tm
 
 
 def test_evaluate_saved_reports_unseen_labels(store_path: Path, tmp_path: Path) -> None:
-    probe(store_path, "signal", "style", model="linear", out_dir=tmp_path / "probe", **FAST)
+    write_probe_result(probe(store_path, "signal", "style", model="linear", **FAST), tmp_path / "probe")
     other = write_store(tmp_path / "other.h5", extra_style="impressionist", seed=1)
-    result = evaluate_saved(tmp_path / "probe", other, out_dir=tmp_path / "eval")
+    result = evaluate_saved(tmp_path / "probe", other)
+    write_evaluation(result, tmp_path / "eval")
     assert result.unseen_labels == {"impressionist": 3}
     assert "never saw" in " ".join(result.notes)
     assert len(result.predictions) == 72 - 3 - 3  # 3 empty labels and 3 unseen
@@ -140,7 +146,8 @@ def test_evaluate_saved_reports_unseen_labels(store_path: Path, tmp_path: Path) 
 
 
 def test_evaluate_saved_needs_the_same_spec(store_path: Path, tmp_path: Path) -> None:
-    probe(store_path, "signal", "style", model="linear", out_dir=tmp_path, epochs=1, patience=1)
+    write_probe_result(probe(store_path, "signal", "style", model="linear",
+                             settings=TrainSettings(epochs=1, patience=1)), tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     config["encoder"] = "signal:scale=2"
     (tmp_path / "config.json").write_text(json.dumps(config))
@@ -150,8 +157,9 @@ def test_evaluate_saved_needs_the_same_spec(store_path: Path, tmp_path: Path) ->
 
 def test_custom_sequence_class_trains_on_a_store(store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(HELPER.parent)  # a relative file path, as a user types it
-    result = probe(store_path, "signal", "style", model=f"{HELPER.name}:MaskedMaxProbe", out_dir=tmp_path / "probe",
-                   epochs=20, patience=5, lr=1e-2)
+    result = probe(store_path, "signal", "style", model=f"{HELPER.name}:MaskedMaxProbe",
+                   settings=TrainSettings(epochs=20, patience=5, lr=1e-2))
+    write_probe_result(result, tmp_path / "probe")
     assert result.accuracy >= 0.8
     monkeypatch.chdir(tmp_path)  # the saved probe loads from anywhere
     reloaded, config = load_probe(tmp_path / "probe")
@@ -160,7 +168,7 @@ def test_custom_sequence_class_trains_on_a_store(store_path: Path, tmp_path: Pat
 
 
 def test_label_depth_and_missing_columns(store_path: Path) -> None:
-    result = probe(store_path, "signal", "era", model="linear", label_depth=1, epochs=3, patience=3)
+    result = probe(store_path, "signal", "era", model="linear", depth=1, settings=TrainSettings(epochs=3, patience=3))
     assert result.classes == ["baroque", "classical", "romantic"]
     with pytest.raises(CounterpointError, match="label column 'mood'"):
         probe(store_path, "signal", "mood")
@@ -172,8 +180,10 @@ def test_label_depth_and_missing_columns(store_path: Path) -> None:
 
 def test_probe_table_over_encoders_models_and_seeds(store_path: Path, tmp_path: Path) -> None:
     messages: list[str] = []
-    table = probe_table(store_path, "style", models=("linear", "attention"), seeds=2, out_dir=tmp_path,
-                        progress=messages.append, **FAST)
+    probes = probe_table(store_path, "style", models=("linear", "attention"), seeds=2, progress=messages.append,
+                         **FAST)
+    write_probe_table(probes, tmp_path)
+    table = probes.table
     assert len(messages) == 8 and messages[-1].startswith("run 8/8")
     assert len(table) == 4 and (table["seeds"] == 2).all() and (table["error"] == "").all()
     by_key = table.set_index(["encoder", "model"])
@@ -185,22 +195,22 @@ def test_probe_table_over_encoders_models_and_seeds(store_path: Path, tmp_path: 
     assert json.loads((tmp_path / "probe_table.json").read_text())["rows"][0]["seeds"] == 2
     assert len(pd.read_csv(tmp_path / "probe_runs.csv")) == 8
     assert (tmp_path / "signal_scale=1" / "attention" / "seed1" / "model.safetensors").is_file()
-    html = probe_html_section(table)
+    html = probe_html_section(probes)
     assert html.count("<tr>") == 5 and "signal:scale=1" in html and "±" in html and "<strong>" in html
 
 
 def test_probe_table_records_a_failing_combination(store_path: Path) -> None:
-    table = probe_table(store_path, "style", models=("linear", "no_such_module_xyz:Probe"), seeds=1,
-                        encoders=["signal:scale=1"], epochs=2, patience=2)
-    failed = table.set_index("model").loc["no_such_module_xyz:Probe"]
+    probes = probe_table(store_path, "style", models=("linear", "no_such_module_xyz:Probe"), seeds=1,
+                         encoders=["signal:scale=1"], settings=TrainSettings(epochs=2, patience=2))
+    failed = probes.table.set_index("model").loc["no_such_module_xyz:Probe"]
     assert "cannot import" in failed["error"]
-    assert "failed: " in probe_html_section(table)
+    assert "failed: " in probe_html_section(probes)
 
 
 @pytest.mark.parametrize("n_works", [13, 14, 15, 16])
 def test_probe_on_11_to_14_tracks_states_the_split_it_gave_and_trains_on_every_class(tmp_path: Path, n_works: int) -> None:
     path = write_store(tmp_path / "small.h5", n_works=n_works, per_work=1)   # 2 of the tracks have no label
-    result = probe(path, "signal", "style", model="linear", epochs=3, patience=2, lr=1e-2)
+    result = probe(path, "signal", "style", model="linear", settings=TrainSettings(epochs=3, patience=2, lr=1e-2))
     counts = result.split_counts
     n = n_works - 2
     assert sum(counts.values()) == n

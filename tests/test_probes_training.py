@@ -1,5 +1,6 @@
 """Probe training on arrays: it learns what is there, not what is not; splits never leak."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -7,8 +8,10 @@ import pytest
 import torch
 
 from counterpoint.errors import CounterpointError
+from counterpoint.matrix import canonical_splits
 from counterpoint.probes.run import fit_probe, plan_splits
-from counterpoint.probes.train import TrainSettings, class_weights, resolve_device
+from counterpoint.config import TrainSettings
+from counterpoint.probes.train import class_weights, resolve_device
 
 torch.set_num_threads(1)  # tiny models: threads only add overhead on a shared machine
 
@@ -37,7 +40,7 @@ def frame_blobs(n: int = 60, dim: int = 4, seed: int = 0) -> tuple[list[np.ndarr
 def test_separable_pooled_data_is_learned(model: str) -> None:
     X, labels = blobs()
     splits = plan_splits(labels, None, None, seed=0).splits
-    result = fit_probe(X, labels, splits, model=model, hidden=(32,), settings=FAST)
+    result = fit_probe(X, labels, splits, model=model, settings=replace(FAST, hidden=(32,)))
     assert result.accuracy >= 0.95 and result.macro_f1 >= 0.95
     assert result.confusion.sum() == result.split_counts["test"] == (splits == "test").sum()
 
@@ -46,7 +49,7 @@ def test_separable_pooled_data_is_learned(model: str) -> None:
 def test_separable_sequences_are_learned(model: str) -> None:
     seqs, labels = frame_blobs(n=100)   # 15 test tracks: one stray blob point does not decide the test
     splits = plan_splits(labels, None, None, seed=0).splits
-    result = fit_probe(seqs, labels, splits, model=model, hidden=(8,), dropout=0.0, settings=FAST)
+    result = fit_probe(seqs, labels, splits, model=model, settings=replace(FAST, hidden=(8,), dropout=0.0))
     assert result.accuracy >= 0.9
 
 
@@ -54,7 +57,7 @@ def test_shuffled_labels_stay_near_chance() -> None:
     X, labels = blobs(n=300, classes=2)
     shuffled = np.random.default_rng(5).permutation(labels)
     splits = plan_splits(shuffled, None, None, seed=0).splits
-    result = fit_probe(X, shuffled, splits, model="mlp", hidden=(32,), settings=FAST)
+    result = fit_probe(X, shuffled, splits, model="mlp", settings=replace(FAST, hidden=(32,)))
     assert 0.3 <= result.accuracy <= 0.7
     assert result.macro_f1 <= 0.7
 
@@ -63,8 +66,8 @@ def test_early_stopping_keeps_the_best_validation_epoch() -> None:
     X, labels = blobs(n=120, classes=2)
     shuffled = np.random.default_rng(6).permutation(labels)
     splits = plan_splits(shuffled, None, None, seed=0).splits
-    result = fit_probe(X, shuffled, splits, model="mlp", hidden=(32,),
-                       settings=TrainSettings(epochs=200, patience=5, lr=1e-2, seed=0))
+    result = fit_probe(X, shuffled, splits, model="mlp",
+                       settings=TrainSettings(epochs=200, patience=5, lr=1e-2, seed=0, hidden=(32,)))
     history = result.history
     assert len(history) < 100  # nothing to learn: it stops
     assert len(history) - result.best_epoch == 5
@@ -77,10 +80,10 @@ def test_early_stopping_keeps_the_best_validation_epoch() -> None:
 def test_same_seed_same_run_other_seed_other_run() -> None:
     X, labels = blobs(n=60)
     splits = plan_splits(labels, None, None, seed=0).splits
-    settings = TrainSettings(epochs=3, patience=5, seed=3)
-    first = fit_probe(X, labels, splits, model="mlp", hidden=(16,), settings=settings)
-    again = fit_probe(X, labels, splits, model="mlp", hidden=(16,), settings=settings)
-    other = fit_probe(X, labels, splits, model="mlp", hidden=(16,), settings=TrainSettings(epochs=3, patience=5, seed=4))
+    settings = TrainSettings(epochs=3, patience=5, seed=3, hidden=(16,))
+    first = fit_probe(X, labels, splits, model="mlp", settings=settings)
+    again = fit_probe(X, labels, splits, model="mlp", settings=settings)
+    other = fit_probe(X, labels, splits, model="mlp", settings=replace(settings, seed=4))
     assert first.history == again.history
     assert first.history != other.history
 
@@ -154,7 +157,7 @@ def test_split_column_is_honoured() -> None:
 
 def test_split_column_without_validation_cuts_it_from_train_by_group() -> None:
     labels, groups = grouped_dataset(n_groups=24)
-    given = np.where(np.arange(96) < 72, "Train", "test")
+    given = canonical_splits(np.where(np.arange(96) < 72, "Train", "test"))
     plan = plan_splits(labels, groups, given, seed=0)
     assert (plan.splits[72:] == "test").all()
     assert set(plan.splits[:72]) == {"train", "validation"}

@@ -9,9 +9,11 @@ from matplotlib.cbook import is_math_text
 from matplotlib.text import Text
 
 from conftest import make_info_csv_dataset
+from counterpoint.config import AnalysisOptions
 from counterpoint.embed import embed_dataset
 from counterpoint.pipeline import analyze_everything
-from counterpoint.report.probe_figures import confusion_matrix_figure
+from counterpoint.report.compare import plot_names
+from counterpoint.report.probes import confusion_matrix_figure
 
 #: "$x^$" is a mathtext syntax error; "a$b$c" would silently draw an italic b.
 DOLLAR_LABELS = ["$5 song", "a$b$c", "$x^$"]
@@ -22,15 +24,16 @@ def test_a_report_with_dollar_labels_builds_every_figure(tmp_path: Path) -> None
              "style": DOLLAR_LABELS[i % 3]} for i in range(15)]
     store = tmp_path / "store.h5"
     embed_dataset(make_info_csv_dataset(tmp_path / "data", rows), store, "symbolic-stats,audio-stats")
-    result = analyze_everything(store, "style", tmp_path / "report", probe_models=["linear"], probe_seeds=1)
+    result = analyze_everything(store, AnalysisOptions("style", probe_models=("linear",), probe_seeds=1),
+                                tmp_path / "report")
     report = tmp_path / "report"
     for spec in ("audio-stats", "symbolic-stats"):
         for figure in ("pca", "tsne", "umap", "centroid_distance"):
             assert (report / f"{spec}_{figure}.png").stat().st_size > 1000, (spec, figure)
     assert result.comparison.pairs, result.comparison.notes
-    for name in result.comparison.pairs[0].plots.values():
+    for name in plot_names(result.comparison.pairs[0]).values():
         assert (report / "compare" / name).stat().st_size > 1000
-    assert all(result.probes.error == ""), result.probes.error.tolist()
+    assert all(result.probes.table.error == ""), result.probes.table.error.tolist()
     assert list(report.glob("probes/*/linear/seed0/confusion_matrix.png"))
 
 

@@ -12,12 +12,15 @@ import pytest
 from conftest import make_class_folders, make_info_csv_dataset
 from counterpoint.analysis.analyze import analyze_store
 from counterpoint.analysis.compare import compare_summary, run_compare
+from counterpoint.config import AnalysisOptions, CompareSettings
 from counterpoint.embed import embed_dataset
 from counterpoint.errors import StoreError
 from counterpoint.pipeline import analyze_everything
+from counterpoint.report.compare import comparison_to_json
 from counterpoint.store import Store, StoreWriter
 
 FAST_COMPARE = {"k": 3, "n_boot": 5, "n_perm": 5}
+LINEAR_PROBE = {"probe_models": ("linear",), "probe_seeds": 1}
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +52,16 @@ def tiny_store(folder: Path, styles: list[str]) -> Path:
 
 
 def test_compare_leaves_out_an_encoder_without_tracks_and_compares_the_rest(short_clips_store, tmp_path):
-    result = run_compare(short_clips_store, "class", tmp_path, **FAST_COMPARE)
+    result = run_compare(short_clips_store, CompareSettings("class", **FAST_COMPARE))
     assert [(p.audio, p.symbolic) for p in result.pairs] == [("audio-stats", "symbolic-stats")]
     assert "musicnn: no embedded tracks — left out" in result.notes
-    assert "musicnn: no embedded tracks — left out" in json.loads(result.files["json"].read_text())["notes"]
+    assert "musicnn: no embedded tracks — left out" in comparison_to_json(result)["notes"]
     assert "audio-stats" in compare_summary(result)
 
 
 def test_analysis_notes_an_encoder_without_tracks_in_the_report_and_the_terminal(short_clips_store, tmp_path):
     lines: list[str] = []
-    result = analyze_everything(short_clips_store, "class", tmp_path, step=lines.append)
+    result = analyze_everything(short_clips_store, AnalysisOptions("class"), tmp_path, step=lines.append)
     assert result.analysis.skipped == {"musicnn": "no embedded tracks"}
     assert {s.spec for s in result.analysis.spaces} == {"audio-stats", "symbolic-stats"}
     assert "note: musicnn: skipped — no embedded tracks" in lines
@@ -68,9 +71,9 @@ def test_analysis_notes_an_encoder_without_tracks_in_the_report_and_the_terminal
 
 def test_midi_only_rows_are_analysed_and_the_comparison_is_a_note(midi_only_store, tmp_path):
     with pytest.raises(StoreError, match=r"audio: none; symbolic: symbolic-stats\) \(audio-stats: no tracks\)"):
-        run_compare(midi_only_store, "style", tmp_path / "compare", **FAST_COMPARE)
+        run_compare(midi_only_store, CompareSettings("style", **FAST_COMPARE))
     lines: list[str] = []
-    result = analyze_everything(midi_only_store, "style", tmp_path / "report", step=lines.append)
+    result = analyze_everything(midi_only_store, AnalysisOptions("style"), tmp_path / "report", step=lines.append)
     assert result.comparison is None and result.analysis.skipped == {"audio-stats": "no embedded tracks"}
     assert any(line.startswith("note: no audio × symbolic comparison") for line in lines)
     assert "no audio × symbolic comparison" in result.report.read_text()
@@ -84,9 +87,9 @@ def test_a_store_without_embeddings_is_a_named_error(tmp_path):
         writer.set_tracks(pd.DataFrame({"id": ["t0"], "audio_filename": [""], "midi_filename": ["m0.mid"],
                                         "style": ["a"]}))
     message = r"the store holds no embeddings — run `counterpoint embed ROOT --out .*empty.h5` first"
-    for analysis in (lambda: analyze_everything(path, "style", tmp_path / "a", probe_models=["linear"]),
-                     lambda: analyze_store(path, "style", tmp_path / "b"),
-                     lambda: run_compare(path, "style", tmp_path / "c")):
+    for analysis in (lambda: analyze_everything(path, AnalysisOptions("style", **LINEAR_PROBE), tmp_path / "a"),
+                     lambda: analyze_store(path, AnalysisOptions("style")),
+                     lambda: run_compare(path, CompareSettings("style"))):
         with pytest.raises(StoreError, match=message):
             analysis()
 
@@ -95,7 +98,7 @@ def test_a_store_without_embeddings_is_a_named_error(tmp_path):
 def test_analysis_of_one_to_three_tracks_leaves_out_what_it_cannot_compute(tmp_path, styles):
     store = tiny_store(tmp_path, styles)
     lines: list[str] = []
-    result = analyze_everything(store, "style", tmp_path / "report", probe_models=["linear"], probe_seeds=1,
+    result = analyze_everything(store, AnalysisOptions("style", **LINEAR_PROBE), tmp_path / "report",
                                 step=lines.append)
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
     n = len(styles)
@@ -105,7 +108,7 @@ def test_analysis_of_one_to_three_tracks_leaves_out_what_it_cannot_compute(tmp_p
         assert (tmp_path / "report" / f"{spec}_pca.png").exists() == (n >= 2)
         assert (tmp_path / "report" / f"{spec}_centroid_distance.png").exists() == (n >= 2)
     assert any("UMAP (needs 5 tracks)" in line for line in lines)
-    assert all(result.probes.error != "")            # too few tracks for a test split: a row that says so
+    assert all(result.probes.table.error != "")            # too few tracks for a test split: a row that says so
     assert result.comparison is not None and result.comparison.pairs == []
     assert "No audio × symbolic pair could be compared: none has 10 labelled tracks" in \
         compare_summary(result.comparison)
@@ -115,10 +118,10 @@ def test_analysis_of_one_to_three_tracks_leaves_out_what_it_cannot_compute(tmp_p
 def test_a_single_class_still_gets_its_views_and_a_note(tmp_path):
     store = tiny_store(tmp_path, ["only"] * 8)
     lines: list[str] = []
-    result = analyze_everything(store, "style", tmp_path / "report", probe_models=["linear"], probe_seeds=1,
+    result = analyze_everything(store, AnalysisOptions("style", **LINEAR_PROBE), tmp_path / "report",
                                 step=lines.append)
     assert "note: audio-stats: one 'style' class only ('only') — no centroid distances, clustering or probe" in lines
     for method in ("pca", "tsne", "umap"):
         assert (tmp_path / "report" / f"audio-stats_{method}.png").stat().st_size > 1000
     assert not (tmp_path / "report" / "audio-stats_centroid_distance.png").exists()
-    assert result.probes.error.str.contains("at least two classes, found 'only'").all()
+    assert result.probes.table.error.str.contains("at least two classes, found 'only'").all()

@@ -19,10 +19,11 @@ from typer.core import TyperCommand
 
 from counterpoint import __version__
 from counterpoint.console import console, task_progress
+from counterpoint.config import CompareSettings, RunOptions, TrainSettings, default
 from counterpoint.errors import CounterpointError
-from counterpoint.pipeline import RunOptions
 
 RUN_DEFAULTS = RunOptions()
+TRAIN_DEFAULTS = TrainSettings()
 
 
 def fields_of_run_options() -> list[str]:
@@ -439,23 +440,26 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     label: str = typer.Option(..., "--label", "-l", help="Metadata column to colour and score by."),
                     out: Path = typer.Option(..., "--out", "-o", callback=_check_output_path,
                                              help="Output folder for figures, CSVs, metrics.json, index.html."),
-                    depth: int = typer.Option(0, min=0, help="Cut hierarchical labels like rock/indie to this depth (0: whole)."),
-                    group: Optional[str] = typer.Option(None, help="Column whose values never straddle probe folds."),
-                    seed: int = typer.Option(0, min=0, help="Seed of every random choice."),
-                    compare: bool = typer.Option(True, "--compare/--no-compare",
+                    depth: int = typer.Option(RUN_DEFAULTS.depth, min=0,
+                                              help="Cut hierarchical labels like rock/indie to this depth in every section (0: whole)."),
+                    group: Optional[str] = typer.Option(None, help="Column whose values never straddle splits or folds (default: the dataset's group column)."),
+                    seed: int = typer.Option(RUN_DEFAULTS.seed, min=0, help="Seed of every random choice."),
+                    compare: bool = typer.Option(RUN_DEFAULTS.compare, "--compare/--no-compare",
                                                  help="Also compare audio with symbolic spaces (when the store has both)."),
                     probe_models: str = typer.Option("", help="Probe models for a probe table in the report, e.g. linear,mlp (empty: none)."),
-                    probe_seeds: int = typer.Option(3, min=1, help="Seeds per probe.")) -> None:
+                    probe_seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Seeds per probe.")) -> None:
     """Per-space figures (PCA/t-SNE/UMAP, centroid distances, variance, clustering, timing),
     the audio-vs-symbolic comparison, optional probes — one report page.
 
     Example: counterpoint analyze corpus.h5 --label style --group work --out report/
     """
+    from counterpoint.config import AnalysisOptions
     from counterpoint.pipeline import analyze_everything
 
-    models = [m.strip() for m in probe_models.split(",") if m.strip()]
-    result = analyze_everything(path, label, out, depth=depth or None, group=group, seed=seed, compare=compare,
-                                probe_models=models, probe_seeds=probe_seeds, step=_note)
+    models = tuple(m.strip() for m in probe_models.split(",") if m.strip())
+    options = AnalysisOptions(label, depth=depth or None, group=group, seed=seed, compare=compare,
+                              probe_models=models, probe_seeds=probe_seeds)
+    result = analyze_everything(path, options, out, step=_note)
     _print(f"report: {result.report}")
 
 
@@ -469,16 +473,17 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
                   model_path: Optional[Path] = typer.Option(None, "--model-path", help="Evaluate a saved probe folder on this store instead of training."),
                   out: Path = typer.Option(..., "--out", "-o", callback=_check_output_path, help="Output folder."),
                   group: Optional[str] = typer.Option(None, help="Column whose values never straddle train/validation/test (default: the dataset's group column)."),
-                  hidden: str = typer.Option("256", help="Hidden sizes, comma-separated (mlp: every size; lstm/attention: the first)."),
-                  dropout: float = typer.Option(0.2, callback=_probability, help="Dropout probability, in [0, 1)."),
-                  epochs: int = typer.Option(100, min=1, help="Maximum epochs."),
-                  patience: int = typer.Option(10, min=1, help="Stop after this many epochs without a better validation macro-F1."),
-                  lr: float = typer.Option(1e-3, callback=_above_zero, help="Adam learning rate."),
-                  batch_size: int = typer.Option(32, min=1, help="Tracks per batch."),
-                  seed: int = typer.Option(0, min=0, help="Seed of the split and the training (single probe)."),
-                  seeds: int = typer.Option(5, min=1, help="Seeds 0..N-1 per encoder × model (--all-encoders)."),
-                  depth: int = typer.Option(0, min=0, help="Cut hierarchical labels like rock/indie to this depth (0: whole)."),
-                  device: str = typer.Option("cpu", help="cpu or cuda.")) -> None:
+                  hidden: str = typer.Option(",".join(map(str, TRAIN_DEFAULTS.hidden)),
+                                             help="Hidden sizes, comma-separated (mlp: every size; lstm/attention: the first)."),
+                  dropout: float = typer.Option(TRAIN_DEFAULTS.dropout, callback=_probability, help="Dropout probability, in [0, 1)."),
+                  epochs: int = typer.Option(TRAIN_DEFAULTS.epochs, min=1, help="Maximum epochs."),
+                  patience: int = typer.Option(TRAIN_DEFAULTS.patience, min=1, help="Stop after this many epochs without a better validation macro-F1."),
+                  lr: float = typer.Option(TRAIN_DEFAULTS.lr, callback=_above_zero, help="Adam learning rate."),
+                  batch_size: int = typer.Option(TRAIN_DEFAULTS.batch_size, min=1, help="Tracks per training batch."),
+                  seed: int = typer.Option(TRAIN_DEFAULTS.seed, min=0, help="Seed of the split and the training (single probe)."),
+                  seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Seeds 0..N-1 per encoder × model (--all-encoders)."),
+                  depth: int = typer.Option(RUN_DEFAULTS.depth, min=0, help="Cut hierarchical labels like rock/indie to this depth (0: whole)."),
+                  device: str = typer.Option(TRAIN_DEFAULTS.device, help="cpu or cuda.")) -> None:
     """Train classifiers on embeddings and test them on a leak-free split.
 
     \b
@@ -488,29 +493,33 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
       counterpoint probe other.h5 --model-path probes/musicnn-mlp --out probes/musicnn-mlp-on-other
     """
     from counterpoint.probes.run import evaluate_saved, probe, probe_table
+    from counterpoint.report.probes import write_evaluation, write_probe_result, write_probe_table
 
     if model_path is not None:
-        result = evaluate_saved(model_path, path, out_dir=out, device=device)
+        result = evaluate_saved(model_path, path, device=device)
+        write_evaluation(result, out)
         for note in result.notes:
             _note(note)
         _print(f"accuracy {result.accuracy:.3f}  macro-F1 {result.macro_f1:.3f}  ({len(result.predictions)} tracks) → {out}")
         return
     if label is None:
         raise typer.BadParameter("give --label (the metadata column to predict)")
-    options = dict(group=group, hidden=_hidden_sizes(hidden), dropout=dropout, epochs=epochs,
-                   patience=patience, lr=lr, batch_size=batch_size, device=device, label_depth=depth or None)
+    settings = TrainSettings(epochs=epochs, patience=patience, lr=lr, batch_size=batch_size, seed=seed, device=device,
+                             hidden=tuple(_hidden_sizes(hidden)), dropout=dropout)
     if all_encoders:
-        table = probe_table(path, label, models=model, seeds=seeds, out_dir=out,
-                            progress=_note, **options)
+        table = probe_table(path, label, models=model, seeds=seeds, depth=depth or None, group=group,
+                            settings=settings, progress=_note)
+        write_probe_table(table, out)
         _print(_table(f"probes of {label!r} (test split, mean ± std over {seeds} seeds)",
                       ["encoder", "model", "accuracy", "macro-F1", "error"],
                       [[r.encoder, r.model, f"{r.accuracy_mean:.3f} ± {r.accuracy_std:.3f}",
-                        f"{r.macro_f1_mean:.3f} ± {r.macro_f1_std:.3f}", r.error] for r in table.itertuples()]))
+                        f"{r.macro_f1_mean:.3f} ± {r.macro_f1_std:.3f}", r.error] for r in table.table.itertuples()]))
         _print(f"table: {out / 'probe_table.csv'}")
         return
     if encoder is None or len(model) != 1:
         raise typer.BadParameter("a single probe needs --encoder and one --model (or use --all-encoders)")
-    result = probe(path, encoder, label, model=model[0], out_dir=out, seed=seed, **options)
+    result = probe(path, encoder, label, model=model[0], depth=depth or None, group=group, settings=settings)
+    write_probe_result(result, out)
     for note in result.notes:
         _note(note)
     _print(f"{result.config['encoder']} · {result.model}: test accuracy {result.accuracy:.3f}, macro-F1 {result.macro_f1:.3f} "
@@ -523,18 +532,24 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     label: str = typer.Option(..., "--label", "-l", help="Class column: label quality, centroid agreement, stratified splits."),
                     out: Path = typer.Option(..., "--out", "-o", callback=_check_output_path,
                                              help="Folder for alignment.csv, label_quality.csv, compare.json, PNGs."),
+                    depth: int = typer.Option(RUN_DEFAULTS.depth, min=0,
+                                              help="Cut hierarchical labels like rock/indie to this depth (0: whole)."),
                     group: Optional[str] = typer.Option(None, help="Column whose values never straddle a split (default: the store's group column)."),
-                    k: int = typer.Option(10, min=1, help="Neighbours for mutual kNN and the kNN classifier."),
-                    n_boot: int = typer.Option(200, min=1, help="Resamples per 95% interval."),
-                    n_perm: int = typer.Option(199, min=1, help="Permutations per p-value."),
-                    seed: int = typer.Option(0, min=0, help="Seed of every random choice.")) -> None:
+                    k: int = typer.Option(default(CompareSettings, "k"), min=1, help="Neighbours for mutual kNN and the kNN classifier."),
+                    n_boot: int = typer.Option(default(CompareSettings, "n_boot"), min=1, help="Resamples per 95% interval."),
+                    n_perm: int = typer.Option(default(CompareSettings, "n_perm"), min=1, help="Permutations per p-value."),
+                    seed: int = typer.Option(default(CompareSettings, "seed"), min=0, help="Seed of every random choice.")) -> None:
     """Do audio and symbolic embeddings agree? CKA, RSA, mutual kNN, retrieval, label quality, with CIs.
 
     Example: counterpoint compare corpus.h5 --label style --group work --out compare/
     """
     from counterpoint.analysis.compare import compare_summary, run_compare
+    from counterpoint.report.compare import write_comparison
+    from counterpoint.store import Store
 
-    result = run_compare(path, label, out, group=group, k=k, n_boot=n_boot, seed=seed, n_perm=n_perm)
+    settings = CompareSettings(label, depth=depth or None, group=group, k=k, n_boot=n_boot, n_perm=n_perm, seed=seed)
+    result = run_compare(Store(path), settings)
+    write_comparison(result, out)
     _print(compare_summary(result))
     for note in result.notes:
         _note(f"  {note}")

@@ -1,8 +1,11 @@
 """The main job, files to report: embed a dataset, analyse every space, write the report.
 
-Used by ``counterpoint run`` (any dataset, flags or a params/TOML file) and ``counterpoint
-demo`` (the built-in corpus). Options of a run are a plain dataclass so a file of
-``--flag value`` lines and a TOML table map onto the same fields.
+Used by ``counterpoint run`` (any dataset, flags or a params/TOML file), ``counterpoint demo``
+(the built-in corpus) and ``counterpoint analyze`` (a store). Options of a run are a plain
+dataclass (:class:`~counterpoint.config.RunOptions`) so a file of ``--flag value`` lines and a
+TOML table map onto the same fields. The stages run in the order the data flows: every
+matrix is read once, the per-space analysis, the comparison and the probes compute, and
+:func:`counterpoint.report.build.build_report` writes last.
 """
 
 from __future__ import annotations
@@ -12,43 +15,10 @@ import shlex
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable
 
-from counterpoint.encoders.registry import DEFAULT_ENCODERS
+from counterpoint.config import AnalysisOptions, CompareSettings, RunOptions
 from counterpoint.errors import CounterpointError, StoreError
-
-
-@dataclass
-class RunOptions:
-    """Everything `counterpoint run` takes; the field names are the flags (``--batch-size``)."""
-
-    dataset: str = ""
-    out: str = "counterpoint-output"
-    encoders: str = ",".join(DEFAULT_ENCODERS)
-    label: str = "class"
-    depth: int = 0
-    group: str = ""
-    batch_size: int = 0
-    seed: int = 0
-    compare: bool = True
-    probe_models: str = "linear,mlp"
-    probe_seeds: int = 3
-    strict_paths: bool = False
-
-    def check(self) -> None:
-        """Raise a :class:`CounterpointError` for a whole-number option out of range."""
-        from counterpoint.analysis.inputs import require_whole
-
-        for name, lowest in (("depth", 0), ("batch_size", 0), ("seed", 0), ("probe_seeds", 1)):
-            require_whole(name, getattr(self, name), lowest)
-
-    @property
-    def store_path(self) -> Path:
-        return Path(self.out) / "embeddings.h5"
-
-    @property
-    def report_dir(self) -> Path:
-        return Path(self.out) / "report"
 
 
 def _field_types() -> dict[str, type]:
@@ -109,66 +79,60 @@ def read_params_file(path: str | Path) -> dict[str, Any]:
 
 @dataclass
 class ReportResult:
-    report: Path
-    analysis: Any  # AnalysisResult
-    comparison: Any | None  # CompareResult, when the store holds both modalities
-    probes: Any | None  # probe table (DataFrame), when probe models were asked for
+    """A written report and what it was written from."""
+
+    report: Path                      # its index.html
+    analysis: Any                     # AnalysisResult
+    comparison: Any | None            # CompareResult, when the store holds both modalities
+    probes: Any | None                # ProbeTable, when probe models were asked for
+    notes: list[str]                  # every note of the page
 
 
-def analyze_everything(store_path: str | Path, label: str, out_dir: str | Path, depth: int | None = None,
-                       group: str | None = None, seed: int = 0, compare: bool = True,
-                       probe_models: Sequence[str] = (), probe_seeds: int = 3, step=None) -> ReportResult:
-    """Per-space analysis, cross-modal comparison and probes of a store, in one report page.
+def analyze_everything(store_path: str | Path, options: AnalysisOptions, out_dir: str | Path,
+                       step: Callable[[str], None] | None = None) -> ReportResult:
+    """Per-space analysis, cross-modal comparison and probes of a store, in one report folder.
 
     The comparison runs when the store holds an audio and a symbolic encoder with tracks;
-    probes when ``probe_models`` names any. Their outputs go to ``out_dir/compare`` and
-    ``out_dir/probes``. What was left out, and why, goes to the report's notes and to
-    ``step`` (one ``note: …`` line each).
+    probes when ``options.probe_models`` names any. Every section reads the same labels (cut
+    to ``options.depth``) and groups. What was left out, and why, goes to the report's notes
+    and to ``step`` (one ``note: …`` line each).
     """
     from counterpoint.analysis.analyze import analyze_store
-    from counterpoint.analysis.compare import comparable_encoders, empty_encoders
-    from counterpoint.analysis.inputs import require_columns, require_embeddings, require_whole
+    from counterpoint.analysis.compare import comparable_encoders, run_compare
+    from counterpoint.analysis.inputs import require_columns, require_embeddings
+    from counterpoint.report.build import build_report, report_notes
     from counterpoint.store import Store
 
-    require_whole("seed", seed, 0)
-    require_whole("probe seeds", probe_seeds, 1)
-    if depth is not None:
-        require_whole("depth", depth, 0)
     announce = step or (lambda text: None)
-    out = Path(out_dir)
     store = Store(store_path)
     require_embeddings(store)
-    require_columns(store, label, group)
-    sections, notes, comparison, probes = [], [], None, None
-    if compare:
+    require_columns(store, options.label, options.group)
+    matrices = {record.spec: store.pooled(record.spec) for record in store.encoders_with_tracks()}
+    announce("analysing every embedding space")
+    analysis = analyze_store(store, options, matrices, progress=lambda spec: announce(f"  {spec}"))
+    notes, comparison, probes = [], None, None
+    if options.compare:
         try:
             comparable_encoders(store)
         except StoreError as reason:
             notes.append(f"no audio × symbolic comparison: {str(reason).removeprefix(f'{store.path}: ')}")
         else:
-            from counterpoint.analysis.compare import run_compare
-            from counterpoint.report.compare_figures import compare_html_section
-
             announce("comparing audio and symbolic spaces (alignment, retrieval, label quality)")
-            comparison = run_compare(store_path, label, out / "compare", group=group, seed=seed)
-            sections.append(compare_html_section(comparison, image_prefix="compare/"))
-            notes += [f"comparison: {note}" for note in comparison.notes if "z-scored" not in note]
-    if probe_models:
-        from counterpoint.probes.run import probe_html_section, probe_table
+            settings = CompareSettings(options.label, depth=options.depth, group=options.group, seed=options.seed)
+            comparison = run_compare(store, settings, matrices)
+    if options.probe_models:
+        from counterpoint.probes.run import probe_table
 
-        announce(f"training probes ({', '.join(probe_models)}; {probe_seeds} seeds)")
-        with_tracks = [spec for spec in store.encoder_specs if spec not in empty_encoders(store)]
-        probes = probe_table(store_path, label, models=list(probe_models), seeds=probe_seeds, out_dir=out / "probes",
-                             encoders=with_tracks, group=group, label_depth=depth,
+        announce(f"training probes ({', '.join(options.probe_models)}; {options.probe_seeds} seeds)")
+        probes = probe_table(store, options.label, models=options.probe_models, seeds=options.probe_seeds,
+                             encoders=list(matrices), depth=options.depth, group=options.group, pooled=matrices,
                              progress=lambda text: announce(f"  {text}"))
-        sections.append(probe_html_section(probes))
-        notes += [f"probe {row.encoder} · {row.model}: {row.error}" for row in probes.itertuples() if row.error]
-    announce("analysing every embedding space")
-    analysis = analyze_store(store_path, label, out, depth=depth, group=group, seed=seed, sections=sections,
-                             progress=lambda spec: announce(f"  {spec}"), notes=notes)
-    for note in analysis.notes:
+    announce("writing the report")
+    index = build_report(analysis, comparison, probes, out_dir, notes)
+    every_note = report_notes(analysis, comparison, probes, notes)
+    for note in every_note:
         announce(f"note: {note}")
-    return ReportResult(analysis.report, analysis, comparison, probes)
+    return ReportResult(index, analysis, comparison, probes, every_note)
 
 
 #: File in the report folder recording what the report was computed from (see :func:`report_stamp`).
@@ -251,9 +215,6 @@ def run_pipeline(options: RunOptions, embed_progress=None, step=None) -> Pipelin
         announce(f"report up to date: {index} (the store and the analysis options are those it was written from)")
         return PipelineResult(options.store_path, index, embedded, None)
     stamp_path.unlink(missing_ok=True)  # an interrupted analysis must not leave a stamp of the old report
-    models = [m.strip() for m in options.probe_models.split(",") if m.strip()]
-    report = analyze_everything(options.store_path, options.label, options.report_dir, depth=options.depth or None,
-                                group=options.group or None, seed=options.seed, compare=options.compare,
-                                probe_models=models, probe_seeds=options.probe_seeds, step=step)
+    report = analyze_everything(options.store_path, options.analysis(), options.report_dir, step=step)
     stamp_path.write_text(json.dumps(stamp, indent=2), encoding="utf-8")
     return PipelineResult(options.store_path, report.report, embedded, report)

@@ -53,8 +53,8 @@ def assign_splits(labels: Sequence, groups: Sequence | None = None, given: Seque
                   fractions: tuple[float, float, float] = (0.7, 0.15, 0.15), seed: int = 0) -> np.ndarray:
     """One of ``train``/``validation``/``test`` per track.
 
-    ``given`` is the dataset's split column: used as it is when every entry is one of the
-    three names. Otherwise whole groups are dealt out class by class (a group counts for its
+    ``given`` is the dataset's split column as :func:`counterpoint.matrix.canonical_splits` reads
+    it: used as it is when every entry is one of the three names. Otherwise whole groups are dealt out class by class (a group counts for its
     most frequent label): one group of every class is kept for training first, so every
     class is learnt from; then groups, in a seeded order, go to test and then to validation
     until each holds the nearest whole number of tracks to its fraction of the dataset
@@ -66,7 +66,7 @@ def assign_splits(labels: Sequence, groups: Sequence | None = None, given: Seque
     labels = np.asarray(labels).astype(str)
     n = len(labels)
     if given is not None:
-        given = np.asarray(["" if g is None else str(g).strip().lower() for g in given])
+        given = np.asarray(given).astype(str)
         if n and np.all(np.isin(given, SPLITS)):
             return given
     if n == 0:

@@ -59,6 +59,7 @@ from filelock import FileLock, Timeout
 
 from counterpoint import __version__
 from counterpoint.errors import CounterpointError, StoreError
+from counterpoint.matrix import EmbeddingMatrix, FrameSequences  # noqa: F401  (read results, re-exported)
 
 FORMAT = "counterpoint-store"
 FORMAT_VERSION = 1
@@ -134,34 +135,6 @@ class EncoderRecord:
     feature_names: list[str] | None
     compute_seconds: float
     input_seconds: float
-
-
-@dataclass
-class EmbeddingMatrix:
-    """Pooled embeddings ``X`` [N, D] with their track metadata ``obs`` in the same row order."""
-
-    spec: str
-    modality: str
-    X: np.ndarray
-    obs: pd.DataFrame
-    feature_names: list[str] | None = None
-
-    def __len__(self) -> int:
-        return len(self.X)
-
-
-@dataclass
-class FrameSequences:
-    """Frame-level embeddings: one ``[T_i, D]`` array and ``[T_i]`` timestamps per track."""
-
-    spec: str
-    modality: str
-    frames: list[np.ndarray]
-    timestamps: list[np.ndarray]
-    obs: pd.DataFrame
-
-    def __len__(self) -> int:
-        return len(self.frames)
 
 
 class _DamagedDataset(Exception):
@@ -274,11 +247,17 @@ class Store:
 
     @property
     def encoders(self) -> list[EncoderRecord]:
+        """One record per encoder group, in the file's order: spec, modality, dim, track and frame counts."""
         return list(self._records)
 
     @property
     def encoder_specs(self) -> list[str]:
+        """The specs of :attr:`encoders`, in the same order."""
         return [r.spec for r in self._records]
+
+    def encoders_with_tracks(self) -> list[EncoderRecord]:
+        """The :attr:`encoders` that hold at least one track (an audio encoder on MIDI-only rows holds none)."""
+        return [r for r in self._records if r.n_tracks]
 
     def encoder(self, spec_or_name: str) -> EncoderRecord:
         """The record whose spec is ``spec_or_name``, or the only one with that encoder name.
@@ -301,12 +280,15 @@ class Store:
         raise StoreError(f"{self.path}: no encoder {spec_or_name!r} in the store (it has: {available})")
 
     def tracks(self) -> pd.DataFrame:
+        """The track table, one row per track: ``id``, ``audio_filename``, ``midi_filename``, ``split``,
+        ``group`` and every metadata column, all text (``""`` where a cell is empty)."""
         with self._open() as handle:
             if "tracks" not in handle:
                 return pd.DataFrame(columns=list(TRACK_ID_COLUMNS))
             return _read_table(handle["tracks"])
 
     def failures(self) -> pd.DataFrame:
+        """The failures table: ``encoder``, ``track_id``, ``stage`` (manifest/load/embed) and ``error``, one row each."""
         with self._open() as handle:
             return _failure_table(handle)
 
@@ -335,7 +317,11 @@ class Store:
         return table.loc[ids].reset_index(drop=True)
 
     def pooled(self, spec_or_name: str) -> EmbeddingMatrix:
-        """Pooled embeddings ``X`` [N, D] float32 of one encoder with its tracks' metadata."""
+        """Pooled embeddings of one encoder: ``X`` [N, D] float32 and ``obs``, its N tracks' rows of the
+        track table in the same order (see :class:`~counterpoint.matrix.EmbeddingMatrix`).
+
+        ``spec_or_name`` is a spec (compared in canonical form) or an encoder name held once.
+        """
         record = self.encoder(spec_or_name)
         with self._open() as handle:
             group = handle["encoders"][record.key]
@@ -344,7 +330,8 @@ class Store:
         return EmbeddingMatrix(record.spec, record.modality, X, self._obs(ids), record.feature_names)
 
     def frames(self, spec_or_name: str) -> FrameSequences:
-        """Frame embeddings ``[T_i, D]`` and timestamps (seconds) ``[T_i]`` per track of one encoder."""
+        """Frame embeddings of one encoder: per track a float32 ``[T_i, D]`` array and its ``[T_i]``
+        timestamps in seconds, with ``obs`` as in :meth:`pooled`."""
         record = self.encoder(spec_or_name)
         with self._open() as handle:
             group = handle["encoders"][record.key]
@@ -357,7 +344,8 @@ class Store:
         return FrameSequences(record.spec, record.modality, per_track, per_stamps, self._obs(ids))
 
     def timing(self) -> pd.DataFrame:
-        """Per encoder: tracks, compute seconds, files per second and real-time factor."""
+        """One row per encoder: ``tracks``, compute ``seconds``, ``files_per_second`` and ``realtime_factor``
+        (seconds of audio per second of compute; NaN for symbolic encoders)."""
         rows = []
         for r in self._records:
             rows.append({
@@ -374,6 +362,11 @@ class Store:
         """Journal files not yet folded into the store (after an interrupted run)."""
         journal = journal_dir(self.path)
         return len(list(journal.glob("*.npz"))) if journal.is_dir() else 0
+
+
+def as_store(store_or_path: "Store | str | Path") -> Store:
+    """An open store: the object itself when it is one, else ``Store(path)``."""
+    return store_or_path if isinstance(store_or_path, Store) else Store(store_or_path)
 
 
 # --------------------------------------------------------------------------------------------

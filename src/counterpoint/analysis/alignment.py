@@ -43,6 +43,7 @@ from counterpoint.analysis.statistics import (
     serial_blas,
     subsample_indices,
 )
+from counterpoint.config import N_BOOT
 from counterpoint.errors import CounterpointError
 
 #: Above this many tracks, nearest neighbours come from an approximate pynndescent index.
@@ -209,7 +210,7 @@ def kernel_cka(K: np.ndarray, L: np.ndarray, debiased: bool = False) -> float:
     return _cosine(_double_centre(K), _double_centre(L))
 
 
-def cka_estimates(X: np.ndarray, Y: np.ndarray, n_boot: int = 200, n_perm: int = 999,
+def cka_estimates(X: np.ndarray, Y: np.ndarray, n_boot: int = N_BOOT, n_perm: int = 999,
                   max_n: int = 1000, seed: int = 0) -> dict[str, Estimate]:
     """Linear and debiased CKA with half-sample intervals and shuffled-pairing p-values.
 
@@ -307,7 +308,7 @@ def _upper(matrix: np.ndarray) -> np.ndarray:
 
 
 @_serial
-def rsa(X: np.ndarray, Y: np.ndarray, max_n: int = 1000, n_boot: int = 200, n_perm: int = 999,
+def rsa(X: np.ndarray, Y: np.ndarray, max_n: int = 1000, n_boot: int = N_BOOT, n_perm: int = 999,
         seed: int = 0) -> Estimate:
     """Spearman correlation of the two cosine-distance matrices (upper triangles).
 
@@ -389,7 +390,7 @@ def neighbour_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @_serial
-def mutual_knn(X: np.ndarray, Y: np.ndarray, k: int = 10, n_boot: int = 200, n_perm: int = 999,
+def mutual_knn(X: np.ndarray, Y: np.ndarray, k: int = 10, n_boot: int = N_BOOT, n_perm: int = 999,
                seed: int = 0, exact_max_n: int = EXACT_KNN_MAX_N) -> Estimate:
     """Mean overlap of the k-nearest-neighbour sets of each track in the two spaces.
 
@@ -435,7 +436,7 @@ EXACT_CLASS_PERMUTATIONS = 6
 
 
 @_serial
-def centroid_agreement(X: np.ndarray, Y: np.ndarray, labels: np.ndarray, n_boot: int = 200,
+def centroid_agreement(X: np.ndarray, Y: np.ndarray, labels: np.ndarray, n_boot: int = N_BOOT,
                        n_perm: int = 999, seed: int = 0) -> Estimate:
     """Spearman correlation of the two spaces' class-centroid distance matrices.
 
@@ -478,7 +479,7 @@ def centroid_agreement(X: np.ndarray, Y: np.ndarray, labels: np.ndarray, n_boot:
 
 
 def align_spaces(X: np.ndarray, Y: np.ndarray, labels: np.ndarray | None = None, k: int = 10,
-                 n_boot: int = 200, n_perm: int = 999, max_n_pairwise: int = 1000,
+                 n_boot: int = N_BOOT, n_perm: int = 999, max_n_pairwise: int = 1000,
                  seed: int = 0) -> dict[str, Estimate]:
     """Every alignment figure of one pair of spaces, keyed by name."""
     out = cka_estimates(X, Y, n_boot=n_boot, n_perm=n_perm, max_n=max_n_pairwise, seed=seed)

@@ -19,6 +19,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from counterpoint.analysis.statistics import Estimate, bootstrap_ci, serial_blas, subsample_indices
+from counterpoint.config import N_BOOT
 from counterpoint.errors import CounterpointError
 from counterpoint.splits import SPLITS, assert_no_leak, grouped_folds
 
@@ -32,14 +33,14 @@ def evaluation_folds(labels: Sequence, groups: Sequence | None = None, given: Se
                      n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train indices, test indices) pairs that never put one group on both sides.
 
-    The dataset's own split column wins when every track has one of train/validation/test
-    and some are ``test``: one fold, training on train + validation. Otherwise stratified
+    The dataset's own split column (``given``, as :func:`counterpoint.matrix.canonical_splits`
+    reads it) wins when every track has one of train/validation/test and some are ``test``: one fold, training on train + validation. Otherwise stratified
     folds grouped by ``groups`` (:func:`counterpoint.splits.grouped_folds`), so every track
     is evaluated once by a model that never saw its group.
     """
     labels = np.asarray(labels).astype(str)
     if given is not None:
-        given = np.array(["" if g is None else str(g).strip().lower() for g in given])
+        given = np.asarray(given).astype(str)
         if len(given) and np.all(np.isin(given, SPLITS)) and np.any(given == "test"):
             assert_no_leak(np.where(given == "test", "test", "train"), groups)
             return [(np.flatnonzero(given != "test"), np.flatnonzero(given == "test"))]
@@ -94,7 +95,7 @@ def _accuracy_and_f1(truth: np.ndarray, predicted: np.ndarray, n_boot: int, seed
     return out
 
 
-def silhouette(X: np.ndarray, labels: np.ndarray, n_boot: int = 200, max_n: int = SILHOUETTE_MAX_N,
+def silhouette(X: np.ndarray, labels: np.ndarray, n_boot: int = N_BOOT, max_n: int = SILHOUETTE_MAX_N,
                seed: int = 0) -> Estimate:
     """Mean cosine silhouette of the true classes (−1…1), on at most ``max_n`` tracks."""
     sub = subsample_indices(len(X), max_n, seed)
@@ -107,7 +108,7 @@ def silhouette(X: np.ndarray, labels: np.ndarray, n_boot: int = 200, max_n: int 
 
 
 def label_quality(X: np.ndarray, labels: Sequence, folds: list[tuple[np.ndarray, np.ndarray]], k: int = 10,
-                  n_boot: int = 200, seed: int = 0) -> dict[str, Estimate]:
+                  n_boot: int = N_BOOT, seed: int = 0) -> dict[str, Estimate]:
     """k-NN and linear-probe accuracy and macro-F1 on held-out tracks, and the silhouette.
 
     ``chance`` of an accuracy is the majority-class rate of the evaluated tracks.

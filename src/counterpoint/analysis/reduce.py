@@ -6,9 +6,9 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
+from counterpoint.config import REDUCTIONS
 from counterpoint.errors import CounterpointError
 
-METHODS = ("pca", "tsne", "umap")
 #: Fewest tracks for each view: PCA needs two points for a direction; t-SNE's smallest
 #: perplexity (2) needs 3 × perplexity ≤ N − 1; UMAP's spectral start takes 3 eigenvectors of
 #: the N-node neighbour graph (N > 3), and below 5 tracks its graph says nothing.
@@ -20,8 +20,8 @@ def reduce_2d(X: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
 
     Needs at least :data:`MIN_TRACKS` rows for the method (a :class:`CounterpointError` otherwise).
     """
-    if method not in METHODS:
-        raise CounterpointError(f"unknown reduction {method!r}; choose one of {', '.join(METHODS)}")
+    if method not in REDUCTIONS:
+        raise CounterpointError(f"unknown reduction {method!r}; choose one of {', '.join(REDUCTIONS)}")
     if len(X) < MIN_TRACKS[method]:
         raise CounterpointError(f"{method.upper()} needs at least {MIN_TRACKS[method]} tracks, got {len(X)}")
     scaled = StandardScaler().fit_transform(np.asarray(X, dtype=np.float64))

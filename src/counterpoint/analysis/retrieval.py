@@ -31,6 +31,7 @@ from counterpoint.analysis.statistics import (
     serial_blas,
     subsample_indices,
 )
+from counterpoint.config import N_BOOT
 from counterpoint.encoders.base import parse_spec
 from counterpoint.errors import CounterpointError
 from counterpoint.splits import grouped_folds
@@ -110,7 +111,7 @@ def _figures(ranks: np.ndarray, ks: Sequence[int]) -> dict[str, float]:
     return out
 
 
-def retrieval_figures(ranks: np.ndarray, ks: Sequence[int] = RECALL_KS, n_boot: int = 200,
+def retrieval_figures(ranks: np.ndarray, ks: Sequence[int] = RECALL_KS, n_boot: int = N_BOOT,
                       n_perm: int = 999, seed: int = 0) -> dict[str, Estimate]:
     """Recall@k, median rank and MRR of per-query ranks, with intervals, chance and p-values.
 

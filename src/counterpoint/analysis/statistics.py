@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from counterpoint.config import N_BOOT
+
 #: Coverage of every confidence interval Counterpoint reports.
 CONFIDENCE = 0.95
 
@@ -64,7 +66,7 @@ def percentile_interval(samples: np.ndarray, confidence: float = CONFIDENCE) -> 
 
 
 def bootstrap_ci(scores: np.ndarray, statistic: Callable[[np.ndarray], float] | None = None,
-                 n_boot: int = 200, seed: int = 0, confidence: float = CONFIDENCE) -> tuple[float, float]:
+                 n_boot: int = N_BOOT, seed: int = 0, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic`` over per-track ``scores`` (resampling tracks).
 
     ``scores`` is ``[N]`` or ``[N, ...]`` (rows are tracks); ``statistic`` maps resampled

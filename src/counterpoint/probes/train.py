@@ -1,13 +1,12 @@
 """Training a probe with class weights and early stopping on validation macro-F1; evaluation.
 
 Works on arrays: inputs (matrix or frame sequences, see :mod:`counterpoint.probes.data`) and
-integer class indices. Reading stores and writing files is done by :mod:`counterpoint.probes.run`.
+integer class indices. Reading stores is done by :mod:`counterpoint.probes.run`, writing files by :mod:`counterpoint.report.probes`.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import random
 from dataclasses import dataclass
 
@@ -16,31 +15,10 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 from torch import nn
 
+from counterpoint.config import TrainSettings
 from counterpoint.errors import CounterpointError
 from counterpoint.probes.data import ProbeInputs, batches
 from counterpoint.probes.models import ProbeClassifier
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """How to train: at most ``epochs`` passes, stop after ``patience`` without a better validation macro-F1."""
-
-    epochs: int = 100
-    patience: int = 10
-    lr: float = 1e-3
-    batch_size: int = 32
-    seed: int = 0
-    device: str = "cpu"
-    weight_decay: float = 0.0
-
-    def __post_init__(self) -> None:
-        whole = all(isinstance(getattr(self, name), int) and not isinstance(getattr(self, name), bool)
-                    for name in ("epochs", "patience", "batch_size", "seed"))
-        if (not whole or min(self.epochs, self.patience, self.batch_size) < 1 or self.seed < 0
-                or not (math.isfinite(self.lr) and self.lr > 0)
-                or not (math.isfinite(self.weight_decay) and self.weight_decay >= 0)):
-            raise CounterpointError(f"training settings {self}: epochs, patience and batch_size must be whole numbers "
-                                    "≥ 1, seed ≥ 0, lr a finite number > 0 and weight_decay ≥ 0")
 
 
 def resolve_device(device: str) -> torch.device:

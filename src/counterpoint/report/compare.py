@@ -1,9 +1,13 @@
-"""Figures and the HTML section of a cross-modal comparison (see counterpoint.analysis.compare)."""
+"""A cross-modal comparison (see :mod:`counterpoint.analysis.compare`) written out: ``alignment.csv``,
+``label_quality.csv``, ``compare.json``, the rank and CCA plots, and its HTML section."""
 
 from __future__ import annotations
 
 import html
+import json
+import re
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,11 +18,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
+import pandas as pd  # noqa: E402
+
+from counterpoint.analysis.compare import CompareResult, PairComparison  # noqa: E402
 from counterpoint.report.figures import plain  # noqa: E402
 
 if TYPE_CHECKING:
-    from counterpoint.analysis.compare import CompareResult
     from counterpoint.analysis.retrieval import RetrievalRun
+
+#: The files :func:`write_comparison` writes besides the plots.
+TABLE_FILES = {"alignment": "alignment.csv", "label_quality": "label_quality.csv", "json": "compare.json"}
 
 
 def plot_rank_histograms(runs: Sequence["RetrievalRun"], path: str | Path, title: str = "") -> Path:
@@ -102,7 +111,7 @@ def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
     return f'<table class="compare"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def compare_html_section(result: "CompareResult", image_prefix: str = "") -> str:
+def compare_html_section(result: CompareResult, image_prefix: str = "") -> str:
     """An HTML fragment (tables + images) of a comparison for the report page.
 
     ``image_prefix`` is prepended to the PNG file names (the path from the page to
@@ -110,7 +119,7 @@ def compare_html_section(result: "CompareResult", image_prefix: str = "") -> str
     """
     parts = ['<section class="compare"><h2>Audio × symbolic: do the spaces agree?</h2>',
              f"<p>Label <code>{html.escape(result.settings.label)}</code>; group "
-             f"<code>{html.escape(str(result.settings.group))}</code>; {result.settings.n_boot} resamples for 95 % "
+             f"<code>{html.escape(str(result.group))}</code>; {result.settings.n_boot} resamples for 95 % "
              f"intervals, {result.settings.n_perm} permutations for p-values, seed {result.settings.seed}. "
              "Pairwise figures (RSA, CKA intervals and p-values) use at most "
              f"{result.settings.max_n_pairwise} tracks (column n used).</p>"]
@@ -127,10 +136,8 @@ def compare_html_section(result: "CompareResult", image_prefix: str = "") -> str
                      f"({pair.n_pairs} paired tracks, {len(pair.test_labels)} held out)</h3>")
         parts.append(_table(shown, [("figure", "figure"), ("value", "value"), ("ci", "95 % CI"), ("chance", "chance"),
                                     ("null", "null mean"), ("p", "p"), ("n", "n (used)")]))
-        for key in ("ranks", "cca"):
-            if key in pair.plots:
-                parts.append(f'<img src="{html.escape(image_prefix + pair.plots[key])}" alt="{key} plot" '
-                             'style="max-width:48%">')
+        for key, name in plot_names(pair).items():
+            parts.append(f'<img src="{html.escape(image_prefix + name)}" alt="{key} plot" style="max-width:48%">')
     quality = [{"encoder": r.encoder, "modality": r.modality, "figure": r.measure, "value": _number(r.value),
                 "ci": f"[{_number(r.ci_low)}, {_number(r.ci_high)}]", "chance": _number(r.chance), "n": int(r.n)}
                for r in result.label_quality.itertuples()]
@@ -141,3 +148,61 @@ def compare_html_section(result: "CompareResult", image_prefix: str = "") -> str
         parts.append("<ul>" + "".join(f"<li>{html.escape(note)}</li>" for note in result.notes) + "</ul>")
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "-", text).strip("-")[:120]
+
+
+def plot_names(pair: PairComparison) -> dict[str, str]:
+    """File names of a pair's plots in the comparison's folder: ``{"ranks": …, "cca": …}``."""
+    slug = _slug(f"{pair.audio}__{pair.symbolic}")
+    return {"ranks": f"ranks_{slug}.png", "cca": f"cca_{slug}.png"}
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def comparison_to_json(result: CompareResult) -> dict:
+    """Everything of a comparison as JSON-ready data (NaN written as null): ``compare.json``."""
+    def records(frame: pd.DataFrame) -> list[dict]:
+        return [{key: _finite(value) for key, value in row.items()} for row in frame.to_dict(orient="records")]
+
+    return {
+        "store": str(result.store),
+        "settings": {**asdict(result.settings), "group": result.group},
+        "notes": result.notes,
+        "pairs": [{
+            "audio": pair.audio, "symbolic": pair.symbolic, "n_pairs": pair.n_pairs,
+            "n_test": int(len(pair.test_labels)), "plots": plot_names(pair),
+            "retrieval_settings": [{"method": run.method, "direction": run.direction, **run.settings}
+                                   for run in pair.retrieval.runs],
+            "cca_correlations": [float(c) for c in pair.retrieval.cca_correlations],
+            "test_ranks": {f"{run.method} {run.direction}": [float(r) for r in run.ranks]
+                           for run in pair.retrieval.runs},
+        } for pair in result.pairs],
+        "alignment": records(result.alignment),
+        "label_quality": records(result.label_quality),
+    }
+
+
+def write_comparison(result: CompareResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write the tables, ``compare.json`` and every pair's plots into ``out_dir``; returns
+    {``alignment``, ``label_quality``, ``json``: path}."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for pair in result.pairs:
+        names = plot_names(pair)
+        plot_rank_histograms(pair.retrieval.runs, out / names["ranks"], title=f"{pair.audio} × {pair.symbolic}")
+        plot_cca_joint(pair.retrieval.cca_test_x, pair.retrieval.cca_test_y, pair.test_labels, out / names["cca"],
+                       names=(pair.audio, pair.symbolic))
+    files = {key: out / name for key, name in TABLE_FILES.items()}
+    result.alignment.to_csv(files["alignment"], index=False)
+    result.label_quality.to_csv(files["label_quality"], index=False)
+    files["json"].write_text(json.dumps(comparison_to_json(result), indent=2, allow_nan=False))
+    return files

@@ -1,0 +1,170 @@
+"""The options of every stage as dataclasses, each default written once.
+
+The command line reads its defaults from these classes (:func:`default`), and each class
+checks its own values when it is made, so a number out of range is refused before any work,
+with a message naming the option as a user types it. Imported by the CLI at start-up: it
+imports nothing heavy (no torch, no scikit-learn).
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from counterpoint.encoders.registry import DEFAULT_ENCODERS
+from counterpoint.errors import CounterpointError
+
+#: The 2-D views of each space, in the order the report shows them.
+REDUCTIONS = ("pca", "tsne", "umap")
+#: Seeds 0..N-1 per encoder × probe model, in a report and in ``probe --all-encoders``.
+PROBE_SEEDS = 3
+#: Bootstrap resamples per 95 % interval.
+N_BOOT = 200
+
+
+def require_whole(name: str, value: object, lowest: int) -> None:
+    """Raise a :class:`CounterpointError` unless ``value`` is a whole number ≥ ``lowest``.
+
+    ``name`` is the option as a user types it (``n_boot`` is shown as ``n-boot``).
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < lowest:
+        raise CounterpointError(f"{name.replace('_', '-')} = {value!r}: give a whole number ≥ {lowest}")
+
+
+def default(cls: type, name: str) -> Any:
+    """The default of field ``name`` of the dataclass ``cls`` (what a command-line option shows)."""
+    for item in fields(cls):
+        if item.name == name:
+            if item.default is not MISSING:
+                return item.default
+            if item.default_factory is not MISSING:
+                return item.default_factory()
+    raise KeyError(f"{cls.__name__} has no field {name!r} with a default")
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """Everything that shapes the numbers of an audio × symbolic comparison (written to ``compare.json``).
+
+    ``depth`` cuts hierarchical labels (``rock/indie`` → ``rock`` at 1; None or 0: whole);
+    ``group`` names the column whose values never straddle a split (None: the store's
+    ``group`` column when it has values).
+    """
+
+    label: str
+    depth: int | None = None
+    group: str | None = None
+    k: int = 10
+    n_boot: int = N_BOOT
+    n_perm: int = 199
+    max_n_pairwise: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, lowest in (("k", 1), ("n_boot", 1), ("n_perm", 1), ("max_n_pairwise", 4), ("seed", 0)):
+            require_whole(name, getattr(self, name), lowest)
+        if self.depth is not None:
+            require_whole("depth", self.depth, 0)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How a probe is built and trained: ``hidden`` sizes and ``dropout`` of the built-in models;
+    at most ``epochs`` passes with Adam (``lr``, ``weight_decay``) over batches of ``batch_size``
+    tracks, stopping after ``patience`` epochs without a better validation macro-F1."""
+
+    epochs: int = 100
+    patience: int = 10
+    lr: float = 1e-3
+    batch_size: int = 32
+    seed: int = 0
+    device: str = "cpu"
+    weight_decay: float = 0.0
+    hidden: tuple[int, ...] = (256,)
+    dropout: float = 0.2
+
+    def __post_init__(self) -> None:
+        whole = all(isinstance(getattr(self, name), int) and not isinstance(getattr(self, name), bool)
+                    for name in ("epochs", "patience", "batch_size", "seed"))
+        if (not whole or min(self.epochs, self.patience, self.batch_size) < 1 or self.seed < 0
+                or not (math.isfinite(self.lr) and self.lr > 0)
+                or not (math.isfinite(self.weight_decay) and self.weight_decay >= 0)):
+            raise CounterpointError(f"training settings {self}: epochs, patience and batch_size must be whole numbers "
+                                    "≥ 1, seed ≥ 0, lr a finite number > 0 and weight_decay ≥ 0")
+        if not 0 <= self.dropout < 1:
+            raise CounterpointError(f"dropout = {self.dropout!r}: give a probability in [0, 1)")
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        for size in self.hidden:
+            require_whole("hidden", size, 1)
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """What one report is computed from: the label column cut to ``depth`` levels (None or 0:
+    whole), the ``group`` column (None: the dataset's), the seed, the 2-D views, whether to
+    compare the modalities, and the probe models with their seeds (no models: no probes)."""
+
+    label: str
+    depth: int | None = None
+    group: str | None = None
+    seed: int = 0
+    reductions: tuple[str, ...] = REDUCTIONS
+    compare: bool = True
+    probe_models: tuple[str, ...] = ()
+    probe_seeds: int = PROBE_SEEDS
+
+    def __post_init__(self) -> None:
+        require_whole("seed", self.seed, 0)
+        require_whole("probe seeds", self.probe_seeds, 1)
+        if self.depth is not None:
+            require_whole("depth", self.depth, 0)
+        unknown = [method for method in self.reductions if method not in REDUCTIONS]
+        if unknown:
+            raise CounterpointError(f"unknown reduction {unknown[0]!r}; choose from {', '.join(REDUCTIONS)}")
+        object.__setattr__(self, "reductions", tuple(self.reductions))
+        object.__setattr__(self, "probe_models", tuple(self.probe_models))
+
+
+@dataclass
+class RunOptions:
+    """Everything `counterpoint run` takes; the field names are the flags (``--batch-size``).
+
+    ``batch_size`` is tracks per runner batch (0: each encoder's default); ``depth`` 0 and
+    ``group`` "" mean the whole label and the dataset's group column.
+    """
+
+    dataset: str = ""
+    out: str = "counterpoint-output"
+    encoders: str = ",".join(DEFAULT_ENCODERS)
+    label: str = "class"
+    depth: int = 0
+    group: str = ""
+    batch_size: int = 0
+    seed: int = 0
+    compare: bool = True
+    probe_models: str = "linear,mlp"
+    probe_seeds: int = PROBE_SEEDS
+    strict_paths: bool = False
+
+    def check(self) -> None:
+        """Raise a :class:`CounterpointError` for a whole-number option out of range."""
+        for name, lowest in (("depth", 0), ("batch_size", 0), ("seed", 0), ("probe_seeds", 1)):
+            require_whole(name, getattr(self, name), lowest)
+
+    def analysis(self) -> AnalysisOptions:
+        """The options of the report part of the run."""
+        models = tuple(m.strip() for m in self.probe_models.split(",") if m.strip())
+        return AnalysisOptions(self.label, depth=self.depth or None, group=self.group or None, seed=self.seed,
+                               compare=self.compare, probe_models=models, probe_seeds=self.probe_seeds)
+
+    @property
+    def store_path(self) -> Path:
+        return Path(self.out) / "embeddings.h5"
+
+    @property
+    def report_dir(self) -> Path:
+        return Path(self.out) / "report"
+

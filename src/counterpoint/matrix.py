@@ -1,0 +1,142 @@
+"""Embeddings of one encoder with their tracks' metadata, and the one place labelled rows are read.
+
+:class:`EmbeddingMatrix` (pooled vectors ``X`` [N, D]) and :class:`FrameSequences` (frames
+``[T_i, D]`` per track) carry ``obs``, the track table's rows in the same order (the AnnData
+idea: ``X`` with ``obs``). Every stage reads labels, groups and the given split through
+their methods, so a missing label, ``--depth`` and ``--group`` mean the same in every
+section of a report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+
+from counterpoint.data.manifest import MISSING_VALUES, canonical_split, label_at_depth
+from counterpoint.errors import StoreError
+
+#: Columns of the track table that are file paths, never a label or a group.
+PATH_COLUMNS = ("audio_filename", "midi_filename")
+
+Rows = TypeVar("Rows", bound="TrackRows")
+
+
+def require_column(columns: Sequence[str], name: str, option: str, store: str | Path) -> None:
+    """Raise a :class:`StoreError` naming the columns there are when ``name`` is not one of ``columns``.
+
+    ``option`` is the command-line option that chose the column (``label``, ``group``).
+    """
+    if name not in columns:
+        shown = [c for c in columns if c not in PATH_COLUMNS]
+        raise StoreError(f"{store}: no {option} column {name!r} in the track table (it has: {', '.join(shown)}) "
+                         f"— pass one of those as --{option}")
+
+
+def _text(values: Sequence[object]) -> np.ndarray:
+    """Cells as stripped text, ``""`` for an empty or missing one (``NaN``, ``N/A``, ``None``…), object [N]."""
+    text = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip() for v in values]
+    return np.array(["" if v.lower() in MISSING_VALUES else v for v in text], dtype=object)
+
+
+def canonical_splits(values: Sequence[object]) -> np.ndarray:
+    """Split cells as ``train``/``validation``/``test`` (any case; aliases such as ``val`` read as
+    their names), ``""`` for an empty or unknown cell; object [N]."""
+    return np.array([canonical_split(v) or "" for v in _text(values)], dtype=object)
+
+
+class TrackRows:
+    """What pooled vectors and frame sequences share: ``obs``, one row per track, and the
+    labels, groups and given split read from it. Subclasses define :meth:`take`."""
+
+    spec: str
+    obs: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.obs)
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Track ids, object [N], in row order."""
+        return self.obs["id"].astype(str).to_numpy(dtype=object)
+
+    def take(self: Rows, rows: np.ndarray) -> Rows:
+        """The given rows (indices or a boolean mask) as a new object of the same kind."""
+        raise NotImplementedError
+
+    def labels(self, label: str, depth: int | None = None) -> np.ndarray:
+        """The ``label`` column as text [N] cut to ``depth`` levels of ``a/b/c`` (None or 0: whole);
+        ``""`` where a track has none. A :class:`StoreError` lists the columns when there is no such column."""
+        require_column(list(self.obs.columns), label, "label", self.spec)
+        return np.array([label_at_depth(v, depth) if v else "" for v in _text(self.obs[label])], dtype=object)
+
+    def labelled(self: Rows, label: str, depth: int | None = None) -> Rows:
+        """The rows that carry a ``label`` (see :meth:`labels`)."""
+        return self.take(self.labels(label, depth) != "")
+
+    def group_column(self, group: str | None = None) -> str | None:
+        """The column that keeps tracks together in splits: ``group`` when named, else the
+        dataset's ``group`` column when any track has one, else None (every track on its own)."""
+        if group is not None:
+            require_column(list(self.obs.columns), group, "group", self.spec)
+            return group
+        if "group" in self.obs.columns and (_text(self.obs["group"]) != "").any():
+            return "group"
+        return None
+
+    def groups(self, group: str | None = None) -> np.ndarray | None:
+        """The group of every track, object [N] (``""``: a group of its own), from :meth:`group_column`;
+        None when there is no group column."""
+        column = self.group_column(group)
+        return None if column is None else _text(self.obs[column])
+
+    def given_split(self) -> np.ndarray | None:
+        """The dataset's split column read by :func:`canonical_splits`, object [N]; None without the column."""
+        if "split" not in self.obs.columns:
+            return None
+        return canonical_splits(self.obs["split"])
+
+    def paired_with(self: Rows, other: "TrackRows") -> tuple[Rows, "TrackRows"]:
+        """This object's and ``other``'s rows of the tracks both hold, in this object's row order."""
+        position = pd.Series(np.arange(len(other)), index=other.ids)
+        mine = np.flatnonzero(pd.Index(self.ids).isin(position.index))
+        return self.take(mine), other.take(position.loc[self.ids[mine]].to_numpy())
+
+    def _obs_rows(self, rows: np.ndarray) -> pd.DataFrame:
+        return self.obs.iloc[np.flatnonzero(rows) if np.asarray(rows).dtype == bool else rows].reset_index(drop=True)
+
+
+@dataclass
+class EmbeddingMatrix(TrackRows):
+    """Pooled embeddings ``X`` [N, D] float32 of one encoder with their track metadata ``obs``
+    (N rows, same order); ``feature_names`` [D] for named descriptors."""
+
+    spec: str
+    modality: str
+    X: np.ndarray
+    obs: pd.DataFrame
+    feature_names: list[str] | None = None
+
+    def take(self, rows: np.ndarray) -> "EmbeddingMatrix":
+        return EmbeddingMatrix(self.spec, self.modality, self.X[rows], self._obs_rows(rows), self.feature_names)
+
+
+@dataclass
+class FrameSequences(TrackRows):
+    """Frame embeddings of one encoder: per track a float32 ``[T_i, D]`` array and ``[T_i]``
+    timestamps in seconds, with the track metadata ``obs`` in the same order."""
+
+    spec: str
+    modality: str
+    frames: list[np.ndarray]
+    timestamps: list[np.ndarray]
+    obs: pd.DataFrame
+
+    def take(self, rows: np.ndarray) -> "FrameSequences":
+        index = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=int)
+        return FrameSequences(self.spec, self.modality, [self.frames[i] for i in index],
+                              [self.timestamps[i] for i in index], self._obs_rows(index))
