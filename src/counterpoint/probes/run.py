@@ -99,7 +99,7 @@ def plan_splits(labels: np.ndarray, groups: np.ndarray | None, given: Sequence[s
 
 @dataclass
 class ProbeResult:
-    """A trained and tested probe: test scores, the report, and where it was saved."""
+    """A trained and tested probe: test scores, the classification report, the model and its configuration."""
 
     model: str
     classes: list[str]
