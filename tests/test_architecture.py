@@ -28,4 +28,5 @@ def test_import_contracts_are_kept() -> None:
 def test_every_registered_encoder_is_in_the_independence_contract() -> None:
     """A new encoder in the registry must be declared independent of its siblings too."""
     independent = next(c for c in contracts() if c["type"] == "independence")
-    assert sorted(independent["modules"]) == sorted({entry.module for entry in REGISTRY.values()})
+    ours = {entry.module for entry in REGISTRY.values() if entry.module.startswith("counterpoint.")}  # tests add their own
+    assert sorted(independent["modules"]) == sorted(ours)
