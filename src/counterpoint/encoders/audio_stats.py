@@ -36,7 +36,6 @@ compares it with decoding alone.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -45,6 +44,7 @@ from typing import Any, Callable, ClassVar, Sequence
 import numpy as np
 
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter, batch_size_parameter
+from counterpoint.encoders.cpu import available_cores, single_threaded_blas
 from counterpoint.errors import EncoderError
 
 N_FFT = 2048
@@ -62,18 +62,6 @@ DB_FLOOR = 1e-10  # -100 dB
 ROLL_PERCENT = 0.85
 #: Samples within this of 0 count as positive in the zero-crossing rate (librosa's default).
 ZERO_THRESHOLD = 1e-10
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def single_threaded_blas() -> Any:
-    """A context in which BLAS (numpy's matrix products) uses one thread."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def base_feature_names(n_mels: int, n_mfcc: int) -> list[str]:
@@ -315,9 +303,8 @@ class AudioStatsEncoder(AudioEncoder):
     def embed_waveform(self, waveform: np.ndarray) -> Embedding:
         """Blocks and pooled vector of a mono waveform at this encoder's sample rate.
 
-        BLAS runs single-threaded: its float32 products (the mel projections) round differently
-        with another number of threads, and on matrices this small its threads only fight over the
-        cores (a 2-thread mel projection measured 10x slower than 1 thread on a shared 2-core machine).
+        BLAS runs single-threaded (:mod:`counterpoint.encoders.cpu`): its float32 mel projections
+        round differently with another number of threads.
         """
         with single_threaded_blas():
             return self._embed_waveform(waveform)
