@@ -151,3 +151,62 @@ def test_the_old_name_frame_hop_still_works_with_a_warning_and_keeps_the_fingerp
                                                                     "n_mfcc": 20}
     with pytest.raises(EncoderError, match="the same parameter"), pytest.warns(DeprecationWarning):
         build_encoder("audio-stats:frame_hop=1.0,hop=2.0")
+
+
+def music_like(seconds: float = 6.0, seed: int = 0) -> np.ndarray:
+    """Chords of harmonic tones with vibrato, clicks, a noise burst, a stretch of digital silence and -0.0 samples."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    signal = np.zeros_like(t)
+    for f0 in 110.0 * 2 ** (rng.integers(0, 36, size=3) / 12):
+        for harmonic in range(1, 6):
+            signal += np.sin(2 * np.pi * f0 * harmonic * (1 + 0.003 * np.sin(2 * np.pi * 5 * t)) * t) / harmonic
+    signal = 0.1 * signal + click_train(150, seconds)[: t.size]
+    signal[SR: SR + SR // 4] += 0.3 * rng.standard_normal(SR // 4)
+    signal[2 * SR: 3 * SR] = 0.0  # whole silent STFT columns
+    signal[2 * SR: 2 * SR + 100: 2] = -0.0
+    signal[3 * SR: 3 * SR + 50] = 1e-11  # within the zero-crossing threshold
+    return signal.astype(np.float32)
+
+
+@pytest.mark.parametrize("waveform", [music_like(), music_like(3.3, seed=1), tone(440.0, 0.05), click_train(90, 4.0)],
+                         ids=["music", "music-3.3s", "50ms", "clicks"])
+def test_fast_descriptors_match_one_librosa_function_per_descriptor(waveform: np.ndarray) -> None:
+    from counterpoint.encoders.audio_stats import frame_descriptors, reference_frame_descriptors
+
+    fast = frame_descriptors(waveform, SR, 40, 20)
+    reference = reference_frame_descriptors(waveform, SR, 40, 20)
+    assert fast.base.shape == reference.base.shape and np.isfinite(fast.base).all()
+    names = base_feature_names(40, 20)
+    for column, name in enumerate(names):  # 1e-6 of the column's scale: centroids near 0 Hz in silence are 0 in both
+        scale = max(np.abs(reference.base[:, column]).max(), 1e-12)
+        np.testing.assert_allclose(fast.base[:, column], reference.base[:, column], rtol=1e-6, atol=1e-9 * scale,
+                                   err_msg=name)
+    zcr, rolloff = names.index("zero_crossing_rate"), names.index("spectral_rolloff_hz")
+    np.testing.assert_array_equal(fast.base[:, zcr], reference.base[:, zcr])  # same counts, same division
+    np.testing.assert_array_equal(fast.base[:, rolloff], reference.base[:, rolloff])  # same float32 cumulative sums
+    np.testing.assert_array_equal(fast.tempogram, reference.tempogram)
+    np.testing.assert_array_equal(fast.times, reference.times)
+
+
+def test_silent_columns_have_zero_spectral_shape_as_in_librosa() -> None:
+    import librosa
+
+    from counterpoint.encoders.audio_stats import N_FFT, spectral_shape
+
+    magnitude = np.abs(librosa.stft(music_like(), n_fft=N_FFT, hop_length=512))
+    silent = magnitude.max(axis=0) == 0
+    assert silent.sum() > 10
+    centroid, bandwidth, rolloff = spectral_shape(magnitude, SR)
+    assert (centroid[silent] == 0).all() and (bandwidth[silent] == 0).all() and (rolloff[silent] == 0).all()
+    np.testing.assert_allclose(centroid, librosa.feature.spectral_centroid(S=magnitude, sr=SR, n_fft=N_FFT)[0], rtol=1e-6)
+
+
+def test_a_batch_embeds_side_by_side_to_the_numbers_of_each_track_alone() -> None:
+    encoder = AudioStatsEncoder(batch_size=5)
+    waveforms = [music_like(4.0, seed=s) for s in range(5)]
+    batch = encoder.embed_prepared(waveforms)
+    for waveform, embedding in zip(waveforms, batch):
+        alone = encoder.embed_waveform(waveform)
+        np.testing.assert_array_equal(embedding.pooled, alone.pooled)
+        np.testing.assert_array_equal(embedding.frames, alone.frames)

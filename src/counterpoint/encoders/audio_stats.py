@@ -24,17 +24,27 @@ periodic onsets) and ``tempogram_band_LO_HI`` (mean autocorrelation in BPM bands
   tempogram column already looks 8 s around it). Stamped at the block centre.
 * **Pooled** is the same computation over the whole file (mean and std over all STFT frames,
   tempo summary of the mean tempogram), not the mean of the block vectors.
+
+Speed: one STFT feeds every spectral descriptor; the spectral shape and the zero-crossing
+rate are computed from what is already there (:func:`spectral_shape`,
+:func:`zero_crossing_rate`) rather than by librosa's functions, each of which normalises or
+frames the whole input again (:func:`reference_frame_descriptors` keeps that version, the
+numbers agree within 1e-6 of each descriptor's scale); the tracks of a batch run side by side,
+one thread per core, with single-threaded BLAS. ``benchmarks/audio_stats_throughput.py``
+compares it with decoding alone.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter, batch_size_parameter
+from counterpoint.encoders.cpu import available_cores, single_threaded_blas
 from counterpoint.errors import EncoderError
 
 N_FFT = 2048
@@ -49,6 +59,9 @@ CONTRAST_BANDS = 6
 #: Onset strength is computed on this many mel bands (librosa's default), whatever ``n_mels``.
 ONSET_MELS = 128
 DB_FLOOR = 1e-10  # -100 dB
+ROLL_PERCENT = 0.85
+#: Samples within this of 0 count as positive in the zero-crossing rate (librosa's default).
+ZERO_THRESHOLD = 1e-10
 
 
 def base_feature_names(n_mels: int, n_mfcc: int) -> list[str]:
@@ -92,38 +105,118 @@ def _mel_basis(sample_rate: int, n_mels: int) -> np.ndarray:
 
 
 def frame_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: int, n_mfcc: int) -> FrameDescriptors:
-    """Compute every per-frame descriptor from one STFT of a mono waveform."""
+    """Compute every per-frame descriptor from one STFT of a mono waveform.
+
+    The numbers are those of :func:`reference_frame_descriptors` (one librosa function per
+    descriptor) within float64 rounding; the spectral shape (:func:`spectral_shape`) and the
+    zero-crossing rate (:func:`zero_crossing_rate`) are computed here from quantities the
+    other descriptors already need, instead of a pass of their own over the spectrogram.
+    """
     import librosa
 
     duration = waveform.size / sample_rate
     y = waveform if waveform.size >= N_FFT else np.pad(waveform, (0, N_FFT - waveform.size))
     magnitude = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH))
     power = magnitude**2
-    mel = _mel_basis(sample_rate, n_mels) @ power
-    logmel = librosa.power_to_db(mel, ref=1.0, amin=DB_FLOOR, top_db=None)
+    logmel, mfcc, mfcc_delta, chroma, contrast, onset = _spectral_descriptors(magnitude, power, sample_rate, n_mels, n_mfcc)
+    spectral = [
+        spectral_shape(magnitude, sample_rate),
+        librosa.feature.spectral_flatness(S=power, power=1.0),  # = flatness of the magnitude at power 2
+        zero_crossing_rate(y),
+        librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP_LENGTH),
+    ]
+    return _frame_descriptors(y, [logmel, mfcc, mfcc_delta, chroma, contrast], onset, spectral, duration, sample_rate)
+
+
+def reference_frame_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: int, n_mfcc: int) -> FrameDescriptors:
+    """:func:`frame_descriptors` with every descriptor from its own librosa function (code version 1).
+
+    The definition the fast path is checked against (``tests/test_audio_stats.py``) and timed
+    against (``benchmarks/audio_stats_throughput.py``).
+    """
+    import librosa
+
+    duration = waveform.size / sample_rate
+    y = waveform if waveform.size >= N_FFT else np.pad(waveform, (0, N_FFT - waveform.size))
+    magnitude = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH))
+    power = magnitude**2
+    logmel, mfcc, mfcc_delta, chroma, contrast, onset = _spectral_descriptors(magnitude, power, sample_rate, n_mels, n_mfcc)
+    centroid = librosa.feature.spectral_centroid(S=magnitude, sr=sample_rate, n_fft=N_FFT)
+    spectral = [
+        centroid,
+        librosa.feature.spectral_bandwidth(S=magnitude, sr=sample_rate, n_fft=N_FFT, centroid=centroid),
+        librosa.feature.spectral_rolloff(S=magnitude, sr=sample_rate, n_fft=N_FFT, roll_percent=ROLL_PERCENT),
+        librosa.feature.spectral_flatness(S=magnitude),
+        librosa.feature.zero_crossing_rate(y, frame_length=N_FFT, hop_length=HOP_LENGTH),
+        librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP_LENGTH),
+    ]
+    return _frame_descriptors(y, [logmel, mfcc, mfcc_delta, chroma, contrast], onset, spectral, duration, sample_rate)
+
+
+def _spectral_descriptors(magnitude: np.ndarray, power: np.ndarray, sample_rate: int, n_mels: int,
+                          n_mfcc: int) -> tuple[np.ndarray, ...]:
+    """Log-mel, MFCC, MFCC delta, chroma, contrast ``[*, T]`` and onset strength ``[T']`` from one STFT."""
+    import librosa
+
+    logmel = librosa.power_to_db(_mel_basis(sample_rate, n_mels) @ power, ref=1.0, amin=DB_FLOOR, top_db=None)
     mfcc = librosa.feature.mfcc(S=logmel, n_mfcc=n_mfcc)
     mfcc_delta = librosa.feature.delta(mfcc, width=9, mode="nearest")
     chroma = librosa.feature.chroma_stft(S=power, sr=sample_rate, n_fft=N_FFT, tuning=0.0)
     contrast = librosa.feature.spectral_contrast(S=magnitude, sr=sample_rate, n_fft=N_FFT, n_bands=CONTRAST_BANDS)
     onset_mel = librosa.power_to_db(_mel_basis(sample_rate, ONSET_MELS) @ power)
     onset = librosa.onset.onset_strength(S=onset_mel, sr=sample_rate, hop_length=HOP_LENGTH)
-    centroid = librosa.feature.spectral_centroid(S=magnitude, sr=sample_rate, n_fft=N_FFT)
-    spectral = [
-        centroid,
-        librosa.feature.spectral_bandwidth(S=magnitude, sr=sample_rate, n_fft=N_FFT, centroid=centroid),
-        librosa.feature.spectral_rolloff(S=magnitude, sr=sample_rate, n_fft=N_FFT),
-        librosa.feature.spectral_flatness(S=magnitude),
-        librosa.feature.zero_crossing_rate(y, frame_length=N_FFT, hop_length=HOP_LENGTH),
-        librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP_LENGTH),
-    ]
-    frames = magnitude.shape[1]
-    base = np.concatenate([logmel, mfcc, mfcc_delta, chroma, contrast, onset[None, :frames],
-                           *(s[:, :frames] for s in spectral)], axis=0).T
+    return logmel, mfcc, mfcc_delta, chroma, contrast, onset
+
+
+def _frame_descriptors(y: np.ndarray, spectral_rows: list[np.ndarray], onset: np.ndarray, shape_rows: list[np.ndarray],
+                       duration: float, sample_rate: int) -> FrameDescriptors:
+    """The :class:`FrameDescriptors` of stacked descriptor rows (base order) and the onset envelope."""
+    import librosa
+
+    frames = spectral_rows[0].shape[1]
+    base = np.concatenate([*spectral_rows, onset[None, :frames], *(s[:, :frames] for s in shape_rows)], axis=0).T
     win = int(librosa.time_to_frames(TEMPOGRAM_SECONDS, sr=sample_rate, hop_length=HOP_LENGTH))
     tempogram = librosa.feature.tempogram(onset_envelope=onset, sr=sample_rate, hop_length=HOP_LENGTH, win_length=win)
     times = librosa.frames_to_time(np.arange(frames), sr=sample_rate, hop_length=HOP_LENGTH)
     return FrameDescriptors(base=base, tempogram=tempogram[:, :frames], times=times, duration=duration,
                             sample_rate=sample_rate)
+
+
+def spectral_shape(magnitude: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Spectral centroid, bandwidth and 85 % rolloff in Hz ``[3, T]`` of a magnitude spectrogram ``[1 + N_FFT // 2, T]``.
+
+    librosa's definitions (``spectral_centroid``, ``spectral_bandwidth`` with p = 2,
+    ``spectral_rolloff``), computed together: centroid and bandwidth from three float64 moments
+    of each column (one matrix product; bandwidth² = E[f²] − centroid²), rolloff from the same
+    float32 cumulative sum librosa takes — the lowest bin holding 85 % of the column's magnitude.
+    Each of librosa's functions normalises or sums the whole spectrogram again.
+    """
+    import librosa
+
+    freq = librosa.fft_frequencies(sr=sample_rate, n_fft=N_FFT)
+    moments = np.stack([np.ones_like(freq), freq, freq**2]) @ magnitude.astype(np.float64)
+    total = np.where(moments[0] < np.finfo(magnitude.dtype).tiny, 1.0, moments[0])  # silent columns: 0 Hz, as librosa
+    centroid = moments[1] / total
+    bandwidth = np.sqrt(np.maximum(moments[2] / total - centroid**2, 0.0))
+    cumulative = np.cumsum(magnitude, axis=0)
+    rolloff = freq[np.argmax(cumulative >= ROLL_PERCENT * cumulative[-1], axis=0)]
+    return np.stack([centroid, bandwidth, rolloff])
+
+
+def zero_crossing_rate(y: np.ndarray) -> np.ndarray:
+    """``librosa.feature.zero_crossing_rate(y, frame_length=N_FFT, hop_length=HOP_LENGTH)`` ``[1, T]``,
+    from one pass over the signal instead of one per overlapping frame.
+
+    As librosa: the signal is edge-padded by half a frame at each end, samples within 1e-10
+    of 0 count as positive, and each frame's rate is the number of sign changes between its
+    consecutive samples divided by its length. Here the changes are counted once, by a
+    cumulative sum over the whole signal, and each frame takes the difference at its ends.
+    """
+    padded = np.pad(y, N_FFT // 2, mode="edge")
+    negative = np.signbit(padded) & (np.abs(padded) > np.asarray(ZERO_THRESHOLD, dtype=padded.dtype))
+    changes_before = np.concatenate([[0], np.cumsum(negative[1:] != negative[:-1])])  # [k]: changes at samples 1..k
+    starts = np.arange(1 + (padded.size - N_FFT) // HOP_LENGTH) * HOP_LENGTH
+    return ((changes_before[starts + N_FFT - 1] - changes_before[starts]) / N_FFT)[None, :]
 
 
 def tempo_summary(tempograms: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -176,7 +269,7 @@ class AudioStatsEncoder(AudioEncoder):
                          formerly="frame_hop"),
         "n_mels": Parameter(40, "number of log-mel bands (also the MFCC input)", low=8, high=256),
         "n_mfcc": Parameter(20, "number of MFCCs, at most n_mels", low=2, high=256),
-        "batch_size": batch_size_parameter(4),
+        "batch_size": batch_size_parameter(8),
     }
     code_version: ClassVar[str] = "1"
 
@@ -201,11 +294,28 @@ class AudioStatsEncoder(AudioEncoder):
         return waveform
 
     def embed_prepared(self, inputs: Sequence[np.ndarray]) -> list[Embedding]:
-        return [self.embed_waveform(waveform) for waveform in inputs]
+        """The waveforms of the batch side by side, one thread per core (numpy, scipy's FFTs and BLAS
+        release the GIL), with single-threaded BLAS (see :meth:`embed_waveform`)."""
+        workers = max(1, min(len(inputs), available_cores()))
+        with single_threaded_blas(), ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(self._embed_waveform, inputs))
 
     def embed_waveform(self, waveform: np.ndarray) -> Embedding:
-        """Blocks and pooled vector of a mono waveform at this encoder's sample rate."""
-        frames = frame_descriptors(np.asarray(waveform, dtype=np.float32), self.sample_rate,
-                                   int(self.params["n_mels"]), int(self.params["n_mfcc"]))
+        """Blocks and pooled vector of a mono waveform at this encoder's sample rate.
+
+        BLAS runs single-threaded (:mod:`counterpoint.encoders.cpu`): its float32 mel projections
+        round differently with another number of threads.
+        """
+        with single_threaded_blas():
+            return self._embed_waveform(waveform)
+
+    def _embed_waveform(self, waveform: np.ndarray) -> Embedding:
+        return self.embedding(waveform, frame_descriptors)
+
+    def embedding(self, waveform: np.ndarray, descriptors: Callable[..., FrameDescriptors]) -> Embedding:
+        """The Embedding of a waveform from ``descriptors`` (:func:`frame_descriptors` or
+        :func:`reference_frame_descriptors`) with this encoder's parameters."""
+        frames = descriptors(np.asarray(waveform, dtype=np.float32), self.sample_rate,
+                             int(self.params["n_mels"]), int(self.params["n_mfcc"]))
         blocks, centres, pooled = summarise(frames, float(self.params["hop"]))
         return Embedding(frames=blocks, timestamps=centres, pooled=pooled, duration=frames.duration)

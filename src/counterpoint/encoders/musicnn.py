@@ -41,6 +41,7 @@ import numpy as np
 
 from counterpoint.data.audio import load_audio
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
+from counterpoint.encoders.cpu import single_threaded_blas
 from counterpoint.encoders.torch_base import TorchEncoder, runtime_parameters
 from counterpoint.encoders.weights import WeightFile, declare_weights, files_digest, find_weights
 from counterpoint.encoders.windowing import mean_pooled
@@ -238,8 +239,9 @@ def log_mel(audio: np.ndarray) -> np.ndarray:
     """
     import librosa
 
-    power = librosa.feature.melspectrogram(y=np.asarray(audio, dtype=np.float64), sr=SAMPLE_RATE, n_fft=FFT_SIZE,
-                                           hop_length=FFT_HOP, n_mels=N_MELS, dtype=np.float64).T
+    with single_threaded_blas():  # it runs beside the network's threads (read-ahead): BLAS threads would fight them
+        power = librosa.feature.melspectrogram(y=np.asarray(audio, dtype=np.float64), sr=SAMPLE_RATE, n_fft=FFT_SIZE,
+                                               hop_length=FFT_HOP, n_mels=N_MELS, dtype=np.float64).T
     with np.errstate(over="ignore"):
         half = power.astype(np.float16)
     logmel = _log_compression_table()[half.view(np.uint16)]
