@@ -15,6 +15,8 @@ $(BIN)/counterpoint: pyproject.toml constraints.txt
 	$(BIN)/counterpoint weights fetch musicnn
 	# The HEAR 2021 validator, for its test; its TensorFlow dependency is stubbed there, not installed.
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt hearvalidator
+	# mirdata (the mirdata:NAME dataset adapter), without the cloud SDKs its smart_open[all] requirement pulls.
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt mirdata
 	touch $@
 
 setup: $(BIN)/counterpoint

@@ -20,6 +20,7 @@ from typer.core import TyperCommand
 from counterpoint import __version__
 from counterpoint.console import console, task_progress
 from counterpoint.config import CompareSettings, RunOptions, TrainSettings, default
+from counterpoint.data.tolerance import DURATION_TOLERANCE_FRACTION, DURATION_TOLERANCE_S
 from counterpoint.errors import CounterpointError
 
 RUN_DEFAULTS = RunOptions()
@@ -41,7 +42,7 @@ class PlainUsageCommand(TyperCommand):
 
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
-dataset_app = typer.Typer(help="Inspect a dataset folder.", no_args_is_help=True)
+dataset_app = typer.Typer(help="Inspect a dataset folder; import a public dataset's own layout.", no_args_is_help=True)
 store_app = typer.Typer(help="Inspect an embedding store.", no_args_is_help=True)
 weights_app = typer.Typer(help="Model weight files: list what each model needs, fetch them.", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
@@ -277,6 +278,36 @@ def tag_command(paths: list[Path] = typer.Argument(..., metavar="FILE", help="Au
 
 # ---- datasets --------------------------------------------------------------------------------------
 
+#: The manifest options shared by dataset check, embed and run (a manifest with another name, where ids come from).
+CSV_HELP = "Manifest CSV with another name than info.csv (relative to ROOT or absolute)."
+ID_COLUMN_HELP = "Column of the manifest that holds the track ids (default: id)."
+ID_FROM_HELP = "Take ids from the file names when the manifest has no id column: stem."
+
+
+@dataset_app.command("import", cls=PlainUsageCommand)
+@friendly
+def dataset_import(kind: str = typer.Argument(..., metavar="KIND",
+                                              help="groove, maestro, slakh, babyslakh, gtzan, lakh-matched or mirdata:NAME."),
+                   source: Path = typer.Argument(..., metavar="SOURCE", help="The dataset's top folder, as distributed."),
+                   out: Path = typer.Argument(..., metavar="OUT", callback=_check_output_path,
+                                              help="New folder for the info.csv dataset."),
+                   copy: bool = typer.Option(False, "--copy", help="Copy the files instead of linking them."),
+                   index: Optional[Path] = typer.Option(None, help="mirdata:NAME only: a local mirdata index JSON.")) -> None:
+    """Write a public dataset as an ordinary info.csv dataset: labels, split and group from its own metadata.
+
+    Files are linked (relative links where possible), not copied, unless --copy.
+    Example: counterpoint dataset import maestro ~/data/maestro-v3.0.0 ~/data/maestro-cp
+    """
+    from counterpoint.data.adapters import import_dataset
+
+    result = import_dataset(kind, source, out, copy=copy, index=index)
+    for problem in result.problems:
+        _note(_styled("left out:", "yellow", str(problem)))
+    manifest = result.manifest
+    _print(f"{result.out}: {len(manifest)} tracks ({sum(t.is_paired for t in manifest)} paired) from {kind}, "
+           f"labels {', '.join(manifest.label_columns)}; {'copied' if copy else 'linked'} — "
+           f"next: counterpoint dataset check {result.out}")
+
 @dataset_app.command("check", cls=PlainUsageCommand)
 @friendly
 def dataset_check(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset folder (info.csv or class folders)."),
@@ -284,17 +315,32 @@ def dataset_check(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
                   strict_paths: bool = typer.Option(False, "--strict-paths",
                                                     help="Refuse symbolic links that lead outside the dataset folder."),
                   open_files: bool = typer.Option(True, "--open-files/--no-open-files",
-                                                  help="Decode every audio and MIDI file (slower, finds corrupt files).")) -> None:
-    """Print tracks, pairs, label counts and every problem of a dataset. Exit status 1 if any.
+                                                  help="Decode every audio and MIDI file (slower, finds corrupt files)."),
+                  csv: Optional[str] = typer.Option(None, "--csv", help=CSV_HELP),
+                  id_column: Optional[str] = typer.Option(None, help=ID_COLUMN_HELP),
+                  id_from: Optional[str] = typer.Option(None, help=ID_FROM_HELP),
+                  duration_tolerance: float = typer.Option(DURATION_TOLERANCE_S, min=0,
+                                                           help="Seconds paired audio and MIDI may differ before a warning."),
+                  duration_tolerance_fraction: float = typer.Option(DURATION_TOLERANCE_FRACTION, min=0,
+                                                                    help="… or this fraction of the longer, if larger."),
+                  resplit: bool = typer.Option(False, "--resplit",
+                                               help="Write <manifest>.resplit.csv with splits recomputed by group."),
+                  label: Optional[str] = typer.Option(None, help="With --resplit: the label the new splits are stratified by."),
+                  seed: int = typer.Option(0, min=0, help="With --resplit: seed of the new splits.")) -> None:
+    """Print tracks, pairs, label counts, warnings and every problem of a dataset. Exit status 1 if any problem.
 
     Example: counterpoint dataset check ~/data/my-corpus
     """
     from counterpoint.data.manifest import load_manifest
-    from counterpoint.data.validation import check_dataset
+    from counterpoint.data.tolerance import DurationTolerance
+    from counterpoint.data.validation import check_dataset, write_resplit
 
-    manifest = load_manifest(root, group_column=group, strict_paths=strict_paths)
+    manifest = load_manifest(root, group_column=group, strict_paths=strict_paths, csv=csv, id_column=id_column,
+                             id_from=id_from)
+    tolerance = DurationTolerance(duration_tolerance, duration_tolerance_fraction)
     with task_progress() as update:
-        report = check_dataset(manifest, open_files=open_files, progress=lambda d, t: update("checking files", d, t))
+        report = check_dataset(manifest, open_files=open_files, progress=lambda d, t: update("checking files", d, t),
+                               tolerance=tolerance)
     _print(f"{report.root} ({report.layout}): {report.n_tracks} tracks, {report.n_pairs} paired, "
            f"{report.n_audio_only} audio only, {report.n_midi_only} MIDI only")
     _print(f"splits: {report.split_counts}")
@@ -308,6 +354,13 @@ def dataset_check(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
         _print(f"symbolic links: {report.n_linked} files ({report.n_linked_outside} outside the folder): {places}{more}")
     for note in report.notes:
         _print(f"  note: {note}")
+    for warning in report.warnings:
+        _print(_styled("  warning:", "yellow", str(warning)))
+    if resplit:
+        written = write_resplit(manifest, label=label, seed=seed)
+        _print(f"resplit: {written.path} — splits recomputed so that no {group or 'group'} value straddles two sides "
+               f"(seed {seed}{f', stratified by {label}' if label else ''}): {written.split_counts}; the given split is "
+               f"in the column given_split. Use it with --csv {written.path.name}")
     if report.problems:
         _print(_styled(f"{len(report.problems)} problem(s):", "red"))
         for problem in report.problems:
@@ -328,7 +381,10 @@ def embed_command(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
                   batch_size: int = typer.Option(0, min=0, help="Tracks per model call (0: each encoder's default)."),
                   group: Optional[str] = typer.Option(None, help="Column that keeps tracks together in splits."),
                   strict_paths: bool = typer.Option(False, "--strict-paths",
-                                                    help="Refuse symbolic links that lead outside the dataset folder.")) -> None:
+                                                    help="Refuse symbolic links that lead outside the dataset folder."),
+                  csv: Optional[str] = typer.Option(None, "--csv", help=CSV_HELP),
+                  id_column: Optional[str] = typer.Option(None, help=ID_COLUMN_HELP),
+                  id_from: Optional[str] = typer.Option(None, help=ID_FROM_HELP)) -> None:
     """Embed every track with each encoder into an HDF5 store. Rerunning resumes.
 
     Example: counterpoint embed ~/data/corpus --encoders symbolic-stats,audio-stats --out corpus.h5
@@ -336,7 +392,8 @@ def embed_command(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
     from counterpoint.data.manifest import load_manifest
     from counterpoint.embed import embed_dataset
 
-    manifest = load_manifest(root, group_column=group, strict_paths=strict_paths)
+    manifest = load_manifest(root, group_column=group, strict_paths=strict_paths, csv=csv, id_column=id_column,
+                             id_from=id_from)
     for problem in manifest.problems:
         _note(_styled("skipped:", "yellow", str(problem)))
     for note in manifest.notes:
@@ -627,7 +684,10 @@ def run_command(ctx: typer.Context,
                 probe_models: str = typer.Option(RUN_DEFAULTS.probe_models, help="Probe models for the report (empty: none)."),
                 probe_seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Seeds per probe."),
                 strict_paths: bool = typer.Option(RUN_DEFAULTS.strict_paths, "--strict-paths",
-                                                  help="Refuse symbolic links that lead outside the dataset folder.")) -> None:
+                                                  help="Refuse symbolic links that lead outside the dataset folder."),
+                csv: str = typer.Option(RUN_DEFAULTS.csv, "--csv", help=CSV_HELP),
+                id_column: str = typer.Option(RUN_DEFAULTS.id_column, help=ID_COLUMN_HELP),
+                id_from: str = typer.Option(RUN_DEFAULTS.id_from, help=ID_FROM_HELP)) -> None:
     """Embed a dataset and write the full report; options from flags, a params file, or TOML.
 
     Flags given on the command line override the file.

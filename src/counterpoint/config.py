@@ -133,7 +133,8 @@ class RunOptions:
     """Everything `counterpoint run` takes; the field names are the flags (``--batch-size``).
 
     ``batch_size`` is tracks per runner batch (0: each encoder's default); ``depth`` 0 and
-    ``group`` "" mean the whole label and the dataset's group column.
+    ``group`` "" mean the whole label and the dataset's group column; ``csv``, ``id_column``
+    and ``id_from`` "" mean ``info.csv`` with its ``id`` column.
     """
 
     dataset: str = ""
@@ -148,6 +149,9 @@ class RunOptions:
     probe_models: str = "linear,mlp"
     probe_seeds: int = PROBE_SEEDS
     strict_paths: bool = False
+    csv: str = ""
+    id_column: str = ""
+    id_from: str = ""
 
     def check(self) -> None:
         """Raise a :class:`CounterpointError` for a whole-number option out of range."""

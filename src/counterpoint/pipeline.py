@@ -206,7 +206,8 @@ def run_pipeline(options: RunOptions, embed_progress=None, step=None) -> Pipelin
     announce = step or (lambda text: None)
     Path(options.out).mkdir(parents=True, exist_ok=True)
     announce(f"embedding {options.dataset} with {options.encoders}")
-    manifest = load_manifest(options.dataset, strict_paths=options.strict_paths)
+    manifest = load_manifest(options.dataset, strict_paths=options.strict_paths, csv=options.csv or None,
+                             id_column=options.id_column or None, id_from=options.id_from or None)
     embedded = embed_dataset(manifest, options.store_path, options.encoders,
                              batch_size=options.batch_size or None, progress=embed_progress)
     stamp, stamp_path = report_stamp(options), options.report_dir / STAMP_FILE

@@ -10,6 +10,10 @@ Two layouts are understood:
   name becomes the label ``class``. Nested folders give hierarchical labels:
   ``ROOT/rock/indie/x.wav`` has the class ``rock/indie`` (cut it with ``label_at_depth``).
 
+A manifest with another name is read with ``csv=FILE``; ``id_column`` names the column that
+holds the ids when it is not ``id``, and ``id_from="stem"`` makes each id the stem of the row's
+audio file (or MIDI file when it has no audio) when there is no id column at all.
+
 Loading is tolerant: problems that concern single rows (a missing file, a path that leaves
 the root, a duplicate id, a row with too many fields) are recorded as :class:`Problem` and
 the offending row is left out, so one bad row never hides the rest; remarks that leave the
@@ -40,7 +44,7 @@ import pandas as pd
 
 from counterpoint.errors import DatasetError
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".m4a")
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".m4a", ".au")
 MIDI_EXTENSIONS = (".mid", ".midi")
 REQUIRED_COLUMNS = ("id", "audio_filename", "midi_filename")
 SPLIT_NAMES = ("train", "validation", "test")
@@ -50,6 +54,8 @@ SPLIT_ALIASES = {"training": "train", "val": "validation", "valid": "validation"
 #: Values that mean "not given" in a label, group or split cell (compared lower-cased).
 MISSING_VALUES = frozenset({"", "nan", "none", "null", "na", "n/a"})
 MANIFEST_NAME = "info.csv"
+#: Where an id can come from when the manifest has no id column (``id_from``).
+ID_SOURCES = ("stem",)
 #: The columns every track table starts with.
 TABLE_COLUMNS = ("id", "audio_filename", "midi_filename", "split", "group")
 
@@ -180,24 +186,49 @@ def canonical_split(value: str) -> str | None:
     return value if value in SPLIT_NAMES else SPLIT_ALIASES.get(value)
 
 
-def load_manifest(root: str | Path, group_column: str | None = None, strict_paths: bool = False) -> Manifest:
-    """Read the dataset at ``root``: its ``info.csv`` if present, else its class folders.
+def load_manifest(root: str | Path, group_column: str | None = None, strict_paths: bool = False,
+                  csv: str | Path | None = None, id_column: str | None = None, id_from: str | None = None) -> Manifest:
+    """Read the dataset at ``root``: its ``info.csv`` (or the manifest ``csv``) if present, else its class folders.
 
     ``group_column`` names the metadata column whose value keeps tracks together when
     splitting (e.g. ``work`` or ``composer``); with ``info.csv`` a column called ``group``
     is used when none is named. Symbolic links inside ``root`` are followed; with
     ``strict_paths`` those that lead outside ``root`` are refused (recorded as problems).
+    ``csv`` is a manifest file with another name (relative to ``root`` or absolute; its paths
+    are still relative to ``root``); ``id_column`` and ``id_from`` (``"stem"``) say where ids
+    come from when there is no ``id`` column.
     """
     given_root = Path(os.path.abspath(Path(root).expanduser()))
     if not given_root.is_dir():
         raise DatasetError(f"{root}: no such dataset folder — give the folder that holds info.csv or the class folders")
+    if id_from is not None and id_from not in ID_SOURCES:
+        raise DatasetError(f"id_from={id_from!r} is not understood — use one of {', '.join(ID_SOURCES)}")
+    if id_from is not None and id_column is not None:
+        raise DatasetError("give either an id column or id_from=stem, not both")
     paths = _Paths(given_root.resolve(), given_root, strict_paths)
-    if (paths.root / MANIFEST_NAME).is_file():
-        manifest = _from_info_csv(paths, group_column)
+    csv_path = _manifest_file(paths.root, csv)
+    if csv_path is not None:
+        paths.manifest_name = csv_path.name
+        manifest = _from_info_csv(paths, csv_path, group_column, id_column, id_from)
+    elif id_column is not None or id_from is not None:
+        raise DatasetError(f"{given_root}: an id column or id_from=stem was given, but there is no {MANIFEST_NAME} — "
+                           "name the manifest with --csv FILE")
     else:
         manifest = _from_class_folders(paths, group_column)
     manifest.links = paths.links
     return manifest
+
+
+def _manifest_file(root: Path, csv: str | Path | None) -> Path | None:
+    """The manifest to read: ``csv`` (which must exist) or ``ROOT/info.csv``; None for class folders."""
+    if csv is None:
+        return root / MANIFEST_NAME if (root / MANIFEST_NAME).is_file() else None
+    path = Path(csv).expanduser()
+    path = path if path.is_absolute() else root / path
+    if not path.is_file():
+        raise DatasetError(f"{csv}: no such manifest file — give a CSV file (absolute, or relative to {root}) "
+                           f"with the columns {', '.join(REQUIRED_COLUMNS)}")
+    return path
 
 
 class _Paths:
@@ -205,6 +236,7 @@ class _Paths:
 
     def __init__(self, root: Path, given_root: Path, strict: bool) -> None:
         self.root, self.given_root, self.strict = root, given_root, strict
+        self.manifest_name = MANIFEST_NAME
         self.links: list[LinkedFile] = []
 
     def lexically_inside(self, written: str) -> Path | None:
@@ -251,7 +283,7 @@ class _Paths:
         if not path.is_file():
             found = "not a file" if path.exists() else self.broken_link(path) or "file not found"
             problems.append(Problem(track_id, written, found,
-                                    f"check the path in {MANIFEST_NAME} (relative to {self.root}) or remove the row"))
+                                    f"check the path in {self.manifest_name} (relative to {self.root}) or remove the row"))
             return None
         refused = self.check_link(path, track_id)
         if refused is not None:
@@ -291,16 +323,20 @@ def _named_columns(csv_path: Path, header: list[str], body: list[tuple[int, list
     return header
 
 
-def _from_info_csv(paths: _Paths, group_column: str | None) -> Manifest:
+def _from_info_csv(paths: _Paths, csv_path: Path, group_column: str | None,
+                   id_column: str | None = None, id_from: str | None = None) -> Manifest:
     root = paths.root
-    csv_path = root / MANIFEST_NAME
+    manifest_name = csv_path.name
     header, body = _read_rows(csv_path)
     columns = _named_columns(csv_path, header, body)
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    required = [id_column or "id", *REQUIRED_COLUMNS[1:]] if id_from is None else list(REQUIRED_COLUMNS[1:])
+    missing = [c for c in required if c not in columns]
     if missing:
+        fix = (" — or name the id column with --id-column NAME, or take ids from file names with --id-from stem"
+               if missing[0] == "id" else "")
         raise DatasetError(
             f"{csv_path}: missing required column(s) {', '.join(missing)} — the header must contain "
-            f"{', '.join(REQUIRED_COLUMNS)} (found: {', '.join(columns)})")
+            f"{', '.join(required)} (found: {', '.join(columns)}){fix}")
     group_column = group_column or ("group" if "group" in columns else None)
     if group_column and group_column not in columns:
         raise DatasetError(f"{csv_path}: no column {group_column!r} to group by — choose one of {', '.join(columns)}")
@@ -311,20 +347,22 @@ def _from_info_csv(paths: _Paths, group_column: str | None) -> Manifest:
     for line, fields in body:
         extra = fields[len(columns):]
         if any(f.strip() for f in extra):
-            problems.append(Problem(None, f"{MANIFEST_NAME} line {line}",
+            problems.append(Problem(None, f"{manifest_name} line {line}",
                                     f"the row has {len(fields)} fields but the header has {len(columns)} "
                                     f"(row starts {','.join(fields[:3])!r}); the row is left out",
                                     "quote fields that contain a comma, or remove the extra comma"))
             continue
         fields = fields[:len(columns)] + [""] * (len(columns) - len(fields))
-        records.append((line, {name: value.strip() for name, value in zip(columns, fields)}))
+        record = {name: value.strip() for name, value in zip(columns, fields)}
+        record["id"] = _record_id(record, id_column, id_from)
+        records.append((line, record))
 
     counts = Counter(record["id"] for _, record in records)
     tracks: list[Track] = []
     seen: set[str] = set()
-    label_columns = [c for c in columns if c not in ("id", "audio_filename", "midi_filename", "split")]
+    label_columns = [c for c in columns if c not in ("id", id_column, "audio_filename", "midi_filename", "split")]
     for line, record in records:
-        where = f"{MANIFEST_NAME} line {line}"
+        where = f"{manifest_name} line {line}"
         track_id = record["id"]
         if not track_id:
             problems.append(Problem(None, where, "empty id", "give every row a unique id"))
@@ -350,7 +388,15 @@ def _from_info_csv(paths: _Paths, group_column: str | None) -> Manifest:
         labels = {c: given(record[c]) for c in label_columns}
         group = labels.get(group_column) if group_column else None
         tracks.append(Track(track_id, audio, midi, labels, split, group or None))
-    return Manifest(root, tracks, problems, layout=MANIFEST_NAME, notes=notes)
+    return Manifest(root, tracks, problems, layout=manifest_name, notes=notes)
+
+
+def _record_id(record: dict[str, str], id_column: str | None, id_from: str | None) -> str:
+    """The id of a manifest row: its ``id_column`` (default ``id``), or the stem of its audio (else MIDI) file."""
+    if id_from == "stem":
+        written = given(record["audio_filename"]) or given(record["midi_filename"])
+        return Path(written).stem if written else ""
+    return record[id_column or "id"]
 
 
 def _kind(path: Path) -> str | None:

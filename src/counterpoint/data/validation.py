@@ -5,6 +5,12 @@ files, paths outside the root, broken links) and notes (unrecognised splits). Th
 opens every file too: audio that cannot be decoded, is empty, truncated, holds no samples or
 is silent, and MIDI that cannot be parsed or holds no notes. It also says how many files are
 symbolic links and into which folders they lead.
+
+Warnings leave every track in but point at something that would mislead later stages: a
+pair whose audio and MIDI durations disagree by more than a tolerance (default
+max(2 s, 5 %): probably not the same performance, or a cut excerpt), a given split that
+puts one group on both sides (a leak; :func:`write_resplit` recomputes the splits grouped),
+and a class-folder dataset whose root holds a metadata file that was ignored.
 """
 
 from __future__ import annotations
@@ -13,11 +19,16 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from counterpoint.data.audio import load_audio
+from counterpoint.data.audio import audio_duration, load_audio
 from counterpoint.data.manifest import Manifest, Problem, Track
 from counterpoint.data.midi import load_pretty_midi
-from counterpoint.errors import TrackError
+from counterpoint.data.tolerance import DurationTolerance
+from counterpoint.errors import CounterpointError, TrackError
+
+#: Files at the root of a class-folder dataset that look like metadata it would ignore.
+METADATA_SUFFIXES = (".csv", ".tsv", ".json", ".yaml", ".yml")
 
 
 @dataclass
@@ -39,6 +50,8 @@ class DatasetReport:
     n_linked_outside: int = 0
     #: The folder each linked file really lies in → how many linked files lie there.
     link_targets: dict[str, int] = field(default_factory=dict)
+    #: Remarks that keep every track but would mislead later stages (durations, leaking splits, ignored metadata).
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -52,29 +65,74 @@ def _as_problem(track: Track, path, error: TrackError) -> Problem:
     return Problem(track.id, str(path), problem, fix or "replace the file or remove the track")
 
 
-def _file_problems(track: Track) -> list[Problem]:
+def _file_problems(track: Track, tolerance: DurationTolerance) -> tuple[list[Problem], Problem | None]:
+    """The problems of the track's files, and a warning when a pair's durations disagree."""
     found = []
+    audio_s = midi_s = None
     if track.audio_path is not None:
         try:
             load_audio(track.audio_path, sample_rate=None, track_id=track.id)
+            audio_s = audio_duration(track.audio_path)
         except TrackError as exc:
             found.append(_as_problem(track, track.audio_path, exc))
     if track.midi_path is not None:
         try:
-            load_pretty_midi(track.midi_path, track_id=track.id)
+            midi_s = float(load_pretty_midi(track.midi_path, track_id=track.id).get_end_time())
         except TrackError as exc:
             found.append(_as_problem(track, track.midi_path, exc))
-    return found
+    if audio_s is None or midi_s is None or tolerance.allows(audio_s, midi_s):
+        return found, None
+    return found, Problem(track.id, str(track.midi_path),
+                          f"audio lasts {audio_s:.1f} s but the MIDI {midi_s:.1f} s (more than "
+                          f"max({tolerance.seconds:g} s, {tolerance.fraction:.0%}) apart)",
+                          "check that both files are the same performance and uncut, or widen --duration-tolerance")
+
+
+def straddling_groups(manifest: Manifest) -> Problem | None:
+    """A warning when the dataset's given split puts tracks of one group on more than one side."""
+    sides: dict[str, set[str]] = {}
+    for track in manifest:
+        if track.group and track.split:
+            sides.setdefault(track.group, set()).add(track.split)
+    leaking = sorted(group for group, splits in sides.items() if len(splits) > 1)
+    if not leaking:
+        return None
+    shown = ", ".join(repr(g) for g in leaking[:3]) + (f" … (+{len(leaking) - 3} more)" if len(leaking) > 3 else "")
+    return Problem(None, None, f"the given split puts {len(leaking)} group(s) on more than one side ({shown}): "
+                   "probes would be tested on groups they were trained on",
+                   "rerun with --resplit to write splits recomputed by group")
+
+
+def ignored_metadata(manifest: Manifest) -> Problem | None:
+    """A warning when a class-folder dataset has a metadata file at its root, which class folders ignore."""
+    if manifest.layout != "class folders":
+        return None
+    files = sorted(p.name for p in manifest.root.iterdir() if p.is_file() and p.suffix.lower() in METADATA_SUFFIXES)
+    if not files:
+        return None
+    from counterpoint.data.adapters import guess_kind
+
+    kind = guess_kind(manifest.root)
+    suggestion = (f"`counterpoint dataset import {kind} {manifest.root} OUT` reads it (it looks like {kind})"
+                  if kind else f"`counterpoint dataset import KIND {manifest.root} OUT` for a known dataset")
+    return Problem(None, ", ".join(files), "the dataset was read as class folders (labels = folder names); "
+                   "this metadata file was ignored",
+                   f"{suggestion}, or --csv {files[0]} if it is a manifest (with --id-column / --id-from stem)")
 
 
 def check_dataset(manifest: Manifest, open_files: bool = True, workers: int = 2,
-                  progress: Callable[[int, int], None] | None = None) -> DatasetReport:
-    """Count tracks, pairs, labels and splits, and list every problem (opening each file)."""
+                  progress: Callable[[int, int], None] | None = None,
+                  tolerance: DurationTolerance = DurationTolerance()) -> DatasetReport:
+    """Count tracks, pairs, labels and splits, list every problem (opening each file) and every warning."""
     problems = list(manifest.problems)
+    warnings = [w for w in (straddling_groups(manifest), ignored_metadata(manifest)) if w is not None]
     if open_files:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for done, found in enumerate(pool.map(_file_problems, manifest.tracks), start=1):
+            checked = pool.map(lambda track: _file_problems(track, tolerance), manifest.tracks)
+            for done, (found, warning) in enumerate(checked, start=1):
                 problems.extend(found)
+                if warning is not None:
+                    warnings.append(warning)
                 if progress:
                     progress(done, len(manifest))
     link_targets = Counter(str(link.target.parent) for link in manifest.links)
@@ -88,5 +146,37 @@ def check_dataset(manifest: Manifest, open_files: bool = True, workers: int = 2,
         label_counts=label_counts, split_counts=dict(Counter(t.split or "(none)" for t in manifest)),
         problems=problems, notes=list(manifest.notes), n_linked=len(manifest.links),
         n_linked_outside=sum(not link.target.is_relative_to(manifest.root) for link in manifest.links),
-        link_targets=dict(link_targets.most_common()),
+        link_targets=dict(link_targets.most_common()), warnings=warnings,
     )
+
+
+@dataclass(frozen=True)
+class Resplit:
+    """A manifest written with splits recomputed by group: where it is and how many tracks each side holds."""
+
+    path: Path
+    group_column: str
+    split_counts: dict[str, int]
+
+
+def write_resplit(manifest: Manifest, label: str | None = None, seed: int = 0) -> Resplit:
+    """Write ``ROOT/<manifest>.resplit.csv``: the same rows with ``split`` dealt out by group.
+
+    Whole groups go to one side (stratified by ``label`` when given), as :func:`counterpoint.splits.assign_splits`
+    deals them; the split the dataset gave is kept in the column ``given_split``. Read it with ``--csv``.
+    """
+    from counterpoint.splits import assign_splits
+
+    if not any(track.group for track in manifest):
+        raise CounterpointError(f"{manifest.root}: no track has a group — name the group column with --group COLUMN")
+    if label is not None and label not in manifest.label_columns:
+        raise CounterpointError(f"{manifest.root}: no label {label!r} to stratify by — choose one of "
+                                f"{', '.join(manifest.label_columns)}")
+    frame = manifest.to_frame()
+    labels = frame[label] if label is not None else [""] * len(frame)
+    frame.insert(frame.columns.get_loc("split") + 1, "given_split", frame["split"])
+    frame["split"] = assign_splits(labels, frame["group"].tolist(), seed=seed)
+    stem = Path(manifest.layout).stem if manifest.layout.endswith(".csv") else "info"
+    path = manifest.root / f"{stem}.resplit.csv"
+    frame.to_csv(path, index=False)
+    return Resplit(path, "group", dict(Counter(frame["split"])))
