@@ -19,7 +19,8 @@ from typer.core import TyperCommand
 
 from counterpoint import __version__
 from counterpoint.console import console, task_progress
-from counterpoint.config import CompareSettings, RunOptions, TrainSettings, TranscribeSettings, default
+from counterpoint.config import CompareSettings, RunOptions, TrainSettings, default
+from counterpoint.data.transcribe import TranscribeSettings
 from counterpoint.errors import CounterpointError
 
 RUN_DEFAULTS = RunOptions()
@@ -579,9 +580,8 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
     from counterpoint.probes.run import evaluate_saved, probe, probe_table
     from counterpoint.report.probes import write_evaluation, write_probe_result, write_probe_table
 
-    store = _selected_store(path, where)
     if model_path is not None:
-        result = evaluate_saved(model_path, store, device=device)
+        result = evaluate_saved(model_path, _selected_store(path, where), device=device)
         write_evaluation(result, out)
         for note in result.notes:
             _note(note)
@@ -591,6 +591,7 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
         raise typer.BadParameter("give --label (the metadata column to predict)")
     settings = TrainSettings(epochs=epochs, patience=patience, lr=lr, batch_size=batch_size, seed=seed, device=device,
                              hidden=tuple(_hidden_sizes(hidden)), dropout=dropout)
+    store = _selected_store(path, where)
     if all_encoders:
         table = probe_table(store, label, models=model, seeds=seeds, depth=depth or None, group=group,
                             settings=settings, progress=_note)

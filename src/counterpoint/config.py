@@ -128,27 +128,6 @@ class AnalysisOptions:
         object.__setattr__(self, "probe_models", tuple(self.probe_models))
 
 
-@dataclass(frozen=True)
-class TranscribeSettings:
-    """How `dataset transcribe` runs basic-pitch: its note-creation thresholds (its own defaults:
-    onset 0.5, frame 0.3, notes of at least 127.7 ms), the 2-s windows per model call (speed
-    only) and the longest audio accepted, in seconds (a longer file is a named failure)."""
-
-    onset_threshold: float = 0.5
-    frame_threshold: float = 0.3
-    minimum_note_ms: float = 127.70
-    windows_per_call: int = 16
-    max_seconds: float = 1800.0
-
-    def __post_init__(self) -> None:
-        require_whole("windows_per_call", self.windows_per_call, 1)
-        if not (0 < self.onset_threshold < 1 and 0 < self.frame_threshold < 1):
-            raise CounterpointError(f"thresholds {self.onset_threshold}, {self.frame_threshold}: give numbers in (0, 1)")
-        if not (self.minimum_note_ms >= 0 and self.max_seconds > 0):
-            raise CounterpointError(f"minimum note {self.minimum_note_ms} ms, max seconds {self.max_seconds}: "
-                                    "give a length ≥ 0 and a limit > 0")
-
-
 @dataclass
 class RunOptions:
     """Everything `counterpoint run` takes; the field names are the flags (``--batch-size``).

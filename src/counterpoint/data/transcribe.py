@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from counterpoint.config import TranscribeSettings
 from counterpoint.data.audio import audio_duration, load_audio
 from counterpoint.data.completion import (FILE_COLUMNS, ORIGINAL, CompletionReport, Failure, Progress,
                                           dataset_table, made_path, open_dataset, temporary_path, write_dataset)
@@ -41,6 +42,29 @@ INSTALL = "pip install --no-deps basic-pitch==0.4.0 onnxruntime mir_eval (or `ma
 _INPUT = "serving_default_input_2:0"
 _OUTPUTS = {"note": "StatefulPartitionedCall:1", "onset": "StatefulPartitionedCall:2",
             "contour": "StatefulPartitionedCall:0"}
+
+
+@dataclass(frozen=True)
+class TranscribeSettings:
+    """How `dataset transcribe` runs basic-pitch (here, not in ``counterpoint.config``, which the
+    encoders import: data modules never import it): its note-creation thresholds (its own defaults:
+    onset 0.5, frame 0.3, notes of at least 127.7 ms), the 2-s windows per model call (speed
+    only) and the longest audio accepted, in seconds (a longer file is a named failure)."""
+
+    onset_threshold: float = 0.5
+    frame_threshold: float = 0.3
+    minimum_note_ms: float = 127.70
+    windows_per_call: int = 16
+    max_seconds: float = 1800.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.windows_per_call, bool) or not isinstance(self.windows_per_call, int) or self.windows_per_call < 1:
+            raise CounterpointError(f"windows-per-call = {self.windows_per_call!r}: give a whole number ≥ 1")
+        if not (0 < self.onset_threshold < 1 and 0 < self.frame_threshold < 1):
+            raise CounterpointError(f"thresholds {self.onset_threshold}, {self.frame_threshold}: give numbers in (0, 1)")
+        if not (self.minimum_note_ms >= 0 and self.max_seconds > 0):
+            raise CounterpointError(f"minimum note {self.minimum_note_ms} ms, max seconds {self.max_seconds}: "
+                                    "give a length ≥ 0 and a limit > 0")
 
 
 def basic_pitch_version() -> str:
@@ -144,7 +168,9 @@ def transcribe_file(model: BasicPitch, audio_path: str | Path, midi_path: str | 
     audio_path, midi_path = Path(audio_path), Path(midi_path)
     who = f"track {track_id!r} ({audio_path})" if track_id else str(audio_path)
     try:
-        seconds = audio_duration(audio_path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # librosa's audioread fallback on an unreadable file
+            seconds = audio_duration(audio_path)
     except Exception:  # unreadable header: load_audio below names the problem
         seconds = 0.0
     if seconds > max_seconds:
