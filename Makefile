@@ -13,6 +13,9 @@ $(BIN)/counterpoint: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	# musicnn's own code needs TensorFlow 1; we take only the checkpoints it ships (pip install --no-deps).
 	$(BIN)/counterpoint weights fetch musicnn
+	# basic-pitch's wheel for its ONNX model and note-creation code (`dataset transcribe`); its TensorFlow
+	# requirement is not needed: the model runs on onnxruntime.
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt basic-pitch
 	# The HEAR 2021 validator, for its test; its TensorFlow dependency is stubbed there, not installed.
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt hearvalidator
 	# mirdata (the mirdata:NAME dataset adapter), without the cloud SDKs its smart_open[all] requirement pulls.

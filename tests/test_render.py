@@ -7,7 +7,7 @@ import pretty_midi
 import pytest
 import soundfile
 
-from counterpoint.data.render import TARGET_PEAK, default_soundfont, render_midi
+from counterpoint.data.render import TARGET_PEAK, default_soundfont, render_dataset, render_midi
 from counterpoint.errors import TrackError
 
 FLUTE = 73
@@ -79,3 +79,53 @@ def test_missing_soundfont_and_missing_midi(tmp_path):
         render_midi(midi, tmp_path / "x.wav", soundfont=tmp_path / "nope.sf2")
     with pytest.raises(TrackError, match="absent.mid: cannot read"):
         render_midi(tmp_path / "absent.mid", tmp_path / "y.wav")
+
+
+def write_midi_only_dataset(root: Path) -> Path:
+    """Two MIDI-only rows, one with real audio, and one broken MIDI file."""
+    import pandas as pd
+
+    root.mkdir(parents=True)
+    write_midi(root / "a.mid", [(60, 0.0, 0.5), (64, 0.5, 1.0)])
+    write_midi(root / "b.mid", [(67, 0.0, 1.0)], program=0)
+    write_midi(root / "c.mid", [(72, 0.0, 1.0)])
+    soundfile.write(root / "c.wav", np.zeros(22050, dtype=np.float32) + 0.1, 22050)
+    (root / "bad.mid").write_bytes(b"MThd not really")
+    pd.DataFrame([{"id": "a", "audio_filename": "", "midi_filename": "a.mid", "work": "w1"},
+                  {"id": "b", "audio_filename": "", "midi_filename": "b.mid", "work": "w2"},
+                  {"id": "c", "audio_filename": "c.wav", "midi_filename": "c.mid", "work": "w3"},
+                  {"id": "bad", "audio_filename": "", "midi_filename": "bad.mid", "work": "w4"}]).to_csv(
+        root / "info.csv", index=False)
+    return root
+
+
+def test_render_dataset_fills_rows_without_audio_and_names_failures(tmp_path):
+    import pandas as pd
+
+    root = write_midi_only_dataset(tmp_path / "ds")
+    report = render_dataset(root, tmp_path / "out")
+    assert report.made == 2 and [f.track_id for f in report.failures] == ["bad"]
+    assert "bad.mid" in report.failures[0].error
+    table = pd.read_csv(report.info_csv, keep_default_na=False).set_index("id")
+    assert table.loc["a", "audio_filename"] == "rendered/TimGM6mb/a.wav"
+    assert table.loc["a", "audio_source"] == "rendered:TimGM6mb" and table.loc["c", "audio_source"] == "original"
+    assert table.loc["bad", "audio_filename"] == "" and table.loc["c", "audio_filename"] == "c.wav"
+    assert soundfile.info(str(tmp_path / "out" / "rendered/TimGM6mb/a.wav")).samplerate == 22050
+    assert render_dataset(tmp_path / "out").made == 0  # resumed, and rows already rendered are complete
+
+
+def test_one_rendering_per_soundfont_as_rows_sharing_the_group(tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    root = write_midi_only_dataset(tmp_path / "ds")
+    other = tmp_path / "Other.sf2"
+    shutil.copy(default_soundfont(), other)
+    report = render_dataset(root, soundfonts=[default_soundfont(), other], every_row=True)
+    table = pd.read_csv(report.info_csv, keep_default_na=False).set_index("id")
+    assert {"a~Other", "b~Other", "c~TimGM6mb", "c~Other"} <= set(table.index) and "a~TimGM6mb" not in table.index
+    assert table.loc["c~Other", "group"] == table.loc["c", "group"] and table.loc["c~Other", "work"] == "w3"
+    assert table.loc["c~Other", "audio_source"] == "rendered:Other"
+    assert len(report.failures) == 2  # the broken MIDI, once per SoundFont
+    assert render_dataset(root, soundfonts=[default_soundfont(), other], every_row=True).made == 0

@@ -21,6 +21,7 @@ from counterpoint import __version__
 from counterpoint.console import console, task_progress
 from counterpoint.config import CompareSettings, RunOptions, TrainSettings, default
 from counterpoint.data.tolerance import DURATION_TOLERANCE_FRACTION, DURATION_TOLERANCE_S
+from counterpoint.data.transcribe import TranscribeSettings
 from counterpoint.errors import CounterpointError
 
 RUN_DEFAULTS = RunOptions()
@@ -42,7 +43,8 @@ class PlainUsageCommand(TyperCommand):
 
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
-dataset_app = typer.Typer(help="Inspect a dataset folder; import a public dataset's own layout.", no_args_is_help=True)
+dataset_app = typer.Typer(help="Inspect a dataset folder, import a public dataset's own layout, and complete its "
+                               "pairs (transcribe, render).", no_args_is_help=True)
 store_app = typer.Typer(help="Inspect an embedding store.", no_args_is_help=True)
 weights_app = typer.Typer(help="Model weight files: list what each model needs, fetch them.", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
@@ -125,6 +127,25 @@ def _check_output_path(value: Path) -> Path:
     if value is not None and value.exists() and not value.is_dir():
         raise typer.BadParameter(f"{value} is a file, and this command writes a folder there — give a new folder name")
     return value
+
+
+#: ``--where COLUMN=VALUE`` of analyze, compare and probe (repeatable).
+WHERE_HELP = ("Use only the tracks whose COLUMN reads VALUE, e.g. midi_source=original or "
+              "midi_source=transcribed:basic-pitch-0.4.0 (repeatable: all must hold).")
+
+
+def _selected_store(path: Path, where: list[str]):
+    """The store at ``path`` filtered by ``--where COLUMN=VALUE`` options (see ``Store.where``)."""
+    from counterpoint.store import Store
+
+    store = Store(path)
+    for condition in where:
+        column, equals, value = condition.partition("=")
+        if not equals or not column.strip():
+            raise typer.BadParameter(f"{condition!r}: write COLUMN=VALUE, e.g. midi_source=original",
+                                     param_hint="'--where'")
+        store = store.where(column.strip(), value)
+    return store
 
 
 def _table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
@@ -369,6 +390,69 @@ def dataset_check(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
     _print(_styled("no problems found", "green"))
 
 
+def _completion_summary(report, made: str) -> None:
+    """Print what a transcription or rendering run did, its failures and the rows the manifest left out."""
+    for problem in report.problems:
+        _note(_styled("left out:", "yellow", str(problem)))
+    _print(f"{report.made} {made}, {report.reused} already there, {len(report.failures)} failed")
+    for failure in report.failures:
+        _print(_styled("  failed:", "red", failure.error))
+    if report.failures:
+        _print(f"failures: {report.failures_csv}")
+    _print(f"dataset: {report.info_csv}")
+
+
+@dataset_app.command("transcribe", cls=PlainUsageCommand)
+@friendly
+def dataset_transcribe(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset folder (info.csv or class folders)."),
+                       out: Optional[Path] = typer.Option(None, "--out", "-o", callback=_check_output_path,
+                                                          help="Folder for the completed dataset (default: ROOT itself; "
+                                                               "the dataset's files are linked there)."),
+                       every_row: bool = typer.Option(False, "--all",
+                                                      help="Also transcribe rows that have MIDI, as extra rows <id>~transcribed."),
+                       max_seconds: float = typer.Option(default(TranscribeSettings, "max_seconds"), callback=_above_zero,
+                                                         help="Refuse (as a named failure) audio longer than this, in seconds."),
+                       windows_per_call: int = typer.Option(default(TranscribeSettings, "windows_per_call"), min=1,
+                                                            help="2-s windows per model call (speed only).")) -> None:
+    """Audio → MIDI with basic-pitch for rows without MIDI; writes info.csv with midi_source.
+
+    Transcriptions go to OUT/transcribed/basic-pitch-<version>/; rerunning reuses them. A file that
+    fails is listed in OUT/transcribe_failures.csv and the others go on.
+    Example: counterpoint dataset transcribe ~/data/gtzan --out ~/data/gtzan-paired
+    """
+    from counterpoint.data.transcribe import transcribe_dataset
+
+    settings = TranscribeSettings(windows_per_call=windows_per_call, max_seconds=max_seconds)
+    with task_progress() as update:
+        report = transcribe_dataset(root, out, every_row=every_row, settings=settings,
+                                    progress=lambda d, t: update("transcribing", d, t))
+    _completion_summary(report, "transcribed")
+
+
+@dataset_app.command("render", cls=PlainUsageCommand)
+@friendly
+def dataset_render(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset folder (info.csv or class folders)."),
+                   soundfont: list[Path] = typer.Option([], "--soundfont", help="SoundFont (.sf2) to render with; "
+                                                        "repeat for several renderings (default: pretty_midi's GM SoundFont)."),
+                   out: Optional[Path] = typer.Option(None, "--out", "-o", callback=_check_output_path,
+                                                      help="Folder for the completed dataset (default: ROOT itself)."),
+                   every_row: bool = typer.Option(False, "--all",
+                                                  help="Render every MIDI file, as extra rows <id>~<SoundFont>."),
+                   sample_rate: int = typer.Option(22050, min=8000, help="Sample rate of the WAV files (Hz).")) -> None:
+    """MIDI → audio for rows without audio (or one rendering per SoundFont); writes info.csv with audio_source.
+
+    Renderings go to OUT/rendered/<SoundFont>/; extra rows share their piece's group, so no
+    piece is on both sides of a split. Rerunning reuses what exists.
+    Example: counterpoint dataset render ~/data/lakh --soundfont FluidR3_GM.sf2 --soundfont TimGM6mb.sf2 --all
+    """
+    from counterpoint.data.render import render_dataset
+
+    with task_progress() as update:
+        report = render_dataset(root, out, soundfonts=soundfont, every_row=every_row, sample_rate=sample_rate,
+                                progress=lambda d, t: update("rendering", d, t))
+    _completion_summary(report, "rendered")
+
+
 # ---- embedding and the store -------------------------------------------------------------------------
 
 @app.command("embed", cls=PlainUsageCommand)
@@ -504,6 +588,7 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     compare: bool = typer.Option(RUN_DEFAULTS.compare, "--compare/--no-compare",
                                                  help="Also compare audio with symbolic spaces (when the store has both)."),
                     probe_models: str = typer.Option("", help="Probe models for a probe table in the report, e.g. linear,mlp (empty: none)."),
+                    where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
                     probe_seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Seeds per probe.")) -> None:
     """Per-space figures (PCA/t-SNE/UMAP, centroid distances, variance, clustering, timing),
     the audio-vs-symbolic comparison, optional probes — one report page.
@@ -516,7 +601,7 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     models = tuple(m.strip() for m in probe_models.split(",") if m.strip())
     options = AnalysisOptions(label, depth=depth or None, group=group, seed=seed, compare=compare,
                               probe_models=models, probe_seeds=probe_seeds)
-    result = analyze_everything(path, options, out, step=_note)
+    result = analyze_everything(_selected_store(path, where), options, out, step=_note)
     _print(f"report: {result.report}")
 
 
@@ -540,6 +625,7 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
                   seed: int = typer.Option(TRAIN_DEFAULTS.seed, min=0, help="Seed of the split and the training (single probe)."),
                   seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Seeds 0..N-1 per encoder × model (--all-encoders)."),
                   depth: int = typer.Option(RUN_DEFAULTS.depth, min=0, help="Cut hierarchical labels like rock/indie to this depth (0: whole)."),
+                  where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
                   device: str = typer.Option(TRAIN_DEFAULTS.device, help="cpu or cuda.")) -> None:
     """Train classifiers on embeddings and test them on a leak-free split.
 
@@ -553,7 +639,7 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
     from counterpoint.report.probes import write_evaluation, write_probe_result, write_probe_table
 
     if model_path is not None:
-        result = evaluate_saved(model_path, path, device=device)
+        result = evaluate_saved(model_path, _selected_store(path, where), device=device)
         write_evaluation(result, out)
         for note in result.notes:
             _note(note)
@@ -563,8 +649,9 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
         raise typer.BadParameter("give --label (the metadata column to predict)")
     settings = TrainSettings(epochs=epochs, patience=patience, lr=lr, batch_size=batch_size, seed=seed, device=device,
                              hidden=tuple(_hidden_sizes(hidden)), dropout=dropout)
+    store = _selected_store(path, where)
     if all_encoders:
-        table = probe_table(path, label, models=model, seeds=seeds, depth=depth or None, group=group,
+        table = probe_table(store, label, models=model, seeds=seeds, depth=depth or None, group=group,
                             settings=settings, progress=_note)
         write_probe_table(table, out)
         _print(_table(f"probes of {label!r} (test split, mean ± std over {seeds} seeds)",
@@ -575,7 +662,7 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
         return
     if encoder is None or len(model) != 1:
         raise typer.BadParameter("a single probe needs --encoder and one --model (or use --all-encoders)")
-    result = probe(path, encoder, label, model=model[0], depth=depth or None, group=group, settings=settings)
+    result = probe(store, encoder, label, model=model[0], depth=depth or None, group=group, settings=settings)
     write_probe_result(result, out)
     for note in result.notes:
         _note(note)
@@ -595,6 +682,7 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     k: int = typer.Option(default(CompareSettings, "k"), min=1, help="Neighbours for mutual kNN and the kNN classifier."),
                     n_boot: int = typer.Option(default(CompareSettings, "n_boot"), min=1, help="Resamples per 95% interval."),
                     n_perm: int = typer.Option(default(CompareSettings, "n_perm"), min=1, help="Permutations per p-value."),
+                    where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
                     seed: int = typer.Option(default(CompareSettings, "seed"), min=0, help="Seed of every random choice.")) -> None:
     """Do audio and symbolic embeddings agree? CKA, RSA, mutual kNN, retrieval, label quality, with CIs.
 
@@ -602,10 +690,9 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     """
     from counterpoint.analysis.compare import compare_summary, run_compare
     from counterpoint.report.compare import write_comparison
-    from counterpoint.store import Store
 
     settings = CompareSettings(label, depth=depth or None, group=group, k=k, n_boot=n_boot, n_perm=n_perm, seed=seed)
-    result = run_compare(Store(path), settings)
+    result = run_compare(_selected_store(path, where), settings)
     write_comparison(result, out)
     _print(compare_summary(result))
     for note in result.notes:

@@ -74,6 +74,12 @@ class TrackRows:
         require_column(list(self.obs.columns), label, "label", self.spec)
         return np.array([label_at_depth(v, depth) if v else "" for v in _text(self.obs[label])], dtype=object)
 
+    def where(self: Rows, column: str, value: str) -> Rows:
+        """The rows whose ``column`` reads ``value`` (as text, e.g. ``midi_source`` = ``original``).
+        A :class:`StoreError` lists the columns when there is no such column."""
+        require_column(list(self.obs.columns), column, "where", self.spec)
+        return self.take(_text(self.obs[column]) == value.strip())
+
     def labelled(self: Rows, label: str, depth: int | None = None) -> Rows:
         """The rows that carry a ``label`` (see :meth:`labels`)."""
         return self.take(self.labels(label, depth) != "")

@@ -15,10 +15,13 @@ import shlex
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from counterpoint.config import AnalysisOptions, CompareSettings, RunOptions
 from counterpoint.errors import CounterpointError, StoreError
+
+if TYPE_CHECKING:
+    from counterpoint.store import Store
 
 
 def _field_types() -> dict[str, type]:
@@ -88,7 +91,7 @@ class ReportResult:
     notes: list[str]                  # every note of the page
 
 
-def analyze_everything(store_path: str | Path, options: AnalysisOptions, out_dir: str | Path,
+def analyze_everything(store_path: "str | Path | Store", options: AnalysisOptions, out_dir: str | Path,
                        step: Callable[[str], None] | None = None) -> ReportResult:
     """Per-space analysis, cross-modal comparison and probes of a store, in one report folder.
 
@@ -101,10 +104,10 @@ def analyze_everything(store_path: str | Path, options: AnalysisOptions, out_dir
     from counterpoint.analysis.compare import comparable_encoders, run_compare
     from counterpoint.analysis.inputs import require_columns, require_embeddings
     from counterpoint.report.build import build_report, report_notes
-    from counterpoint.store import Store
+    from counterpoint.store import as_store
 
     announce = step or (lambda text: None)
-    store = Store(store_path)
+    store = as_store(store_path)  # a Store may come filtered (Store.where)
     require_embeddings(store)
     require_columns(store, options.label, options.group)
     matrices = {record.spec: store.pooled(record.spec) for record in store.encoders_with_tracks()}

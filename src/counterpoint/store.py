@@ -38,6 +38,7 @@ Stores written before checksums are read as they are.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -59,7 +60,7 @@ from filelock import FileLock, Timeout
 
 from counterpoint import __version__
 from counterpoint.errors import CounterpointError, StoreError
-from counterpoint.matrix import EmbeddingMatrix, FrameSequences  # noqa: F401  (read results, re-exported)
+from counterpoint.matrix import EmbeddingMatrix, FrameSequences, Rows  # noqa: F401  (read results, re-exported)
 
 FORMAT = "counterpoint-store"
 FORMAT_VERSION = 1
@@ -213,6 +214,8 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        #: (column, value) filters applied to what :meth:`pooled` and :meth:`frames` return (see :meth:`where`).
+        self.selection: tuple[tuple[str, str], ...] = ()
         if self.path.is_dir():
             raise StoreError(f"{self.path}: is a folder, not a store — give the store file, e.g. {self.path / 'embeddings.h5'}")
         if not self.path.is_file():
@@ -327,7 +330,7 @@ class Store:
             group = handle["encoders"][record.key]
             ids = _read_strings(group["ids"])
             X = _read(group["pooled"]).astype(np.float32, copy=False)
-        return EmbeddingMatrix(record.spec, record.modality, X, self._obs(ids), record.feature_names)
+        return self._selected(EmbeddingMatrix(record.spec, record.modality, X, self._obs(ids), record.feature_names))
 
     def frames(self, spec_or_name: str) -> FrameSequences:
         """Frame embeddings of one encoder: per track a float32 ``[T_i, D]`` array and its ``[T_i]``
@@ -341,7 +344,19 @@ class Store:
             stamps = _read(group["timestamps"])
         per_track = [frames[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
         per_stamps = [stamps[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
-        return FrameSequences(record.spec, record.modality, per_track, per_stamps, self._obs(ids))
+        return self._selected(FrameSequences(record.spec, record.modality, per_track, per_stamps, self._obs(ids)))
+
+    def where(self, column: str, value: str) -> "Store":
+        """This store seen through a filter: :meth:`pooled` and :meth:`frames` keep only the tracks whose
+        ``column`` reads ``value`` (e.g. ``where("midi_source", "original")``); filters add up."""
+        view = copy.copy(self)
+        view.selection = (*self.selection, (column, value))
+        return view
+
+    def _selected(self, rows: Rows) -> Rows:
+        for column, value in self.selection:
+            rows = rows.where(column, value)
+        return rows
 
     def timing(self) -> pd.DataFrame:
         """One row per encoder: ``tracks``, compute ``seconds``, ``files_per_second`` and ``realtime_factor``

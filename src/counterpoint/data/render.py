@@ -6,17 +6,24 @@ always produces 48 kHz stereo 16-bit WAV and stops at the last MIDI event, so th
 lengthens the file by a release tail before synthesis (notes ring out instead of being cut),
 then downmixes, resamples with soxr and peak-normalises. Every step is deterministic: the
 same MIDI bytes give the same WAV bytes.
+
+:func:`render_dataset` completes a dataset: audio for the rows that have only MIDI, or several
+renderings of every MIDI file (one per SoundFont), with ``audio_source = rendered:<SoundFont>``.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from counterpoint.errors import TrackError
+from counterpoint.data.completion import (ORIGINAL, CompletionReport, Failure, Progress, dataset_table, made_path,
+                                          open_dataset, temporary_path, write_dataset)
+from counterpoint.errors import CounterpointError, TrackError
 
 #: The rate ``midirenderer`` synthesises at (Hz); fixed by the library.
 SYNTH_SAMPLE_RATE = 48000
@@ -116,3 +123,75 @@ def render_midi(midi_path: str | Path, wav_path: str | Path, sample_rate: int = 
     wav_path.parent.mkdir(parents=True, exist_ok=True)
     soundfile.write(str(wav_path), audio, sample_rate, subtype="PCM_16", format="WAV")
     return wav_path
+
+
+#: Folder (inside the completed dataset) of rendered audio, one subfolder per SoundFont.
+RENDERED_FOLDER = "rendered"
+FAILURES_NAME = "render_failures.csv"
+
+
+def audio_source(soundfont: str | Path) -> str:
+    """The ``audio_source`` of a row rendered with ``soundfont``: ``rendered:<SoundFont file stem>``."""
+    return f"rendered:{Path(soundfont).stem}"
+
+
+def render_dataset(root: str | Path, out: str | Path | None = None, soundfonts: Sequence[str | Path] = (),
+                   every_row: bool = False, sample_rate: int = 22050,
+                   progress: Progress | None = None) -> CompletionReport:
+    """Render the MIDI of every row of the dataset at ``root`` that has no audio, and write the
+    completed dataset (``info.csv`` with ``audio_source``) to ``out`` (default: ``root`` itself).
+
+    ``soundfonts`` (default: :func:`default_soundfont`): the first one fills the rows without
+    audio; each further one, and with ``every_row`` each one for rows that have audio too, adds a
+    row ``<id>~<SoundFont stem>`` with the same MIDI, labels and group (so several renderings of
+    one piece stay on one side of every split). Files go to
+    ``OUT/rendered/<SoundFont stem>/<MIDI path>.wav``; one that exists is reused (resume). A MIDI
+    file that fails is listed in ``OUT/render_failures.csv`` and nothing else is lost.
+    """
+    fonts = [Path(f).expanduser() for f in soundfonts] or [default_soundfont()]
+    missing = [str(f) for f in fonts if not f.is_file()]
+    if missing:
+        raise CounterpointError(f"SoundFont not found: {', '.join(missing)} — give existing .sf2 files")
+    stems = [f.stem for f in fonts]
+    if len(set(stems)) < len(stems):
+        raise CounterpointError(f"SoundFonts {', '.join(map(str, fonts))} share a file name — rows and folders are "
+                                "named after it; rename one")
+    manifest, target = open_dataset(root, out)
+    table = dataset_table(manifest)
+    existing = set(table["id"])
+    jobs = []  # (row index, or None for a new row; source row; SoundFont; audio file relative to target)
+    for index, row in table.iterrows():
+        if not row["midi_filename"] or row["audio_source"] not in (ORIGINAL, ""):
+            continue  # nothing to render, or a rendering itself
+        for number, font in enumerate(fonts):
+            relative = made_path(Path(), f"{RENDERED_FOLDER}/{font.stem}", row["midi_filename"], ".wav").as_posix()
+            if number == 0 and not row["audio_filename"]:
+                jobs.append((index, row, font, relative))
+            elif (every_row or not row["audio_filename"]) and f"{row['id']}~{font.stem}" not in existing:
+                jobs.append((None, row, font, relative))
+    report = CompletionReport(target, target / "info.csv", target / FAILURES_NAME, problems=list(manifest.problems))
+    added = []
+    for done, (index, row, font, relative) in enumerate(jobs, start=1):
+        wav_path = target / relative
+        if wav_path.is_file():
+            report.reused += 1
+        else:
+            try:
+                partial = temporary_path(wav_path)
+                render_midi(manifest.root / row["midi_filename"], partial, sample_rate, font)
+                partial.replace(wav_path)
+                report.made += 1
+            except TrackError as exc:
+                report.failures.append(Failure(row["id"], row["midi_filename"], str(exc)))
+                relative = None
+        if relative is not None:
+            if index is None:
+                added.append({**row.to_dict(), "id": f"{row['id']}~{font.stem}", "audio_filename": relative,
+                              "audio_source": audio_source(font)})
+            else:
+                table.loc[index, ["audio_filename", "audio_source"]] = [relative, audio_source(font)]
+        if progress is not None:
+            progress(done, len(jobs))
+    table = pd.concat([table, pd.DataFrame(added, columns=table.columns)], ignore_index=True) if added else table
+    report.info_csv, report.failures_csv = write_dataset(table, target, report.failures, FAILURES_NAME)
+    return report
