@@ -8,6 +8,7 @@ import mido
 import numpy as np
 import pretty_midi
 import pytest
+import symusic
 
 from counterpoint.data.manifest import Track
 from counterpoint.encoders.registry import build_encoder
@@ -124,7 +125,7 @@ def test_waltz_reads_three_four_and_has_no_syncopation(tmp_path: Path) -> None:
     assert f["offbeat_onset_share"] == 0 and f["syncopation_lhl"] == 0
     assert f["family_bass"] == pytest.approx(4 / 20) and f["family_piano"] == pytest.approx(16 / 20)
     assert f["polyphony_max"] == 2
-    piece = piece_notes(pretty_midi.PrettyMIDI(str(path)))
+    piece = piece_notes(symusic.Score(path))
     position, _ = piece.bar_position(piece.start_beat)
     bass_notes = piece.program == 32
     assert np.all(position[bass_notes] == 0)  # the bass always on beat 1
