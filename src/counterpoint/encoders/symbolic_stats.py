@@ -201,8 +201,9 @@ def _tempo_segments(score: Any) -> tuple[np.ndarray, np.ndarray]:
 def piece_notes(score: Any) -> PieceNotes:
     """Collect the notes, tempo map and time signatures of a symusic ``Score`` (in ticks).
 
-    Notes of zero length are dropped; ``voice`` is the index of the symusic track (one per
-    MIDI track, channel and program).
+    symusic pairs each note-off with the earliest open note of its key and gives a note the
+    program in force at its note-on; notes of zero length are dropped. ``voice`` is the index
+    of the symusic track (one per MIDI track, channel and program).
     """
     resolution = float(score.ticks_per_quarter)
     segment_tick, seconds_per_tick = _tempo_segments(score)
@@ -212,22 +213,16 @@ def piece_notes(score: Any) -> PieceNotes:
         segment = np.searchsorted(segment_tick, ticks, side="right") - 1
         return segment_seconds[segment] + seconds_per_tick[segment] * (ticks - segment_tick[segment])
 
-    tracks = [(voice, track, track.notes.numpy()) for voice, track in enumerate(score.tracks) if len(track.notes)]
-    lengths = [len(notes["time"]) for _, _, notes in tracks]
-
-    def column(values: Any) -> np.ndarray:
-        return np.concatenate(values) if values else np.zeros(0, dtype=np.int64)
-
-    onset = column([notes["time"] for _, _, notes in tracks]).astype(np.int64)
-    length = column([notes["duration"] for _, _, notes in tracks]).astype(np.int64)
-    pitch = column([notes["pitch"] for _, _, notes in tracks]).astype(np.int64)
-    velocity = column([notes["velocity"] for _, _, notes in tracks]).astype(float)
-    program = np.repeat([track.program for _, track, _ in tracks], lengths).astype(np.int64)
-    is_drum = np.repeat([track.is_drum for _, track, _ in tracks], lengths).astype(bool)
-    voice = np.repeat([v for v, _, _ in tracks], lengths).astype(np.int64)
-    keep = length > 0
-    order = np.lexsort((pitch[keep], onset[keep]))
-    onset, offset = onset[keep][order], (onset + length)[keep][order]
+    columns = []  # onset tick, length in ticks, pitch, velocity, program, drum?, voice
+    for voice, track in enumerate(score.tracks):
+        notes = track.notes.numpy()
+        constant = np.ones_like(notes["time"])
+        columns.append(np.stack([notes["time"], notes["duration"], notes["pitch"], notes["velocity"],
+                                 constant * track.program, constant * track.is_drum, constant * voice], axis=1))
+    table = np.concatenate(columns).astype(np.int64) if columns else np.zeros((0, 7), dtype=np.int64)
+    table = table[table[:, 1] > 0]
+    table = table[np.lexsort((table[:, 2], table[:, 0]))]
+    onset, offset = table[:, 0], table[:, 0] + table[:, 1]
 
     meters: list[Meter] = []
     for ts in score.time_signatures:  # sorted by time
@@ -241,8 +236,8 @@ def piece_notes(score: Any) -> PieceNotes:
     end = seconds(offset)
     return PieceNotes(
         start=seconds(onset), end=end, start_beat=onset / resolution, end_beat=offset / resolution,
-        pitch=pitch[keep][order], velocity=velocity[keep][order], program=program[keep][order],
-        is_drum=is_drum[keep][order], voice=voice[keep][order],
+        pitch=table[:, 2], velocity=table[:, 3].astype(float), program=table[:, 4], is_drum=table[:, 5].astype(bool),
+        voice=table[:, 6],
         tempo_times=seconds(segment_tick), tempo_bpm=60.0 / (seconds_per_tick * resolution),
         meters=tuple(meters), time_signature_given=given, duration=float(end.max()),
     )
@@ -298,8 +293,6 @@ def metrical_weights(meter: Meter) -> np.ndarray:
     for depth in range(len(levels) - 1, -1, -1):
         weights[positions % levels[depth] == 0] = -depth
     return weights
-
-
 
 
 def _ranges(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -381,11 +374,11 @@ def _sounding(piece: PieceNotes, t0: np.ndarray, t1: np.ndarray) -> dict[str, np
         value = integral[:, :, inside] + slope[:, :, inside] * (times - knots[inside])
         return np.where(k >= 0, value, 0.0)
 
-    inside = (at(t1) - at(t0)).transpose(0, 2, 1)  # [2, W, 13]
-    lo = np.maximum(np.searchsorted(knots, t0, side="right") - 1, 0)
+    within = (at(t1) - at(t0)).transpose(0, 2, 1)  # [2, W, 13]
+    lo = np.maximum(np.searchsorted(knots, t0, side="right") - 1, 0)  # the segment in force at t0
     most = _range_reduce(np.maximum, count[12], lo, np.searchsorted(knots, t1, side="left"), 0)
-    return {"pitch_class_time": inside[0, :, :12], "pitch_class_cover": inside[1, :, :12],
-            "total": inside[0, :, 12], "cover": inside[1, :, 12], "most": most}
+    return {"pitch_class_time": within[0, :, :12], "pitch_class_cover": within[1, :, :12],
+            "total": within[0, :, 12], "cover": within[1, :, 12], "most": most}
 
 
 def _syncopation(piece: PieceNotes, row: np.ndarray, beats: np.ndarray, rows: int) -> np.ndarray:
