@@ -290,13 +290,26 @@ def to_track(events: list[tuple[int, mido.Message]]) -> mido.MidiTrack:
     return track
 
 
+def write_hair_past_the_end(path: Path) -> Path:
+    """Chords over a held bass at 100 BPM; the bass ends at 30 s, which in seconds from ticks
+    is 30.000000000000004: a window starting at 30 s holds a hair of it and nothing else."""
+    midi = pretty_midi.PrettyMIDI(initial_tempo=100.0)
+    piano = pretty_midi.Instrument(program=0)
+    piano.notes = [pretty_midi.Note(90, 40, 0.0, 30.0)]
+    piano.notes += [pretty_midi.Note(70, p + 12 * (k % 2), 0.6 * k, 0.6 * k + 0.3) for k in range(40) for p in (60, 64, 67)]
+    midi.instruments.append(piano)
+    midi.write(str(path))
+    return path
+
+
 @pytest.mark.parametrize("spec", ["symbolic-stats", "symbolic-stats:window=2,hop=1", "symbolic-stats:window=1,hop=3",
-                                  "symbolic-stats:window=3.3,hop=0.7"])
+                                  "symbolic-stats:window=3.3,hop=0.7", "symbolic-stats:window=5,hop=5"])
 def test_descriptors_equal_the_previous_implementation(tmp_path: Path, spec: str) -> None:
     """The symusic reader and the one-pass windows give today's numbers (pretty_midi and one
     describe() per window, kept in tests/symbolic_stats_previous.py) on the repo's MIDI
     fixtures and on generated pieces."""
-    paths = sorted(FIXTURE_MIDI.glob("*.mid")) + [write_random_piece(tmp_path / f"random{seed}.mid", seed) for seed in range(12)]
+    paths = (sorted(FIXTURE_MIDI.glob("*.mid")) + [write_hair_past_the_end(tmp_path / "hair.mid")]
+             + [write_random_piece(tmp_path / f"random{seed}.mid", seed) for seed in range(12)])
     encoder = build_encoder(spec)
     compared = 0
     for path in paths:

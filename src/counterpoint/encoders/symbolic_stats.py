@@ -347,38 +347,46 @@ def _row_mean_std(row: np.ndarray, values: np.ndarray, count: np.ndarray) -> tup
     return mean, np.sqrt(_ratio(spread, count))
 
 
-def _sounding(piece: PieceNotes, t0: np.ndarray, t1: np.ndarray) -> dict[str, np.ndarray]:
-    """What the pitched notes sound in each span ``[t0, t1)``, from their step functions:
-    ``pitch_class_time`` ``[W, 12]`` (summed sounding time of each pitch class),
-    ``pitch_class_cover`` ``[W, 12]`` (time at least one note of the class sounds), and over
-    all pitched notes ``total`` (summed sounding time), ``cover`` (time at least one sounds)
-    and ``most`` (the most notes sounding at once)."""
-    pitched = ~piece.is_drum
-    start, end, pitch_class = piece.start[pitched], piece.end[pitched], piece.pitch[pitched] % 12
-    knots = np.unique(np.concatenate([start, end]))
-    if knots.size == 0:
-        zeros = np.zeros(t0.size)
-        return {"pitch_class_time": np.zeros((t0.size, 12)), "pitch_class_cover": np.zeros((t0.size, 12)),
-                "total": zeros, "cover": zeros, "most": zeros}
-    n = knots.size
-    change = (np.bincount(pitch_class * n + np.searchsorted(knots, start), minlength=12 * n)
-              - np.bincount(pitch_class * n + np.searchsorted(knots, end), minlength=12 * n))
-    count = np.cumsum(change.reshape(12, n), axis=1)  # notes of each class sounding from knot k to k+1
-    count = np.vstack([count, count.sum(axis=0)])  # row 12: every pitched note
-    slope = np.stack([count, count > 0]).astype(float)  # d/dt of summed time, of covered time
-    integral = np.concatenate([np.zeros((2, 13, 1)), np.cumsum(slope[:, :, :-1] * np.diff(knots), axis=2)], axis=2)
+def _sweep(group: np.ndarray, start: np.ndarray, end: np.ndarray, groups: int) -> tuple[np.ndarray, ...]:
+    """For intervals ``[start, end)`` in ``groups`` groups: per group the summed length of its
+    intervals, the time at least one of them covers, and the most that overlap at once (a
+    sweep over their ends and starts; at one instant ends come first)."""
+    times = np.concatenate([start, end])
+    steps = np.concatenate([np.ones(start.size, dtype=np.int64), -np.ones(end.size, dtype=np.int64)])
+    owner = np.concatenate([group, group])
+    order = np.lexsort((steps, times, owner))
+    times, owner = times[order], owner[order]
+    count = np.cumsum(steps[order])  # a group's steps sum to 0: the count is 0 between groups
+    length, active = np.diff(times), count[:-1]
+    summed = np.bincount(owner[:-1], weights=length * active, minlength=groups)
+    covered = np.bincount(owner[:-1], weights=np.where(active > 0, length, 0.0), minlength=groups)
+    most = np.zeros(groups)
+    first = np.flatnonzero(_first_of_row(owner))
+    most[owner[first]] = np.maximum.reduceat(count, first) if first.size else []
+    return summed, covered, most
 
-    def at(times: np.ndarray) -> np.ndarray:
-        k = np.searchsorted(knots, times, side="right") - 1
-        inside = np.maximum(k, 0)
-        value = integral[:, :, inside] + slope[:, :, inside] * (times - knots[inside])
-        return np.where(k >= 0, value, 0.0)
 
-    within = (at(t1) - at(t0)).transpose(0, 2, 1)  # [2, W, 13]
-    lo = np.maximum(np.searchsorted(knots, t0, side="right") - 1, 0)  # the segment in force at t0
-    most = _range_reduce(np.maximum, count[12], lo, np.searchsorted(knots, t1, side="left"), 0)
-    return {"pitch_class_time": within[0, :, :12], "pitch_class_cover": within[1, :, :12],
-            "total": within[0, :, 12], "cover": within[1, :, 12], "most": most}
+def _sounding(piece: PieceNotes, t0: np.ndarray, t1: np.ndarray, row: np.ndarray, note: np.ndarray) -> dict[str, np.ndarray]:
+    """What the pitched notes sound in each span ``[t0, t1)`` (``row`` and ``note``: the notes
+    starting in each): ``pitch_class_time`` ``[W, 12]`` (summed sounding time of each pitch
+    class), ``pitch_class_cover`` ``[W, 12]`` (time at least one note of the class sounds),
+    and over all pitched notes ``total`` (summed sounding time), ``cover`` (time at least one
+    sounds) and ``most`` (the most notes sounding at once). Each note counts clipped to the
+    span."""
+    by_start = np.argsort(t0, kind="stable")  # the notes held into a span from before it
+    held_note, held = _ranges(np.searchsorted(t0[by_start], piece.start, side="right"),
+                              np.searchsorted(t0[by_start], piece.end, side="left"))
+    row, note = np.concatenate([row, by_start[held]]), np.concatenate([note, held_note])
+    pitched = ~piece.is_drum[note]
+    order = np.lexsort((note[pitched], row[pitched]))
+    row, note = row[pitched][order], note[pitched][order]
+    start, end = np.maximum(piece.start[note], t0[row]), np.minimum(piece.end[note], t1[row])
+    pitch_class = row * 12 + piece.pitch[note] % 12
+    rows = t0.size
+    total, cover, most = _sweep(row, start, end, rows)
+    _, class_cover, _ = _sweep(pitch_class, start, end, rows * 12)
+    return {"pitch_class_time": np.bincount(pitch_class, weights=end - start, minlength=rows * 12).reshape(rows, 12),
+            "pitch_class_cover": class_cover.reshape(rows, 12), "total": total, "cover": cover, "most": most}
 
 
 def _syncopation(piece: PieceNotes, row: np.ndarray, beats: np.ndarray, rows: int) -> np.ndarray:
@@ -407,7 +415,7 @@ def _syncopation(piece: PieceNotes, row: np.ndarray, beats: np.ndarray, rows: in
         mask = which == index
         if mask.any():
             table = metrical_weights(meter)
-            weights[mask] = table[np.clip(np.round(position[mask] * 4).astype(int), 0, table.size - 1)]
+            weights[mask] = table[np.minimum(np.round(position[mask] * 4).astype(int), table.size - 1)]
     here, following = grid[:-1] - lowest, grid[1:] - lowest
     skips = pair & (following - here > 1)
     strongest_between = _range_reduce(np.maximum, weights, here + 1, np.where(skips, following, here + 1), 0)
@@ -473,7 +481,7 @@ def describe_windows(piece: PieceNotes, t0: np.ndarray, t1: np.ndarray) -> np.nd
     melodic = ~piece.is_drum[note]
 
     # pitch
-    sounding = _sounding(piece, t0, t1)
+    sounding = _sounding(piece, t0, t1, row, note)
     pc_weights = sounding["pitch_class_time"]
     pc_shares = _shares(pc_weights)
     put("pitch_class_C", pc_shares)
