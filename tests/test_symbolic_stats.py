@@ -359,11 +359,19 @@ def test_tempo_events_count_in_every_track(tmp_path: Path) -> None:
     assert (f["tempo_bpm_min"], f["tempo_bpm_max"]) == (pytest.approx(60.0), pytest.approx(120.0))
 
 
-def test_a_zero_tempo_is_a_track_error_naming_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "zero-tempo.mid"
+NOTE = [(0, mido.Message("note_on", note=60, velocity=80)), (480, mido.Message("note_off", note=60))]
+
+
+@pytest.mark.parametrize("events, problem", [
+    ([(0, mido.MetaMessage("set_tempo", tempo=0))] + NOTE, "tempo"),
+    ([(0, mido.MetaMessage("time_signature", numerator=0, denominator=4))] + NOTE, "time signature"),
+    (NOTE + [(20_000_000, mido.Message("note_on", note=62, velocity=80)), (20_000_480, mido.Message("note_off", note=62))],
+     "largest tick of 20000480, it is likely corrupt"),
+])
+def test_a_zero_tempo_meter_or_a_runaway_tick_is_a_track_error_naming_the_file(tmp_path: Path, events: list, problem: str) -> None:
+    path = tmp_path / "odd.mid"
     midi = mido.MidiFile(ticks_per_beat=480)
-    midi.tracks.append(to_track([(0, mido.MetaMessage("set_tempo", tempo=0)), (0, mido.Message("note_on", note=60, velocity=80)),
-                                 (480, mido.Message("note_off", note=60))]))
+    midi.tracks.append(to_track(events))
     midi.save(str(path))
-    with pytest.raises(TrackError, match="zero-tempo.mid.*tempo"):
+    with pytest.raises(TrackError, match=f"odd.mid.*{problem}"):
         SymbolicStatsEncoder().prepare(Track(id="t", audio_path=None, midi_path=path))

@@ -53,7 +53,7 @@ def load_pretty_midi(path: str | Path, track_id: str | None = None):
 
 def load_score(path: str | Path, track_id: str | None = None):
     """Parse ``path`` with symusic (times in ticks); raise TrackError if it is corrupt, holds no
-    note of positive length, or has a tempo of zero."""
+    note of positive length, or has a tempo or a time signature of zero."""
     import symusic
 
     path = Path(path)
@@ -63,6 +63,8 @@ def load_score(path: str | Path, track_id: str | None = None):
         raise TrackError(f"{who}: the file has a largest tick of {score.end()}, it is likely corrupt — {REEXPORT}")
     if any(tempo.mspq <= 0 for tempo in score.tempos):
         raise TrackError(f"{who}: a tempo event sets 0 microseconds per quarter note — {REEXPORT}")
+    if any(meter.numerator <= 0 for meter in score.time_signatures):
+        raise TrackError(f"{who}: a time signature has 0 beats per bar — {REEXPORT}")
     if not any((track.notes.numpy()["duration"] > 0).any() for track in score.tracks if len(track.notes)):
         raise TrackError(f"{who}: the MIDI file has no notes — replace it or remove the track")
     return score
