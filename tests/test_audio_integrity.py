@@ -9,7 +9,7 @@ import soundfile as sf
 from conftest import make_info_csv_dataset, write_midi
 from counterpoint.data.audio import load_audio
 from counterpoint.data.manifest import load_manifest
-from counterpoint.data.midi import load_mido, load_pretty_midi
+from counterpoint.data.midi import load_mido, load_pretty_midi, load_score
 from counterpoint.data.validation import check_dataset
 from counterpoint.errors import TrackError
 
@@ -75,7 +75,7 @@ def test_midi_empty_truncated_and_garbage_files_are_named(tmp_path):
     empty.write_bytes(b"")
     garbage = tmp_path / "garbage.mid"
     garbage.write_bytes(b"this is not a standard MIDI file at all")
-    for load in (load_pretty_midi, load_mido):
+    for load in (load_pretty_midi, load_mido, load_score):
         with pytest.raises(TrackError, match=r"empty file \(0 bytes\)"):
             load(empty)
         with pytest.raises(TrackError, match="truncated") as error:

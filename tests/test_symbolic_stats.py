@@ -8,6 +8,7 @@ import mido
 import numpy as np
 import pretty_midi
 import pytest
+import symusic
 
 from counterpoint.data.manifest import Track
 from counterpoint.encoders.registry import build_encoder
@@ -21,8 +22,10 @@ from counterpoint.encoders.symbolic_stats import (
     piece_notes,
 )
 from counterpoint.errors import EncoderError, TrackError
+from symbolic_stats_previous import previous_embedding
 
 QUARTER = 0.5  # seconds per quarter note at 120 BPM
+FIXTURE_MIDI = Path(__file__).parent / "fixtures" / "midi"
 
 
 def write_midi(path: Path, instruments: list[pretty_midi.Instrument], time_signature: tuple[int, int] | None = (4, 4)) -> Path:
@@ -124,7 +127,7 @@ def test_waltz_reads_three_four_and_has_no_syncopation(tmp_path: Path) -> None:
     assert f["offbeat_onset_share"] == 0 and f["syncopation_lhl"] == 0
     assert f["family_bass"] == pytest.approx(4 / 20) and f["family_piano"] == pytest.approx(16 / 20)
     assert f["polyphony_max"] == 2
-    piece = piece_notes(pretty_midi.PrettyMIDI(str(path)))
+    piece = piece_notes(symusic.Score(path))
     position, _ = piece.bar_position(piece.start_beat)
     bass_notes = piece.program == 32
     assert np.all(position[bass_notes] == 0)  # the bass always on beat 1
@@ -220,3 +223,155 @@ def test_invalid_window_is_an_encoder_error() -> None:
         build_encoder("symbolic-stats:hop=0")
     with pytest.raises(EncoderError, match="window"):
         build_encoder("symbolic-stats:window=abc")
+
+
+def write_random_piece(path: Path, seed: int) -> Path:
+    """A seeded multi-track MIDI file with what makes descriptors differ between readers:
+    tempo changes (some repeating the tempo in force, two at tick 0), time-signature changes
+    (or none), chords, onsets jittered off the grid, held notes spanning many windows,
+    repeated notes re-struck at the tick their predecessor ends, zero-length notes, note-offs
+    written as velocity-0 note-ons, and a drum track. Notes of one key never overlap on one
+    channel (see test_a_note_off_ends_the_earliest_open_note_of_its_key)."""
+    rng = np.random.default_rng(seed)
+    tpq = int(rng.choice([96, 220, 480, 960]))
+    midi = mido.MidiFile(ticks_per_beat=tpq)
+    beats = int(rng.integers(12, 80))
+    meta = [(0, mido.MetaMessage("set_tempo", tempo=500000))]
+    for _ in range(int(rng.integers(0, 6))):
+        tick = int(rng.choice([0, int(rng.integers(1, beats * tpq))]))
+        tempo = int(rng.choice([400000, 500000, mido.bpm2tempo(rng.uniform(50, 200))]))
+        meta.append((tick, mido.MetaMessage("set_tempo", tempo=tempo)))
+    if rng.random() < 0.8:
+        bar = 0
+        meters = [(4, 4), (3, 4), (6, 8), (7, 8), (2, 2), (5, 4), (12, 8)]
+        for numerator, denominator in (meters[k] for k in rng.integers(0, len(meters), size=int(rng.integers(1, 4)))):
+            meta.append((bar, mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator)))
+            bar += numerator * 4 * tpq // denominator * int(rng.integers(1, 5))
+    midi.tracks.append(to_track(meta))
+    for voice in range(int(rng.integers(1, 5))):
+        channel = 9 if voice == 3 else voice
+        events = [(0, mido.Message("program_change", channel=channel, program=int(rng.integers(0, 128))))]
+        free_from: dict[int, int] = {}
+        step = tpq // int(rng.choice([1, 2, 3, 4]))
+        for onset in range(0, beats * tpq, step):
+            for pitch in rng.choice(np.arange(36, 84), size=int(rng.integers(0, 4)), replace=False).tolist():
+                start = max(0, onset + int(rng.integers(-tpq // 40, tpq // 40 + 1)) * int(rng.random() < 0.3))
+                length = int(rng.choice([0, step // 2, step, 2 * step, 8 * tpq, 40 * tpq], p=[0.03, 0.3, 0.4, 0.2, 0.05, 0.02]))
+                if start < free_from.get(pitch, 0) or (length == 0 and start == free_from.get(pitch)):
+                    continue
+                free_from[pitch] = start + length + int(length == 0)
+                on = mido.Message("note_on", channel=channel, note=pitch, velocity=int(rng.integers(1, 128)))
+                off = (mido.Message("note_off", channel=channel, note=pitch) if rng.random() < 0.5 else
+                       mido.Message("note_on", channel=channel, note=pitch, velocity=0))
+                events += [(start, on), (start + length, off)]
+        midi.tracks.append(to_track(events))
+    midi.save(str(path))
+    return path
+
+
+def to_track(events: list[tuple[int, mido.Message]]) -> mido.MidiTrack:
+    """Events at absolute ticks as a track, in the order given within a tick except that a
+    note-off that ends a note struck earlier comes before the note-ons of its tick."""
+    def is_off(message: mido.Message) -> bool:
+        return message.type == "note_off" or (message.type == "note_on" and message.velocity == 0)
+
+    struck: dict[tuple[int, int], int] = {}
+    ordered = []
+    for position, (tick, message) in enumerate(events):
+        key = (getattr(message, "channel", -1), getattr(message, "note", -1))
+        ends_an_earlier_note = is_off(message) and struck.get(key, tick) < tick
+        if message.type == "note_on" and message.velocity > 0:
+            struck[key] = tick
+        ordered.append((tick, 0 if ends_an_earlier_note else 1, position, message))
+    track, now = mido.MidiTrack(), 0
+    for tick, _, _, message in sorted(ordered, key=lambda e: e[:3]):
+        track.append(message.copy(time=tick - now))
+        now = tick
+    return track
+
+
+def write_hair_past_the_end(path: Path) -> Path:
+    """Chords over a held bass at 100 BPM; the bass ends at 30 s, which in seconds from ticks
+    is 30.000000000000004: a window starting at 30 s holds a hair of it and nothing else."""
+    midi = pretty_midi.PrettyMIDI(initial_tempo=100.0)
+    piano = pretty_midi.Instrument(program=0)
+    piano.notes = [pretty_midi.Note(90, 40, 0.0, 30.0)]
+    piano.notes += [pretty_midi.Note(70, p + 12 * (k % 2), 0.6 * k, 0.6 * k + 0.3) for k in range(40) for p in (60, 64, 67)]
+    midi.instruments.append(piano)
+    midi.write(str(path))
+    return path
+
+
+@pytest.mark.parametrize("spec", ["symbolic-stats", "symbolic-stats:window=2,hop=1", "symbolic-stats:window=1,hop=3",
+                                  "symbolic-stats:window=3.3,hop=0.7", "symbolic-stats:window=5,hop=5"])
+def test_descriptors_equal_the_previous_implementation(tmp_path: Path, spec: str) -> None:
+    """The symusic reader and the one-pass windows give today's numbers (pretty_midi and one
+    describe() per window, kept in tests/symbolic_stats_previous.py) on the repo's MIDI
+    fixtures and on generated pieces."""
+    paths = (sorted(FIXTURE_MIDI.glob("*.mid")) + [write_hair_past_the_end(tmp_path / "hair.mid")]
+             + [write_random_piece(tmp_path / f"random{seed}.mid", seed) for seed in range(12)])
+    encoder = build_encoder(spec)
+    compared = 0
+    for path in paths:
+        try:
+            frames, timestamps, pooled = previous_embedding(path, encoder.params["window"], encoder.params["hop"])
+        except TrackError:  # e.g. a piece drawn without a note: both refuse it
+            with pytest.raises(TrackError, match="no notes"):
+                encoder.prepare(Track(id=path.stem, audio_path=None, midi_path=path))
+            continue
+        [embedding] = encoder.embed([Track(id=path.stem, audio_path=None, midi_path=path)])
+        np.testing.assert_allclose(embedding.timestamps, timestamps, err_msg=path.name)
+        # Both as the store keeps them (float32).
+        np.testing.assert_allclose(embedding.frames, frames.astype(np.float32), atol=1e-6, rtol=0, err_msg=path.name)
+        np.testing.assert_allclose(embedding.pooled, pooled.astype(np.float32), atol=1e-6, rtol=0, err_msg=path.name)
+        compared += 1
+    assert compared >= len(paths) - 2
+
+
+def test_a_note_off_ends_the_earliest_open_note_of_its_key(tmp_path: Path) -> None:
+    """symusic's pairing (the one place the numbers may differ from the pretty_midi reader,
+    which ended every open note of the key at the first note-off): C4 struck at beats 0 and 1
+    on one channel, released at beats 2 and 4, is two notes of 2 and 3 beats."""
+    path = tmp_path / "restrike.mid"
+    midi = mido.MidiFile(ticks_per_beat=480)
+    midi.tracks.append(to_track([(0, mido.Message("note_on", note=60, velocity=90)), (480, mido.Message("note_on", note=60, velocity=70)),
+                                 (960, mido.Message("note_off", note=60)), (1920, mido.Message("note_off", note=60))]))
+    midi.save(str(path))
+    piece = SymbolicStatsEncoder().prepare(Track(id="t", audio_path=None, midi_path=path))
+    np.testing.assert_array_equal(piece.start_beat, [0.0, 1.0])
+    np.testing.assert_array_equal(piece.end_beat, [2.0, 4.0])
+    np.testing.assert_array_equal(piece.velocity, [90, 70])
+    assert piece.duration == pytest.approx(2.0)  # 4 beats at the default 120 BPM
+
+
+def test_tempo_events_count_in_every_track(tmp_path: Path) -> None:
+    """A tempo change written in a note track (not in the first track, as type-1 files should)
+    still changes the tempo; pretty_midi ignored it."""
+    path = tmp_path / "tempo-in-track-2.mid"
+    midi = mido.MidiFile(ticks_per_beat=480)
+    midi.tracks.append(to_track([(0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(120)))]))
+    midi.tracks.append(to_track([(0, mido.Message("note_on", note=60, velocity=80)), (960, mido.Message("note_off", note=60)),
+                                 (960, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(60))),
+                                 (960, mido.Message("note_on", note=62, velocity=80)), (1920, mido.Message("note_off", note=62))]))
+    midi.save(str(path))
+    _, embedding, f = embed(path)
+    assert embedding.duration == pytest.approx(1.0 + 2.0)  # two beats at 120 BPM, two at 60
+    assert (f["tempo_bpm_min"], f["tempo_bpm_max"]) == (pytest.approx(60.0), pytest.approx(120.0))
+
+
+NOTE = [(0, mido.Message("note_on", note=60, velocity=80)), (480, mido.Message("note_off", note=60))]
+
+
+@pytest.mark.parametrize("events, problem", [
+    ([(0, mido.MetaMessage("set_tempo", tempo=0))] + NOTE, "tempo"),
+    ([(0, mido.MetaMessage("time_signature", numerator=0, denominator=4))] + NOTE, "time signature"),
+    (NOTE + [(20_000_000, mido.Message("note_on", note=62, velocity=80)), (20_000_480, mido.Message("note_off", note=62))],
+     "largest tick of 20000480, it is likely corrupt"),
+])
+def test_a_zero_tempo_meter_or_a_runaway_tick_is_a_track_error_naming_the_file(tmp_path: Path, events: list, problem: str) -> None:
+    path = tmp_path / "odd.mid"
+    midi = mido.MidiFile(ticks_per_beat=480)
+    midi.tracks.append(to_track(events))
+    midi.save(str(path))
+    with pytest.raises(TrackError, match=f"odd.mid.*{problem}"):
+        SymbolicStatsEncoder().prepare(Track(id="t", audio_path=None, midi_path=path))

@@ -21,6 +21,13 @@ Conventions (they hold for every feature in :data:`FEATURE_NAMES`):
   ones (pitch-class histogram, chroma, polyphony). The **pooled** descriptor is that
   computation over the whole piece, not an average of windows: histograms, key clarity and
   tempo statistics of a piece are not the means of those of its windows.
+
+The file is read with symusic (:func:`counterpoint.data.midi.load_score`), and every window
+and the whole piece are computed together by :func:`describe_windows` from the notes laid out
+window by window, so that a file costs a fixed number of numpy calls however many windows it
+has. The previous implementation (pretty_midi, one pass per window) is kept in
+``tests/symbolic_stats_previous.py``; the two agree to 1e-6 except where the readers differ
+(see :func:`piece_notes`).
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from counterpoint.data.manifest import Track
-from counterpoint.data.midi import load_pretty_midi
+from counterpoint.data.midi import load_score
 from counterpoint.encoders.base import Embedding, Encoder, Parameter, batch_size_parameter
 from counterpoint.errors import TrackError
 
@@ -177,84 +184,70 @@ def seconds_to_beats(times: np.ndarray, tempo_times: np.ndarray, tempo_bpm: np.n
     return beats_at_change[segment] + (np.asarray(times) - tempo_times[segment]) * tempo_bpm[segment] / 60.0
 
 
-def piece_notes(midi: Any) -> PieceNotes:
-    """Collect the notes, tempo map and time signatures of a ``pretty_midi.PrettyMIDI``."""
-    rows = [(n.start, n.end, n.pitch, n.velocity, inst.program, inst.is_drum, v)
-            for v, inst in enumerate(midi.instruments) for n in inst.notes]
-    table = np.array(rows, dtype=float).reshape(-1, 7)
-    table = table[np.lexsort((table[:, 2], table[:, 0]))]
-    tempo_times, tempo_bpm = midi.get_tempo_changes()
-    if len(tempo_times) == 0:
-        tempo_times, tempo_bpm = np.array([0.0]), np.array([120.0])
-    resolution = float(midi.resolution)
 
-    def to_beats(times: np.ndarray) -> np.ndarray:
-        # Round to whole ticks: pretty_midi derived the seconds from ticks, so this is exact.
-        return np.round(seconds_to_beats(times, tempo_times, tempo_bpm) * resolution) / resolution
+def _tempo_segments(score: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(first tick, seconds per tick) of each constant-tempo segment of a symusic ``Score``.
+
+    Built as pretty_midi builds it, so that times match its to the last bit: 120 BPM until the
+    first tempo event, the last event at tick 0 sets the opening tempo, and an event that
+    repeats the tempo in force starts no segment.
+    """
+    resolution = score.ticks_per_quarter
+    segments = [(0, 60.0 / (120.0 * resolution))]
+    tempos = score.tempos.numpy()
+    for tick, mspq in zip(tempos["time"].tolist(), tempos["mspq"].tolist()):
+        seconds_per_tick = 60.0 / ((6e7 / mspq) * resolution)
+        if tick == 0:
+            segments = [(0, seconds_per_tick)]
+        elif seconds_per_tick != segments[-1][1]:
+            segments.append((tick, seconds_per_tick))
+    ticks, scales = (np.array(column) for column in zip(*segments))
+    return ticks.astype(np.int64), scales.astype(float)
+
+
+def piece_notes(score: Any) -> PieceNotes:
+    """Collect the notes, tempo map and time signatures of a symusic ``Score`` (in ticks).
+
+    symusic pairs each note-off with the earliest open note of its key and gives a note the
+    program in force at its note-on; notes of zero length are dropped. ``voice`` is the index
+    of the symusic track (one per MIDI track, channel and program).
+    """
+    resolution = float(score.ticks_per_quarter)
+    segment_tick, seconds_per_tick = _tempo_segments(score)
+    segment_seconds = np.concatenate([[0.0], np.cumsum(seconds_per_tick[:-1] * np.diff(segment_tick))])
+
+    def seconds(ticks: np.ndarray) -> np.ndarray:
+        segment = np.searchsorted(segment_tick, ticks, side="right") - 1
+        return segment_seconds[segment] + seconds_per_tick[segment] * (ticks - segment_tick[segment])
+
+    columns = []  # onset tick, length in ticks, pitch, velocity, program, drum?, voice
+    for voice, track in enumerate(score.tracks):
+        notes = track.notes.numpy()
+        constant = np.ones_like(notes["time"])
+        columns.append(np.stack([notes["time"], notes["duration"], notes["pitch"], notes["velocity"],
+                                 constant * track.program, constant * track.is_drum, constant * voice], axis=1))
+    table = np.concatenate(columns).astype(np.int64) if columns else np.zeros((0, 7), dtype=np.int64)
+    table = table[table[:, 1] > 0]
+    table = table[np.lexsort((table[:, 2], table[:, 0]))]
+    onset, offset = table[:, 0], table[:, 0] + table[:, 1]
 
     meters: list[Meter] = []
-    for ts in sorted(midi.time_signature_changes, key=lambda t: t.time):
-        beat = float(to_beats(np.array([ts.time]))[0])
+    for ts in score.time_signatures:  # sorted by time
+        beat = ts.time / resolution
         if meters and abs(meters[-1].start_beat - beat) < 1e-9:
             meters.pop()  # two signatures at one instant: the later one wins
-        meters.append(Meter(beat, float(ts.time), int(ts.numerator), int(ts.denominator)))
+        meters.append(Meter(beat, float(seconds(np.array([ts.time]))[0]), int(ts.numerator), int(ts.denominator)))
     given = bool(meters)
     if not meters or meters[0].start_beat > 0:
         meters.insert(0, Meter(0.0, 0.0, 4, 4))  # the MIDI default
+    end = seconds(offset)
     return PieceNotes(
-        start=table[:, 0], end=table[:, 1], start_beat=to_beats(table[:, 0]), end_beat=to_beats(table[:, 1]),
-        pitch=table[:, 2].astype(int), velocity=table[:, 3], program=table[:, 4].astype(int),
-        is_drum=table[:, 5].astype(bool), voice=table[:, 6].astype(int),
-        tempo_times=np.asarray(tempo_times, float), tempo_bpm=np.asarray(tempo_bpm, float),
-        meters=tuple(meters), time_signature_given=given, duration=float(table[:, 1].max()),
+        start=seconds(onset), end=end, start_beat=onset / resolution, end_beat=offset / resolution,
+        pitch=table[:, 2], velocity=table[:, 3].astype(float), program=table[:, 4], is_drum=table[:, 5].astype(bool),
+        voice=table[:, 6],
+        tempo_times=seconds(segment_tick), tempo_bpm=60.0 / (seconds_per_tick * resolution),
+        meters=tuple(meters), time_signature_given=given, duration=float(end.max()),
     )
-
-
-def onset_groups(beats: np.ndarray) -> np.ndarray:
-    """Indices (into sorted ``beats``) of the first note of each onset (notes closer than
-    :data:`ONSET_MERGE_BEATS` to the previous onset belong to it)."""
-    if beats.size == 0:
-        return np.zeros(0, dtype=int)
-    keep = np.concatenate([[True], np.diff(beats) > ONSET_MERGE_BEATS])
-    return np.flatnonzero(keep)
-
-
-def _shares(counts: np.ndarray) -> np.ndarray:
-    total = counts.sum()
-    return counts / total if total > 0 else np.zeros_like(counts, dtype=float)
-
-
-def _log_bin(values_beats: np.ndarray) -> np.ndarray:
-    """Histogram (shares) of values in beats over :data:`BEAT_BINS`, nearest centre in log."""
-    values = values_beats[values_beats > 0]
-    centres = np.log2(np.array(BEAT_BINS))
-    index = np.abs(np.log2(values)[:, None] - centres[None, :]).argmin(axis=1)
-    return _shares(np.bincount(index, minlength=len(BEAT_BINS)).astype(float))
-
-
-def _union_length(start: np.ndarray, end: np.ndarray) -> float:
-    """Total length covered by the union of intervals [start, end)."""
-    if start.size == 0:
-        return 0.0
-    order = np.argsort(start, kind="stable")
-    s, e = start[order], end[order]
-    covered_to = np.concatenate([[-np.inf], np.maximum.accumulate(e)[:-1]])
-    return float(np.maximum(0.0, e - np.maximum(s, covered_to)).sum())
-
-
-def polyphony(start: np.ndarray, end: np.ndarray) -> tuple[float, int]:
-    """(mean, max) number of simultaneous notes over the time at least one sounds."""
-    if start.size == 0:
-        return 0.0, 0
-    times = np.concatenate([start, end])
-    steps = np.concatenate([np.ones(start.size), -np.ones(end.size)])
-    order = np.lexsort((steps, times))  # at equal times, ends (-1) before starts
-    times, count = times[order], np.cumsum(steps[order])
-    lengths = np.diff(times)
-    active = count[:-1]
-    sounding = lengths[active > 0].sum()
-    mean = float((lengths * active).sum() / sounding) if sounding > 0 else 0.0
-    return mean, int(count.max())
 
 
 def _standardised_rotations(profile: np.ndarray) -> np.ndarray:
@@ -268,15 +261,15 @@ _KEY_TEMPLATES = (_standardised_rotations(KK_MAJOR), _standardised_rotations(KK_
 
 
 def key_correlations(pitch_class_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pearson correlation of a 12-bin pitch-class profile with the Krumhansl-Kessler major
-    and minor profiles rotated to each tonic: two arrays ``[12]`` (index = tonic pitch class).
-    A flat profile (no pitch information) correlates 0 with every key."""
-    centred = np.asarray(pitch_class_weights, float) - np.mean(pitch_class_weights)
-    norm = np.linalg.norm(centred)
-    if norm == 0:
-        return np.zeros(12), np.zeros(12)
-    unit = centred / norm
-    return _KEY_TEMPLATES[0] @ unit, _KEY_TEMPLATES[1] @ unit
+    """Pearson correlation of a 12-bin pitch-class profile (``[12]``, or ``[..., 12]`` for
+    many) with the Krumhansl-Kessler major and minor profiles rotated to each tonic: two
+    arrays of the same shape (last index = tonic pitch class). A flat profile (no pitch
+    information) correlates 0 with every key."""
+    weights = np.asarray(pitch_class_weights, dtype=float)
+    centred = weights - weights.mean(axis=-1, keepdims=True)
+    norm = np.linalg.norm(centred, axis=-1, keepdims=True)
+    unit = np.divide(centred, norm, out=np.zeros(centred.shape), where=norm > 0)
+    return unit @ _KEY_TEMPLATES[0].T, unit @ _KEY_TEMPLATES[1].T
 
 
 def estimate_key(pitch_class_weights: np.ndarray) -> tuple[str, str, float]:
@@ -309,8 +302,103 @@ def metrical_weights(meter: Meter) -> np.ndarray:
     return weights
 
 
-def syncopation_lhl(piece: PieceNotes, onset_beats: np.ndarray) -> float:
-    """Mean Longuet-Higgins & Lee syncopation per onset.
+def _ranges(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The index ranges ``[first[i], last[i])`` laid end to end: (the range ``i`` of each
+    element, the index it stands for)."""
+    lengths = last - first
+    row = np.repeat(np.arange(first.size), lengths)
+    return row, np.arange(row.size) - np.repeat(np.cumsum(lengths) - lengths - first, lengths)
+
+
+def _range_reduce(ufunc: np.ufunc, values: np.ndarray, lo: np.ndarray, hi: np.ndarray, empty: float) -> np.ndarray:
+    """``ufunc.reduce(values[lo[i]:hi[i]])`` for every ``i``; ``empty`` where the range is empty."""
+    if values.size == 0:
+        return np.full(lo.shape, empty, dtype=float)
+    bounds = np.stack([lo, hi], axis=1).ravel()
+    reduced = ufunc.reduceat(np.append(values, values[-1]), bounds)[::2]
+    return np.where(lo < hi, reduced, empty)
+
+
+def _first_of_row(row: np.ndarray) -> np.ndarray:
+    """For a sorted array of row numbers: True where a row begins."""
+    return np.concatenate([[True], row[1:] != row[:-1]]) if row.size else np.zeros(0, dtype=bool)
+
+
+def _shares(counts: np.ndarray) -> np.ndarray:
+    """Each row of ``counts`` over its sum (all 0 where the sum is 0)."""
+    total = counts.sum(axis=-1, keepdims=True)
+    return np.divide(counts, total, out=np.zeros(counts.shape), where=total > 0)
+
+
+def _histograms(row: np.ndarray, bins: np.ndarray, n_bins: int, rows: int) -> np.ndarray:
+    """``[rows, n_bins]`` shares of each row's values in ``bins``."""
+    counts = np.bincount(row * n_bins + bins, minlength=rows * n_bins).reshape(rows, n_bins)
+    return _shares(counts.astype(float))
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, 0 where the denominator is not positive."""
+    return np.divide(numerator, denominator, out=np.zeros(np.shape(numerator)), where=denominator > 0)
+
+
+def _log_bin_index(values_beats: np.ndarray) -> np.ndarray:
+    """Index of the :data:`BEAT_BINS` centre nearest (in log) to each positive value in beats."""
+    centres = np.log2(np.array(BEAT_BINS))
+    return np.abs(np.log2(values_beats)[:, None] - centres[None, :]).argmin(axis=1)
+
+
+def _row_mean_std(row: np.ndarray, values: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and (population) standard deviation of each row's values (0 for an empty row)."""
+    mean = _ratio(np.bincount(row, weights=values, minlength=count.size), count)
+    spread = np.bincount(row, weights=(values - mean[row]) ** 2, minlength=count.size)
+    return mean, np.sqrt(_ratio(spread, count))
+
+
+def _sweep(group: np.ndarray, start: np.ndarray, end: np.ndarray, groups: int) -> tuple[np.ndarray, ...]:
+    """For intervals ``[start, end)`` in ``groups`` groups: per group the summed length of its
+    intervals, the time at least one of them covers, and the most that overlap at once (a
+    sweep over their ends and starts; at one instant ends come first)."""
+    times = np.concatenate([start, end])
+    steps = np.concatenate([np.ones(start.size, dtype=np.int64), -np.ones(end.size, dtype=np.int64)])
+    owner = np.concatenate([group, group])
+    order = np.lexsort((steps, times, owner))
+    times, owner = times[order], owner[order]
+    count = np.cumsum(steps[order])  # a group's steps sum to 0: the count is 0 between groups
+    length, active = np.diff(times), count[:-1]
+    summed = np.bincount(owner[:-1], weights=length * active, minlength=groups)
+    covered = np.bincount(owner[:-1], weights=np.where(active > 0, length, 0.0), minlength=groups)
+    most = np.zeros(groups)
+    first = np.flatnonzero(_first_of_row(owner))
+    most[owner[first]] = np.maximum.reduceat(count, first) if first.size else []
+    return summed, covered, most
+
+
+def _sounding(piece: PieceNotes, t0: np.ndarray, t1: np.ndarray, row: np.ndarray, note: np.ndarray) -> dict[str, np.ndarray]:
+    """What the pitched notes sound in each span ``[t0, t1)`` (``row`` and ``note``: the notes
+    starting in each): ``pitch_class_time`` ``[W, 12]`` (summed sounding time of each pitch
+    class), ``pitch_class_cover`` ``[W, 12]`` (time at least one note of the class sounds),
+    and over all pitched notes ``total`` (summed sounding time), ``cover`` (time at least one
+    sounds) and ``most`` (the most notes sounding at once). Each note counts clipped to the
+    span."""
+    by_start = np.argsort(t0, kind="stable")  # the notes held into a span from before it
+    held_note, held = _ranges(np.searchsorted(t0[by_start], piece.start, side="right"),
+                              np.searchsorted(t0[by_start], piece.end, side="left"))
+    row, note = np.concatenate([row, by_start[held]]), np.concatenate([note, held_note])
+    pitched = ~piece.is_drum[note]
+    order = np.lexsort((note[pitched], row[pitched]))
+    row, note = row[pitched][order], note[pitched][order]
+    start, end = np.maximum(piece.start[note], t0[row]), np.minimum(piece.end[note], t1[row])
+    pitch_class = row * 12 + piece.pitch[note] % 12
+    rows = t0.size
+    total, cover, most = _sweep(row, start, end, rows)
+    _, class_cover, _ = _sweep(pitch_class, start, end, rows * 12)
+    return {"pitch_class_time": np.bincount(pitch_class, weights=end - start, minlength=rows * 12).reshape(rows, 12),
+            "pitch_class_cover": class_cover.reshape(rows, 12), "total": total, "cover": cover, "most": most}
+
+
+def _syncopation(piece: PieceNotes, row: np.ndarray, beats: np.ndarray, rows: int) -> np.ndarray:
+    """Mean Longuet-Higgins & Lee syncopation per onset, for the onsets (``beats``, sorted
+    within each row) of every row.
 
     Onsets are snapped to the 16th grid. An onset at metrical weight ``w`` followed by
     silence or a held note across a stronger position (weight ``r > w``) before the next
@@ -318,183 +406,218 @@ def syncopation_lhl(piece: PieceNotes, onset_beats: np.ndarray) -> float:
     over onsets divided by the number of onsets: 0 for a pattern that always lands on the
     strongest position available.
     """
-    if onset_beats.size < 2:
-        return 0.0
-    grid = np.unique(np.round(onset_beats * 4).astype(np.int64))
-    if grid.size < 2:
-        return 0.0
+    sixteenth = np.round(beats * 4).astype(np.int64)
+    new = _first_of_row(row) | np.concatenate([[True], sixteenth[1:] != sixteenth[:-1]])[:row.size]
+    grid_row, grid = row[new], sixteenth[new]
+    grid_count = np.bincount(grid_row, minlength=rows)
+    pair = grid_row[1:] == grid_row[:-1]
+    if not pair.any():
+        return np.zeros(rows)
     # Weight of every 16th from the first to the last onset, bar by bar of the meter in force.
-    span = np.arange(grid[0], grid[-1] + 1)
+    lowest = grid.min()
+    span = np.arange(lowest, grid.max() + 1)
     position, which = piece.bar_position(span / 4.0)
     weights = np.empty(span.size)
     for index, meter in enumerate(piece.meters):
         mask = which == index
         if mask.any():
             table = metrical_weights(meter)
-            weights[mask] = table[np.clip(np.round(position[mask] * 4).astype(int), 0, table.size - 1)]
-    local = grid - grid[0]
-    total = 0.0
-    for here, following in zip(local[:-1], local[1:]):
-        if following - here > 1:
-            strongest_between = weights[here + 1:following].max()
-            total += max(0.0, strongest_between - weights[here])
-    return total / grid.size
+            weights[mask] = table[np.minimum(np.round(position[mask] * 4).astype(int), table.size - 1)]
+    here, following = grid[:-1] - lowest, grid[1:] - lowest
+    skips = pair & (following - here > 1)
+    strongest_between = _range_reduce(np.maximum, weights, here + 1, np.where(skips, following, here + 1), 0)
+    strength = np.where(skips, np.maximum(0.0, strongest_between - weights[here]), 0.0)
+    total = np.bincount(grid_row[1:], weights=strength, minlength=rows)
+    return np.where(grid_count >= 2, _ratio(total, grid_count.astype(float)), 0.0)
 
 
-def describe(piece: PieceNotes, t0: float = 0.0, t1: float | None = None) -> np.ndarray:
-    """The descriptor vector (float64, ``len(FEATURE_NAMES)``) of the notes in [t0, t1) seconds.
+def _voice_heads(piece: PieceNotes) -> np.ndarray:
+    """True for each note that starts an onset of its voice (more than
+    :data:`ONSET_MERGE_BEATS` after the voice's previous note, or its first)."""
+    by_voice = np.argsort(piece.voice, kind="stable")
+    voice, beat = piece.voice[by_voice], piece.start_beat[by_voice]
+    heads = np.empty(by_voice.size, dtype=bool)
+    heads[by_voice] = np.concatenate([[True], (voice[1:] != voice[:-1]) | (np.diff(beat) > ONSET_MERGE_BEATS)])
+    return heads
 
-    ``t1=None`` means the whole piece from ``t0``. See the module docstring for which notes
-    each feature counts.
-    """
-    whole = t1 is None
-    t1 = piece.duration if whole else t1
-    out = np.zeros(len(FEATURE_NAMES))
 
-    def put(name: str, values: Any) -> None:
-        """Write one value, or a run of values into consecutive dimensions from ``name`` on."""
-        values = np.atleast_1d(np.asarray(values, dtype=float))
-        out[_INDEX[name]:_INDEX[name] + values.size] = values
+def _melodic_intervals(piece: PieceNotes, row: np.ndarray, note: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """For the notes starting in each row: the shares of absolute intervals (semitones) between
+    consecutive notes of each voice's top line (the highest pitch of each onset of the voice),
+    pitched voices only, and the number of voices (drums included)."""
+    order = np.lexsort((piece.voice[note], row))  # by row, then voice; note order kept
+    row, note = row[order], note[order]
+    voice = piece.voice[note]
+    voice_start = _first_of_row(row) | np.concatenate([[False], voice[1:] != voice[:-1]])[:row.size]
+    voices = np.bincount(row[voice_start], minlength=rows)
+    pitched = ~piece.is_drum[note]  # a voice is all drums or none
+    row, note, voice_start = row[pitched], note[pitched], voice_start[pitched]
+    if not row.size:
+        return np.zeros((rows, MAX_INTERVAL + 2)), voices
+    heads = np.flatnonzero(voice_start | _voice_heads(piece)[note])
+    top = np.maximum.reduceat(piece.pitch[note], heads)
+    line = np.cumsum(voice_start)[heads]
+    same_line = line[1:] == line[:-1]
+    steps = np.minimum(np.abs(np.diff(top)), MAX_INTERVAL + 1)[same_line]
+    return _histograms(row[heads][1:][same_line], steps, MAX_INTERVAL + 2, rows), voices
 
-    span = max(min(t1, piece.duration) - t0, 0.0)
+
+def describe_windows(piece: PieceNotes, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+    """The descriptor vectors (float64 ``[W, len(FEATURE_NAMES)]``) of the notes in each span
+    ``[t0[i], t1[i])`` seconds; ``[0, piece.duration)`` is the whole piece. See the module
+    docstring for which notes each feature counts."""
+    t0, t1 = np.asarray(t0, dtype=float), np.asarray(t1, dtype=float)
+    rows = t0.size
+    out = np.zeros((rows, len(FEATURE_NAMES)))
+
+    def put(name: str, values: Any, where: np.ndarray | None = None) -> None:
+        """Write a column, or ``[W, k]`` columns from ``name`` on; only the rows ``where`` says."""
+        values = np.asarray(values, dtype=float)
+        values = np.full((rows, 1), values) if values.ndim == 0 else values.reshape(rows, -1)
+        columns = slice(_INDEX[name], _INDEX[name] + values.shape[1])
+        if where is None:
+            out[:, columns] = values
+        else:
+            out[where, columns] = values[where]
+
+    span = np.maximum(np.minimum(t1, piece.duration) - t0, 0.0)
     first = np.searchsorted(piece.start, t0, side="left")
-    last = piece.start.size if whole else np.searchsorted(piece.start, t1, side="left")
-    starting = slice(first, last)
-    pitched = ~piece.is_drum
-    sounding = (piece.start < (np.inf if whole else t1)) & (piece.end > t0) & pitched
-    clip_start = np.maximum(piece.start[sounding], t0)
-    clip_end = np.minimum(piece.end[sounding], t1)
-    clip_pitch = piece.pitch[sounding]
-    n_notes = last - first
-    start_beat = piece.start_beat[starting]
-    is_drum = piece.is_drum[starting]
-    melodic = ~is_drum
+    n_notes = np.searchsorted(piece.start, t1, side="left") - first
+    row, note = _ranges(first, first + n_notes)  # the notes starting in each span
+    row_offset = np.cumsum(n_notes) - n_notes
+    melodic = ~piece.is_drum[note]
 
     # pitch
-    pc_weights = np.bincount(clip_pitch % 12, weights=clip_end - clip_start, minlength=12)
+    sounding = _sounding(piece, t0, t1, row, note)
+    pc_weights = sounding["pitch_class_time"]
     pc_shares = _shares(pc_weights)
     put("pitch_class_C", pc_shares)
-    nonzero = pc_shares[pc_shares > 0]
-    put("pitch_class_entropy", float(-(nonzero * np.log2(nonzero)).sum()))
-    pitches = piece.pitch[starting][melodic]
-    if pitches.size:
-        put("pitch_min", pitches.min())
-        put("pitch_max", pitches.max())
-        put("pitch_range", pitches.max() - pitches.min())
-        put("pitch_mean", pitches.mean())
-        put("pitch_std", pitches.std())
-    put("interval_0", _melodic_intervals(piece, starting))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        put("pitch_class_entropy", -np.where(pc_shares > 0, pc_shares * np.log2(pc_shares), 0.0).sum(axis=1))
+    melodic_row, pitches = row[melodic], piece.pitch[note][melodic]
+    n_melodic = np.bincount(melodic_row, minlength=rows)
+    lo = np.cumsum(n_melodic) - n_melodic
+    lowest = _range_reduce(np.minimum, pitches, lo, lo + n_melodic, 0)
+    highest = _range_reduce(np.maximum, pitches, lo, lo + n_melodic, 0)
+    mean, std = _row_mean_std(melodic_row, pitches.astype(float), n_melodic)
+    put("pitch_min", np.stack([lowest, highest, highest - lowest, mean, std], axis=1), where=n_melodic > 0)
+    intervals, voices = _melodic_intervals(piece, row, note, rows)
+    put("interval_0", intervals)
 
     # rhythm
-    beats_span = _beats_between(piece, t0, t0 + span)
-    put("notes_per_second", n_notes / span if span > 0 else 0.0)
-    put("notes_per_beat", n_notes / beats_span if beats_span > 0 else 0.0)
-    onsets = start_beat[onset_groups(start_beat)]
-    put("onsets_per_beat", onsets.size / beats_span if beats_span > 0 else 0.0)
-    if onsets.size > 1:
-        put(f"ioi_beats_{_beat_label(BEAT_BINS[0])}", _log_bin(np.diff(onsets)))
-    durations = (piece.end_beat[starting] - start_beat)[melodic]
-    if durations.size:
-        put(f"duration_beats_{_beat_label(BEAT_BINS[0])}", _log_bin(durations))
-    if onsets.size:
-        in_bar, which = piece.bar_position(onsets)
-        sixteenths = in_bar * 4
-        nearest = np.round(sixteenths)
-        off_grid = np.abs(sixteenths - nearest) > GRID_TOLERANCE_BEATS * 4
-        bar16 = np.round(np.array([m.bar_beats * 4 for m in piece.meters])[which])
-        slot = np.where(nearest >= bar16, 0, nearest).astype(int)
-        put("bar_pos_16th_0", _shares(np.bincount(np.minimum(slot[~off_grid], BAR_POSITIONS),
-                                                  minlength=BAR_POSITIONS + 1).astype(float)))
-        put("onset_off_16th_grid", off_grid.mean())
-        beat_len = np.array([m.metrical_beat_beats for m in piece.meters])[which]
-        in_beats = in_bar / beat_len
-        on_beat = np.abs(in_beats - np.round(in_beats)) * beat_len <= GRID_TOLERANCE_BEATS
-        put("offbeat_onset_share", 1.0 - on_beat.mean())
-        put("syncopation_lhl", syncopation_lhl(piece, onsets))
+    beats_span = (seconds_to_beats(t0 + span, piece.tempo_times, piece.tempo_bpm)
+                  - seconds_to_beats(t0, piece.tempo_times, piece.tempo_bpm))
+    put("notes_per_second", _ratio(n_notes.astype(float), span))
+    put("notes_per_beat", _ratio(n_notes.astype(float), beats_span))
+    onset_heads = np.concatenate([[True], np.diff(piece.start_beat) > ONSET_MERGE_BEATS])
+    is_onset = _first_of_row(row) | onset_heads[note]
+    onset_row, onset = row[is_onset], note[is_onset]
+    onset_beat = piece.start_beat[onset]
+    n_onsets = np.bincount(onset_row, minlength=rows)
+    put("onsets_per_beat", _ratio(n_onsets.astype(float), beats_span))
+    same_row = onset_row[1:] == onset_row[:-1]
+    ioi = np.diff(onset_beat)[same_row]
+    put(f"ioi_beats_{_beat_label(BEAT_BINS[0])}",
+        _histograms(onset_row[1:][same_row][ioi > 0], _log_bin_index(ioi[ioi > 0]), len(BEAT_BINS), rows))
+    durations = (piece.end_beat - piece.start_beat)[note]
+    timed = melodic & (durations > 0)
+    put(f"duration_beats_{_beat_label(BEAT_BINS[0])}",
+        _histograms(row[timed], _log_bin_index(durations[timed]), len(BEAT_BINS), rows))
+    in_bar, which = piece.bar_position(onset_beat)
+    sixteenths = in_bar * 4
+    nearest = np.round(sixteenths)
+    off_grid = np.abs(sixteenths - nearest) > GRID_TOLERANCE_BEATS * 4
+    bar16 = np.round(np.array([m.bar_beats * 4 for m in piece.meters])[which])
+    slot = np.minimum(np.where(nearest >= bar16, 0, nearest).astype(int), BAR_POSITIONS)
+    put("bar_pos_16th_0", _histograms(onset_row[~off_grid], slot[~off_grid], BAR_POSITIONS + 1, rows))
+    put("onset_off_16th_grid", _ratio(np.bincount(onset_row, weights=off_grid, minlength=rows), n_onsets))
+    beat_len = np.array([m.metrical_beat_beats for m in piece.meters])[which]
+    in_beats = in_bar / beat_len
+    on_beat = np.abs(in_beats - np.round(in_beats)) * beat_len <= GRID_TOLERANCE_BEATS
+    put("offbeat_onset_share", 1.0 - _ratio(np.bincount(onset_row, weights=on_beat, minlength=rows), n_onsets),
+        where=n_onsets > 0)
+    put("syncopation_lhl", _syncopation(piece, onset_row, onset_beat, rows))
 
     # meter and tempo
     put("time_sig_given", float(piece.time_signature_given))
-    meter_time = _meter_time_shares(piece, t0, t0 + span if span > 0 else t0 + 1e-9)
-    main = piece.meters[int(np.argmax(meter_time))]
-    put("time_sig_numerator", main.numerator)
-    put("time_sig_denominator", main.denominator)
-    for share, meter in zip(meter_time, piece.meters):
-        key = (meter.numerator, meter.denominator)
-        name = f"meter_{key[0]}_{key[1]}" if key in METERS else "meter_other"
-        out[_INDEX[name]] += share
+    meter_row, meter, share = _meter_shares(piece, t0, np.where(span > 0, t0 + span, t0 + 1e-9))
+    largest = np.flatnonzero(_row_maximum(meter_row, share))
+    main = meter[largest[_first_of_row(meter_row[largest])]]  # the first meter of the largest share
+    put("time_sig_numerator", np.array([piece.meters[k].numerator for k in main]))
+    put("time_sig_denominator", np.array([piece.meters[k].denominator for k in main]))
+    named = np.array([METERS.index(key) if key in METERS else len(METERS)
+                      for key in ((m.numerator, m.denominator) for m in piece.meters)])
+    put("meter_2_2",  # the METERS columns, then meter_other
+        np.bincount(meter_row * (len(METERS) + 1) + named[meter], weights=share,
+                    minlength=rows * (len(METERS) + 1)).reshape(rows, -1))
     put("tempo_bpm_mean", _tempo_stats(piece, t0, t0 + span))
 
     # harmony
-    put("polyphony_mean", polyphony(clip_start, clip_end))
-    sounding_time = _union_length(clip_start, clip_end)
-    if sounding_time > 0:
-        pcs = clip_pitch % 12
-        put("chroma_C", [_union_length(clip_start[pcs == p], clip_end[pcs == p]) / sounding_time
-                         for p in range(12)])
+    put("polyphony_mean", _ratio(sounding["total"], sounding["cover"]))
+    put("polyphony_max", sounding["most"])
+    put("chroma_C", _ratio(sounding["pitch_class_cover"], sounding["cover"][:, None]))
     major, minor = key_correlations(pc_weights)
-    put("key_clarity", max(major.max(), minor.max()))
-    put("key_major_corr", major.max())
-    put("key_minor_corr", minor.max())
+    put("key_clarity", np.maximum(major.max(axis=1), minor.max(axis=1)))
+    put("key_major_corr", major.max(axis=1))
+    put("key_minor_corr", minor.max(axis=1))
 
     # dynamics
-    velocity = piece.velocity[starting]
-    if velocity.size:
-        put("velocity_mean", [velocity.mean(), velocity.std(), velocity.min(), velocity.max(),
-                              velocity.max() - velocity.min()])
+    velocity = piece.velocity[note]
+    mean, std = _row_mean_std(row, velocity, n_notes)
+    lowest = _range_reduce(np.minimum, velocity, row_offset, row_offset + n_notes, 0)
+    highest = _range_reduce(np.maximum, velocity, row_offset, row_offset + n_notes, 0)
+    put("velocity_mean", np.stack([mean, std, lowest, highest, highest - lowest], axis=1), where=n_notes > 0)
 
     # instrumentation
-    if n_notes:
-        families = piece.program[starting][melodic] // 8
-        put("family_piano", np.bincount(families, minlength=16) / n_notes)
-        put("drums_share", is_drum.mean())
-        put("instrument_count", np.unique(piece.voice[starting]).size)
+    families = np.bincount(row[melodic] * 16 + piece.program[note][melodic] // 8, minlength=rows * 16)
+    put("family_piano", _ratio(families.reshape(rows, 16), n_notes[:, None].astype(float)), where=n_notes > 0)
+    put("drums_share", _ratio(np.bincount(row, weights=~melodic, minlength=rows), n_notes), where=n_notes > 0)
+    put("instrument_count", voices, where=n_notes > 0)
     return out
 
 
-def _melodic_intervals(piece: PieceNotes, starting: slice) -> np.ndarray:
-    """Shares of absolute intervals (semitones) between consecutive notes of each voice's
-    top line (the highest pitch of each onset), pitched voices only."""
-    counts = np.zeros(MAX_INTERVAL + 2)
-    voices = piece.voice[starting]
-    for voice in np.unique(voices[~piece.is_drum[starting]]):
-        mask = voices == voice
-        beats = piece.start_beat[starting][mask]
-        pitches = piece.pitch[starting][mask]
-        heads = onset_groups(beats)
-        top = np.maximum.reduceat(pitches, heads) if heads.size else pitches[:0]
-        steps = np.minimum(np.abs(np.diff(top)), MAX_INTERVAL + 1)
-        counts += np.bincount(steps, minlength=MAX_INTERVAL + 2)
-    return _shares(counts)
+def _segment_overlaps(segment_starts: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Overlaps of each span ``[t0, t1)`` with the segments ``[segment_starts[k],
+    segment_starts[k+1])`` (the last one unbounded): (span, segment, overlap in seconds) for
+    every segment from the one in force at ``t0`` to the last that begins before ``t1``, span
+    by span (at least one per span: the one in force at ``t0`` comes first)."""
+    lo = np.maximum(np.searchsorted(segment_starts, t0, side="right") - 1, 0)
+    hi = np.maximum(np.searchsorted(segment_starts, t1, side="left"), lo + 1)
+    row, segment = _ranges(lo, hi)
+    ends = np.append(segment_starts[1:], np.inf)
+    overlap = np.clip(np.minimum(ends[segment], t1[row]) - np.maximum(segment_starts[segment], t0[row]), 0.0, None)
+    return row, segment, overlap
 
 
-def _beats_between(piece: PieceNotes, t0: float, t1: float) -> float:
-    ends = seconds_to_beats(np.array([t0, t1]), piece.tempo_times, piece.tempo_bpm)
-    return float(ends[1] - ends[0])
+def _row_maximum(row: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """True where a value is the largest of its row (``row`` sorted, every row present)."""
+    return values == np.maximum.reduceat(values, np.flatnonzero(_first_of_row(row)))[row]
 
 
-def _meter_time_shares(piece: PieceNotes, t0: float, t1: float) -> np.ndarray:
-    """Share of [t0, t1) seconds under each meter of ``piece.meters``."""
-    starts = np.array([m.start_s for m in piece.meters])
-    ends = np.append(starts[1:], np.inf)
-    overlap = np.clip(np.minimum(ends, t1) - np.maximum(starts, t0), 0.0, None)
-    if overlap.sum() == 0:  # a zero-length span: the meter in force at t0
-        overlap = ((starts <= t0) & (t0 < ends)).astype(float)
-    return overlap / overlap.sum()
+def _meter_shares(piece: PieceNotes, t0: np.ndarray, t1: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(span, meter index, share of the span's time) for each span ``[t0, t1)``; a span of no
+    length is all under the meter in force at ``t0``."""
+    row, meter, overlap = _segment_overlaps(np.array([m.start_s for m in piece.meters]), t0, t1)
+    total = np.bincount(row, weights=overlap, minlength=t0.size)
+    overlap = np.where(total[row] > 0, overlap, _first_of_row(row))
+    return row, meter, overlap / np.bincount(row, weights=overlap, minlength=t0.size)[row]
 
 
-def _tempo_stats(piece: PieceNotes, t0: float, t1: float) -> list[float]:
-    """Time-weighted mean and std, min and max of the tempo (quarter notes/min) in [t0, t1)."""
-    starts = piece.tempo_times
-    ends = np.append(starts[1:], np.inf)
-    overlap = np.clip(np.minimum(ends, t1) - np.maximum(starts, t0), 0.0, None)
-    active = overlap > 0
-    if not active.any():
-        tempo = float(piece.tempo_bpm[max(np.searchsorted(starts, t0, side="right") - 1, 0)])
-        return [tempo, 0.0, tempo, tempo]
-    bpm, weight = piece.tempo_bpm[active], overlap[active]
-    mean = float(np.average(bpm, weights=weight))
-    std = float(np.sqrt(np.average((bpm - mean) ** 2, weights=weight)))
-    return [mean, std, float(bpm.min()), float(bpm.max())]
+def _tempo_stats(piece: PieceNotes, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+    """``[W, 4]``: time-weighted mean and std, min and max of the tempo (quarter notes/min) in
+    each span ``[t0, t1)``; the tempo in force at ``t0`` for a span of no length."""
+    row, segment, overlap = _segment_overlaps(piece.tempo_times, t0, t1)
+    bpm = piece.tempo_bpm[segment]
+    weight = np.bincount(row, weights=overlap, minlength=t0.size)
+    mean = _ratio(np.bincount(row, weights=bpm * overlap, minlength=t0.size), weight)
+    std = np.sqrt(_ratio(np.bincount(row, weights=(bpm - mean[row]) ** 2 * overlap, minlength=t0.size), weight))
+    first = np.flatnonzero(_first_of_row(row))
+    lowest = np.minimum.reduceat(np.where(overlap > 0, bpm, np.inf), first)
+    highest = np.maximum.reduceat(np.where(overlap > 0, bpm, -np.inf), first)
+    still = weight == 0
+    in_force = bpm[first]
+    return np.stack([np.where(still, in_force, mean), np.where(still, 0.0, std),
+                     np.where(still, in_force, lowest), np.where(still, in_force, highest)], axis=1)
 
 
 def window_starts(duration: float, window: float, hop: float) -> np.ndarray:
@@ -503,6 +626,7 @@ def window_starts(duration: float, window: float, hop: float) -> np.ndarray:
     extra = max(0.0, duration - window)
     count = 1 + int(np.ceil(extra / hop - 1e-9))
     return np.arange(count) * hop
+
 
 
 class SymbolicStatsEncoder(Encoder):
@@ -518,7 +642,8 @@ class SymbolicStatsEncoder(Encoder):
         "hop": Parameter(2.0, "seconds between the starts of consecutive windows", low=0.0, closed="right"),
         "batch_size": batch_size_parameter(16),
     }
-    code_version: ClassVar[str] = "1"
+    #: 2: MIDI read with symusic (note pairing, programs, tempo events in any track; see the README).
+    code_version: ClassVar[str] = "2"
 
     @property
     def dim(self) -> int:
@@ -530,7 +655,7 @@ class SymbolicStatsEncoder(Encoder):
     def prepare(self, track: Track) -> PieceNotes:
         if track.midi_path is None:
             raise TrackError(f"track {track.id!r}: has no MIDI file — symbolic-stats needs one")
-        return piece_notes(load_pretty_midi(track.midi_path, track.id))
+        return piece_notes(load_score(track.midi_path, track.id))
 
     def embed_prepared(self, inputs: Sequence[PieceNotes]) -> list[Embedding]:
         return [self.embed_piece(piece) for piece in inputs]
@@ -539,6 +664,7 @@ class SymbolicStatsEncoder(Encoder):
         """Frames (one per window, stamped at its centre) and the whole-piece vector."""
         window, hop = float(self.params["window"]), float(self.params["hop"])
         starts = window_starts(piece.duration, window, hop)
-        frames = np.stack([describe(piece, s, s + window) for s in starts])
-        return Embedding(frames=frames, timestamps=starts + window / 2, pooled=describe(piece),
+        # Every window and, last, the whole piece, in one pass.
+        vectors = describe_windows(piece, np.append(starts, 0.0), np.append(starts + window, piece.duration))
+        return Embedding(frames=vectors[:-1], timestamps=starts + window / 2, pooled=vectors[-1],
                          duration=piece.duration)
