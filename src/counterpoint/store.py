@@ -59,9 +59,9 @@ from filelock import FileLock, Timeout
 
 from counterpoint import __version__
 from counterpoint.errors import CounterpointError, StoreError
-from counterpoint.storefile import (FRAME_COUNT, LIBVER, REDO_NAME, ROW_COUNT, TRACK_COUNT, Appends, committed_rows,
-                                    finish, fsync_file, open_for_appending, open_for_reading, redo_path, replay_redo,
-                                    text_attr_width, write_appends, write_redo, write_rows)
+from counterpoint.storefile import (FIXED_DATASETS, FRAME_COUNT, LIBVER, REDO_NAME, ROW_COUNT, TRACK_COUNT, Appends,
+                                    committed_rows, finish, fsync_file, open_for_appending, open_for_reading,
+                                    redo_path, replay_redo, text_attr_width, write_appends, write_redo, write_rows)
 
 FORMAT = "counterpoint-store"
 #: 2: committed row counts (``n_tracks``, ``n_frames``, ``n_rows``), append-only tables. 1 is read, and migrated on write.
@@ -223,10 +223,12 @@ def _damage_fix(path: Path, dataset: str, dataset_root: str) -> str:
 
 @contextmanager
 def _open(path: Path, mode: str = "r", shown_as: Path | None = None, dataset_root: str = "") -> Iterator[h5py.File]:
-    """Open a store; damage found while it is open becomes a StoreError naming ``shown_as`` (default ``path``)."""
+    """Open a store (``mode``: "r", "swmr" for in-place appends, or an h5py mode); damage found while it
+    is open becomes a StoreError naming ``shown_as`` (default ``path``)."""
     shown = shown_as or path
     try:
-        with (open_for_reading(path) if mode == "r" else open_for_appending(path)) as handle:
+        opened = {"r": open_for_reading, "swmr": open_for_appending}
+        with opened[mode](path) if mode in opened else h5py.File(path, mode, libver=LIBVER) as handle:
             yield handle
     except _DamagedDataset as exc:
         raise StoreError(f"{shown}: dataset {exc.name} is damaged — its checksum does not match the bytes written "
@@ -978,9 +980,9 @@ class StoreWriter:
 
     def _append_in_place(self, batches: list[tuple[Path, str, dict[str, np.ndarray], dict[str, Any]]]) -> bool:
         """Plan every append, record it (redo), write it under SWMR; False if the layout must change."""
-        with _open(self.path, "a", dataset_root=self.dataset_root) as handle:
-            if int(handle.attrs.get("format_version", 1)) < FORMAT_VERSION:
-                return False
+        if _format_version(self.path) < FORMAT_VERSION:
+            return False
+        with _open(self.path, "swmr", dataset_root=self.dataset_root) as handle:
             fold = _Fold(handle, Appends(handle), False, self._present, self._failed)
             try:
                 self._fold(fold, batches)
@@ -990,7 +992,6 @@ class StoreWriter:
             self._failed = fold.failed
             blocks = fold.appends.blocks()
             record = write_redo(self.journal.folder, fold.appends, blocks, [entry for entry, *_ in batches])
-            handle.swmr_mode = True  # from here on HDF5 orders its writes so that the file stays readable
             write_appends(handle, blocks, fold.appends.counts, fold.appends.texts)
         finish(self.path, record, [entry for entry, *_ in batches])
         return True
@@ -1000,9 +1001,8 @@ class StoreWriter:
         temporary = self.path.with_name(self.path.name + ".tmp")
         temporary.unlink(missing_ok=True)
         try:
+            version = _format_version(self.path) if self.path.exists() else FORMAT_VERSION
             if self.path.exists():
-                with open_for_reading(self.path) as handle:
-                    version = int(handle.attrs.get("format_version", 1))
                 if version < FORMAT_VERSION:
                     log.warning(f"{self.path}: a store of format {version}; writing it once as format {FORMAT_VERSION} "
                                 "(appends then cost what they add, not the size of the store)")
@@ -1028,6 +1028,11 @@ class StoreWriter:
         os.replace(temporary, self.path)
         for entry, *_ in batches:
             entry.unlink()
+
+
+def _format_version(path: Path) -> int:
+    with open_for_reading(path) as handle:
+        return int(handle.attrs.get("format_version", 1))
 
 
 def _load_batch(entry: Path) -> tuple[str, dict[str, np.ndarray], dict[str, Any]]:

@@ -9,7 +9,8 @@ appended in place, at a cost that depends on the batch only:
   on ``/tracks`` and ``/failures``). Rows beyond it are not part of the store: a writer killed
   while appending leaves them behind, and the next commit writes over them. The attributes are
   written after the rows, and after an HDF5 flush, so they never count rows not yet written.
-- **SWMR ordering.** Appends run in HDF5's single-writer/multiple-reader mode, in which the
+- **SWMR ordering.** Appends run in HDF5's single-writer/multiple-reader mode (the file is
+  opened in it, so a killed writer leaves the mark SWMR readers accept), in which the
   library writes a dataset's chunk, then its chunk index, then its new extent, so that the
   file is readable at every moment of an append (a plain write may leave an index pointing at
   nothing). Objects (groups, datasets, attributes) cannot be created in that mode: the store
@@ -40,7 +41,6 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import h5py
 import numpy as np
@@ -84,19 +84,34 @@ def open_for_reading(path: Path) -> h5py.File:
     return h5py.File(path, "r", libver=LIBVER, swmr=True)
 
 
-def open_for_appending(path: Path) -> h5py.File:
-    """Open for writing, clearing the open-for-write mark a killed writer left (as ``h5clear -s``).
+def _access(clear_flags: bool = False) -> h5py.h5p.PropFAID:
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_V110, h5py.h5f.LIBVER_LATEST)
+    # HDF5's own file lock is not taken: the store's write lock (FILE.h5.lock) keeps other writers
+    # out, and HDF5's would also fail on a reader that holds the file open.
+    fapl.set_file_locking(False, True)
+    if clear_flags:
+        library = _hdf5_library()
+        if library is None:
+            raise OSError("the HDF5 library h5py uses was not found to clear the open-for-write mark a killed writer "
+                          "left — run `h5clear -s FILE` (HDF5's tools) and retry")
+        library.H5Pset.argtypes = [ctypes.c_int64, ctypes.c_char_p, ctypes.c_void_p]
+        if library.H5Pset(fapl.id, b"clear_status_flags", ctypes.byref(ctypes.c_bool(True))) < 0:
+            raise OSError("cannot clear the open-for-write mark a killed writer left — run `h5clear -s FILE` and retry")
+    return fapl
 
-    HDF5's own file lock is not taken: the store's write lock (``FILE.h5.lock``) already keeps
-    other writers out, and HDF5's would also fail on a reader that holds the file open.
-    """
+
+def open_for_appending(path: Path) -> h5py.File:
+    """Open for appending in SWMR-write mode from the first byte on, so that a writer killed at
+    any point leaves a file SWMR readers open; the mark a killed writer left is cleared first, as
+    ``h5clear -s`` does (through the same HDF5 property)."""
+    flags = h5py.h5f.ACC_RDWR | h5py.h5f.ACC_SWMR_WRITE
     try:
-        return h5py.File(path, "a", libver=LIBVER, locking=False)
+        return h5py.File(h5py.h5f.open(os.fsencode(path), flags, fapl=_access()))
     except OSError as exc:
         if STALE_FLAGS not in str(exc):
             raise
-    clear_status_flags(path)
-    return h5py.File(path, "a", libver=LIBVER, locking=False)
+    return h5py.File(h5py.h5f.open(os.fsencode(path), flags, fapl=_access(clear_flags=True)))
 
 
 def _hdf5_library() -> ctypes.CDLL | None:
@@ -109,21 +124,6 @@ def _hdf5_library() -> ctypes.CDLL | None:
         if "_hl" not in Path(path).name:
             return ctypes.CDLL(path)
     return None
-
-
-def clear_status_flags(path: Path) -> None:
-    """Clear the superblock's open-for-write mark, through the HDF5 property ``h5clear -s`` sets."""
-    library = _hdf5_library()
-    if library is None:
-        raise OSError(f"{path} is marked open by a writer that was killed, and the HDF5 library h5py uses was not "
-                      f"found to clear the mark — run `h5clear -s {path}` (HDF5's tools) and retry")
-    library.H5Pset.argtypes = [ctypes.c_int64, ctypes.c_char_p, ctypes.c_void_p]
-    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
-    fapl.set_libver_bounds(h5py.h5f.LIBVER_V110, h5py.h5f.LIBVER_LATEST)
-    clear = ctypes.c_bool(True)
-    if library.H5Pset(fapl.id, b"clear_status_flags", ctypes.byref(clear)) < 0:
-        raise OSError(f"{path}: cannot clear its open-for-write mark — run `h5clear -s {path}` and retry")
-    h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDWR, fapl=fapl).close()
 
 
 def write_rows(dataset: h5py.Dataset, start: int, rows: np.ndarray) -> None:
@@ -257,7 +257,6 @@ def replay_redo(store: Path, journal: Path) -> bool:
         return False
     blocks, counts, texts, entries = read_redo(record)
     with open_for_appending(store) as handle:
-        handle.swmr_mode = True
         write_appends(handle, blocks, counts, texts)
     finish(store, record, [journal / name for name in entries])
     return True
