@@ -1,12 +1,15 @@
 """The HDF5 embedding store: write with a crash-safe journal, resume, read as matrix + metadata.
 
-Layout of ``FILE.h5``::
+Layout of ``FILE.h5`` (format 2)::
 
     /                      attrs: format, format_version, counterpoint_version, created,
                                   updated, dataset_root, software (JSON)
     /tracks/c0, c1, ...    one UTF-8 string column each; attr ``columns`` (JSON) names them
-                           in order (id, audio_filename, midi_filename, split, group, labels...)
-    /encoders/<key>/       attrs: spec, name, modality, dim, fingerprint (JSON), fingerprint_digest
+                           in order (id, audio_filename, midi_filename, split, group, labels...);
+                           attr ``n_rows``: rows committed. Rows are appended: the last row of
+                           an id holds its current metadata
+    /encoders/<key>/       attrs: spec, name, modality, dim, fingerprint (JSON), fingerprint_digest,
+                                  n_tracks, n_frames (committed)
         ids                (N,)    track ids, row order of everything below
         pooled             (N, D)  float32
         frame_offsets      (N+1,)  int64, rows of track i are frames[offsets[i]:offsets[i+1]]
@@ -15,19 +18,30 @@ Layout of ``FILE.h5``::
         duration           (N,)    float64, seconds of input (audio length, MIDI end)
         compute_seconds    (N,)    float64, wall seconds spent on the track (load + model)
         feature_names      (D,)    only for named descriptors
-    /failures/{encoder,track_id,stage,error}   UTF-8 string columns
+    /failures/{encoder,track_id,stage,error}   UTF-8 string columns; attr ``n_rows``. The last
+                           row of an (encoder, track) is current; stage ``resolved`` withdraws it
 
-Crash safety. The ``.h5`` file is never modified in place: results go first to a journal
-folder beside it (``FILE.h5.journal/``), one file per batch, each written to a temporary
-name and renamed (atomic). :meth:`StoreWriter.commit` folds the journal into a copy of the
-store and renames the copy over the original. A process killed at any moment therefore
-leaves the last committed store intact and readable, and loses at most the batch it was
-computing; the next run folds whatever the journal holds and carries on.
+Only committed rows belong to the store: a dataset may hold more (N = ``n_tracks``, ΣT =
+``n_frames``), left by a killed writer or padding to a whole chunk. An h5py-only reader slices
+``group["pooled"][:group.attrs["n_tracks"]]`` (:func:`~counterpoint.storefile.committed_rows`
+says which count belongs to which dataset). Format 1 had no counts (every row counted) and
+rewrote tables in place; it is read as it is, and written once as format 2 by the next writer.
+
+Crash safety. Results go first to a journal folder beside the store (``FILE.h5.journal/``), one
+file per batch, each written to a temporary name and renamed (atomic). :meth:`StoreWriter.commit`
+appends the journal's batches to the file in place, at a cost that depends on the batches only
+(:mod:`counterpoint.storefile`: SWMR ordering, whole chunks, a redo record, committed counts
+written last). A process killed at any moment therefore leaves a readable store holding whole
+batches, and loses at most the batch it was computing; the next writer finishes an interrupted
+commit and appends what the journal holds. Changes of layout (a new encoder or a replaced one,
+new track columns, a text wider than its column, a format-1 store) are rare and go through a
+copy of the file renamed over it, as every commit did before.
 
 One writer at a time. A :class:`StoreWriter` holds an OS lock (``flock``) on ``FILE.h5.lock``
 and writes its pid, host and start time into it; a second writer is refused with a message
 naming the first. The OS frees the lock when its holder dies, so the lock of a killed run is
-taken over (with a note) and its journal folded in. Readers (:class:`Store`) never lock.
+taken over (with a note) and its journal folded in. Readers (:class:`Store`) never lock. Many
+workers (the Ray engine's actors) feed the one writer of their driver; none writes the file.
 
 Integrity. Every dataset is chunked with HDF5's Fletcher-32 checksum filter, strings (data
 and attributes) are fixed-length so that they sit inside checksummed storage, and the file
