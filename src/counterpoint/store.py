@@ -86,7 +86,7 @@ FAILURE_COLUMNS = ("encoder", "track_id", "stage", "error")
 RESOLVED = "resolved"
 #: Least bytes of a new text column, of the failures' error column, and of root text attributes:
 #: room for longer values later, since widening a column is a layout change (a copy of the store).
-MIN_TEXT_BYTES, MIN_ERROR_BYTES, ROOT_TEXT_BYTES = 32, 512, 256
+MIN_TEXT_BYTES, MIN_ERROR_BYTES, ROOT_TEXT_BYTES = 32, 512, 1024
 #: Rows read at a time by :meth:`Store.verify` are about this many bytes.
 VERIFY_BLOCK_BYTES = 32 << 20
 
