@@ -277,10 +277,10 @@ class Store:
         if not self.path.is_file():
             raise StoreError(f"{self.path}: no such store — create it with `counterpoint embed ROOT --out {self.path}`")
         try:
-            handle = open_for_reading(self.path)
+            open_for_reading(self.path).close()
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot be opened as HDF5 ({exc}) — is it a store written by `counterpoint embed`?") from exc
-        with handle:
+        with _open(self.path) as handle:  # damaged root attributes are a StoreError too
             if _text(handle.attrs.get("format", "")) != FORMAT:
                 raise StoreError(f"{self.path}: not a Counterpoint store (no '{FORMAT}' format mark) — "
                                  "for the older audio_embeddings/symbolic_embeddings layout use `counterpoint import-legacy`")
