@@ -1,5 +1,6 @@
 """Damaged bytes inside a store are a named StoreError, never silent numbers; old stores still read."""
 
+import logging
 import shutil
 
 import h5py
@@ -15,6 +16,9 @@ from counterpoint.encoders.registry import build_encoder
 from counterpoint.errors import StoreError
 from counterpoint.export import export_embeddings
 from counterpoint.store import Store
+from counterpoint.storefile import FRAME_COUNT, ROW_COUNT, TRACK_COUNT, committed_rows
+
+COUNTS = (TRACK_COUNT, FRAME_COUNT, ROW_COUNT)
 
 SPEC = "test-pitch-class"
 
@@ -103,7 +107,8 @@ def test_damage_anywhere_in_the_file_is_an_error_or_changes_nothing(store_path, 
 
 
 def _without_checksums(source, target):
-    """The store as the earlier version wrote it: no filters, variable-length strings and attributes."""
+    """The store as format 1 wrote it before checksums: no filters, variable-length strings and
+    attributes, every row of a dataset committed (no counts)."""
     def plain(value):
         return value.decode() if isinstance(value, bytes) else value
 
@@ -112,25 +117,32 @@ def _without_checksums(source, target):
             if isinstance(item, h5py.Group):
                 group = new.require_group(name)
             else:
-                data = item[()]
+                data = item[:committed_rows(item)] if item.shape else item[()]
                 if item.dtype.kind == "S":
                     data = np.array([v.decode() for v in data], dtype=object)
                     group = new.create_dataset(name, data=data, dtype=h5py.string_dtype(), maxshape=(None,))
                 else:
                     group = new.create_dataset(name, data=data, maxshape=(None,) + item.shape[1:])
-            group.attrs.update({k: plain(v) for k, v in item.attrs.items()})
+            group.attrs.update({k: plain(v) for k, v in item.attrs.items() if k not in COUNTS})
         new.attrs.update({k: plain(v) for k, v in old.attrs.items()})
+        new.attrs["format_version"] = 1
         old.visititems(copy)
 
 
-def test_a_store_written_before_checksums_is_read_and_resumed(store_path, class_dataset, tmp_path):
+def test_a_store_written_before_checksums_is_read_and_resumed(store_path, class_dataset, tmp_path, caplog):
     old = tmp_path / "old.h5"
     _without_checksums(store_path, old)
     with h5py.File(old, "r") as handle:
         assert not handle[f"encoders/{SPEC}/pooled"].fletcher32
     _same(_everything(store_path), _everything(old))
     write_midi(class_dataset / "low" / "a_much_longer_file_name_than_before.mid", [50, 52])
-    more = embed_dataset(class_dataset, old, [build_encoder(SPEC)])
+    with caplog.at_level(logging.WARNING, logger="counterpoint.store"):
+        more = embed_dataset(class_dataset, old, [build_encoder(SPEC)])
+    assert "a store of format 1; writing it once as format 2" in caplog.text
     assert more.runs[0].embedded == 1 and more.runs[0].skipped == 8
     matrix = Store(old).pooled(SPEC)
     assert len(matrix) == 9 and "low/a_much_longer_file_name_than_before" in set(matrix.obs["id"])
+    with h5py.File(old, "r") as handle:  # migrated: checksums, fixed-width text, committed counts
+        group = handle[f"encoders/{SPEC}"]
+        assert handle.attrs["format_version"] == 2 and group.attrs["n_tracks"] == 9 and group["pooled"].fletcher32
+        assert h5py.check_string_dtype(group["ids"].dtype).length

@@ -1,12 +1,15 @@
 """The HDF5 embedding store: write with a crash-safe journal, resume, read as matrix + metadata.
 
-Layout of ``FILE.h5``::
+Layout of ``FILE.h5`` (format 2)::
 
     /                      attrs: format, format_version, counterpoint_version, created,
                                   updated, dataset_root, software (JSON)
     /tracks/c0, c1, ...    one UTF-8 string column each; attr ``columns`` (JSON) names them
-                           in order (id, audio_filename, midi_filename, split, group, labels...)
-    /encoders/<key>/       attrs: spec, name, modality, dim, fingerprint (JSON), fingerprint_digest
+                           in order (id, audio_filename, midi_filename, split, group, labels...);
+                           attr ``n_rows``: rows committed. Rows are appended: the last row of
+                           an id holds its current metadata
+    /encoders/<key>/       attrs: spec, name, modality, dim, fingerprint (JSON), fingerprint_digest,
+                                  n_tracks, n_frames (committed)
         ids                (N,)    track ids, row order of everything below
         pooled             (N, D)  float32
         frame_offsets      (N+1,)  int64, rows of track i are frames[offsets[i]:offsets[i+1]]
@@ -15,19 +18,30 @@ Layout of ``FILE.h5``::
         duration           (N,)    float64, seconds of input (audio length, MIDI end)
         compute_seconds    (N,)    float64, wall seconds spent on the track (load + model)
         feature_names      (D,)    only for named descriptors
-    /failures/{encoder,track_id,stage,error}   UTF-8 string columns
+    /failures/{encoder,track_id,stage,error}   UTF-8 string columns; attr ``n_rows``. The last
+                           row of an (encoder, track) is current; stage ``resolved`` withdraws it
 
-Crash safety. The ``.h5`` file is never modified in place: results go first to a journal
-folder beside it (``FILE.h5.journal/``), one file per batch, each written to a temporary
-name and renamed (atomic). :meth:`StoreWriter.commit` folds the journal into a copy of the
-store and renames the copy over the original. A process killed at any moment therefore
-leaves the last committed store intact and readable, and loses at most the batch it was
-computing; the next run folds whatever the journal holds and carries on.
+Only committed rows belong to the store: a dataset may hold more (N = ``n_tracks``, ΣT =
+``n_frames``), left by a killed writer or padding to a whole chunk. An h5py-only reader slices
+``group["pooled"][:group.attrs["n_tracks"]]`` (:func:`~counterpoint.storefile.committed_rows`
+says which count belongs to which dataset). Format 1 had no counts (every row counted) and
+rewrote tables in place; it is read as it is, and written once as format 2 by the next writer.
+
+Crash safety. Results go first to a journal folder beside the store (``FILE.h5.journal/``), one
+file per batch, each written to a temporary name and renamed (atomic). :meth:`StoreWriter.commit`
+appends the journal's batches to the file in place, at a cost that depends on the batches only
+(:mod:`counterpoint.storefile`: SWMR ordering, whole chunks, a redo record, committed counts
+written last). A process killed at any moment therefore leaves a readable store holding whole
+batches, and loses at most the batch it was computing; the next writer finishes an interrupted
+commit and appends what the journal holds. Changes of layout (a new encoder or a replaced one,
+new track columns, a text wider than its column, a format-1 store) are rare and go through a
+copy of the file renamed over it, as every commit did before.
 
 One writer at a time. A :class:`StoreWriter` holds an OS lock (``flock``) on ``FILE.h5.lock``
 and writes its pid, host and start time into it; a second writer is refused with a message
 naming the first. The OS frees the lock when its holder dies, so the lock of a killed run is
-taken over (with a note) and its journal folded in. Readers (:class:`Store`) never lock.
+taken over (with a note) and its journal folded in. Readers (:class:`Store`) never lock. Many
+workers (the Ray engine's actors) feed the one writer of their driver; none writes the file.
 
 Integrity. Every dataset is chunked with HDF5's Fletcher-32 checksum filter, strings (data
 and attributes) are fixed-length so that they sit inside checksummed storage, and the file
@@ -61,13 +75,20 @@ from filelock import FileLock, Timeout
 from counterpoint import __version__
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix, FrameSequences, Rows  # noqa: F401  (read results, re-exported)
+from counterpoint.storefile import (FIXED_DATASETS, FRAME_COUNT, LIBVER, REDO_NAME, ROW_COUNT, TRACK_COUNT, Appends,
+                                    committed_rows, finish, fsync_file, open_for_appending, open_for_reading,
+                                    redo_path, replay_redo, text_attr_width, write_appends, write_redo, write_rows)
 
 FORMAT = "counterpoint-store"
-FORMAT_VERSION = 1
+#: 2: committed row counts (``n_tracks``, ``n_frames``, ``n_rows``), append-only tables. 1 is read, and migrated on write.
+FORMAT_VERSION = 2
 TRACK_ID_COLUMNS = ("id", "audio_filename", "midi_filename", "split", "group")
 FAILURE_COLUMNS = ("encoder", "track_id", "stage", "error")
-#: HDF5 1.10's file format: checksums on every piece of metadata (readable by HDF5 >= 1.10).
-LIBVER = ("v110", "latest")
+#: The stage of a failure row that withdraws an earlier failure (the track was embedded since).
+RESOLVED = "resolved"
+#: Least bytes of a new text column, of the failures' error column, and of root text attributes:
+#: room for longer values later, since widening a column is a layout change (a copy of the store).
+MIN_TEXT_BYTES, MIN_ERROR_BYTES, ROOT_TEXT_BYTES = 32, 512, 1024
 #: Rows read at a time by :meth:`Store.verify` are about this many bytes.
 VERIFY_BLOCK_BYTES = 32 << 20
 
@@ -158,20 +179,29 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
+def _committed(dataset: h5py.Dataset) -> np.ndarray:
+    """The committed rows of a dataset (rows past its group's count are not part of the store)."""
+    return _read(dataset, np.s_[:committed_rows(dataset)])
+
+
 def _read_strings(dataset: h5py.Dataset) -> list[str]:
-    return [_text(s) for s in _read(dataset)]
+    return [_text(s) for s in _committed(dataset)]
 
 
 def _read_table(group: h5py.Group) -> pd.DataFrame:
+    """The track table; rows are appended, so the last row of an id is its current metadata."""
     columns = json.loads(_text(group.attrs["columns"]))
     data = {name: _read_strings(group[f"c{i}"]) for i, name in enumerate(columns)}
-    return pd.DataFrame(data, columns=columns)
+    return pd.DataFrame(data, columns=columns).drop_duplicates("id", keep="last").reset_index(drop=True)
 
 
 def _damage_fix(path: Path, dataset: str, dataset_root: str) -> str:
     """What to do about a damaged dataset: restore a backup, or re-embed what it belongs to."""
     parts = dataset.strip("/").split("/")
     root = dataset_root or "ROOT"
+    if redo_path(journal_dir(path)).exists():
+        return (f"a writer was killed while committing; rerun it (`counterpoint embed {root} --out {path.name}`) to finish "
+                f"that commit from {journal_dir(path).name}/{REDO_NAME}, then read again")
     if len(parts) >= 2 and parts[0] == "encoders":
         spec = unquote(parts[1])
         return (f"restore {path.name} from a backup, or re-embed encoder {spec} into a new store: "
@@ -181,10 +211,12 @@ def _damage_fix(path: Path, dataset: str, dataset_root: str) -> str:
 
 @contextmanager
 def _open(path: Path, mode: str = "r", shown_as: Path | None = None, dataset_root: str = "") -> Iterator[h5py.File]:
-    """Open a store; damage found while it is open becomes a StoreError naming ``shown_as`` (default ``path``)."""
+    """Open a store (``mode``: "r", "swmr" for in-place appends, or an h5py mode); damage found while it
+    is open becomes a StoreError naming ``shown_as`` (default ``path``)."""
     shown = shown_as or path
     try:
-        with h5py.File(path, mode, libver=LIBVER) as handle:
+        opened = {"r": open_for_reading, "swmr": open_for_appending}
+        with opened[mode](path) if mode in opened else h5py.File(path, mode, libver=LIBVER) as handle:
             yield handle
     except _DamagedDataset as exc:
         raise StoreError(f"{shown}: dataset {exc.name} is damaged — its checksum does not match the bytes written "
@@ -221,10 +253,10 @@ class Store:
         if not self.path.is_file():
             raise StoreError(f"{self.path}: no such store — create it with `counterpoint embed ROOT --out {self.path}`")
         try:
-            handle = h5py.File(self.path, "r")
+            open_for_reading(self.path).close()
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot be opened as HDF5 ({exc}) — is it a store written by `counterpoint embed`?") from exc
-        with handle:
+        with _open(self.path) as handle:  # damaged root attributes are a StoreError too
             if _text(handle.attrs.get("format", "")) != FORMAT:
                 raise StoreError(f"{self.path}: not a Counterpoint store (no '{FORMAT}' format mark) — "
                                  "for the older audio_embeddings/symbolic_embeddings layout use `counterpoint import-legacy`")
@@ -242,10 +274,10 @@ class Store:
         return EncoderRecord(
             key=key, spec=_text(group.attrs["spec"]), name=_text(group.attrs["name"]),
             modality=_text(group.attrs["modality"]), dim=int(group.attrs["dim"]),
-            fingerprint=json.loads(_text(group.attrs["fingerprint"])), n_tracks=int(group["ids"].shape[0]),
-            n_frames=int(group["frames"].shape[0]), feature_names=names,
-            compute_seconds=float(np.sum(_read(group["compute_seconds"]))),
-            input_seconds=float(np.sum(_read(group["duration"]))),
+            fingerprint=json.loads(_text(group.attrs["fingerprint"])), n_tracks=committed_rows(group["ids"]),
+            n_frames=committed_rows(group["frames"]), feature_names=names,
+            compute_seconds=float(np.sum(_committed(group["compute_seconds"]))),
+            input_seconds=float(np.sum(_committed(group["duration"]))),
         )
 
     @property
@@ -329,21 +361,36 @@ class Store:
         with self._open() as handle:
             group = handle["encoders"][record.key]
             ids = _read_strings(group["ids"])
-            X = _read(group["pooled"]).astype(np.float32, copy=False)
+            X = _committed(group["pooled"]).astype(np.float32, copy=False)
         return self._selected(EmbeddingMatrix(record.spec, record.modality, X, self._obs(ids), record.feature_names))
 
-    def frames(self, spec_or_name: str) -> FrameSequences:
+    def frames(self, spec_or_name: str, ids: Sequence[str] | None = None) -> FrameSequences:
         """Frame embeddings of one encoder: per track a float32 ``[T_i, D]`` array and its ``[T_i]``
-        timestamps in seconds, with ``obs`` as in :meth:`pooled`."""
+        timestamps in seconds, with ``obs`` as in :meth:`pooled`.
+
+        ``ids`` reads only those tracks, in that order, one slice each (memory: their frames);
+        None reads every track at once.
+        """
         record = self.encoder(spec_or_name)
         with self._open() as handle:
             group = handle["encoders"][record.key]
-            ids = _read_strings(group["ids"])
-            offsets = _read(group["frame_offsets"])
-            frames = _read(group["frames"])
-            stamps = _read(group["timestamps"])
-        per_track = [frames[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
-        per_stamps = [stamps[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+            stored = _read_strings(group["ids"])
+            offsets = _committed(group["frame_offsets"])
+            if ids is None:
+                ids = stored
+                frames, stamps = _committed(group["frames"]), _committed(group["timestamps"])
+                per_track = [frames[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+                per_stamps = [stamps[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+            else:
+                ids = list(ids)
+                row = {track_id: i for i, track_id in enumerate(stored)}
+                missing = [i for i in ids if i not in row]
+                if missing:
+                    raise StoreError(f"{self.path}: {record.spec} holds no frames of {len(missing)} of the ids asked for "
+                                     f"(e.g. {missing[0]!r}) — take ids from Store.pooled({record.spec!r}).obs['id']")
+                spans = [np.s_[offsets[row[i]]:offsets[row[i] + 1]] for i in ids]
+                per_track = [_read(group["frames"], span) for span in spans]
+                per_stamps = [_read(group["timestamps"], span) for span in spans]
         return self._selected(FrameSequences(record.spec, record.modality, per_track, per_stamps, self._obs(ids)))
 
     def where(self, column: str, value: str) -> "Store":
@@ -541,57 +588,39 @@ def _utf8(values: Sequence[str]) -> np.ndarray:
     return np.array(encoded, dtype=f"S{max([1, *map(len, encoded)])}")
 
 
-def _write_utf8(dataset: h5py.Dataset, start: int, encoded: np.ndarray) -> None:
-    """Write bytes into a fixed-width UTF-8 dataset (h5py converts numpy bytes to it only this way)."""
-    if not len(encoded):
-        return
-    file_space = dataset.id.get_space()
-    file_space.select_hyperslab((start,), (len(encoded),))
-    dataset.id.write(h5py.h5s.create_simple((len(encoded),)), file_space, encoded.astype(dataset.dtype),
-                     mtype=dataset.id.get_type())
+def _text_width(needed: int, current: int = 0, least: int = MIN_TEXT_BYTES) -> int:
+    """Width of a new or widened text column: room to grow, so that widening (a rewrite) is rare."""
+    return max(2 * needed, 2 * current, least)
 
 
-def _string_column(group: h5py.Group, name: str, values: Sequence[str]) -> None:
+def _string_column(group: h5py.Group, name: str, values: Sequence[str], least: int = MIN_TEXT_BYTES) -> None:
+    """A fixed-width UTF-8 column holding ``values`` (replacing one of that name)."""
     if name in group:
         del group[name]
     encoded = _utf8(values)
     dataset = _checked_dataset(group, name, shape=(len(encoded),), maxshape=(None,), chunks=(1024,),
-                               dtype=h5py.string_dtype("utf-8", encoded.itemsize))
-    _write_utf8(dataset, 0, encoded)
+                               dtype=h5py.string_dtype("utf-8", _text_width(encoded.itemsize if len(values) else 0,
+                                                                            least=least)))
+    write_rows(dataset, 0, encoded.astype(dataset.dtype))
 
 
-def _append_strings(group: h5py.Group, name: str, values: Sequence[str]) -> None:
-    dataset = group[name]
-    width = h5py.check_string_dtype(dataset.dtype).length
-    if width is None:  # a store written before checksums: variable-length strings
-        _append(dataset, np.array(list(values), dtype=object))
-        return
-    encoded = _utf8(values)
-    if encoded.itemsize > width:  # longer than any so far: rewrite the column wider
-        _string_column(group, name, _read_strings(dataset) + list(values))
-        return
-    start = dataset.shape[0]
-    dataset.resize(start + len(encoded), axis=0)
-    _write_utf8(dataset, start, encoded)
+def _width(dataset: h5py.Dataset) -> int | None:
+    string = h5py.check_string_dtype(dataset.dtype)
+    return None if string is None else string.length
 
 
-def _set_text_attrs(attrs: h5py.AttributeManager, values: dict[str, str]) -> None:
-    """Text attributes as fixed-length UTF-8, stored inside the checksummed object header."""
+def _set_text_attrs(attrs: h5py.AttributeManager, values: dict[str, str], least: int = 0) -> None:
+    """Text attributes as fixed-length UTF-8, stored inside the checksummed object header; ``least``
+    bytes of room let later values be written in place."""
     for key, value in values.items():
         encoded = _utf8([value])
-        attrs.create(key, data=encoded[0], dtype=h5py.string_dtype("utf-8", encoded.itemsize))
-
-
-def _append(dataset: h5py.Dataset, values: np.ndarray) -> None:
-    start = dataset.shape[0]
-    dataset.resize(start + len(values), axis=0)
-    dataset[start:] = values
+        attrs.create(key, data=encoded[0], dtype=h5py.string_dtype("utf-8", max(least, encoded.itemsize)))
 
 
 def _refuse_other_files(path: Path) -> None:
     """A writer adds to a store or creates a new file; it never overwrites anything else."""
     try:
-        with h5py.File(path, "r") as handle:
+        with open_for_reading(path) as handle:
             is_store = _text(handle.attrs.get("format", "")) == FORMAT
         reason = "it has no Counterpoint format mark"
     except OSError as exc:
@@ -601,8 +630,235 @@ def _refuse_other_files(path: Path) -> None:
                          f"created, never written over another file; give --out a new file name or move {path.name} aside")
 
 
+class _NeedsRewrite(Exception):
+    """A batch changes the file's layout (a new group, column or width): it goes through a copy."""
+
+
+@dataclass
+class _Fold:
+    """Applies journal batches to an open file: appends are planned in ``appends``; layout changes
+    are made directly when ``may_reshape`` (on a copy), else they raise :class:`_NeedsRewrite`."""
+
+    handle: h5py.File
+    appends: Appends
+    may_reshape: bool
+    present: dict[str, set[str]]  # encoder key -> ids in the store (the writer's cache)
+    failed: dict[tuple[str, str], tuple[str, str]] | None  # (encoder, track) -> (stage, error), current failures
+
+    def reshape(self) -> None:
+        if not self.may_reshape:
+            raise _NeedsRewrite
+
+    def present_ids(self, key: str) -> set[str]:
+        if key not in self.present:
+            self.present[key] = set(_read_strings(self.handle["encoders"][key]["ids"]))
+        return self.present[key]
+
+    def current_failures(self) -> dict[tuple[str, str], tuple[str, str]]:
+        if self.failed is None:
+            table = _failure_table(self.handle)
+            self.failed = {(e, t): (s, m) for e, t, s, m in table[list(FAILURE_COLUMNS)].itertuples(index=False)}
+        return self.failed
+
+    def append_text(self, group: h5py.Group, name: str, encoded: np.ndarray) -> None:
+        """Append to a text column, widening it first (a layout change) if a value does not fit."""
+        width = _width(group[name])
+        if width is None or encoded.itemsize > width:  # variable-length (format 1) or too narrow
+            self.reshape()
+            values = _read_strings(group[name])
+            _string_column(group, name, values, least=_text_width(encoded.itemsize, width or 0))
+        self.appends.add(group[name], encoded)
+
+    def set_root_texts(self, values: dict[str, str]) -> None:
+        """Root text attributes: in place where they fit their width, else as a layout change."""
+        attrs = self.handle.attrs
+        for key, value in values.items():
+            if key in attrs and _text(attrs[key]) == value:
+                continue
+            encoded = value.encode("utf-8")
+            width = text_attr_width(attrs, key)
+            if width is not None and len(encoded) <= width and not self.may_reshape:
+                self.appends.set_text(self.handle["/"], key, encoded)
+            else:
+                self.reshape()
+                _set_text_attrs(attrs, {key: value}, least=ROOT_TEXT_BYTES)
+
+
+def _apply_tracks(fold: _Fold, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    """Append the tracks that are new or whose metadata changed; the last row of an id wins."""
+    new = pd.DataFrame({c: arrays[f"c{i}"].astype(str) for i, c in enumerate(meta["columns"])}, columns=meta["columns"])
+    group = fold.handle.get("tracks")
+    stored = _read_table(group) if group is not None else pd.DataFrame(columns=list(new.columns))
+    columns = list(stored.columns) + [c for c in new.columns if c not in stored.columns]
+    new = new.reindex(columns=columns, fill_value="")
+    if group is None or len(columns) > len(stored.columns):
+        fold.reshape()  # a new table or new columns: write the table again, as merged
+        merged = pd.concat([stored[~stored["id"].isin(new["id"])], new], ignore_index=True).fillna("")
+        if group is not None:
+            del fold.handle["tracks"]
+        group = fold.handle.create_group("tracks")
+        _set_text_attrs(group.attrs, {"columns": json.dumps(columns)})
+        for i, column in enumerate(columns):
+            _string_column(group, f"c{i}", merged[column].astype(str).tolist())
+        group.attrs[ROW_COUNT] = np.int64(len(merged))
+        return
+    before = stored.set_index("id")
+    known = new["id"].isin(before.index).to_numpy()
+    changed = ~known
+    if known.any():
+        old = before.loc[new["id"][known], columns[1:]].to_numpy()
+        changed[known] = (new.loc[known, columns[1:]].to_numpy() != old).any(axis=1)
+    rows = new[changed]
+    if rows.empty:
+        return
+    for i, column in enumerate(columns):
+        fold.append_text(group, f"c{i}", _utf8(rows[column].tolist()))
+    fold.appends.set_count(group, ROW_COUNT, fold.appends.count(group, ROW_COUNT) + len(rows))
+
+
+def _apply_encoder(fold: _Fold, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    key = encoder_key(meta["spec"])
+    digest = EncoderMeta(meta["spec"], meta["name"], meta["modality"], meta["dim"], meta["fingerprint"]).digest
+    encoders = fold.handle.get("encoders")
+    if encoders is not None and key in encoders and _text(encoders[key].attrs["fingerprint_digest"]) == digest:
+        return
+    fold.reshape()
+    encoders = fold.handle.require_group("encoders")
+    if key in encoders:
+        del encoders[key]  # same spec, different fingerprint: its numbers are stale
+    group = encoders.create_group(key)
+    dim = int(meta["dim"])
+    _set_text_attrs(group.attrs, {"spec": meta["spec"], "name": meta["name"], "modality": meta["modality"],
+                                  "fingerprint": json.dumps(meta["fingerprint"], sort_keys=True, default=str),
+                                  "fingerprint_digest": digest})
+    group.attrs["dim"] = dim
+    group.attrs[TRACK_COUNT] = np.int64(0)
+    group.attrs[FRAME_COUNT] = np.int64(0)
+    tracks = fold.handle.get("tracks")
+    id_width = _width(tracks["c0"]) if tracks is not None and "c0" in tracks else None
+    _string_column(group, "ids", [], least=max(MIN_TEXT_BYTES, id_width or 0))
+    _checked_dataset(group, "pooled", shape=(0, dim), maxshape=(None, dim), dtype=np.float32,
+                     chunks=(max(1, min(1024, (1 << 18) // max(dim, 1))), dim))
+    _checked_dataset(group, "frame_offsets", data=np.zeros(1, np.int64), maxshape=(None,), chunks=(1024,))
+    _checked_dataset(group, "frames", shape=(0, dim), maxshape=(None, dim), dtype=np.float32,
+                     chunks=(max(1, min(4096, (1 << 18) // max(dim, 1))), dim))
+    _checked_dataset(group, "timestamps", shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(4096,))
+    for name in ("duration", "compute_seconds"):
+        _checked_dataset(group, name, shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(1024,))
+    if meta.get("has_feature_names"):
+        _string_column(group, "feature_names", arrays["feature_names"].astype(str).tolist(), least=1)
+    fold.present[key] = set()
+
+
+def _apply_embeddings(fold: _Fold, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    key = encoder_key(meta["spec"])
+    group = fold.handle["encoders"][key]
+    present = fold.present_ids(key)
+    ids = arrays["ids"].astype(str)
+    keep = np.array([i not in present for i in ids], dtype=bool)  # folding twice adds nothing
+    if keep.any():
+        lengths = arrays["lengths"]
+        frame_keep = np.repeat(keep, lengths)
+        appends = fold.appends
+        tracks, frames = appends.count(group, TRACK_COUNT), appends.count(group, FRAME_COUNT)
+        fold.append_text(group, "ids", _utf8(ids[keep].tolist()))
+        appends.add(group["pooled"], arrays["pooled"][keep])
+        appends.add(group["frame_offsets"], frames + np.cumsum(lengths[keep]))
+        appends.add(group["frames"], arrays["frames"][frame_keep])
+        appends.add(group["timestamps"], arrays["timestamps"][frame_keep])
+        appends.add(group["duration"], arrays["duration"][keep])
+        appends.add(group["compute_seconds"], arrays["compute_seconds"][keep])
+        appends.set_count(group, TRACK_COUNT, tracks + int(keep.sum()))
+        appends.set_count(group, FRAME_COUNT, frames + int(lengths[keep].sum()))
+        present.update(ids[keep])
+    failed = fold.current_failures()
+    resolved = [(meta["spec"], i, RESOLVED, "") for i in ids if (meta["spec"], i) in failed]
+    _append_failures(fold, resolved)
+
+
+def _apply_failures(fold: _Fold, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    failed = fold.current_failures()
+    rows = [(meta["spec"], t, s, e) for t, s, e in zip(arrays["track_id"].astype(str), arrays["stage"].astype(str),
+                                                        arrays["error"].astype(str))
+            if failed.get((meta["spec"], t)) != (s, e)]
+    _append_failures(fold, rows)
+
+
+def _append_failures(fold: _Fold, rows: list[tuple[str, str, str, str]]) -> None:
+    """Append failure rows (a RESOLVED row withdraws an earlier failure) and keep the current ones."""
+    if not rows:
+        return
+    group = fold.handle.get("failures")
+    if group is None:
+        fold.reshape()
+        group = fold.handle.create_group("failures")
+        for column in FAILURE_COLUMNS:
+            _string_column(group, column, [], least=MIN_ERROR_BYTES if column == "error" else MIN_TEXT_BYTES)
+        group.attrs[ROW_COUNT] = np.int64(0)
+    for i, column in enumerate(FAILURE_COLUMNS):
+        fold.append_text(group, column, _utf8([row[i] for row in rows]))
+    fold.appends.set_count(group, ROW_COUNT, fold.appends.count(group, ROW_COUNT) + len(rows))
+    failed = fold.current_failures()
+    for encoder, track_id, stage, error in rows:
+        if stage == RESOLVED:
+            failed.pop((encoder, track_id), None)
+        else:
+            failed[(encoder, track_id)] = (stage, error)
+
+
+_APPLY = {"tracks": _apply_tracks, "encoder": _apply_encoder, "embeddings": _apply_embeddings, "failures": _apply_failures}
+
+
+def _failure_table(handle: h5py.File) -> pd.DataFrame:
+    """The current failures: the last row of each (encoder, track), unless it withdraws the failure."""
+    if "failures" not in handle:
+        return pd.DataFrame(columns=list(FAILURE_COLUMNS))
+    table = pd.DataFrame({c: _read_strings(handle["failures"][c]) for c in FAILURE_COLUMNS})
+    table = table.drop_duplicates(["encoder", "track_id"], keep="last")
+    return table[table["stage"] != RESOLVED].reset_index(drop=True)
+
+
+def _migrate(source: Path, target: Path) -> None:
+    """Write a format-1 store as format 2: committed counts, fixed-width checksummed text, HDF5 1.10 file."""
+    with open_for_reading(source) as old, h5py.File(target, "w", libver=LIBVER) as new:
+        def copy_attrs(item: h5py.HLObject, into: h5py.HLObject) -> None:
+            for key, value in item.attrs.items():
+                if isinstance(value, (bytes, str)):
+                    _set_text_attrs(into.attrs, {key: _text(value)}, least=ROOT_TEXT_BYTES if into.name == "/" else 0)
+                else:
+                    into.attrs[key] = value
+
+        def copy(name: str, item: h5py.HLObject) -> None:
+            parent, _, base = name.rpartition("/")
+            if isinstance(item, h5py.Group):
+                copy_attrs(item, new.require_group(name))
+            elif h5py.check_string_dtype(item.dtype) is not None:
+                _string_column(new.require_group(parent or "/"), base, _read_strings(item),
+                               least=MIN_ERROR_BYTES if base == "error" else 1 if base in FIXED_DATASETS else MIN_TEXT_BYTES)
+            else:
+                dataset = _checked_dataset(new.require_group(parent or "/"), base, shape=item.shape, dtype=item.dtype,
+                                           maxshape=(None,) + item.shape[1:], chunks=item.chunks or True)
+                step = max(1, VERIFY_BLOCK_BYTES // max(1, item.dtype.itemsize * int(np.prod(item.shape[1:], dtype=np.int64))))
+                for start in range(0, item.shape[0], step):
+                    dataset[start:start + step] = _read(item, np.s_[start:start + step])
+
+        copy_attrs(old, new)
+        old.visititems(copy)
+        for group in new.get("encoders", {}).values():
+            group.attrs[TRACK_COUNT] = np.int64(group["ids"].shape[0])
+            group.attrs[FRAME_COUNT] = np.int64(group["frames"].shape[0])
+        for name, first in (("tracks", "c0"), ("failures", "encoder")):
+            if name in new:
+                new[name].attrs[ROW_COUNT] = np.int64(new[name][first].shape[0])
+        new.attrs["format_version"] = FORMAT_VERSION
+
+
 class StoreWriter:
-    """Writes a store through the journal. Use as a context manager; ``commit`` folds batches in.
+    """Writes a store through the journal. Use as a context manager; ``commit`` appends batches.
+
+    The Ray engine's driver (and any other engine) feeds one writer with every worker's
+    results through :meth:`add_embeddings` / :meth:`add_failures`: one process writes the
+    file, so workers never contend for it, and each commit costs what it adds.
 
     >>> with StoreWriter("run.h5", dataset_root="data") as writer:  # doctest: +SKIP
     ...     writer.set_tracks(manifest.to_frame())
@@ -622,16 +878,21 @@ class StoreWriter:
                              "--out a path inside a folder you can write to") from None
         self.dataset_root = str(dataset_root) if dataset_root is not None else ""
         self._lock = _WriteLock(self.path)
+        self._present: dict[str, set[str]] = {}
+        self._failed: dict[tuple[str, str], tuple[str, str]] | None = None
         try:
             if self.path.exists():
                 _refuse_other_files(self.path)
-                Store(self.path).verify()  # resuming on damaged data would build on it
             self.journal = _Journal(journal_dir(self.path))
+            if self.path.exists():
+                if replay_redo(self.path, self.journal.folder):
+                    log.warning(f"{self.path}: finished the commit a killed writer had begun "
+                                f"({self.journal.folder.name}/{REDO_NAME})")
+                Store(self.path).verify()  # resuming on damaged data would build on it
             self.commit()  # fold what an interrupted run left behind
         except BaseException:
             self._lock.release()
             raise
-        self._done: dict[str, set[str]] = {}
         self._last_commit_cost = 0.0
         self._last_commit_time = time.monotonic()
 
@@ -666,13 +927,11 @@ class StoreWriter:
                            {"spec": meta.spec, "name": meta.name, "modality": meta.modality, "dim": meta.dim,
                             "fingerprint": meta.fingerprint, "has_feature_names": meta.feature_names is not None})
         self.commit()
-        done: set[str] = set()
-        with _open(self.path, dataset_root=self.dataset_root) as handle:
-            group = handle.get("encoders", {}).get(encoder_key(meta.spec))
-            if group is not None and _text(group.attrs["fingerprint_digest"]) == meta.digest:
-                done = set(_read_strings(group["ids"]))
-        self._done[meta.spec] = done
-        return set(done)
+        key = encoder_key(meta.spec)
+        if key not in self._present:
+            with _open(self.path, dataset_root=self.dataset_root) as handle:
+                self._present[key] = set(_read_strings(handle["encoders"][key]["ids"]))
+        return set(self._present[key])
 
     def add_embeddings(self, spec: str, ids: Sequence[str], embeddings: Sequence[Any], compute_seconds: Sequence[float]) -> None:
         """Journal one batch of embeddings (objects with frames, timestamps, pooled, duration)."""
@@ -690,7 +949,6 @@ class StoreWriter:
             "duration": np.array([e.duration for e in embeddings], dtype=np.float64),
             "compute_seconds": np.asarray(compute_seconds, dtype=np.float64),
         }, {"spec": spec})
-        self._done.setdefault(spec, set()).update(ids)
 
     def add_failures(self, spec: str, failures: Iterable[tuple[str, str, str]]) -> None:
         """Journal failures as (track id, stage, message)."""
@@ -709,140 +967,97 @@ class StoreWriter:
     # ---- folding the journal into the file --------------------------------------------------
 
     def commit(self) -> None:
-        """Fold every journal batch into a copy of the store, then atomically replace it."""
+        """Append every journal batch to the store in place; batches that change its layout
+        (a new encoder, column or text width; a format-1 store) go through a copy instead."""
         entries = self.journal.entries()
         if not entries and self.path.exists():
             return
         started = time.monotonic()
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        if self.path.exists():
-            shutil.copyfile(self.path, temporary)
-        elif temporary.exists():
-            temporary.unlink()
+        batches = [(entry, *_load_batch(entry)) for entry in entries]
         try:
-            self._fold(temporary, entries)
-        except BaseException:  # the store stays as it was: the copy is discarded
-            temporary.unlink(missing_ok=True)
+            if not (self.path.exists() and self._append_in_place(batches)):
+                self._rewrite(batches)
+        except BaseException:
+            self._present, self._failed = {}, None  # the caches may hold batches that were not written
             raise
-        with open(temporary, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
-        for entry in entries:
-            entry.unlink()
         self._last_commit_cost = time.monotonic() - started
         self._last_commit_time = time.monotonic()
 
-    def _fold(self, temporary: Path, entries: list[Path]) -> None:
-        with _open(temporary, "a", shown_as=self.path, dataset_root=self.dataset_root) as handle:
-            now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            if "format" not in handle.attrs:
-                _set_text_attrs(handle.attrs, {"format": FORMAT, "created": now})
-                handle.attrs["format_version"] = FORMAT_VERSION
-            _set_text_attrs(handle.attrs, {"counterpoint_version": __version__, "updated": now,
-                                           "software": json.dumps(software_versions())})
-            if self.dataset_root:
-                _set_text_attrs(handle.attrs, {"dataset_root": self.dataset_root})
-            for entry in entries:
-                with np.load(entry, allow_pickle=False) as data:
-                    arrays = {k: data[k] for k in data.files}
-                kind = str(arrays.pop("__kind__"))
-                meta = json.loads(str(arrays.pop("__meta__")))
-                try:
-                    _APPLY[kind](handle, arrays, meta)
-                except _DamagedDataset:
-                    raise
-                except Exception as exc:
-                    raise StoreError(f"{entry}: this unfinished batch cannot be folded into {self.path} ({type(exc).__name__}: "
-                                     f"{exc}) — move {self.journal.folder} aside to drop the unfinished batches and rerun; "
-                                     "the store itself is intact") from exc
+    def _fold(self, fold: _Fold, batches: list[tuple[Path, str, dict[str, np.ndarray], dict[str, Any]]]) -> None:
+        for entry, kind, arrays, meta in batches:
+            try:
+                _APPLY[kind](fold, arrays, meta)
+            except (_DamagedDataset, _NeedsRewrite):
+                raise
+            except Exception as exc:
+                raise StoreError(f"{entry}: this unfinished batch cannot be folded into {self.path} ({type(exc).__name__}: "
+                                 f"{exc}) — move {self.journal.folder} aside to drop the unfinished batches and rerun; "
+                                 "the store itself is intact") from exc
+        fold.set_root_texts(self._root_texts())
+
+    def _root_texts(self) -> dict[str, str]:
+        texts = {"counterpoint_version": __version__, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                 "software": json.dumps(software_versions())}
+        return texts | ({"dataset_root": self.dataset_root} if self.dataset_root else {})
+
+    def _append_in_place(self, batches: list[tuple[Path, str, dict[str, np.ndarray], dict[str, Any]]]) -> bool:
+        """Plan every append, record it (redo), write it under SWMR; False if the layout must change."""
+        if _format_version(self.path) < FORMAT_VERSION:
+            return False
+        with _open(self.path, "swmr", dataset_root=self.dataset_root) as handle:
+            fold = _Fold(handle, Appends(handle), False, self._present, self._failed)
+            try:
+                self._fold(fold, batches)
+            except _NeedsRewrite:
+                self._present, self._failed = {}, None
+                return False
+            self._failed = fold.failed
+            blocks = fold.appends.blocks()
+            record = write_redo(self.journal.folder, fold.appends, blocks, [entry for entry, *_ in batches])
+            write_appends(handle, blocks, fold.appends.counts, fold.appends.texts)
+        finish(self.path, record, [entry for entry, *_ in batches])
+        return True
+
+    def _rewrite(self, batches: list[tuple[Path, str, dict[str, np.ndarray], dict[str, Any]]]) -> None:
+        """Fold batches into a copy of the store (or a new file) and rename it over the store."""
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        temporary.unlink(missing_ok=True)
+        try:
+            version = _format_version(self.path) if self.path.exists() else FORMAT_VERSION
+            if self.path.exists():
+                if version < FORMAT_VERSION:
+                    log.warning(f"{self.path}: a store of format {version}; writing it once as format {FORMAT_VERSION} "
+                                "(appends then cost what they add, not the size of the store)")
+                    _migrate(self.path, temporary)
+                else:
+                    shutil.copyfile(self.path, temporary)
+            with _open(temporary, "a", shown_as=self.path, dataset_root=self.dataset_root) as handle:
+                if "format" not in handle.attrs:
+                    _set_text_attrs(handle.attrs, {"format": FORMAT, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+                    handle.attrs["format_version"] = FORMAT_VERSION
+                for batch in batches:  # one at a time: a batch may reshape what the next appends to
+                    fold = _Fold(handle, Appends(handle), True, self._present, self._failed)
+                    self._fold(fold, [batch])
+                    self._failed = fold.failed
+                    write_appends(handle, fold.appends.blocks(), fold.appends.counts, fold.appends.texts)
+                if not batches:
+                    fold = _Fold(handle, Appends(handle), True, self._present, self._failed)
+                    fold.set_root_texts(self._root_texts())
+        except BaseException:  # the store stays as it was: the copy is discarded
+            temporary.unlink(missing_ok=True)
+            raise
+        fsync_file(temporary)
+        os.replace(temporary, self.path)
+        for entry, *_ in batches:
+            entry.unlink()
 
 
-def _apply_tracks(handle: h5py.File, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-    new = pd.DataFrame({c: arrays[f"c{i}"].astype(str) for i, c in enumerate(meta["columns"])}, columns=meta["columns"])
-    if "tracks" in handle:
-        old = _read_table(handle["tracks"])
-        merged = pd.concat([old[~old["id"].isin(new["id"])], new], ignore_index=True)
-        del handle["tracks"]
-    else:
-        merged = new
-    merged = merged.fillna("")
-    group = handle.create_group("tracks")
-    _set_text_attrs(group.attrs, {"columns": json.dumps(list(merged.columns))})
-    for i, column in enumerate(merged.columns):
-        _string_column(group, f"c{i}", merged[column].astype(str).tolist())
+def _format_version(path: Path) -> int:
+    with open_for_reading(path) as handle:
+        return int(handle.attrs.get("format_version", 1))
 
 
-def _apply_encoder(handle: h5py.File, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-    encoders = handle.require_group("encoders")
-    key = encoder_key(meta["spec"])
-    digest = EncoderMeta(meta["spec"], meta["name"], meta["modality"], meta["dim"], meta["fingerprint"]).digest
-    if key in encoders and _text(encoders[key].attrs["fingerprint_digest"]) == digest:
-        return
-    if key in encoders:
-        del encoders[key]  # same spec, different fingerprint: its numbers are stale
-    group = encoders.create_group(key)
-    dim = int(meta["dim"])
-    _set_text_attrs(group.attrs, {"spec": meta["spec"], "name": meta["name"], "modality": meta["modality"],
-                                  "fingerprint": json.dumps(meta["fingerprint"], sort_keys=True, default=str),
-                                  "fingerprint_digest": digest})
-    group.attrs["dim"] = dim
-    _string_column(group, "ids", [])
-    _checked_dataset(group, "pooled", shape=(0, dim), maxshape=(None, dim), dtype=np.float32,
-                     chunks=(max(1, min(1024, (1 << 18) // max(dim, 1))), dim))
-    _checked_dataset(group, "frame_offsets", data=np.zeros(1, np.int64), maxshape=(None,), chunks=(1024,))
-    _checked_dataset(group, "frames", shape=(0, dim), maxshape=(None, dim), dtype=np.float32,
-                     chunks=(max(1, min(4096, (1 << 18) // max(dim, 1))), dim))
-    _checked_dataset(group, "timestamps", shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(4096,))
-    for name in ("duration", "compute_seconds"):
-        _checked_dataset(group, name, shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(1024,))
-    if meta.get("has_feature_names"):
-        _string_column(group, "feature_names", arrays["feature_names"].astype(str).tolist())
-
-
-def _apply_embeddings(handle: h5py.File, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-    group = handle["encoders"][encoder_key(meta["spec"])]
-    present = set(_read_strings(group["ids"]))
-    keep = np.array([i not in present for i in arrays["ids"].astype(str)])  # folding twice adds nothing
-    if not keep.any():
-        return
-    lengths = arrays["lengths"]
-    frame_keep = np.repeat(keep, lengths)
-    _append_strings(group, "ids", arrays["ids"][keep].astype(str).tolist())
-    _append(group["pooled"], arrays["pooled"][keep])
-    offsets = group["frame_offsets"]
-    _append(offsets, _read(offsets, -1) + np.cumsum(lengths[keep]))
-    _append(group["frames"], arrays["frames"][frame_keep])
-    _append(group["timestamps"], arrays["timestamps"][frame_keep])
-    _append(group["duration"], arrays["duration"][keep])
-    _append(group["compute_seconds"], arrays["compute_seconds"][keep])
-    _drop_failures(handle, meta["spec"], set(arrays["ids"][keep].astype(str)))
-
-
-def _failure_table(handle: h5py.File) -> pd.DataFrame:
-    if "failures" not in handle:
-        return pd.DataFrame(columns=list(FAILURE_COLUMNS))
-    return pd.DataFrame({c: _read_strings(handle["failures"][c]) for c in FAILURE_COLUMNS})
-
-
-def _write_failures(handle: h5py.File, table: pd.DataFrame) -> None:
-    group = handle.require_group("failures")
-    for column in FAILURE_COLUMNS:
-        _string_column(group, column, table[column].astype(str).tolist())
-
-
-def _drop_failures(handle: h5py.File, spec: str, ids: set[str]) -> None:
-    table = _failure_table(handle)
-    stale = (table["encoder"] == spec) & table["track_id"].isin(ids)
-    if stale.any():
-        _write_failures(handle, table[~stale])
-
-
-def _apply_failures(handle: h5py.File, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-    new = pd.DataFrame({"encoder": meta["spec"], "track_id": arrays["track_id"].astype(str),
-                        "stage": arrays["stage"].astype(str), "error": arrays["error"].astype(str)})
-    table = _failure_table(handle)
-    table = table[~((table["encoder"] == meta["spec"]) & table["track_id"].isin(new["track_id"]))]
-    _write_failures(handle, pd.concat([table, new], ignore_index=True))
-
-
-_APPLY = {"tracks": _apply_tracks, "encoder": _apply_encoder, "embeddings": _apply_embeddings, "failures": _apply_failures}
+def _load_batch(entry: Path) -> tuple[str, dict[str, np.ndarray], dict[str, Any]]:
+    with np.load(entry, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    return str(arrays.pop("__kind__")), arrays, json.loads(str(arrays.pop("__meta__")))
