@@ -173,20 +173,25 @@ def test_all_adds_a_transcribed_row_beside_the_real_midi(model, tmp_path):
     assert transcribe_dataset(root, every_row=True, model=model).made == 0
 
 
-def test_gtzan_shaped_dataset_goes_transcribe_embed_analyze(tmp_path):
-    root = write_audio_dataset(tmp_path / "gtzan", {"piano": 0, "strings": 40})
-    out = tmp_path / "paired"
-    result = runner.invoke(app, ["dataset", "transcribe", str(root), "--out", str(out)])
+def test_gtzan_shaped_dataset_goes_import_transcribe_embed_analyze(tmp_path):
+    """Genre folders of audio only, as GTZAN ships them: no manual step from the folders to the report."""
+    source = write_audio_dataset(tmp_path / "gtzan", {"classical": 0, "jazz": 40})
+    (source / "info.csv").unlink()  # GTZAN has genre folders, nothing else
+    imported, paired = tmp_path / "imported", tmp_path / "paired"
+    result = runner.invoke(app, ["dataset", "import", "gtzan", str(source), str(imported)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["dataset", "transcribe", str(imported), "--out", str(paired)])
     assert result.exit_code == 0, result.output
     assert "6 transcribed" in result.stdout
     store = tmp_path / "g.h5"
-    result = runner.invoke(app, ["embed", str(out), "-e", "audio-stats,symbolic-stats", "-o", str(store)])
+    result = runner.invoke(app, ["embed", str(paired), "-e", "audio-stats,symbolic-stats", "-o", str(store)])
     assert result.exit_code == 0, result.output
     assert {r.spec: r.n_tracks for r in Store(store).encoders} == {"audio-stats": 6, "symbolic-stats": 6}
     result = runner.invoke(app, ["analyze", str(store), "--label", "genre", "-o", str(tmp_path / "report"),
                                  "--where", f"midi_source={midi_source()}"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "report" / "index.html").is_file()
+    assert set(Store(store).pooled("symbolic-stats").obs["genre"]) == {"classical", "jazz"}
 
 
 def test_where_names_the_columns_when_there_is_none(tmp_path):
