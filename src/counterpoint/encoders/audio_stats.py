@@ -197,15 +197,19 @@ class AudioStatsEncoder(AudioEncoder):
     def sample_rate(self) -> int:
         return int(self.params["sample_rate"])
 
-    def prepare_waveform(self, waveform: np.ndarray, source: str) -> np.ndarray:
-        return waveform
+    def prepare_waveform(self, waveform: np.ndarray, source: str) -> FrameDescriptors:
+        """The per-STFT-frame descriptors: the costly part, done where the runner reads files."""
+        return frame_descriptors(np.asarray(waveform, dtype=np.float32), self.sample_rate,
+                                 int(self.params["n_mels"]), int(self.params["n_mfcc"]))
 
-    def embed_prepared(self, inputs: Sequence[np.ndarray]) -> list[Embedding]:
-        return [self.embed_waveform(waveform) for waveform in inputs]
+    def embed_prepared(self, inputs: Sequence[FrameDescriptors]) -> list[Embedding]:
+        return [self.summarised(frames) for frames in inputs]
+
+    def summarised(self, frames: FrameDescriptors) -> Embedding:
+        """Blocks of ``hop`` seconds and the pooled vector of one file's frame descriptors."""
+        blocks, centres, pooled = summarise(frames, float(self.params["hop"]))
+        return Embedding(frames=blocks, timestamps=centres, pooled=pooled, duration=frames.duration)
 
     def embed_waveform(self, waveform: np.ndarray) -> Embedding:
         """Blocks and pooled vector of a mono waveform at this encoder's sample rate."""
-        frames = frame_descriptors(np.asarray(waveform, dtype=np.float32), self.sample_rate,
-                                   int(self.params["n_mels"]), int(self.params["n_mfcc"]))
-        blocks, centres, pooled = summarise(frames, float(self.params["hop"]))
-        return Embedding(frames=blocks, timestamps=centres, pooled=pooled, duration=frames.duration)
+        return self.summarised(self.prepare_waveform(waveform, "waveform"))
