@@ -23,6 +23,8 @@ from counterpoint.errors import CounterpointError
 from counterpoint.pipeline import RunOptions
 
 RUN_DEFAULTS = RunOptions()
+ENGINE_HELP = "Where encoders run: local (this machine) or ray (Ray Data; needs counterpoint[ray])."
+RAY_ADDRESS_HELP = "Ray cluster to join with --engine ray (auto, ray://HOST:10001); default: start Ray on this machine."
 
 
 def fields_of_run_options() -> list[str]:
@@ -327,7 +329,9 @@ def embed_command(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
                   batch_size: int = typer.Option(0, min=0, help="Tracks per model call (0: each encoder's default)."),
                   group: Optional[str] = typer.Option(None, help="Column that keeps tracks together in splits."),
                   strict_paths: bool = typer.Option(False, "--strict-paths",
-                                                    help="Refuse symbolic links that lead outside the dataset folder.")) -> None:
+                                                    help="Refuse symbolic links that lead outside the dataset folder."),
+                  engine: str = typer.Option(RUN_DEFAULTS.engine, help=ENGINE_HELP),
+                  ray_address: Optional[str] = typer.Option(None, help=RAY_ADDRESS_HELP)) -> None:
     """Embed every track with each encoder into an HDF5 store. Rerunning resumes.
 
     Example: counterpoint embed ~/data/corpus --encoders symbolic-stats,audio-stats --out corpus.h5
@@ -341,7 +345,8 @@ def embed_command(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
     for note in manifest.notes:
         _note(f"note: {note}")
     with task_progress() as update:
-        report = embed_dataset(manifest, out, encoders, batch_size=batch_size or None, progress=update)
+        report = embed_dataset(manifest, out, encoders, batch_size=batch_size or None, progress=update,
+                               engine=engine, ray_address=ray_address)
     for run in report.runs:
         _print(f"{run.spec}: {run.embedded} embedded, {run.skipped} already in the store, "
                f"{len(run.failed)} failed ({run.seconds:.1f} s)")
@@ -612,7 +617,9 @@ def run_command(ctx: typer.Context,
                 probe_models: str = typer.Option(RUN_DEFAULTS.probe_models, help="Probe models for the report (empty: none)."),
                 probe_seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Seeds per probe."),
                 strict_paths: bool = typer.Option(RUN_DEFAULTS.strict_paths, "--strict-paths",
-                                                  help="Refuse symbolic links that lead outside the dataset folder.")) -> None:
+                                                  help="Refuse symbolic links that lead outside the dataset folder."),
+                engine: str = typer.Option(RUN_DEFAULTS.engine, help=ENGINE_HELP),
+                ray_address: str = typer.Option(RUN_DEFAULTS.ray_address, help=RAY_ADDRESS_HELP)) -> None:
     """Embed a dataset and write the full report; options from flags, a params file, or TOML.
 
     Flags given on the command line override the file.

@@ -21,8 +21,8 @@ from counterpoint.data.manifest import Manifest, load_manifest
 from counterpoint.encoders.base import Encoder
 from counterpoint.encoders.registry import DEFAULT_ENCODERS, build_encoders
 from counterpoint.engines import check_engine, local
-from counterpoint.engines.batch import EncoderRun, ProgressCallback
-from counterpoint.errors import CounterpointError, EncoderError, StoreError
+from counterpoint.engines.batch import EncoderRun, ProgressCallback, load_encoder
+from counterpoint.errors import StoreError
 from counterpoint.store import StoreWriter
 
 #: The "encoder" under which problems of the dataset itself (missing files...) are recorded.
@@ -39,13 +39,7 @@ class EmbedReport:
 def load_encoders(encoders: Sequence[Encoder]) -> None:
     """Build every encoder's model now; the first that cannot load raises an error naming it."""
     for encoder in encoders:
-        try:
-            encoder.load()
-        except CounterpointError as exc:
-            raise type(exc)(f"{encoder.spec}: cannot load its model — {exc}") from exc
-        except Exception as exc:  # a library's own error about the weights or the config
-            raise EncoderError(f"{encoder.spec}: cannot load its model ({type(exc).__name__}: {exc}) — check the "
-                               "files given in weights=/config= (or fetch the official ones again)") from exc
+        load_encoder(encoder)
 
 
 def embed_dataset(dataset: str | Path | Manifest, out: str | Path,

@@ -34,13 +34,17 @@ class RunOptions:
     probe_models: str = "linear,mlp"
     probe_seeds: int = 3
     strict_paths: bool = False
+    engine: str = "local"  # where encoders run: local, or ray (Ray Data)
+    ray_address: str = ""  # a running Ray cluster (auto, ray://host:10001); empty: start one here
 
     def check(self) -> None:
-        """Raise a :class:`CounterpointError` for a whole-number option out of range."""
+        """Raise a :class:`CounterpointError` for a whole-number option out of range or an unknown engine."""
         from counterpoint.analysis.inputs import require_whole
+        from counterpoint.engines import check_engine
 
         for name, lowest in (("depth", 0), ("batch_size", 0), ("seed", 0), ("probe_seeds", 1)):
             require_whole(name, getattr(self, name), lowest)
+        check_engine(self.engine, self.ray_address or None)
 
     @property
     def store_path(self) -> Path:
@@ -244,7 +248,8 @@ def run_pipeline(options: RunOptions, embed_progress=None, step=None) -> Pipelin
     announce(f"embedding {options.dataset} with {options.encoders}")
     manifest = load_manifest(options.dataset, strict_paths=options.strict_paths)
     embedded = embed_dataset(manifest, options.store_path, options.encoders,
-                             batch_size=options.batch_size or None, progress=embed_progress)
+                             batch_size=options.batch_size or None, progress=embed_progress,
+                             engine=options.engine, ray_address=options.ray_address or None)
     stamp, stamp_path = report_stamp(options), options.report_dir / STAMP_FILE
     index = options.report_dir / "index.html"
     if index.is_file() and _read_stamp(stamp_path) == stamp:

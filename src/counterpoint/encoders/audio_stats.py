@@ -92,7 +92,19 @@ def _mel_basis(sample_rate: int, n_mels: int) -> np.ndarray:
 
 
 def frame_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: int, n_mfcc: int) -> FrameDescriptors:
-    """Compute every per-frame descriptor from one STFT of a mono waveform."""
+    """Compute every per-frame descriptor from one STFT of a mono waveform.
+
+    The products run on one BLAS thread: OpenBLAS splits a matrix product differently for
+    more threads, so the last bits of the numbers would depend on the machine's core count
+    (and differ between a laptop and a Ray worker, which gets one thread per CPU it reserves).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _frame_descriptors(waveform, sample_rate, n_mels, n_mfcc)
+
+
+def _frame_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: int, n_mfcc: int) -> FrameDescriptors:
     import librosa
 
     duration = waveform.size / sample_rate

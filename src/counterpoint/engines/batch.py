@@ -19,7 +19,7 @@ import numpy as np
 
 from counterpoint.data.manifest import Track
 from counterpoint.encoders.base import Embedding, Encoder
-from counterpoint.errors import CounterpointError
+from counterpoint.errors import CounterpointError, EncoderError
 from counterpoint.store import EncoderMeta, StoreWriter
 
 #: progress(encoder spec, tracks done, tracks of its modality) — called after every batch;
@@ -69,6 +69,17 @@ def encoder_meta(encoder: Encoder) -> EncoderMeta:
     """What the store records about an encoder (its fingerprint reads the weights' digest)."""
     return EncoderMeta(encoder.spec, encoder.name, encoder.modality, encoder.dim, encoder.fingerprint(),
                        encoder.feature_names())
+
+
+def load_encoder(encoder: Encoder) -> None:
+    """Build the encoder's model now; an error that cannot load it names the encoder and the fix."""
+    try:
+        encoder.load()
+    except CounterpointError as exc:
+        raise type(exc)(f"{encoder.spec}: cannot load its model — {exc}") from exc
+    except Exception as exc:  # a library's own error about the weights or the config
+        raise EncoderError(f"{encoder.spec}: cannot load its model ({type(exc).__name__}: {exc}) — check the "
+                           "files given in weights=/config= (or fetch the official ones again)") from exc
 
 
 def non_finite_part(embedding: Embedding) -> str | None:
