@@ -3,6 +3,8 @@ worker killed by a file fails only that track."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,11 @@ def test_a_params_file_chooses_the_engine(tmp_path) -> None:
     options = RunOptions(dataset="corpus", engine="local", ray_address="auto")
     with pytest.raises(CounterpointError, match="needs --engine ray"):
         options.check()
+
+
+def test_the_local_engine_never_imports_ray(class_dataset, tmp_path) -> None:
+    script = ("import sys\nfrom counterpoint.embed import embed_dataset\n"
+              f"embed_dataset({str(class_dataset)!r}, {str(tmp_path / 's.h5')!r}, ['symbolic-stats'])\n"
+              "print('ray imported' if 'ray' in sys.modules else 'no ray')")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "no ray"

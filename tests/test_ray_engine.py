@@ -8,19 +8,22 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'counterpoint[ray]')")
 
 import killable_encoder  # noqa: E402,F401 (registers test-killable)
 from conftest import make_class_folders  # noqa: E402
+from counterpoint.data.manifest import load_manifest  # noqa: E402
 from counterpoint.embed import embed_dataset  # noqa: E402
 from counterpoint.engines import ray as ray_engine  # noqa: E402
 from counterpoint.store import Store  # noqa: E402
 from store_equality import assert_same_store  # noqa: E402
-from tiny_models import write_clamp2, write_mert  # noqa: E402
+from tiny_models import CLAMP2_TINY_CONFIG, write_mert  # noqa: E402
 
 TESTS = Path(__file__).parent
 
@@ -49,8 +52,7 @@ def dataset_with_bad_files(tmp_path_factory) -> Path:
 
 def test_ray_writes_the_store_the_local_engine_writes(dataset_with_bad_files, tmp_path) -> None:
     models = tmp_path / "models"
-    specs = ["symbolic-stats", "audio-stats:batch_size=3", write_clamp2(models / "clamp2").spec,
-             write_mert(models / "mert").spec]
+    specs = ["symbolic-stats", "audio-stats:batch_size=3", write_mert(models / "mert").spec]
     local = embed_dataset(dataset_with_bad_files, tmp_path / "local.h5", specs)
     ray_run = embed_dataset(dataset_with_bad_files, tmp_path / "ray.h5", specs, engine="ray")
     assert [(r.spec, r.embedded, len(r.failed)) for r in ray_run.runs] == \
@@ -63,9 +65,6 @@ def test_ray_writes_the_store_the_local_engine_writes(dataset_with_bad_files, tm
 def test_ray_resumes_what_the_store_holds(tmp_path) -> None:
     root = make_class_folders(tmp_path / "data", per_class=3)
     out = tmp_path / "s.h5"
-    from counterpoint.data.manifest import load_manifest
-    from dataclasses import replace
-
     manifest = load_manifest(root)
     embed_dataset(replace(manifest, tracks=manifest.tracks[:4]), out, ["symbolic-stats"], engine="ray")
     seen = []
@@ -73,7 +72,7 @@ def test_ray_resumes_what_the_store_holds(tmp_path) -> None:
     assert (resumed.runs[0].skipped, resumed.runs[0].embedded) == (4, 2)
     assert seen[0] == ("symbolic-stats", 4, 6) and seen[-1] == ("symbolic-stats", 6, 6)
     embed_dataset(root, tmp_path / "local.h5", ["symbolic-stats"])
-    assert sorted(Store(out).pooled("symbolic-stats").obs["id"]) == sorted(t.id for t in manifest.tracks)
+    assert_same_store(tmp_path / "local.h5", out, ["symbolic-stats"])
 
 
 def test_an_actor_killed_mid_run_is_replaced_and_its_batch_retried(tmp_path) -> None:
@@ -97,7 +96,7 @@ def test_an_actor_killed_mid_run_is_replaced_and_its_batch_retried(tmp_path) -> 
     report = result["report"]
     assert (report.runs[0].embedded, report.runs[0].failed) == (16, [])
     Store(out).verify()
-    embed_dataset(root, tmp_path / "local.h5", [f"test-killable:batch_size=1"])
+    embed_dataset(root, tmp_path / "local.h5", ["test-killable:batch_size=1"])
     assert_same_store(tmp_path / "local.h5", out, ["test-killable"])
 
 
@@ -127,3 +126,20 @@ def test_the_embed_command_runs_on_ray(tmp_path) -> None:
     assert "symbolic-stats: 4 embedded, 0 already in the store, 0 failed" in result.output
     embed_dataset(root, tmp_path / "local.h5", ["symbolic-stats"])
     assert_same_store(tmp_path / "local.h5", out, ["symbolic-stats"])
+
+
+def test_garbage_weights_stop_a_ray_run_once_up_front_with_the_encoders_message(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from counterpoint.cli import app
+
+    root = make_class_folders(tmp_path / "data", per_class=2)
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(np.random.default_rng(0).bytes(1000))
+    store = tmp_path / "s.h5"
+    spec = f"symbolic-stats+clamp2:weights={garbage},config={CLAMP2_TINY_CONFIG}"
+    result = CliRunner().invoke(app, ["embed", str(root), "-e", spec, "-o", str(store), "--engine", "ray"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    assert result.output.count("cannot load") == 1 and "garbage.safetensors" in result.output
+    assert not store.exists()  # the workers' check came before the store was opened

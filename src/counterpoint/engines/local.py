@@ -16,8 +16,10 @@ batch ahead, as before this engine had workers.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections import deque
@@ -70,13 +72,21 @@ def run_encoder(encoder: Encoder, tracks: Sequence[Track], writer: StoreWriter, 
 
 # ---- reading ahead ---------------------------------------------------------------------------------
 
+#: Linux's prctl option that sends a signal to this process when its parent dies.
+PR_SET_PDEATHSIG = 1
+
 #: The encoder a forked worker prepares tracks with (inherited from the parent, never pickled).
 _worker_encoder: Encoder | None = None
 
 
-def _adopt_encoder(encoder: Encoder) -> None:
-    """Worker start-up: keep the parent's encoder; one torch thread, as torch's DataLoader workers do."""
+def _adopt_encoder(encoder: Encoder, parent: int) -> None:
+    """Worker start-up: die with the parent (a killed run leaves no idle workers behind), keep the
+    parent's encoder, and use one torch thread, as torch's DataLoader workers do."""
     global _worker_encoder
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
     _worker_encoder = encoder
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
@@ -99,7 +109,7 @@ class _Readers:
         if self.workers == 0:
             return ThreadPoolExecutor(max_workers=1)
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_adopt_encoder, initargs=(self.encoder,))
+                                   initializer=_adopt_encoder, initargs=(self.encoder, os.getpid()))
 
     def submit(self, track: Track) -> Future:
         if self.workers == 0:

@@ -57,7 +57,9 @@ def _ray() -> Any:
 def connect(address: str | None = None) -> None:
     """Join the Ray cluster at ``address``, or start a local instance on this machine's cores.
 
-    Does nothing when this process is already connected (a notebook's own ``ray.init``).
+    Does nothing when this process is already connected (a notebook's own ``ray.init``). Sets
+    this process's Ray Data context: no Ray progress bars (the command shows its own), results in
+    input order, and batches whose actors kept dying skipped (and recorded) instead of fatal.
     """
     ray = _ray()
     if not ray.is_initialized():
@@ -116,8 +118,18 @@ def load_encoders(encoders: Sequence[Encoder]) -> list[EncoderMeta]:
         except ray.exceptions.RayTaskError as exc:
             if isinstance(exc.cause, CounterpointError):
                 raise exc.cause from None
-            raise
+            raise EncoderError(f"{encoder.spec}: a Ray worker cannot build it ({_first_line(exc)}) — every node needs "
+                               "counterpoint[ray] at this version, the encoder's requirements and the same paths "
+                               "(README, 'Beyond one machine')") from exc
+        except ray.exceptions.RayError as exc:
+            raise EncoderError(f"{encoder.spec}: Ray could not run it on a worker ({_first_line(exc)}) — see the Ray "
+                               "logs (/tmp/ray/session_latest/logs)") from exc
     return metas
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None) or exc
+    return f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"
 
 
 def _load_and_describe(encoder: Encoder) -> EncoderMeta:
