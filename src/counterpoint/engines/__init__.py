@@ -14,6 +14,8 @@ the one :class:`~counterpoint.store.StoreWriter`. Engines differ only in where t
 
 from __future__ import annotations
 
+import os
+
 from counterpoint.errors import CounterpointError
 
 #: The values of ``--engine``.
@@ -28,3 +30,10 @@ def check_engine(engine: str, ray_address: str | None = None) -> None:
     if ray_address and engine != "ray":
         raise CounterpointError(f"--ray-address {ray_address} needs --engine ray (the local engine runs on this "
                                 "machine only)")
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

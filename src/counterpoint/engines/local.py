@@ -31,6 +31,7 @@ from itertools import islice
 
 from counterpoint.data.manifest import Track
 from counterpoint.encoders.base import Encoder
+from counterpoint.engines import available_cores
 from counterpoint.engines.batch import (EncoderRun, Prepared, ProgressCallback, embed_batch, encoder_meta,
                                         prepare_track, record_batch)
 from counterpoint.store import StoreWriter
@@ -40,7 +41,7 @@ def default_workers() -> int:
     """Worker processes for reading files: one per core this process may use; 0 where fork is missing."""
     if not sys.platform.startswith("linux"):
         return 0
-    return len(os.sched_getaffinity(0))
+    return available_cores()
 
 
 def run_encoder(encoder: Encoder, tracks: Sequence[Track], writer: StoreWriter, batch_size: int | None = None,

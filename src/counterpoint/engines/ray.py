@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -36,6 +35,7 @@ import numpy as np
 
 from counterpoint.data.manifest import Track
 from counterpoint.encoders.base import Encoder
+from counterpoint.engines import available_cores
 from counterpoint.engines.batch import (EncoderRun, Failure, ProgressCallback, embed_batch, encoder_meta, load_encoder,
                                         prepare_track, record_batch)
 from counterpoint.errors import CounterpointError, EncoderError
@@ -68,7 +68,7 @@ def connect(address: str | None = None) -> None:
             if address:
                 ray.init(address=address, **quiet)
             else:
-                ray.init(num_cpus=len(os.sched_getaffinity(0)), include_dashboard=False, **quiet)
+                ray.init(num_cpus=available_cores(), include_dashboard=False, **quiet)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = f"the Ray cluster at {address}" if address else "a local Ray instance"
             raise CounterpointError(f"cannot start or reach {where} ({exc}) — start one with `ray start --head` and "
