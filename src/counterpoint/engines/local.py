@@ -5,7 +5,10 @@ Reading a file (decoding audio, resampling, spectrograms, parsing MIDI) is
 thread could not run it beside the model. Here ``workers`` processes prepare the coming
 tracks while this process embeds the current batch. The workers are forked after the model
 is built, so they start in milliseconds and share its memory (they never call it); results
-come back in track order, so the store is the same whatever the number of workers. A worker
+come back in track order, so the store is the same whatever the number of workers. The
+workers run at a lower priority (nice 10): where the model keeps every core busy (musicnn's
+side-by-side passes) they fill its gaps instead of delaying it, and where reading is the work
+(audio-stats) the model process mostly waits and they have the cores anyway. A worker
 that dies (a crash inside a decoding library) fails only the track it was reading: the
 tracks in flight then are read again one at a time by a fresh worker, and the one that
 kills it again is recorded as a ``load`` failure.
@@ -82,13 +85,15 @@ _worker_encoder: Encoder | None = None
 
 def _adopt_encoder(encoder: Encoder, parent: int) -> None:
     """Worker start-up: die with the parent (a killed run leaves no idle workers behind), keep the
-    parent's encoder, and use one torch thread, as torch's DataLoader workers do."""
+    parent's encoder, yield to the model process (nice 10), and use one torch thread, as torch's
+    DataLoader workers do."""
     global _worker_encoder
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the line above
         os._exit(1)
     _worker_encoder = encoder
+    os.nice(10)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
 
