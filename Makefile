@@ -10,7 +10,7 @@ DEMO_DIR ?= demo-output
 $(BIN)/counterpoint: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,ray]'
 	# musicnn's own code needs TensorFlow 1; we take only the checkpoints it ships (pip install --no-deps).
 	$(BIN)/counterpoint weights fetch musicnn
 	# basic-pitch's wheel for its ONNX model and note-creation code (`dataset transcribe`); its TensorFlow

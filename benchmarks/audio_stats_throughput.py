@@ -22,23 +22,22 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from audio_bench import Stage, benchmark_tracks, embed_through_runner, format_table, timed
 from counterpoint.data.audio import load_audio
 from counterpoint.encoders.audio_stats import AudioStatsEncoder, reference_frame_descriptors
-from counterpoint.encoders.base import Embedding
 from counterpoint.encoders.registry import build_encoder
 
 
 class PreviousAudioStats(AudioStatsEncoder):
-    """audio-stats as code version 1 ran it: every descriptor from its own librosa function, the
-    tracks of a batch one after another, BLAS at its own number of threads."""
+    """audio-stats as code version 1 ran it: every descriptor from its own librosa function, BLAS at
+    its own number of threads."""
 
-    def embed_prepared(self, inputs: Sequence[np.ndarray]) -> list[Embedding]:
-        return [self.embedding(waveform, reference_frame_descriptors) for waveform in inputs]
+    def prepare_waveform(self, waveform: np.ndarray, source: str):
+        return reference_frame_descriptors(np.asarray(waveform, dtype=np.float32), self.sample_rate,
+                                           int(self.params["n_mels"]), int(self.params["n_mfcc"]))
 
 
 def measure(folder: Path | None, n: int, spec: str) -> tuple[list[Stage], Stage]:
@@ -49,14 +48,16 @@ def measure(folder: Path | None, n: int, spec: str) -> tuple[list[Stage], Stage]
         tracks = manifest.tracks
         waveforms = [load_audio(t.audio_path, encoder.sample_rate, t.id) for t in tracks]  # warm the cache, untimed
         seconds = sum(len(w) for w in waveforms) / encoder.sample_rate
-        previous.embed_prepared(waveforms[:1]), encoder.embed_prepared(waveforms[:1])  # warm the libraries up, untimed
+        for model in (previous, encoder):  # warm the libraries up, untimed
+            model.embed_prepared([model.prepare_waveform(waveforms[0], "warm-up")])
 
         def decode() -> float:
             return sum(len(load_audio(t.audio_path, encoder.sample_rate, t.id)) for t in tracks) / encoder.sample_rate
 
         def descriptors(model: AudioStatsEncoder) -> float:
             for first in range(0, len(waveforms), model.batch_size):
-                model.embed_prepared(waveforms[first:first + model.batch_size])
+                model.embed_prepared([model.prepare_waveform(w, "benchmark")
+                                      for w in waveforms[first:first + model.batch_size]])
             return seconds
 
         floor = timed(f"floor: decode + resample to {encoder.sample_rate} Hz", len(tracks), decode)

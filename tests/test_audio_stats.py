@@ -202,10 +202,10 @@ def test_silent_columns_have_zero_spectral_shape_as_in_librosa() -> None:
     np.testing.assert_allclose(centroid, librosa.feature.spectral_centroid(S=magnitude, sr=SR, n_fft=N_FFT)[0], rtol=1e-6)
 
 
-def test_a_batch_embeds_side_by_side_to_the_numbers_of_each_track_alone() -> None:
+def test_a_batch_embeds_to_the_numbers_of_each_track_alone() -> None:
     encoder = AudioStatsEncoder(batch_size=5)
     waveforms = [music_like(4.0, seed=s) for s in range(5)]
-    batch = encoder.embed_prepared(waveforms)
+    batch = encoder.embed_prepared([encoder.prepare_waveform(w, f"track {i}") for i, w in enumerate(waveforms)])
     for waveform, embedding in zip(waveforms, batch):
         alone = encoder.embed_waveform(waveform)
         np.testing.assert_array_equal(embedding.pooled, alone.pooled)

@@ -26,6 +26,8 @@ from counterpoint.errors import CounterpointError
 
 RUN_DEFAULTS = RunOptions()
 TRAIN_DEFAULTS = TrainSettings()
+ENGINE_HELP = "Where encoders run: local (this machine) or ray (Ray Data; needs counterpoint[ray])."
+RAY_ADDRESS_HELP = "Ray cluster to join with --engine ray (auto, ray://HOST:10001); default: start Ray on this machine."
 
 
 def fields_of_run_options() -> list[str]:
@@ -468,7 +470,9 @@ def embed_command(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
                                                     help="Refuse symbolic links that lead outside the dataset folder."),
                   csv: Optional[str] = typer.Option(None, "--csv", help=CSV_HELP),
                   id_column: Optional[str] = typer.Option(None, help=ID_COLUMN_HELP),
-                  id_from: Optional[str] = typer.Option(None, help=ID_FROM_HELP)) -> None:
+                  id_from: Optional[str] = typer.Option(None, help=ID_FROM_HELP),
+                  engine: str = typer.Option(RUN_DEFAULTS.engine, help=ENGINE_HELP),
+                  ray_address: Optional[str] = typer.Option(None, help=RAY_ADDRESS_HELP)) -> None:
     """Embed every track with each encoder into an HDF5 store. Rerunning resumes.
 
     Example: counterpoint embed ~/data/corpus --encoders symbolic-stats,audio-stats --out corpus.h5
@@ -483,7 +487,8 @@ def embed_command(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
     for note in manifest.notes:
         _note(f"note: {note}")
     with task_progress() as update:
-        report = embed_dataset(manifest, out, encoders, batch_size=batch_size or None, progress=update)
+        report = embed_dataset(manifest, out, encoders, batch_size=batch_size or None, progress=update,
+                               engine=engine, ray_address=ray_address)
     for run in report.runs:
         _print(f"{run.spec}: {run.embedded} embedded, {run.skipped} already in the store, "
                f"{len(run.failed)} failed ({run.seconds:.1f} s)")
@@ -774,7 +779,9 @@ def run_command(ctx: typer.Context,
                                                   help="Refuse symbolic links that lead outside the dataset folder."),
                 csv: str = typer.Option(RUN_DEFAULTS.csv, "--csv", help=CSV_HELP),
                 id_column: str = typer.Option(RUN_DEFAULTS.id_column, help=ID_COLUMN_HELP),
-                id_from: str = typer.Option(RUN_DEFAULTS.id_from, help=ID_FROM_HELP)) -> None:
+                id_from: str = typer.Option(RUN_DEFAULTS.id_from, help=ID_FROM_HELP),
+                engine: str = typer.Option(RUN_DEFAULTS.engine, help=ENGINE_HELP),
+                ray_address: str = typer.Option(RUN_DEFAULTS.ray_address, help=RAY_ADDRESS_HELP)) -> None:
     """Embed a dataset and write the full report; options from flags, a params file, or TOML.
 
     Flags given on the command line override the file.

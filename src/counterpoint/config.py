@@ -152,11 +152,16 @@ class RunOptions:
     csv: str = ""
     id_column: str = ""
     id_from: str = ""
+    engine: str = "local"  # where encoders run: local, or ray (Ray Data)
+    ray_address: str = ""  # a running Ray cluster (auto, ray://host:10001); empty: start one here
 
     def check(self) -> None:
-        """Raise a :class:`CounterpointError` for a whole-number option out of range."""
+        """Raise a :class:`CounterpointError` for a whole-number option out of range or an unknown engine."""
+        from counterpoint.engines import check_engine
+
         for name, lowest in (("depth", 0), ("batch_size", 0), ("seed", 0), ("probe_seeds", 1)):
             require_whole(name, getattr(self, name), lowest)
+        check_engine(self.engine, self.ray_address or None)
 
     def analysis(self) -> AnalysisOptions:
         """The options of the report part of the run."""

@@ -212,7 +212,8 @@ def run_pipeline(options: RunOptions, embed_progress=None, step=None) -> Pipelin
     manifest = load_manifest(options.dataset, strict_paths=options.strict_paths, csv=options.csv or None,
                              id_column=options.id_column or None, id_from=options.id_from or None)
     embedded = embed_dataset(manifest, options.store_path, options.encoders,
-                             batch_size=options.batch_size or None, progress=embed_progress)
+                             batch_size=options.batch_size or None, progress=embed_progress,
+                             engine=options.engine, ray_address=options.ray_address or None)
     stamp, stamp_path = report_stamp(options), options.report_dir / STAMP_FILE
     index = options.report_dir / "index.html"
     if index.is_file() and _read_stamp(stamp_path) == stamp:

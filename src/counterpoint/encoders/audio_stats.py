@@ -29,22 +29,22 @@ Speed: one STFT feeds every spectral descriptor; the spectral shape and the zero
 rate are computed from what is already there (:func:`spectral_shape`,
 :func:`zero_crossing_rate`) rather than by librosa's functions, each of which normalises or
 frames the whole input again (:func:`reference_frame_descriptors` keeps that version, the
-numbers agree within 1e-6 of each descriptor's scale); the tracks of a batch run side by side,
-one thread per core, with single-threaded BLAS. ``benchmarks/audio_stats_throughput.py``
-compares it with decoding alone.
+numbers agree within 1e-6 of each descriptor's scale), with single-threaded BLAS. The
+descriptors are computed in :meth:`AudioStatsEncoder.prepare_waveform`, where the runner reads
+files, so the local engine's reading processes spread them over every core.
+``benchmarks/audio_stats_throughput.py`` compares it with decoding alone.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter, batch_size_parameter
-from counterpoint.encoders.cpu import available_cores, single_threaded_blas
+from counterpoint.encoders.cpu import single_threaded_blas
 from counterpoint.errors import EncoderError
 
 N_FFT = 2048
@@ -111,7 +111,17 @@ def frame_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: int, n_mfc
     descriptor) within float64 rounding; the spectral shape (:func:`spectral_shape`) and the
     zero-crossing rate (:func:`zero_crossing_rate`) are computed here from quantities the
     other descriptors already need, instead of a pass of their own over the spectrogram.
+
+    The products run on one BLAS thread (:mod:`counterpoint.encoders.cpu`): OpenBLAS splits a
+    matrix product differently for more threads, so the last bits of the numbers would depend on
+    the machine's core count (and differ between a laptop and a Ray worker, which gets one thread
+    per CPU it reserves).
     """
+    with single_threaded_blas():
+        return _frame_descriptors(waveform, sample_rate, n_mels, n_mfcc)
+
+
+def _frame_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: int, n_mfcc: int) -> FrameDescriptors:
     import librosa
 
     duration = waveform.size / sample_rate
@@ -290,32 +300,19 @@ class AudioStatsEncoder(AudioEncoder):
     def sample_rate(self) -> int:
         return int(self.params["sample_rate"])
 
-    def prepare_waveform(self, waveform: np.ndarray, source: str) -> np.ndarray:
-        return waveform
+    def prepare_waveform(self, waveform: np.ndarray, source: str) -> FrameDescriptors:
+        """The per-STFT-frame descriptors: the costly part, done where the runner reads files."""
+        return frame_descriptors(np.asarray(waveform, dtype=np.float32), self.sample_rate,
+                                 int(self.params["n_mels"]), int(self.params["n_mfcc"]))
 
-    def embed_prepared(self, inputs: Sequence[np.ndarray]) -> list[Embedding]:
-        """The waveforms of the batch side by side, one thread per core (numpy, scipy's FFTs and BLAS
-        release the GIL), with single-threaded BLAS (see :meth:`embed_waveform`)."""
-        workers = max(1, min(len(inputs), available_cores()))
-        with single_threaded_blas(), ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(self._embed_waveform, inputs))
+    def embed_prepared(self, inputs: Sequence[FrameDescriptors]) -> list[Embedding]:
+        return [self.summarised(frames) for frames in inputs]
 
-    def embed_waveform(self, waveform: np.ndarray) -> Embedding:
-        """Blocks and pooled vector of a mono waveform at this encoder's sample rate.
-
-        BLAS runs single-threaded (:mod:`counterpoint.encoders.cpu`): its float32 mel projections
-        round differently with another number of threads.
-        """
-        with single_threaded_blas():
-            return self._embed_waveform(waveform)
-
-    def _embed_waveform(self, waveform: np.ndarray) -> Embedding:
-        return self.embedding(waveform, frame_descriptors)
-
-    def embedding(self, waveform: np.ndarray, descriptors: Callable[..., FrameDescriptors]) -> Embedding:
-        """The Embedding of a waveform from ``descriptors`` (:func:`frame_descriptors` or
-        :func:`reference_frame_descriptors`) with this encoder's parameters."""
-        frames = descriptors(np.asarray(waveform, dtype=np.float32), self.sample_rate,
-                             int(self.params["n_mels"]), int(self.params["n_mfcc"]))
+    def summarised(self, frames: FrameDescriptors) -> Embedding:
+        """Blocks of ``hop`` seconds and the pooled vector of one file's frame descriptors."""
         blocks, centres, pooled = summarise(frames, float(self.params["hop"]))
         return Embedding(frames=blocks, timestamps=centres, pooled=pooled, duration=frames.duration)
+
+    def embed_waveform(self, waveform: np.ndarray) -> Embedding:
+        """Blocks and pooled vector of a mono waveform at this encoder's sample rate."""
+        return self.summarised(self.prepare_waveform(waveform, "waveform"))

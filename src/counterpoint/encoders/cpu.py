@@ -1,4 +1,4 @@
-"""Running encoder work on the CPU cores: how many there are, and BLAS kept to one thread.
+"""BLAS kept to one thread while encoders run their own work on the CPU cores.
 
 numpy's BLAS (OpenBLAS) starts a thread per core for every matrix product. On the small
 products of a front end (a mel projection of one track) those threads only fight with the
@@ -9,13 +9,7 @@ threads. Encoders that run their own threads side by side run BLAS in one thread
 
 from __future__ import annotations
 
-import os
 from contextlib import AbstractContextManager
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def single_threaded_blas() -> AbstractContextManager:

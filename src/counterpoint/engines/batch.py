@@ -1,0 +1,140 @@
+"""The work every engine does per batch of tracks, and how the driver records it.
+
+A batch goes through two steps so that one bad file never spoils the others:
+:func:`prepare_track` reads each track's file (an error is that track's ``load`` failure),
+then :func:`embed_batch` embeds the prepared tracks with one model call, retrying one by one
+to find a culprit when the batch fails (an error, or NaN/inf, is that track's ``embed``
+failure). Engines run these steps wherever they run encoders; :func:`record_batch` is what
+the driver does with the results, whichever engine produced them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from counterpoint.data.manifest import Track
+from counterpoint.encoders.base import Embedding, Encoder
+from counterpoint.errors import CounterpointError, EncoderError
+from counterpoint.store import EncoderMeta, StoreWriter
+
+#: progress(encoder spec, tracks done, tracks of its modality) — called after every batch;
+#: tracks already in the store count as done.
+ProgressCallback = Callable[[str, int, int], None]
+
+#: (track id, stage, message): stage is ``load`` (reading the file) or ``embed`` (the model).
+Failure = tuple[str, str, str]
+
+
+@dataclass
+class EncoderRun:
+    """What one encoder did in one run."""
+
+    spec: str
+    skipped: int = 0  # already in the store with the same fingerprint
+    embedded: int = 0
+    failed: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Prepared(NamedTuple):
+    """One track's prepared input, or the message of the error that stopped it; seconds it took."""
+
+    track: Track
+    item: Any
+    error: str | None
+    seconds: float
+
+
+class Embedded(NamedTuple):
+    """One track's embedding and its seconds: its preparation plus its share of the model call."""
+
+    track_id: str
+    embedding: Embedding
+    seconds: float
+
+
+def describe_error(exc: BaseException) -> str:
+    """The message stored for a failure: ours as written, a library's with its type."""
+    if isinstance(exc, CounterpointError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def encoder_meta(encoder: Encoder) -> EncoderMeta:
+    """What the store records about an encoder (its fingerprint reads the weights' digest)."""
+    return EncoderMeta(encoder.spec, encoder.name, encoder.modality, encoder.dim, encoder.fingerprint(),
+                       encoder.feature_names())
+
+
+def load_encoder(encoder: Encoder) -> None:
+    """Build the encoder's model now; an error that cannot load it names the encoder and the fix."""
+    try:
+        encoder.load()
+    except CounterpointError as exc:
+        raise type(exc)(f"{encoder.spec}: cannot load its model — {exc}") from exc
+    except Exception as exc:  # a library's own error about the weights or the config
+        raise EncoderError(f"{encoder.spec}: cannot load its model ({type(exc).__name__}: {exc}) — check the "
+                           "files given in weights=/config= (or fetch the official ones again)") from exc
+
+
+def non_finite_part(embedding: Embedding) -> str | None:
+    """Which part of an embedding holds NaN or inf (pooled, frames, timestamps), or None."""
+    for part in ("pooled", "frames", "timestamps"):
+        if not np.isfinite(getattr(embedding, part)).all():
+            return part
+    return None
+
+
+def prepare_track(encoder: Encoder, track: Track) -> Prepared:
+    """Read one track's file into the encoder's input; an error becomes its message."""
+    started = time.perf_counter()
+    try:
+        return Prepared(track, encoder.prepare(track), None, time.perf_counter() - started)
+    except Exception as exc:  # one file's problem, whatever the library raised
+        return Prepared(track, None, describe_error(exc), time.perf_counter() - started)
+
+
+def embed_batch(encoder: Encoder, prepared: Sequence[Prepared]) -> tuple[list[Embedded], list[Failure]]:
+    """Embed a batch of prepared tracks: the embeddings in order, and the failures (load ones first)."""
+    failures: list[Failure] = [(p.track.id, "load", p.error) for p in prepared if p.error is not None]
+    embedded = _embed_isolating_failures(encoder, [p for p in prepared if p.error is None], failures)
+    return embedded, failures
+
+
+def _embed_isolating_failures(encoder: Encoder, ok: list[Prepared], failures: list[Failure]) -> list[Embedded]:
+    """Embed a batch; if the batch fails, embed its tracks one by one to find the culprit."""
+    if not ok:
+        return []
+    started = time.perf_counter()
+    try:
+        embeddings = encoder.embed_prepared([p.item for p in ok])
+    except Exception as exc:
+        if len(ok) == 1:
+            failures.append((ok[0].track.id, "embed", describe_error(exc)))
+            return []
+        return [result for one in ok for result in _embed_isolating_failures(encoder, [one], failures)]
+    share = (time.perf_counter() - started) / len(ok)
+    finite = []
+    for p, embedding in zip(ok, embeddings):
+        part = non_finite_part(embedding)
+        if part is None:
+            finite.append(Embedded(p.track.id, embedding, p.seconds + share))
+        else:
+            failures.append((p.track.id, "embed", f"track {p.track.id!r}: {encoder.spec} gave NaN/inf in its {part}, "
+                                                  f"not stored — {encoder.non_finite_hint}"))
+    return finite
+
+
+def record_batch(writer: StoreWriter, run: EncoderRun, embedded: Sequence[Embedded], failures: Sequence[Failure]) -> None:
+    """Journal one batch's embeddings and failures (the driver's part, for every engine)."""
+    writer.add_embeddings(run.spec, [e.track_id for e in embedded], [e.embedding for e in embedded],
+                          [e.seconds for e in embedded])
+    writer.add_failures(run.spec, failures)
+    writer.maybe_commit()
+    run.embedded += len(embedded)
+    run.failed.extend(failures)

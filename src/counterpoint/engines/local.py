@@ -1,0 +1,163 @@
+"""The local engine: the model in this process, the tracks' files read ahead by worker processes.
+
+Reading a file (decoding audio, resampling, spectrograms, parsing MIDI) is
+:meth:`~counterpoint.encoders.base.Encoder.prepare`; much of it holds Python's GIL, so a
+thread could not run it beside the model. Here ``workers`` processes prepare the coming
+tracks while this process embeds the current batch. The workers are forked after the model
+is built, so they start in milliseconds and share its memory (they never call it); results
+come back in track order, so the store is the same whatever the number of workers. The
+workers run at a lower priority (nice 10): where the model keeps every core busy (musicnn's
+side-by-side passes) they fill its gaps instead of delaying it, and where reading is the work
+(audio-stats) the model process mostly waits and they have the cores anyway. A worker
+that dies (a crash inside a decoding library) fails only the track it was reading: the
+tracks in flight then are read again one at a time by a fresh worker, and the one that
+kills it again is recorded as a ``load`` failure.
+
+Where processes cannot be forked (not Linux), or with ``workers=0``, one thread reads one
+batch ahead, as before this engine had workers.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
+from itertools import islice
+
+from counterpoint.data.manifest import Track
+from counterpoint.encoders.base import Encoder
+from counterpoint.engines import available_cores
+from counterpoint.engines.batch import (EncoderRun, Prepared, ProgressCallback, embed_batch, encoder_meta,
+                                        prepare_track, record_batch)
+from counterpoint.store import StoreWriter
+
+
+def default_workers() -> int:
+    """Worker processes for reading files: one per core this process may use; 0 where fork is missing."""
+    if not sys.platform.startswith("linux"):
+        return 0
+    return available_cores()
+
+
+def run_encoder(encoder: Encoder, tracks: Sequence[Track], writer: StoreWriter, batch_size: int | None = None,
+                progress: ProgressCallback | None = None, workers: int | None = None) -> EncoderRun:
+    """Embed ``tracks`` (those of the encoder's modality) with one loaded encoder into ``writer``.
+
+    ``batch_size`` is the number of tracks per batch (one ``embed_prepared`` call); None takes
+    the encoder's own ``batch_size`` parameter. ``workers`` is the number of processes reading
+    files ahead (None: :func:`default_workers`; 0: one thread in this process).
+    """
+    done = writer.begin_encoder(encoder_meta(encoder))
+    todo = [t for t in tracks if t.id not in done]
+    run = EncoderRun(encoder.spec, skipped=len(tracks) - len(todo))
+    size = batch_size or encoder.batch_size
+    started = time.perf_counter()
+    if progress:
+        progress(encoder.spec, run.skipped, len(tracks))
+    handled = 0
+    readers = default_workers() if workers is None else workers
+    with closing(prepared_in_order(encoder, todo, readers, ahead=size)) as prepared:
+        while batch := list(islice(prepared, size)):
+            record_batch(writer, run, *embed_batch(encoder, batch))
+            handled += len(batch)
+            if progress:
+                progress(encoder.spec, run.skipped + handled, len(tracks))
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+# ---- reading ahead ---------------------------------------------------------------------------------
+
+#: Linux's prctl option that sends a signal to this process when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+#: The encoder a forked worker prepares tracks with (inherited from the parent, never pickled).
+_worker_encoder: Encoder | None = None
+
+
+def _adopt_encoder(encoder: Encoder, parent: int) -> None:
+    """Worker start-up: die with the parent (a killed run leaves no idle workers behind), keep the
+    parent's encoder, yield to the model process (nice 10), and use one torch thread, as torch's
+    DataLoader workers do."""
+    global _worker_encoder
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+    _worker_encoder = encoder
+    os.nice(10)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def _prepare_in_worker(track: Track) -> Prepared:
+    assert _worker_encoder is not None, "the worker was started without an encoder"
+    return prepare_track(_worker_encoder, track)
+
+
+class _Readers:
+    """Worker processes (or one thread) preparing tracks for one encoder; rebuilt if a worker dies."""
+
+    def __init__(self, encoder: Encoder, workers: int) -> None:
+        self.encoder = encoder
+        self.workers = workers
+        self.executor = self._start()
+
+    def _start(self) -> Executor:
+        if self.workers == 0:
+            return ThreadPoolExecutor(max_workers=1)
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_adopt_encoder, initargs=(self.encoder, os.getpid()))
+
+    def submit(self, track: Track) -> Future:
+        if self.workers == 0:
+            return self.executor.submit(prepare_track, self.encoder, track)
+        return self.executor.submit(_prepare_in_worker, track)
+
+    def restart(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.executor = self._start()
+
+    def alone(self, track: Track) -> Prepared:
+        """Prepare one track with no other in flight; a worker's death is that track's failure."""
+        try:
+            return self.submit(track).result()
+        except BrokenProcessPool as exc:
+            self.restart()
+            return Prepared(track, None, f"track {track.id!r} ({track.path_for(self.encoder.modality)}): the process "
+                                         f"reading it died ({exc}) — a crash inside a decoding library; check or "
+                                         "convert the file", 0.0)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def prepared_in_order(encoder: Encoder, tracks: Sequence[Track], workers: int, ahead: int) -> Iterator[Prepared]:
+    """Every track prepared, in order, with ``ahead + 2 * workers`` tracks read ahead at most."""
+    readers = _Readers(encoder, workers)
+    coming = iter(tracks)
+    pending: deque[tuple[Track, Future]] = deque((t, readers.submit(t)) for t in islice(coming, ahead + 2 * workers))
+    try:
+        while pending:
+            track, future = pending.popleft()
+            try:
+                result = future.result()
+            except BrokenProcessPool:  # a worker died: read the tracks that were in flight one at a time
+                suspects = [track] + [t for t, _ in pending]
+                pending.clear()
+                readers.restart()
+                for suspect in suspects:
+                    yield readers.alone(suspect)
+            else:
+                yield result
+            pending.extend((t, readers.submit(t)) for t in islice(coming, ahead + 2 * workers - len(pending)))
+    finally:
+        readers.close()

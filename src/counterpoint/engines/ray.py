@@ -1,0 +1,216 @@
+"""The Ray engine: Ray Data streams tracks to actors that build each model once.
+
+One encoder at a time, the tracks the store does not hold yet become a Ray dataset of
+(id, audio path, MIDI path) rows, one block per batch. ``map_batches`` hands each batch to
+an actor from a pool (one per GPU, with ``num_gpus=1``, for ``device=cuda``; one per CPU
+otherwise) that built the encoder's model when it started; the actor prepares and embeds the
+batch exactly as the local engine does (:mod:`counterpoint.engines.batch`), so the numbers
+and the failure messages are the same, and returns one row per track: its embedding, or the
+stage and message of its failure. Streaming execution keeps a bounded number of blocks in
+flight; this process iterates over the results in track order and journals each batch
+through the one store writer.
+
+An actor that dies (killed, out of memory, a crash inside a library) is restarted and its
+batch given to a live actor, up to :data:`RETRIES` more times; a batch that still kills its
+actor has its tracks recorded as ``embed`` failures and the run goes on (a rerun tries
+them again). Each actor holds one batch at a time, so its death touches no other batch.
+
+Without an address, :func:`connect` starts a Ray instance on this machine with its cores;
+with one (``auto``, ``ray://host:10001``) it joins that cluster. Every worker needs
+counterpoint with the encoder's requirements, the weights, and the dataset at the paths this
+machine sees (README, "Beyond one machine").
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from counterpoint.data.manifest import Track
+from counterpoint.encoders.base import Encoder
+from counterpoint.engines import available_cores
+from counterpoint.engines.batch import (EncoderRun, Failure, ProgressCallback, embed_batch, encoder_meta, load_encoder,
+                                        prepare_track, record_batch)
+from counterpoint.errors import CounterpointError, EncoderError
+from counterpoint.store import EncoderMeta, StoreWriter
+
+#: How many more times a batch whose actor died is given to another actor.
+RETRIES = 2
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise CounterpointError("--engine ray needs Ray, which is not installed — pip install 'counterpoint[ray]' "
+                                "(or use --engine local)") from None
+    return ray
+
+
+def connect(address: str | None = None) -> None:
+    """Join the Ray cluster at ``address``, or start a local instance on this machine's cores.
+
+    Does nothing when this process is already connected (a notebook's own ``ray.init``). Sets
+    this process's Ray Data context: no Ray progress bars (the command shows its own), results in
+    input order, and batches whose actors kept dying skipped (and recorded) instead of fatal.
+    """
+    ray = _ray()
+    if not ray.is_initialized():
+        quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+        try:
+            if address:
+                ray.init(address=address, **quiet)
+            else:
+                ray.init(num_cpus=available_cores(), include_dashboard=False, **quiet)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+            raise CounterpointError(f"cannot start or reach {where} ({exc}) — start one with `ray start --head` and "
+                                    "give --ray-address auto (or ray://HOST:10001), or leave --ray-address out") from None
+    from ray.data import DataContext
+
+    context = DataContext.get_current()
+    context.enable_progress_bars = False  # the command shows its own progress
+    context.execution_options.preserve_order = True  # the same store as the local engine, batch for batch
+    context.max_errored_blocks = -1  # a batch that kept killing its actor is recorded, not fatal
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+
+
+def actor_resources(encoder: Encoder) -> dict[str, float]:
+    """What one actor of ``encoder`` reserves: a GPU for ``device=cuda``, a CPU otherwise."""
+    if encoder.params.get("device") == "cuda":
+        return {"num_cpus": 1, "num_gpus": 1}
+    return {"num_cpus": 1}
+
+
+def pool_size(encoder: Encoder) -> int:
+    """The most actors ``encoder`` can have at once: the cluster's GPUs or CPUs."""
+    ray = _ray()
+    resources = ray.cluster_resources()
+    if "num_gpus" in actor_resources(encoder):
+        gpus = int(resources.get("GPU", 0))
+        if gpus == 0:
+            raise EncoderError(f"{encoder.spec}: device=cuda, but the Ray cluster has no GPU — use device=cpu, or "
+                               "join a cluster with GPU workers (--ray-address)")
+        return gpus
+    return max(1, int(resources.get("CPU", 1)))
+
+
+def load_encoders(encoders: Sequence[Encoder]) -> list[EncoderMeta]:
+    """Build each encoder's model once on a worker, with an actor's resources, and return what the store records.
+
+    Up front, so that missing weights on the workers stop the command once, before any track,
+    with the encoder's own message; the fingerprint (weights digest) is the one the workers see.
+    """
+    ray = _ray()
+    metas = []
+    for encoder in encoders:
+        pool_size(encoder)  # no GPU for device=cuda: say so now instead of waiting for one
+        task = ray.remote(**actor_resources(encoder))(_load_and_describe)
+        try:
+            metas.append(ray.get(task.remote(encoder)))
+        except ray.exceptions.RayTaskError as exc:
+            if isinstance(exc.cause, CounterpointError):
+                raise exc.cause from None
+            raise EncoderError(f"{encoder.spec}: a Ray worker cannot build it ({_first_line(exc)}) — every node needs "
+                               "counterpoint[ray] at this version, the encoder's requirements and the same paths "
+                               "(README, 'Beyond one machine')") from exc
+        except ray.exceptions.RayError as exc:
+            raise EncoderError(f"{encoder.spec}: Ray could not run it on a worker ({_first_line(exc)}) — see the Ray "
+                               "logs (/tmp/ray/session_latest/logs)") from exc
+    return metas
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None) or exc
+    return f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"
+
+
+def _load_and_describe(encoder: Encoder) -> EncoderMeta:
+    load_encoder(encoder)
+    return encoder_meta(encoder)
+
+
+class EmbedActor:
+    """A Ray Data actor: builds the encoder's model once, then prepares and embeds batches of tracks."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        load_encoder(encoder)
+        self.encoder = encoder
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        tracks = [Track(str(i), Path(a) if a else None, Path(m) if m else None)
+                  for i, a, m in zip(batch["id"], batch["audio_path"], batch["midi_path"])]
+        embedded, failures = embed_batch(self.encoder, [prepare_track(self.encoder, t) for t in tracks])
+        rows = [(e.track_id, e, "", "") for e in embedded] + [(i, None, stage, message) for i, stage, message in failures]
+        return {"id": np.array([r[0] for r in rows]), "embedded": _objects([r[1] for r in rows]),
+                "stage": np.array([r[2] for r in rows]), "message": np.array([r[3] for r in rows])}
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column
+
+
+def _rows(tracks: Sequence[Track]) -> list[dict[str, str]]:
+    return [{"id": t.id, "audio_path": str(t.audio_path or ""), "midi_path": str(t.midi_path or "")} for t in tracks]
+
+
+def run_encoder(encoder: Encoder, meta: EncoderMeta, tracks: Sequence[Track], writer: StoreWriter,
+                batch_size: int | None = None, progress: ProgressCallback | None = None) -> EncoderRun:
+    """Embed ``tracks`` with ``encoder`` on Ray actors into ``writer`` (``meta`` from :func:`load_encoders`).
+
+    The same contract as :func:`counterpoint.engines.local.run_encoder`: tracks already in the
+    store with this fingerprint are skipped, ``batch_size`` tracks go to one model call, and
+    ``progress`` is called after every batch.
+    """
+    done = writer.begin_encoder(meta)
+    todo = [t for t in tracks if t.id not in done]
+    run = EncoderRun(encoder.spec, skipped=len(tracks) - len(todo))
+    size = batch_size or encoder.batch_size
+    started = time.perf_counter()
+    if progress:
+        progress(encoder.spec, run.skipped, len(tracks))
+    returned: set[str] = set()
+    for batch in _embedded_batches(encoder, todo, size):
+        embedded = [e for e in batch["embedded"] if e is not None]
+        failures = [(str(i), str(s), str(m)) for i, s, m in zip(batch["id"], batch["stage"], batch["message"]) if s]
+        record_batch(writer, run, embedded, failures)
+        returned.update(str(i) for i in batch["id"])
+        if progress:
+            progress(encoder.spec, run.skipped + len(returned), len(tracks))
+    lost = [t for t in todo if t.id not in returned]
+    if lost:
+        record_batch(writer, run, [], [_lost(t) for t in lost])
+        if progress:
+            progress(encoder.spec, len(tracks), len(tracks))
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def _embedded_batches(encoder: Encoder, todo: Sequence[Track], size: int) -> Iterator[dict[str, np.ndarray]]:
+    """The actors' output for ``todo``, one batch of ``size`` tracks at a time, in track order."""
+    if not todo:
+        return iter(())
+    ray = _ray()
+    dataset = ray.data.from_items(_rows(todo), override_num_blocks=math.ceil(len(todo) / size))
+    with warnings.catch_warnings():  # max_task_retries has no named parameter yet (Ray 2.60-2.63)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        results = dataset.map_batches(EmbedActor, fn_constructor_args=(encoder,), batch_size=size,
+                                      compute=ray.data.ActorPoolStrategy(min_size=1, max_size=pool_size(encoder),
+                                                                         max_tasks_in_flight_per_actor=1),
+                                      max_task_retries=RETRIES, **actor_resources(encoder))
+    return results.iter_batches(batch_size=None, batch_format="numpy")
+
+
+def _lost(track: Track) -> Failure:
+    return (track.id, "embed", f"track {track.id!r}: the Ray worker embedding its batch died {RETRIES + 1} times "
+                               "(out of memory, or a crash inside a library) — see the Ray logs "
+                               "(/tmp/ray/session_latest/logs); rerun the same command to try it again")

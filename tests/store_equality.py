@@ -1,0 +1,26 @@
+"""One check for engine tests: two stores hold the same tracks, numbers and failures, bit for bit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from counterpoint.store import Store
+
+
+def assert_same_store(a: Path, b: Path, specs: list[str]) -> None:
+    """Same track order, pooled vectors, frames, timestamps and failures (stage and message) per encoder."""
+    left, right = Store(a), Store(b)
+    for spec in specs:
+        pooled_a, pooled_b = left.pooled(spec), right.pooled(spec)
+        assert list(pooled_a.obs["id"]) == list(pooled_b.obs["id"]), spec
+        np.testing.assert_array_equal(pooled_a.X, pooled_b.X, err_msg=spec)
+        frames_a, frames_b = left.frames(spec), right.frames(spec)
+        for x, y, s, t in zip(frames_a.frames, frames_b.frames, frames_a.timestamps, frames_b.timestamps, strict=True):
+            np.testing.assert_array_equal(x, y, err_msg=spec)
+            np.testing.assert_array_equal(s, t, err_msg=spec)
+    columns = ["encoder", "track_id", "stage", "error"]
+    failures_a = left.failures()[columns].sort_values(columns).reset_index(drop=True)
+    failures_b = right.failures()[columns].sort_values(columns).reset_index(drop=True)
+    assert failures_a.equals(failures_b), (failures_a, failures_b)
