@@ -118,10 +118,10 @@ def frame_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: int, n_mfc
     per CPU it reserves).
     """
     with single_threaded_blas():
-        return _frame_descriptors(waveform, sample_rate, n_mels, n_mfcc)
+        return _one_stft_descriptors(waveform, sample_rate, n_mels, n_mfcc)
 
 
-def _frame_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: int, n_mfcc: int) -> FrameDescriptors:
+def _one_stft_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: int, n_mfcc: int) -> FrameDescriptors:
     import librosa
 
     duration = waveform.size / sample_rate
