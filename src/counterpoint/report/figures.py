@@ -14,8 +14,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-#: The formats a static figure can be written in; all three by default.
-FIGURE_FORMATS = ("png", "svg", "pdf")
+from counterpoint.config import FIGURE_FORMATS  # noqa: E402
+
 #: Okabe & Ito's colour-blind-safe palette (black moved last: it is the centroid edge colour).
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999", "#000000")
 #: After the first nine classes: Paul Tol's muted scheme, also colour-blind-safe.

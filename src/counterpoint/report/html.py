@@ -106,7 +106,7 @@ def interactive_section(payload: dict, methods: Sequence[str]) -> str:
     """Linked scatter plots (one per space), the audio player, the selection list and the
     nearest-neighbours view; ``payload`` is the data :func:`page` inlines."""
     options = "".join(f'<option value="{escape(m)}">{escape(m.upper())}</option>' for m in methods)
-    panels = "".join(f'<div id="cp-scatter-{i}" class="scatter" data-spec="{escape(space["spec"])}"></div>'
+    panels = "".join(f'<div id="cp-scatter-{i}" class="cp-panel" data-spec="{escape(space["spec"])}"></div>'
                      for i, space in enumerate(payload["spaces"]))
     columns = f"grid-template-columns: repeat({min(3, max(1, len(payload['spaces'])))}, minmax(320px, 1fr));"
     return f"""<section id="explore"><h2>Explore the tracks</h2>
