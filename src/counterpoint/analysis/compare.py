@@ -222,6 +222,8 @@ def verdict_table(result: CompareResult) -> pd.DataFrame:
     chance of any false "agrees" among them at α.
     """
     frame = result.alignment
+    if frame.empty:
+        return frame.assign(p_holm=pd.Series(dtype=float))
     wanted = np.zeros(len(frame), dtype=bool)
     measures = frame.measure.str.replace(r"@\d+$", "", regex=True).where(~frame.measure.str.startswith("recall"),
                                                                           frame.measure)
