@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo-output
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test clean browser
 
 $(BIN)/counterpoint: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,15 @@ setup: $(BIN)/counterpoint
 demo: setup
 	$(BIN)/counterpoint demo $(DEMO_DIR)
 
-test: setup
+# The report's browser test drives Debian's chromium (playwright comes with the dev extra).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "no $(CHROMIUM): run 'sudo apt-get install -y chromium' for the report's browser test"; fi; \
+	fi
+
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -10,12 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from counterpoint.analysis.alignment import linear_cka
-from counterpoint.analysis.compare import headline_table, run_compare
+from counterpoint.analysis.compare import headline_table, run_compare, verdict_table
 from counterpoint.cli import app
 from counterpoint.config import CompareSettings
 from counterpoint.encoders.base import Embedding
 from counterpoint.errors import StoreError
-from counterpoint.report.compare import compare_html_section, write_comparison
+from counterpoint.report.compare import compare_html_section, plot_names, write_comparison
 from counterpoint.store import EncoderMeta, StoreWriter
 
 N_TRACKS = 60
@@ -126,11 +126,41 @@ def test_label_quality_beats_chance_on_class_structured_spaces(result):
     assert accuracy.value > accuracy.chance
 
 
-def test_html_section_shows_tables_and_plots(result):
-    section = compare_html_section(result, image_prefix="compare/")
+def test_html_section_shows_tables_and_plots(result, written):
+    out_dir, _ = written
+    section = compare_html_section(result, out_dir, out_dir.parent)
     assert section.startswith('<section class="compare">')
-    assert "<table" in section and "compare/ranks_" in section and "compare/cca_" in section
+    assert 'class="sortable' in section and "data:image/png;base64," in section
+    assert f"{out_dir.name}/ranks_" in section and f"{out_dir.name}/cca_" in section and ".svg" in section
     assert "symbolic-stats" in section
+
+
+def test_every_plot_is_written_in_each_format(result, written):
+    out_dir, _ = written
+    for pair in result.pairs:
+        for name in plot_names(pair).values():
+            for suffix in (".png", ".svg", ".pdf"):
+                assert (out_dir / name).with_suffix(suffix).stat().st_size > 1000, (name, suffix)
+
+
+def test_verdict_table_holds_the_headline_figures_with_holm_p(result):
+    table = verdict_table(result)
+    pair = table[table.symbolic == "symbolic-stats"]
+    assert sorted(pair.measure) == ["cka_debiased", "mutual_knn@5", "recall@1", "recall@1", "rsa_spearman"]
+    assert set(pair.loc[pair.measure == "recall@1", "method"]) == {"ridge"}
+    assert len(table) == 5 * len(result.pairs)
+    assert (table.p_holm >= table.p_value).all() and (table.p_holm <= 1).all()
+
+
+def test_neighbours_list_each_track_in_and_across_spaces(result):
+    nn = result.neighbours
+    views = set(nn.view)
+    assert {"symbolic-stats", "clamp3-audio", "clamp3-audio → symbolic-stats (ridge)",
+            "clamp3-audio → clamp3-symbolic (shared)"} <= views
+    across = nn[(nn.view == "clamp3-audio → symbolic-stats (ridge)") & nn.query_held_out & (nn["rank"] == 1)]
+    assert len(across) and (across["query"] == across["neighbour"]).all()   # a rotated copy maps onto its partner
+    within = nn[nn.view == "symbolic-stats"]
+    assert (within["query"] != within["neighbour"]).all()
 
 
 def test_unknown_label_column_is_a_store_error_naming_the_columns(store_path, tmp_path):

@@ -19,12 +19,13 @@ from typer.core import TyperCommand
 
 from counterpoint import __version__
 from counterpoint.console import console, task_progress
-from counterpoint.config import CompareSettings, RunOptions, TrainSettings, default
+from counterpoint.config import CompareSettings, RunOptions, TrainSettings, default, figure_formats
 from counterpoint.data.tolerance import DURATION_TOLERANCE_FRACTION, DURATION_TOLERANCE_S
 from counterpoint.data.transcribe import TranscribeSettings
 from counterpoint.errors import CounterpointError
 
 RUN_DEFAULTS = RunOptions()
+FIGURE_FORMAT_HELP = "Formats of every static figure: png, svg, pdf, comma-separated."
 TRAIN_DEFAULTS = TrainSettings()
 ENGINE_HELP = "Where encoders run: local (this machine) or ray (Ray Data; needs counterpoint[ray])."
 RAY_ADDRESS_HELP = "Ray cluster to join with --engine ray (auto, ray://HOST:10001); default: start Ray on this machine."
@@ -594,7 +595,8 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                                                  help="Also compare audio with symbolic spaces (when the store has both)."),
                     probe_models: str = typer.Option("", help="Probe models for a probe table in the report, e.g. linear,mlp (empty: none)."),
                     where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
-                    probe_seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Seeds per probe.")) -> None:
+                    probe_seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Seeds per probe."),
+                    figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP)) -> None:
     """Per-space figures (PCA/t-SNE/UMAP, centroid distances, variance, clustering, timing),
     the audio-vs-symbolic comparison, optional probes — one report page.
 
@@ -605,7 +607,8 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
 
     models = tuple(m.strip() for m in probe_models.split(",") if m.strip())
     options = AnalysisOptions(label, depth=depth or None, group=group, seed=seed, compare=compare,
-                              probe_models=models, probe_seeds=probe_seeds)
+                              probe_models=models, probe_seeds=probe_seeds,
+                              figure_formats=figure_formats(figure_format))
     result = analyze_everything(_selected_store(path, where), options, out, step=_note)
     _print(f"report: {result.report}")
 
@@ -688,7 +691,8 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     n_boot: int = typer.Option(default(CompareSettings, "n_boot"), min=1, help="Resamples per 95% interval."),
                     n_perm: int = typer.Option(default(CompareSettings, "n_perm"), min=1, help="Permutations per p-value."),
                     where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
-                    seed: int = typer.Option(default(CompareSettings, "seed"), min=0, help="Seed of every random choice.")) -> None:
+                    seed: int = typer.Option(default(CompareSettings, "seed"), min=0, help="Seed of every random choice."),
+                    figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP)) -> None:
     """Do audio and symbolic embeddings agree? CKA, RSA, mutual kNN, retrieval, label quality, with CIs.
 
     Example: counterpoint compare corpus.h5 --label style --group work --out compare/
@@ -698,7 +702,7 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
 
     settings = CompareSettings(label, depth=depth or None, group=group, k=k, n_boot=n_boot, n_perm=n_perm, seed=seed)
     result = run_compare(_selected_store(path, where), settings)
-    write_comparison(result, out)
+    write_comparison(result, out, formats=figure_formats(figure_format))
     _print(compare_summary(result))
     for note in result.notes:
         _note(f"  {note}")
@@ -781,7 +785,8 @@ def run_command(ctx: typer.Context,
                 id_column: str = typer.Option(RUN_DEFAULTS.id_column, help=ID_COLUMN_HELP),
                 id_from: str = typer.Option(RUN_DEFAULTS.id_from, help=ID_FROM_HELP),
                 engine: str = typer.Option(RUN_DEFAULTS.engine, help=ENGINE_HELP),
-                ray_address: str = typer.Option(RUN_DEFAULTS.ray_address, help=RAY_ADDRESS_HELP)) -> None:
+                ray_address: str = typer.Option(RUN_DEFAULTS.ray_address, help=RAY_ADDRESS_HELP),
+                figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP)) -> None:
     """Embed a dataset and write the full report; options from flags, a params file, or TOML.
 
     Flags given on the command line override the file.

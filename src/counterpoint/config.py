@@ -19,10 +19,22 @@ from counterpoint.errors import CounterpointError
 
 #: The 2-D views of each space, in the order the report shows them.
 REDUCTIONS = ("pca", "tsne", "umap")
+#: The formats every static figure of a report is written in (``--figure-format``).
+FIGURE_FORMATS = ("png", "svg", "pdf")
 #: Seeds 0..N-1 per encoder × probe model, in a report and in ``probe --all-encoders``.
 PROBE_SEEDS = 3
 #: Bootstrap resamples per 95 % interval.
 N_BOOT = 200
+
+
+def figure_formats(text: str) -> tuple[str, ...]:
+    """``"png,svg"`` as a tuple of figure formats; a :class:`CounterpointError` names an unknown one."""
+    formats = tuple(dict.fromkeys(f.strip().lower().lstrip(".") for f in text.split(",") if f.strip()))
+    unknown = [f for f in formats if f not in FIGURE_FORMATS]
+    if unknown or not formats:
+        raise CounterpointError(f"--figure-format {text!r}: give one or more of {', '.join(FIGURE_FORMATS)}, "
+                                "separated by commas, e.g. png,svg")
+    return formats
 
 
 def require_whole(name: str, value: object, lowest: int) -> None:
@@ -115,8 +127,10 @@ class AnalysisOptions:
     compare: bool = True
     probe_models: tuple[str, ...] = ()
     probe_seeds: int = PROBE_SEEDS
+    figure_formats: tuple[str, ...] = FIGURE_FORMATS
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "figure_formats", figure_formats(",".join(self.figure_formats)))
         require_whole("seed", self.seed, 0)
         require_whole("probe seeds", self.probe_seeds, 1)
         if self.depth is not None:
@@ -154,6 +168,7 @@ class RunOptions:
     id_from: str = ""
     engine: str = "local"  # where encoders run: local, or ray (Ray Data)
     ray_address: str = ""  # a running Ray cluster (auto, ray://host:10001); empty: start one here
+    figure_format: str = ",".join(FIGURE_FORMATS)
 
     def check(self) -> None:
         """Raise a :class:`CounterpointError` for a whole-number option out of range or an unknown engine."""
@@ -167,7 +182,8 @@ class RunOptions:
         """The options of the report part of the run."""
         models = tuple(m.strip() for m in self.probe_models.split(",") if m.strip())
         return AnalysisOptions(self.label, depth=self.depth or None, group=self.group or None, seed=self.seed,
-                               compare=self.compare, probe_models=models, probe_seeds=self.probe_seeds)
+                               compare=self.compare, probe_models=models, probe_seeds=self.probe_seeds,
+                               figure_formats=figure_formats(self.figure_format))
 
     @property
     def store_path(self) -> Path:

@@ -131,7 +131,7 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisOption
                              encoders=list(matrices), depth=options.depth, group=options.group, pooled=matrices,
                              progress=lambda text: announce(f"  {text}"))
     announce("writing the report")
-    index = build_report(analysis, comparison, probes, out_dir, notes)
+    index = build_report(analysis, comparison, probes, out_dir, notes, options.figure_formats)
     every_note = report_notes(analysis, comparison, probes, notes)
     for note in every_note:
         announce(f"note: {note}")
@@ -174,7 +174,7 @@ def report_stamp(options: RunOptions) -> dict[str, Any]:
     from counterpoint import __version__
 
     analysis = {name: getattr(options, name) for name in ("label", "depth", "group", "seed", "compare",
-                                                          "probe_models", "probe_seeds")}
+                                                          "probe_models", "probe_seeds", "figure_format")}
     return {"counterpoint": __version__, "store": store_digest(options.store_path), "options": analysis}
 
 

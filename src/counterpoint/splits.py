@@ -137,3 +137,9 @@ def assert_no_leak(splits: Sequence, groups: Sequence | None) -> None:
     if leaking:
         raise CounterpointError(f"groups on more than one side of the split: {', '.join(leaking[:5])} — "
                                 "fix the split column or choose another group column")
+
+
+def majority_share(labels: Sequence) -> float:
+    """The accuracy of always answering the commonest class: the chance level of every probe accuracy."""
+    _, counts = np.unique(np.asarray(labels).astype(str), return_counts=True)
+    return float(counts.max() / counts.sum()) if len(counts) else float("nan")

@@ -17,7 +17,7 @@ import pandas as pd
 from counterpoint.analysis.geometry import (centroid_distances, clustering_agreement, linear_probe_accuracy,
                                             within_class_variance)
 from counterpoint.analysis.inputs import require_columns, require_embeddings
-from counterpoint.analysis.reduce import MIN_TRACKS, reduce_2d
+from counterpoint.analysis.reduce import MIN_TRACKS, pca_2d, reduce_2d
 from counterpoint.config import REDUCTIONS, AnalysisOptions
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix
@@ -41,6 +41,8 @@ class SpaceAnalysis:
     projections: dict[str, np.ndarray] = field(default_factory=dict)
     labels: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)   # figures left out, and why
+    obs: pd.DataFrame | None = None                  # metadata of the analysed rows (ids, labels, file names)
+    explained_variance: np.ndarray | None = None     # [2]: share of the variance on each PCA axis
 
 
 def analyze_space(matrix: EmbeddingMatrix, label: str, depth: int | None = None, group: str | None = None,
@@ -76,9 +78,14 @@ def analyze_space(matrix: EmbeddingMatrix, label: str, depth: int | None = None,
     if too_few:
         notes.append(f"{matrix.spec}: no " + ", ".join(f"{m.upper()} (needs {MIN_TRACKS[m]} tracks)" for m in too_few)
                      + f" view of {len(X)} labelled tracks")
-    projections = {method: reduce_2d(X, method, seed=seed) for method in reductions if method not in too_few}
+    projections, explained = {}, None
+    for method in (m for m in reductions if m not in too_few):
+        if method == "pca":
+            projections[method], explained = pca_2d(X, seed)
+        else:
+            projections[method] = reduce_2d(X, method, seed=seed)
     return SpaceAnalysis(matrix.spec, matrix.modality, len(X), metrics, raw, normalised, variance, projections, labels,
-                         notes)
+                         notes, labelled.obs.reset_index(drop=True), explained)
 
 
 @dataclass
@@ -92,6 +99,7 @@ class AnalysisResult:
     skipped: dict[str, str]
     n_failures: int
     notes: list[str] = field(default_factory=list)
+    dataset_root: str = ""          # the folder the store's file names are relative to ("" when unknown)
 
     def metrics(self, notes: list[str] | None = None) -> dict[str, Any]:
         """The JSON-ready numbers of ``metrics.json``; ``notes`` replaces :attr:`notes` (a report's notes
@@ -143,4 +151,5 @@ def analyze_store(store_or_path: "Store | str | Path", options: AnalysisOptions,
     if n_failures:
         notes.append(f"{n_failures} track/encoder failures are recorded in the store "
                      f"(`counterpoint store info {store.path}` lists them).")
-    return AnalysisResult(store.path, options.label, spaces, store.timing(), skipped, n_failures, notes)
+    return AnalysisResult(store.path, options.label, spaces, store.timing(), skipped, n_failures, notes,
+                          str(store.attrs.get("dataset_root", "") or ""))

@@ -19,8 +19,10 @@ from counterpoint.analysis.alignment import align_spaces
 from counterpoint.analysis.inputs import require_columns, require_embeddings
 from counterpoint.analysis.label_quality import MIN_TRACKS as MIN_LABELLED_TRACKS
 from counterpoint.analysis.label_quality import evaluation_folds, label_quality
+from counterpoint.analysis.neighbours import (NEIGHBOUR_COLUMNS, NEIGHBOURS_K, cross_space_neighbours,
+                                              space_neighbours)
 from counterpoint.analysis.retrieval import RetrievalOutcome, cross_modal_retrieval, retrieval_figures, share_space
-from counterpoint.analysis.statistics import Estimate, serial_blas
+from counterpoint.analysis.statistics import Estimate, holm_adjust, serial_blas
 from counterpoint.config import CompareSettings
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix
@@ -48,6 +50,8 @@ class PairComparison:
     rows: list[dict]
     retrieval: RetrievalOutcome
     test_labels: np.ndarray
+    train: np.ndarray | None = None   # row indices the mappings were fitted on
+    ids: np.ndarray | None = None     # track id of each paired row (set by run_compare)
 
 
 @dataclass
@@ -63,6 +67,7 @@ class CompareResult:
     notes: list[str]
     skipped_pairs: dict[tuple[str, str], str] = field(default_factory=dict)   # (audio, symbolic) → why
     too_few_paired: dict[tuple[str, str], int] = field(default_factory=dict)  # of those, → tracks shared
+    neighbours: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=NEIGHBOUR_COLUMNS))
 
 
 def _row(estimate: Estimate, **keys: object) -> dict:
@@ -99,7 +104,7 @@ def _compare_spaces(audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray,
             rows.append(_row(estimate, family="retrieval", measure=measure, method=run.method, direction=run.direction))
     for row in rows:
         row["audio"], row["symbolic"] = names
-    return PairComparison(names[0], names[1], len(audio), rows, outcome, labels[test])
+    return PairComparison(names[0], names[1], len(audio), rows, outcome, labels[test], train)
 
 
 def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
@@ -154,6 +159,8 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
             quality_rows.append(_row(estimate, encoder=spec, modality=space.modality, measure=measure))
 
     pairs = []
+    neighbour_tables = [space_neighbours(space.X, space.ids, NEIGHBOURS_K, view=spec)
+                        for spec, space in spaces.items() if len(space) > 1]
     skipped: dict[tuple[str, str], str] = {}
     too_few: dict[tuple[str, str], int] = {}
 
@@ -176,11 +183,56 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
             except CounterpointError as error:  # e.g. too few groups for a held-out part
                 skip((audio_spec, symbolic_spec), f"skipped — {error}")
                 continue
+            pair.ids = audio.ids
             pairs.append(pair)
+            neighbour_tables += pair_neighbours(pair, audio.X, symbolic.X, NEIGHBOURS_K)
 
     alignment = pd.DataFrame([row for pair in pairs for row in pair.rows]).reindex(columns=ALIGNMENT_COLUMNS)
     quality = pd.DataFrame(quality_rows).reindex(columns=LABEL_COLUMNS)
-    return CompareResult(alignment, quality, pairs, settings, group, store.path, notes, skipped, too_few)
+    neighbours = pd.concat(neighbour_tables, ignore_index=True) if neighbour_tables else None
+    return CompareResult(alignment, quality, pairs, settings, group, store.path, notes, skipped, too_few,
+                         *([] if neighbours is None else [neighbours]))
+
+
+def pair_neighbours(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarray, k: int) -> list[pd.DataFrame]:
+    """Across the two spaces of a compared pair, both ways: through the ridge map retrieval chose
+    (view ``"A → B (ridge)"``) and, for one shared space, directly (``"A → B (shared)"``)."""
+    tables = []
+    for run in pair.retrieval.runs:
+        if run.method not in ("ridge", "shared"):
+            continue
+        forward = run.direction.startswith("audio")
+        source, target = (audio, symbolic) if forward else (symbolic, audio)
+        names = (pair.audio, pair.symbolic) if forward else (pair.symbolic, pair.audio)
+        tables.append(cross_space_neighbours(source, target, pair.ids, pair.train, run.settings.get("alpha"), k,
+                                             view=f"{names[0]} → {names[1]} ({run.method})"))
+    return tables
+
+
+#: The figures of the verdict table, in its column order: (measure, method), method "" for alignment.
+VERDICT_FIGURES = (("cka_debiased", ""), ("rsa_spearman", ""), ("mutual_knn", ""), ("recall@1", "ridge"))
+
+
+def verdict_table(result: CompareResult) -> pd.DataFrame:
+    """The headline figures of every compared pair, one row per pair × figure, with Holm-adjusted p-values.
+
+    Figures: debiased CKA, RSA (Spearman), mutual-kNN@k and ridge Recall@1 in both directions, each
+    with its interval, chance level (or null mean) and p-value. The family the Holm correction
+    runs over is every row of this table (all pairs × these figures): ``p_holm`` ≤ α controls the
+    chance of any false "agrees" among them at α.
+    """
+    frame = result.alignment
+    if frame.empty:
+        return frame.assign(p_holm=pd.Series(dtype=float))
+    wanted = np.zeros(len(frame), dtype=bool)
+    measures = frame.measure.str.replace(r"@\d+$", "", regex=True).where(~frame.measure.str.startswith("recall"),
+                                                                          frame.measure)
+    for measure, method in VERDICT_FIGURES:
+        wanted |= (measures == measure).to_numpy() & (frame.method.fillna("") == method).to_numpy()
+    table = frame[wanted].reset_index(drop=True)
+    table["p_holm"] = holm_adjust(table.p_value.to_numpy(dtype=float))
+    return table
+
 
 
 def empty_encoders(store: "Store") -> list[str]:

@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from counterpoint.errors import CounterpointError
-from counterpoint.splits import grouped_folds
+from counterpoint.splits import grouped_folds, majority_share
 
 
 def class_centroids(X: np.ndarray, labels: Sequence[str]) -> tuple[list[str], np.ndarray]:
@@ -101,4 +101,5 @@ def linear_probe_accuracy(X: np.ndarray, labels: Sequence[str], groups: Sequence
         model.fit(X[train], labels[train])
         scores.append(float(np.mean(model.predict(X[test]) == labels[test])))
     return {"probe_accuracy_mean": float(np.mean(scores)), "probe_accuracy_std": float(np.std(scores)),
-            "probe_folds": len(scores), "chance": 1.0 / len(set(labels))}
+            "probe_folds": len(scores), "chance": 1.0 / len(set(labels)), "majority_chance": majority_share(labels)}
+

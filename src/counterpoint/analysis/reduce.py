@@ -15,6 +15,17 @@ from counterpoint.errors import CounterpointError
 MIN_TRACKS = {"pca": 2, "tsne": 7, "umap": 5}
 
 
+def pca_2d(X: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """PCA of standardised ``X`` [N, D]: coordinates ``[N, 2]`` and the share of the total
+    variance each of the two axes explains ``[2]`` (0 for an axis the data cannot fill)."""
+    scaled = StandardScaler().fit_transform(np.asarray(X, dtype=np.float64))
+    components = min(2, scaled.shape[1], len(scaled))
+    pca = PCA(n_components=components, random_state=seed).fit(scaled)
+    coords = pca.transform(scaled)
+    ratios = np.nan_to_num(pca.explained_variance_ratio_)
+    return np.pad(coords, ((0, 0), (0, 2 - components))), np.pad(ratios, (0, 2 - components))
+
+
 def reduce_2d(X: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
     """Project standardised ``X`` [N, D] to ``[N, 2]`` with ``method`` (pca, tsne or umap).
 
@@ -24,12 +35,10 @@ def reduce_2d(X: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
         raise CounterpointError(f"unknown reduction {method!r}; choose one of {', '.join(REDUCTIONS)}")
     if len(X) < MIN_TRACKS[method]:
         raise CounterpointError(f"{method.upper()} needs at least {MIN_TRACKS[method]} tracks, got {len(X)}")
+    if method == "pca":
+        return pca_2d(X, seed)[0]
     scaled = StandardScaler().fit_transform(np.asarray(X, dtype=np.float64))
     n = len(scaled)
-    if method == "pca":
-        components = min(2, scaled.shape[1], n)
-        coords = PCA(n_components=components, random_state=seed).fit_transform(scaled)
-        return np.pad(coords, ((0, 0), (0, 2 - components)))
     if method == "tsne":
         from openTSNE import TSNE
 

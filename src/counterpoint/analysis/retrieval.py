@@ -149,6 +149,16 @@ def _standardise(X: np.ndarray, stats: tuple[np.ndarray, np.ndarray]) -> np.ndar
     return (np.asarray(X, dtype=np.float64) - stats[0]) / stats[1]
 
 
+def standardise_with(X: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """``X`` standardised with the mean and standard deviation of its ``train`` rows, float64."""
+    return _standardise(X, _standardiser(np.asarray(X[train], np.float64)))
+
+
+def ridge_map(X: np.ndarray, Y: np.ndarray, alpha: float) -> np.ndarray:
+    """The ridge coefficients ``[Dx, Dy]`` mapping standardised ``X`` onto ``Y`` (see :func:`_ridge_maps`)."""
+    return _ridge_maps(X, Y, [alpha])[0]
+
+
 def _mrr(queries: np.ndarray, candidates: np.ndarray) -> float:
     return float(np.mean(1.0 / pair_ranks(queries, candidates)))
 

@@ -16,7 +16,7 @@ Two resampling schemes, chosen by what a statistic is made of:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -144,3 +144,19 @@ def serial_blas() -> threadpool_limits:
     more time waking its threads than computing them (100× slower on a busy machine).
     """
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def holm_adjust(p_values: Sequence[float]) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values of one family of tests (NaN stays NaN, outside the family).
+
+    The i-th smallest of m p-values is multiplied by m − i + 1, then made non-decreasing in that
+    order and capped at 1: rejecting where the adjusted p ≤ α controls the family-wise error at α.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    adjusted = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = len(order)
+    scaled = p[order] * (m - np.arange(m))
+    adjusted[order] = np.minimum(np.maximum.accumulate(scaled), 1.0)
+    return adjusted

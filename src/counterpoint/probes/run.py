@@ -40,7 +40,7 @@ from counterpoint.probes.models import (
 )
 from counterpoint.probes.persist import load_probe
 from counterpoint.probes.train import predict_logits, scores, seed_everything, train_probe
-from counterpoint.splits import SPLITS, assign_splits, assert_no_leak, describe_splits
+from counterpoint.splits import SPLITS, assign_splits, assert_no_leak, describe_splits, majority_share
 
 from counterpoint.store import as_store
 
@@ -342,6 +342,7 @@ def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
         accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
         macro_f1_mean=("macro_f1", "mean"), macro_f1_std=("macro_f1", "std"),
         n_classes=("n_classes", "first"), n_train=("n_train", "mean"), n_test=("n_test", "mean"),
+        chance=("chance", "mean"),
     ).reset_index()
     failed = runs[runs["error"] != ""].groupby(keys, sort=False)["error"].first().reset_index()
     table = table.merge(failed, on=keys, how="outer") if len(failed) else table.assign(error="")
@@ -404,8 +405,9 @@ def probe_table(store_or_path: "Store | str | Path", label: str, models: Sequenc
                 rows.append({**row, "encoder": result.config["encoder"], "modality": result.config["modality"],
                              "accuracy": result.accuracy, "macro_f1": result.macro_f1,
                              "n_classes": len(result.classes), "n_train": result.split_counts["train"],
-                             "n_test": result.split_counts["test"], "best_epoch": result.best_epoch})
+                             "n_test": result.split_counts["test"], "best_epoch": result.best_epoch,
+                             "chance": majority_share(result.test_predictions["label"])})
     runs = pd.DataFrame(rows).reindex(columns=["encoder", "modality", "model", "seed", "accuracy", "macro_f1", "n_classes",
-                                               "n_train", "n_test", "best_epoch", "error"])
+                                               "n_train", "n_test", "best_epoch", "chance", "error"])
     runs["error"] = runs["error"].fillna("")
     return ProbeTable(label, seeds, runs, summarise_runs(runs), results)

@@ -1,7 +1,9 @@
-"""Figures of one embedding space: 2-D scatter with class centroids, distance heatmaps."""
+"""Static, paper-ready figures: one colour per class in every figure, labelled axes, legends
+outside the data, cell labels of at least 8 pt, and every figure in each asked format."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -10,6 +12,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from counterpoint.config import FIGURE_FORMATS  # noqa: E402
+
+#: Okabe & Ito's colour-blind-safe palette (black moved last: it is the centroid edge colour).
+OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999", "#000000")
+#: After the first nine classes: Paul Tol's muted scheme, also colour-blind-safe.
+TOL_MUTED = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499")
+PALETTE = OKABE_ITO + TOL_MUTED
+#: Smallest font of any text in a figure (points).
+MIN_FONT_PT = 8
 
 
 def plain(text: object) -> str:
@@ -18,46 +31,64 @@ def plain(text: object) -> str:
     return str(text).replace("$", r"\$")
 
 
-def class_colours(classes: list[str]) -> dict[str, tuple]:
-    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
-    return {c: cmap(i % cmap.N) for i, c in enumerate(classes)}
+def class_colours(classes: Iterable[str]) -> dict[str, str]:
+    """One hex colour per class, by sorted class name: built once per report, so a class has
+    the same colour in every figure and in the interactive page."""
+    return {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(sorted({str(c) for c in classes}))}
 
 
-def scatter_2d(coords: np.ndarray, labels: np.ndarray, title: str, path: Path) -> Path:
+def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+    """Write ``fig`` as ``stem.<format>`` for every format and close it; returns the file the page
+    shows (PNG when written, else the first format)."""
+    paths = [stem.with_name(f"{stem.name}.{fmt}") for fmt in formats]
+    for path in paths:
+        fig.savefig(path, dpi=200 if path.suffix == ".png" else "figure", bbox_inches="tight")
+    plt.close(fig)
+    return next((p for p in paths if p.suffix == ".png"), paths[0])
+
+
+def legend_outside(ax: plt.Axes, n: int) -> None:
+    """A legend right of the axes, never over the data."""
+    if n:
+        ax.legend(fontsize=MIN_FONT_PT, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                  frameon=False, ncols=1 if n <= 18 else 2)
+
+
+def scatter_2d(coords: np.ndarray, labels: np.ndarray, title: str, stem: Path, colours: Mapping[str, str],
+               axis_labels: tuple[str, str] = ("dimension 1", "dimension 2"),
+               formats: Sequence[str] = FIGURE_FORMATS) -> Path:
     """Scatter of 2-D coordinates coloured by label, each class centroid marked with a cross."""
     labels = np.asarray(labels).astype(str)
     classes = sorted(set(labels))
-    colours = class_colours(classes)
-    fig, ax = plt.subplots(figsize=(5.2, 4.4), dpi=110)
+    fig, ax = plt.subplots(figsize=(5.6, 4.2))
     for c in classes:
         points = coords[labels == c]
-        ax.scatter(points[:, 0], points[:, 1], s=12, alpha=0.7, color=colours[c], label=plain(c), linewidths=0)
-        centre = points.mean(axis=0)
-        ax.scatter(*centre, marker="X", s=140, color=colours[c], edgecolors="black", linewidths=1.0)
-    ax.set_title(plain(title), fontsize=9)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.legend(fontsize=7, markerscale=1.2, loc="best", frameon=True)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+        ax.scatter(points[:, 0], points[:, 1], s=14, alpha=0.8, color=colours[c], label=plain(c), linewidths=0)
+        ax.scatter(*points.mean(axis=0), marker="X", s=140, color=colours[c], edgecolors="black", linewidths=1.0)
+    ax.set_title(plain(title), fontsize=10)
+    ax.set_xlabel(plain(axis_labels[0]), fontsize=MIN_FONT_PT + 1)
+    ax.set_ylabel(plain(axis_labels[1]), fontsize=MIN_FONT_PT + 1)
+    ax.tick_params(labelsize=MIN_FONT_PT)
+    legend_outside(ax, len(classes) if len(classes) <= 36 else 0)
+    return save_figure(fig, stem, formats)
 
 
-def heatmap(matrix: pd.DataFrame, title: str, path: Path, fmt: str = "{:.2f}") -> Path:
-    """A labelled heatmap with its values written in the cells."""
-    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(matrix.columns), 1.0 + 0.5 * len(matrix.index)), dpi=110)
-    image = ax.imshow(matrix.to_numpy(dtype=float), cmap="viridis")
-    ax.set_xticks(range(len(matrix.columns)), [plain(c) for c in matrix.columns], rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(range(len(matrix.index)), [plain(c) for c in matrix.index], fontsize=7)
+def heatmap(matrix: pd.DataFrame, title: str, stem: Path, fmt: str = "{:.2f}", colour_label: str = "",
+            formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+    """A labelled heatmap with its values written in the cells (at least :data:`MIN_FONT_PT`)."""
+    n_cols, n_rows = len(matrix.columns), len(matrix.index)
+    fig, ax = plt.subplots(figsize=(2.0 + 0.75 * n_cols, 1.6 + 0.55 * n_rows))
     values = matrix.to_numpy(dtype=float)
+    image = ax.imshow(values, cmap="viridis")
+    ax.set_xticks(range(n_cols), [plain(c) for c in matrix.columns], rotation=45, ha="right", fontsize=MIN_FONT_PT)
+    ax.set_yticks(range(n_rows), [plain(c) for c in matrix.index], fontsize=MIN_FONT_PT)
     threshold = np.nanmean(values) if values.size else 0.0
-    for (i, j), value in np.ndenumerate(values):
-        ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=6,
-                color="white" if value < threshold else "black")
-    ax.set_title(plain(title), fontsize=9)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    if n_cols <= 30:
+        for (i, j), value in np.ndenumerate(values):
+            ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=MIN_FONT_PT,
+                    color="white" if value < threshold else "black")
+    ax.set_title(plain(title), fontsize=10)
+    bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label(plain(colour_label), fontsize=MIN_FONT_PT)
+    bar.ax.tick_params(labelsize=MIN_FONT_PT)
+    return save_figure(fig, stem, formats)

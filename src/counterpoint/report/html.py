@@ -1,10 +1,15 @@
-"""The report page: encoders side by side, figures, tables, and sections from other analyses."""
+"""The report page: one self-contained ``index.html`` (Plotly's offline bundle, the data and the
+shown images inlined), sortable tables, linked scatter plots, and links to every data file."""
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,82 +17,139 @@ import pandas as pd
 from counterpoint import __version__
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 1600px; }
-h1 { margin-bottom: 0.2rem; } .sub { color: #666; margin-top: 0; }
-table { border-collapse: collapse; margin: 0.8rem 0 1.6rem; font-size: 0.85rem; }
-th, td { border: 1px solid #ddd; padding: 0.25rem 0.55rem; text-align: right; }
-th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
+body { font-family: system-ui, sans-serif; margin: 1.4rem 2rem; color: #222; max-width: 1600px; }
+h1 { margin: 0 0 0.2rem; font-size: 1.5rem; } .sub { color: #666; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.6rem 0 1.2rem; font-size: 0.85rem; }
+th, td { border: 1px solid #ddd; padding: 0.22rem 0.5rem; text-align: right; }
+th { background: #f4f4f4; cursor: pointer; } td:first-child, th:first-child { text-align: left; }
+th[data-order=asc]::after { content: " ▲"; } th[data-order=desc]::after { content: " ▼"; }
+.verdict { border: 2px solid #0072B2; border-radius: 6px; padding: 0.4rem 1rem 0.2rem; background: #f5fafd; }
+.verdict p.answer { font-size: 1.05rem; margin: 0.5rem 0; }
 .grid { display: grid; gap: 0.8rem; align-items: start; }
 .grid figure { margin: 0; } .grid img { width: 100%; border: 1px solid #eee; }
-figcaption { font-size: 0.8rem; color: #555; } .note { color: #666; font-size: 0.85rem; }
+figcaption, .files { font-size: 0.8rem; color: #555; } .note { color: #666; font-size: 0.85rem; }
+.controls { display: flex; gap: 1.2rem; align-items: center; flex-wrap: wrap; font-size: 0.9rem; }
+#cp-neighbours { display: flex; gap: 1rem; flex-wrap: wrap; } .nn-view h4 { margin: 0.3rem 0; font-size: 0.85rem; }
+tr.partner td { background: #d8f0e0; } tr.same-class td { background: #f3f3f3; }
 """
 
-METRIC_LABELS = {
-    "n_tracks": "tracks", "n_classes": "classes",
-    "probe_accuracy_mean": "5-fold logistic accuracy", "probe_accuracy_std": "± (std over folds)",
-    "chance": "chance level", "kmeans_ari": "KMeans adjusted Rand index",
-    "kmeans_silhouette": "KMeans silhouette", "label_silhouette": "silhouette of true labels",
-    "mean_relative_within_variance": "within-class variance / total (mean over classes)",
-}
+#: The one definition of a probe accuracy, said beside every probe figure of the report.
+PROBE_ACCURACY = ("Probe accuracy: the share of held-out tracks a classifier trained on the other tracks labels "
+                  "correctly; its chance level is the majority-class share of those same tracks.")
+
+PAGE_JS = resources.files("counterpoint.report").joinpath("page.js").read_text(encoding="utf-8")
 
 
-def _format(value: object) -> str:
+def escape(value: object) -> str:
+    """``value`` as HTML text: a label such as ``<img onerror=…>`` is shown, never run."""
+    return html.escape(str(value), quote=True)
+
+
+def inline_json(data: Any) -> str:
+    """JSON safe inside ``<script type="application/json">``: ``<``, ``>`` and ``&`` written as
+    ``\\u003c`` etc., so no value can close the script element."""
+    text = json.dumps(data, allow_nan=False, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def format_value(value: object) -> str:
+    """A number rounded for reading (— for NaN/None), anything else escaped."""
+    if value is None:
+        return "—"
     if isinstance(value, (float, np.floating)):
-        return "—" if np.isnan(value) else f"{value:.3f}"
-    return html.escape(str(value))
+        return "—" if not np.isfinite(value) else f"{value:.3f}" if abs(value) < 1000 else f"{value:.0f}"
+    return escape(value)
 
 
-def table_html(frame: pd.DataFrame, index: bool = False) -> str:
-    """A DataFrame as an HTML table with numbers rounded for reading."""
+def table_html(frame: pd.DataFrame, index: bool = False, css: str = "") -> str:
+    """A DataFrame as a sortable HTML table (click a heading), numbers rounded, text escaped."""
     frame = frame.reset_index() if index else frame
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{_format(v)}</td>" for v in row) + "</tr>" for row in frame.itertuples(index=False))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    head = "".join(f"<th>{escape(c)}</th>" for c in frame.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{format_value(v)}</td>" for v in row) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return f'<table class="sortable {css}"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
-def side_by_side_metrics(metrics: dict[str, dict[str, float]]) -> pd.DataFrame:
-    """Metrics as rows, encoders as columns."""
-    rows = [[label, *(values.get(key, float("nan")) for values in metrics.values())] for key, label in METRIC_LABELS.items()]
-    return pd.DataFrame(rows, columns=["figure", *metrics], dtype=object).set_index("figure")  # object: counts stay ints
+def image_figure(path: Path, page_dir: Path, caption: str) -> str:
+    """A figure shown inline (data URI, so the page works alone) with links to its files in every
+    format written (``path`` with each sibling suffix)."""
+    mime = {".png": "image/png", ".svg": "image/svg+xml", ".pdf": None}[path.suffix]
+    if mime is None:
+        image = ""
+    else:
+        encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+        image = f'<img src="data:{mime};base64,{encoded}" alt="{escape(caption)}">'
+    return f"<figure>{image}<figcaption>{escape(caption)} {file_links(path, page_dir)}</figcaption></figure>"
 
 
-def write_report(out_dir: Path, title: str, label: str, metrics: dict[str, dict[str, float]],
-                 figures: dict[str, dict[str, str]], timing: pd.DataFrame,
-                 notes: Sequence[str] = (), sections: Sequence[str] = ()) -> Path:
-    """Write ``out_dir/index.html`` and return its path.
+def file_links(path: Path, page_dir: Path) -> str:
+    """Links to ``path`` in each format found beside it (png, svg, pdf), relative to the page."""
+    links = [f'<a href="{escape(_relative(candidate, page_dir))}">{suffix}</a>'
+             for suffix in ("png", "svg", "pdf") if (candidate := path.with_suffix(f".{suffix}")).exists()]
+    return f'<span class="files">[{" · ".join(links)}]</span>' if links else ""
 
-    ``figures`` maps encoder spec → {figure kind → file name in out_dir}; ``sections`` are
-    ready HTML fragments (cross-modal comparison, probes) appended after the per-space part.
-    """
-    specs = list(figures)
-    columns = f"grid-template-columns: repeat({max(1, len(specs))}, minmax(260px, 1fr));"
-    kinds = [k for k in ("pca", "tsne", "umap", "centroids") if any(k in figures[s] for s in specs)]
-    grid = ""
-    for kind in kinds:
-        cells = "".join(
-            f'<figure><img src="{html.escape(figures[s][kind])}" alt="{html.escape(s)} {kind}">'
-            f"<figcaption>{html.escape(s)}</figcaption></figure>" if kind in figures[s] else "<div></div>"
-            for s in specs)
-        grid += f"<h3>{kind.upper() if kind != 'centroids' else 'Class-centroid cosine distance (÷ max)'}</h3>" \
-                f'<div class="grid" style="{columns}">{cells}</div>'
-    note_html = "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{STYLE}</style></head>
+
+def _relative(path: Path, page_dir: Path) -> str:
+    return path.resolve().relative_to(page_dir.resolve()).as_posix()
+
+
+def data_files_section(page_dir: Path) -> str:
+    """Links to every CSV and JSON of the report folder (what every figure and table comes from)."""
+    files = sorted(p for p in page_dir.rglob("*") if p.suffix in (".csv", ".json") and p.is_file())
+    items = "".join(f'<li><a href="{escape(_relative(p, page_dir))}">{escape(_relative(p, page_dir))}</a></li>'
+                    for p in files)
+    return (f'<section id="data-files"><h2>Data files</h2><p class="note">Every figure and table above is drawn '
+            f'from these files (relative to this page).</p><ul class="files">{items}</ul></section>')
+
+
+def interactive_section(payload: dict, methods: Sequence[str]) -> str:
+    """Linked scatter plots (one per space), the audio player, the selection list and the
+    nearest-neighbours view; ``payload`` is the data :func:`page` inlines."""
+    options = "".join(f'<option value="{escape(m)}">{escape(m.upper())}</option>' for m in methods)
+    panels = "".join(f'<div id="cp-scatter-{i}" class="cp-panel" data-spec="{escape(space["spec"])}"></div>'
+                     for i, space in enumerate(payload["spaces"]))
+    columns = f"grid-template-columns: repeat({min(3, max(1, len(payload['spaces'])))}, minmax(320px, 1fr));"
+    return f"""<section id="explore"><h2>Explore the tracks</h2>
+<p class="note">Hover a point for its track and label; click it to mark the same track in every space, play its
+audio and list its nearest tracks; draw a lasso or box to list the tracks inside. Colours are the same class in
+every figure (colour-blind-safe palette).</p>
+<div class="controls"><label>view <select id="cp-method">{options}</select></label>
+<label>track <select id="cp-track"><option value="">— choose —</option></select></label>
+<span>chosen: <b id="cp-chosen">none</b></span>
+<audio id="cp-audio" controls preload="none"></audio><span id="cp-audio-note" class="note"></span></div>
+<div class="grid" style="{columns}">{panels}</div>
+<div id="cp-selection" class="note"></div>
+<h3>Nearest neighbours of the chosen track</h3>
+<p class="note">Within a space: cosine similarity of standardised embeddings (what mutual-kNN counts). Across
+spaces: the track carried into the other space by the ridge map that retrieval fitted on the training tracks (a
+training track's own map saw it), or directly in a shared space. Green: the track's own partner; grey: same
+class.</p>
+<div id="cp-neighbours" class="note">Choose a track.</div>
+</section>"""
+
+
+def page(title: str, subtitle: str, sections: Sequence[str], payload: dict | None) -> str:
+    """The whole page: Plotly's offline bundle and ``payload`` inlined when there is one."""
+    scripts = ""
+    if payload is not None:
+        from plotly.offline import get_plotlyjs
+
+        scripts = (f'<script>{get_plotlyjs()}</script>\n'
+                   f'<script type="application/json" id="cp-data">{inline_json(payload)}</script>\n')
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>
 <body>
-<h1>{html.escape(title)}</h1>
-<p class="sub">Label: <b>{html.escape(label)}</b> · Counterpoint {__version__}</p>
-{note_html}
-<h2>Each space on its own</h2>
-<p class="note">Figures per encoder, computed on the pooled embeddings (standardised). Probe accuracy is a
-stratified 5-fold logistic regression; compare it with the chance level. Within-class variance is divided by
-the total variance so encoders of different scale compare.</p>
-{table_html(side_by_side_metrics(metrics), index=True)}
-{grid}
-<h2>Embedding time</h2>
-{table_html(timing)}
+<h1>{escape(title)}</h1>
+<p class="sub">{subtitle} · Counterpoint {escape(__version__)}</p>
 {''.join(sections)}
+{scripts}<script>{PAGE_JS}</script>
 </body></html>
 """
+
+
+def write_page(out_dir: Path, text: str) -> Path:
+    """Write ``out_dir/index.html``."""
     path = out_dir / "index.html"
-    path.write_text(page, encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path

@@ -19,7 +19,8 @@ import numpy as np  # noqa: E402
 
 from counterpoint.probes.persist import save_probe, write_json  # noqa: E402
 from counterpoint.probes.run import EvaluationResult, ProbeResult, ProbeTable  # noqa: E402
-from counterpoint.report.figures import plain  # noqa: E402
+from counterpoint.report.figures import FIGURE_FORMATS, MIN_FONT_PT, plain, save_figure  # noqa: E402
+from counterpoint.report.html import PROBE_ACCURACY  # noqa: E402
 
 
 def confusion_matrix_figure(matrix: np.ndarray, classes: Sequence[str], title: str = "") -> Figure:
@@ -38,21 +39,19 @@ def confusion_matrix_figure(matrix: np.ndarray, classes: Sequence[str], title: s
         ax.set_title(plain(title))
     if len(classes) <= 30:
         for (row, col), count in np.ndenumerate(matrix):
-            ax.text(col, row, str(int(count)), ha="center", va="center", fontsize=8,
+            ax.text(col, row, str(int(count)), ha="center", va="center", fontsize=MIN_FONT_PT,
                     color="white" if shares[row, col] > 0.5 else "black")
     fig.colorbar(image, ax=ax, label="share of true class")
     return fig
 
 
-def save_confusion_matrix(matrix: np.ndarray, classes: Sequence[str], path: str | Path, title: str = "") -> Path:
-    """Write :func:`confusion_matrix_figure` as a PNG (120 dpi)."""
-    fig = confusion_matrix_figure(matrix, classes, title)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+def save_confusion_matrix(matrix: np.ndarray, classes: Sequence[str], path: str | Path, title: str = "",
+                          formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+    """Write :func:`confusion_matrix_figure` in each of ``formats`` (``path``'s suffix replaced)."""
+    return save_figure(confusion_matrix_figure(matrix, classes, title), Path(path).with_suffix(""), formats)
 
 
-def write_probe_result(result: ProbeResult, out_dir: str | Path) -> Path:
+def write_probe_result(result: ProbeResult, out_dir: str | Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
     """Write model.safetensors and config.json (the probe, for ``--model-path``), training_history.json,
     classification_report.json/.txt, test_predictions.csv and confusion_matrix.png into ``out_dir``."""
     out_dir = Path(out_dir)
@@ -64,7 +63,8 @@ def write_probe_result(result: ProbeResult, out_dir: str | Path) -> Path:
         f"test split, {result.split_counts['test']} tracks\n\n{result.report_text}", encoding="utf-8")
     result.test_predictions.to_csv(out_dir / "test_predictions.csv", index=False)
     title = f"{result.config.get('encoder', '')} · {result.model} · test macro-F1 {result.macro_f1:.3f}".strip(" ·")
-    save_confusion_matrix(result.confusion, result.classes, out_dir / "confusion_matrix.png", title=title)
+    save_confusion_matrix(result.confusion, result.classes, out_dir / "confusion_matrix.png", title=title,
+                          formats=formats)
     return out_dir
 
 
@@ -86,13 +86,13 @@ def _folder_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]+", "_", text).strip("_") or "probe"
 
 
-def write_probe_table(table: ProbeTable, out_dir: str | Path) -> Path:
+def write_probe_table(table: ProbeTable, out_dir: str | Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
     """Write every run under ``out_dir/<encoder>/<model>/seed<k>`` (see :func:`write_probe_result`),
     ``probe_runs.csv`` (one row per run), ``probe_table.csv`` and ``probe_table.json``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for (encoder, model, seed), result in table.results.items():
-        write_probe_result(result, out / _folder_name(encoder) / _folder_name(model) / f"seed{seed}")
+        write_probe_result(result, out / _folder_name(encoder) / _folder_name(model) / f"seed{seed}", formats)
     table.runs.to_csv(out / "probe_runs.csv", index=False)
     table.table.to_csv(out / "probe_table.csv", index=False)
     write_json(out / "probe_table.json", {"label": table.label, "seeds": table.seeds,
@@ -111,19 +111,22 @@ def probe_html_section(probes: ProbeTable, title: str = "Probes") -> str:
     table = probes.table
     best = table[table["error"] == ""].groupby("model")["macro_f1_mean"].max().to_dict() if len(table) else {}
     lines = [f"<section class=\"probes\">\n<h2>{html.escape(title)}</h2>",
-             "<p>Test accuracy and macro-F1 of classifiers trained on each embedding (mean ± standard deviation over "
-             "seeds; splits keep every group on one side). Chance macro-F1 is about 1 / number of classes.</p>",
-             "<table>\n<thead><tr><th>encoder</th><th>modality</th><th>model</th><th>seeds</th><th>accuracy</th>"
-             "<th>macro-F1</th><th>classes</th><th>test tracks</th></tr></thead>\n<tbody>"]
+             f"<p>{PROBE_ACCURACY} Here: the test split, each model named in its row (mean ± standard deviation "
+             "over seeds; splits keep every group on one side). Chance macro-F1 is about 1 / number of classes. "
+             'From <a href="probes/probe_table.csv">probe_table.csv</a>; confusion matrices under '
+             '<a href="probes/">probes/</a>.</p>',
+             "<table class=\"sortable\">\n<thead><tr><th>encoder</th><th>modality</th><th>model</th><th>seeds</th>"
+             "<th>accuracy</th><th>chance</th><th>macro-F1</th><th>classes</th><th>test tracks</th></tr></thead>\n<tbody>"]
     for row in table.to_dict(orient="records"):
         cells = [f"<td>{html.escape(str(row[key]))}</td>" for key in ("encoder", "modality", "model")]
         if row.get("error"):
-            cells.append(f"<td colspan=\"5\">failed: {html.escape(str(row['error']))}</td>")
+            cells.append(f"<td colspan=\"6\">failed: {html.escape(str(row['error']))}</td>")
         else:
             f1 = _mean_std(row["macro_f1_mean"], row["macro_f1_std"])
             if best.get(row["model"]) == row["macro_f1_mean"]:
                 f1 = f"<strong>{f1}</strong>"
-            values = [str(int(row["seeds"])), _mean_std(row["accuracy_mean"], row["accuracy_std"]), f1,
+            values = [str(int(row["seeds"])), _mean_std(row["accuracy_mean"], row["accuracy_std"]),
+                      _mean_std(row.get("chance"), None), f1,
                       str(int(row["n_classes"])), f"{row['n_test']:.0f}"]
             cells += [f"<td>{v}</td>" for v in values]
         lines.append("<tr>" + "".join(cells) + "</tr>")

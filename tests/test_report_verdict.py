@@ -1,0 +1,59 @@
+"""The verdict's arithmetic and rule, the figure formats and the escaping of inlined data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from counterpoint.analysis.statistics import holm_adjust
+from counterpoint.config import AnalysisOptions, figure_formats
+from counterpoint.errors import CounterpointError
+from counterpoint.report.figures import class_colours
+from counterpoint.report.html import inline_json
+from counterpoint.report.verdict import supports_agreement, verdict_sentence
+
+
+def test_holm_multiplies_by_the_remaining_tests_and_stays_monotone() -> None:
+    adjusted = holm_adjust([0.01, 0.04, 0.03, np.nan, 0.5])
+    assert adjusted[:3] == pytest.approx([0.04, 0.09, 0.09])   # 0.01·4, then max(0.03·3, 0.04·2)
+    assert np.isnan(adjusted[3]) and adjusted[4] == pytest.approx(0.5)
+
+
+def _rows(p_holm: list[float], ci_low: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"measure": ["cka_debiased", "recall@1"], "method": ["", "ridge"],
+                         "direction": ["", "audio→symbolic"], "value": [0.5, 0.6], "ci_low": ci_low,
+                         "ci_high": [0.9, 0.9], "chance": [np.nan, 0.1], "null_mean": [0.0, 0.1],
+                         "p_value": p_holm, "p_holm": p_holm})
+
+
+def test_the_sentence_follows_the_rule() -> None:
+    assert " agree: all 2 " in verdict_sentence("a", "s", _rows([0.01, 0.02], [0.2, 0.3]))
+    partly = verdict_sentence("a", "s", _rows([0.01, 0.02], [0.2, 0.05]))   # Recall@1's interval reaches chance
+    assert "agree partly" in partly and "debiased CKA" in partly and "Recall@1" not in partly
+    assert verdict_sentence("a", "s", _rows([0.2, 0.3], [0.2, 0.3])).startswith("No evidence")
+
+
+def test_a_significant_figure_below_chance_does_not_support_agreement() -> None:
+    row = _rows([0.001, 0.001], [-0.2, 0.3]).iloc[0]
+    assert not supports_agreement(row)
+
+
+def test_figure_formats_are_checked_once() -> None:
+    assert figure_formats("svg, PDF,svg") == ("svg", "pdf")
+    assert AnalysisOptions("style").figure_formats == ("png", "svg", "pdf")
+    with pytest.raises(CounterpointError, match="--figure-format 'jpg'"):
+        figure_formats("jpg")
+
+
+def test_inlined_json_cannot_close_its_script_element() -> None:
+    text = inline_json({"label": "</script><img src=x onerror=alert(1)>", "b": "a & b"})
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert json.loads(text)["label"].startswith("</script>")
+
+
+def test_a_class_keeps_its_colour_whatever_else_is_there() -> None:
+    assert class_colours(["b", "a"])["b"] == class_colours(["a", "b", "b"])["b"]
+    assert len(set(class_colours([f"c{i}" for i in range(9)]).values())) == 9
