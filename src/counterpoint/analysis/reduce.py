@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
@@ -13,6 +15,10 @@ from counterpoint.errors import CounterpointError
 #: perplexity (2) needs 3 × perplexity ≤ N − 1; UMAP's spectral start takes 3 eigenvectors of
 #: the N-node neighbour graph (N > 3), and below 5 tracks its graph says nothing.
 MIN_TRACKS = {"pca": 2, "tsne": 7, "umap": 5}
+#: From this many tracks on, UMAP would search neighbours approximately (pynndescent, whose
+#: compilation and search were the largest sink of ``analyze`` at 8000 tracks); the exact
+#: neighbours are computed once with scikit-learn instead. Below it UMAP searches exactly itself.
+UMAP_EXACT_NEIGHBOURS_FROM = 4096
 
 
 def pca_2d(X: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -48,4 +54,19 @@ def reduce_2d(X: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
     import umap
 
     neighbours = int(max(2, min(15, n - 1)))
-    return umap.UMAP(n_components=2, n_neighbors=neighbours, random_state=seed, n_jobs=1).fit_transform(scaled)
+    with warnings.catch_warnings():  # precomputed neighbours carry no search index: no .transform, never called
+        warnings.filterwarnings("ignore", message="precomputed_knn", category=UserWarning)
+        return umap.UMAP(n_components=2, n_neighbors=neighbours, random_state=seed, n_jobs=1,
+                         precomputed_knn=exact_neighbours(scaled, neighbours)).fit_transform(scaled)
+
+
+def exact_neighbours(scaled: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, None] | tuple[None, None, None]:
+    """UMAP's ``precomputed_knn`` for ``scaled`` [N, D]: the ``k`` exact Euclidean neighbours of
+    every row (itself first) from :data:`UMAP_EXACT_NEIGHBOURS_FROM` rows on, else nothing to
+    precompute (UMAP's own exact search)."""
+    if len(scaled) < UMAP_EXACT_NEIGHBOURS_FROM:
+        return None, None, None
+    from sklearn.neighbors import NearestNeighbors
+
+    distances, indices = NearestNeighbors(n_neighbors=k).fit(scaled).kneighbors(scaled)
+    return indices, distances, None
