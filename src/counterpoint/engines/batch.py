@@ -130,6 +130,18 @@ def _embed_isolating_failures(encoder: Encoder, ok: list[Prepared], failures: li
     return finite
 
 
+def begin_run(writer: StoreWriter, meta: EncoderMeta, tracks: Sequence[Track],
+              progress: ProgressCallback | None) -> tuple[list[Track], EncoderRun]:
+    """Declare the encoder to the store; the tracks still to embed (those the store holds with this
+    fingerprint are skipped) and the run's record, with the skipped ones reported as done."""
+    done = writer.begin_encoder(meta)
+    todo = [t for t in tracks if t.id not in done]
+    run = EncoderRun(meta.spec, skipped=len(tracks) - len(todo))
+    if progress:
+        progress(meta.spec, run.skipped, len(tracks))
+    return todo, run
+
+
 def record_batch(writer: StoreWriter, run: EncoderRun, embedded: Sequence[Embedded], failures: Sequence[Failure]) -> None:
     """Journal one batch's embeddings and failures (the driver's part, for every engine)."""
     writer.add_embeddings(run.spec, [e.track_id for e in embedded], [e.embedding for e in embedded],

@@ -35,7 +35,7 @@ from itertools import islice
 from counterpoint.data.manifest import Track
 from counterpoint.encoders.base import Encoder
 from counterpoint.engines import available_cores
-from counterpoint.engines.batch import (EncoderRun, Prepared, ProgressCallback, embed_batch, encoder_meta,
+from counterpoint.engines.batch import (EncoderRun, Prepared, ProgressCallback, begin_run, embed_batch, encoder_meta,
                                         prepare_track, record_batch)
 from counterpoint.store import StoreWriter
 
@@ -55,13 +55,9 @@ def run_encoder(encoder: Encoder, tracks: Sequence[Track], writer: StoreWriter, 
     the encoder's own ``batch_size`` parameter. ``workers`` is the number of processes reading
     files ahead (None: :func:`default_workers`; 0: one thread in this process).
     """
-    done = writer.begin_encoder(encoder_meta(encoder))
-    todo = [t for t in tracks if t.id not in done]
-    run = EncoderRun(encoder.spec, skipped=len(tracks) - len(todo))
-    size = batch_size or encoder.batch_size
     started = time.perf_counter()
-    if progress:
-        progress(encoder.spec, run.skipped, len(tracks))
+    todo, run = begin_run(writer, encoder_meta(encoder), tracks, progress)
+    size = batch_size or encoder.batch_size
     handled = 0
     readers = default_workers() if workers is None else workers
     with closing(prepared_in_order(encoder, todo, readers, ahead=size)) as prepared:

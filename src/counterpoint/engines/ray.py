@@ -36,8 +36,8 @@ import numpy as np
 from counterpoint.data.manifest import Track
 from counterpoint.encoders.base import Encoder
 from counterpoint.engines import available_cores
-from counterpoint.engines.batch import (EncoderRun, Failure, ProgressCallback, embed_batch, encoder_meta, load_encoder,
-                                        prepare_track, record_batch)
+from counterpoint.engines.batch import (EncoderRun, Failure, ProgressCallback, begin_run, embed_batch, encoder_meta,
+                                        load_encoder, prepare_track, record_batch)
 from counterpoint.errors import CounterpointError, EncoderError
 from counterpoint.store import EncoderMeta, StoreWriter
 
@@ -171,13 +171,9 @@ def run_encoder(encoder: Encoder, meta: EncoderMeta, tracks: Sequence[Track], wr
     store with this fingerprint are skipped, ``batch_size`` tracks go to one model call, and
     ``progress`` is called after every batch.
     """
-    done = writer.begin_encoder(meta)
-    todo = [t for t in tracks if t.id not in done]
-    run = EncoderRun(encoder.spec, skipped=len(tracks) - len(todo))
-    size = batch_size or encoder.batch_size
     started = time.perf_counter()
-    if progress:
-        progress(encoder.spec, run.skipped, len(tracks))
+    todo, run = begin_run(writer, meta, tracks, progress)
+    size = batch_size or encoder.batch_size
     returned: set[str] = set()
     for batch in _embedded_batches(encoder, todo, size):
         embedded = [e for e in batch["embedded"] if e is not None]
