@@ -70,6 +70,15 @@ def one_torch_thread():
     torch.set_num_threads(previous)
 
 
+@pytest.fixture(scope="module")
+def dataset_with_bad_files(tmp_path_factory) -> Path:
+    """Class folders of eight good pairs, a WAV that is not audio and a MIDI file that is not MIDI (the engines' tests)."""
+    root = make_class_folders(tmp_path_factory.mktemp("engine") / "data", per_class=4, seconds=1.0)
+    (root / "low" / "piece1.wav").write_bytes(b"RIFF but not really a wave file")
+    (root / "high" / "piece2.mid").write_bytes(b"MThd garbage")
+    return root
+
+
 @pytest.fixture
 def class_dataset(tmp_path: Path) -> Path:
     return make_class_folders(tmp_path / "dataset")

@@ -19,15 +19,6 @@ from store_equality import assert_same_store
 SPECS = ["symbolic-stats", "audio-stats:batch_size=3"]
 
 
-@pytest.fixture(scope="module")
-def dataset_with_bad_files(tmp_path_factory) -> Path:
-    """Eight good pairs, a WAV that is not audio and a MIDI file that is not MIDI."""
-    root = make_class_folders(tmp_path_factory.mktemp("engine") / "data", per_class=4, seconds=1.0)
-    (root / "low" / "piece1.wav").write_bytes(b"RIFF but not really a wave file")
-    (root / "high" / "piece2.mid").write_bytes(b"MThd garbage")
-    return root
-
-
 def test_worker_processes_write_the_store_one_reading_thread_writes(dataset_with_bad_files, tmp_path) -> None:
     thread = embed_dataset(dataset_with_bad_files, tmp_path / "thread.h5", SPECS, workers=0)
     workers = embed_dataset(dataset_with_bad_files, tmp_path / "workers.h5", SPECS, workers=2)

@@ -41,15 +41,6 @@ def local_ray():
         ray.shutdown()
 
 
-@pytest.fixture(scope="module")
-def dataset_with_bad_files(tmp_path_factory) -> Path:
-    """Eight good pairs, a WAV that is not audio and a MIDI file that is not MIDI."""
-    root = make_class_folders(tmp_path_factory.mktemp("ray") / "data", per_class=4, seconds=1.0)
-    (root / "low" / "piece1.wav").write_bytes(b"RIFF but not really a wave file")
-    (root / "high" / "piece2.mid").write_bytes(b"MThd garbage")
-    return root
-
-
 def test_ray_writes_the_store_the_local_engine_writes(dataset_with_bad_files, tmp_path) -> None:
     models = tmp_path / "models"
     specs = ["symbolic-stats", "audio-stats:batch_size=3", write_mert(models / "mert").spec]
