@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from counterpoint.analysis.statistics import holm_adjust
+from counterpoint.analysis.statistics import bh_adjust, holm_adjust, with_adjusted_p_values
 from counterpoint.config import AnalysisOptions, figure_formats
 from counterpoint.errors import CounterpointError
 from counterpoint.report.figures import class_colours
@@ -20,6 +20,21 @@ def test_holm_multiplies_by_the_remaining_tests_and_stays_monotone() -> None:
     adjusted = holm_adjust([0.01, 0.04, 0.03, np.nan, 0.5])
     assert adjusted[:3] == pytest.approx([0.04, 0.09, 0.09])   # 0.01·4, then max(0.03·3, 0.04·2)
     assert np.isnan(adjusted[3]) and adjusted[4] == pytest.approx(0.5)
+
+
+def test_benjamini_hochberg_scales_by_rank_and_takes_the_running_minimum_from_the_top() -> None:
+    adjusted = bh_adjust([0.01, 0.04, 0.03, np.nan, 0.5])
+    # m = 4 finite: sorted 0.01, 0.03, 0.04, 0.5 → ·4/1, ·4/2, ·4/3, ·4/4 = 0.04, 0.06, 0.0533, 0.5, then the
+    # minimum over the ranks above: 0.03 takes 0.0533 from 0.04's rank.
+    assert adjusted[[0, 2, 1, 4]] == pytest.approx([0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.5])
+    assert np.isnan(adjusted[3])
+
+
+def test_adjusted_p_values_treat_the_whole_table_as_one_family() -> None:
+    table = with_adjusted_p_values(pd.DataFrame({"p_value": [0.01, 0.02, np.nan]}))
+    assert table.p_holm.tolist()[:2] == pytest.approx([0.02, 0.02]) and np.isnan(table.p_holm.iloc[2])
+    assert table.p_bh.tolist()[:2] == pytest.approx([0.02, 0.02])
+    assert with_adjusted_p_values(pd.DataFrame({"p_value": []})).columns.tolist() == ["p_value", "p_holm", "p_bh"]
 
 
 def _rows(p_holm: list[float], ci_low: list[float]) -> pd.DataFrame:

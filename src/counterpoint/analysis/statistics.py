@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from counterpoint.config import N_BOOT
@@ -160,3 +161,30 @@ def holm_adjust(p_values: Sequence[float]) -> np.ndarray:
     scaled = p[order] * (m - np.arange(m))
     adjusted[order] = np.minimum(np.maximum.accumulate(scaled), 1.0)
     return adjusted
+
+
+def bh_adjust(p_values: Sequence[float]) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values of one family of tests (NaN stays NaN, outside the family).
+
+    scipy's :func:`~scipy.stats.false_discovery_control` on the finite p-values: rejecting where the
+    adjusted p ≤ q controls the false discovery rate at q (for independent or positively dependent tests).
+    """
+    from scipy.stats import false_discovery_control
+
+    p = np.asarray(p_values, dtype=np.float64)
+    adjusted = np.full(p.shape, np.nan)
+    finite = np.isfinite(p)
+    if finite.any():
+        adjusted[finite] = false_discovery_control(p[finite], method="bh")
+    return adjusted
+
+
+def with_adjusted_p_values(table: pd.DataFrame, p_column: str = "p_value") -> pd.DataFrame:
+    """A copy of ``table`` with ``p_holm`` and ``p_bh``: every finite p-value of the table is one family.
+
+    Holm controls the chance of any false rejection in the family (family-wise error), Benjamini–Hochberg
+    the expected share of false rejections among the rejected (false discovery rate). Rows without a
+    p-value get NaN and do not count in the family.
+    """
+    p = table[p_column].to_numpy(dtype=float) if len(table) else np.zeros(0)
+    return table.assign(p_holm=holm_adjust(p), p_bh=bh_adjust(p))
