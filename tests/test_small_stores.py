@@ -16,6 +16,7 @@ from counterpoint.config import AnalysisOptions, CompareSettings
 from counterpoint.embed import embed_dataset
 from counterpoint.errors import StoreError
 from counterpoint.pipeline import analyze_everything
+from counterpoint.report.build import build_report
 from counterpoint.report.compare import comparison_to_json
 from counterpoint.store import Store, StoreWriter
 
@@ -125,3 +126,21 @@ def test_a_single_class_still_gets_its_views_and_a_note(tmp_path):
         assert (tmp_path / "report" / f"audio-stats_{method}.png").stat().st_size > 1000
     assert not (tmp_path / "report" / "audio-stats_centroid_distance.png").exists()
     assert result.probes.table.error.str.contains("at least two classes, found 'only'").all()
+
+
+def test_a_further_section_writes_its_files_and_follows_the_comparison_on_the_page(tmp_path):
+    store = tiny_store(tmp_path, ["a", "b"] * 6)
+    analysis = analyze_store(store, AnalysisOptions("style"))
+    comparison = run_compare(store, CompareSettings("style", **FAST_COMPARE))
+
+    def layered_section(out: Path, formats) -> str:
+        (out / "layers").mkdir()
+        (out / "layers" / "layers.csv").write_text("a,b\n1,2\n")
+        return f"<h2>Layer maps</h2><p>{','.join(formats)}</p>"
+
+    index = build_report(analysis, comparison, out_dir=tmp_path / "report", figure_formats=("png", "svg"),
+                         further=[layered_section])
+    page = index.read_text()
+    assert (tmp_path / "report" / "layers" / "layers.csv").is_file()
+    assert "<h2>Layer maps</h2><p>png,svg</p>" in page
+    assert page.index("Audio × symbolic in detail") < page.index("Layer maps")

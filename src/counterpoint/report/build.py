@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,12 +138,19 @@ def quality_section(analysis: AnalysisResult, figures: dict[str, dict[str, Path]
             f'<p class="note">Static 2-D views (paper-ready files):</p><ul class="files">{statics}</ul></section>')
 
 
+#: A further section of the page, given (report folder, figure formats): it writes its own files
+#: (tables, JSON, figures) under the report folder and returns its HTML. Analyses beyond the
+#: per-space one, the comparison and the probes add their sections this way.
+SectionWriter = Callable[[Path, Sequence[str]], str]
+
+
 def build_report(analysis: AnalysisResult, comparison: CompareResult | None = None, probes: ProbeTable | None = None,
                  out_dir: str | Path = "report", notes: Sequence[str] = (),
-                 figure_formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+                 figure_formats: Sequence[str] = FIGURE_FORMATS, further: Sequence[SectionWriter] = ()) -> Path:
     """Write the whole report folder and return the path of its ``index.html``.
 
     ``comparison`` and ``probes`` (when given) get their section and their subfolder;
+    ``further`` sections (see :data:`SectionWriter`) follow the comparison's, in order;
     ``notes`` go first among the page's notes (see :func:`report_notes`); every static figure
     is written in each of ``figure_formats`` (png, svg, pdf).
     """
@@ -167,6 +174,7 @@ def build_report(analysis: AnalysisResult, comparison: CompareResult | None = No
         sections.append(interactive_section(payload, payload["methods"]))
     if comparison is not None:
         sections.append(compare_html_section(comparison, out / "compare", out))
+    sections += [write_section(out, figure_formats) for write_section in further]
     if probes is not None:
         write_probe_table(probes, out / "probes", figure_formats)
         sections.append(probe_html_section(probes))
