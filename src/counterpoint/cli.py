@@ -500,6 +500,13 @@ def embed_command(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
     _print(f"store: {out}")
 
 
+def _layer_text(record) -> str:
+    """``#2 max_pool`` for one layer of an encoder with layers (its position in the network), else ``—``."""
+    if record.layer is None:
+        return "—"
+    return f"#{record.layer_index} {record.layer}" if record.layer_index is not None and record.layer_index >= 0 else record.layer
+
+
 @store_app.command("info", cls=PlainUsageCommand)
 @friendly
 def store_info(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5)."),
@@ -518,9 +525,11 @@ def store_info(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store f
     label_columns = [c for c in tracks.columns if c not in ("id", "audio_filename", "midi_filename")]
     _print(f"metadata columns: {', '.join(label_columns)}")
     timing = store.timing().set_index("encoder")
+    records = [layer for r in store.encoders for layer in (store.layers(r.base_spec) if r.base_spec else [r])]
+    records += [r for r in store.all_encoders if r not in records]
     rows = [[r.spec, r.modality, r.dim, r.n_tracks, r.n_frames, f"{timing.loc[r.spec, 'seconds']:.1f}",
-             r.fingerprint.get("weights") or "—"] for r in store.encoders]
-    _print(_table("Encoders", ["spec", "modality", "dim", "tracks", "frames", "seconds", "weights digest"], rows))
+             r.fingerprint.get("weights") or "—", _layer_text(r)] for r in records]
+    _print(_table("Encoders", ["spec", "modality", "dim", "tracks", "frames", "seconds", "weights digest", "layer"], rows))
     table = store.failures()
     _print(f"failures: {len(table)}")
     if len(table):

@@ -9,7 +9,10 @@ Layout of ``FILE.h5`` (format 2)::
                            attr ``n_rows``: rows committed. Rows are appended: the last row of
                            an id holds its current metadata
     /encoders/<key>/       attrs: spec, name, modality, dim, fingerprint (JSON), fingerprint_digest,
-                                  n_tracks, n_frames (committed)
+                                  n_tracks, n_frames (committed); for one layer of an encoder with
+                                  layers (musicnn, MERT, CLaMP's M3): layer, layer_index (its
+                                  position in the network, -1: no single layer) and base_spec
+                                  (the spec without layer=, shared by the encoder's layers)
         ids                (N,)    track ids, row order of everything below
         pooled             (N, D)  float32
         frame_offsets      (N+1,)  int64, rows of track i are frames[offsets[i]:offsets[i+1]]
@@ -157,6 +160,10 @@ class EncoderRecord:
     feature_names: list[str] | None
     compute_seconds: float
     input_seconds: float
+    #: for one layer of an encoder with layers: its name, position in the network and base spec
+    layer: str | None = None
+    layer_index: int | None = None
+    base_spec: str | None = None
 
 
 class _DamagedDataset(Exception):
@@ -278,21 +285,43 @@ class Store:
             n_frames=committed_rows(group["frames"]), feature_names=names,
             compute_seconds=float(np.sum(_committed(group["compute_seconds"]))),
             input_seconds=float(np.sum(_committed(group["duration"]))),
+            layer=_text(group.attrs["layer"]) if "layer" in group.attrs else None,
+            layer_index=int(group.attrs["layer_index"]) if "layer_index" in group.attrs else None,
+            base_spec=_text(group.attrs["base_spec"]) if "base_spec" in group.attrs else None,
         )
 
     @property
     def encoders(self) -> list[EncoderRecord]:
-        """One record per encoder group, in the file's order: spec, modality, dim, track and frame counts."""
+        """One record per encoder, in the file's order: spec, modality, dim, track and frame counts.
+
+        An encoder whose several layers the store holds (``musicnn:layers=all``) appears once, as
+        its default layer (the entry whose spec is its base spec), so that analyses and comparisons
+        do not multiply by its layers; without that entry each of its layers appears.
+        :attr:`all_encoders` lists every entry and :meth:`layers` one encoder's layers.
+        """
+        defaults = {r.base_spec for r in self._records if r.base_spec is not None and r.spec == r.base_spec}
+        return [r for r in self._records if r.base_spec not in defaults or r.spec == r.base_spec]
+
+    @property
+    def all_encoders(self) -> list[EncoderRecord]:
+        """Every encoder entry, each stored layer of an encoder with layers included, in the file's order."""
         return list(self._records)
+
+    def layers(self, base_spec: str) -> list[EncoderRecord]:
+        """The stored layers of the encoder ``base_spec`` (its spec without ``layer=``), in network order;
+        empty when the store holds none of them with layer attributes."""
+        held = [r for r in self._records if r.base_spec == base_spec]
+        return sorted(held, key=lambda r: (r.layer_index if r.layer_index is not None and r.layer_index >= 0
+                                           else len(self._records) + 1, r.spec))
 
     @property
     def encoder_specs(self) -> list[str]:
         """The specs of :attr:`encoders`, in the same order."""
-        return [r.spec for r in self._records]
+        return [r.spec for r in self.encoders]
 
     def encoders_with_tracks(self) -> list[EncoderRecord]:
         """The :attr:`encoders` that hold at least one track (an audio encoder on MIDI-only rows holds none)."""
-        return [r for r in self._records if r.n_tracks]
+        return [r for r in self.encoders if r.n_tracks]
 
     def encoder(self, spec_or_name: str) -> EncoderRecord:
         """The record whose spec is ``spec_or_name``, or the only one with that encoder name.
@@ -306,10 +335,10 @@ class Store:
             exact = [r for r in self._records if canonical_spec(r.spec) == wanted]
         if exact:
             return exact[0]
-        by_name = [r for r in self._records if r.name == spec_or_name]
+        by_name = [r for r in self.encoders if r.name == spec_or_name]
         if len(by_name) == 1:
             return by_name[0]
-        available = ", ".join(self.encoder_specs) or "none"
+        available = ", ".join(r.spec for r in self._records) or "none"
         if by_name:
             raise StoreError(f"{self.path}: {spec_or_name!r} matches several encoders ({', '.join(r.spec for r in by_name)}) — give the full spec")
         raise StoreError(f"{self.path}: no encoder {spec_or_name!r} in the store (it has: {available})")
@@ -537,6 +566,11 @@ class EncoderMeta:
     dim: int
     fingerprint: dict[str, Any]
     feature_names: list[str] | None = None
+    #: for one layer of an encoder with layers: its name, position in the network (-1: no single
+    #: layer) and the base spec; not part of the digest (the fingerprint already names the layer)
+    layer: str | None = None
+    layer_index: int | None = None
+    base_spec: str | None = None
 
     @property
     def digest(self) -> str:
@@ -720,7 +754,11 @@ def _apply_encoder(fold: _Fold, arrays: dict[str, np.ndarray], meta: dict[str, A
     key = encoder_key(meta["spec"])
     digest = EncoderMeta(meta["spec"], meta["name"], meta["modality"], meta["dim"], meta["fingerprint"]).digest
     encoders = fold.handle.get("encoders")
+    layer = {"layer": meta["layer"], "base_spec": meta["base_spec"]} if meta.get("layer") is not None else {}
     if encoders is not None and key in encoders and _text(encoders[key].attrs["fingerprint_digest"]) == digest:
+        if layer and "layer" not in encoders[key].attrs:  # written before stores knew layers
+            fold.reshape()
+            _set_layer_attrs(encoders[key], layer, meta["layer_index"])
         return
     fold.reshape()
     encoders = fold.handle.require_group("encoders")
@@ -731,6 +769,8 @@ def _apply_encoder(fold: _Fold, arrays: dict[str, np.ndarray], meta: dict[str, A
     _set_text_attrs(group.attrs, {"spec": meta["spec"], "name": meta["name"], "modality": meta["modality"],
                                   "fingerprint": json.dumps(meta["fingerprint"], sort_keys=True, default=str),
                                   "fingerprint_digest": digest})
+    if layer:
+        _set_layer_attrs(group, layer, meta["layer_index"])
     group.attrs["dim"] = dim
     group.attrs[TRACK_COUNT] = np.int64(0)
     group.attrs[FRAME_COUNT] = np.int64(0)
@@ -748,6 +788,11 @@ def _apply_encoder(fold: _Fold, arrays: dict[str, np.ndarray], meta: dict[str, A
     if meta.get("has_feature_names"):
         _string_column(group, "feature_names", arrays["feature_names"].astype(str).tolist(), least=1)
     fold.present[key] = set()
+
+
+def _set_layer_attrs(group: h5py.Group, texts: dict[str, str], index: int) -> None:
+    _set_text_attrs(group.attrs, texts)
+    group.attrs["layer_index"] = np.int64(index)
 
 
 def _apply_embeddings(fold: _Fold, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
@@ -925,7 +970,8 @@ class StoreWriter:
         """
         self.journal.write("encoder", {"feature_names": np.array(meta.feature_names or [], dtype=str)},
                            {"spec": meta.spec, "name": meta.name, "modality": meta.modality, "dim": meta.dim,
-                            "fingerprint": meta.fingerprint, "has_feature_names": meta.feature_names is not None})
+                            "fingerprint": meta.fingerprint, "has_feature_names": meta.feature_names is not None,
+                            "layer": meta.layer, "layer_index": meta.layer_index, "base_spec": meta.base_spec})
         self.commit()
         key = encoder_key(meta.spec)
         if key not in self._present:

@@ -259,6 +259,104 @@ class Encoder(ABC):
         """Prepare and embed tracks in one go (raises on the first bad track)."""
         return self.embed_prepared([self.prepare(t) for t in tracks])
 
+    def outputs(self) -> list["Encoder"]:
+        """The single-output encoders whose store entries one pass of this encoder writes: itself
+        (a :class:`LayeredEncoder` given ``layers=`` writes one per layer)."""
+        return [self]
+
+    def embed_outputs(self, inputs: Sequence[Any]) -> list[list[Embedding]]:
+        """One model pass over a batch: per output of :meth:`outputs`, one Embedding per input."""
+        return [self.embed_prepared(inputs)]
+
+    def layer_info(self) -> "LayerInfo | None":
+        """Which layer of which base encoder this encoder returns, or None for an encoder without layers."""
+        return None
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One layer of a network: its name (the ``layer=`` value), its position in the network
+    (-1 for a value that is no single layer, e.g. MERT's ``all-mean``), and the base spec —
+    the encoder's spec without ``layer=``, shared by all its layers."""
+
+    layer: str
+    index: int
+    base: str
+
+
+#: The value of ``layers=`` that selects every layer of the network.
+ALL_LAYERS = "all"
+
+
+def layers_parameter(example: str) -> Parameter:
+    """The ``layers`` parameter of a :class:`LayeredEncoder`; ``example`` is a list of its layers."""
+    return Parameter("", f"embed several layers in one model pass, one store entry each (the entry layer=X alone "
+                         f"would make): {ALL_LAYERS}, or a |-separated list, e.g. layers={example}")
+
+
+class LayeredEncoder(Encoder):
+    """An encoder whose ``layer`` parameter picks one of several layers of its network.
+
+    With ``layers=all`` (or ``layers=a|b|c``) it runs the network once per batch and returns
+    every selected layer (:meth:`outputs`, :meth:`embed_outputs`); the runner stores each as the
+    entry ``ENC:layer=X`` would make, same spec and fingerprint, so either run skips what the
+    other stored. Subclasses declare ``layer`` and ``layers`` (:func:`layers_parameter`) and write
+    :meth:`layer_names` and :meth:`embed_layers`.
+    """
+
+    def __init__(self, **params: Any) -> None:
+        if params.get("layers") and "layer" in params:
+            raise EncoderError(f"encoder {self.name}: layer= and layers= both given — give layer=X for one layer or "
+                               f"layers={ALL_LAYERS} (or a |-separated list) for several")
+        super().__init__(**params)
+
+    @abstractmethod
+    def layer_names(self) -> list[str]:
+        """Every layer of the network, in network order (input side first)."""
+
+    @abstractmethod
+    def embed_layers(self, inputs: Sequence[Any], layers: Sequence[str]) -> dict[str, list[Embedding]]:
+        """One model pass over a batch: per layer, the Embeddings ``layer=X`` alone gives."""
+
+    def selected_layers(self) -> list[str]:
+        """The layers ``layers=`` names (every layer for ``all``); empty without ``layers=``."""
+        text = str(self.params["layers"]).strip()
+        if not text:
+            return []
+        known = self.layer_names()
+        if text == ALL_LAYERS:
+            return known
+        chosen = [part.strip() for part in text.split("|") if part.strip()]
+        unknown = [layer for layer in chosen if layer not in known]
+        if unknown or len(set(chosen)) != len(chosen):
+            raise EncoderError(f"encoder {self.name}: layers={text} — {'unknown layer(s) ' + ', '.join(unknown) if unknown else 'a layer named twice'}; "
+                               f"its layers are {'|'.join(known)} (or layers={ALL_LAYERS})")
+        return chosen
+
+    def single_layer(self, layer: str) -> "LayeredEncoder":
+        """This encoder returning ``layer`` only (no model of its own: it shares nothing but the parameters)."""
+        params = {k: v for k, v in self.params.items() if k != "layers"}
+        return type(self)(**{**params, "layer": layer})
+
+    def outputs(self) -> list[Encoder]:
+        layers = self.selected_layers()
+        return [self.single_layer(layer) for layer in layers] if layers else [self]
+
+    def embed_outputs(self, inputs: Sequence[Any]) -> list[list[Embedding]]:
+        layers = self.selected_layers()
+        if not layers:
+            return [self.embed_prepared(inputs)]
+        by_layer = self.embed_layers(inputs, layers)
+        return [by_layer[layer] for layer in layers]
+
+    def layer_info(self) -> LayerInfo | None:
+        if self.params["layers"]:
+            return None  # several layers: each output has its own
+        layer = str(self.params["layer"])
+        names = self.layer_names()
+        base = self.canonical_spec({k: v for k, v in self.params.items() if k not in ("layer", "layers")})
+        return LayerInfo(layer, names.index(layer) if layer in names else -1, base)
+
 
 class AudioEncoder(Encoder):
     """An encoder of mono audio at :attr:`sample_rate`, offering the HEAR 2021 API.

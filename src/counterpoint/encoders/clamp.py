@@ -13,6 +13,11 @@ last hidden state, so a window's mean frame is exactly its projected vector), st
 windows the same way. A frame's time is the middle of its patch: the mean of the onsets
 (seconds, from the MIDI delta ticks and tempo map) of the first and last MIDI message the
 patch holds; the opening special patch is at 0 s, the closing one at the end of the MIDI.
+
+``layer`` picks what is returned: ``proj``, the joint space above (the default), or one of M3's
+hidden states ``0 .. num_hidden_layers`` (768-d, before the projection; frames one per patch,
+pooled the same window-weighted mean of mask-averaged windows); ``layers=all`` stores several
+from one pass.
 """
 
 from __future__ import annotations
@@ -24,12 +29,15 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from counterpoint.data.manifest import Track
-from counterpoint.encoders.base import Embedding, Parameter
+from counterpoint.encoders.base import Embedding, LayeredEncoder, Parameter, layers_parameter
 from counterpoint.encoders.clamp_weights import CLAMP2_WEIGHTS, CLAMP3_C2_WEIGHTS, CLAMP3_SAAS_WEIGHTS, load_branch
 from counterpoint.encoders.segments import run_segmented
 from counterpoint.encoders.torch_base import TorchEncoder, runtime_parameters
 from counterpoint.encoders.weights import WeightFile, file_digest, first_missing, resolve_weights
 from counterpoint.errors import TrackError, WeightsError
+
+#: The ``layer`` of the joint CLaMP space: the projection of M3's last hidden state.
+PROJECTED = "proj"
 
 
 def m3_features(model: Any, patches: Sequence[np.ndarray], forward_batch: int = 4,
@@ -71,7 +79,7 @@ def patch_times(first_line: np.ndarray, last_line: np.ndarray, line_seconds: np.
     return times
 
 
-class M3ClampEncoder(TorchEncoder):
+class M3ClampEncoder(TorchEncoder, LayeredEncoder):
     """Shared code of CLaMP 2 and CLaMP 3's symbolic branch (subclasses set the class attributes)."""
 
     modality = "symbolic"
@@ -83,6 +91,9 @@ class M3ClampEncoder(TorchEncoder):
     common_parameters: ClassVar[dict[str, Parameter]] = {
         "weights": Parameter("", "path of a checkpoint (.pth or .safetensors); default: the official file"),
         "config": Parameter("", "path of a JSON M3Config for a non-standard model; default: the full-size model"),
+        "layer": Parameter(PROJECTED, f"what to return: {PROJECTED} (the joint space) or one of M3's hidden states "
+                                      "0..12 (0: its embeddings, 12: its last layer; fewer for a smaller config=)"),
+        "layers": layers_parameter(f"0|6|12|{PROJECTED}"),
         **runtime_parameters(batch_size=4, forward_batch=4, forward_help="windows of patch_length patches"),
     }
 
@@ -105,7 +116,18 @@ class M3ClampEncoder(TorchEncoder):
 
     @property
     def dim(self) -> int:
-        return self.config.projection_size
+        return self.config.projection_size if self.params["layer"] == PROJECTED else self.config.hidden_size
+
+    def layer_names(self) -> list[str]:
+        return [str(i) for i in range(self.config.num_hidden_layers + 1)] + [PROJECTED]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The fingerprint; ``layer`` only when it is not the joint space, so stores made before
+        the encoder had layers stay valid."""
+        fingerprint = super().fingerprint()
+        if self.params["layer"] == PROJECTED:
+            fingerprint["params"].pop("layer")
+        return fingerprint
 
     def weights_path(self) -> Path:
         return resolve_weights(self.weight_file(self.params), self.params["weights"])
@@ -133,16 +155,42 @@ class M3ClampEncoder(TorchEncoder):
         return PreparedScore(patches.ids, times, mtf.duration)
 
     def embed_prepared(self, inputs: Sequence[PreparedScore]) -> list[Embedding]:
+        layer = str(self.params["layer"])
+        return self.embed_layers(inputs, [layer])[layer]
+
+    def embed_layers(self, inputs: Sequence[PreparedScore], layers: Sequence[str]) -> dict[str, list[Embedding]]:
+        """One pass of M3 over every window; per layer, the Embeddings ``layer=X`` gives (``proj``: frames
+        are the projected last hidden states, pooled the reference's projected window mean)."""
         import torch
 
+        from counterpoint.encoders.m3 import masked_mean
+
         model = self.model()
-        results = m3_features(model, [p.patches for p in inputs], self.forward_batch, self.device)
-        embeddings = []
+        last = self.config.num_hidden_layers
+        states = [last if layer == PROJECTED else int(layer) for layer in layers]
+
+        def forward(patches: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            hidden = model.encoder.hidden_states(patches, mask)
+            pooled = [model.proj(masked_mean(hidden[last], mask)) if layer == PROJECTED else masked_mean(hidden[s], mask)
+                      for layer, s in zip(layers, states)]
+            return torch.cat([hidden[s] for s in states], dim=-1), torch.cat(pooled, dim=-1)
+
+        pad = torch.zeros(self.config.patch_size, dtype=torch.int64)
+        items = [torch.as_tensor(np.asarray(p.patches, dtype=np.int64)) for p in inputs]
+        results = run_segmented(items, self.config.patch_length, forward, self.forward_batch, pad, self.device)
+        hidden_size = self.config.hidden_size
+        by_layer: dict[str, list[Embedding]] = {layer: [] for layer in layers}
         with torch.inference_mode():
             for prepared, (hidden, pooled) in zip(inputs, results):
-                projected = model.proj(torch.from_numpy(hidden).to(self.device)).float().cpu().numpy()
-                embeddings.append(Embedding(projected, prepared.times, pooled, prepared.duration))
-        return embeddings
+                offset = 0
+                for index, layer in enumerate(layers):
+                    frames = hidden[:, index * hidden_size:(index + 1) * hidden_size]
+                    size = self.config.projection_size if layer == PROJECTED else hidden_size
+                    if layer == PROJECTED:
+                        frames = model.proj(torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)).float().cpu().numpy()
+                    by_layer[layer].append(Embedding(frames, prepared.times, pooled[offset:offset + size], prepared.duration))
+                    offset += size
+        return by_layer
 
 
 class Clamp2Encoder(M3ClampEncoder):

@@ -173,10 +173,15 @@ class M3PatchEncoder(torch.nn.Module):
     def forward(self, patches: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``patches`` int64 ``[B, L, patch_size]``, ``mask`` ``[B, L]`` (1 = real patch) →
         last hidden states float32 ``[B, L, hidden_size]``."""
+        return self.hidden_states(patches, mask)[-1]
+
+    def hidden_states(self, patches: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Every hidden state of the BERT, ``num_hidden_layers + 1`` of ``[B, L, hidden_size]``: 0 is
+        its embedding output, the last the output of its last layer (what :meth:`forward` returns)."""
         one_hot = torch.nn.functional.one_hot(patches, num_classes=N_CHARACTERS)
         one_hot = one_hot.reshape(patches.shape[0], patches.shape[1], -1).to(self.patch_embedding.weight.dtype)
         embeddings = self.patch_embedding(one_hot)
-        return self.base(inputs_embeds=embeddings, attention_mask=mask).last_hidden_state
+        return self.base(inputs_embeds=embeddings, attention_mask=mask, output_hidden_states=True).hidden_states
 
 
 class M3WithProjection(torch.nn.Module):

@@ -8,7 +8,8 @@ rate is resampled with ``torchaudio.transforms.Resample``'s windowed sinc, as bo
 normalised once over the whole file to zero mean and unit variance, then cut into
 non-overlapping windows (5 s by default, the length MERT was trained on) that run through the
 model; their frames are concatenated. ``layer`` picks one of the 13 hidden states (0 = the
-input of the first transformer layer, 12 = the last) or ``all-mean``, their average.
+input of the first transformer layer, 12 = the last) or ``all-mean``, their average;
+``layers=all`` (or ``layers=0|6|12``) stores several hidden states from one pass.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 import numpy as np
 
 from counterpoint.data.resample import TORCHAUDIO_SINC_HANN, Resampler
-from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
+from counterpoint.encoders.base import AudioEncoder, Embedding, LayeredEncoder, Parameter, layers_parameter
 from counterpoint.encoders.hubert import (MERT_CHECKPOINT, MERT_CONFIG, MERT_REPO, MertFiles, MertModel, locate_mert,
                                           normalise_waveform, read_config)
 from counterpoint.encoders.torch_base import TorchEncoder, runtime_parameters
@@ -40,7 +41,7 @@ class PreparedAudio:
     source: str
 
 
-class MertEncoder(TorchEncoder, AudioEncoder):
+class MertEncoder(TorchEncoder, LayeredEncoder, AudioEncoder):
     """MERT-v1-95M frames (768-dim, 75 Hz) of one layer or the mean of all 13; pooled = mean over time."""
 
     name: ClassVar[str] = "mert"
@@ -51,6 +52,7 @@ class MertEncoder(TorchEncoder, AudioEncoder):
     resampler: ClassVar[Resampler] = TORCHAUDIO_SINC_HANN
     parameters: ClassVar[dict[str, Parameter]] = {
         "layer": Parameter("all-mean", "hidden state to return: 0..12, or all-mean for the average of all 13"),
+        "layers": layers_parameter("0|6|12"),
         "window": Parameter(5.0, "length in seconds of the windows long audio is cut into", low=0.0, closed="right"),
         "weights": Parameter("", "local Hugging Face folder of the model, or its weights file (.bin/.safetensors)"),
         "config": Parameter("", "the model's config.json, when weights= names a single file"),
@@ -103,20 +105,38 @@ class MertEncoder(TorchEncoder, AudioEncoder):
                              f"MERT frame ({model.field} samples at {model.sample_rate} Hz) — remove the track")
         return PreparedAudio(normalise_waveform(waveform), len(waveform) / model.sample_rate, source)
 
-    def _reduce(self, states: "torch.Tensor") -> "torch.Tensor":
-        """[L, B, T, H] → [B, T, H]: one hidden state or the mean of all of them."""
-        layer = str(self.params["layer"])
+    def layer_names(self) -> list[str]:
+        """The hidden states ``0 .. num_hidden_layers`` of the model's config."""
+        layers = int(read_config(self.files().config).get("num_hidden_layers", 12)) + 1
+        return [str(i) for i in range(layers)]
+
+    @staticmethod
+    def _reduce(states: "torch.Tensor", layer: str) -> "torch.Tensor":
+        """[L, B, T, H] → [B, T, H]: one hidden state or the mean of all of them (``all-mean``)."""
         return states.mean(dim=0) if layer == "all-mean" else states[int(layer)]
 
     def embed_prepared(self, inputs: Sequence[PreparedAudio]) -> list[Embedding]:
+        layer = str(self.params["layer"])
+        return self.embed_layers(inputs, [layer])[layer]
+
+    def embed_layers(self, inputs: Sequence[PreparedAudio], layers: Sequence[str]) -> dict[str, list[Embedding]]:
+        """Every window through the model once; per layer (a hidden state or ``all-mean``), one Embedding per input."""
+        import torch
+
         model = self.model()
         window = int(round(float(self.params["window"]) * model.sample_rate))
         starts = [window_starts(len(item.waveform), window, model.field) for item in inputs]
         windows = [[item.waveform[s:s + window] for s in track_starts] for item, track_starts in zip(inputs, starts)]
-        outputs = self.run_windows(windows, lambda batch: self._reduce(model.hidden_states(batch)))
-        embeddings = []
+
+        def forward(batch: "torch.Tensor") -> "torch.Tensor":  # [B, len(layers), T, H]
+            states = model.hidden_states(batch)
+            return torch.stack([self._reduce(states, layer) for layer in layers], dim=1)
+
+        outputs = self.run_windows(windows, forward)
+        by_layer: dict[str, list[Embedding]] = {layer: [] for layer in layers}
         for item, track_starts, track_outputs in zip(inputs, starts, outputs):
-            frames = np.concatenate(track_outputs).astype(np.float32)
-            times = np.concatenate([model.frame_times(s, len(out)) for s, out in zip(track_starts, track_outputs)])
-            embeddings.append(mean_pooled(frames, times, item.duration))
-        return embeddings
+            times = np.concatenate([model.frame_times(s, out.shape[1]) for s, out in zip(track_starts, track_outputs)])
+            for index, layer in enumerate(layers):
+                frames = np.concatenate([out[index] for out in track_outputs]).astype(np.float32)
+                by_layer[layer].append(mean_pooled(frames, times, item.duration))
+        return by_layer

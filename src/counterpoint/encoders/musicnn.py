@@ -15,7 +15,8 @@ The network, for one patch of 187 log-mel frames (3 s) × 96 bands:
 * mid end: three 1-D convolutions over time (7 frames, 64 filters, ReLU, batch norm), the
   second and third with residual connections; the front end and the three mid-end outputs
   are concatenated into 753 channels per frame;
-* back end: max and mean over time (753 each — the ``max_pool`` / ``mean_pool`` features),
+* back end: max and mean over time (753 each — the ``max_pool`` / ``mean_pool`` features; the
+  max of the front end alone is the ``frontend`` layer, 561, of the mid end alone ``midend``, 192),
   batch norm, a dense layer of 200 units with ReLU and batch norm (``penultimate``), and a
   dense layer of 50 logits whose sigmoid is the ``taggram``.
 
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from counterpoint.data.audio import load_audio
-from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
+from counterpoint.encoders.base import AudioEncoder, Embedding, LayeredEncoder, Parameter, layers_parameter
 from counterpoint.encoders.cpu import single_threaded_blas
 from counterpoint.encoders.torch_base import TorchEncoder, runtime_parameters
 from counterpoint.encoders.weights import WeightFile, declare_weights, files_digest, find_weights
@@ -77,7 +78,13 @@ MSD_TAGS = (
     "funk", "electro", "heavy metal", "Progressive rock", "60s", "rnb", "indie pop", "sad", "House", "happy",
 )
 TAGS = {"MTT": MTT_TAGS, "MSD": MSD_TAGS}
-LAYER_DIMS = {"max_pool": 753, "mean_pool": 753, "penultimate": 200, "taggram": 50}
+#: Patch-level layers in network order and their dimensions: ``frontend`` and ``midend`` are the
+#: max over the patch's frames of the front end (561) and of the three mid-end outputs (192) —
+#: the two parts of ``max_pool`` — then the back end's ``max_pool``, ``mean_pool``, ``penultimate``
+#: and ``taggram``.
+LAYER_DIMS = {"frontend": 561, "midend": 192, "max_pool": 753, "mean_pool": 753, "penultimate": 200, "taggram": 50}
+#: The layers whose activations come before the dense back end.
+POOLED_LAYERS = ("frontend", "midend", "max_pool", "mean_pool")
 
 PYPI_URL = "https://pypi.org/project/musicnn/0.1.0/"
 CHECKPOINT_FILES = {m: [WeightFile(model="musicnn", filename=f"{m}_musicnn/{name}", url=PYPI_URL, size=size, package="musicnn",
@@ -358,7 +365,8 @@ def _build_network_class():
 
             Returns frame-level ``timbral`` ``[B, T, 408]``, ``temporal`` ``[B, T, 153]``,
             ``cnn1..3`` ``[B, T, 64]`` and patch-level ``max_pool``, ``mean_pool`` ``[B, 753]``;
-            then, unless ``until`` is a pooling layer, ``penultimate`` ``[B, 200]``,
+            ``frontend`` ``[B, 561]`` and ``midend`` ``[B, 192]`` (the two parts of ``max_pool``);
+            then, unless ``until`` is one of :data:`POOLED_LAYERS`, ``penultimate`` ``[B, 200]``,
             ``logits`` and ``taggram`` ``[B, 50]``.
             """
             x = self.input_norm(patches.unsqueeze(1))  # [B, 1, T, F]
@@ -376,8 +384,9 @@ def _build_network_class():
             max_pool, mean_pool = features.amax(dim=2), features.mean(dim=2)
             out = {"timbral": torch.cat(timbral, 1).transpose(1, 2), "temporal": torch.cat(temporal, 1).transpose(1, 2),
                    "cnn1": cnn1.transpose(1, 2), "cnn2": cnn2.transpose(1, 2), "cnn3": cnn3.transpose(1, 2),
-                   "max_pool": max_pool, "mean_pool": mean_pool}
-            if until in ("max_pool", "mean_pool"):
+                   "max_pool": max_pool, "mean_pool": mean_pool,
+                   "frontend": max_pool[:, :front.shape[1]], "midend": max_pool[:, front.shape[1]:]}
+            if until in POOLED_LAYERS:
                 return out
             interleaved = torch.stack([max_pool, mean_pool], dim=2).flatten(1)  # TF flattens [753, 2]
             penultimate = self.dense_norm(F.relu(self.dense(self.pool_norm(interleaved))))
@@ -428,7 +437,7 @@ class PreparedAudio:
     duration: float  # seconds
 
 
-class MusicnnEncoder(TorchEncoder, AudioEncoder):
+class MusicnnEncoder(TorchEncoder, LayeredEncoder, AudioEncoder):
     """musicnn tagger features: one vector per 3-second patch, mean over patches as the pooled vector."""
 
     name = "musicnn"
@@ -441,8 +450,10 @@ class MusicnnEncoder(TorchEncoder, AudioEncoder):
     code_version = "2"
     parameters = {
         "model": Parameter("MTT", "training set of the tagger: MTT (MagnaTagATune) or MSD (Million Song Dataset)", ("MTT", "MSD")),
-        "layer": Parameter("max_pool", "which activations to return: max_pool, mean_pool (753), penultimate (200) or taggram (50 tag probabilities)",
-                           tuple(LAYER_DIMS)),
+        "layer": Parameter("max_pool", "which activations to return: frontend (561) or midend (192), the max over each "
+                                       "patch of the front end or the mid end; max_pool, mean_pool (753), penultimate (200) "
+                                       "or taggram (50 tag probabilities)", tuple(LAYER_DIMS)),
+        "layers": layers_parameter("frontend|penultimate"),
         "hop": Parameter(3.0, "seconds between patch starts, floored to 16-ms frames; 3 = non-overlapping 3-s patches (the reference)",
                          low=FRAME_SECONDS),
         "center": Parameter(False, "pad 1.5 s of silence at both ends so patches are centred at 0, hop, 2·hop… s and "
@@ -488,8 +499,16 @@ class MusicnnEncoder(TorchEncoder, AudioEncoder):
         patches, centres = audio_patches(waveform, self.hop, source, self.params["center"])
         return PreparedAudio(patches, centres, len(waveform) / SAMPLE_RATE)
 
+    def layer_names(self) -> list[str]:
+        return list(LAYER_DIMS)
+
     def layer_outputs(self, patches: Sequence[Sequence[np.ndarray]], layer: str | None = None) -> list[np.ndarray]:
-        """Activations of ``layer`` (default: the encoder's), ``[P_i, D]`` float32, for each track's patches ``[P_i, 187, 96]``.
+        """Activations of ``layer`` (default: the encoder's), ``[P_i, D]`` float32, for each track's patches ``[P_i, 187, 96]``."""
+        layer = layer or self.params["layer"]
+        return self.layers_outputs(patches, [layer])[layer]
+
+    def layers_outputs(self, patches: Sequence[Sequence[np.ndarray]], layers: Sequence[str]) -> dict[str, list[np.ndarray]]:
+        """Activations of each of ``layers`` from one pass, ``[P_i, D]`` float32 per track's patches ``[P_i, 187, 96]``.
 
         The patches of all tracks share forward passes of :attr:`forward_batch`. On CPU the
         passes run side by side on ``torch.get_num_threads()`` worker threads, each with
@@ -497,11 +516,21 @@ class MusicnnEncoder(TorchEncoder, AudioEncoder):
         passes keep the cores busy without the per-operator thread barriers that made 2-thread
         operators 5x slower than 1 thread on a shared 2-core machine.
         """
-        layer = layer or self.params["layer"]
+        import torch
+
         network = self.model()
-        outputs = self.run_windows(patches, lambda batch: network(batch, until=layer)[layer],
-                                   self._side_by_side if self.device.type == "cpu" else map)
-        return [np.stack(rows) if rows else np.zeros((0, LAYER_DIMS[layer]), np.float32) for rows in outputs]
+        until = "taggram" if set(layers) - set(POOLED_LAYERS) else "max_pool"
+
+        def forward(batch: "torch.Tensor") -> "torch.Tensor":
+            activations = network(batch, until=until)
+            return torch.cat([activations[layer] for layer in layers], dim=1)
+
+        outputs = self.run_windows(patches, forward, self._side_by_side if self.device.type == "cpu" else map)
+        total = sum(LAYER_DIMS[layer] for layer in layers)
+        stacked = [np.stack(rows) if rows else np.zeros((0, total), np.float32) for rows in outputs]
+        bounds = np.cumsum([0] + [LAYER_DIMS[layer] for layer in layers])
+        return {layer: [np.ascontiguousarray(track[:, bounds[i]:bounds[i + 1]]) for track in stacked]
+                for i, layer in enumerate(layers)}
 
     @staticmethod
     def _side_by_side(forward: Callable[[np.ndarray], np.ndarray], batches: Iterable[np.ndarray]) -> list[np.ndarray]:
@@ -518,8 +547,12 @@ class MusicnnEncoder(TorchEncoder, AudioEncoder):
 
     def embed_prepared(self, inputs: Sequence[PreparedAudio]) -> list[Embedding]:
         """All patches of the batch go through the network together, then are split back per track."""
-        frames = self.layer_outputs([p.patches for p in inputs])
-        return [mean_pooled(f, p.centres, p.duration) for f, p in zip(frames, inputs)]
+        return self.embed_layers(inputs, [self.params["layer"]])[self.params["layer"]]
+
+    def embed_layers(self, inputs: Sequence[PreparedAudio], layers: Sequence[str]) -> dict[str, list[Embedding]]:
+        by_layer = self.layers_outputs([p.patches for p in inputs], layers)
+        return {layer: [mean_pooled(f, p.centres, p.duration) for f, p in zip(frames, inputs)]
+                for layer, frames in by_layer.items()}
 
 
 def top_tags(path: str | Path, model: str = "MTT", k: int = 10) -> list[tuple[str, float]]:

@@ -6,6 +6,10 @@ then :func:`embed_batch` embeds the prepared tracks with one model call, retryin
 to find a culprit when the batch fails (an error, or NaN/inf, is that track's ``embed``
 failure). Engines run these steps wherever they run encoders; :func:`record_batch` is what
 the driver does with the results, whichever engine produced them.
+
+One model pass may give several store entries (:meth:`~counterpoint.encoders.base.Encoder.outputs`:
+the layers of ``musicnn:layers=all``), each the entry its single-layer spec would make: a track
+is embedded when some output lacks it, and each output stores only the tracks it lacks.
 """
 
 from __future__ import annotations
@@ -32,9 +36,12 @@ Failure = tuple[str, str, str]
 
 @dataclass
 class EncoderRun:
-    """What one encoder did in one run."""
+    """What one encoder did in one run (tracks count once, however many outputs it stores)."""
 
     spec: str
+    #: per output (store entry) of the encoder: its spec and the ids the store held before the run
+    outputs: list[str] = field(default_factory=list)
+    held: list[set[str]] = field(default_factory=list)
     skipped: int = 0  # already in the store with the same fingerprint
     embedded: int = 0
     failed: list[Failure] = field(default_factory=list)
@@ -51,10 +58,11 @@ class Prepared(NamedTuple):
 
 
 class Embedded(NamedTuple):
-    """One track's embedding and its seconds: its preparation plus its share of the model call."""
+    """One track's embeddings, one per output of the encoder, and its seconds: its preparation
+    plus its share of the model call."""
 
     track_id: str
-    embedding: Embedding
+    embeddings: tuple[Embedding, ...]
     seconds: float
 
 
@@ -67,8 +75,14 @@ def describe_error(exc: BaseException) -> str:
 
 def encoder_meta(encoder: Encoder) -> EncoderMeta:
     """What the store records about an encoder (its fingerprint reads the weights' digest)."""
+    info = encoder.layer_info()
     return EncoderMeta(encoder.spec, encoder.name, encoder.modality, encoder.dim, encoder.fingerprint(),
-                       encoder.feature_names())
+                       encoder.feature_names(), *((info.layer, info.index, info.base) if info else ()))
+
+
+def output_metas(encoder: Encoder) -> list[EncoderMeta]:
+    """What the store records about each output (store entry) of one pass of ``encoder``."""
+    return [encoder_meta(output) for output in encoder.outputs()]
 
 
 def load_encoder(encoder: Encoder) -> None:
@@ -112,7 +126,7 @@ def _embed_isolating_failures(encoder: Encoder, ok: list[Prepared], failures: li
         return []
     started = time.perf_counter()
     try:
-        embeddings = encoder.embed_prepared([p.item for p in ok])
+        per_output = encoder.embed_outputs([p.item for p in ok])
     except Exception as exc:
         if len(ok) == 1:
             failures.append((ok[0].track.id, "embed", describe_error(exc)))
@@ -120,33 +134,39 @@ def _embed_isolating_failures(encoder: Encoder, ok: list[Prepared], failures: li
         return [result for one in ok for result in _embed_isolating_failures(encoder, [one], failures)]
     share = (time.perf_counter() - started) / len(ok)
     finite = []
-    for p, embedding in zip(ok, embeddings):
-        part = non_finite_part(embedding)
-        if part is None:
-            finite.append(Embedded(p.track.id, embedding, p.seconds + share))
+    outputs = encoder.outputs()
+    for p, embeddings in zip(ok, zip(*per_output)):
+        bad = next(((output, part) for output, e in zip(outputs, embeddings)
+                    if (part := non_finite_part(e)) is not None), None)
+        if bad is None:
+            finite.append(Embedded(p.track.id, embeddings, p.seconds + share))
         else:
-            failures.append((p.track.id, "embed", f"track {p.track.id!r}: {encoder.spec} gave NaN/inf in its {part}, "
+            failures.append((p.track.id, "embed", f"track {p.track.id!r}: {bad[0].spec} gave NaN/inf in its {bad[1]}, "
                                                   f"not stored — {encoder.non_finite_hint}"))
     return finite
 
 
-def begin_run(writer: StoreWriter, meta: EncoderMeta, tracks: Sequence[Track],
+def begin_run(writer: StoreWriter, spec: str, metas: Sequence[EncoderMeta], tracks: Sequence[Track],
               progress: ProgressCallback | None) -> tuple[list[Track], EncoderRun]:
-    """Declare the encoder to the store; the tracks still to embed (those the store holds with this
-    fingerprint are skipped) and the run's record, with the skipped ones reported as done."""
-    done = writer.begin_encoder(meta)
-    todo = [t for t in tracks if t.id not in done]
-    run = EncoderRun(meta.spec, skipped=len(tracks) - len(todo))
+    """Declare the encoder ``spec``'s outputs (``metas``) to the store; the tracks still to embed
+    (those every output holds with its fingerprint are skipped) and the run's record, with the
+    skipped ones reported as done."""
+    held = [writer.begin_encoder(meta) for meta in metas]
+    todo = [t for t in tracks if not all(t.id in done for done in held)]
+    run = EncoderRun(spec, [meta.spec for meta in metas], held, skipped=len(tracks) - len(todo))
     if progress:
-        progress(meta.spec, run.skipped, len(tracks))
+        progress(spec, run.skipped, len(tracks))
     return todo, run
 
 
 def record_batch(writer: StoreWriter, run: EncoderRun, embedded: Sequence[Embedded], failures: Sequence[Failure]) -> None:
-    """Journal one batch's embeddings and failures (the driver's part, for every engine)."""
-    writer.add_embeddings(run.spec, [e.track_id for e in embedded], [e.embedding for e in embedded],
-                          [e.seconds for e in embedded])
-    writer.add_failures(run.spec, failures)
+    """Journal one batch's embeddings (each output the tracks it lacks) and failures (the driver's
+    part, for every engine)."""
+    for index, (spec, held) in enumerate(zip(run.outputs, run.held)):
+        new = [e for e in embedded if e.track_id not in held]
+        writer.add_embeddings(spec, [e.track_id for e in new], [e.embeddings[index] for e in new],
+                              [e.seconds for e in new])
+        writer.add_failures(spec, [f for f in failures if f[0] not in held])
     writer.maybe_commit()
     run.embedded += len(embedded)
     run.failed.extend(failures)

@@ -35,7 +35,7 @@ from itertools import islice
 from counterpoint.data.manifest import Track
 from counterpoint.encoders.base import Encoder
 from counterpoint.engines import available_cores
-from counterpoint.engines.batch import (EncoderRun, Prepared, ProgressCallback, begin_run, embed_batch, encoder_meta,
+from counterpoint.engines.batch import (EncoderRun, Prepared, ProgressCallback, begin_run, embed_batch, output_metas,
                                         prepare_track, record_batch)
 from counterpoint.store import StoreWriter
 
@@ -56,7 +56,7 @@ def run_encoder(encoder: Encoder, tracks: Sequence[Track], writer: StoreWriter, 
     files ahead (None: :func:`default_workers`; 0: one thread in this process).
     """
     started = time.perf_counter()
-    todo, run = begin_run(writer, encoder_meta(encoder), tracks, progress)
+    todo, run = begin_run(writer, encoder.spec, output_metas(encoder), tracks, progress)
     size = batch_size or encoder.batch_size
     handled = 0
     readers = default_workers() if workers is None else workers

@@ -36,8 +36,8 @@ import numpy as np
 from counterpoint.data.manifest import Track
 from counterpoint.encoders.base import Encoder
 from counterpoint.engines import available_cores
-from counterpoint.engines.batch import (EncoderRun, Failure, ProgressCallback, begin_run, embed_batch, encoder_meta,
-                                        load_encoder, prepare_track, record_batch)
+from counterpoint.engines.batch import (EncoderRun, Failure, ProgressCallback, begin_run, embed_batch, load_encoder,
+                                        output_metas, prepare_track, record_batch)
 from counterpoint.errors import CounterpointError, EncoderError
 from counterpoint.store import EncoderMeta, StoreWriter
 
@@ -102,8 +102,9 @@ def pool_size(encoder: Encoder) -> int:
     return max(1, int(resources.get("CPU", 1)))
 
 
-def load_encoders(encoders: Sequence[Encoder]) -> list[EncoderMeta]:
-    """Build each encoder's model once on a worker, with an actor's resources, and return what the store records.
+def load_encoders(encoders: Sequence[Encoder]) -> list[list[EncoderMeta]]:
+    """Build each encoder's model once on a worker, with an actor's resources, and return what the store
+    records about each of its outputs.
 
     Up front, so that missing weights on the workers stop the command once, before any track,
     with the encoder's own message; the fingerprint (weights digest) is the one the workers see.
@@ -132,9 +133,9 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"
 
 
-def _load_and_describe(encoder: Encoder) -> EncoderMeta:
+def _load_and_describe(encoder: Encoder) -> list[EncoderMeta]:
     load_encoder(encoder)
-    return encoder_meta(encoder)
+    return output_metas(encoder)
 
 
 class EmbedActor:
@@ -163,16 +164,16 @@ def _rows(tracks: Sequence[Track]) -> list[dict[str, str]]:
     return [{"id": t.id, "audio_path": str(t.audio_path or ""), "midi_path": str(t.midi_path or "")} for t in tracks]
 
 
-def run_encoder(encoder: Encoder, meta: EncoderMeta, tracks: Sequence[Track], writer: StoreWriter,
+def run_encoder(encoder: Encoder, metas: Sequence[EncoderMeta], tracks: Sequence[Track], writer: StoreWriter,
                 batch_size: int | None = None, progress: ProgressCallback | None = None) -> EncoderRun:
-    """Embed ``tracks`` with ``encoder`` on Ray actors into ``writer`` (``meta`` from :func:`load_encoders`).
+    """Embed ``tracks`` with ``encoder`` on Ray actors into ``writer`` (``metas`` from :func:`load_encoders`).
 
     The same contract as :func:`counterpoint.engines.local.run_encoder`: tracks already in the
     store with this fingerprint are skipped, ``batch_size`` tracks go to one model call, and
     ``progress`` is called after every batch.
     """
     started = time.perf_counter()
-    todo, run = begin_run(writer, meta, tracks, progress)
+    todo, run = begin_run(writer, encoder.spec, metas, tracks, progress)
     size = batch_size or encoder.batch_size
     returned: set[str] = set()
     for batch in _embedded_batches(encoder, todo, size):
