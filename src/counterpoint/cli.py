@@ -525,8 +525,8 @@ def store_info(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store f
     label_columns = [c for c in tracks.columns if c not in ("id", "audio_filename", "midi_filename")]
     _print(f"metadata columns: {', '.join(label_columns)}")
     timing = store.timing().set_index("encoder")
-    records = [layer for r in store.encoders for layer in (store.layers(r.base_spec) if r.base_spec else [r])]
-    records += [r for r in store.all_encoders if r not in records]
+    grouped = [layer for r in store.encoders for layer in (store.layers(r.base_spec) if r.base_spec else [r])]
+    records = list({r.spec: r for r in grouped + store.all_encoders}.values())  # an encoder's layers together
     rows = [[r.spec, r.modality, r.dim, r.n_tracks, r.n_frames, f"{timing.loc[r.spec, 'seconds']:.1f}",
              r.fingerprint.get("weights") or "—", _layer_text(r)] for r in records]
     _print(_table("Encoders", ["spec", "modality", "dim", "tracks", "frames", "seconds", "weights digest", "layer"], rows))
@@ -701,11 +701,19 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     n_perm: int = typer.Option(default(CompareSettings, "n_perm"), min=1, help="Permutations per p-value."),
                     where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
                     seed: int = typer.Option(default(CompareSettings, "seed"), min=0, help="Seed of every random choice."),
-                    figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP)) -> None:
+                    figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP),
+                    layers: bool = typer.Option(False, "--layers", help="Instead of the comparison: the layer × layer "
+                                                "debiased-CKA map of audio encoders embedded with layers=all (OUT/layers/)."),
+                    audio: Optional[str] = typer.Option(None, "--audio", help="With --layers: the audio encoder (default: every one with layers)."),
+                    symbolic: Optional[str] = typer.Option(None, "--symbolic", help="With --layers: the symbolic encoder (default: every one).")) -> None:
     """Do audio and symbolic embeddings agree? CKA, RSA, mutual kNN, retrieval, label quality, with CIs.
 
     Example: counterpoint compare corpus.h5 --label style --group work --out compare/
     """
+    if layers:
+        _compare_layers(_selected_store(path, where), label, out, depth or None, audio, symbolic, n_boot, n_perm, seed,
+                        figure_formats(figure_format))
+        return
     from counterpoint.analysis.compare import compare_summary, run_compare
     from counterpoint.report.compare import write_comparison
 
@@ -716,6 +724,24 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     for note in result.notes:
         _note(f"  {note}")
     _print(f"tables and figures: {out}")
+
+
+def _compare_layers(store, label: str, out: Path, depth: Optional[int], audio: Optional[str], symbolic: Optional[str],
+                    n_boot: int, n_perm: int, seed: int, formats: list[str]) -> None:
+    """``compare --layers``: the layer maps' CSV, JSON, heatmaps and report section under OUT/layers/."""
+    from counterpoint.analysis.layers import layer_cka_map
+    from counterpoint.report.layers import LAYERS_DIR, layers_section
+
+    maps = layer_cka_map(store, label, audio=audio, symbolic=symbolic, depth=depth, n_boot=n_boot, n_perm=n_perm, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / LAYERS_DIR / "section.html").parent.mkdir(parents=True, exist_ok=True)
+    (out / LAYERS_DIR / "section.html").write_text(layers_section(maps)(out, formats))
+    for m in maps:
+        _print(f"{m.audio} × {m.symbolic} (debiased CKA, 95% CI, Holm-adjusted p):")
+        for row in m.table.itertuples(index=False):
+            _print(f"  {row.audio_layer:>14} × {row.symbolic_layer}: {row.value:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}] "
+                   f"p_holm={row.p_holm:.3g} n={row.n}")
+    _print(f"tables and figures: {out / LAYERS_DIR}")
 
 
 # ---- the whole job -------------------------------------------------------------------------------------
