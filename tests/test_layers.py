@@ -152,6 +152,8 @@ def test_musicnn_layers_from_one_pass_are_the_single_layer_entries(tmp_path: Pat
     """Real checkpoints on three 3.2-s files: layers=all stores what musicnn:layer=X stores, and skips what it holds."""
     torch.set_num_threads(1)
     root = make_class_folders(tmp_path / "data", classes={"low": 48, "high": 72}, per_class=2, seconds=3.2)
+    # stores made before musicnn had layers= keep their fingerprint: no layers key in it
+    assert set(build_encoder("musicnn").fingerprint()["params"]) == {"model", "layer", "hop", "center"}
     layered_store, single_store = tmp_path / "layered.h5", tmp_path / "single.h5"
     embed_dataset(root, layered_store, ["musicnn:layer=taggram"], workers=0)
     run = embed_dataset(root, layered_store, ["musicnn:layers=all"], workers=0).runs[0]

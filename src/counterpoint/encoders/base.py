@@ -349,6 +349,13 @@ class LayeredEncoder(Encoder):
         by_layer = self.embed_layers(inputs, layers)
         return [by_layer[layer] for layer in layers]
 
+    def fingerprint(self) -> dict[str, Any]:
+        """The fingerprint without ``layers=``: each layer's entry is the one ``layer=X`` alone makes,
+        and stores made before the encoder had ``layers=`` stay valid."""
+        fingerprint = super().fingerprint()
+        fingerprint["params"].pop("layers", None)
+        return fingerprint
+
     def layer_info(self) -> LayerInfo | None:
         if self.params["layers"]:
             return None  # several layers: each output has its own
