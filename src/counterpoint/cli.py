@@ -435,8 +435,9 @@ def dataset_transcribe(root: Path = typer.Argument(..., metavar="ROOT", help="Da
 @dataset_app.command("render", cls=PlainUsageCommand)
 @friendly
 def dataset_render(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset folder (info.csv or class folders)."),
-                   soundfont: list[Path] = typer.Option([], "--soundfont", help="SoundFont (.sf2) to render with; "
-                                                        "repeat for several renderings (default: pretty_midi's GM SoundFont)."),
+                   soundfont: list[str] = typer.Option([], "--soundfont", help="SoundFont to render with: a name "
+                                                       "(timgm6mb, merlin) or an .sf2 file; repeat for several renderings "
+                                                       "(default: timgm6mb, pretty_midi's GM SoundFont)."),
                    out: Optional[Path] = typer.Option(None, "--out", "-o", callback=_check_output_path,
                                                       help="Folder for the completed dataset (default: ROOT itself)."),
                    every_row: bool = typer.Option(False, "--all",
@@ -446,7 +447,7 @@ def dataset_render(root: Path = typer.Argument(..., metavar="ROOT", help="Datase
 
     Renderings go to OUT/rendered/<SoundFont>/; extra rows share their piece's group, so no
     piece is on both sides of a split. Rerunning reuses what exists.
-    Example: counterpoint dataset render ~/data/lakh --soundfont FluidR3_GM.sf2 --soundfont TimGM6mb.sf2 --all
+    Example: counterpoint dataset render ~/data/lakh --soundfont timgm6mb --soundfont merlin --all
     """
     from counterpoint.data.render import render_dataset
 
