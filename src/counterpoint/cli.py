@@ -19,7 +19,7 @@ from typer.core import TyperCommand
 
 from counterpoint import __version__
 from counterpoint.console import console, task_progress
-from counterpoint.config import CompareSettings, RunOptions, TrainSettings, default, figure_formats
+from counterpoint.config import CompareSettings, FactorSettings, RunOptions, TrainSettings, default, figure_formats
 from counterpoint.data.tolerance import DURATION_TOLERANCE_FRACTION, DURATION_TOLERANCE_S
 from counterpoint.data.transcribe import TranscribeSettings
 from counterpoint.errors import CounterpointError
@@ -708,6 +708,42 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     for note in result.notes:
         _note(f"  {note}")
     _print(f"tables and figures: {out}")
+
+
+@app.command("factors", cls=PlainUsageCommand)
+@friendly
+def factors_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store of a designed corpus (pieces rendered several ways, transcribed)."),
+                    out: Path = typer.Option(..., "--out", "-o", callback=_check_output_path,
+                                             help="Folder for variance.csv, renderings.csv, transcription.csv, factors.json, figures, index.html."),
+                    label: Optional[str] = typer.Option(None, "--label", "-l", help="Label column whose share of the piece variance is split out (e.g. style)."),
+                    piece: str = typer.Option(default(FactorSettings, "piece"), help="Column naming the piece behind each row."),
+                    rendering: str = typer.Option(default(FactorSettings, "rendering"), help="Column naming each row's rendering."),
+                    k: int = typer.Option(default(FactorSettings, "k"), min=1, help="Neighbours for mutual kNN."),
+                    n_boot: int = typer.Option(default(FactorSettings, "n_boot"), min=1, help="Resamples per 95% interval."),
+                    n_perm: int = typer.Option(default(FactorSettings, "n_perm"), min=1, help="Permutations per p-value."),
+                    where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
+                    seed: int = typer.Option(default(FactorSettings, "seed"), min=0, help="Seed of every random choice."),
+                    figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP)) -> None:
+    """Piece vs rendering vs transcription: variance shares, CKA between renderings, ground truth vs transcribed MIDI.
+
+    Example: counterpoint factors designed.h5 --label style --out factors/
+    """
+    from counterpoint.analysis.factors import run_factors
+    from counterpoint.report.factors import write_factors_report
+
+    settings = FactorSettings(piece=piece, rendering=rendering, label=label, k=k, n_boot=n_boot, n_perm=n_perm,
+                              seed=seed)
+    result = run_factors(_selected_store(path, where), settings)
+    index = write_factors_report(result, out, figure_formats(figure_format))
+    for title, frame, columns in (
+            ("variance shares (audio encoders)", result.variance, ["encoder", "factor", "share", "ci_low", "ci_high", "p_holm"]),
+            ("between renderings", result.renderings, ["encoder", "rendering_a", "rendering_b", "value", "ci_low", "ci_high", "p_holm"]),
+            ("ground truth vs transcription", result.transcription, ["encoder", "transcription", "measure", "value", "ci_low", "ci_high", "chance", "p_holm"])):
+        if len(frame):
+            _print(_table(title, columns, frame[columns].values.tolist()))
+    for note in result.notes:
+        _note(f"  {note}")
+    _print(f"report: {index}")
 
 
 # ---- the whole job -------------------------------------------------------------------------------------
