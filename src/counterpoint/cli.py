@@ -782,11 +782,15 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), metavar="OUT", 
                  encoders: str = typer.Option("", help="Encoder specs (default: the offline defaults)."),
                  pieces_per_style: int = typer.Option(30, min=1, help="Works per style in the corpus."),
                  seconds: float = typer.Option(30.0, callback=_above_zero, help="Excerpt length in seconds."),
-                 seed: int = typer.Option(0, min=0, help="Seed.")) -> None:
+                 seed: int = typer.Option(0, min=0, help="Seed."),
+                 factors: bool = typer.Option(False, "--factors", help="Instead of the main report: the designed "
+                                              "experiment of `counterpoint factors` on demo pieces (two SoundFonts, "
+                                              "basic-pitch transcriptions), in OUT/factors/."),
+                 factor_pieces_per_style: int = typer.Option(7, min=2, help="Pieces per style of --factors.")) -> None:
     """Build the demo corpus, embed it with the default encoders, analyse it, print the report's path.
 
     Every step resumes: rerunning skips the corpus and the embeddings already made.
-    Example: counterpoint demo demo-output
+    Example: counterpoint demo demo-output   (or: counterpoint demo demo-output --factors)
     """
     from counterpoint.data.demo import build_demo_corpus
     corpus = out / "corpus"
@@ -795,6 +799,14 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), metavar="OUT", 
     else:
         _note(f"building the demo corpus in {corpus}")
         build_demo_corpus(corpus, pieces_per_style=pieces_per_style, excerpt_seconds=seconds, seed=seed)
+    if factors:
+        from counterpoint.pipeline import run_factors_demo
+
+        with task_progress() as update:
+            index = run_factors_demo(out, encoders or RUN_DEFAULTS.encoders, factor_pieces_per_style, seed,
+                                     embed_progress=update, step=_note)
+        _print(f"factors report: {index.resolve()}")
+        return
     options = RunOptions(dataset=str(corpus), out=str(out), encoders=encoders or RUN_DEFAULTS.encoders,
                          label="style", seed=seed)  # the corpus's group column keeps each work on one side
     _print(f"report: {_run_pipeline(options).resolve()}")
