@@ -194,3 +194,60 @@ def test_factors_section_joins_the_main_report(designed_store, tmp_path):
 def test_a_store_without_the_piece_column_names_it_and_the_fix(designed_store):
     with pytest.raises(CounterpointError, match=r"no piece column 'work'.*--piece"):
         run_factors(designed_store, FactorSettings(piece="work"))
+
+
+def test_designed_corpus_of_the_demo_renders_each_piece_twice_and_transcribes_each_rendering(tmp_path):
+    from counterpoint.data.demo import build_factors_corpus
+
+    demo = tmp_path / "demo"
+    rows = []
+    for i, style in enumerate(["chorale", "chorale", "chorale", "tune", "tune"]):
+        write_midi(demo / "midi" / f"s{i}.mid", [60 + i + k % 5 for k in range(6)])
+        rows.append({"id": f"s{i}", "audio_filename": f"audio/s{i}.wav", "midi_filename": f"midi/s{i}.mid",
+                     "style": style, "composer": "c", "work": f"w{i}", "group": f"w{i}", "split": "train"})
+    make_info_csv_dataset(demo, rows, files=False)
+    corpus, failures = build_factors_corpus(demo, tmp_path / "factors", pieces_per_style=2, seed=0)
+    table = pd.read_csv(corpus / "info.csv", keep_default_na=False).set_index("id")
+    assert failures == [] and len(table) == 4 * 4  # 2 styles × 2 pieces × 2 renderings × (truth + transcription)
+    assert table["style"].value_counts().to_dict() == {"chorale": 8, "tune": 8}
+    assert set(table.audio_source) == {"rendered:TimGM6mb", "rendered:Merlin"}
+    assert (table.groupby("piece").size() == 4).all()
+    transcribed = table[table.midi_source.str.startswith("transcribed:")]
+    assert len(transcribed) == 8 and all(i.endswith("~transcribed") for i in transcribed.index)
+    assert all((corpus / name).is_file() for name in table.audio_filename)
+
+
+def hand_matrix(rows: list[tuple[str, str, str]], modality: str) -> "EmbeddingMatrix":
+    """Rows (piece, audio_source, midi_source); row i's embedding is [i, 10 i]."""
+    from counterpoint.matrix import EmbeddingMatrix
+
+    obs = pd.DataFrame([{"id": f"r{i}", "piece": p, "audio_source": a, "midi_source": m, "style": p[0]}
+                        for i, (p, a, m) in enumerate(rows)])
+    X = np.array([[i, 10 * i] for i in range(len(rows))], dtype=np.float32)
+    return EmbeddingMatrix("enc", modality, X, obs)
+
+
+def test_rendering_layout_keeps_complete_pieces_once_per_rendering():
+    from counterpoint.analysis.factors import rendering_layout
+
+    T = "transcribed:bp"
+    matrix = hand_matrix([("a1", "r:one", "original"), ("a1", "r:two", "original"), ("a1", "r:one", T),
+                          ("b1", "r:two", "original"), ("b1", "r:one", "original"),
+                          ("c1", "r:one", "original")], "audio")  # c1 lacks r:two
+    layout = rendering_layout(matrix, FactorSettings(label="style"))
+    assert layout.pieces == ["a1", "b1"] and layout.renderings == ["r:one", "r:two"] and layout.left_out == 1
+    # a1: rows 0 (r:one; its transcribed row 2 repeats it) and 1; b1: rows 4 (r:one) and 3.
+    assert layout.cube[:, :, 0].tolist() == [[0, 1], [4, 3]] and list(layout.classes) == ["a", "b"]
+
+
+def test_transcription_pairs_match_each_transcription_to_its_pieces_ground_truth():
+    from counterpoint.analysis.factors import transcription_pairs
+
+    T = "transcribed:bp"
+    matrix = hand_matrix([("a", "r:one", "original"), ("b", "r:one", "original"), ("b", "r:one", T),
+                          ("a", "r:one", T), ("a", "r:two", T), ("c", "r:two", T)], "symbolic")
+    found = {pairs.transcription: pairs for pairs in transcription_pairs(matrix, FactorSettings())}
+    assert set(found) == {f"{T} of r:one", f"{T} of r:two"}
+    one = found[f"{T} of r:one"]
+    assert one.pieces == ["a", "b"] and one.truth[:, 0].tolist() == [0, 1] and one.transcribed[:, 0].tolist() == [3, 2]
+    assert found[f"{T} of r:two"].pieces == ["a"]  # c has no ground truth

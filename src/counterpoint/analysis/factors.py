@@ -12,8 +12,11 @@ layout is known. Three analyses read it:
   (interaction and noise): ``SS_piece = R Σ_i ‖x̄_i· − x̄‖²``, ``SS_rendering = P Σ_j ‖x̄_·j − x̄‖²``,
   ``SS_residual = Σ_ij ‖x_ij − x̄_i· − x̄_·j + x̄‖²``, each reported as a share of
   ``SS_total = Σ_ij ‖x_ij − x̄‖²``. With a label (e.g. style), the piece share is split into the
-  label's ``R Σ_c P_c ‖x̄_c − x̄‖²`` and the pieces' within their label. Intervals: a cluster
-  bootstrap over pieces (a piece's renderings stay together). p-values: the piece share against
+  label's ``R Σ_c P_c ‖x̄_c − x̄‖²`` and the pieces' within their label. Intervals: random halves
+  of the pieces (a piece's renderings stay together), turned into an interval around the full
+  estimate by :func:`~counterpoint.analysis.statistics.half_sample_ci` — drawn with replacement, a
+  piece counted twice inflates the label's share so much that the percentile interval of the demo's
+  label share missed its own estimate. p-values: the piece share against
   pieces shuffled within each rendering, the rendering share against renderings shuffled within
   each piece, the label share against labels shuffled over pieces.
 * **Agreement between renderings** (per audio encoder, every pair of renderings): debiased CKA of
@@ -42,8 +45,8 @@ import pandas as pd
 from counterpoint.analysis.alignment import cka_estimates, mutual_knn
 from counterpoint.analysis.inputs import require_embeddings
 from counterpoint.analysis.retrieval import pair_ranks, retrieval_figures
-from counterpoint.analysis.statistics import (Estimate, percentile_interval, permutation_p_value, serial_blas,
-                                              with_adjusted_p_values)
+from counterpoint.analysis.statistics import (Estimate, half_sample_ci, half_samples, permutation_p_value,
+                                              serial_blas, with_adjusted_p_values)
 from counterpoint.config import FactorSettings
 from counterpoint.errors import StoreError
 from counterpoint.matrix import EmbeddingMatrix, require_column
@@ -106,7 +109,8 @@ def variance_shares(cube: np.ndarray, classes: np.ndarray | None = None) -> dict
 
 def variance_decomposition(cube: np.ndarray, classes: np.ndarray | None = None, n_boot: int = 200,
                            n_perm: int = 199, seed: int = 0) -> dict[str, Estimate]:
-    """:func:`variance_shares` with intervals and p-values (see the module docstring), by factor.
+    """:func:`variance_shares` with intervals (``n_boot`` half-samples of the pieces) and p-values
+    (``n_perm`` shuffles; see the module docstring), by factor.
 
     ``n`` and ``n_resample`` are the number of pieces. The residual has no p-value; the shares
     under their nulls are averaged into ``null_mean``.
@@ -114,12 +118,11 @@ def variance_decomposition(cube: np.ndarray, classes: np.ndarray | None = None, 
     cube = np.asarray(cube, dtype=np.float64)
     n_pieces, n_renderings = cube.shape[:2]
     values = variance_shares(cube, classes)
-    rng = np.random.default_rng(seed)
-    boot: dict[str, list[float]] = {name: [] for name in values}
-    for _ in range(n_boot):
-        rows = rng.integers(0, n_pieces, n_pieces)
+    halves: dict[str, list[float]] = {name: [] for name in values}
+    for rows in half_samples(n_pieces, n_boot if n_pieces >= 4 else 0, seed):
         for name, share in variance_shares(cube[rows], None if classes is None else classes[rows]).items():
-            boot[name].append(share)
+            halves[name].append(share)
+    rng = np.random.default_rng(seed + 1)
     nulls: dict[str, list[float]] = {name: [] for name in values if name != "residual"}
     for _ in range(n_perm):
         # Pieces shuffled within each rendering: no piece effect is left, the rendering effect stays.
@@ -140,7 +143,7 @@ def variance_decomposition(cube: np.ndarray, classes: np.ndarray | None = None, 
             nulls["piece_within_label"].append(variance_shares(within, classes)["piece_within_label"])
     out = {}
     for name, value in values.items():
-        low, high = percentile_interval(np.array(boot[name]))
+        low, high = half_sample_ci(value, np.array(halves[name]), bounds=(0.0, 1.0))
         null = np.array(nulls.get(name, []))
         out[name] = Estimate(value=value, ci_low=low, ci_high=high,
                              p_value=permutation_p_value(value, null) if null.size else float("nan"),

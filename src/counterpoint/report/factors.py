@@ -107,7 +107,7 @@ def factors_html(result: FactorsResult, files: dict[str, Path], page_dir: Path) 
     adjustment ran over."""
     figures = "".join(image_figure(files[key], page_dir, caption) for key, caption in (
         ("variance_figure", "Share of each audio encoder's variance explained by the piece, by the rendering, and "
-                            "left over (95 % cluster-bootstrap intervals over pieces)"),
+                            "left over (95 % intervals from half-samples of the pieces)"),
         ("agreement_figure", "Debiased CKA between renderings, and ground truth vs transcribed MIDI (95 % "
                              "intervals; hollow: chance or the shuffled-pairing null)")) if key in files)
     shown = ["encoder", "factor", "share", "ci_low", "ci_high", "p_value", "null_mean", "p_holm", "p_bh", "n_pieces"]
@@ -119,7 +119,8 @@ def factors_html(result: FactorsResult, files: dict[str, Path], page_dir: Path) 
 decomposition</b>: each audio encoder's pooled embeddings as a balanced pieces × renderings layout; the multivariate
 sums of squares (summed over features) split the total into piece, rendering and residual (interaction and noise),
 each shown as a share of the total{', the piece share split into the label ' + escape(repr(result.settings.label))
-+ ' and the pieces within it' if result.settings.label else ''}. Intervals: cluster bootstrap over pieces; p-values:
++ ' and the pieces within it' if result.settings.label else ''}. Intervals: random halves of the pieces (each
+piece with all its renderings), reflected around the estimate; p-values:
 the piece share against pieces shuffled within each rendering, the rendering share against renderings shuffled
 within each piece, the label share against labels shuffled over pieces; null_mean is the share under that
 shuffle. <b>Between renderings</b>: debiased CKA of the same pieces rendered two ways, half-sample intervals,
