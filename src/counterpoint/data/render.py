@@ -23,7 +23,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from counterpoint.data.completion import (ORIGINAL, CompletionReport, Job, Progress, complete_rows, dataset_table,
                                           made_path, open_dataset, temporary_path)
