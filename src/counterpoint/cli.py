@@ -19,7 +19,7 @@ from typer.core import TyperCommand
 
 from counterpoint import __version__
 from counterpoint.console import console, task_progress
-from counterpoint.config import CompareSettings, RunOptions, TrainSettings, default, figure_formats
+from counterpoint.config import CompareSettings, FactorSettings, RunOptions, TrainSettings, default, figure_formats
 from counterpoint.data.tolerance import DURATION_TOLERANCE_FRACTION, DURATION_TOLERANCE_S
 from counterpoint.data.transcribe import TranscribeSettings
 from counterpoint.errors import CounterpointError
@@ -435,8 +435,9 @@ def dataset_transcribe(root: Path = typer.Argument(..., metavar="ROOT", help="Da
 @dataset_app.command("render", cls=PlainUsageCommand)
 @friendly
 def dataset_render(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset folder (info.csv or class folders)."),
-                   soundfont: list[Path] = typer.Option([], "--soundfont", help="SoundFont (.sf2) to render with; "
-                                                        "repeat for several renderings (default: pretty_midi's GM SoundFont)."),
+                   soundfont: list[str] = typer.Option([], "--soundfont", help="SoundFont to render with: a name "
+                                                       "(timgm6mb, merlin) or an .sf2 file; repeat for several renderings "
+                                                       "(default: timgm6mb, pretty_midi's GM SoundFont)."),
                    out: Optional[Path] = typer.Option(None, "--out", "-o", callback=_check_output_path,
                                                       help="Folder for the completed dataset (default: ROOT itself)."),
                    every_row: bool = typer.Option(False, "--all",
@@ -446,7 +447,7 @@ def dataset_render(root: Path = typer.Argument(..., metavar="ROOT", help="Datase
 
     Renderings go to OUT/rendered/<SoundFont>/; extra rows share their piece's group, so no
     piece is on both sides of a split. Rerunning reuses what exists.
-    Example: counterpoint dataset render ~/data/lakh --soundfont FluidR3_GM.sf2 --soundfont TimGM6mb.sf2 --all
+    Example: counterpoint dataset render ~/data/lakh --soundfont timgm6mb --soundfont merlin --all
     """
     from counterpoint.data.render import render_dataset
 
@@ -744,6 +745,42 @@ def _compare_layers(store, label: str, out: Path, depth: Optional[int], audio: O
     _print(f"tables and figures: {out / LAYERS_DIR}")
 
 
+@app.command("factors", cls=PlainUsageCommand)
+@friendly
+def factors_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store of a designed corpus (pieces rendered several ways, transcribed)."),
+                    out: Path = typer.Option(..., "--out", "-o", callback=_check_output_path,
+                                             help="Folder for variance.csv, renderings.csv, transcription.csv, factors.json, figures, index.html."),
+                    label: Optional[str] = typer.Option(None, "--label", "-l", help="Label column whose share of the piece variance is split out (e.g. style)."),
+                    piece: str = typer.Option(default(FactorSettings, "piece"), help="Column naming the piece behind each row."),
+                    rendering: str = typer.Option(default(FactorSettings, "rendering"), help="Column naming each row's rendering."),
+                    k: int = typer.Option(default(FactorSettings, "k"), min=1, help="Neighbours for mutual kNN."),
+                    n_boot: int = typer.Option(default(FactorSettings, "n_boot"), min=1, help="Resamples per 95% interval."),
+                    n_perm: int = typer.Option(default(FactorSettings, "n_perm"), min=1, help="Permutations per p-value."),
+                    where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
+                    seed: int = typer.Option(default(FactorSettings, "seed"), min=0, help="Seed of every random choice."),
+                    figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP)) -> None:
+    """Piece vs rendering vs transcription: variance shares, CKA between renderings, ground truth vs transcribed MIDI.
+
+    Example: counterpoint factors designed.h5 --label style --out factors/
+    """
+    from counterpoint.analysis.factors import run_factors
+    from counterpoint.report.factors import write_factors_report
+
+    settings = FactorSettings(piece=piece, rendering=rendering, label=label, k=k, n_boot=n_boot, n_perm=n_perm,
+                              seed=seed)
+    result = run_factors(_selected_store(path, where), settings)
+    index = write_factors_report(result, out, figure_formats(figure_format))
+    for title, frame, columns in (
+            ("variance shares (audio encoders)", result.variance, ["encoder", "factor", "share", "ci_low", "ci_high", "p_holm"]),
+            ("between renderings", result.renderings, ["encoder", "rendering_a", "rendering_b", "value", "ci_low", "ci_high", "p_holm"]),
+            ("ground truth vs transcription", result.transcription, ["encoder", "transcription", "measure", "value", "ci_low", "ci_high", "chance", "p_holm"])):
+        if len(frame):
+            _print(_table(title, columns, frame[columns].values.tolist()))
+    for note in result.notes:
+        _note(f"  {note}")
+    _print(f"report: {index}")
+
+
 # ---- the whole job -------------------------------------------------------------------------------------
 
 def _run_pipeline(options) -> Path:
@@ -780,11 +817,15 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), metavar="OUT", 
                  encoders: str = typer.Option("", help="Encoder specs (default: the offline defaults)."),
                  pieces_per_style: int = typer.Option(30, min=1, help="Works per style in the corpus."),
                  seconds: float = typer.Option(30.0, callback=_above_zero, help="Excerpt length in seconds."),
-                 seed: int = typer.Option(0, min=0, help="Seed.")) -> None:
+                 seed: int = typer.Option(0, min=0, help="Seed."),
+                 factors: bool = typer.Option(False, "--factors", help="Instead of the main report: the designed "
+                                              "experiment of `counterpoint factors` on demo pieces (two SoundFonts, "
+                                              "basic-pitch transcriptions), in OUT/factors/."),
+                 factor_pieces_per_style: int = typer.Option(7, min=2, help="Pieces per style of --factors.")) -> None:
     """Build the demo corpus, embed it with the default encoders, analyse it, print the report's path.
 
     Every step resumes: rerunning skips the corpus and the embeddings already made.
-    Example: counterpoint demo demo-output
+    Example: counterpoint demo demo-output   (or: counterpoint demo demo-output --factors)
     """
     from counterpoint.data.demo import build_demo_corpus
     corpus = out / "corpus"
@@ -793,6 +834,14 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), metavar="OUT", 
     else:
         _note(f"building the demo corpus in {corpus}")
         build_demo_corpus(corpus, pieces_per_style=pieces_per_style, excerpt_seconds=seconds, seed=seed)
+    if factors:
+        from counterpoint.pipeline import run_factors_demo
+
+        with task_progress() as update:
+            index = run_factors_demo(out, encoders or RUN_DEFAULTS.encoders, factor_pieces_per_style, seed,
+                                     embed_progress=update, step=_note)
+        _print(f"factors report: {index.resolve()}")
+        return
     options = RunOptions(dataset=str(corpus), out=str(out), encoders=encoders or RUN_DEFAULTS.encoders,
                          label="style", seed=seed)  # the corpus's group column keeps each work on one side
     _print(f"report: {_run_pipeline(options).resolve()}")

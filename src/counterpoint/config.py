@@ -193,3 +193,24 @@ class RunOptions:
     def report_dir(self) -> Path:
         return Path(self.out) / "report"
 
+
+
+@dataclass(frozen=True)
+class FactorSettings:
+    """What shapes the numbers of ``counterpoint factors`` (written to ``factors.json``): the column
+    naming the piece behind each row (``piece``, written by ``dataset render``/``transcribe``), the
+    column naming its rendering (``audio_source``), an optional ``label`` whose share of the piece
+    variance is split out (e.g. ``style``), the neighbours of mutual kNN, resamples, permutations
+    and the seed."""
+
+    piece: str = "piece"
+    rendering: str = "audio_source"
+    label: str | None = None
+    k: int = 5  # a designed corpus holds tens of pieces, not hundreds
+    n_boot: int = N_BOOT
+    n_perm: int = 199
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, lowest in (("k", 1), ("n_boot", 1), ("n_perm", 1), ("seed", 0)):
+            require_whole(name, getattr(self, name), lowest)

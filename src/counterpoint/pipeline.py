@@ -223,3 +223,32 @@ def run_pipeline(options: RunOptions, embed_progress=None, step=None) -> Pipelin
     report = analyze_everything(options.store_path, options.analysis(), options.report_dir, step=step)
     stamp_path.write_text(json.dumps(stamp, indent=2), encoding="utf-8")
     return PipelineResult(options.store_path, report.report, embedded, report)
+
+
+def run_factors_demo(out: str | Path, encoders: str, pieces_per_style: int = 7, seed: int = 0,
+                     embed_progress=None, step=None) -> Path:
+    """``counterpoint demo OUT --factors``: the designed corpus of the demo pieces (two SoundFonts,
+    basic-pitch transcriptions; :func:`~counterpoint.data.demo.build_factors_corpus`) in
+    ``OUT/factors/``, embedded with ``encoders`` into ``OUT/factors/embeddings.h5``, and its factors
+    report (``OUT/factors/report/index.html``, whose path is returned). The demo corpus must be in
+    ``OUT/corpus``. Every step resumes."""
+    from counterpoint.analysis.factors import run_factors
+    from counterpoint.config import FactorSettings
+    from counterpoint.data.demo import build_factors_corpus
+    from counterpoint.embed import embed_dataset
+    from counterpoint.report.factors import write_factors_report
+
+    announce = step or (lambda text: None)
+    folder = Path(out) / "factors"
+    announce(f"building the designed corpus in {folder} ({pieces_per_style} pieces per style)")
+    corpus, failures = build_factors_corpus(Path(out) / "corpus", folder, pieces_per_style, seed, embed_progress)
+    for failure in failures:
+        announce(f"note: {failure.track_id} left out — {failure.error}")
+    announce(f"embedding {corpus} with {encoders}")
+    store = folder / "embeddings.h5"
+    embed_dataset(corpus, store, encoders, progress=embed_progress)
+    announce("measuring piece, rendering and transcription")
+    result = run_factors(store, FactorSettings(label="style", seed=seed))
+    for note in result.notes:
+        announce(f"note: {note}")
+    return write_factors_report(result, folder / "report")

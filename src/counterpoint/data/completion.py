@@ -6,26 +6,31 @@ Both read a dataset (``info.csv`` or class folders) into one table with the colu
 ``audio_source`` (``original`` for a file of the dataset, ``transcribed:…`` / ``rendered:…``
 for a made one, empty where a row has no such file), fill it with the files they make, and
 write it back as an ordinary ``info.csv`` dataset, so every later stage can select or compare
-rows by those columns. Made files are written atomically, so a file that exists is whole:
-a rerun skips it (resume) and rewrites ``info.csv``.
+rows by those columns. Every row also gets a ``piece`` (its id, unless the dataset names one), which
+the rows made from it keep, so ``counterpoint factors`` knows which rows are the same piece. Made
+files are written atomically, so a file that exists is whole: a rerun skips it (resume) and
+rewrites ``info.csv``. :func:`complete_rows` is the loop both run over the files to make.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from counterpoint.data.manifest import MANIFEST_NAME, Manifest, Problem, load_manifest
-from counterpoint.errors import DatasetError
+from counterpoint.errors import DatasetError, TrackError
 
 #: ``midi_source`` / ``audio_source`` of a file that came with the dataset.
 ORIGINAL = "original"
 SOURCE_COLUMNS = {"midi": "midi_source", "audio": "audio_source"}
 FILE_COLUMNS = {"midi": "midi_filename", "audio": "audio_filename"}
+#: The column naming the piece behind a row: rows rendered or transcribed from one row share it.
+PIECE_COLUMN = "piece"
 #: Written beside the rewritten ``info.csv`` the first time one is replaced in place.
 BACKUP_NAME = "info.orig.csv"
 Progress = Callable[[int, int], None]
@@ -57,15 +62,18 @@ class CompletionReport:
 
 def dataset_table(manifest: Manifest) -> pd.DataFrame:
     """The manifest's track table with ``midi_source`` and ``audio_source`` (kept when the dataset has
-    them; else ``original`` where the row has that file) and a ``group`` on every row (its id where
-    none was given), so rows added for the same recording can share it."""
+    them; else ``original`` where the row has that file), and a ``group`` and a ``piece`` on every row
+    (its id where none was given), so rows added for the same recording can share them."""
     table = manifest.to_frame()
     for kind, column in SOURCE_COLUMNS.items():
         if column not in table.columns:
             table[column] = ""
         has_file = table[FILE_COLUMNS[kind]] != ""
         table.loc[has_file & (table[column] == ""), column] = ORIGINAL
-    table.loc[table["group"] == "", "group"] = table["id"]
+    if PIECE_COLUMN not in table.columns:
+        table[PIECE_COLUMN] = ""
+    for column in ("group", PIECE_COLUMN):
+        table.loc[table[column] == "", column] = table["id"]
     return table
 
 
@@ -115,3 +123,53 @@ def write_dataset(table: pd.DataFrame, root: Path, failures: list[Failure], fail
         frame.to_csv(partial, index=False)
         os.replace(partial, path)
     return info, failures_csv
+
+
+@dataclass(frozen=True)
+class Job:
+    """One file to make for a completion run: ``make(path)`` writes it (raising :class:`TrackError`
+    naming the input on failure) at ``relative`` inside the completed dataset. It fills the row at
+    ``index`` of the table in place, or (``index`` None) a new row ``new_id`` copied from ``row``;
+    either way the row records ``source`` as its ``midi_source``/``audio_source``."""
+
+    index: int | None
+    row: pd.Series
+    relative: str
+    source: str
+    new_id: str
+    make: Callable[[Path], None]
+
+
+def complete_rows(table: pd.DataFrame, jobs: Sequence[Job], kind: str, report: CompletionReport,
+                  failures_name: str, progress: Progress | None = None) -> CompletionReport:
+    """Make the ``kind`` (``"audio"`` or ``"midi"``) file of every job, reusing one that exists, and
+    write the completed ``table`` and the failures into ``report.root``; returns ``report``, filled.
+
+    A job that fails is a :class:`Failure` (its row's id, the input file of the other kind, the
+    message) and adds or fills no row; the others go on. ``progress(done, total)`` after each job.
+    """
+    made_from = FILE_COLUMNS["midi" if kind == "audio" else "audio"]
+    added = []
+    for done, job in enumerate(jobs, start=1):
+        path = report.root / job.relative
+        if path.is_file():
+            report.reused += 1
+            made = True
+        else:
+            try:
+                job.make(path)
+                report.made += 1
+                made = True
+            except TrackError as exc:
+                report.failures.append(Failure(job.row["id"], job.row[made_from], str(exc)))
+                made = False
+        if made and job.index is None:
+            added.append({**job.row.to_dict(), "id": job.new_id, FILE_COLUMNS[kind]: job.relative,
+                          SOURCE_COLUMNS[kind]: job.source})
+        elif made:
+            table.loc[job.index, [FILE_COLUMNS[kind], SOURCE_COLUMNS[kind]]] = [job.relative, job.source]
+        if progress is not None:
+            progress(done, len(jobs))
+    table = pd.concat([table, pd.DataFrame(added, columns=table.columns)], ignore_index=True) if added else table
+    report.info_csv, report.failures_csv = write_dataset(table, report.root, report.failures, failures_name)
+    return report

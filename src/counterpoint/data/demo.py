@@ -538,3 +538,42 @@ def build_demo_corpus(out_dir: str | Path, pieces_per_style: int = 30, excerpt_s
     else:
         build_corpus(out_dir, **kwargs)
     return Path(out_dir).expanduser().resolve()
+
+
+#: SoundFonts of the designed corpus of ``counterpoint demo --factors`` (see :func:`build_factors_corpus`).
+FACTOR_SOUNDFONTS = ("timgm6mb", "merlin")
+
+
+def build_factors_corpus(demo_corpus: str | Path, out_dir: str | Path, pieces_per_style: int = 7, seed: int = 0,
+                         progress: Callable[[str, int, int], None] | None = None) -> tuple[Path, list]:
+    """The designed corpus of ``counterpoint factors`` from the demo corpus's MIDI: ``pieces_per_style``
+    pieces of each style (a seeded choice), each rendered through every SoundFont of
+    :data:`FACTOR_SOUNDFONTS` and each rendering transcribed back to MIDI with basic-pitch.
+
+    Writes ``out_dir/pieces/`` (the chosen pieces, MIDI only, linked) and ``out_dir/corpus/`` (the
+    completed dataset: rows ``<id>`` rendered with TimGM6mb, ``<id>~Merlin``, and ``<row>~transcribed``
+    for each, all sharing ``piece``); returns the corpus folder and the files that failed (each a
+    :class:`~counterpoint.data.completion.Failure`, also in the corpus's failures CSVs; their rows are
+    left out, the others go on). ``progress(step, done, total)`` follows rendering and transcription.
+    Resumes: files already made are reused.
+    """
+    from counterpoint.data.render import render_dataset
+    from counterpoint.data.transcribe import transcribe_dataset
+
+    demo_corpus, out = Path(demo_corpus).expanduser().resolve(), Path(out_dir).expanduser().resolve()
+    info = pd.read_csv(demo_corpus / "info.csv", keep_default_na=False, dtype=str)
+    chosen = info.sort_values("id").sample(frac=1.0, random_state=seed).groupby("style").head(pieces_per_style)
+    pieces = out / "pieces"
+    (pieces / "midi").mkdir(parents=True, exist_ok=True)
+    for name in chosen.midi_filename:
+        link = pieces / name
+        if not link.exists():
+            link.symlink_to(demo_corpus / name)
+    table = chosen.assign(audio_filename="")  # the first SoundFont fills it; each row's piece is its id
+    table[["id", "audio_filename", "midi_filename", "style", "composer", "work", "group",
+           "split"]].sort_values("id").to_csv(pieces / "info.csv", index=False)
+    corpus = out / "corpus"
+    step = (lambda name: (lambda done, total: progress(name, done, total))) if progress else (lambda name: None)
+    rendered = render_dataset(pieces, corpus, soundfonts=FACTOR_SOUNDFONTS, progress=step("rendering"))
+    transcribed = transcribe_dataset(corpus, every_row=True, progress=step("transcribing"))
+    return corpus, rendered.failures + transcribed.failures

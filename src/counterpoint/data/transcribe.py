@@ -15,6 +15,7 @@ the melodia trick, pitch bends), so the MIDI is what ``basic-pitch`` itself writ
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import logging
 import warnings
@@ -22,11 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from counterpoint.data.audio import audio_duration, load_audio
-from counterpoint.data.completion import (FILE_COLUMNS, ORIGINAL, CompletionReport, Failure, Progress,
-                                          dataset_table, made_path, open_dataset, temporary_path, write_dataset)
+from counterpoint.data.completion import (ORIGINAL, CompletionReport, Job, Progress, complete_rows, dataset_table,
+                                          made_path, open_dataset, temporary_path)
 from counterpoint.errors import CounterpointError, TrackError
 
 #: Rate basic-pitch's model reads (Hz) and the hop of its output frames (samples).
@@ -210,40 +210,21 @@ def transcribe_dataset(root: str | Path, out: str | Path | None = None, every_ro
     manifest, target = open_dataset(root, out)
     table = dataset_table(manifest)
     folder = f"transcribed/{source.removeprefix('transcribed:')}"
-    jobs = []  # (row index or None for a new row, source row, midi file relative to target)
+    wanted = []  # (row index or None for a new row, source row, midi file relative to target)
     existing = set(table["id"])
     for index, row in table.iterrows():
         if not row["audio_filename"]:
             continue
         relative = made_path(Path(), folder, row["audio_filename"], ".mid").as_posix()
         if not row["midi_filename"]:
-            jobs.append((index, row, relative))
+            wanted.append((index, row, relative))
         elif every_row and row["midi_source"] == ORIGINAL and row["id"] + TRANSCRIBED_ID_SUFFIX not in existing:
-            jobs.append((None, row, relative))
+            wanted.append((None, row, relative))
+    if any(not (target / relative).is_file() for _, _, relative in wanted):
+        model = model or BasicPitch(settings)  # built once, and only when there is something to transcribe
+    jobs = [Job(index, row, relative, source, row["id"] + TRANSCRIBED_ID_SUFFIX,
+                functools.partial(transcribe_file, model, manifest.root / row["audio_filename"],
+                                  max_seconds=settings.max_seconds, track_id=row["id"]))
+            for index, row, relative in wanted]
     report = CompletionReport(target, target / "info.csv", target / FAILURES_NAME, problems=list(manifest.problems))
-    added = []
-    if any(not (target / relative).is_file() for _, _, relative in jobs):
-        model = model or BasicPitch(settings)
-    for done, (index, row, relative) in enumerate(jobs, start=1):
-        midi_path = target / relative
-        if midi_path.is_file():
-            report.reused += 1
-        else:
-            try:
-                transcribe_file(model, manifest.root / row["audio_filename"], midi_path, settings.max_seconds,
-                                row["id"])
-                report.made += 1
-            except TrackError as exc:
-                report.failures.append(Failure(row["id"], row["audio_filename"], str(exc)))
-                relative = None
-        if relative is not None:
-            if index is None:
-                added.append({**row.to_dict(), "id": row["id"] + TRANSCRIBED_ID_SUFFIX, "midi_filename": relative,
-                              "midi_source": source})
-            else:
-                table.loc[index, [FILE_COLUMNS["midi"], "midi_source"]] = [relative, source]
-        if progress is not None:
-            progress(done, len(jobs))
-    table = pd.concat([table, pd.DataFrame(added, columns=table.columns)], ignore_index=True) if added else table
-    report.info_csv, report.failures_csv = write_dataset(table, target, report.failures, FAILURES_NAME)
-    return report
+    return complete_rows(table, jobs, "midi", report, FAILURES_NAME, progress)
