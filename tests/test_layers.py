@@ -16,10 +16,12 @@ import layered_encoder
 from conftest import make_class_folders, write_midi
 from counterpoint.analysis.layers import layer_cka_map
 from counterpoint.cli import app
+from counterpoint.config import AnalysisOptions
 from counterpoint.data.manifest import Track
 from counterpoint.embed import embed_dataset
 from counterpoint.encoders.registry import build_encoder
 from counterpoint.errors import CounterpointError, EncoderError
+from counterpoint.pipeline import analyze_everything
 from counterpoint.store import Store
 from tiny_models import write_clamp2, write_mert
 
@@ -104,6 +106,14 @@ def test_compare_layers_writes_csv_json_heatmap_and_section(known_store: Path, t
     assert "Holm" in (out / "layers" / "section.html").read_text()
     info = CliRunner().invoke(app, ["store", "info", str(known_store)], env={"COLUMNS": "250"})
     assert "#3 independent" in info.output
+
+
+def test_the_report_of_a_store_with_layers_has_the_layer_maps(known_store: Path, tmp_path: Path) -> None:
+    result = analyze_everything(known_store, AnalysisOptions("class", reductions=("pca",)), tmp_path / "report")
+    assert "At which layer do audio and score agree?" in result.report.read_text()
+    table = pd.read_csv(tmp_path / "report" / "layers" / "layer_cka.csv")
+    assert table.audio_layer.tolist() == ["same", "rotated", "scaled", "independent"]
+    assert table.value.iloc[:3].to_numpy() == pytest.approx(1.0, abs=1e-6)
 
 
 def test_a_store_without_layers_says_how_to_embed_them(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from typer.core import TyperCommand
 
 from counterpoint import __version__
 from counterpoint.console import console, task_progress
-from counterpoint.config import CompareSettings, FactorSettings, RunOptions, TrainSettings, default, figure_formats
+from counterpoint.config import DEMO_ENCODERS, CompareSettings, FactorSettings, RunOptions, TrainSettings, default, figure_formats
 from counterpoint.data.tolerance import DURATION_TOLERANCE_FRACTION, DURATION_TOLERANCE_S
 from counterpoint.data.transcribe import TranscribeSettings
 from counterpoint.errors import CounterpointError
@@ -814,7 +814,7 @@ def demo_data_command(out: Path = typer.Argument(..., metavar="OUT", help="Folde
 @app.command("demo", cls=PlainUsageCommand)
 @friendly
 def demo_command(out: Path = typer.Argument(Path("demo-output"), metavar="OUT", help="Output folder (corpus, store, report)."),
-                 encoders: str = typer.Option("", help="Encoder specs (default: the offline defaults)."),
+                 encoders: str = typer.Option("", help=f"Encoder specs (default: {DEMO_ENCODERS})."),
                  pieces_per_style: int = typer.Option(30, min=1, help="Works per style in the corpus."),
                  seconds: float = typer.Option(30.0, callback=_above_zero, help="Excerpt length in seconds."),
                  seed: int = typer.Option(0, min=0, help="Seed."),
@@ -842,7 +842,7 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), metavar="OUT", 
                                      embed_progress=update, step=_note)
         _print(f"factors report: {index.resolve()}")
         return
-    options = RunOptions(dataset=str(corpus), out=str(out), encoders=encoders or RUN_DEFAULTS.encoders,
+    options = RunOptions(dataset=str(corpus), out=str(out), encoders=encoders or DEMO_ENCODERS,
                          label="style", seed=seed)  # the corpus's group column keeps each work on one side
     _print(f"report: {_run_pipeline(options).resolve()}")
 

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from counterpoint.encoders.registry import DEFAULT_ENCODERS
+
+#: What `counterpoint demo` embeds: the offline defaults, musicnn with every layer (for the report's layer maps).
+DEMO_ENCODERS = "symbolic-stats,audio-stats,musicnn:layers=all"
 from counterpoint.errors import CounterpointError
 
 #: The 2-D views of each space, in the order the report shows them.

@@ -21,6 +21,7 @@ from counterpoint.config import AnalysisOptions, CompareSettings, RunOptions
 from counterpoint.errors import CounterpointError, StoreError
 
 if TYPE_CHECKING:
+    from counterpoint.report.build import SectionWriter
     from counterpoint.store import Store
 
 
@@ -123,6 +124,7 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisOption
             announce("comparing audio and symbolic spaces (alignment, retrieval, label quality)")
             settings = CompareSettings(options.label, depth=options.depth, group=options.group, seed=options.seed)
             comparison = run_compare(store, settings, matrices)
+    further = layer_map_sections(store, options, notes, announce) if comparison is not None else []
     if options.probe_models:
         from counterpoint.probes.run import probe_table
 
@@ -131,11 +133,29 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisOption
                              encoders=list(matrices), depth=options.depth, group=options.group, pooled=matrices,
                              progress=lambda text: announce(f"  {text}"))
     announce("writing the report")
-    index = build_report(analysis, comparison, probes, out_dir, notes, options.figure_formats)
+    index = build_report(analysis, comparison, probes, out_dir, notes, options.figure_formats, further)
     every_note = report_notes(analysis, comparison, probes, notes)
     for note in every_note:
         announce(f"note: {note}")
     return ReportResult(index, analysis, comparison, probes, every_note)
+
+
+def layer_map_sections(store: "Store", options: AnalysisOptions, notes: list[str],
+                       announce: Callable[[str], None]) -> list["SectionWriter"]:
+    """The layer maps' report section when the store holds an audio encoder's layers (none otherwise);
+    a map that cannot be made is a note."""
+    from counterpoint.analysis.layers import holds_layers, layer_cka_map
+    from counterpoint.report.layers import layers_section
+
+    if not holds_layers(store):
+        return []
+    announce("layer maps (debiased CKA of every stored audio layer × each symbolic encoder)")
+    try:
+        maps = layer_cka_map(store, options.label, depth=options.depth, seed=options.seed)
+    except CounterpointError as reason:
+        notes.append(f"no layer maps: {str(reason).removeprefix(f'{store.path}: ')}")
+        return []
+    return [layers_section(maps)]
 
 
 #: File in the report folder recording what the report was computed from (see :func:`report_stamp`).
@@ -159,7 +179,7 @@ def store_digest(store_path: str | Path) -> str:
     digest = hashlib.sha256()
     digest.update(store.tracks().to_csv(index=False).encode())
     digest.update(store.failures().to_csv(index=False).encode())
-    for record in store.encoders:
+    for record in store.all_encoders:  # every stored layer too
         digest.update(json.dumps({"spec": record.spec, "modality": record.modality, "fingerprint": record.fingerprint,
                                   "n_frames": record.n_frames, "feature_names": record.feature_names},
                                  sort_keys=True).encode())

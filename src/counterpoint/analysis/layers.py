@@ -87,6 +87,11 @@ def _pick(groups: dict[str, list["EncoderRecord"]], wanted: str | None, kind: st
                             f"— give one of those, or embed its layers: {EMBED_LAYERS_HINT}")
 
 
+def holds_layers(store: "Store") -> bool:
+    """Whether the store holds an audio encoder with several stored layers (what a layer map needs)."""
+    return any(len(layers) > 1 for layers in layer_groups(store, "audio").values())
+
+
 def layer_cka_map(store_or_path: "Store | str | Path", label: str, audio: str | None = None, symbolic: str | None = None,
                   depth: int | None = None, n_boot: int = N_BOOT, n_perm: int = CompareSettings.n_perm,
                   seed: int = 0) -> list[LayerMap]:
@@ -101,7 +106,7 @@ def layer_cka_map(store_or_path: "Store | str | Path", label: str, audio: str | 
     require_embeddings(store)
     require_columns(store, label, None)
     audio_groups = {base: layers for base, layers in layer_groups(store, "audio").items() if len(layers) > 1}
-    if not audio_groups:
+    if not audio_groups:  # holds_layers(store) is False
         raise CounterpointError(f"{store.path}: holds no audio encoder with several layers — embed them first, e.g. "
                                 f"`{EMBED_LAYERS_HINT}` (MERT: mert:layers=all; CLaMP's M3: clamp2:layers=all)")
     symbolic_groups = layer_groups(store, "symbolic")
