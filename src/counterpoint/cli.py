@@ -19,7 +19,7 @@ from typer.core import TyperCommand
 
 from counterpoint import __version__
 from counterpoint.console import console, task_progress
-from counterpoint.config import CompareSettings, RunOptions, TrainSettings, default, figure_formats
+from counterpoint.config import AlignedSettings, CompareSettings, RunOptions, TrainSettings, default, figure_formats
 from counterpoint.data.tolerance import DURATION_TOLERANCE_FRACTION, DURATION_TOLERANCE_S
 from counterpoint.data.transcribe import TranscribeSettings
 from counterpoint.errors import CounterpointError
@@ -131,6 +131,12 @@ def _check_output_path(value: Path) -> Path:
         raise typer.BadParameter(f"{value} is a file, and this command writes a folder there — give a new folder name")
     return value
 
+
+#: ``--aligned`` and ``--alignment`` of compare and analyze.
+ALIGNED_HELP = ("Also compare on time-paired segments: segment retrieval within and across pieces, agreement over "
+                "time, CKA of aligned segments vs time-shifted ones (into OUT/aligned/).")
+ALIGNMENT_HELP = ("With --aligned: how audio time is paired with score time: identity (renderings), dtw (DTW on "
+                  "chroma; paths kept beside the store), or auto (identity for rows whose audio_source is rendered:…).")
 
 #: ``--where COLUMN=VALUE`` of analyze, compare and probe (repeatable).
 WHERE_HELP = ("Use only the tracks whose COLUMN reads VALUE, e.g. midi_source=original or "
@@ -692,20 +698,41 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     n_perm: int = typer.Option(default(CompareSettings, "n_perm"), min=1, help="Permutations per p-value."),
                     where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
                     seed: int = typer.Option(default(CompareSettings, "seed"), min=0, help="Seed of every random choice."),
-                    figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP)) -> None:
+                    figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP),
+                    aligned: bool = typer.Option(False, "--aligned", help=ALIGNED_HELP),
+                    alignment: str = typer.Option(default(AlignedSettings, "alignment"), help=ALIGNMENT_HELP),
+                    segment_seconds: float = typer.Option(default(AlignedSettings, "segment_seconds"), callback=_above_zero,
+                                                          help="With --aligned: length of the segments of score time (s).")) -> None:
     """Do audio and symbolic embeddings agree? CKA, RSA, mutual kNN, retrieval, label quality, with CIs.
 
-    Example: counterpoint compare corpus.h5 --label style --group work --out compare/
+    \b
+    Examples:
+      counterpoint compare corpus.h5 --label style --group work --out compare/
+      counterpoint compare corpus.h5 --label style --aligned --alignment auto --segment-seconds 3 --out compare/
     """
     from counterpoint.analysis.compare import compare_summary, run_compare
     from counterpoint.report.compare import write_comparison
 
     settings = CompareSettings(label, depth=depth or None, group=group, k=k, n_boot=n_boot, n_perm=n_perm, seed=seed)
-    result = run_compare(_selected_store(path, where), settings)
+    aligned_settings = AlignedSettings(label, depth=depth or None, group=group, alignment=alignment,
+                                       segment_seconds=segment_seconds, n_boot=n_boot, n_perm=n_perm, seed=seed)
+    store = _selected_store(path, where)
+    result = run_compare(store, settings)
     write_comparison(result, out, formats=figure_formats(figure_format))
     _print(compare_summary(result))
     for note in result.notes:
         _note(f"  {note}")
+    if aligned:
+        from counterpoint.analysis.aligned import aligned_summary, run_aligned_compare
+        from counterpoint.report.aligned import FOLDER, write_aligned
+
+        _note("pairing audio and score in time")
+        with task_progress() as update:
+            timed = run_aligned_compare(store, aligned_settings, progress=lambda done, total: update("aligning tracks", done, total))
+        write_aligned(timed, out / FOLDER, figure_formats(figure_format))
+        _print(aligned_summary(timed))
+        for note in timed.notes:
+            _note(f"  {note}")
     _print(f"tables and figures: {out}")
 
 

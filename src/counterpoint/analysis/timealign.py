@@ -27,12 +27,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from counterpoint.config import ALIGNMENTS
 from counterpoint.data.chroma import CHROMA_SAMPLE_RATE, audio_chroma, midi_chroma, read_audio
 from counterpoint.errors import CounterpointError, TrackError
 from counterpoint.warping import IDENTITY, WarpingPath, WarpingPathFile, file_digest
 
-#: ``--alignment`` choices.
-ALIGNMENTS = ("auto", "identity", "dtw")
 #: Samples (at 22 050 Hz) between chroma frames.
 DTW_HOP = 512
 #: Most frames per sequence; longer tracks get a coarser hop.
