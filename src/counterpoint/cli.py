@@ -602,7 +602,8 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     probe_models: str = typer.Option("", help="Probe models for a probe table in the report, e.g. linear,mlp (empty: none)."),
                     where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
                     probe_seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Seeds per probe."),
-                    figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP)) -> None:
+                    figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP),
+                    aligned: bool = typer.Option(RUN_DEFAULTS.aligned, "--aligned", help=ALIGNED_HELP)) -> None:
     """Per-space figures (PCA/t-SNE/UMAP, centroid distances, variance, clustering, timing),
     the audio-vs-symbolic comparison, optional probes — one report page.
 
@@ -614,7 +615,7 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     models = tuple(m.strip() for m in probe_models.split(",") if m.strip())
     options = AnalysisOptions(label, depth=depth or None, group=group, seed=seed, compare=compare,
                               probe_models=models, probe_seeds=probe_seeds,
-                              figure_formats=figure_formats(figure_format))
+                              figure_formats=figure_formats(figure_format), aligned=aligned)
     result = analyze_everything(_selected_store(path, where), options, out, step=_note)
     _print(f"report: {result.report}")
 
@@ -786,7 +787,8 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), metavar="OUT", 
         _note(f"building the demo corpus in {corpus}")
         build_demo_corpus(corpus, pieces_per_style=pieces_per_style, excerpt_seconds=seconds, seed=seed)
     options = RunOptions(dataset=str(corpus), out=str(out), encoders=encoders or RUN_DEFAULTS.encoders,
-                         label="style", seed=seed)  # the corpus's group column keeps each work on one side
+                         label="style", seed=seed,  # the corpus's group column keeps each work on one side
+                         aligned=True)  # its audio renders its MIDI: identity pairing, seconds
     _print(f"report: {_run_pipeline(options).resolve()}")
 
 
@@ -813,7 +815,8 @@ def run_command(ctx: typer.Context,
                 id_from: str = typer.Option(RUN_DEFAULTS.id_from, help=ID_FROM_HELP),
                 engine: str = typer.Option(RUN_DEFAULTS.engine, help=ENGINE_HELP),
                 ray_address: str = typer.Option(RUN_DEFAULTS.ray_address, help=RAY_ADDRESS_HELP),
-                figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP)) -> None:
+                figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP),
+                aligned: bool = typer.Option(RUN_DEFAULTS.aligned, "--aligned/--no-aligned", help=ALIGNED_HELP)) -> None:
     """Embed a dataset and write the full report; options from flags, a params file, or TOML.
 
     Flags given on the command line override the file.

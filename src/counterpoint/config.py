@@ -163,6 +163,7 @@ class AnalysisOptions:
     probe_models: tuple[str, ...] = ()
     probe_seeds: int = PROBE_SEEDS
     figure_formats: tuple[str, ...] = FIGURE_FORMATS
+    aligned: bool = False  # also the time-aligned comparison (auto pairing) as a section of the report
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "figure_formats", figure_formats(",".join(self.figure_formats)))
@@ -204,6 +205,7 @@ class RunOptions:
     engine: str = "local"  # where encoders run: local, or ray (Ray Data)
     ray_address: str = ""  # a running Ray cluster (auto, ray://host:10001); empty: start one here
     figure_format: str = ",".join(FIGURE_FORMATS)
+    aligned: bool = False  # also compare on time-paired segments (see AlignedSettings)
 
     def check(self) -> None:
         """Raise a :class:`CounterpointError` for a whole-number option out of range or an unknown engine."""
@@ -218,7 +220,7 @@ class RunOptions:
         models = tuple(m.strip() for m in self.probe_models.split(",") if m.strip())
         return AnalysisOptions(self.label, depth=self.depth or None, group=self.group or None, seed=self.seed,
                                compare=self.compare, probe_models=models, probe_seeds=self.probe_seeds,
-                               figure_formats=figure_formats(self.figure_format))
+                               figure_formats=figure_formats(self.figure_format), aligned=self.aligned)
 
     @property
     def store_path(self) -> Path:

@@ -113,7 +113,7 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisOption
     matrices = {record.spec: store.pooled(record.spec) for record in store.encoders_with_tracks()}
     announce("analysing every embedding space")
     analysis = analyze_store(store, options, matrices, progress=lambda spec: announce(f"  {spec}"))
-    notes, comparison, probes = [], None, None
+    notes, comparison, probes, further = [], None, None, []
     if options.compare:
         try:
             comparable_encoders(store)
@@ -123,6 +123,8 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisOption
             announce("comparing audio and symbolic spaces (alignment, retrieval, label quality)")
             settings = CompareSettings(options.label, depth=options.depth, group=options.group, seed=options.seed)
             comparison = run_compare(store, settings, matrices)
+            if options.aligned:
+                further.append(_aligned_section(store, options, announce))
     if options.probe_models:
         from counterpoint.probes.run import probe_table
 
@@ -131,11 +133,25 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisOption
                              encoders=list(matrices), depth=options.depth, group=options.group, pooled=matrices,
                              progress=lambda text: announce(f"  {text}"))
     announce("writing the report")
-    index = build_report(analysis, comparison, probes, out_dir, notes, options.figure_formats)
+    index = build_report(analysis, comparison, probes, out_dir, notes, options.figure_formats, further)
     every_note = report_notes(analysis, comparison, probes, notes)
     for note in every_note:
         announce(f"note: {note}")
     return ReportResult(index, analysis, comparison, probes, every_note)
+
+
+def _aligned_section(store: "Store", options: AnalysisOptions, announce: Callable[[str], None]):
+    """The time-aligned comparison's section of the report (``options.aligned``); its notes are announced."""
+    from counterpoint.analysis.aligned import run_aligned_compare
+    from counterpoint.config import AlignedSettings
+    from counterpoint.report.aligned import aligned_section
+
+    announce("comparing audio and score on time-paired segments")
+    result = run_aligned_compare(store, AlignedSettings(options.label, depth=options.depth, group=options.group,
+                                                        seed=options.seed))
+    for note in result.notes:
+        announce(f"  {note}")
+    return aligned_section(result)
 
 
 #: File in the report folder recording what the report was computed from (see :func:`report_stamp`).
@@ -174,7 +190,7 @@ def report_stamp(options: RunOptions) -> dict[str, Any]:
     from counterpoint import __version__
 
     analysis = {name: getattr(options, name) for name in ("label", "depth", "group", "seed", "compare",
-                                                          "probe_models", "probe_seeds", "figure_format")}
+                                                          "probe_models", "probe_seeds", "figure_format", "aligned")}
     return {"counterpoint": __version__, "store": store_digest(options.store_path), "options": analysis}
 
 
