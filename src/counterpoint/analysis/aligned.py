@@ -241,13 +241,16 @@ def track_centred(X: np.ndarray, track: np.ndarray) -> np.ndarray:
 
 
 def time_shifted(track: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A re-pairing of rows: each track's rows circularly shifted by a random non-zero number of places
-    (a track of one row keeps it), so every row is paired with another time of its own piece."""
+    """A re-pairing of rows: each track's rows circularly shifted by a uniform random number of places
+    (0 … its rows − 1), so rows are paired with other times of their own piece.
+
+    A shift of 0 is drawn as often as any other: then the re-pairings are uniform draws from the group of
+    circular shifts, which makes the permutation p-value exact when timing carries nothing (forcing every
+    track off its own time would not)."""
     order = np.arange(len(track))
     for t in np.unique(track):
         own = np.flatnonzero(track == t)
-        if len(own) >= 2:
-            order[own] = np.roll(own, int(rng.integers(1, len(own))))
+        order[own] = np.roll(own, int(rng.integers(0, len(own))))
     return order
 
 
