@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from counterpoint.analysis.timealign import (align_files, align_tracks, alignment_error_summary, dtw_hop, dtw_path,
-                                             method_for, path_errors)
+                                             method_for, path_errors, rendering_check)
 from counterpoint.data.chroma import CHROMA_SAMPLE_RATE, chroma_columns
 from counterpoint.data.render import synthesize
 from counterpoint.errors import CounterpointError
@@ -160,3 +160,13 @@ def test_a_damaged_kept_file_is_a_note_and_paths_are_computed(warped_pairs, tmp_
     result = align_tracks(obs, wav.parent, "dtw", kept)
     assert result.methods == {"t0": "dtw"}
     assert any("delete the file" in note for note in result.notes)
+
+
+def test_dtw_on_a_rendering_is_checked_against_the_identity(warped_pairs):
+    wav, mid = warped_pairs[(1.0, 0.0)]  # a plain rendering: the true path is the identity
+    obs = pd.DataFrame([{"id": "r", "audio_filename": wav.name, "midi_filename": mid.name,
+                         "audio_source": "rendered:TimGM6mb"}])
+    alignments = align_tracks(obs, wav.parent, "dtw")
+    check = rendering_check(alignments, obs)
+    assert check["tracks"] == 1 and check["median_s"] < 0.050 and check["p95_s"] >= check["median_s"]
+    assert rendering_check(align_tracks(obs, wav.parent, "auto"), obs) is None  # identity: nothing to check

@@ -40,7 +40,7 @@ from counterpoint.analysis.inputs import require_columns, require_embeddings
 from counterpoint.analysis.retrieval import RIDGE_ALPHAS, pair_ranks, ridge_maps, standardise_with, unit_rows
 from counterpoint.analysis.statistics import (Estimate, bootstrap_ci, half_sample_ci, half_samples,
                                               permutation_p_value, serial_blas, with_adjusted_p_values)
-from counterpoint.analysis.timealign import TrackAlignments, align_tracks
+from counterpoint.analysis.timealign import TrackAlignments, align_tracks, rendering_check
 from counterpoint.config import AlignedSettings
 from counterpoint.errors import CounterpointError
 from counterpoint.matrix import FrameSequences
@@ -329,6 +329,7 @@ class AlignedResult:
     store: Path
     warping_file: Path | None
     notes: list[str] = field(default_factory=list)
+    rendering_check: dict[str, float] | None = None   # DTW vs the identity on rendered rows (see timealign)
 
 
 def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSettings, progress=None) -> AlignedResult:
@@ -354,6 +355,10 @@ def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSe
     notes = list(alignments.notes)
     counts = ", ".join(f"{n} {method}" for method, n in alignments.counts.items())
     notes.append(f"tracks paired in time: {counts or 'none'} (--alignment {settings.alignment})")
+    check = rendering_check(alignments, table)
+    if check is not None:
+        notes.append(f"DTW on {check['tracks']} renderings, whose true path is the identity: median error "
+                     f"{1000 * check['median_s']:.0f} ms, 95th percentile {1000 * check['p95_s']:.0f} ms")
     pairs, retrieval, curves, means, cka = [], [], [], [], []
     with serial_blas():
         for audio_spec in audio_specs:
@@ -389,7 +394,7 @@ def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSe
         else pd.DataFrame(columns=MEAN_CURVE_COLUMNS),
         with_adjusted_p_values(pd.DataFrame(cka, columns=CKA_COLUMNS)),
         pd.DataFrame({"id": list(alignments.methods), "method": list(alignments.methods.values())}),
-        settings, store.path, kept.path if kept.path.is_file() else None, notes)
+        settings, store.path, kept.path if kept.path.is_file() else None, notes, check)
 
 
 def _standardised(segments: AlignedSegments, audio_named: bool, symbolic_named: bool) -> AlignedSegments:

@@ -187,3 +187,25 @@ def alignment_error_summary(errors: Sequence[np.ndarray]) -> dict[str, float]:
     if pooled.size == 0:
         return {"median_s": float("nan"), "p95_s": float("nan"), "n": 0}
     return {"median_s": float(np.median(pooled)), "p95_s": float(np.percentile(pooled, 95)), "n": int(pooled.size)}
+
+
+#: Score times (s) apart at which :func:`rendering_check` compares a DTW path with the identity.
+CHECK_STEP = 0.1
+
+
+def rendering_check(alignments: TrackAlignments, obs: pd.DataFrame) -> dict[str, float] | None:
+    """How far DTW paths of rendered rows (whose true path is the identity) are from it: median and 95th
+    percentile of the absolute error (s) every :data:`CHECK_STEP` s of score time, pooled over those tracks.
+    None when no rendered row was aligned by DTW (``--alignment dtw`` on renderings is the check)."""
+    if "audio_source" not in obs:
+        return None
+    rendered = {str(i) for i, source in zip(obs["id"], obs["audio_source"])
+                if str(source).startswith(RENDERED_PREFIX)}
+    errors = []
+    for track_id, path in alignments.paths.items():
+        if track_id in rendered and path.method == "dtw" and len(path.score_seconds):
+            grid = np.arange(path.score_seconds.min(), path.score_seconds.max(), CHECK_STEP)
+            errors.append(np.abs(path.score_to_audio(grid) - grid))
+    if not errors:
+        return None
+    return {**alignment_error_summary(errors), "tracks": len(errors)}

@@ -63,6 +63,7 @@ def aligned_to_json(result: AlignedResult) -> dict:
 
     return {"store": str(result.store), "settings": asdict(result.settings), "notes": result.notes,
             "warping_file": str(result.warping_file) if result.warping_file else None,
+            "rendering_check": result.rendering_check,
             "pairs": [asdict(pair) for pair in result.pairs],
             "segment_retrieval": records(result.segment_retrieval), "aligned_cka": records(result.aligned_cka),
             "mean_curves": records(result.mean_curves)}
