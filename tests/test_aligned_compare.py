@@ -199,3 +199,14 @@ def test_the_report_section_writes_its_files_and_names_the_families(store_path, 
     assert html.count("correct over one family: every row of this table") == 2
     assert "data:image/png;base64," in html
     assert "25 identity" in " ".join(result.notes)
+
+
+def test_analyze_aligned_puts_the_section_in_the_report(store_path, tmp_path):
+    from counterpoint.config import AnalysisOptions
+    from counterpoint.pipeline import analyze_everything
+
+    options = AnalysisOptions("style", reductions=("pca",), aligned=True, figure_formats=("png",))
+    report = analyze_everything(store_path, options, tmp_path / "report")
+    page = report.report.read_text()
+    assert '<section id="aligned">' in page and "aligned/segment_retrieval.csv" in page
+    assert (tmp_path / "report" / "aligned" / "aligned_cka.csv").is_file()
