@@ -4,10 +4,12 @@
   ``counterpoint dataset render`` writes it), so audio time is score time.
 * **dtw**: dynamic time warping (``librosa.sequence.dtw``) between the constant-Q chroma of the
   audio and the chroma of the MIDI's piano roll at the same frame rate
-  (:mod:`counterpoint.data.chroma`), with cosine distance. One silence column is added at both
-  ends of both sequences, so leading or trailing silence of the audio matches silence and not the
-  first chord, and horizontal and vertical steps cost :data:`STEP_PENALTY` more than diagonal
-  ones, so the path follows the tempo and does not wander on repeated chords.
+  (:mod:`counterpoint.data.chroma`), with cosine distance. The score may match any stretch of the
+  audio (subsequence DTW: the path need not start at the audio's first frame nor end at its last),
+  so leading silence and a release or reverb tail after the last note are left out rather than
+  smeared over the first and last chords; one silence column at both ends of both sequences lets
+  silence match silence. Horizontal and vertical steps cost :data:`STEP_PENALTY` more than
+  diagonal ones, so the path follows the tempo and does not wander on repeated chords.
 * **auto**: identity for rendered rows, dtw for the others.
 
 Frame rate: :data:`DTW_HOP` samples at 22 050 Hz (≈ 43 frames per second) while a track lasts
@@ -63,7 +65,7 @@ def dtw_path(score: np.ndarray, audio: np.ndarray, frame_rate: float) -> Warping
     silence[-1] = 1.0
     padded_score, padded_audio = np.hstack([silence, score, silence]), np.hstack([silence, audio, silence])
     cost = 1.0 - padded_score.T @ padded_audio
-    _, path = librosa.sequence.dtw(C=cost, weights_add=np.array([0.0, STEP_PENALTY, STEP_PENALTY]))
+    _, path = librosa.sequence.dtw(C=cost, subseq=True, weights_add=np.array([0.0, STEP_PENALTY, STEP_PENALTY]))
     path = path[::-1] - 1  # ends first → start first; undo the silence pad
     # Points on a pad say only "before the start" or "after the end": the path's ends clamp there instead.
     inside = (path[:, 0] >= 0) & (path[:, 0] < score.shape[1]) & (path[:, 1] >= 0) & (path[:, 1] < audio.shape[1])
@@ -103,7 +105,7 @@ def path_errors(estimated: WarpingPath, true_score_to_audio, score_seconds: np.n
 def dtw_settings() -> str:
     """What decides whether a kept DTW path is still valid, besides the two files' bytes (JSON text)."""
     return json.dumps({"hop": DTW_HOP, "max_frames": MAX_DTW_FRAMES, "step_penalty": STEP_PENALTY,
-                       "features": "chroma_cqt+silence", "version": 1}, sort_keys=True)
+                       "features": "chroma_cqt+silence", "subsequence": True, "version": 2}, sort_keys=True)
 
 
 @dataclass
