@@ -21,6 +21,7 @@ from counterpoint.config import AnalysisOptions, CompareSettings, RunOptions
 from counterpoint.errors import CounterpointError, StoreError
 
 if TYPE_CHECKING:
+    from counterpoint.report.build import SectionWriter
     from counterpoint.store import Store
 
 
@@ -113,7 +114,7 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisOption
     matrices = {record.spec: store.pooled(record.spec) for record in store.encoders_with_tracks()}
     announce("analysing every embedding space")
     analysis = analyze_store(store, options, matrices, progress=lambda spec: announce(f"  {spec}"))
-    notes, comparison, probes, further = [], None, None, []
+    notes, comparison, probes = [], None, None
     if options.compare:
         try:
             comparable_encoders(store)
@@ -123,8 +124,7 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisOption
             announce("comparing audio and symbolic spaces (alignment, retrieval, label quality)")
             settings = CompareSettings(options.label, depth=options.depth, group=options.group, seed=options.seed)
             comparison = run_compare(store, settings, matrices)
-            if options.aligned:
-                further.append(_aligned_section(store, options, announce))
+    further = aligned_sections(store, options, notes, announce) if comparison is not None and options.aligned else []
     if options.probe_models:
         from counterpoint.probes.run import probe_table
 
@@ -140,18 +140,24 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisOption
     return ReportResult(index, analysis, comparison, probes, every_note)
 
 
-def _aligned_section(store: "Store", options: AnalysisOptions, announce: Callable[[str], None]):
-    """The time-aligned comparison's section of the report (``options.aligned``); its notes are announced."""
+def aligned_sections(store: "Store", options: AnalysisOptions, notes: list[str],
+                     announce: Callable[[str], None]) -> list["SectionWriter"]:
+    """The time-aligned comparison's report section (``options.aligned``; tracks paired by ``auto``); its
+    notes are announced and shown in the section; a comparison that cannot run is a note."""
     from counterpoint.analysis.aligned import run_aligned_compare
     from counterpoint.config import AlignedSettings
     from counterpoint.report.aligned import aligned_section
 
     announce("comparing audio and score on time-paired segments")
-    result = run_aligned_compare(store, AlignedSettings(options.label, depth=options.depth, group=options.group,
-                                                        seed=options.seed))
+    try:
+        result = run_aligned_compare(store, AlignedSettings(options.label, depth=options.depth, group=options.group,
+                                                            seed=options.seed))
+    except CounterpointError as reason:
+        notes.append(f"no comparison in time: {str(reason).removeprefix(f'{store.path}: ')}")
+        return []
     for note in result.notes:
         announce(f"  {note}")
-    return aligned_section(result)
+    return [aligned_section(result)]
 
 
 #: File in the report folder recording what the report was computed from (see :func:`report_stamp`).

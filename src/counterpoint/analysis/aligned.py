@@ -98,7 +98,7 @@ def pair_segments(audio: FrameSequences, symbolic: FrameSequences, paths: dict[s
                   segment_seconds: float, label: str, depth: int | None, group: str | None) -> AlignedSegments:
     """Segments of score time of the tracks both hold and that have a warping path (see the module docstring).
 
-    The score's extent is the symbolic frames': segments ``0 … ⌈last centre / segment_seconds⌉ − 1``.
+    The score's extent is the symbolic frames': segments ``0 … ⌊last centre / segment_seconds⌋``.
     """
     audio, symbolic = audio.paired_with(symbolic)
     keep = np.array([track_id in paths for track_id in audio.ids], dtype=bool)
