@@ -44,6 +44,9 @@ STEP_PENALTY = 0.1
 CQT_HOP_MULTIPLE = 64
 #: The ``audio_source`` prefix of a rendered row (see :func:`counterpoint.data.render.audio_source`).
 RENDERED_PREFIX = "rendered:"
+#: Where in its frame a score column's time is taken (0.5: its centre, since MIDI column k covers
+#: ``[k, k+1) / frame_rate``; audio columns are centred on ``k / frame_rate``).
+SCORE_COLUMN_TIME = 0.5
 
 
 def method_for(audio_source: str, choice: str) -> str:
@@ -70,7 +73,7 @@ def dtw_path(score: np.ndarray, audio: np.ndarray, frame_rate: float) -> Warping
     # Points on a pad say only "before the start" or "after the end": the path's ends clamp there instead.
     inside = (path[:, 0] >= 0) & (path[:, 0] < score.shape[1]) & (path[:, 1] >= 0) & (path[:, 1] < audio.shape[1])
     path = path[inside].astype(np.float64)
-    return WarpingPath("dtw", (path[:, 0] + 0.5) / frame_rate, path[:, 1] / frame_rate)
+    return WarpingPath("dtw", (path[:, 0] + SCORE_COLUMN_TIME) / frame_rate, path[:, 1] / frame_rate)
 
 
 def dtw_hop(duration_seconds: float) -> int:
