@@ -46,6 +46,12 @@ def test_audio_frames_reach_their_score_segment_through_the_warping_path():
     assert np.allclose(segments.audio[:, 0], [10, 20, 30]) and np.allclose(segments.symbolic[:, 0], [1, 2, 3])
     # Read as identity, the audio frames would land in segments 1, 3 and 5: only segment 1 pairs.
     assert pair_segments(audio, symbolic, {"a": IDENTITY}, 2.0, "style", None, None).segment.tolist() == [1]
+    # A last window centred on a segment boundary (6 s) opens no segment of its own.
+    late = _frames("s", "symbolic", ["a"], [np.array([[1.0], [2.0], [3.0], [4.0]])], [np.array([1.0, 3.0, 5.0, 6.0])],
+                   ["x"])
+    late_audio = _frames("a", "audio", ["a"], [np.array([[10.0], [20.0], [30.0], [40.0]])],
+                         [np.array([3.0, 7.0, 11.0, 13.5])], ["x"])
+    assert pair_segments(late_audio, late, {"a": path}, 2.0, "style", None, None).segment.tolist() == [0, 1, 2]
 
 
 def test_clustered_figures_by_hand_and_the_interval_resamples_tracks():

@@ -98,7 +98,9 @@ def pair_segments(audio: FrameSequences, symbolic: FrameSequences, paths: dict[s
                   segment_seconds: float, label: str, depth: int | None, group: str | None) -> AlignedSegments:
     """Segments of score time of the tracks both hold and that have a warping path (see the module docstring).
 
-    The score's extent is the symbolic frames': segments ``0 … ⌊last centre / segment_seconds⌋``.
+    The score's extent is the symbolic frames': segments ``0 … ⌈last centre / segment_seconds⌉ − 1``, so a
+    segment that would begin at the last window's centre (a window half past the score's end, holding the
+    rendering's release tail) is not one; audio frames mapped past the last segment are left out.
     """
     audio, symbolic = audio.paired_with(symbolic)
     keep = np.array([track_id in paths for track_id in audio.ids], dtype=bool)
@@ -108,7 +110,7 @@ def pair_segments(audio: FrameSequences, symbolic: FrameSequences, paths: dict[s
         score_seconds = symbolic.timestamps[i]
         if not len(score_seconds) or not len(audio.timestamps[i]):
             continue
-        n_segments = int(np.floor(score_seconds.max() / segment_seconds)) + 1
+        n_segments = max(1, int(np.ceil(score_seconds.max() / segment_seconds)))
         mapped = paths[track_id].audio_to_score(audio.timestamps[i])
         means_a, has_a = segment_means(audio.frames[i], mapped, segment_seconds, n_segments)
         means_s, has_s = segment_means(symbolic.frames[i], score_seconds, segment_seconds, n_segments)
