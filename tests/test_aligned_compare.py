@@ -27,6 +27,7 @@ def test_segment_means_by_hand():
     frames = np.array([[1.0, 0.0], [3.0, 2.0], [5.0, 5.0], [7.0, 7.0]])
     means, present = segment_means(frames, np.array([0.5, 1.9, 4.1, 9.0]), 2.0, 3)
     # Segment 0 holds the first two frames, segment 1 none, segment 2 the third; 9.0 s is past the last.
+    assert np.array_equal(segment_means(frames, np.array([0.5, 1.9, 4.1, np.nan]), 2.0, 3)[0], means)
     assert present.tolist() == [True, False, True]
     assert np.allclose(means[[0, 2]], [[2.0, 1.0], [5.0, 5.0]])
 

@@ -98,6 +98,8 @@ def test_identity_and_interpolation():
     # Score 1.0 meets audio 1.5 and 2.5: it maps to their mean 2.0, halfway from score 0 (audio 0.5); audio 2.0 to score 1.0.
     assert np.allclose(path.score_to_audio(np.array([0.0, 0.5, 1.0, 2.0])), [0.5, 1.25, 2.0, 3.5])
     assert np.allclose(path.audio_to_score(np.array([0.5, 1.0, 2.0, 3.0])), [0.0, 0.5, 1.0, 1.5])
+    # Audio outside the matched stretch (before 0.5 s, after 3.5 s) has no score time.
+    assert np.isnan(path.audio_to_score(np.array([0.2, 4.0]))).all()
 
 
 def test_method_choice():

@@ -48,12 +48,13 @@ class WarpingPath:
     audio_seconds: np.ndarray | None = None
 
     def audio_to_score(self, seconds: np.ndarray) -> np.ndarray:
-        """Score time (s) of each audio time ``seconds`` (clamped to the path's ends)."""
+        """Score time (s) of each audio time ``seconds``; NaN for audio before or after the stretch the
+        score was matched to (leading silence, a release tail: no time of the score)."""
         seconds = np.asarray(seconds, dtype=np.float64)
         if self.method == "identity":
             return seconds
         audio, score = _strictly_increasing(self.audio_seconds, self.score_seconds)
-        return np.interp(seconds, audio, score)
+        return np.interp(seconds, audio, score, left=np.nan, right=np.nan)
 
     def score_to_audio(self, seconds: np.ndarray) -> np.ndarray:
         """Audio time (s) of each score time ``seconds`` (clamped to the path's ends)."""

@@ -85,8 +85,9 @@ class AlignedSegments:
 def segment_means(frames: np.ndarray, seconds: np.ndarray, segment_seconds: float,
                   n_segments: int) -> tuple[np.ndarray, np.ndarray]:
     """The mean frame ``[n_segments, D]`` of each segment ``[k, k+1) · segment_seconds`` of the frames
-    ``[T, D]`` whose times ``seconds`` [T] fall in it, and which segments hold any ``[n_segments]``."""
-    index = np.floor(np.asarray(seconds, dtype=np.float64) / segment_seconds).astype(int)
+    ``[T, D]`` whose times ``seconds`` [T] fall in it (NaN: in none), and which segments hold any ``[n_segments]``."""
+    seconds = np.asarray(seconds, dtype=np.float64)
+    index = np.floor(np.where(np.isfinite(seconds), seconds, -1.0) / segment_seconds).astype(int)
     inside = (index >= 0) & (index < n_segments)
     sums = np.zeros((n_segments, frames.shape[1]))
     np.add.at(sums, index[inside], np.asarray(frames, dtype=np.float64)[inside])
