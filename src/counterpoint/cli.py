@@ -19,7 +19,8 @@ from typer.core import TyperCommand
 
 from counterpoint import __version__
 from counterpoint.console import console, task_progress
-from counterpoint.config import DEMO_ENCODERS, CompareSettings, FactorSettings, RunOptions, TrainSettings, default, figure_formats
+from counterpoint.config import (DEMO_ENCODERS, AlignedSettings, CompareSettings, FactorSettings, RunOptions,
+                                TrainSettings, default, figure_formats)
 from counterpoint.data.tolerance import DURATION_TOLERANCE_FRACTION, DURATION_TOLERANCE_S
 from counterpoint.data.transcribe import TranscribeSettings
 from counterpoint.errors import CounterpointError
@@ -131,6 +132,12 @@ def _check_output_path(value: Path) -> Path:
         raise typer.BadParameter(f"{value} is a file, and this command writes a folder there — give a new folder name")
     return value
 
+
+#: ``--aligned`` and ``--alignment`` of compare and analyze.
+ALIGNED_HELP = ("Also compare on time-paired segments: segment retrieval within and across pieces, agreement over "
+                "time, CKA of aligned segments vs time-shifted ones (into OUT/aligned/).")
+ALIGNMENT_HELP = ("With --aligned: how audio time is paired with score time: identity (renderings), dtw (DTW on "
+                  "chroma; paths kept beside the store), or auto (identity for rows whose audio_source is rendered:…).")
 
 #: ``--where COLUMN=VALUE`` of analyze, compare and probe (repeatable).
 WHERE_HELP = ("Use only the tracks whose COLUMN reads VALUE, e.g. midi_source=original or "
@@ -606,7 +613,8 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     probe_models: str = typer.Option("", help="Probe models for a probe table in the report, e.g. linear,mlp (empty: none)."),
                     where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
                     probe_seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Seeds per probe."),
-                    figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP)) -> None:
+                    figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP),
+                    aligned: bool = typer.Option(RUN_DEFAULTS.aligned, "--aligned", help=ALIGNED_HELP)) -> None:
     """Per-space figures (PCA/t-SNE/UMAP, centroid distances, variance, clustering, timing),
     the audio-vs-symbolic comparison, optional probes — one report page.
 
@@ -618,7 +626,7 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     models = tuple(m.strip() for m in probe_models.split(",") if m.strip())
     options = AnalysisOptions(label, depth=depth or None, group=group, seed=seed, compare=compare,
                               probe_models=models, probe_seeds=probe_seeds,
-                              figure_formats=figure_formats(figure_format))
+                              figure_formats=figure_formats(figure_format), aligned=aligned)
     result = analyze_everything(_selected_store(path, where), options, out, step=_note)
     _print(f"report: {result.report}")
 
@@ -706,10 +714,18 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     layers: bool = typer.Option(False, "--layers", help="Instead of the comparison: the layer × layer "
                                                 "debiased-CKA map of audio encoders embedded with layers=all (OUT/layers/)."),
                     audio: Optional[str] = typer.Option(None, "--audio", help="With --layers: the audio encoder (default: every one with layers)."),
-                    symbolic: Optional[str] = typer.Option(None, "--symbolic", help="With --layers: the symbolic encoder (default: every one).")) -> None:
+                    symbolic: Optional[str] = typer.Option(None, "--symbolic", help="With --layers: the symbolic encoder (default: every one)."),
+                    aligned: bool = typer.Option(False, "--aligned", help=ALIGNED_HELP),
+                    alignment: str = typer.Option(default(AlignedSettings, "alignment"), help=ALIGNMENT_HELP),
+                    segment_seconds: float = typer.Option(default(AlignedSettings, "segment_seconds"), callback=_above_zero,
+                                                          help="With --aligned: length of the segments of score time (s).")) -> None:
     """Do audio and symbolic embeddings agree? CKA, RSA, mutual kNN, retrieval, label quality, with CIs.
 
-    Example: counterpoint compare corpus.h5 --label style --group work --out compare/
+    \b
+    Examples:
+      counterpoint compare corpus.h5 --label style --group work --out compare/
+      counterpoint compare corpus.h5 --label style --aligned --alignment auto --segment-seconds 3 --out compare/
+      counterpoint compare corpus.h5 --label style --layers --out compare/
     """
     if layers:
         _compare_layers(_selected_store(path, where), label, out, depth or None, audio, symbolic, n_boot, n_perm, seed,
@@ -719,11 +735,25 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     from counterpoint.report.compare import write_comparison
 
     settings = CompareSettings(label, depth=depth or None, group=group, k=k, n_boot=n_boot, n_perm=n_perm, seed=seed)
-    result = run_compare(_selected_store(path, where), settings)
+    aligned_settings = AlignedSettings(label, depth=depth or None, group=group, alignment=alignment,
+                                       segment_seconds=segment_seconds, n_boot=n_boot, n_perm=n_perm, seed=seed)
+    store = _selected_store(path, where)
+    result = run_compare(store, settings)
     write_comparison(result, out, formats=figure_formats(figure_format))
     _print(compare_summary(result))
     for note in result.notes:
         _note(f"  {note}")
+    if aligned:
+        from counterpoint.analysis.aligned import aligned_summary, run_aligned_compare
+        from counterpoint.report.aligned import FOLDER, write_aligned
+
+        _note("pairing audio and score in time")
+        with task_progress() as update:
+            timed = run_aligned_compare(store, aligned_settings, progress=lambda done, total: update("aligning tracks", done, total))
+        write_aligned(timed, out / FOLDER, figure_formats(figure_format))
+        _print(aligned_summary(timed))
+        for note in timed.notes:
+            _note(f"  {note}")
     _print(f"tables and figures: {out}")
 
 
@@ -843,7 +873,8 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), metavar="OUT", 
         _print(f"factors report: {index.resolve()}")
         return
     options = RunOptions(dataset=str(corpus), out=str(out), encoders=encoders or DEMO_ENCODERS,
-                         label="style", seed=seed)  # the corpus's group column keeps each work on one side
+                         label="style", seed=seed,  # the corpus's group column keeps each work on one side
+                         aligned=True)  # its audio renders its MIDI: identity pairing, seconds
     _print(f"report: {_run_pipeline(options).resolve()}")
 
 
@@ -870,7 +901,8 @@ def run_command(ctx: typer.Context,
                 id_from: str = typer.Option(RUN_DEFAULTS.id_from, help=ID_FROM_HELP),
                 engine: str = typer.Option(RUN_DEFAULTS.engine, help=ENGINE_HELP),
                 ray_address: str = typer.Option(RUN_DEFAULTS.ray_address, help=RAY_ADDRESS_HELP),
-                figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP)) -> None:
+                figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP),
+                aligned: bool = typer.Option(RUN_DEFAULTS.aligned, "--aligned/--no-aligned", help=ALIGNED_HELP)) -> None:
     """Embed a dataset and write the full report; options from flags, a params file, or TOML.
 
     Flags given on the command line override the file.

@@ -85,6 +85,41 @@ class CompareSettings:
             require_whole("depth", self.depth, 0)
 
 
+#: ``--alignment`` choices of the time-aligned comparison (see :mod:`counterpoint.analysis.timealign`).
+ALIGNMENTS = ("auto", "identity", "dtw")
+
+
+@dataclass(frozen=True)
+class AlignedSettings:
+    """What shapes the numbers of the time-aligned comparison (``compare --aligned``, written to ``aligned.json``).
+
+    ``alignment`` pairs audio with score time (``auto``: identity for rendered rows, DTW otherwise);
+    frames are averaged over ``segment_seconds``-long segments of score time; pairwise resampling
+    (CKA intervals and nulls) runs on at most ``max_segments`` segments of whole tracks. ``label``,
+    ``depth`` and ``group`` are those of :class:`CompareSettings`.
+    """
+
+    label: str
+    depth: int | None = None
+    group: str | None = None
+    alignment: str = "auto"
+    segment_seconds: float = 3.0
+    n_boot: int = N_BOOT
+    n_perm: int = 199
+    max_segments: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, lowest in (("n_boot", 1), ("n_perm", 1), ("max_segments", 8), ("seed", 0)):
+            require_whole(name, getattr(self, name), lowest)
+        if self.depth is not None:
+            require_whole("depth", self.depth, 0)
+        if self.alignment not in ALIGNMENTS:
+            raise CounterpointError(f"alignment = {self.alignment!r}: choose one of {', '.join(ALIGNMENTS)}")
+        if not (math.isfinite(self.segment_seconds) and self.segment_seconds > 0):
+            raise CounterpointError(f"segment-seconds = {self.segment_seconds!r}: give a number of seconds > 0, e.g. 3")
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """How a probe is built and trained: ``hidden`` sizes and ``dropout`` of the built-in models;
@@ -131,6 +166,7 @@ class AnalysisOptions:
     probe_models: tuple[str, ...] = ()
     probe_seeds: int = PROBE_SEEDS
     figure_formats: tuple[str, ...] = FIGURE_FORMATS
+    aligned: bool = False  # also the time-aligned comparison (auto pairing) as a section of the report
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "figure_formats", figure_formats(",".join(self.figure_formats)))
@@ -172,6 +208,7 @@ class RunOptions:
     engine: str = "local"  # where encoders run: local, or ray (Ray Data)
     ray_address: str = ""  # a running Ray cluster (auto, ray://host:10001); empty: start one here
     figure_format: str = ",".join(FIGURE_FORMATS)
+    aligned: bool = False  # also compare on time-paired segments (see AlignedSettings)
 
     def check(self) -> None:
         """Raise a :class:`CounterpointError` for a whole-number option out of range or an unknown engine."""
@@ -186,7 +223,7 @@ class RunOptions:
         models = tuple(m.strip() for m in self.probe_models.split(",") if m.strip())
         return AnalysisOptions(self.label, depth=self.depth or None, group=self.group or None, seed=self.seed,
                                compare=self.compare, probe_models=models, probe_seeds=self.probe_seeds,
-                               figure_formats=figure_formats(self.figure_format))
+                               figure_formats=figure_formats(self.figure_format), aligned=self.aligned)
 
     @property
     def store_path(self) -> Path:

@@ -124,7 +124,11 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisOption
             announce("comparing audio and symbolic spaces (alignment, retrieval, label quality)")
             settings = CompareSettings(options.label, depth=options.depth, group=options.group, seed=options.seed)
             comparison = run_compare(store, settings, matrices)
-    further = layer_map_sections(store, options, notes, announce) if comparison is not None else []
+    further = []
+    if comparison is not None:
+        further += layer_map_sections(store, options, notes, announce)
+        if options.aligned:
+            further += aligned_sections(store, options, notes, announce)
     if options.probe_models:
         from counterpoint.probes.run import probe_table
 
@@ -156,6 +160,26 @@ def layer_map_sections(store: "Store", options: AnalysisOptions, notes: list[str
         notes.append(f"no layer maps: {str(reason).removeprefix(f'{store.path}: ')}")
         return []
     return [layers_section(maps)]
+
+
+def aligned_sections(store: "Store", options: AnalysisOptions, notes: list[str],
+                     announce: Callable[[str], None]) -> list["SectionWriter"]:
+    """The time-aligned comparison's report section (``options.aligned``; tracks paired by ``auto``); its
+    notes are announced and shown in the section; a comparison that cannot run is a note."""
+    from counterpoint.analysis.aligned import run_aligned_compare
+    from counterpoint.config import AlignedSettings
+    from counterpoint.report.aligned import aligned_section
+
+    announce("comparing audio and score on time-paired segments")
+    try:
+        result = run_aligned_compare(store, AlignedSettings(options.label, depth=options.depth, group=options.group,
+                                                            seed=options.seed))
+    except CounterpointError as reason:
+        notes.append(f"no comparison in time: {str(reason).removeprefix(f'{store.path}: ')}")
+        return []
+    for note in result.notes:
+        announce(f"  {note}")
+    return [aligned_section(result)]
 
 
 #: File in the report folder recording what the report was computed from (see :func:`report_stamp`).
@@ -194,7 +218,7 @@ def report_stamp(options: RunOptions) -> dict[str, Any]:
     from counterpoint import __version__
 
     analysis = {name: getattr(options, name) for name in ("label", "depth", "group", "seed", "compare",
-                                                          "probe_models", "probe_seeds", "figure_format")}
+                                                          "probe_models", "probe_seeds", "figure_format", "aligned")}
     return {"counterpoint": __version__, "store": store_digest(options.store_path), "options": analysis}
 
 

@@ -155,15 +155,15 @@ def standardise_with(X: np.ndarray, train: np.ndarray) -> np.ndarray:
 
 
 def ridge_map(X: np.ndarray, Y: np.ndarray, alpha: float) -> np.ndarray:
-    """The ridge coefficients ``[Dx, Dy]`` mapping standardised ``X`` onto ``Y`` (see :func:`_ridge_maps`)."""
-    return _ridge_maps(X, Y, [alpha])[0]
+    """The ridge coefficients ``[Dx, Dy]`` mapping standardised ``X`` onto ``Y`` (see :func:`ridge_maps`)."""
+    return ridge_maps(X, Y, [alpha])[0]
 
 
 def _mrr(queries: np.ndarray, candidates: np.ndarray) -> float:
     return float(np.mean(1.0 / pair_ranks(queries, candidates)))
 
 
-def _ridge_maps(X: np.ndarray, Y: np.ndarray, alphas: Sequence[float]) -> list[np.ndarray]:
+def ridge_maps(X: np.ndarray, Y: np.ndarray, alphas: Sequence[float]) -> list[np.ndarray]:
     """Ridge coefficient matrices ``[Dx, Dy]`` for every alpha from one eigendecomposition
     of ``XᵀX`` (inputs standardised, so no intercept)."""
     eigenvalues, eigenvectors = np.linalg.eigh(X.T @ X)
@@ -284,10 +284,10 @@ def _cross_modal_retrieval(X: np.ndarray, Y: np.ndarray, train: np.ndarray, test
                                                                   (Ytr, Xtr, Yte, Xte, b_to_a)):
         scores = np.zeros(len(RIDGE_ALPHAS))
         for fit, held in folds:
-            for i, W in enumerate(_ridge_maps(source_tr[fit], target_tr[fit], RIDGE_ALPHAS)):
+            for i, W in enumerate(ridge_maps(source_tr[fit], target_tr[fit], RIDGE_ALPHAS)):
                 scores[i] += _mrr(source_tr[held] @ W, target_tr[held])
         alpha = RIDGE_ALPHAS[int(np.argmax(scores))]
-        W = _ridge_maps(source_tr, target_tr, [alpha])[0]
+        W = ridge_maps(source_tr, target_tr, [alpha])[0]
         runs.append(RetrievalRun("ridge", direction, pair_ranks(source_te @ W, target_te), {"alpha": alpha}))
 
     max_components = min(Xtr.shape[1], Ytr.shape[1], len(train) - 1)

@@ -4,7 +4,7 @@
 Palestrina masses, Monteverdi madrigals, Trecento songs, fiddle tunes, German and Chinese
 folksongs), writes an excerpt of each as MIDI, renders it to audio with a General MIDI
 SoundFont (:mod:`counterpoint.data.render`), and writes ``info.csv`` with style, composer,
-work, a leak-free ``group`` (the work) and a ``split`` column.
+work, a leak-free ``group`` (the work), a ``split`` column and ``audio_source`` (``rendered:TimGM6mb``).
 
 Instruments are faithful to each style but drawn per part from a small palette whose
 members recur across styles (organ, choir, strings, piano, flute, violin...), so that the
@@ -33,7 +33,7 @@ from counterpoint.errors import CounterpointError, DatasetError, TrackError
 
 #: Columns of the written ``info.csv``, in order.
 INFO_COLUMNS = ("id", "audio_filename", "midi_filename", "style", "composer", "work", "group", "split",
-                "source", "instrument", "programs", "tempo_qpm", "duration_s")
+                "source", "instrument", "programs", "tempo_qpm", "duration_s", "audio_source")
 SKIPPED_NAME = "skipped.csv"
 #: Fewest works per style that still give every style a train, a validation and a test work.
 MIN_PIECES_PER_STYLE = 3
@@ -329,7 +329,7 @@ def build_piece(style: Style, candidate: Candidate, out_dir: Path, seconds: floa
     """
     from music21 import converter
 
-    from counterpoint.data.render import render_midi
+    from counterpoint.data.render import audio_source, default_soundfont, render_midi
 
     track_id = piece_id(style, candidate)
     where = candidate.source + (f" (tune X:{candidate.number})" if candidate.number is not None else "")
@@ -374,6 +374,7 @@ def build_piece(style: Style, candidate: Candidate, out_dir: Path, seconds: floa
         "programs": ";".join(str(p) for p in programs),
         "tempo_qpm": f"{qpm:g}",
         "duration_s": f"{midi.get_end_time():.3f}",
+        "audio_source": audio_source(default_soundfont()),  # a rendering of the MIDI: aligned in time by identity
     }
 
 

@@ -1,0 +1,140 @@
+"""The time-aligned comparison (see :mod:`counterpoint.analysis.aligned`) written out: ``aligned/``
+with ``segment_retrieval.csv``, ``agreement_curves.csv`` (one row per held-out segment of every
+track), ``agreement_mean_curve.csv``, ``aligned_cka.csv``, ``track_alignment.csv``, ``aligned.json``,
+one agreement-curve figure per encoder pair, and its section of the report page."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from counterpoint.analysis.aligned import AlignedPair, AlignedResult  # noqa: E402
+from counterpoint.report.figures import FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, plain, save_figure  # noqa: E402
+from counterpoint.report.html import escape, image_figure, table_html  # noqa: E402
+
+#: The folder of the report (or of ``compare --out``) the files go to.
+FOLDER = "aligned"
+TABLE_FILES = {"segment_retrieval": "segment_retrieval.csv", "agreement_curves": "agreement_curves.csv",
+               "mean_curves": "agreement_mean_curve.csv", "aligned_cka": "aligned_cka.csv",
+               "alignment": "track_alignment.csv", "json": "aligned.json"}
+
+
+def curve_stem(pair: AlignedPair) -> str:
+    """File stem of a pair's agreement-curve figure."""
+    return "agreement_curve_" + "".join(c if c.isalnum() or c in "-_.=" else "_" for c in f"{pair.audio}__{pair.symbolic}")
+
+
+def plot_mean_curve(curve: pd.DataFrame, title: str, stem: Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+    """The mean agreement over tracks per segment of score time, its 95 % band, and chance (0.5)."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    centre = (curve["start_s"] + curve["end_s"]) / 2
+    ax.fill_between(centre, curve["ci_low"], curve["ci_high"], color=OKABE_ITO[1], alpha=0.35, linewidth=0,
+                    label="95 % interval (tracks resampled)")
+    ax.plot(centre, curve["agreement"], color=OKABE_ITO[4], marker="o", markersize=3, label="mean over held-out tracks")
+    ax.axhline(0.5, color="#777777", linestyle="--", linewidth=1, label="chance")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("score time (s), segment centre", fontsize=MIN_FONT_PT + 1)
+    ax.set_ylabel("agreement (1 = true segment first)", fontsize=MIN_FONT_PT + 1)
+    ax.set_title(plain(title), fontsize=MIN_FONT_PT + 2)
+    ax.tick_params(labelsize=MIN_FONT_PT)
+    ax.legend(fontsize=MIN_FONT_PT, loc="lower left", frameon=False)
+    return save_figure(fig, stem, formats)
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def aligned_to_json(result: AlignedResult) -> dict:
+    """Everything of the time-aligned comparison as JSON-ready data (NaN as null): ``aligned.json``."""
+    def records(frame: pd.DataFrame) -> list[dict]:
+        return [{key: _finite(value) for key, value in row.items()} for row in frame.to_dict(orient="records")]
+
+    return {"store": str(result.store), "settings": asdict(result.settings), "notes": result.notes,
+            "warping_file": str(result.warping_file) if result.warping_file else None,
+            "rendering_check": result.rendering_check,
+            "pairs": [asdict(pair) for pair in result.pairs],
+            "segment_retrieval": records(result.segment_retrieval), "aligned_cka": records(result.aligned_cka),
+            "mean_curves": records(result.mean_curves)}
+
+
+def write_aligned(result: AlignedResult, out_dir: str | Path, formats: Sequence[str] = FIGURE_FORMATS) -> dict[str, Path]:
+    """Write the tables, ``aligned.json`` and each pair's curve figure into ``out_dir``; returns
+    {table name: path} and {``curve <audio> × <symbolic>``: the figure the page shows}."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {key: out / name for key, name in TABLE_FILES.items()}
+    for key in ("segment_retrieval", "agreement_curves", "mean_curves", "aligned_cka", "alignment"):
+        getattr(result, key).to_csv(files[key], index=False)
+    files["json"].write_text(json.dumps(aligned_to_json(result), indent=2, allow_nan=False))
+    for pair in result.pairs:
+        curve = result.mean_curves[(result.mean_curves.audio == pair.audio)
+                                   & (result.mean_curves.symbolic == pair.symbolic)]
+        if len(curve):
+            files[f"curve {pair.audio} × {pair.symbolic}"] = plot_mean_curve(
+                curve, f"{pair.audio} × {pair.symbolic}: where in time audio and score agree",
+                out / curve_stem(pair), formats)
+    return files
+
+
+def aligned_html(result: AlignedResult, files: dict[str, Path], page_dir: Path) -> str:
+    """The section of the report page: what was paired and how, the two tables, the curves."""
+    s = result.settings
+    link = {key: f'<a href="{escape(path.resolve().relative_to(page_dir.resolve()).as_posix())}">{escape(path.name)}</a>'
+            for key, path in files.items() if key in TABLE_FILES}
+    parts = ['<section id="aligned"><h2>Audio × score in time</h2>',
+             f"<p>Frames of both modalities averaged over {s.segment_seconds:g}-s segments of score time, audio "
+             f"mapped through each track's warping path (--alignment {escape(s.alignment)}: identity for renderings, "
+             "DTW on chroma otherwise; how each track was paired: "
+             f"{link['alignment']}). {s.n_boot} resamples per 95 % interval, {s.n_perm} permutations per p-value "
+             f"(the smallest possible p is {1 / (s.n_perm + 1):.3g}), seed {s.seed}.</p>"]
+    retrieval = result.segment_retrieval
+    parts.append("<h3>Which audio segment matches which score segment</h3>")
+    parts.append('<p class="note">A ridge map fitted on the training tracks\' segments ranks each held-out segment\'s '
+                 "partner <i>within its piece</i> (chance: 1 / that piece's segments) and <i>across</i> all held-out "
+                 "segments (chance: 1 / all of them). Intervals resample held-out tracks with all their segments "
+                 "(cluster bootstrap); p-values compare with a random ranker. <b>p_holm</b> and <b>p_bh</b> correct "
+                 "over one family: every row of this table (all encoder pairs × directions × scopes × measures). "
+                 f"From {link['segment_retrieval']}.</p>")
+    parts.append(table_html(retrieval))
+    parts.append("<h3>Debiased CKA of time-paired segments</h3>")
+    parts.append('<p class="note">Each row compares the CKA of the aligned segments (<b>value</b>, every segment; '
+                 "interval from half-samples of whole tracks) with a null: segments of the same piece paired at a "
+                 "random circular time shift (keeps the piece, breaks the timing), or segments of other pieces. "
+                 "<i>within track</i>: each track's mean segment removed first, so only what changes over time inside "
+                 "a piece counts. Nulls and p-values run on a subsample of whole tracks (n_resample segments; its own "
+                 "CKA is value_resample). <b>p_holm</b> and <b>p_bh</b> correct over one family: every row of this "
+                 f"table. From {link['aligned_cka']}.</p>")
+    parts.append(table_html(result.aligned_cka))
+    parts.append("<h3>Agreement over time</h3>")
+    parts.append('<p class="note">Per held-out segment, 1 − (rank − 1) / (n − 1) of its true score segment among the n '
+                 "segments of its piece (audio → score): 1 = found first, 0.5 = chance. Per track in "
+                 f"{link['agreement_curves']}; the mean per segment in {link['mean_curves']}.</p>")
+    figures = [image_figure(path, page_dir, key.removeprefix("curve "))
+               for key, path in files.items() if key.startswith("curve ")]
+    parts.append(f'<div class="grid" style="grid-template-columns: repeat(2, minmax(300px, 1fr));">{"".join(figures)}</div>')
+    if result.notes:
+        parts.append("".join(f'<p class="note">{escape(note)}</p>' for note in result.notes))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def aligned_section(result: AlignedResult):
+    """A :data:`~counterpoint.report.build.SectionWriter` for ``build_report(further=[...])``: writes
+    ``REPORT/aligned/`` and returns the section's HTML."""
+    def write(report_dir: Path, figure_formats: Sequence[str]) -> str:
+        files = write_aligned(result, Path(report_dir) / FOLDER, figure_formats)
+        return aligned_html(result, files, Path(report_dir))
+
+    return write
