@@ -248,7 +248,7 @@ def cka_estimates(X: np.ndarray, Y: np.ndarray, n_boot: int = N_BOOT, n_perm: in
         null = nulls[name]
         out[name] = Estimate(value=value, ci_low=low, ci_high=high, n=n, n_resample=m,
                              p_value=permutation_p_value(observed_sub.get(name, float("nan")), null),
-                             null_mean=float(np.nanmean(null)) if null.size else float("nan"))
+                             null_mean=float(np.nanmean(null)) if np.isfinite(null).any() else float("nan"))
     # Linear CKA is the RV coefficient, whose mean under all pairings is known exactly at
     # the full N (Kazi-Aoual et al. 1995): sqrt(βx βy) / (N − 1), β = tr(C)² / tr(C²).
     out["cka"] = replace(out["cka"], chance=_linear_cka_null_mean(total))
@@ -258,8 +258,11 @@ def cka_estimates(X: np.ndarray, Y: np.ndarray, n_boot: int = N_BOOT, n_perm: in
 def _linear_cka_null_mean(s: _Sums) -> float:
     cxx = s.sxx - np.outer(s.sx, s.sx) / s.n
     cyy = s.syy - np.outer(s.sy, s.sy) / s.n
-    beta_x = np.trace(cxx) ** 2 / np.sum(cxx * cxx)
-    beta_y = np.trace(cyy) ** 2 / np.sum(cyy * cyy)
+    spread_x, spread_y = np.sum(cxx * cxx), np.sum(cyy * cyy)
+    if spread_x == 0 or spread_y == 0:  # a constant space: no CKA, no chance level
+        return float("nan")
+    beta_x = np.trace(cxx) ** 2 / spread_x
+    beta_y = np.trace(cyy) ** 2 / spread_y
     return float(math.sqrt(beta_x * beta_y) / (s.n - 1))
 
 
@@ -462,8 +465,15 @@ def centroid_agreement(X: np.ndarray, Y: np.ndarray, labels: np.ndarray, n_boot:
         rng = np.random.default_rng(seed + 1)
         perms = (rng.permutation(len(classes)) for _ in range(n_perm))
     null = np.array([spearmanr(dx, _upper(dy_square[np.ix_(p, p)])).statistic for p in perms])
-    # An exact test counts the identity among the permutations; a sampled one adds it.
-    p_value = float(np.mean(null >= value - 1e-12)) if exact else permutation_p_value(value, null)
+    # An exact test counts the identity among the permutations; a sampled one adds it. Without a
+    # value (a space whose centroids coincide) there is nothing to test: NaN, never 0.
+    finite_null = null[np.isfinite(null)]
+    if not exact:
+        p_value = permutation_p_value(value, null)
+    elif np.isfinite(value) and finite_null.size:
+        p_value = float(np.mean(finite_null >= value - 1e-12))
+    else:
+        p_value = float("nan")
 
     members = [np.flatnonzero(codes == c) for c in range(len(classes))]
     rng = np.random.default_rng(seed + 2)
@@ -475,7 +485,7 @@ def centroid_agreement(X: np.ndarray, Y: np.ndarray, labels: np.ndarray, n_boot:
         boot.append(spearmanr(class_centroid_distances(X, counts), class_centroid_distances(Y, counts)).statistic)
     low, high = percentile_interval(np.array(boot))
     return Estimate(value=value, ci_low=low, ci_high=high, p_value=p_value, n=len(X), n_resample=len(classes),
-                    null_mean=float(np.nanmean(null)))
+                    null_mean=float(np.nanmean(null)) if np.isfinite(null).any() else float("nan"))
 
 
 def align_spaces(X: np.ndarray, Y: np.ndarray, labels: np.ndarray | None = None, k: int = 10,
