@@ -689,7 +689,7 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     group: Optional[str] = typer.Option(None, help="Column whose values never straddle a split (default: the store's group column)."),
                     k: int = typer.Option(default(CompareSettings, "k"), min=1, help="Neighbours for mutual kNN and the kNN classifier."),
                     n_boot: int = typer.Option(default(CompareSettings, "n_boot"), min=1, help="Resamples per 95% interval."),
-                    n_perm: int = typer.Option(default(CompareSettings, "n_perm"), min=1, help="Permutations per p-value."),
+                    n_perm: Optional[int] = typer.Option(None, min=1, help="Permutations per p-value (default: enough for the verdict's Holm family, 10·m/0.05 − 1 for m tests, at least 199)."),
                     where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
                     seed: int = typer.Option(default(CompareSettings, "seed"), min=0, help="Seed of every random choice."),
                     figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP)) -> None:

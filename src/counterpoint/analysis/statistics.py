@@ -79,9 +79,14 @@ def bootstrap_ci(scores: np.ndarray, statistic: Callable[[np.ndarray], float] | 
     if n == 0 or n_boot <= 0:
         return float("nan"), float("nan")
     statistic = statistic or (lambda rows: float(np.mean(rows)))
-    rng = np.random.default_rng(seed)
-    samples = np.array([statistic(scores[rng.integers(0, n, n)]) for _ in range(n_boot)])
+    samples = np.array([statistic(scores[rows]) for rows in bootstrap_indices(n, n_boot, seed)])
     return percentile_interval(samples, confidence)
+
+
+def bootstrap_indices(n: int, n_boot: int, seed: int = 0) -> np.ndarray:
+    """``[n_boot, n]`` row indices, one bootstrap resample (with replacement) of ``range(n)`` per row:
+    the resamples :func:`bootstrap_ci` takes, for statistics computed on all of them at once."""
+    return np.random.default_rng(seed).integers(0, n, (max(n_boot, 0), n))
 
 
 def half_sample_ci(estimate: float, half_estimates: np.ndarray, scale: float = 1.0,
