@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,4 +121,15 @@ def check_table(table: pd.DataFrame, keys: Sequence[str], measure_column: str = 
         if pd.notna(low) and pd.notna(high) and low > high + TOLERANCE:
             raise StatisticRangeError(f"{measure} of {where}: the interval [{low!r}, {high!r}] is reversed — a bug "
                                       "in Counterpoint, not a finding")
+    return table
+
+
+def check_columns(table: pd.DataFrame, measures: Mapping[str, str], keys: Sequence[str]) -> pd.DataFrame:
+    """Check a wide table (one row per encoder × model, say) and return it unchanged: each column of
+    ``measures`` holds that measure (``{"accuracy_mean": "accuracy"}``), its p-value columns lie in (0, 1]."""
+    for row in table.to_dict(orient="records"):
+        where = " · ".join(str(row[key]) for key in keys)
+        for column, measure in {**measures, **{p: "p-value" for p in P_COLUMNS}}.items():
+            if column in row and pd.notna(row[column]):
+                check_values(measure, [row[column]], where, column)
     return table

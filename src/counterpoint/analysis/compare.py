@@ -244,7 +244,7 @@ def pair_neighbours(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarra
 def resolve_permutations(settings: CompareSettings, n_pairs: int) -> CompareSettings:
     """``settings`` with ``n_perm`` set when it is None: enough for the verdict's Holm family of
     ``n_pairs`` × :data:`VERDICT_ROWS_PER_PAIR` tests (:func:`counterpoint.significance.permutations_for_family`:
-    199 for up to 1 pair, 1,999 for 2, 9,999 for 10). A number given is kept."""
+    999 for 1 pair, 1,999 for 2, 9,999 for 10). A number given is kept."""
     if settings.n_perm is not None:
         return settings
     return replace(settings, n_perm=permutations_for_family(n_pairs * VERDICT_ROWS_PER_PAIR))

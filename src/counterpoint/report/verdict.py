@@ -60,7 +60,7 @@ def verdict_section(table: pd.DataFrame, alpha: float = ALPHA) -> str:
         for _, r in part.iterrows():
             rows.append({"audio": audio, "symbolic": symbolic, "figure": figure_name(r), "value": r.value,
                          "95 % CI": f"[{format_value(r.ci_low)}, {format_value(r.ci_high)}]",
-                         "chance / null": reference_level(r), "p": r.p_value, "p (Holm)": r.p_holm, "p (BH)": r.p_bh,
+                         "chance / null": reference_level(r), "p": p_text(r.p_value), "p (Holm)": p_text(r.p_holm), "p (BH)": p_text(r.p_bh),
                          "above chance": "yes" if supports_agreement(r, alpha) else "no", "n": int(r.n)})
     return (f'<section class="verdict" id="verdict"><h2>Do the audio and symbolic spaces agree?</h2>{"".join(sentences)}'
             f'<p class="note">Rule: a figure supports agreement when its Holm-adjusted p ≤ {alpha} and its 95 % '
@@ -76,3 +76,8 @@ def family_sentence(family: str) -> str:
             f"p ≤ {ALPHA} keeps the chance of any false positive in that family at {ALPHA} (family-wise error); "
             f"BH-adjusted p ≤ {ALPHA} keeps the expected share of false positives among the figures called "
             f"significant at {ALPHA} (false discovery rate).")
+
+
+def p_text(p: float | None) -> str:
+    """A p-value for reading: two significant digits (0.0005, not 0.001), — when there is none."""
+    return "—" if p is None or not math.isfinite(p) else f"{p:.2g}"
