@@ -252,15 +252,16 @@ def resolve_permutations(settings: CompareSettings, n_pairs: int) -> CompareSett
 
 def permutation_notes(alignment: pd.DataFrame, n_perm: int, alpha: float = ALPHA) -> list[str]:
     """A note for each family (alignment table, verdict) too large for ``n_perm`` permutations: one whose
-    smallest reachable Holm-adjusted p, ``m / (n_perm + 1)``, is above ``alpha``."""
+    smallest reachable Holm-adjusted p, ``m / (n_perm + 1)``, is not below ``alpha`` (at ``alpha`` itself a
+    figure passes only when no null draw of any test comes near it)."""
     notes = []
     verdict = _verdict_rows(alignment)
     for name, table in (("alignment", alignment), ("verdict", verdict)):
         m = family_size(table)
-        if m and smallest_holm_p(m, n_perm) > alpha:
-            notes.append(f"{name} table: {m} tests with {n_perm} permutations each — no Holm-adjusted p can be below "
-                         f"{smallest_holm_p(m, n_perm):.3g} > {alpha}, so none can pass Holm at {alpha}; use "
-                         f"--n-perm {permutations_for_family(m, alpha)} (or leave --n-perm out for the verdict's need)")
+        if m and smallest_holm_p(m, n_perm) >= alpha:
+            notes.append(f"{name} table: {m} tests with {n_perm} permutations each — the smallest Holm-adjusted p "
+                         f"any of them can reach is {smallest_holm_p(m, n_perm):.3g}, not below {alpha}: too few "
+                         f"permutations to decide at {alpha}; use --n-perm {permutations_for_family(m, alpha)}")
     return notes
 
 
