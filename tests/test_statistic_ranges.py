@@ -3,6 +3,8 @@
 Property-based: hypothesis draws small paired spaces that are degenerate in one way — fewer tracks
 than dimensions, duplicated rows, constant or collinear columns, rank deficiency, a handful of
 tracks, scales 10¹⁶ apart — and every measure, interval and p-value must stay in its declared range.
+Derandomised, so every run explores the same examples; the one that found the exact centroid test
+returning p = 0 for coinciding centroids is pinned.
 The checks themselves are tested on tables with one value out of range.
 """
 
@@ -13,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from counterpoint.analysis.alignment import align_spaces, debiased_cka, linear_cka
@@ -63,8 +65,9 @@ def in_range(measure: str, value: float, n: float = math.inf) -> bool:
     return measure_range(measure).holds(value, n)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(pairs())
+@example(("constant_column", "plain", 6, 1, 1, 0, 1e-08))   # X constant: no centroid distances, p was 0
 def test_alignment_figures_stay_in_range_on_degenerate_spaces(draw: tuple) -> None:
     X, Y = paired(draw)
     labels = np.array(["a", "b", "c"])[np.arange(len(X)) % 3]
@@ -75,7 +78,7 @@ def test_alignment_figures_stay_in_range_on_degenerate_spaces(draw: tuple) -> No
     assert in_range("cka", linear_cka(X, Y)) and in_range("cka_debiased", debiased_cka(X, Y))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(pairs(min_n=9))   # 6 training and 3 held-out pairs at least
 def test_retrieval_figures_and_canonical_correlations_stay_in_range(draw: tuple) -> None:
     X, Y = paired(draw)
@@ -90,6 +93,7 @@ def test_retrieval_figures_and_canonical_correlations_stay_in_range(draw: tuple)
             assert P_VALUE.holds(estimate.p_value)
 
 
+@settings(derandomize=True)
 @given(st.integers(2, 40), st.integers(0, 2**16))
 def test_canonical_correlations_of_any_variates_lie_in_the_unit_interval(n: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
