@@ -73,9 +73,9 @@ def verdict_section(table: pd.DataFrame, alpha: float = ALPHA) -> str:
 def family_sentence(family: str) -> str:
     """What a table's ``p_holm`` and ``p_bh`` were corrected over (``family``, in words), and what each controls."""
     return (f"Holm and Benjamini–Hochberg (BH) adjust over one family, {family}. Holm-adjusted "
-            f"p ≤ {ALPHA} keeps the chance of any false positive in that family at {ALPHA} (family-wise error); "
+            f"p ≤ {ALPHA} keeps the chance of any false positive in that family at most {ALPHA} (family-wise error); "
             f"BH-adjusted p ≤ {ALPHA} keeps the expected share of false positives among the figures called "
-            f"significant at {ALPHA} (false discovery rate).")
+            f"significant at most {ALPHA} (false discovery rate).")
 
 
 def p_text(p: float | None) -> str:
