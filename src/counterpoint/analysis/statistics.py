@@ -35,7 +35,7 @@ class Estimate:
     """One figure with its uncertainty.
 
     ``value`` is the full-sample estimate, ``ci_low``/``ci_high`` a 95 % interval (NaN when
-    not computed), ``p_value`` a permutation p-value (NaN when no null applies), ``n`` the
+    not computed), ``p_value`` a one-sided p-value, permutation or exact (NaN when no null applies), ``n`` the
     number of tracks behind ``value``, ``n_resample`` the number of tracks behind the
     interval and the p-value (smaller than ``n`` when they ran on a subsample), ``chance``
     the figure's value at chance (NaN when there is none), ``null_mean`` the mean of the
