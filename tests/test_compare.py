@@ -60,7 +60,7 @@ def store_path(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def result(store_path, tmp_path_factory):
-    return run_compare(store_path, CompareSettings("style", k=5, n_boot=30, seed=0, n_perm=49))
+    return run_compare(store_path, CompareSettings("style", k=5, n_boot=30, seed=0, n_perm=49, scale_n_perm=False))
 
 
 @pytest.fixture(scope="module")
@@ -180,10 +180,10 @@ def test_too_few_permutations_for_a_family_are_noted_and_the_default_scales(resu
     assert any(note.startswith("verdict table: 10 tests with 49 permutations") and "--n-perm 1999" in note
                for note in result.notes)
     assert any(note.startswith("alignment table:") for note in result.notes)
-    settings = CompareSettings("style")
-    assert settings.n_perm is None
+    settings = CompareSettings("style")   # 199 at least, raised to the verdict's need
     assert resolve_permutations(settings, 2).n_perm == 1999 and resolve_permutations(settings, 10).n_perm == 9999
-    assert resolve_permutations(CompareSettings("style", n_perm=49), 10).n_perm == 49   # a number given is kept
+    assert resolve_permutations(CompareSettings("style", n_perm=20_000), 2).n_perm == 20_000   # never lowered
+    assert resolve_permutations(CompareSettings("style", n_perm=49, scale_n_perm=False), 10).n_perm == 49
 
 
 def test_neighbours_list_each_track_in_and_across_spaces(result):

@@ -63,8 +63,9 @@ class CompareSettings:
 
     ``depth`` cuts hierarchical labels (``rock/indie`` → ``rock`` at 1; None or 0: whole);
     ``group`` names the column whose values never straddle a split (None: the store's
-    ``group`` column when it has values). ``n_perm`` None: as many permutations per p-value as
-    the verdict's Holm family needs (see :func:`counterpoint.analysis.compare.resolve_permutations`).
+    ``group`` column when it has values). ``n_perm`` is the fewest permutations per p-value:
+    with ``scale_n_perm`` (the default) the comparison raises it to what the verdict's Holm family
+    needs (:func:`counterpoint.analysis.compare.resolve_permutations`); without, it is used as given.
     """
 
     label: str
@@ -72,15 +73,14 @@ class CompareSettings:
     group: str | None = None
     k: int = 10
     n_boot: int = N_BOOT
-    n_perm: int | None = None
+    n_perm: int = 199
     max_n_pairwise: int = 1000
     seed: int = 0
+    scale_n_perm: bool = True
 
     def __post_init__(self) -> None:
-        for name, lowest in (("k", 1), ("n_boot", 1), ("max_n_pairwise", 4), ("seed", 0)):
+        for name, lowest in (("k", 1), ("n_boot", 1), ("n_perm", 1), ("max_n_pairwise", 4), ("seed", 0)):
             require_whole(name, getattr(self, name), lowest)
-        if self.n_perm is not None:
-            require_whole("n_perm", self.n_perm, 1)
         if self.depth is not None:
             require_whole("depth", self.depth, 0)
 

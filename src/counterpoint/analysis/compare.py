@@ -99,7 +99,7 @@ def compare_spaces(audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray, 
 
     BLAS runs single-threaded throughout (see :func:`serial_blas`): the work is many
     medium-sized products and decompositions, where threads cost more than they give.
-    ``settings.n_perm`` None: enough permutations for one pair's verdict (:func:`resolve_permutations`).
+    ``settings.n_perm`` is raised to what one pair's verdict needs (:func:`resolve_permutations`).
     """
     settings = resolve_permutations(settings, 1)
     with serial_blas():
@@ -134,8 +134,8 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
     ``settings.label`` (cut to ``settings.depth``) names the classes (label quality, centroid
     agreement, stratified splits); ``settings.group`` a column whose values never straddle a
     split (default: the store's ``group`` column when it has values). Tracks without a label
-    are left out. ``matrices`` are pooled matrices already read, by spec. ``settings.n_perm``
-    None: :func:`resolve_permutations` for every audio × symbolic pair (``result.settings`` holds
+    are left out. ``matrices`` are pooled matrices already read, by spec. ``settings.n_perm`` is
+    raised for every audio × symbolic pair (:func:`resolve_permutations`; ``result.settings`` holds
     the number used).
 
     Both tables get ``p_holm`` and ``p_bh``, each table one family (:data:`P_VALUE_FAMILIES`), and
@@ -242,12 +242,12 @@ def pair_neighbours(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarra
 
 
 def resolve_permutations(settings: CompareSettings, n_pairs: int) -> CompareSettings:
-    """``settings`` with ``n_perm`` set when it is None: enough for the verdict's Holm family of
-    ``n_pairs`` × :data:`VERDICT_ROWS_PER_PAIR` tests (:func:`counterpoint.significance.permutations_for_family`:
-    999 for 1 pair, 1,999 for 2, 9,999 for 10). A number given is kept."""
-    if settings.n_perm is not None:
+    """``settings`` with ``n_perm`` raised, when ``settings.scale_n_perm``, to what the verdict's Holm family
+    of ``n_pairs`` × :data:`VERDICT_ROWS_PER_PAIR` tests needs (:func:`counterpoint.significance.permutations_for_family`:
+    999 for 1 pair, 1,999 for 2, 9,999 for 10); never lowered."""
+    if not settings.scale_n_perm:
         return settings
-    return replace(settings, n_perm=permutations_for_family(n_pairs * VERDICT_ROWS_PER_PAIR))
+    return replace(settings, n_perm=max(settings.n_perm, permutations_for_family(n_pairs * VERDICT_ROWS_PER_PAIR)))
 
 
 def permutation_notes(alignment: pd.DataFrame, n_perm: int, alpha: float = ALPHA) -> list[str]:
@@ -261,7 +261,8 @@ def permutation_notes(alignment: pd.DataFrame, n_perm: int, alpha: float = ALPHA
         if m and smallest_holm_p(m, n_perm) >= alpha:
             notes.append(f"{name} table: {m} tests with {n_perm} permutations each — the smallest Holm-adjusted p "
                          f"any of them can reach is {smallest_holm_p(m, n_perm):.3g}, not below {alpha}: too few "
-                         f"permutations to decide at {alpha}; use --n-perm {permutations_for_family(m, alpha)}")
+                         f"permutations to decide at {alpha}; use --n-perm {permutations_for_family(m, alpha)} "
+                         "(or leave out --fixed-n-perm)")
     return notes
 
 
