@@ -10,7 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from counterpoint.analysis.alignment import linear_cka
-from counterpoint.analysis.compare import headline_table, run_compare, verdict_table
+from counterpoint.analysis.compare import (P_VALUE_FAMILIES, headline_table, resolve_permutations, run_compare,
+                                           verdict_table)
+from counterpoint.significance import bh_adjust, holm_adjust
 from counterpoint.cli import app
 from counterpoint.config import CompareSettings
 from counterpoint.encoders.base import Embedding
@@ -58,7 +60,7 @@ def store_path(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def result(store_path, tmp_path_factory):
-    return run_compare(store_path, CompareSettings("style", k=5, n_boot=30, seed=0, n_perm=49))
+    return run_compare(store_path, CompareSettings("style", k=5, n_boot=30, seed=0, n_perm=49, scale_n_perm=False))
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +152,38 @@ def test_verdict_table_holds_the_headline_figures_with_holm_p(result):
     assert set(pair.loc[pair.measure == "recall@1", "method"]) == {"ridge"}
     assert len(table) == 5 * len(result.pairs)
     assert (table.p_holm >= table.p_value).all() and (table.p_holm <= 1).all()
+
+
+def test_every_table_adjusts_its_p_values_over_its_own_family(result, written):
+    alignment, quality, verdict = result.alignment, result.label_quality, verdict_table(result)
+    # alignment.csv: all pairs × all figures are one family; its Holm p is not the per-pair one.
+    assert alignment.p_value.notna().sum() > 20 and alignment.p_holm.tolist() == pytest.approx(
+        holm_adjust(alignment.p_value).tolist(), nan_ok=True)
+    assert alignment.p_bh.tolist() == pytest.approx(bh_adjust(alignment.p_value).tolist(), nan_ok=True)
+    one_pair = alignment[alignment.symbolic == "symbolic-stats"]
+    assert not np.allclose(holm_adjust(one_pair.p_value), one_pair.p_holm, equal_nan=True)
+    # label_quality.csv: the accuracies (binomial p against the majority share) are its family.
+    tested = quality[quality.p_value.notna()]
+    assert set(tested.measure) == {"knn_accuracy", "probe_accuracy"} and len(tested) == 2 * quality.encoder.nunique()
+    assert tested.p_holm.tolist() == pytest.approx(holm_adjust(tested.p_value).tolist())
+    # The verdict: its own rows, not the alignment table's.
+    assert verdict.p_bh.tolist() == pytest.approx(bh_adjust(verdict.p_value).tolist())
+    assert verdict.p_holm.tolist() == pytest.approx(holm_adjust(verdict.p_value).tolist())
+    _, files = written
+    for key in ("alignment", "label_quality", "verdict"):
+        assert {"p_holm", "p_bh"} <= set(pd.read_csv(files[key]).columns), key
+    assert json.loads(files["json"].read_text())["p_value_families"] == P_VALUE_FAMILIES
+
+
+def test_too_few_permutations_for_a_family_are_noted_and_the_default_scales(result):
+    # 49 permutations: p ≥ 1/50, so 10 verdict tests reach Holm p 0.2 at best.
+    assert any(note.startswith("verdict table: 10 tests with 49 permutations") and "--n-perm 1999" in note
+               for note in result.notes)
+    assert any(note.startswith("alignment table:") for note in result.notes)
+    settings = CompareSettings("style")   # 199 at least, raised to the verdict's need
+    assert resolve_permutations(settings, 2).n_perm == 1999 and resolve_permutations(settings, 10).n_perm == 9999
+    assert resolve_permutations(CompareSettings("style", n_perm=20_000), 2).n_perm == 20_000   # never lowered
+    assert resolve_permutations(CompareSettings("style", n_perm=49, scale_n_perm=False), 10).n_perm == 49
 
 
 def test_neighbours_list_each_track_in_and_across_spaces(result):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -22,6 +24,13 @@ def test_separated_classes_score_perfectly_and_noise_scores_near_chance():
         assert noise[name].ci_low < 1 / 3 + 0.05
         assert noise[name].chance == pytest.approx(1 / 3)
     assert abs(noise["silhouette"].value) < 0.1
+    # p-values: exact binomial tails against the majority share 1/3, by hand; macro-F1 and silhouette have none.
+    assert good["knn_accuracy"].p_value == pytest.approx((1 / 3) ** 120, rel=1e-9)   # 120 of 120 right
+    for name in ("knn_accuracy", "probe_accuracy"):
+        right = round(noise[name].value * 120)
+        tail = sum(math.comb(120, j) * (1 / 3) ** j * (2 / 3) ** (120 - j) for j in range(right, 121))
+        assert noise[name].p_value == pytest.approx(tail, rel=1e-9)
+    assert all(math.isnan(good[name].p_value) for name in ("knn_macro_f1", "probe_macro_f1", "silhouette"))
 
 
 def test_silhouette_by_hand():

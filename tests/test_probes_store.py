@@ -1,6 +1,7 @@
 """Probes end to end on a real HDF5 store written by counterpoint.store.StoreWriter."""
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from counterpoint.probes.persist import load_probe
 from counterpoint.probes.train import predict_logits
 from counterpoint.config import TrainSettings
 from counterpoint.probes.run import evaluate_saved, probe, probe_table
+from counterpoint.significance import bh_adjust, holm_adjust
 from counterpoint.report.probes import probe_html_section, write_evaluation, write_probe_result, write_probe_table
 from counterpoint.store import EncoderMeta, Store, StoreWriter
 
@@ -192,11 +194,29 @@ def test_probe_table_over_encoders_models_and_seeds(store_path: Path, tmp_path: 
     assert (table["macro_f1_std"] >= 0).all()
     saved = pd.read_csv(tmp_path / "probe_table.csv")
     assert saved["macro_f1_mean"].tolist() == pytest.approx(table["macro_f1_mean"].tolist())
+    assert {"p_value", "p_holm", "p_bh"} <= set(saved.columns) & set(pd.read_csv(tmp_path / "probe_runs.csv").columns)
     assert json.loads((tmp_path / "probe_table.json").read_text())["rows"][0]["seeds"] == 2
     assert len(pd.read_csv(tmp_path / "probe_runs.csv")) == 8
     assert (tmp_path / "signal_scale=1" / "attention" / "seed1" / "model.safetensors").is_file()
     html = probe_html_section(probes)
     assert html.count("<tr>") == 5 and "signal:scale=1" in html and "±" in html and "<strong>" in html
+    assert "<th>p (Holm)</th>" in html and "false discovery rate" in html
+    assert_accuracy_tested_against_chance_and_adjusted_per_table(probes)
+
+
+def assert_accuracy_tested_against_chance_and_adjusted_per_table(probes) -> None:
+    runs, table = probes.runs, probes.table
+    for row in runs.itertuples():   # each run: the binomial tail of its correct test answers, by hand
+        test = probes.results[(row.encoder, row.model, row.seed)].test_predictions
+        n, right, chance = len(test), int((test.label == test.predicted).sum()), row.chance
+        tail = sum(math.comb(n, j) * chance ** j * (1 - chance) ** (n - j) for j in range(right, n + 1))
+        assert row.p_value == pytest.approx(tail, rel=1e-9)
+    assert runs.p_holm.tolist() == pytest.approx(holm_adjust(runs.p_value).tolist())      # family: every run
+    largest = runs.groupby(["encoder", "model"]).p_value.max()
+    by_key = table.set_index(["encoder", "model"])
+    assert by_key.p_value.to_dict() == pytest.approx(largest.to_dict())                   # every seed must pass
+    assert table.p_bh.tolist() == pytest.approx(bh_adjust(table.p_value).tolist())         # family: the rows
+    assert by_key.loc[("signal:scale=1", "linear"), "p_holm"] < 0.05 < by_key.loc[("noise:scale=1", "linear"), "p_value"]
 
 
 def test_probe_table_records_a_failing_combination(store_path: Path) -> None:

@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 
 from counterpoint.analysis.statistics import bh_adjust, holm_adjust, with_adjusted_p_values
+from counterpoint.significance import accuracy_p_value, permutations_for_family, smallest_holm_p
 from counterpoint.config import AnalysisOptions, figure_formats
 from counterpoint.errors import CounterpointError
 from counterpoint.report.figures import class_colours
 from counterpoint.report.html import inline_json
-from counterpoint.report.verdict import supports_agreement, verdict_sentence
+from counterpoint.report.verdict import supports_agreement, verdict_section, verdict_sentence
 
 
 def test_holm_multiplies_by_the_remaining_tests_and_stays_monotone() -> None:
@@ -37,11 +38,32 @@ def test_adjusted_p_values_treat_the_whole_table_as_one_family() -> None:
     assert with_adjusted_p_values(pd.DataFrame({"p_value": []})).columns.tolist() == ["p_value", "p_holm", "p_bh"]
 
 
+def test_accuracy_p_value_is_the_binomial_tail_by_hand() -> None:
+    assert accuracy_p_value(3, 3, 0.5) == pytest.approx(1 / 8)           # all 3 right: 0.5³
+    assert accuracy_p_value(2, 3, 0.5) == pytest.approx(4 / 8)           # (3 + 1) / 8
+    assert accuracy_p_value(0, 5, 0.25) == pytest.approx(1.0)
+    assert np.isnan(accuracy_p_value(0, 0, 0.5)) and np.isnan(accuracy_p_value(1, 2, float("nan")))
+
+
+def test_permutations_suffice_for_the_family() -> None:
+    # 10·m/α − 1: m = 10 tests → 1999, whose smallest Holm p is 10/2000 = α/10.
+    assert permutations_for_family(10) == 1999 and smallest_holm_p(10, 1999) == pytest.approx(0.005)
+    assert permutations_for_family(5) == 999 and permutations_for_family(0) == 199
+    # The demo's old default: 10 verdict tests with 199 permutations could reach Holm p = 0.05 at best.
+    assert smallest_holm_p(10, 199) == pytest.approx(0.05)
+
+
 def _rows(p_holm: list[float], ci_low: list[float]) -> pd.DataFrame:
-    return pd.DataFrame({"measure": ["cka_debiased", "recall@1"], "method": ["", "ridge"],
+    return pd.DataFrame({"audio": "a", "symbolic": "s", "measure": ["cka_debiased", "recall@1"], "method": ["", "ridge"],
                          "direction": ["", "audio→symbolic"], "value": [0.5, 0.6], "ci_low": ci_low,
                          "ci_high": [0.9, 0.9], "chance": [np.nan, 0.1], "null_mean": [0.0, 0.1],
-                         "p_value": p_holm, "p_holm": p_holm})
+                         "p_value": p_holm, "p_holm": p_holm, "p_bh": p_holm, "n": 30})
+
+
+def test_the_verdict_block_shows_both_adjustments_and_says_what_they_control() -> None:
+    html = verdict_section(_rows([0.0005, 0.02], [0.2, 0.3]))
+    assert "<th>p (Holm)</th>" in html and "<th>p (BH)</th>" in html and "0.0005" in html
+    assert "every row of the verdict table" in html and "family-wise error" in html and "false discovery rate" in html
 
 
 def test_the_sentence_follows_the_rule() -> None:

@@ -707,7 +707,8 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     group: Optional[str] = typer.Option(None, help="Column whose values never straddle a split (default: the store's group column)."),
                     k: int = typer.Option(default(CompareSettings, "k"), min=1, help="Neighbours for mutual kNN and the kNN classifier."),
                     n_boot: int = typer.Option(default(CompareSettings, "n_boot"), min=1, help="Resamples per 95% interval."),
-                    n_perm: int = typer.Option(default(CompareSettings, "n_perm"), min=1, help="Permutations per p-value."),
+                    n_perm: int = typer.Option(default(CompareSettings, "n_perm"), min=1, help="Fewest permutations per p-value: raised to what the verdict's Holm family needs (10·m/0.05 − 1 for m tests) unless --fixed-n-perm."),
+                    fixed_n_perm: bool = typer.Option(False, "--fixed-n-perm", help="Use --n-perm as given, even when too few for the verdict's Holm family (a note says so)."),
                     where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
                     seed: int = typer.Option(default(CompareSettings, "seed"), min=0, help="Seed of every random choice."),
                     figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP),
@@ -734,7 +735,8 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     from counterpoint.analysis.compare import compare_summary, run_compare
     from counterpoint.report.compare import write_comparison
 
-    settings = CompareSettings(label, depth=depth or None, group=group, k=k, n_boot=n_boot, n_perm=n_perm, seed=seed)
+    settings = CompareSettings(label, depth=depth or None, group=group, k=k, n_boot=n_boot, n_perm=n_perm, seed=seed,
+                               scale_n_perm=not fixed_n_perm)
     aligned_settings = AlignedSettings(label, depth=depth or None, group=group, alignment=alignment,
                                        segment_seconds=segment_seconds, n_boot=n_boot, n_perm=n_perm, seed=seed)
     store = _selected_store(path, where)

@@ -66,7 +66,9 @@ class CompareSettings:
 
     ``depth`` cuts hierarchical labels (``rock/indie`` → ``rock`` at 1; None or 0: whole);
     ``group`` names the column whose values never straddle a split (None: the store's
-    ``group`` column when it has values).
+    ``group`` column when it has values). ``n_perm`` is the fewest permutations per p-value:
+    with ``scale_n_perm`` (the default) the comparison raises it to what the verdict's Holm family
+    needs (:func:`counterpoint.analysis.compare.resolve_permutations`); without, it is used as given.
     """
 
     label: str
@@ -77,6 +79,7 @@ class CompareSettings:
     n_perm: int = 199
     max_n_pairwise: int = 1000
     seed: int = 0
+    scale_n_perm: bool = True
 
     def __post_init__(self) -> None:
         for name, lowest in (("k", 1), ("n_boot", 1), ("n_perm", 1), ("max_n_pairwise", 4), ("seed", 0)):

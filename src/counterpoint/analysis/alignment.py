@@ -248,7 +248,7 @@ def cka_estimates(X: np.ndarray, Y: np.ndarray, n_boot: int = N_BOOT, n_perm: in
         null = nulls[name]
         out[name] = Estimate(value=value, ci_low=low, ci_high=high, n=n, n_resample=m,
                              p_value=permutation_p_value(observed_sub.get(name, float("nan")), null),
-                             null_mean=float(np.nanmean(null)) if null.size else float("nan"))
+                             null_mean=float(np.nanmean(null)) if np.isfinite(null).any() else float("nan"))
     # Linear CKA is the RV coefficient, whose mean under all pairings is known exactly at
     # the full N (Kazi-Aoual et al. 1995): sqrt(βx βy) / (N − 1), β = tr(C)² / tr(C²).
     out["cka"] = replace(out["cka"], chance=_linear_cka_null_mean(total))
@@ -258,8 +258,11 @@ def cka_estimates(X: np.ndarray, Y: np.ndarray, n_boot: int = N_BOOT, n_perm: in
 def _linear_cka_null_mean(s: _Sums) -> float:
     cxx = s.sxx - np.outer(s.sx, s.sx) / s.n
     cyy = s.syy - np.outer(s.sy, s.sy) / s.n
-    beta_x = np.trace(cxx) ** 2 / np.sum(cxx * cxx)
-    beta_y = np.trace(cyy) ** 2 / np.sum(cyy * cyy)
+    spread_x, spread_y = np.sum(cxx * cxx), np.sum(cyy * cyy)
+    if spread_x == 0 or spread_y == 0:  # a constant space: no CKA, no chance level
+        return float("nan")
+    beta_x = np.trace(cxx) ** 2 / spread_x
+    beta_y = np.trace(cyy) ** 2 / spread_y
     return float(math.sqrt(beta_x * beta_y) / (s.n - 1))
 
 
@@ -292,10 +295,9 @@ def _shuffled_pairing_nulls(X: np.ndarray, Y: np.ndarray, n_perm: int, seed: int
         norm_u = math.sqrt(max(float(np.sum(kx_u * kx_u)), 0.0) * max(float(np.sum(ly_u * ly_u)), 0.0))
         if norm_c == 0 or norm_u == 0:
             return {name: np.full(n_perm, np.nan) for name in nulls}
-        for perm in perms:
-            index = np.ix_(perm, perm)
-            nulls["cka"].append(float(np.sum(kx_c * ly_c[index], dtype=np.float64)) / norm_c)
-            nulls["cka_debiased"].append(float(np.sum(kx_u * ly_u[index], dtype=np.float64)) / norm_u)
+        for perm in perms:   # rows then columns: the same values as np.ix_, gathered 3× faster
+            nulls["cka"].append(float(np.sum(kx_c * ly_c[perm][:, perm], dtype=np.float64)) / norm_c)
+            nulls["cka_debiased"].append(float(np.sum(kx_u * ly_u[perm][:, perm], dtype=np.float64)) / norm_u)
     return {name: np.asarray(values, dtype=np.float64) for name, values in nulls.items()}
 
 
@@ -331,7 +333,7 @@ def rsa(X: np.ndarray, Y: np.ndarray, max_n: int = 1000, n_boot: int = N_BOOT, n
 
     # Mantel: the ranks of a permuted matrix are the permuted ranks, so rank once.
     rng = np.random.default_rng(seed + 1)
-    null = np.array([np.sum(rank_x * rank_y[np.ix_(p, p)], dtype=np.float64) / 2.0
+    null = np.array([np.sum(rank_x * rank_y[p][:, p], dtype=np.float64) / 2.0
                      for p in (rng.permutation(m) for _ in range(n_perm))])
     # Half-samples reuse the subsample's ranks: within a random half they are, up to a
     # near-linear map, the half's own ranks, and re-ranking would cost a sort per draw.
@@ -462,8 +464,15 @@ def centroid_agreement(X: np.ndarray, Y: np.ndarray, labels: np.ndarray, n_boot:
         rng = np.random.default_rng(seed + 1)
         perms = (rng.permutation(len(classes)) for _ in range(n_perm))
     null = np.array([spearmanr(dx, _upper(dy_square[np.ix_(p, p)])).statistic for p in perms])
-    # An exact test counts the identity among the permutations; a sampled one adds it.
-    p_value = float(np.mean(null >= value - 1e-12)) if exact else permutation_p_value(value, null)
+    # An exact test counts the identity among the permutations; a sampled one adds it. Without a
+    # value (a space whose centroids coincide) there is nothing to test: NaN, never 0.
+    finite_null = null[np.isfinite(null)]
+    if not exact:
+        p_value = permutation_p_value(value, null)
+    elif np.isfinite(value) and finite_null.size:
+        p_value = float(np.mean(finite_null >= value - 1e-12))
+    else:
+        p_value = float("nan")
 
     members = [np.flatnonzero(codes == c) for c in range(len(classes))]
     rng = np.random.default_rng(seed + 2)
@@ -475,7 +484,7 @@ def centroid_agreement(X: np.ndarray, Y: np.ndarray, labels: np.ndarray, n_boot:
         boot.append(spearmanr(class_centroid_distances(X, counts), class_centroid_distances(Y, counts)).statistic)
     low, high = percentile_interval(np.array(boot))
     return Estimate(value=value, ci_low=low, ci_high=high, p_value=p_value, n=len(X), n_resample=len(classes),
-                    null_mean=float(np.nanmean(null)))
+                    null_mean=float(np.nanmean(null)) if np.isfinite(null).any() else float("nan"))
 
 
 def align_spaces(X: np.ndarray, Y: np.ndarray, labels: np.ndarray | None = None, k: int = 10,

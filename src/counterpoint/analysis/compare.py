@@ -22,10 +22,13 @@ from counterpoint.analysis.label_quality import evaluation_folds, label_quality
 from counterpoint.analysis.neighbours import (NEIGHBOUR_COLUMNS, NEIGHBOURS_K, cross_space_neighbours,
                                               space_neighbours)
 from counterpoint.analysis.retrieval import RetrievalOutcome, cross_modal_retrieval, retrieval_figures, share_space
-from counterpoint.analysis.statistics import Estimate, holm_adjust, serial_blas
+from counterpoint.analysis.statistics import Estimate, serial_blas
 from counterpoint.config import CompareSettings
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix
+from counterpoint.ranges import check_table, check_values
+from counterpoint.significance import (ALPHA, family_size, permutations_for_family, smallest_holm_p,
+                                       with_adjusted_p_values)
 from counterpoint.splits import assign_splits
 from counterpoint.store import as_store
 
@@ -36,8 +39,23 @@ if TYPE_CHECKING:
 MIN_PAIRED_TRACKS = 10
 
 ALIGNMENT_COLUMNS = ["audio", "symbolic", "family", "measure", "method", "direction", "value", "ci_low", "ci_high",
-                     "p_value", "chance", "null_mean", "n", "n_resample"]
-LABEL_COLUMNS = ["encoder", "modality", "measure", "value", "ci_low", "ci_high", "chance", "n", "n_resample"]
+                     "p_value", "p_holm", "p_bh", "chance", "null_mean", "n", "n_resample"]
+LABEL_COLUMNS = ["encoder", "modality", "measure", "value", "ci_low", "ci_high", "chance", "p_value", "p_holm", "p_bh",
+                 "n", "n_resample"]
+
+#: The figures of the verdict table, in its column order: (measure, method), method "" for alignment.
+VERDICT_FIGURES = (("cka_debiased", ""), ("rsa_spearman", ""), ("mutual_knn", ""), ("recall@1", "ridge"))
+#: Rows of the verdict table per pair: the figures above, Recall@1 in both directions.
+VERDICT_ROWS_PER_PAIR = len(VERDICT_FIGURES) + 1
+
+#: Which tests each table's Holm and Benjamini–Hochberg adjustment (``p_holm``, ``p_bh``) runs over.
+P_VALUE_FAMILIES = {
+    "alignment": "every p-value of alignment.csv: all compared pairs × all alignment and retrieval figures "
+                 "(both directions, every method)",
+    "label_quality": "every accuracy of label_quality.csv: all encoders × both classifiers (k-NN, logistic), "
+                     "each tested against its majority-class share by an exact binomial test",
+    "verdict": "every row of the verdict table: all compared pairs × its headline figures",
+}
 
 
 @dataclass
@@ -64,7 +82,7 @@ class CompareResult:
     settings: CompareSettings
     group: str | None                # the group column used (settings.group, or the store's own)
     store: Path
-    notes: list[str]
+    notes: list[str]                 # includes a note for each family too large for the permutations
     skipped_pairs: dict[tuple[str, str], str] = field(default_factory=dict)   # (audio, symbolic) → why
     too_few_paired: dict[tuple[str, str], int] = field(default_factory=dict)  # of those, → tracks shared
     neighbours: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=NEIGHBOUR_COLUMNS))
@@ -81,7 +99,9 @@ def compare_spaces(audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray, 
 
     BLAS runs single-threaded throughout (see :func:`serial_blas`): the work is many
     medium-sized products and decompositions, where threads cost more than they give.
+    ``settings.n_perm`` is raised to what one pair's verdict needs (:func:`resolve_permutations`).
     """
+    settings = resolve_permutations(settings, 1)
     with serial_blas():
         return _compare_spaces(audio, symbolic, labels, groups, given_split, settings, shared_space, names)
 
@@ -114,13 +134,19 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
     ``settings.label`` (cut to ``settings.depth``) names the classes (label quality, centroid
     agreement, stratified splits); ``settings.group`` a column whose values never straddle a
     split (default: the store's ``group`` column when it has values). Tracks without a label
-    are left out. ``matrices`` are pooled matrices already read, by spec.
+    are left out. ``matrices`` are pooled matrices already read, by spec. ``settings.n_perm`` is
+    raised for every audio × symbolic pair (:func:`resolve_permutations`; ``result.settings`` holds
+    the number used).
+
+    Both tables get ``p_holm`` and ``p_bh``, each table one family (:data:`P_VALUE_FAMILIES`), and
+    every figure is checked against its range (:mod:`counterpoint.ranges`) before it is returned.
     """
     store = as_store(store_or_path)
     require_embeddings(store)
     require_columns(store, settings.label, settings.group)
     notes = [f"{spec}: no embedded tracks — left out" for spec in empty_encoders(store)]
     audio_specs, symbolic_specs = comparable_encoders(store)
+    settings = resolve_permutations(settings, len(audio_specs) * len(symbolic_specs))
 
     spaces: dict[str, EmbeddingMatrix] = {}
     group = settings.group
@@ -187,8 +213,14 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
             pairs.append(pair)
             neighbour_tables += pair_neighbours(pair, audio.X, symbolic.X, NEIGHBOURS_K)
 
-    alignment = pd.DataFrame([row for pair in pairs for row in pair.rows]).reindex(columns=ALIGNMENT_COLUMNS)
-    quality = pd.DataFrame(quality_rows).reindex(columns=LABEL_COLUMNS)
+    alignment = with_adjusted_p_values(pd.DataFrame([row for pair in pairs for row in pair.rows])
+                                       .reindex(columns=ALIGNMENT_COLUMNS))
+    quality = with_adjusted_p_values(pd.DataFrame(quality_rows).reindex(columns=LABEL_COLUMNS))
+    check_table(alignment, keys=("audio", "symbolic"))
+    check_table(quality, keys=("encoder",))
+    for pair in pairs:
+        check_values("canonical_correlation", pair.retrieval.cca_correlations, f"{pair.audio} × {pair.symbolic}")
+    notes += permutation_notes(alignment, settings.n_perm)
     neighbours = pd.concat(neighbour_tables, ignore_index=True) if neighbour_tables else None
     return CompareResult(alignment, quality, pairs, settings, group, store.path, notes, skipped, too_few,
                          *([] if neighbours is None else [neighbours]))
@@ -209,29 +241,53 @@ def pair_neighbours(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarra
     return tables
 
 
-#: The figures of the verdict table, in its column order: (measure, method), method "" for alignment.
-VERDICT_FIGURES = (("cka_debiased", ""), ("rsa_spearman", ""), ("mutual_knn", ""), ("recall@1", "ridge"))
+def resolve_permutations(settings: CompareSettings, n_pairs: int) -> CompareSettings:
+    """``settings`` with ``n_perm`` raised, when ``settings.scale_n_perm``, to what the verdict's Holm family
+    of ``n_pairs`` × :data:`VERDICT_ROWS_PER_PAIR` tests needs (:func:`counterpoint.significance.permutations_for_family`:
+    999 for 1 pair, 1,999 for 2, 9,999 for 10); never lowered."""
+    if not settings.scale_n_perm:
+        return settings
+    return replace(settings, n_perm=max(settings.n_perm, permutations_for_family(n_pairs * VERDICT_ROWS_PER_PAIR)))
 
 
-def verdict_table(result: CompareResult) -> pd.DataFrame:
-    """The headline figures of every compared pair, one row per pair × figure, with Holm-adjusted p-values.
+def permutation_notes(alignment: pd.DataFrame, n_perm: int, alpha: float = ALPHA) -> list[str]:
+    """A note for each family (alignment table, verdict) too large for ``n_perm`` permutations: one whose
+    smallest reachable Holm-adjusted p, ``m / (n_perm + 1)``, is not below ``alpha`` (at ``alpha`` itself a
+    figure passes only when no null draw of any test comes near it)."""
+    notes = []
+    verdict = _verdict_rows(alignment)
+    for name, table in (("alignment", alignment), ("verdict", verdict)):
+        m = family_size(table)
+        if m and smallest_holm_p(m, n_perm) >= alpha:
+            notes.append(f"{name} table: {m} tests with {n_perm} permutations each — the smallest Holm-adjusted p "
+                         f"any of them can reach is {smallest_holm_p(m, n_perm):.3g}, not below {alpha}: too few "
+                         f"permutations to decide at {alpha}; use --n-perm {permutations_for_family(m, alpha)} "
+                         "(or leave out --fixed-n-perm)")
+    return notes
 
-    Figures: debiased CKA, RSA (Spearman), mutual-kNN@k and ridge Recall@1 in both directions, each
-    with its interval, chance level (or null mean) and p-value. The family the Holm correction
-    runs over is every row of this table (all pairs × these figures): ``p_holm`` ≤ α controls the
-    chance of any false "agrees" among them at α.
-    """
-    frame = result.alignment
+
+def _verdict_rows(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
-        return frame.assign(p_holm=pd.Series(dtype=float))
+        return frame
     wanted = np.zeros(len(frame), dtype=bool)
     measures = frame.measure.str.replace(r"@\d+$", "", regex=True).where(~frame.measure.str.startswith("recall"),
                                                                           frame.measure)
     for measure, method in VERDICT_FIGURES:
         wanted |= (measures == measure).to_numpy() & (frame.method.fillna("") == method).to_numpy()
-    table = frame[wanted].reset_index(drop=True)
-    table["p_holm"] = holm_adjust(table.p_value.to_numpy(dtype=float))
-    return table
+    return frame[wanted].reset_index(drop=True)
+
+
+def verdict_table(result: CompareResult) -> pd.DataFrame:
+    """The headline figures of every compared pair, one row per pair × figure, with Holm- and BH-adjusted p-values.
+
+    Figures: debiased CKA, RSA (Spearman), mutual-kNN@k and ridge Recall@1 in both directions, each
+    with its interval, chance level (or null mean) and p-value. The family both corrections run over
+    is every row of this table (all pairs × these figures), not the alignment table's: ``p_holm`` ≤ α
+    controls the chance of any false "agrees" among them at α, ``p_bh`` ≤ q the expected share of
+    false ones among the figures called above chance.
+    """
+    table = with_adjusted_p_values(_verdict_rows(result.alignment).drop(columns=["p_holm", "p_bh"], errors="ignore"))
+    return check_table(table, keys=("audio", "symbolic"))
 
 
 

@@ -3,7 +3,8 @@
 Three views of one space and one label column: a k-nearest-neighbour classifier (cosine),
 a linear probe (logistic regression on standardised embeddings) — both evaluated only on
 tracks whose group the model never saw — and the silhouette of the true classes.
-Accuracy and macro-F1 come with bootstrap intervals over the evaluated tracks.
+Accuracy and macro-F1 come with bootstrap intervals over the evaluated tracks; accuracy with an
+exact binomial p-value against its chance level, the majority-class share.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from counterpoint.analysis.statistics import Estimate, bootstrap_ci, serial_blas, subsample_indices
 from counterpoint.config import N_BOOT
 from counterpoint.errors import CounterpointError
+from counterpoint.significance import accuracy_p_value
 from counterpoint.splits import SPLITS, assert_no_leak, grouped_folds
 
 #: Fewest labelled tracks for which held-out accuracies mean anything.
@@ -90,8 +92,11 @@ def _accuracy_and_f1(truth: np.ndarray, predicted: np.ndarray, n_boot: int, seed
     for name, statistic, level in ((f"{prefix}_accuracy", accuracy, chance),
                                    (f"{prefix}_macro_f1", macro_f1, float("nan"))):
         low, high = bootstrap_ci(pairs, statistic, n_boot=n_boot, seed=seed)
-        out[name] = Estimate(value=statistic(pairs), ci_low=low, ci_high=high, n=len(truth), n_resample=len(truth),
-                             chance=level)
+        value = statistic(pairs)
+        p_value = accuracy_p_value(int(np.sum(truth == predicted)), len(truth), level) if statistic is accuracy \
+            else float("nan")
+        out[name] = Estimate(value=value, ci_low=low, ci_high=high, p_value=p_value, n=len(truth),
+                             n_resample=len(truth), chance=level)
     return out
 
 
@@ -111,7 +116,9 @@ def label_quality(X: np.ndarray, labels: Sequence, folds: list[tuple[np.ndarray,
                   n_boot: int = N_BOOT, seed: int = 0) -> dict[str, Estimate]:
     """k-NN and linear-probe accuracy and macro-F1 on held-out tracks, and the silhouette.
 
-    ``chance`` of an accuracy is the majority-class rate of the evaluated tracks.
+    ``chance`` of an accuracy is the majority-class rate of the evaluated tracks, and its
+    ``p_value`` the exact binomial test of the correct count against it
+    (:func:`counterpoint.significance.accuracy_p_value`); macro-F1 and the silhouette have none.
     """
     X = np.asarray(X)
     labels = np.asarray(labels).astype(str)

@@ -26,7 +26,8 @@ import numpy as np
 
 from counterpoint.analysis.statistics import (
     Estimate,
-    bootstrap_ci,
+    bootstrap_indices,
+    percentile_interval,
     permutation_p_value,
     serial_blas,
     subsample_indices,
@@ -104,10 +105,11 @@ def chance_levels(n: int, ks: Sequence[int] = RECALL_KS) -> dict[str, float]:
     return levels
 
 
-def _figures(ranks: np.ndarray, ks: Sequence[int]) -> dict[str, float]:
-    out = {f"recall@{k}": float(np.mean(ranks <= k)) for k in ks}
-    out["median_rank"] = float(np.median(ranks))
-    out["mrr"] = float(np.mean(1.0 / ranks))
+def _figures(ranks: np.ndarray, ks: Sequence[int]) -> dict[str, np.ndarray]:
+    """The figures of the ranks along the last axis (``[N]`` → scalars, ``[draws, N]`` → ``[draws]``)."""
+    out = {f"recall@{k}": np.mean(ranks <= k, axis=-1) for k in ks}
+    out["median_rank"] = np.median(ranks, axis=-1)
+    out["mrr"] = np.mean(1.0 / ranks, axis=-1)
     return out
 
 
@@ -116,20 +118,23 @@ def retrieval_figures(ranks: np.ndarray, ks: Sequence[int] = RECALL_KS, n_boot: 
     """Recall@k, median rank and MRR of per-query ranks, with intervals, chance and p-values.
 
     Intervals bootstrap the queries. The p-value compares with a random ranker (each query's
-    rank uniform on 1..N, drawn ``n_perm`` times); small is better for the median rank.
+    rank uniform on 1..N, drawn ``n_perm`` times); small is better for the median rank. Resamples
+    and null draws are computed all at once (``[draws, N]``).
     """
     ranks = np.asarray(ranks, dtype=np.float64)
     n = len(ranks)
     values = _figures(ranks, ks)
     chance = chance_levels(n, ks)
-    rng = np.random.default_rng(seed + 1)
-    null = [_figures(rng.integers(1, n + 1, n).astype(np.float64), ks) for _ in range(n_perm)]
+    # All null draws at once, one row each, drawn in the order one draw at a time would take them.
+    null = _figures(np.random.default_rng(seed + 1).integers(1, n + 1, (n_perm, n)).astype(np.float64), ks)
     out = {}
-    for i, (name, value) in enumerate(values.items()):
-        low, high = bootstrap_ci(ranks, lambda r, name=name: _figures(r, ks)[name], n_boot=n_boot, seed=seed)
+    resampled = _figures(ranks[bootstrap_indices(n, n_boot, seed)], ks) if n else {}
+    for name, value in values.items():
+        value = float(value)
+        low, high = percentile_interval(resampled[name]) if n and n_boot > 0 else (float("nan"), float("nan"))
         alternative = "less" if name == "median_rank" else "greater"
-        p = permutation_p_value(value, np.array([f[name] for f in null]), alternative) if null else float("nan")
-        null_mean = float(np.mean([f[name] for f in null])) if null else float("nan")
+        p = permutation_p_value(value, null[name], alternative) if n_perm else float("nan")
+        null_mean = float(np.mean(null[name])) if n_perm else float("nan")
         out[name] = Estimate(value=value, ci_low=low, ci_high=high, p_value=p, n=n, n_resample=n,
                              chance=chance[name], null_mean=null_mean)
     return out

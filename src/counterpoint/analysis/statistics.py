@@ -16,14 +16,15 @@ Two resampling schemes, chosen by what a statistic is made of:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from counterpoint.config import N_BOOT
+# Shared with the probes (which never import analysis): kept importable from here for the analyses.
+from counterpoint.significance import bh_adjust, holm_adjust, with_adjusted_p_values  # noqa: F401
 
 #: Coverage of every confidence interval Counterpoint reports.
 CONFIDENCE = 0.95
@@ -34,7 +35,7 @@ class Estimate:
     """One figure with its uncertainty.
 
     ``value`` is the full-sample estimate, ``ci_low``/``ci_high`` a 95 % interval (NaN when
-    not computed), ``p_value`` a permutation p-value (NaN when no null applies), ``n`` the
+    not computed), ``p_value`` a one-sided p-value, permutation or exact (NaN when no null applies), ``n`` the
     number of tracks behind ``value``, ``n_resample`` the number of tracks behind the
     interval and the p-value (smaller than ``n`` when they ran on a subsample), ``chance``
     the figure's value at chance (NaN when there is none), ``null_mean`` the mean of the
@@ -78,9 +79,14 @@ def bootstrap_ci(scores: np.ndarray, statistic: Callable[[np.ndarray], float] | 
     if n == 0 or n_boot <= 0:
         return float("nan"), float("nan")
     statistic = statistic or (lambda rows: float(np.mean(rows)))
-    rng = np.random.default_rng(seed)
-    samples = np.array([statistic(scores[rng.integers(0, n, n)]) for _ in range(n_boot)])
+    samples = np.array([statistic(scores[rows]) for rows in bootstrap_indices(n, n_boot, seed)])
     return percentile_interval(samples, confidence)
+
+
+def bootstrap_indices(n: int, n_boot: int, seed: int = 0) -> np.ndarray:
+    """``[n_boot, n]`` row indices, one bootstrap resample (with replacement) of ``range(n)`` per row:
+    the resamples :func:`bootstrap_ci` takes, for statistics computed on all of them at once."""
+    return np.random.default_rng(seed).integers(0, n, (max(n_boot, 0), n))
 
 
 def half_sample_ci(estimate: float, half_estimates: np.ndarray, scale: float = 1.0,
@@ -145,46 +151,3 @@ def serial_blas() -> threadpool_limits:
     more time waking its threads than computing them (100× slower on a busy machine).
     """
     return threadpool_limits(limits=1, user_api="blas")
-
-
-def holm_adjust(p_values: Sequence[float]) -> np.ndarray:
-    """Holm–Bonferroni adjusted p-values of one family of tests (NaN stays NaN, outside the family).
-
-    The i-th smallest of m p-values is multiplied by m − i + 1, then made non-decreasing in that
-    order and capped at 1: rejecting where the adjusted p ≤ α controls the family-wise error at α.
-    """
-    p = np.asarray(p_values, dtype=np.float64)
-    adjusted = np.full(p.shape, np.nan)
-    finite = np.flatnonzero(np.isfinite(p))
-    order = finite[np.argsort(p[finite], kind="stable")]
-    m = len(order)
-    scaled = p[order] * (m - np.arange(m))
-    adjusted[order] = np.minimum(np.maximum.accumulate(scaled), 1.0)
-    return adjusted
-
-
-def bh_adjust(p_values: Sequence[float]) -> np.ndarray:
-    """Benjamini–Hochberg adjusted p-values of one family of tests (NaN stays NaN, outside the family).
-
-    scipy's :func:`~scipy.stats.false_discovery_control` on the finite p-values: rejecting where the
-    adjusted p ≤ q controls the false discovery rate at q (for independent or positively dependent tests).
-    """
-    from scipy.stats import false_discovery_control
-
-    p = np.asarray(p_values, dtype=np.float64)
-    adjusted = np.full(p.shape, np.nan)
-    finite = np.isfinite(p)
-    if finite.any():
-        adjusted[finite] = false_discovery_control(p[finite], method="bh")
-    return adjusted
-
-
-def with_adjusted_p_values(table: pd.DataFrame, p_column: str = "p_value") -> pd.DataFrame:
-    """A copy of ``table`` with ``p_holm`` and ``p_bh``: every finite p-value of the table is one family.
-
-    Holm controls the chance of any false rejection in the family (family-wise error), Benjamini–Hochberg
-    the expected share of false rejections among the rejected (false discovery rate). Rows without a
-    p-value get NaN and do not count in the family.
-    """
-    p = table[p_column].to_numpy(dtype=float) if len(table) else np.zeros(0)
-    return table.assign(p_holm=holm_adjust(p), p_bh=bh_adjust(p))

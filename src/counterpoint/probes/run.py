@@ -40,6 +40,8 @@ from counterpoint.probes.models import (
 )
 from counterpoint.probes.persist import load_probe
 from counterpoint.probes.train import predict_logits, scores, seed_everything, train_probe
+from counterpoint.ranges import check_columns
+from counterpoint.significance import accuracy_p_value, with_adjusted_p_values
 from counterpoint.splits import SPLITS, assign_splits, assert_no_leak, describe_splits, majority_share
 
 from counterpoint.store import as_store
@@ -333,8 +335,22 @@ def evaluate_saved(model_dir: str | Path, store_or_path: "Store | str | Path", s
 # ----------------------------------------------------------------------------- the table
 
 
+#: Which tests the probe tables' ``p_holm`` and ``p_bh`` adjust over (one family per table).
+P_VALUE_FAMILIES = {
+    "runs": "every run of probe_runs.csv (all encoders × models × seeds), each run's test accuracy tested against "
+            "the majority-class share of its test tracks by an exact binomial test",
+    "table": "every row of probe_table.csv (all encoders × models), whose p is the largest of its seeds' exact "
+             "binomial p-values of test accuracy against the majority-class share (every seed must beat chance)",
+}
+#: The measure of each figure column of the probe tables (for :mod:`counterpoint.ranges`).
+RUN_MEASURES = {"accuracy": "accuracy", "macro_f1": "macro_f1", "chance": "accuracy"}
+TABLE_MEASURES = {"accuracy_mean": "accuracy", "macro_f1_mean": "macro_f1", "chance": "accuracy"}
+
+
 def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sample standard deviation (ddof=1; NaN for one seed) per encoder × model."""
+    """Mean and sample standard deviation (ddof=1; NaN for one seed) per encoder × model, and ``p_value``:
+    the largest p-value of its seeds (a valid test that every seed is above chance), with Holm and BH
+    over the rows of this table (:data:`P_VALUE_FAMILIES`)."""
     ok = runs[runs["error"] == ""]
     keys = ["encoder", "modality", "model"]
     table = ok.groupby(keys, sort=False).agg(
@@ -342,11 +358,12 @@ def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
         accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
         macro_f1_mean=("macro_f1", "mean"), macro_f1_std=("macro_f1", "std"),
         n_classes=("n_classes", "first"), n_train=("n_train", "mean"), n_test=("n_test", "mean"),
-        chance=("chance", "mean"),
+        chance=("chance", "mean"), p_value=("p_value", "max"),
     ).reset_index()
     failed = runs[runs["error"] != ""].groupby(keys, sort=False)["error"].first().reset_index()
     table = table.merge(failed, on=keys, how="outer") if len(failed) else table.assign(error="")
-    return table.fillna({"error": ""})
+    table = with_adjusted_p_values(table.fillna({"error": ""}))
+    return check_columns(table, TABLE_MEASURES, keys=("encoder", "model"))
 
 
 @dataclass
@@ -371,7 +388,9 @@ def probe_table(store_or_path: "Store | str | Path", label: str, models: Sequenc
                 group: str | None = None, settings: TrainSettings = TrainSettings(),
                 pooled: Mapping[str, EmbeddingMatrix] | None = None,
                 progress: Callable[[str], None] | None = None) -> ProbeTable:
-    """Every encoder (or those given) × model × seed 0..seeds-1: test accuracy and macro-F1, mean ± std.
+    """Every encoder (or those given) × model × seed 0..seeds-1: test accuracy and macro-F1, mean ± std,
+    and the accuracy's exact binomial p-value against the majority-class share, Holm- and BH-adjusted
+    (each table one family, :data:`P_VALUE_FAMILIES`).
 
     ``settings`` are each run's, with its seed; ``pooled`` are pooled matrices already read, by
     spec (each encoder's embeddings are read once either way). ``progress`` is called with
@@ -402,12 +421,17 @@ def probe_table(store_or_path: "Store | str | Path", label: str, models: Sequenc
                     done += seeds - seed - 1
                     break  # the same error would repeat for every seed
                 results[(encoder, model, seed)] = result
+                test = result.test_predictions
+                chance = majority_share(test["label"])
                 rows.append({**row, "encoder": result.config["encoder"], "modality": result.config["modality"],
                              "accuracy": result.accuracy, "macro_f1": result.macro_f1,
                              "n_classes": len(result.classes), "n_train": result.split_counts["train"],
                              "n_test": result.split_counts["test"], "best_epoch": result.best_epoch,
-                             "chance": majority_share(result.test_predictions["label"])})
+                             "chance": chance,
+                             "p_value": accuracy_p_value(int((test["label"] == test["predicted"]).sum()), len(test),
+                                                         chance)})
     runs = pd.DataFrame(rows).reindex(columns=["encoder", "modality", "model", "seed", "accuracy", "macro_f1", "n_classes",
-                                               "n_train", "n_test", "best_epoch", "chance", "error"])
+                                               "n_train", "n_test", "best_epoch", "chance", "p_value", "error"])
     runs["error"] = runs["error"].fillna("")
+    runs = check_columns(with_adjusted_p_values(runs), RUN_MEASURES, keys=("encoder", "model", "seed"))
     return ProbeTable(label, seeds, runs, summarise_runs(runs), results)

@@ -20,10 +20,11 @@ from matplotlib.ticker import MaxNLocator, ScalarFormatter  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from counterpoint.analysis.compare import CompareResult, PairComparison, verdict_table  # noqa: E402
+from counterpoint.analysis.compare import P_VALUE_FAMILIES, CompareResult, PairComparison, verdict_table  # noqa: E402
 from counterpoint.report.html import PROBE_ACCURACY, escape, image_figure, table_html  # noqa: E402
 from counterpoint.report.figures import (FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, class_colours,  # noqa: E402
                                          legend_outside, plain, save_figure)
+from counterpoint.report.verdict import family_sentence  # noqa: E402
 
 if TYPE_CHECKING:
     from counterpoint.analysis.retrieval import RetrievalRun
@@ -108,7 +109,12 @@ def compare_html_section(result: CompareResult, folder: Path, page_dir: Path) ->
              f"intervals, {result.settings.n_perm} permutations for p-values, seed {result.settings.seed}. "
              "Pairwise figures (RSA, CKA intervals and p-values) use at most "
              f"{result.settings.max_n_pairwise} tracks (column n_resample). From "
-             f'<a href="{escape(_relative(folder, page_dir))}/alignment.csv">alignment.csv</a>.</p>']
+             f'<a href="{escape(_relative(folder, page_dir))}/alignment.csv">alignment.csv</a>.</p>',
+             f'<p class="note">p_holm, p_bh: {escape(family_sentence(P_VALUE_FAMILIES["alignment"]))} A Monte-Carlo '
+             f"p-value is at least 1/(n_perm + 1) = {1 / (result.settings.n_perm + 1):.2g}. Every figure was checked "
+             "against its range before it was written (CKA in [0, 1], debiased CKA, RSA and correlations in [−1, 1], "
+             "shares in [0, 1], MRR in (0, 1], p-values in (0, 1]); the reflected half-sample intervals of CKA and RSA "
+             "are clipped to that range.</p>"]
     frame = result.alignment
     for pair in result.pairs:
         rows = frame[(frame.audio == pair.audio) & (frame.symbolic == pair.symbolic)]
@@ -124,7 +130,8 @@ def compare_html_section(result: CompareResult, folder: Path, page_dir: Path) ->
     parts.append("<h3>Label quality of each space</h3>")
     parts.append(f'<p class="note">{PROBE_ACCURACY} Here: k-NN (cosine) and logistic regression on held-out folds '
                  "that never share a group with training; from "
-                 f'<a href="{escape(_relative(folder, page_dir))}/label_quality.csv">label_quality.csv</a>.</p>')
+                 f'<a href="{escape(_relative(folder, page_dir))}/label_quality.csv">label_quality.csv</a>. '
+                 f"p_holm, p_bh: {escape(family_sentence(P_VALUE_FAMILIES['label_quality']))}</p>")
     parts.append(table_html(result.label_quality))
     parts.append("</section>")
     return "\n".join(parts)
@@ -161,6 +168,7 @@ def comparison_to_json(result: CompareResult) -> dict:
         "store": str(result.store),
         "settings": {**asdict(result.settings), "group": result.group},
         "notes": result.notes,
+        "p_value_families": P_VALUE_FAMILIES,
         "pairs": [{
             "audio": pair.audio, "symbolic": pair.symbolic, "n_pairs": pair.n_pairs,
             "n_test": int(len(pair.test_labels)), "plots": plot_names(pair),

@@ -18,9 +18,10 @@ from matplotlib.figure import Figure  # noqa: E402
 import numpy as np  # noqa: E402
 
 from counterpoint.probes.persist import save_probe, write_json  # noqa: E402
-from counterpoint.probes.run import EvaluationResult, ProbeResult, ProbeTable  # noqa: E402
+from counterpoint.probes.run import P_VALUE_FAMILIES, EvaluationResult, ProbeResult, ProbeTable  # noqa: E402
 from counterpoint.report.figures import FIGURE_FORMATS, MIN_FONT_PT, plain, save_figure  # noqa: E402
 from counterpoint.report.html import PROBE_ACCURACY  # noqa: E402
+from counterpoint.report.verdict import family_sentence, p_text  # noqa: E402
 
 
 def confusion_matrix_figure(matrix: np.ndarray, classes: Sequence[str], title: str = "") -> Figure:
@@ -115,18 +116,23 @@ def probe_html_section(probes: ProbeTable, title: str = "Probes") -> str:
              "over seeds; splits keep every group on one side). Chance macro-F1 is about 1 / number of classes. "
              'From <a href="probes/probe_table.csv">probe_table.csv</a>; confusion matrices under '
              '<a href="probes/">probes/</a>.</p>',
+             f'<p class="note">p: exact binomial test of test accuracy against chance, the largest over seeds. '
+             f"{html.escape(family_sentence(P_VALUE_FAMILIES['table']))} probe_runs.csv adjusts its own family, "
+             f"{html.escape(P_VALUE_FAMILIES['runs'])}.</p>",
              "<table class=\"sortable\">\n<thead><tr><th>encoder</th><th>modality</th><th>model</th><th>seeds</th>"
-             "<th>accuracy</th><th>chance</th><th>macro-F1</th><th>classes</th><th>test tracks</th></tr></thead>\n<tbody>"]
+             "<th>accuracy</th><th>chance</th><th>p</th><th>p (Holm)</th><th>p (BH)</th><th>macro-F1</th>"
+             "<th>classes</th><th>test tracks</th></tr></thead>\n<tbody>"]
     for row in table.to_dict(orient="records"):
         cells = [f"<td>{html.escape(str(row[key]))}</td>" for key in ("encoder", "modality", "model")]
         if row.get("error"):
-            cells.append(f"<td colspan=\"6\">failed: {html.escape(str(row['error']))}</td>")
+            cells.append(f"<td colspan=\"9\">failed: {html.escape(str(row['error']))}</td>")
         else:
             f1 = _mean_std(row["macro_f1_mean"], row["macro_f1_std"])
             if best.get(row["model"]) == row["macro_f1_mean"]:
                 f1 = f"<strong>{f1}</strong>"
             values = [str(int(row["seeds"])), _mean_std(row["accuracy_mean"], row["accuracy_std"]),
-                      _mean_std(row.get("chance"), None), f1,
+                      _mean_std(row.get("chance"), None), p_text(row.get("p_value")), p_text(row.get("p_holm")),
+                      p_text(row.get("p_bh")), f1,
                       str(int(row["n_classes"])), f"{row['n_test']:.0f}"]
             cells += [f"<td>{v}</td>" for v in values]
         lines.append("<tr>" + "".join(cells) + "</tr>")

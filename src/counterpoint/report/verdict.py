@@ -4,7 +4,8 @@ The sentence of a pair follows from its headline figures (:func:`counterpoint.an
 by one rule: a figure *supports agreement* when its Holm-adjusted p-value is at most
 :data:`ALPHA` **and** the lower end of its 95 % interval lies above its chance level (or null
 mean). All figures supporting → "agree"; some → "agree partly" (naming those that do); none →
-"no evidence that they agree".
+"no evidence that they agree". The table shows the Benjamini–Hochberg-adjusted p too, over the same
+family, for readers who accept a controlled share of false discoveries instead.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import math
 
 import pandas as pd
 
+from counterpoint.analysis.compare import P_VALUE_FAMILIES
 from counterpoint.report.html import escape, format_value, table_html
-
-#: Family-wise error level of the verdict.
-ALPHA = 0.05
+from counterpoint.significance import ALPHA
 
 FIGURE_NAMES = {"cka_debiased": "debiased CKA", "rsa_spearman": "RSA (Spearman)", "recall@1": "Recall@1"}
 
@@ -60,11 +60,24 @@ def verdict_section(table: pd.DataFrame, alpha: float = ALPHA) -> str:
         for _, r in part.iterrows():
             rows.append({"audio": audio, "symbolic": symbolic, "figure": figure_name(r), "value": r.value,
                          "95 % CI": f"[{format_value(r.ci_low)}, {format_value(r.ci_high)}]",
-                         "chance / null": reference_level(r), "p": r.p_value, "p (Holm)": r.p_holm,
+                         "chance / null": reference_level(r), "p": p_text(r.p_value), "p (Holm)": p_text(r.p_holm), "p (BH)": p_text(r.p_bh),
                          "above chance": "yes" if supports_agreement(r, alpha) else "no", "n": int(r.n)})
     return (f'<section class="verdict" id="verdict"><h2>Do the audio and symbolic spaces agree?</h2>{"".join(sentences)}'
             f'<p class="note">Rule: a figure supports agreement when its Holm-adjusted p ≤ {alpha} and its 95 % '
-            "interval lies above chance (or the null mean). The Holm family is every row of this table (all pairs × "
-            "figures). Recall@1 is of the ridge map fitted on the training tracks, ranking the held-out tracks; "
+            f"interval lies above chance (or the null mean). {escape(family_sentence(P_VALUE_FAMILIES['verdict']))} "
+            "Recall@1 is of the ridge map fitted on the training tracks, ranking the held-out tracks; "
             "CKA, RSA and mutual-kNN use all paired tracks, p-values from shuffled pairings.</p>"
             f"{table_html(pd.DataFrame(rows))}</section>")
+
+
+def family_sentence(family: str) -> str:
+    """What a table's ``p_holm`` and ``p_bh`` were corrected over (``family``, in words), and what each controls."""
+    return (f"Holm and Benjamini–Hochberg (BH) adjust over one family, {family}. Holm-adjusted "
+            f"p ≤ {ALPHA} keeps the chance of any false positive in that family at most {ALPHA} (family-wise error); "
+            f"BH-adjusted p ≤ {ALPHA} keeps the expected share of false positives among the figures called "
+            f"significant at most {ALPHA} (false discovery rate).")
+
+
+def p_text(p: float | None) -> str:
+    """A p-value for reading: two significant digits (0.0005, not 0.001), — when there is none."""
+    return "—" if p is None or not math.isfinite(p) else f"{p:.2g}"

@@ -1,0 +1,135 @@
+"""The range of every statistic Counterpoint reports, in one table, checked before a table is reported.
+
+A value outside its range is a bug, never a finding: :func:`check_table` and :func:`check_values`
+raise a :class:`StatisticRangeError` naming the measure, the row (encoder pair or encoder) and the
+column instead of letting the value be written. NaN means "not computed" and passes.
+
+Intervals are checked against the same range as their figure. The reflected (basic) half-sample
+intervals of CKA and RSA can leave the range near its ends; they are clipped to it where they are
+made (:func:`counterpoint.analysis.statistics.half_sample_ci`) and reported clipped. Percentile
+bootstrap intervals are quantiles of the statistic itself, so they stay in range on their own.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from counterpoint.errors import CounterpointError
+
+#: Rounding allowed beyond a bound (values are float64 sums of float32 products).
+TOLERANCE = 1e-9
+
+
+class StatisticRangeError(CounterpointError):
+    """A reported statistic left its mathematical range: a bug in Counterpoint, never written out."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """``low ≤ value ≤ high`` (``low < value`` when ``low_open``); ``high_is_n``: the upper bound is the
+    row's ``n`` (a rank among n candidates)."""
+
+    low: float
+    high: float
+    low_open: bool = False
+    high_is_n: bool = False
+
+    def bounds(self, n: float = math.inf) -> tuple[float, float]:
+        return self.low, (n if self.high_is_n and math.isfinite(n) else self.high)
+
+    def holds(self, value: float, n: float = math.inf) -> bool:
+        if not math.isfinite(value):
+            return math.isnan(value)
+        low, high = self.bounds(n)
+        above = value > low if self.low_open else value >= low - TOLERANCE
+        return above and value <= high + TOLERANCE
+
+    def describe(self, n: float = math.inf) -> str:
+        low, high = self.bounds(n)
+        return f"{'(' if self.low_open else '['}{low:g}, {high:g}]"
+
+
+UNIT = Range(0.0, 1.0)
+CORRELATION = Range(-1.0, 1.0)
+
+#: Every measure's range, by name without its ``@k`` suffix (``mutual_knn@10`` → ``mutual_knn``).
+MEASURE_RANGES: dict[str, Range] = {
+    "cka": UNIT,                          # ‖XᵀY‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F) of centred features (Cauchy–Schwarz)
+    "cka_debiased": CORRELATION,          # cosine of two U-centred Gram matrices; ≈ 0 for unrelated spaces
+    "rsa_spearman": CORRELATION,          # Spearman correlation
+    "centroid_agreement": CORRELATION,    # Spearman correlation
+    "mutual_knn": UNIT,                   # mean share of shared neighbours
+    "recall": UNIT,                       # share of queries whose partner ranks ≤ k
+    "mrr": Range(0.0, 1.0, low_open=True),  # mean of 1 / rank, rank ≤ n
+    "median_rank": Range(1.0, math.inf, high_is_n=True),
+    "knn_accuracy": UNIT, "probe_accuracy": UNIT, "knn_macro_f1": UNIT, "probe_macro_f1": UNIT,
+    "accuracy": UNIT, "macro_f1": UNIT,
+    "silhouette": CORRELATION,            # (b − a) / max(a, b)
+    "canonical_correlation": UNIT,        # of variate pairs whose covariance is a non-negative singular value
+}
+#: p-values: a Monte-Carlo one counts the observed arrangement, so it is never 0; adjusted ones are capped at 1.
+P_VALUE = Range(0.0, 1.0, low_open=True)
+P_COLUMNS = ("p_value", "p_holm", "p_bh")
+#: Columns of a long table (one row per figure) that share the figure's range.
+FIGURE_COLUMNS = ("value", "ci_low", "ci_high", "chance", "null_mean")
+
+
+def measure_range(measure: str) -> Range:
+    """The range of a measure (``recall@5`` → that of ``recall``); a :class:`StatisticRangeError` when none is known."""
+    name = re.sub(r"@\d+$", "", str(measure))
+    if name not in MEASURE_RANGES:
+        raise StatisticRangeError(f"no range is declared for the measure {measure!r} — add it to "
+                                  "counterpoint.ranges.MEASURE_RANGES before reporting it")
+    return MEASURE_RANGES[name]
+
+
+def _fail(measure: str, where: str, column: str, value: float, allowed: str) -> StatisticRangeError:
+    return StatisticRangeError(f"{measure} of {where}: {column} = {value!r} is outside {allowed} — a bug in "
+                               "Counterpoint, not a finding; please report it with the inputs of this pair")
+
+
+def check_values(measure: str, values: Iterable[float], where: str, column: str = "value",
+                 n: float = math.inf) -> None:
+    """Every one of ``values`` (e.g. a pair's canonical correlations) in ``measure``'s range."""
+    allowed = P_VALUE if column in P_COLUMNS else measure_range(measure)
+    for value in np.asarray(list(values), dtype=np.float64).ravel():
+        if not allowed.holds(float(value), n):
+            raise _fail(measure, where, column, float(value), allowed.describe(n))
+
+
+def check_table(table: pd.DataFrame, keys: Sequence[str], measure_column: str = "measure") -> pd.DataFrame:
+    """Check a long table (one row per figure) and return it unchanged.
+
+    Each row's value, interval ends, chance level and null mean must lie in its measure's range, the
+    interval must not be reversed, and its p-values (raw, Holm, BH) must lie in (0, 1]. ``keys`` are
+    the columns that name the row in the error (``audio``, ``symbolic``; or ``encoder``).
+    """
+    for row in table.to_dict(orient="records"):
+        where = " × ".join(str(row[key]) for key in keys)
+        measure = str(row[measure_column])
+        n = float(row["n"]) if "n" in row and pd.notna(row["n"]) else math.inf
+        for column in (*FIGURE_COLUMNS, *P_COLUMNS):
+            if column in row and pd.notna(row[column]):
+                check_values(measure, [row[column]], where, column, n)
+        low, high = row.get("ci_low", math.nan), row.get("ci_high", math.nan)
+        if pd.notna(low) and pd.notna(high) and low > high + TOLERANCE:
+            raise StatisticRangeError(f"{measure} of {where}: the interval [{low!r}, {high!r}] is reversed — a bug "
+                                      "in Counterpoint, not a finding")
+    return table
+
+
+def check_columns(table: pd.DataFrame, measures: Mapping[str, str], keys: Sequence[str]) -> pd.DataFrame:
+    """Check a wide table (one row per encoder × model, say) and return it unchanged: each column of
+    ``measures`` holds that measure (``{"accuracy_mean": "accuracy"}``), its p-value columns lie in (0, 1]."""
+    for row in table.to_dict(orient="records"):
+        where = " · ".join(str(row[key]) for key in keys)
+        for column, measure in {**measures, **{p: "p-value" for p in P_COLUMNS}}.items():
+            if column in row and pd.notna(row[column]):
+                check_values(measure, [row[column]], where, column)
+    return table
