@@ -159,11 +159,15 @@ def _selected_store(path: Path, where: list[str]):
 
 
 def _table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
+    """A terminal table; its first column (what each row is: an encoder spec, a track id) is never
+    wrapped, so a narrow terminal shrinks the other columns instead."""
+    cells = [[Text(f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row] for row in rows]
     table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(Text(f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row))
+    for index, column in enumerate(columns):
+        key_width = max([len(column)] + [len(row[0]) for row in cells]) if index == 0 else None
+        table.add_column(column, no_wrap=index == 0, min_width=key_width)
+    for row in cells:
+        table.add_row(*row)
     return table
 
 
