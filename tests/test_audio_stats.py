@@ -173,7 +173,7 @@ def music_like(seconds: float = 6.0, seed: int = 0) -> np.ndarray:
                          ids=["music", "music-3.3s", "50ms", "clicks"])
 def test_fast_descriptors_match_one_librosa_function_per_descriptor(waveform: np.ndarray) -> None:
     from counterpoint.encoders.audio_stats import frame_descriptors, reference_frame_descriptors
-    from counterpoint.encoders.cpu import single_threaded_blas
+    from counterpoint.blas import single_threaded_blas
 
     fast = frame_descriptors(waveform, SR, 40, 20)
     with single_threaded_blas():  # as the fast path runs: float32 products round by BLAS thread count

@@ -39,8 +39,9 @@ from counterpoint.analysis.compare import comparable_encoders, standardise_featu
 from counterpoint.analysis.inputs import require_columns, require_embeddings
 from counterpoint.analysis.retrieval import RIDGE_ALPHAS, pair_ranks, ridge_maps, standardise_with, unit_rows
 from counterpoint.analysis.statistics import (Estimate, bootstrap_ci, half_sample_ci, half_samples,
-                                              permutation_p_value, serial_blas, with_adjusted_p_values)
+                                              permutation_p_value, with_adjusted_p_values)
 from counterpoint.analysis.timealign import TrackAlignments, align_tracks, rendering_check
+from counterpoint.blas import single_threaded_blas
 from counterpoint.config import AlignedSettings
 from counterpoint.errors import CounterpointError
 from counterpoint.matrix import FrameSequences
@@ -363,7 +364,7 @@ def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSe
         notes.append(f"DTW on {check['tracks']} renderings, whose true path is the identity: median error "
                      f"{1000 * check['median_s']:.0f} ms, 95th percentile {1000 * check['p95_s']:.0f} ms")
     pairs, retrieval, curves, means, cka = [], [], [], [], []
-    with serial_blas():
+    with single_threaded_blas():
         for audio_spec in audio_specs:
             for symbolic_spec in symbolic_specs:
                 names = {"audio": audio_spec, "symbolic": symbolic_spec}

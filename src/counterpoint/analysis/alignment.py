@@ -40,9 +40,9 @@ from counterpoint.analysis.statistics import (
     half_samples,
     percentile_interval,
     permutation_p_value,
-    serial_blas,
     subsample_indices,
 )
+from counterpoint.blas import single_threaded_blas
 from counterpoint.config import N_BOOT
 from counterpoint.errors import CounterpointError
 
@@ -51,11 +51,11 @@ EXACT_KNN_MAX_N = 20_000
 
 
 def _serial(function):
-    """Run ``function`` with single-threaded BLAS (see :func:`serial_blas`)."""
+    """Run ``function`` with single-threaded BLAS (see :func:`single_threaded_blas`)."""
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        with serial_blas():
+        with single_threaded_blas():
             return function(*args, **kwargs)
 
     return wrapper
@@ -233,7 +233,7 @@ def cka_estimates(X: np.ndarray, Y: np.ndarray, n_boot: int = N_BOOT, n_perm: in
     ly = Y[sub] @ Y[sub].T
     observed_sub = {"cka": kernel_cka(kx, ly), "cka_debiased": kernel_cka(kx, ly, debiased=True)} if m >= 4 else {}
     halves: dict[str, list[float]] = {name: [] for name in values}
-    with serial_blas():
+    with single_threaded_blas():
         for half in half_samples(m, n_boot if m >= 8 else 0, seed + 1):
             kh, lh = kx[np.ix_(half, half)], ly[np.ix_(half, half)]
             halves["cka"].append(kernel_cka(kh, lh))

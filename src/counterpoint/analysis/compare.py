@@ -22,7 +22,8 @@ from counterpoint.analysis.label_quality import evaluation_folds, label_quality
 from counterpoint.analysis.neighbours import (NEIGHBOUR_COLUMNS, NEIGHBOURS_K, cross_space_neighbours,
                                               space_neighbours)
 from counterpoint.analysis.retrieval import RetrievalOutcome, cross_modal_retrieval, retrieval_figures, share_space
-from counterpoint.analysis.statistics import Estimate, serial_blas
+from counterpoint.analysis.statistics import Estimate
+from counterpoint.blas import single_threaded_blas
 from counterpoint.config import CompareSettings
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix
@@ -97,12 +98,12 @@ def compare_spaces(audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray, 
                    names: tuple[str, str] = ("audio", "symbolic")) -> PairComparison:
     """Alignment and retrieval figures of one pair of paired matrices (rows = same tracks).
 
-    BLAS runs single-threaded throughout (see :func:`serial_blas`): the work is many
+    BLAS runs single-threaded throughout (see :func:`single_threaded_blas`): the work is many
     medium-sized products and decompositions, where threads cost more than they give.
     ``settings.n_perm`` is raised to what one pair's verdict needs (:func:`resolve_permutations`).
     """
     settings = resolve_permutations(settings, 1)
-    with serial_blas():
+    with single_threaded_blas():
         return _compare_spaces(audio, symbolic, labels, groups, given_split, settings, shared_space, names)
 
 
@@ -174,7 +175,7 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
             continue
         labels = space.labels(settings.label, settings.depth)
         try:
-            with serial_blas():
+            with single_threaded_blas():
                 folds = evaluation_folds(labels, groups_of(space), space.given_split(), seed=settings.seed)
                 figures = label_quality(space.X, labels, folds, k=settings.k, n_boot=settings.n_boot,
                                         seed=settings.seed)

@@ -46,7 +46,8 @@ from counterpoint.analysis.alignment import cka_estimates, mutual_knn
 from counterpoint.analysis.inputs import require_embeddings
 from counterpoint.analysis.retrieval import pair_ranks, retrieval_figures
 from counterpoint.analysis.statistics import (Estimate, half_sample_ci, half_samples, permutation_p_value,
-                                              serial_blas, with_adjusted_p_values)
+                                              with_adjusted_p_values)
+from counterpoint.blas import single_threaded_blas
 from counterpoint.config import FactorSettings
 from counterpoint.errors import StoreError
 from counterpoint.matrix import EmbeddingMatrix, require_column
@@ -307,7 +308,7 @@ def run_factors(store_or_path: "Store | str | Path", settings: FactorSettings = 
     notes: list[str] = []
     variance_rows, rendering_rows, transcription_rows = [], [], []
     layouts, transcriptions = {}, {}
-    with serial_blas():
+    with single_threaded_blas():
         for record in store.encoders_with_tracks():
             matrix = matrices[record.spec] if matrices and record.spec in matrices else store.pooled(record.spec)
             if record.modality == "audio":

@@ -19,7 +19,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from counterpoint.analysis.statistics import Estimate, bootstrap_ci, serial_blas, subsample_indices
+from counterpoint.analysis.statistics import Estimate, bootstrap_ci, subsample_indices
+from counterpoint.blas import single_threaded_blas
 from counterpoint.config import N_BOOT
 from counterpoint.errors import CounterpointError
 from counterpoint.significance import accuracy_p_value
@@ -106,7 +107,7 @@ def silhouette(X: np.ndarray, labels: np.ndarray, n_boot: int = N_BOOT, max_n: i
     sub = subsample_indices(len(X), max_n, seed)
     if not 2 <= len(np.unique(labels[sub])) <= len(sub) - 1:  # silhouette needs a class with two tracks
         return Estimate(value=float("nan"), n=len(X), n_resample=len(sub))
-    with serial_blas():
+    with single_threaded_blas():
         per_track = silhouette_samples(np.asarray(X[sub], dtype=np.float64), labels[sub], metric="cosine")
     low, high = bootstrap_ci(per_track, n_boot=n_boot, seed=seed)
     return Estimate(value=float(per_track.mean()), ci_low=low, ci_high=high, n=len(X), n_resample=len(sub))

@@ -29,9 +29,9 @@ from counterpoint.analysis.statistics import (
     bootstrap_indices,
     percentile_interval,
     permutation_p_value,
-    serial_blas,
     subsample_indices,
 )
+from counterpoint.blas import single_threaded_blas
 from counterpoint.config import N_BOOT
 from counterpoint.encoders.base import parse_spec
 from counterpoint.errors import CounterpointError
@@ -86,7 +86,7 @@ def pair_ranks(queries: np.ndarray, candidates: np.ndarray, block: int = 1024) -
     if Q.shape != C.shape:
         raise CounterpointError(f"queries {Q.shape} and candidates {C.shape} must be paired rows in one space")
     ranks = np.empty(len(Q))
-    with serial_blas():
+    with single_threaded_blas():
         for start in range(0, len(Q), block):
             sims = Q[start:start + block] @ C.T
             rows = np.arange(len(sims))
@@ -266,7 +266,7 @@ def cross_modal_retrieval(X: np.ndarray, Y: np.ndarray, train: np.ndarray, test:
     ``groups`` of all rows stratify and group the inner folds that choose the ridge alpha
     and the CCA shrinkage and size. Standardisation uses training statistics only.
     """
-    with serial_blas():  # eigh/svd of [D, D] matrices: multi-threaded LAPACK is far slower on busy machines
+    with single_threaded_blas():  # eigh/svd of [D, D] matrices: multi-threaded LAPACK is far slower on busy machines
         return _cross_modal_retrieval(X, Y, train, test, labels, groups, shared_space, names, seed)
 
 

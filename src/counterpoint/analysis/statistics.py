@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from counterpoint.config import N_BOOT
 # Shared with the probes (which never import analysis): kept importable from here for the analyses.
@@ -144,10 +143,3 @@ def subsample_indices(n: int, max_n: int | None, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=max_n, replace=False))
 
 
-def serial_blas() -> threadpool_limits:
-    """Context in which BLAS runs on one thread.
-
-    Resampling loops make thousands of small vector products; a multi-threaded BLAS spends
-    more time waking its threads than computing them (100× slower on a busy machine).
-    """
-    return threadpool_limits(limits=1, user_api="blas")

@@ -44,7 +44,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter, batch_size_parameter
-from counterpoint.encoders.cpu import single_threaded_blas
+from counterpoint.blas import single_threaded_blas
 from counterpoint.errors import EncoderError
 
 N_FFT = 2048
@@ -112,7 +112,7 @@ def frame_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: int, n_mfc
     zero-crossing rate (:func:`zero_crossing_rate`) are computed here from quantities the
     other descriptors already need, instead of a pass of their own over the spectrogram.
 
-    The products run on one BLAS thread (:mod:`counterpoint.encoders.cpu`): OpenBLAS splits a
+    The products run on one BLAS thread (:mod:`counterpoint.blas`): OpenBLAS splits a
     matrix product differently for more threads, so the last bits of the numbers would depend on
     the machine's core count (and differ between a laptop and a Ray worker, which gets one thread
     per CPU it reserves).

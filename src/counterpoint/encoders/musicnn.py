@@ -42,7 +42,7 @@ import numpy as np
 
 from counterpoint.data.audio import load_audio
 from counterpoint.encoders.base import AudioEncoder, Embedding, LayeredEncoder, Parameter, layers_parameter
-from counterpoint.encoders.cpu import single_threaded_blas
+from counterpoint.blas import single_threaded_blas
 from counterpoint.encoders.torch_base import TorchEncoder, runtime_parameters
 from counterpoint.encoders.weights import WeightFile, declare_weights, files_digest, find_weights
 from counterpoint.encoders.windowing import mean_pooled
