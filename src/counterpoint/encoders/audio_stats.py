@@ -25,21 +25,25 @@ periodic onsets) and ``tempogram_band_LO_HI`` (mean autocorrelation in BPM bands
 * **Pooled** is the same computation over the whole file (mean and std over all STFT frames,
   tempo summary of the mean tempogram), not the mean of the block vectors.
 
-Speed: one STFT feeds every spectral descriptor; the spectral shape and the zero-crossing
-rate are computed from what is already there (:func:`spectral_shape`,
-:func:`zero_crossing_rate`) rather than by librosa's functions, each of which normalises or
-frames the whole input again (:func:`reference_frame_descriptors` keeps that version, the
-numbers agree within 1e-6 of each descriptor's scale), with single-threaded BLAS. The
-descriptors are computed in :meth:`AudioStatsEncoder.prepare_waveform`, where the runner reads
-files, so the local engine's reading processes spread them over every core.
-``benchmarks/audio_stats_throughput.py`` compares it with decoding alone.
+Speed: one STFT feeds every spectral descriptor; the spectral shape, the zero-crossing rate
+and the spectral contrast are computed from what is already there (:func:`spectral_shape`,
+:func:`zero_crossing_rate`, :func:`spectral_contrast`) rather than by librosa's functions, each
+of which normalises, frames or copies the whole input again; both mel banks are one product; the
+tempogram is averaged over each block in the frequency domain (:func:`tempogram_means`), one
+inverse FFT per block instead of one per frame. :func:`reference_frame_descriptors` and
+:func:`reference_tempogram_means` keep the one-librosa-function-per-descriptor version: the
+numbers agree within 1e-6 of each descriptor's scale (rolloff, zero-crossing rate and contrast
+bit for bit, the tempograms within 1e-12), with single-threaded BLAS. The descriptors and their
+summaries are computed in :meth:`AudioStatsEncoder.prepare_waveform`, where the runner reads
+files, so the local engine's reading processes spread them over every core and only the block
+vectors travel back. ``benchmarks/audio_stats_throughput.py`` compares it with decoding alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
@@ -56,6 +60,10 @@ TEMPO_BANDS = ((30, 60), (60, 90), (90, 120), (120, 180), (180, 300))
 PULSE_RANGE_BPM = (30.0, 300.0)
 PITCH_CLASS_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 CONTRAST_BANDS = 6
+#: Lower edge in Hz of the second contrast band (the first is 0 Hz up to it) and the share of each
+#: band's bins averaged as its peak and its valley (librosa's defaults).
+CONTRAST_FMIN = 200.0
+CONTRAST_QUANTILE = 0.02
 #: Onset strength is computed on this many mel bands (librosa's default), whatever ``n_mels``.
 ONSET_MELS = 128
 DB_FLOOR = 1e-10  # -100 dB
@@ -86,14 +94,19 @@ def feature_names(n_mels: int, n_mfcc: int) -> list[str]:
 
 @dataclass(frozen=True)
 class FrameDescriptors:
-    """Per-STFT-frame descriptors of one file: ``base`` ``[T, B]``, ``tempogram`` ``[L, T]``
-    (autocorrelation by lag, lag 0 = 1), and the frame times in seconds ``[T]``."""
+    """Per-STFT-frame descriptors of one file: ``base`` ``[T, B]``, the onset-strength envelope
+    ``[T]`` the tempograms are computed from, and the frame times in seconds ``[T]``."""
 
     base: np.ndarray
-    tempogram: np.ndarray
+    onset: np.ndarray
     times: np.ndarray
     duration: float
     sample_rate: int
+
+
+#: Mean tempograms of blocks of frames: ``(onset [T], sample rate, first frame of each block [K])`` →
+#: ``(block means [L, K], mean over all frames [L])`` (:func:`tempogram_means`, :func:`reference_tempogram_means`).
+TempogramMeans = Callable[[np.ndarray, int, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 @lru_cache(maxsize=8)
@@ -104,13 +117,30 @@ def _mel_basis(sample_rate: int, n_mels: int) -> np.ndarray:
     return librosa.filters.mel(sr=sample_rate, n_fft=N_FFT, n_mels=n_mels).astype(np.float32)
 
 
+@lru_cache(maxsize=8)
+def _mel_bases(sample_rate: int, n_mels: int) -> np.ndarray:
+    """The log-mel bands' filters, then the onset strength's :data:`ONSET_MELS`, stacked: one product
+    gives both (each output row is the same sum as from its own bank)."""
+    return np.concatenate([_mel_basis(sample_rate, n_mels), _mel_basis(sample_rate, ONSET_MELS)])
+
+
+@lru_cache(maxsize=8)
+def _chroma_basis(sample_rate: int) -> np.ndarray:
+    """librosa's STFT chroma filters ``[12, 1 + N_FFT // 2]`` tuned to A = 440 Hz, built once."""
+    import librosa
+
+    return librosa.filters.chroma(sr=sample_rate, n_fft=N_FFT, tuning=0.0)
+
+
 def frame_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: int, n_mfcc: int) -> FrameDescriptors:
     """Compute every per-frame descriptor from one STFT of a mono waveform.
 
     The numbers are those of :func:`reference_frame_descriptors` (one librosa function per
     descriptor) within float64 rounding; the spectral shape (:func:`spectral_shape`) and the
     zero-crossing rate (:func:`zero_crossing_rate`) are computed here from quantities the
-    other descriptors already need, instead of a pass of their own over the spectrogram.
+    other descriptors already need, instead of a pass of their own over the spectrogram; both
+    mel banks are one product, the chroma filters are built once, and the spectral contrast
+    (:func:`spectral_contrast`) sorts each band where it lies in memory.
 
     The products run on one BLAS thread (:mod:`counterpoint.blas`): OpenBLAS splits a
     matrix product differently for more threads, so the last bits of the numbers would depend on
@@ -128,7 +158,10 @@ def _one_stft_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: int, n
     y = waveform if waveform.size >= N_FFT else np.pad(waveform, (0, N_FFT - waveform.size))
     magnitude = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH))
     power = magnitude**2
-    logmel, mfcc, mfcc_delta, chroma, contrast, onset = _spectral_descriptors(magnitude, power, sample_rate, n_mels, n_mfcc)
+    mels = _mel_bases(sample_rate, n_mels) @ power
+    logmel, mfcc, mfcc_delta, onset = _mel_descriptors(mels[:n_mels], mels[n_mels:], sample_rate, n_mfcc)
+    chroma = librosa.util.normalize(_chroma_basis(sample_rate) @ power, norm=np.inf, axis=-2)
+    contrast = spectral_contrast(magnitude, sample_rate)
     spectral = [
         spectral_shape(magnitude, sample_rate),
         librosa.feature.spectral_flatness(S=power, power=1.0),  # = flatness of the magnitude at power 2
@@ -150,7 +183,10 @@ def reference_frame_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: 
     y = waveform if waveform.size >= N_FFT else np.pad(waveform, (0, N_FFT - waveform.size))
     magnitude = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH))
     power = magnitude**2
-    logmel, mfcc, mfcc_delta, chroma, contrast, onset = _spectral_descriptors(magnitude, power, sample_rate, n_mels, n_mfcc)
+    logmel, mfcc, mfcc_delta, onset = _mel_descriptors(_mel_basis(sample_rate, n_mels) @ power,
+                                                       _mel_basis(sample_rate, ONSET_MELS) @ power, sample_rate, n_mfcc)
+    chroma = librosa.feature.chroma_stft(S=power, sr=sample_rate, n_fft=N_FFT, tuning=0.0)
+    contrast = librosa.feature.spectral_contrast(S=magnitude, sr=sample_rate, n_fft=N_FFT, n_bands=CONTRAST_BANDS)
     centroid = librosa.feature.spectral_centroid(S=magnitude, sr=sample_rate, n_fft=N_FFT)
     spectral = [
         centroid,
@@ -163,19 +199,16 @@ def reference_frame_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: 
     return _frame_descriptors(y, [logmel, mfcc, mfcc_delta, chroma, contrast], onset, spectral, duration, sample_rate)
 
 
-def _spectral_descriptors(magnitude: np.ndarray, power: np.ndarray, sample_rate: int, n_mels: int,
-                          n_mfcc: int) -> tuple[np.ndarray, ...]:
-    """Log-mel, MFCC, MFCC delta, chroma, contrast ``[*, T]`` and onset strength ``[T']`` from one STFT."""
+def _mel_descriptors(mel_power: np.ndarray, onset_mel_power: np.ndarray, sample_rate: int,
+                     n_mfcc: int) -> tuple[np.ndarray, ...]:
+    """Log-mel, MFCC, MFCC delta ``[*, T]`` and onset strength ``[T]`` from the two mel power spectrograms."""
     import librosa
 
-    logmel = librosa.power_to_db(_mel_basis(sample_rate, n_mels) @ power, ref=1.0, amin=DB_FLOOR, top_db=None)
+    logmel = librosa.power_to_db(mel_power, ref=1.0, amin=DB_FLOOR, top_db=None)
     mfcc = librosa.feature.mfcc(S=logmel, n_mfcc=n_mfcc)
     mfcc_delta = librosa.feature.delta(mfcc, width=9, mode="nearest")
-    chroma = librosa.feature.chroma_stft(S=power, sr=sample_rate, n_fft=N_FFT, tuning=0.0)
-    contrast = librosa.feature.spectral_contrast(S=magnitude, sr=sample_rate, n_fft=N_FFT, n_bands=CONTRAST_BANDS)
-    onset_mel = librosa.power_to_db(_mel_basis(sample_rate, ONSET_MELS) @ power)
-    onset = librosa.onset.onset_strength(S=onset_mel, sr=sample_rate, hop_length=HOP_LENGTH)
-    return logmel, mfcc, mfcc_delta, chroma, contrast, onset
+    onset = librosa.onset.onset_strength(S=librosa.power_to_db(onset_mel_power), sr=sample_rate, hop_length=HOP_LENGTH)
+    return logmel, mfcc, mfcc_delta, onset
 
 
 def _frame_descriptors(y: np.ndarray, spectral_rows: list[np.ndarray], onset: np.ndarray, shape_rows: list[np.ndarray],
@@ -185,11 +218,35 @@ def _frame_descriptors(y: np.ndarray, spectral_rows: list[np.ndarray], onset: np
 
     frames = spectral_rows[0].shape[1]
     base = np.concatenate([*spectral_rows, onset[None, :frames], *(s[:, :frames] for s in shape_rows)], axis=0).T
-    win = int(librosa.time_to_frames(TEMPOGRAM_SECONDS, sr=sample_rate, hop_length=HOP_LENGTH))
-    tempogram = librosa.feature.tempogram(onset_envelope=onset, sr=sample_rate, hop_length=HOP_LENGTH, win_length=win)
     times = librosa.frames_to_time(np.arange(frames), sr=sample_rate, hop_length=HOP_LENGTH)
-    return FrameDescriptors(base=base, tempogram=tempogram[:, :frames], times=times, duration=duration,
-                            sample_rate=sample_rate)
+    return FrameDescriptors(base=base, onset=onset[:frames], times=times, duration=duration, sample_rate=sample_rate)
+
+
+def spectral_contrast(magnitude: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``librosa.feature.spectral_contrast(S=magnitude, sr=sample_rate, n_fft=N_FFT, n_bands=CONTRAST_BANDS)``
+    ``[CONTRAST_BANDS + 1, T]``, the same numbers.
+
+    librosa copies each octave band out of the spectrogram and sorts the copy across its rows;
+    here each band is sorted where it lies (the STFT is frequency-major, so a band of one column is
+    contiguous), and only the few smallest and largest values, put back in librosa's layout, are
+    averaged, so the means add up in librosa's order.
+    """
+    import librosa
+
+    freq = librosa.fft_frequencies(sr=sample_rate, n_fft=N_FFT)
+    edges = np.zeros(CONTRAST_BANDS + 2)
+    edges[1:] = CONTRAST_FMIN * 2.0 ** np.arange(CONTRAST_BANDS + 1)
+    valley = np.zeros((CONTRAST_BANDS + 1, magnitude.shape[1]))
+    peak = np.zeros_like(valley)
+    for k, (low, high) in enumerate(zip(edges[:-1], edges[1:])):
+        inside = np.flatnonzero((freq >= low) & (freq <= high))
+        first = inside[0] - 1 if k > 0 else inside[0]  # librosa widens each band by the bin below it
+        end = freq.size if k == CONTRAST_BANDS else inside[-1] + 1  # and the last one to the top bin
+        extreme = int(max(np.rint(CONTRAST_QUANTILE * (end - first)), 1))
+        ordered = np.sort(magnitude[first:end if k == CONTRAST_BANDS else end - 1], axis=0)  # minus its top bin
+        valley[k] = np.mean(np.ascontiguousarray(ordered[:extreme]), axis=0)
+        peak[k] = np.mean(np.ascontiguousarray(ordered[-extreme:]), axis=0)
+    return librosa.power_to_db(peak) - librosa.power_to_db(valley)
 
 
 def spectral_shape(magnitude: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -199,7 +256,9 @@ def spectral_shape(magnitude: np.ndarray, sample_rate: int) -> np.ndarray:
     ``spectral_rolloff``), computed together: centroid and bandwidth from three float64 moments
     of each column (one matrix product; bandwidth² = E[f²] − centroid²), rolloff from the same
     float32 cumulative sum librosa takes — the lowest bin holding 85 % of the column's magnitude.
-    Each of librosa's functions normalises or sums the whole spectrogram again.
+    Each of librosa's functions normalises or sums the whole spectrogram again. The running sum is
+    advanced one frequency row at a time for all columns together (the same additions in the same
+    order as ``np.cumsum`` down each frequency-major column, which cannot be vectorised).
     """
     import librosa
 
@@ -208,8 +267,11 @@ def spectral_shape(magnitude: np.ndarray, sample_rate: int) -> np.ndarray:
     total = np.where(moments[0] < np.finfo(magnitude.dtype).tiny, 1.0, moments[0])  # silent columns: 0 Hz, as librosa
     centroid = moments[1] / total
     bandwidth = np.sqrt(np.maximum(moments[2] / total - centroid**2, 0.0))
-    cumulative = np.cumsum(magnitude, axis=0)
-    rolloff = freq[np.argmax(cumulative >= ROLL_PERCENT * cumulative[-1], axis=0)]
+    cumulative = np.array(magnitude, order="C")
+    for row in range(1, cumulative.shape[0]):
+        np.add(cumulative[row - 1], cumulative[row], out=cumulative[row])
+    # The first bin reaching the threshold is the number below it: magnitudes are ≥ 0, so the sums never decrease.
+    rolloff = freq[np.count_nonzero(cumulative < ROLL_PERCENT * cumulative[-1], axis=0)]
     return np.stack([centroid, bandwidth, rolloff])
 
 
@@ -242,7 +304,54 @@ def tempo_summary(tempograms: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
-def summarise(frames: FrameDescriptors, hop: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _tempogram_window(sample_rate: int) -> int:
+    """Onset frames each tempogram column autocorrelates (:data:`TEMPOGRAM_SECONDS`)."""
+    import librosa
+
+    return int(librosa.time_to_frames(TEMPOGRAM_SECONDS, sr=sample_rate, hop_length=HOP_LENGTH))
+
+
+def tempogram_means(onset: np.ndarray, sample_rate: int, heads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean tempogram of each block of frames starting at ``heads`` ``[L, K]`` and of all frames ``[L]``.
+
+    The means of librosa's autocorrelation tempogram (:func:`reference_tempogram_means`) within
+    float64 rounding, without the per-frame tempogram. Its column t is the autocorrelation of the
+    Hann-windowed :data:`TEMPOGRAM_SECONDS` of onset strength centred on frame t, divided by its
+    lag-0 value (the stretch's energy). An autocorrelation is the inverse FFT of a power spectrum,
+    which is linear, so a block's mean column is the inverse FFT of the mean of its frames' power
+    spectra, each divided by its stretch's energy: one inverse FFT per block instead of one per frame.
+    """
+    import scipy.fft
+    import scipy.signal
+
+    window = _tempogram_window(sample_rate)
+    padded = np.pad(onset, window // 2, mode="linear_ramp", end_values=[0, 0])  # librosa's centring
+    stretches = np.lib.stride_tricks.sliding_window_view(padded, window)[:onset.size]
+    stretches = stretches * scipy.signal.get_window("hann", window, fftbins=True)
+    n_fft = scipy.fft.next_fast_len(2 * window - 1, real=True)  # no wrap-around, as librosa.autocorrelate
+    spectra = scipy.fft.rfft(stretches, n=n_fft, axis=1)
+    power = spectra.real**2 + spectra.imag**2
+    energy = np.einsum("ij,ij->i", stretches, stretches)
+    power /= np.where(energy < np.finfo(energy.dtype).tiny, 1.0, energy)[:, None]  # silence stays 0, as in librosa
+    sums = np.concatenate([np.add.reduceat(power, heads, axis=0), power.sum(axis=0, keepdims=True)])
+    counts = np.append(np.diff(np.append(heads, onset.size)), onset.size)
+    means = scipy.fft.irfft(sums, n=n_fft, axis=1)[:, :window] / counts[:, None]
+    return means[:-1].T, means[-1]
+
+
+def reference_tempogram_means(onset: np.ndarray, sample_rate: int, heads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`tempogram_means` from librosa's per-frame tempogram, averaged (code version 1): the
+    definition the fast path is checked against."""
+    import librosa
+
+    tempogram = librosa.feature.tempogram(onset_envelope=onset, sr=sample_rate, hop_length=HOP_LENGTH,
+                                          win_length=_tempogram_window(sample_rate))
+    counts = np.diff(np.append(heads, onset.size))
+    return np.add.reduceat(tempogram, heads, axis=1) / counts, tempogram.mean(axis=1)
+
+
+def summarise(frames: FrameDescriptors, hop: float,
+              mean_tempograms: TempogramMeans = tempogram_means) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(block vectors ``[K, D]``, block centre times ``[K]`` s, pooled vector ``[D]``).
 
     Blocks start every ``hop`` seconds up to the last STFT frame, so each holds frames
@@ -257,10 +366,10 @@ def summarise(frames: FrameDescriptors, hop: float) -> tuple[np.ndarray, np.ndar
     mean = np.add.reduceat(base, heads, axis=0) / counts
     square = np.add.reduceat(base**2, heads, axis=0) / counts
     std = np.sqrt(np.maximum(square - mean**2, 0.0))
-    block_tempograms = (np.add.reduceat(frames.tempogram, heads, axis=1) / counts.T)
+    block_tempograms, whole_tempogram = mean_tempograms(frames.onset, frames.sample_rate, heads)
     blocks = np.concatenate([mean, std, tempo_summary(block_tempograms, frames.sample_rate)], axis=1)
     pooled = np.concatenate([base.mean(axis=0), base.std(axis=0),
-                             tempo_summary(frames.tempogram.mean(axis=1, keepdims=True), frames.sample_rate)[0]])
+                             tempo_summary(whole_tempogram[:, None], frames.sample_rate)[0]])
     centres = (starts + np.minimum(starts + hop, frames.duration)) / 2
     return blocks, centres, pooled
 
@@ -300,19 +409,20 @@ class AudioStatsEncoder(AudioEncoder):
     def sample_rate(self) -> int:
         return int(self.params["sample_rate"])
 
-    def prepare_waveform(self, waveform: np.ndarray, source: str) -> FrameDescriptors:
-        """The per-STFT-frame descriptors: the costly part, done where the runner reads files."""
-        return frame_descriptors(np.asarray(waveform, dtype=np.float32), self.sample_rate,
-                                 int(self.params["n_mels"]), int(self.params["n_mfcc"]))
+    def prepare_waveform(self, waveform: np.ndarray, source: str) -> Embedding:
+        """The whole embedding, computed where the runner reads files: the local engine's reading
+        processes spread it over every core, and only the block vectors travel back to the writer."""
+        return self.summarised(frame_descriptors(np.asarray(waveform, dtype=np.float32), self.sample_rate,
+                                                 int(self.params["n_mels"]), int(self.params["n_mfcc"])))
 
-    def embed_prepared(self, inputs: Sequence[FrameDescriptors]) -> list[Embedding]:
-        return [self.summarised(frames) for frames in inputs]
+    def embed_prepared(self, inputs: Sequence[Embedding]) -> list[Embedding]:
+        return list(inputs)
 
-    def summarised(self, frames: FrameDescriptors) -> Embedding:
+    def summarised(self, frames: FrameDescriptors, mean_tempograms: TempogramMeans = tempogram_means) -> Embedding:
         """Blocks of ``hop`` seconds and the pooled vector of one file's frame descriptors."""
-        blocks, centres, pooled = summarise(frames, float(self.params["hop"]))
+        blocks, centres, pooled = summarise(frames, float(self.params["hop"]), mean_tempograms)
         return Embedding(frames=blocks, timestamps=centres, pooled=pooled, duration=frames.duration)
 
     def embed_waveform(self, waveform: np.ndarray) -> Embedding:
         """Blocks and pooled vector of a mono waveform at this encoder's sample rate."""
-        return self.summarised(self.prepare_waveform(waveform, "waveform"))
+        return self.prepare_waveform(waveform, "waveform")
