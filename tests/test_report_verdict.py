@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from counterpoint.analysis.statistics import bh_adjust, holm_adjust, with_adjusted_p_values
-from counterpoint.significance import accuracy_p_value, permutations_for_family, smallest_holm_p
+from counterpoint.significance import (accuracy_p_value, family_permutations, permutations_for_family, smallest_holm_p,
+                                       undecidable_family_note)
 from counterpoint.config import AnalysisOptions, figure_formats
 from counterpoint.errors import CounterpointError
 from counterpoint.report.figures import class_colours
@@ -51,6 +52,16 @@ def test_permutations_suffice_for_the_family() -> None:
     assert permutations_for_family(5) == 999 and permutations_for_family(0) == 199
     # The demo's old default: 10 verdict tests with 199 permutations could reach Holm p = 0.05 at best.
     assert smallest_holm_p(10, 199) == pytest.approx(0.05)
+
+
+def test_a_tables_permutations_are_raised_to_its_family_at_most_9999_and_never_lowered() -> None:
+    assert family_permutations(199, 8) == 1599 and family_permutations(199, 1) == 199
+    assert family_permutations(199, 169) == 9999  # a 13 × 13 layer map would need 33,799
+    assert family_permutations(20_000, 8) == 20_000 and family_permutations(49, 8, scale=False) == 49
+    assert undecidable_family_note("t", 8, 1599) is None and undecidable_family_note("t", 0, 9) is None
+    assert undecidable_family_note("layer map", 169, 9999) is None  # 169 / 10,000 < 0.05: decidable at the cap
+    note = undecidable_family_note("t", 8, 99)
+    assert note.startswith("t: 8 tests with 99 permutations each") and "0.08" in note and "--n-perm 1599" in note
 
 
 def _rows(p_holm: list[float], ci_low: list[float]) -> pd.DataFrame:

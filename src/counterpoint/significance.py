@@ -10,7 +10,10 @@ layers never import each other, so what they share lives here, below both.
   rejection), Benjamini–Hochberg the false discovery rate (the expected share of false rejections
   among the rejected).
 * :func:`permutations_for_family`: how many permutations a Monte-Carlo p-value needs for a family
-  of m tests to be decided at α after Holm; :func:`smallest_holm_p` what a given number allows.
+  of m tests to be decided at α after Holm; :func:`smallest_holm_p` what a given number allows;
+  :func:`family_permutations` the number a table of the further analyses (time-aligned comparison,
+  layer maps, controlled factors) runs with, and :func:`undecidable_family_note` the note when it is
+  too few.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ ALPHA = 0.05
 EXCEEDANCES_AT_THRESHOLD = 10
 #: Fewest permutations however small the family.
 MIN_PERMUTATIONS = 199
+#: The most permutations :func:`family_permutations` raises a p-value to (what the verdict of ten
+#: encoder pairs needs): a layer map of 13 × 13 layers would otherwise ask for 33,799 per cell.
+MAX_FAMILY_PERMUTATIONS = 9_999
 
 
 def accuracy_p_value(n_correct: int, n: int, chance: float) -> float:
@@ -107,3 +113,22 @@ def permutations_for_family(m: int, alpha: float = ALPHA) -> int:
     (then the smallest reachable Holm p is ``alpha / 10``). Never fewer than :data:`MIN_PERMUTATIONS`.
     """
     return max(MIN_PERMUTATIONS, math.ceil(EXCEEDANCES_AT_THRESHOLD * m / alpha) - 1)
+
+
+def family_permutations(n_perm: int, m: int, scale: bool = True, alpha: float = ALPHA) -> int:
+    """Permutations per p-value for a table whose ``m`` tests form one Holm family: ``n_perm`` (the
+    fewest), raised when ``scale`` to :func:`permutations_for_family` ``(m)`` but not beyond
+    :data:`MAX_FAMILY_PERMUTATIONS`."""
+    if not scale:
+        return n_perm
+    return max(n_perm, min(permutations_for_family(m, alpha), MAX_FAMILY_PERMUTATIONS))
+
+
+def undecidable_family_note(table: str, m: int, n_perm: int, alpha: float = ALPHA) -> str | None:
+    """A note when a family of ``m`` tests of ``n_perm`` permutations each cannot be decided at ``alpha``
+    after Holm (its smallest reachable adjusted p, ``m / (n_perm + 1)``, is not below ``alpha``); None otherwise."""
+    if not m or smallest_holm_p(m, n_perm) < alpha:
+        return None
+    return (f"{table}: {m} tests with {n_perm} permutations each — the smallest Holm-adjusted p any of them can "
+            f"reach is {smallest_holm_p(m, n_perm):.3g}, not below {alpha}: too few permutations to decide at "
+            f"{alpha}; use --n-perm {permutations_for_family(m, alpha)}")

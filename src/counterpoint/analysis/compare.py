@@ -28,7 +28,7 @@ from counterpoint.config import CompareSettings
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix
 from counterpoint.ranges import check_table, check_values
-from counterpoint.significance import (ALPHA, family_size, permutations_for_family, smallest_holm_p,
+from counterpoint.significance import (ALPHA, family_size, permutations_for_family, undecidable_family_note,
                                        with_adjusted_p_values)
 from counterpoint.splits import assign_splits
 from counterpoint.store import as_store
@@ -258,12 +258,9 @@ def permutation_notes(alignment: pd.DataFrame, n_perm: int, alpha: float = ALPHA
     notes = []
     verdict = _verdict_rows(alignment)
     for name, table in (("alignment", alignment), ("verdict", verdict)):
-        m = family_size(table)
-        if m and smallest_holm_p(m, n_perm) >= alpha:
-            notes.append(f"{name} table: {m} tests with {n_perm} permutations each — the smallest Holm-adjusted p "
-                         f"any of them can reach is {smallest_holm_p(m, n_perm):.3g}, not below {alpha}: too few "
-                         f"permutations to decide at {alpha}; use --n-perm {permutations_for_family(m, alpha)} "
-                         "(or leave out --fixed-n-perm)")
+        note = undecidable_family_note(f"{name} table", family_size(table), n_perm, alpha)
+        if note:
+            notes.append(f"{note} (or leave out --fixed-n-perm)")
     return notes
 
 
