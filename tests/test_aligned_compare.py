@@ -79,6 +79,21 @@ def test_time_shift_keeps_rows_in_their_track_and_draws_every_circular_shift():
     assert seen == {(0, 1, 2), (2, 0, 1), (1, 2, 0)}  # the three shifts of three rows, identity included
 
 
+def test_time_shift_rolls_each_tracks_rows_by_its_drawn_shift_also_when_tracks_interleave():
+    rng = np.random.default_rng(3)
+    for trial in range(50):
+        sizes = rng.integers(1, 9, size=rng.integers(1, 12))
+        track = np.repeat(rng.permutation(100)[:len(sizes)], sizes)
+        if trial % 2:
+            track = rng.permutation(track)
+        order, draws = time_shifted(track, np.random.default_rng(trial)), np.random.default_rng(trial)
+        expected = np.arange(len(track))
+        for t in np.unique(track):  # one shift per track, in sorted order, as np.roll applies it
+            own = np.flatnonzero(track == t)
+            expected[own] = np.roll(own, int(draws.integers(0, len(own))))
+        assert np.array_equal(order, expected)
+
+
 def test_track_centring_by_hand():
     X = np.array([[1.0, 2.0], [3.0, 4.0], [10.0, 0.0]])
     assert np.allclose(track_centred(X, np.array([0, 0, 1])), [[-1, -1], [1, 1], [0, 0]])
@@ -186,13 +201,30 @@ def test_compare_aligned_writes_tables_figures_and_notes_the_track_it_cannot_ali
     within = retrieval[(retrieval.scope == "within piece") & (retrieval.measure == "recall@1")]
     assert (within.value > 0.9).all() and np.allclose(within.chance, 1 / SEGMENTS_PER_TRACK)
     cka = pd.read_csv(folder / "aligned_cka.csv")
-    assert (cka.value > 0.9).all() and (cka.p_value == 1 / 50).all() and {"p_holm", "p_bh"} <= set(cka.columns)
+    assert (cka.value > 0.9).all() and {"p_holm", "p_bh"} <= set(cka.columns)
+    # --n-perm 49 is raised to what each table's Holm family needs: 4 CKA rows → 799, 8 retrieval rows → 1,599
+    assert (cka.n_perm == 799).all() and (cka.p_value == 1 / 800).all() and (cka.p_holm == 4 / 800).all()
+    assert (retrieval.n_perm == 1599).all() and (within.p_value == 1 / 1600).all()
     curves = pd.read_csv(folder / "agreement_curves.csv")
     assert set(curves.track) <= {f"t{i:02d}" for i in range(24)} and curves.segment.max() == SEGMENTS_PER_TRACK - 1
     assert (folder / "agreement_curve_audio-blocks__score-windows.png").is_file()
     saved = json.loads((folder / "aligned.json").read_text())
     assert saved["settings"]["segment_seconds"] == SEGMENT_SECONDS and len(saved["pairs"]) == 1
     assert pd.read_csv(folder / "track_alignment.csv").set_index("id").method.eq("identity").sum() == 24
+
+
+def test_fixed_n_perm_keeps_the_permutations_and_says_the_family_cannot_be_decided(store_path, tmp_path):
+    out = tmp_path / "compare"
+    result = CliRunner().invoke(app, ["compare", str(store_path), "--label", "style", "--aligned", "--segment-seconds",
+                                      str(SEGMENT_SECONDS), "--n-boot", "20", "--n-perm", "49", "--fixed-n-perm",
+                                      "--figure-format", "png", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    cka = pd.read_csv(out / "aligned" / "aligned_cka.csv")
+    assert (cka.n_perm == 49).all() and (cka.p_value == 1 / 50).all()
+    notes = json.loads((out / "aligned" / "aligned.json").read_text())["notes"]
+    assert any(note.startswith("segment retrieval table: 8 tests with 49 permutations each") and "--n-perm 1599" in note
+               and "--fixed-n-perm" in note for note in notes), notes
+    assert any(note.startswith("aligned CKA table: 4 tests with 49 permutations each") for note in notes), notes
 
 
 def test_the_report_section_writes_its_files_and_names_the_families(store_path, tmp_path):

@@ -163,6 +163,18 @@ def test_factors_of_a_store_written_by_the_real_path(designed_store):
     recall = result.transcription[result.transcription.measure == "recall@1 transcribed→truth"]
     assert np.allclose(recall.chance, 1 / N_PIECES) and recall.value.between(0, 1).all()
     assert result.transcription[["p_holm", "p_bh"]].notna().all().all()
+    # Each table's --n-perm 49 is raised to what its Holm family needs (10 · m / 0.05 − 1): 4 tested shares,
+    # 1 pair of renderings (199, the fewest), 2 transcriptions × 4 figures; the nulls then reach p = 1 / (n + 1).
+    assert result.n_perm == {"variance": 799, "renderings": 199, "transcription": 1599}
+    assert result.variance.p_value.min() >= 1 / 800 and not any("permutations each" in n for n in result.notes)
+
+
+def test_fixed_permutations_too_few_for_a_family_are_a_note(designed_store):
+    result = run_factors(designed_store, FactorSettings(label="style", n_boot=10, n_perm=19, scale_n_perm=False))
+    assert result.n_perm == {"variance": 19, "renderings": 19, "transcription": 19}
+    assert result.variance.p_value.min() >= 1 / 20
+    families = [note.split(":")[0] for note in result.notes if "permutations each" in note]
+    assert families == ["variance table", "renderings table", "transcription table"]  # 4 / 20, 1 / 20, 8 / 20 ≥ 0.05
 
 
 def test_factors_command_writes_tables_json_figures_and_a_page(designed_store, tmp_path):

@@ -101,9 +101,17 @@ def test_compare_layers_writes_csv_json_heatmap_and_section(known_store: Path, t
     table = pd.read_csv(out / "layers" / "layer_cka.csv")
     assert list(table.columns[:4]) == ["audio", "symbolic", "audio_layer", "symbolic_layer"]
     assert {"value", "ci_low", "ci_high", "p_value", "p_holm", "p_bh", "n"} <= set(table.columns) and len(table) == 4
-    assert json.loads((out / "layers" / "layer_cka.json").read_text())["maps"][0]["n_perm"] == 19
+    # --n-perm 19 is raised to what the map's Holm family of 4 cells needs: 10 · 4 / 0.05 − 1
+    assert json.loads((out / "layers" / "layer_cka.json").read_text())["maps"][0]["n_perm"] == 799
+    assert table.set_index("audio_layer").loc["same", "p_value"] == 1 / 800
     assert list((out / "layers").glob("layer_cka_*.png"))
     assert "Holm" in (out / "layers" / "section.html").read_text()
+    fixed = CliRunner().invoke(app, ["compare", str(known_store), "--label", "class", "--layers", "--out", str(out),
+                                     "--n-boot", "20", "--n-perm", "19", "--fixed-n-perm", "--figure-format", "png"])
+    assert fixed.exit_code == 0, fixed.output
+    assert json.loads((out / "layers" / "layer_cka.json").read_text())["maps"][0]["n_perm"] == 19
+    assert "layer map: 4 tests with 19 permutations each" in " ".join(fixed.output.split())
+    assert "4 tests with 19 permutations each" in (out / "layers" / "section.html").read_text()
     info = CliRunner().invoke(app, ["store", "info", str(known_store)], env={"COLUMNS": "250"})
     assert "#3 independent" in info.output
 

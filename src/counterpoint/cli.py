@@ -711,8 +711,8 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     group: Optional[str] = typer.Option(None, help="Column whose values never straddle a split (default: the store's group column)."),
                     k: int = typer.Option(default(CompareSettings, "k"), min=1, help="Neighbours for mutual kNN and the kNN classifier."),
                     n_boot: int = typer.Option(default(CompareSettings, "n_boot"), min=1, help="Resamples per 95% interval."),
-                    n_perm: int = typer.Option(default(CompareSettings, "n_perm"), min=1, help="Fewest permutations per p-value: raised to what the verdict's Holm family needs (10·m/0.05 − 1 for m tests) unless --fixed-n-perm."),
-                    fixed_n_perm: bool = typer.Option(False, "--fixed-n-perm", help="Use --n-perm as given, even when too few for the verdict's Holm family (a note says so)."),
+                    n_perm: int = typer.Option(default(CompareSettings, "n_perm"), min=1, help="Fewest permutations per p-value: raised to what the verdict's Holm family needs (10·m/0.05 − 1 for m tests; with --aligned or --layers, each table's family, at most 9,999) unless --fixed-n-perm."),
+                    fixed_n_perm: bool = typer.Option(False, "--fixed-n-perm", help="Use --n-perm as given, even when too few for a table's Holm family (a note says so)."),
                     where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
                     seed: int = typer.Option(default(CompareSettings, "seed"), min=0, help="Seed of every random choice."),
                     figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP),
@@ -734,7 +734,7 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     """
     if layers:
         _compare_layers(_selected_store(path, where), label, out, depth or None, audio, symbolic, n_boot, n_perm, seed,
-                        figure_formats(figure_format))
+                        not fixed_n_perm, figure_formats(figure_format))
         return
     from counterpoint.analysis.compare import compare_summary, run_compare
     from counterpoint.report.compare import write_comparison
@@ -742,7 +742,8 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     settings = CompareSettings(label, depth=depth or None, group=group, k=k, n_boot=n_boot, n_perm=n_perm, seed=seed,
                                scale_n_perm=not fixed_n_perm)
     aligned_settings = AlignedSettings(label, depth=depth or None, group=group, alignment=alignment,
-                                       segment_seconds=segment_seconds, n_boot=n_boot, n_perm=n_perm, seed=seed)
+                                       segment_seconds=segment_seconds, n_boot=n_boot, n_perm=n_perm, seed=seed,
+                                       scale_n_perm=not fixed_n_perm)
     store = _selected_store(path, where)
     result = run_compare(store, settings)
     write_comparison(result, out, formats=figure_formats(figure_format))
@@ -764,12 +765,13 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
 
 
 def _compare_layers(store, label: str, out: Path, depth: Optional[int], audio: Optional[str], symbolic: Optional[str],
-                    n_boot: int, n_perm: int, seed: int, formats: list[str]) -> None:
+                    n_boot: int, n_perm: int, seed: int, scale_n_perm: bool, formats: list[str]) -> None:
     """``compare --layers``: the layer maps' CSV, JSON, heatmaps and report section under OUT/layers/."""
     from counterpoint.analysis.layers import layer_cka_map
     from counterpoint.report.layers import LAYERS_DIR, layers_section
 
-    maps = layer_cka_map(store, label, audio=audio, symbolic=symbolic, depth=depth, n_boot=n_boot, n_perm=n_perm, seed=seed)
+    maps = layer_cka_map(store, label, audio=audio, symbolic=symbolic, depth=depth, n_boot=n_boot, n_perm=n_perm, seed=seed,
+                         scale_n_perm=scale_n_perm)
     out.mkdir(parents=True, exist_ok=True)
     (out / LAYERS_DIR / "section.html").parent.mkdir(parents=True, exist_ok=True)
     (out / LAYERS_DIR / "section.html").write_text(layers_section(maps)(out, formats))
@@ -778,6 +780,8 @@ def _compare_layers(store, label: str, out: Path, depth: Optional[int], audio: O
         for row in m.table.itertuples(index=False):
             _print(f"  {row.audio_layer:>14} × {row.symbolic_layer}: {row.value:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}] "
                    f"p_holm={row.p_holm:.3g} n={row.n}")
+        if m.note:
+            _note(f"  {m.note}" + ("" if scale_n_perm else " (or leave out --fixed-n-perm)"))
     _print(f"tables and figures: {out / LAYERS_DIR}")
 
 
@@ -791,7 +795,8 @@ def factors_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     rendering: str = typer.Option(default(FactorSettings, "rendering"), help="Column naming each row's rendering."),
                     k: int = typer.Option(default(FactorSettings, "k"), min=1, help="Neighbours for mutual kNN."),
                     n_boot: int = typer.Option(default(FactorSettings, "n_boot"), min=1, help="Resamples per 95% interval."),
-                    n_perm: int = typer.Option(default(FactorSettings, "n_perm"), min=1, help="Permutations per p-value."),
+                    n_perm: int = typer.Option(default(FactorSettings, "n_perm"), min=1, help="Fewest permutations per p-value: raised to what each table's Holm family needs (10·m/0.05 − 1 for m tests, at most 9,999) unless --fixed-n-perm."),
+                    fixed_n_perm: bool = typer.Option(False, "--fixed-n-perm", help="Use --n-perm as given, even when too few for a table's Holm family (a note says so)."),
                     where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
                     seed: int = typer.Option(default(FactorSettings, "seed"), min=0, help="Seed of every random choice."),
                     figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP)) -> None:
@@ -803,7 +808,7 @@ def factors_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     from counterpoint.report.factors import write_factors_report
 
     settings = FactorSettings(piece=piece, rendering=rendering, label=label, k=k, n_boot=n_boot, n_perm=n_perm,
-                              seed=seed)
+                              seed=seed, scale_n_perm=not fixed_n_perm)
     result = run_factors(_selected_store(path, where), settings)
     index = write_factors_report(result, out, figure_formats(figure_format))
     for title, frame, columns in (

@@ -99,7 +99,9 @@ class AlignedSettings:
     ``alignment`` pairs audio with score time (``auto``: identity for rendered rows, DTW otherwise);
     frames are averaged over ``segment_seconds``-long segments of score time; pairwise resampling
     (CKA intervals and nulls) runs on at most ``max_segments`` segments of whole tracks. ``label``,
-    ``depth`` and ``group`` are those of :class:`CompareSettings`.
+    ``depth`` and ``group`` are those of :class:`CompareSettings`. ``n_perm`` is the fewest permutations
+    per p-value: with ``scale_n_perm`` each table gets what its Holm family needs
+    (:func:`counterpoint.significance.family_permutations`); without, it is used as given.
     """
 
     label: str
@@ -111,6 +113,7 @@ class AlignedSettings:
     n_perm: int = 199
     max_segments: int = 1000
     seed: int = 0
+    scale_n_perm: bool = True
 
     def __post_init__(self) -> None:
         for name, lowest in (("n_boot", 1), ("n_perm", 1), ("max_segments", 8), ("seed", 0)):
@@ -244,7 +247,8 @@ class FactorSettings:
     naming the piece behind each row (``piece``, written by ``dataset render``/``transcribe``), the
     column naming its rendering (``audio_source``), an optional ``label`` whose share of the piece
     variance is split out (e.g. ``style``), the neighbours of mutual kNN, resamples, permutations
-    and the seed."""
+    and the seed. ``n_perm`` is the fewest permutations per p-value: with ``scale_n_perm`` each table
+    gets what its Holm family needs (:func:`counterpoint.significance.family_permutations`)."""
 
     piece: str = "piece"
     rendering: str = "audio_source"
@@ -253,6 +257,7 @@ class FactorSettings:
     n_boot: int = N_BOOT
     n_perm: int = 199
     seed: int = 0
+    scale_n_perm: bool = True
 
     def __post_init__(self) -> None:
         for name, lowest in (("k", 1), ("n_boot", 1), ("n_perm", 1), ("seed", 0)):

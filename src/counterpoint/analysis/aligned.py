@@ -45,6 +45,7 @@ from counterpoint.blas import single_threaded_blas
 from counterpoint.config import AlignedSettings
 from counterpoint.errors import CounterpointError
 from counterpoint.matrix import FrameSequences
+from counterpoint.significance import family_permutations, family_size, undecidable_family_note
 from counterpoint.splits import assign_splits, grouped_folds
 from counterpoint.store import as_store
 from counterpoint.warping import WarpingPath, WarpingPathFile, warping_file_path
@@ -55,12 +56,15 @@ if TYPE_CHECKING:
 #: Fewest tracks with aligned segments for a pair to be compared.
 MIN_TRACKS = 10
 RETRIEVAL_COLUMNS = ["audio", "symbolic", "direction", "scope", "measure", "value", "ci_low", "ci_high", "p_value",
-                     "chance", "null_mean", "n", "n_resample", "alpha"]
+                     "chance", "null_mean", "n", "n_resample", "n_perm", "alpha"]
 CURVE_COLUMNS = ["audio", "symbolic", "track", "segment", "start_s", "end_s", "rank", "n_candidates", "agreement",
                  "similarity"]
 MEAN_CURVE_COLUMNS = ["audio", "symbolic", "segment", "start_s", "end_s", "agreement", "ci_low", "ci_high", "n_tracks"]
 CKA_COLUMNS = ["audio", "symbolic", "centring", "null", "value", "ci_low", "ci_high", "value_resample", "p_value",
-               "null_mean", "n", "n_resample", "n_tracks"]
+               "null_mean", "n", "n_resample", "n_tracks", "n_perm"]
+#: Rows each encoder pair adds to the segment-retrieval table (2 directions × 2 scopes × 2 measures) and to
+#: the aligned-CKA table (2 centrings × 2 nulls): with the number of pairs, the size of each table's Holm family.
+RETRIEVAL_ROWS_PER_PAIR, CKA_ROWS_PER_PAIR = 8, 4
 #: The two nulls of the aligned CKA.
 TIME_SHIFTED, OTHER_PIECES = "time-shifted (same piece)", "other pieces"
 
@@ -208,7 +212,7 @@ def segment_retrieval(segments: AlignedSegments, segment_seconds: float, n_boot:
             for measure, estimate in clustered_figures(ranks[keep], n_candidates[keep], test_track[keep], n_boot,
                                                        n_perm, seed).items():
                 rows.append({"direction": direction, "scope": scope, "measure": measure, **estimate.as_dict(),
-                             "alpha": alpha})
+                             "n_perm": n_perm, "alpha": alpha})
         if direction == "audio→symbolic":
             similarity = np.einsum("ij,ij->i", unit_rows(queries), unit_rows(candidates))
             start = segments.segment[test] * segment_seconds
@@ -250,11 +254,16 @@ def time_shifted(track: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
     A shift of 0 is drawn as often as any other: then the re-pairings are uniform draws from the group of
     circular shifts, which makes the permutation p-value exact when timing carries nothing (forcing every
-    track off its own time would not)."""
-    order = np.arange(len(track))
-    for t in np.unique(track):
-        own = np.flatnonzero(track == t)
-        order[own] = np.roll(own, int(rng.integers(0, len(own))))
+    track off its own time would not). One shift is drawn per track, in the order of the sorted track
+    codes; a row at place k of its track's rows takes the row at place (k − shift) mod n, as ``np.roll``."""
+    _, codes = np.unique(track, return_inverse=True)
+    grouped = np.argsort(codes, kind="stable")  # each track's rows together, in their order
+    sizes = np.bincount(codes)
+    starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    lengths = np.repeat(sizes, sizes)
+    shifts = np.repeat(rng.integers(0, sizes), sizes)
+    order = np.empty(len(track), dtype=np.int64)
+    order[grouped] = grouped[starts + (np.arange(len(track)) - starts - shifts) % lengths]
     return order
 
 
@@ -290,17 +299,20 @@ def aligned_cka(segments: AlignedSegments, n_boot: int, n_perm: int, max_segment
         norm = math.sqrt(max(float(np.sum(UK * UK, dtype=np.float64)), 0.0) * max(float(np.sum(UL * UL, dtype=np.float64)), 0.0))
         observed = float(np.sum(UK * UL, dtype=np.float64)) / norm if norm > 0 else float("nan")
         null_rng = np.random.default_rng(seed + 2)
+        rows_taken, permuted = np.empty_like(UL), np.empty_like(UL)  # reused: no 2 m² floats allocated per draw
         for null_name in (TIME_SHIFTED, OTHER_PIECES):
             null = []
             for _ in range(n_perm if norm > 0 else 0):
                 perm = (time_shifted(sub_track, null_rng) if null_name == TIME_SHIFTED
                         else null_rng.permutation(len(sub)))
-                null.append(float(np.sum(UK * UL[np.ix_(perm, perm)], dtype=np.float64)) / norm)
+                np.take(UL, perm, axis=0, out=rows_taken)  # rows, then columns: UL[np.ix_(perm, perm)]
+                np.multiply(UK, np.take(rows_taken, perm, axis=1, out=permuted), out=permuted)
+                null.append(float(permuted.sum(dtype=np.float64)) / norm)
             null = np.asarray(null)
             rows.append({"centring": centring, "null": null_name, "value": value, "ci_low": low, "ci_high": high,
                          "value_resample": observed, "p_value": permutation_p_value(observed, null),
                          "null_mean": float(null.mean()) if null.size else float("nan"), "n": len(X),
-                         "n_resample": len(sub), "n_tracks": len(tracks)})
+                         "n_resample": len(sub), "n_tracks": len(tracks), "n_perm": n_perm})
     return rows
 
 
@@ -363,6 +375,9 @@ def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSe
     if check is not None:
         notes.append(f"DTW on {check['tracks']} renderings, whose true path is the identity: median error "
                      f"{1000 * check['median_s']:.0f} ms, 95th percentile {1000 * check['p95_s']:.0f} ms")
+    n_pairs = len(audio_specs) * len(symbolic_specs)
+    retrieval_perm = family_permutations(settings.n_perm, n_pairs * RETRIEVAL_ROWS_PER_PAIR, settings.scale_n_perm)
+    cka_perm = family_permutations(settings.n_perm, n_pairs * CKA_ROWS_PER_PAIR, settings.scale_n_perm)
     pairs, retrieval, curves, means, cka = [], [], [], [], []
     with single_threaded_blas():
         for audio_spec in audio_specs:
@@ -375,10 +390,9 @@ def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSe
                         raise CounterpointError(f"only {len(np.unique(segments.track))} tracks with aligned segments "
                                                 f"(need {MIN_TRACKS})")
                     segments = _standardised(segments, audio_spec in named, symbolic_spec in named)
-                    found = segment_retrieval(segments, settings.segment_seconds, settings.n_boot, settings.n_perm,
+                    found = segment_retrieval(segments, settings.segment_seconds, settings.n_boot, retrieval_perm,
                                               settings.seed)
-                    cka_rows = aligned_cka(segments, settings.n_boot, settings.n_perm, settings.max_segments,
-                                           settings.seed)
+                    cka_rows = aligned_cka(segments, settings.n_boot, cka_perm, settings.max_segments, settings.seed)
                 except CounterpointError as error:
                     notes.append(f"{audio_spec} × {symbolic_spec}: no time-aligned comparison — {error}")
                     continue
@@ -389,14 +403,21 @@ def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSe
                 cka += [{**names, **row} for row in cka_rows]
                 pairs.append(AlignedPair(audio_spec, symbolic_spec, len(np.unique(segments.track)),
                                          len(segments.track), len(found.test_tracks)))
+    retrieval_table = with_adjusted_p_values(pd.DataFrame(retrieval, columns=RETRIEVAL_COLUMNS))
+    cka_table = with_adjusted_p_values(pd.DataFrame(cka, columns=CKA_COLUMNS))
+    for name, table, n_perm in (("segment retrieval table", retrieval_table, retrieval_perm),
+                                ("aligned CKA table", cka_table, cka_perm)):
+        note = undecidable_family_note(name, family_size(table), n_perm)
+        if note:
+            notes.append(note if settings.scale_n_perm else f"{note} (or leave out --fixed-n-perm)")
     return AlignedResult(
         pairs,
-        with_adjusted_p_values(pd.DataFrame(retrieval, columns=RETRIEVAL_COLUMNS)),
+        retrieval_table,
         pd.concat(curves, ignore_index=True).reindex(columns=CURVE_COLUMNS) if curves
         else pd.DataFrame(columns=CURVE_COLUMNS),
         pd.concat(means, ignore_index=True).reindex(columns=MEAN_CURVE_COLUMNS) if means
         else pd.DataFrame(columns=MEAN_CURVE_COLUMNS),
-        with_adjusted_p_values(pd.DataFrame(cka, columns=CKA_COLUMNS)),
+        cka_table,
         pd.DataFrame({"id": list(alignments.methods), "method": list(alignments.methods.values())}),
         settings, store.path, kept.path if kept.path.is_file() else None, notes, check)
 

@@ -35,6 +35,7 @@ feature in large units does not dominate.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,6 +52,7 @@ from counterpoint.blas import single_threaded_blas
 from counterpoint.config import FactorSettings
 from counterpoint.errors import StoreError
 from counterpoint.matrix import EmbeddingMatrix, require_column
+from counterpoint.significance import family_permutations, undecidable_family_note
 from counterpoint.store import as_store
 
 if TYPE_CHECKING:
@@ -61,6 +63,10 @@ GROUND_TRUTH = "original"
 TRANSCRIBED_PREFIX = "transcribed:"
 #: Fewest pieces a layout needs for a decomposition or an agreement (CKA's half-samples need 8).
 MIN_PIECES = 8
+#: Tested figures per layout or pair, for the size of each table's Holm family: the piece and rendering
+#: shares, the label and piece-within-label shares (with a label), and the four transcription figures
+#: (debiased CKA, mutual kNN, Recall@1 both ways).
+VARIANCE_TESTS, LABEL_TESTS, TRANSCRIPTION_TESTS = 2, 2, 4
 
 ESTIMATE_COLUMNS = ["value", "ci_low", "ci_high", "p_value", "chance", "null_mean", "n", "n_resample"]
 VARIANCE_COLUMNS = ["encoder", "factor", "share", "ci_low", "ci_high", "p_value", "null_mean", "sum_of_squares",
@@ -271,7 +277,9 @@ class FactorsResult:
     """What :func:`run_factors` computed: three tables (columns :data:`VARIANCE_COLUMNS`,
     :data:`RENDERING_COLUMNS`, :data:`TRANSCRIPTION_COLUMNS`), each with ``p_holm`` and ``p_bh``
     over its own rows; the layouts behind them (``layouts``: audio encoder → pieces and renderings;
-    ``transcriptions``: symbolic encoder → transcription → pieces); the settings and notes."""
+    ``transcriptions``: symbolic encoder → transcription → pieces); the settings, notes, and the
+    permutations each table's p-values used (``n_perm``, by table: ``variance``, ``renderings``,
+    ``transcription``; what the table's Holm family needs, see ``FactorSettings.scale_n_perm``)."""
 
     variance: pd.DataFrame
     renderings: pd.DataFrame
@@ -281,6 +289,7 @@ class FactorsResult:
     layouts: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     transcriptions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    n_perm: dict[str, int] = field(default_factory=dict)
 
 
 def _estimate_row(estimate: Estimate, **keys: object) -> dict:
@@ -306,57 +315,72 @@ def run_factors(store_or_path: "Store | str | Path", settings: FactorSettings = 
                          "transcription — make the designed corpus with `counterpoint dataset render` and "
                          "`counterpoint dataset transcribe --all` (or `counterpoint demo --factors`), then embed it")
     notes: list[str] = []
-    variance_rows, rendering_rows, transcription_rows = [], [], []
-    layouts, transcriptions = {}, {}
-    with single_threaded_blas():
-        for record in store.encoders_with_tracks():
-            matrix = matrices[record.spec] if matrices and record.spec in matrices else store.pooled(record.spec)
-            if record.modality == "audio":
-                layout = rendering_layout(matrix, settings)
-                if len(layout.renderings) < 2 or len(layout.pieces) < MIN_PIECES:
-                    notes.append(f"{record.spec}: no rendering analysis — it needs {MIN_PIECES} pieces with each of "
-                                 f"at least 2 renderings ({settings.rendering}); it has {len(layout.pieces)} pieces "
-                                 f"with all of {', '.join(layout.renderings) or 'none'}")
+    layouts: dict[str, RenderingLayout] = {}
+    found_pairs: dict[str, list[TranscriptionPairs]] = {}
+    for record in store.encoders_with_tracks():  # what each table will hold, so its family's size is known first
+        matrix = matrices[record.spec] if matrices and record.spec in matrices else store.pooled(record.spec)
+        if record.modality == "audio":
+            layout = rendering_layout(matrix, settings)
+            if len(layout.renderings) < 2 or len(layout.pieces) < MIN_PIECES:
+                notes.append(f"{record.spec}: no rendering analysis — it needs {MIN_PIECES} pieces with each of "
+                             f"at least 2 renderings ({settings.rendering}); it has {len(layout.pieces)} pieces "
+                             f"with all of {', '.join(layout.renderings) or 'none'}")
+                continue
+            if layout.left_out:
+                notes.append(f"{record.spec}: {layout.left_out} pieces without every rendering left out")
+            layouts[record.spec] = layout
+        else:
+            found = transcription_pairs(matrix, settings)
+            if not found:
+                notes.append(f"{record.spec}: no transcribed MIDI (midi_source {TRANSCRIBED_PREFIX}…) beside "
+                             "ground-truth MIDI — `counterpoint dataset transcribe --all` makes it")
+            for pairs in found:
+                if len(pairs.pieces) < MIN_PIECES:
+                    notes.append(f"{record.spec}: {pairs.transcription} left out — {len(pairs.pieces)} pieces "
+                                 f"have it and ground-truth MIDI (need {MIN_PIECES})")
                     continue
-                if layout.left_out:
-                    notes.append(f"{record.spec}: {layout.left_out} pieces without every rendering left out")
-                layouts[record.spec] = {"pieces": layout.pieces, "renderings": layout.renderings}
-                shares = variance_decomposition(layout.cube, layout.classes, settings.n_boot, settings.n_perm,
-                                                settings.seed)
-                sums = sums_of_squares(layout.cube, layout.classes)
-                for factor, estimate in shares.items():
-                    variance_rows.append({"encoder": record.spec, "factor": factor, "share": estimate.value,
-                                          "ci_low": estimate.ci_low, "ci_high": estimate.ci_high,
-                                          "p_value": estimate.p_value, "null_mean": estimate.null_mean,
-                                          "sum_of_squares": sums[factor], "n_pieces": len(layout.pieces),
-                                          "n_renderings": len(layout.renderings)})
-                for a, b in itertools.combinations(range(len(layout.renderings)), 2):
-                    estimate = rendering_agreement(layout.cube[:, a], layout.cube[:, b], settings.n_boot,
-                                                   settings.n_perm, settings.seed)
-                    rendering_rows.append(_estimate_row(estimate, encoder=record.spec,
-                                                        rendering_a=layout.renderings[a],
-                                                        rendering_b=layout.renderings[b], measure="cka_debiased"))
-            else:
-                found = transcription_pairs(matrix, settings)
-                if not found:
-                    notes.append(f"{record.spec}: no transcribed MIDI (midi_source {TRANSCRIBED_PREFIX}…) beside "
-                                 "ground-truth MIDI — `counterpoint dataset transcribe --all` makes it")
-                for pairs in found:
-                    if len(pairs.pieces) < MIN_PIECES:
-                        notes.append(f"{record.spec}: {pairs.transcription} left out — {len(pairs.pieces)} pieces "
-                                     f"have it and ground-truth MIDI (need {MIN_PIECES})")
-                        continue
-                    transcriptions.setdefault(record.spec, {})[pairs.transcription] = pairs.pieces
-                    for measure, estimate in transcription_agreement(pairs.truth, pairs.transcribed, settings.k,
-                                                                     settings.n_boot, settings.n_perm,
-                                                                     settings.seed).items():
-                        transcription_rows.append(_estimate_row(estimate, encoder=record.spec,
-                                                                transcription=pairs.transcription, measure=measure))
+                found_pairs.setdefault(record.spec, []).append(pairs)
+    tests = {"variance": sum(VARIANCE_TESTS + LABEL_TESTS * (layout.classes is not None) for layout in layouts.values()),
+             "renderings": sum(math.comb(len(layout.renderings), 2) for layout in layouts.values()),
+             "transcription": TRANSCRIPTION_TESTS * sum(len(found) for found in found_pairs.values())}
+    n_perm = {name: family_permutations(settings.n_perm, m, settings.scale_n_perm) for name, m in tests.items()}
+    variance_rows, rendering_rows, transcription_rows = [], [], []
+    with single_threaded_blas():
+        for spec, layout in layouts.items():
+            shares = variance_decomposition(layout.cube, layout.classes, settings.n_boot, n_perm["variance"],
+                                            settings.seed)
+            sums = sums_of_squares(layout.cube, layout.classes)
+            for factor, estimate in shares.items():
+                variance_rows.append({"encoder": spec, "factor": factor, "share": estimate.value,
+                                      "ci_low": estimate.ci_low, "ci_high": estimate.ci_high,
+                                      "p_value": estimate.p_value, "null_mean": estimate.null_mean,
+                                      "sum_of_squares": sums[factor], "n_pieces": len(layout.pieces),
+                                      "n_renderings": len(layout.renderings)})
+            for a, b in itertools.combinations(range(len(layout.renderings)), 2):
+                estimate = rendering_agreement(layout.cube[:, a], layout.cube[:, b], settings.n_boot,
+                                               n_perm["renderings"], settings.seed)
+                rendering_rows.append(_estimate_row(estimate, encoder=spec, rendering_a=layout.renderings[a],
+                                                    rendering_b=layout.renderings[b], measure="cka_debiased"))
+        for spec, found in found_pairs.items():
+            for pairs in found:
+                for measure, estimate in transcription_agreement(pairs.truth, pairs.transcribed, settings.k,
+                                                                 settings.n_boot, n_perm["transcription"],
+                                                                 settings.seed).items():
+                    transcription_rows.append(_estimate_row(estimate, encoder=spec, transcription=pairs.transcription,
+                                                            measure=measure))
+    for name, m in tests.items():
+        note = undecidable_family_note(f"{name} table", m, n_perm[name])
+        if note:
+            notes.append(note if settings.scale_n_perm else f"{note} (or leave out --fixed-n-perm)")
 
     def table(rows: list[dict], columns: list[str]) -> pd.DataFrame:
         frame = pd.DataFrame(rows).reindex(columns=[c for c in columns if c not in ("p_holm", "p_bh")])
         return with_adjusted_p_values(frame).reindex(columns=columns)
 
     return FactorsResult(table(variance_rows, VARIANCE_COLUMNS), table(rendering_rows, RENDERING_COLUMNS),
-                         table(transcription_rows, TRANSCRIPTION_COLUMNS), settings, store.path, layouts,
-                         transcriptions, notes)
+                         table(transcription_rows, TRANSCRIPTION_COLUMNS), settings, store.path,
+                         {spec: {"pieces": layout.pieces, "renderings": layout.renderings}
+                          for spec, layout in layouts.items()},
+                         {spec: {pairs.transcription: pairs.pieces for pairs in found}
+                          for spec, found in found_pairs.items()},
+                         notes, n_perm)

@@ -8,9 +8,11 @@ each with its half-sample 95 % interval and shuffled-pairing p-value
 (:func:`~counterpoint.analysis.alignment.cka_estimates`), and Holm and Benjamini–Hochberg
 adjusted p-values over the cells of the map (one family per map,
 :func:`~counterpoint.analysis.statistics.with_adjusted_p_values`). Named descriptors are
-z-scored first, as in the ordinary comparison. Each cell uses the comparison's modest default
-resampling (``N_BOOT`` = 200 half-samples per interval, 199 permutations per p-value, on at most
-1000 tracks), so a map of a dozen cells takes seconds.
+z-scored first, as in the ordinary comparison. Each cell uses the comparison's default
+resampling (``N_BOOT`` = 200 half-samples per interval, on at most 1000 tracks) and as many
+permutations per p-value as the map's Holm family needs
+(:func:`~counterpoint.significance.family_permutations`: 1,199 for 6 cells, at most 9,999), so a
+map of a dozen cells on a few hundred tracks takes seconds.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from counterpoint.analysis.inputs import require_columns, require_embeddings
 from counterpoint.analysis.statistics import with_adjusted_p_values
 from counterpoint.config import N_BOOT, CompareSettings
 from counterpoint.errors import CounterpointError
+from counterpoint.significance import family_permutations, undecidable_family_note
 from counterpoint.store import as_store
 
 if TYPE_CHECKING:
@@ -52,6 +55,11 @@ class LayerMap:
     table: pd.DataFrame
     n_boot: int
     n_perm: int
+
+    @property
+    def note(self) -> str | None:
+        """Why this map's Holm-adjusted p-values cannot go below α, when they cannot (too few permutations)."""
+        return undecidable_family_note(f"{self.audio} × {self.symbolic} layer map", len(self.table), self.n_perm)
 
     def matrix(self, column: str = "value") -> pd.DataFrame:
         """``column`` as an audio layer × symbolic layer matrix, both in network order."""
@@ -94,13 +102,14 @@ def holds_layers(store: "Store") -> bool:
 
 def layer_cka_map(store_or_path: "Store | str | Path", label: str, audio: str | None = None, symbolic: str | None = None,
                   depth: int | None = None, n_boot: int = N_BOOT, n_perm: int = CompareSettings.n_perm,
-                  seed: int = 0) -> list[LayerMap]:
+                  seed: int = 0, scale_n_perm: bool = True) -> list[LayerMap]:
     """One :class:`LayerMap` per audio encoder with several stored layers × symbolic encoder.
 
     ``audio`` / ``symbolic`` name one encoder each (base spec, a layer's spec, or the encoder
     name); None takes every audio encoder with layers and every symbolic encoder. Tracks are
-    those with a ``label`` (cut to ``depth``) that every layer of both encoders holds. A store
-    without layered audio entries is a CounterpointError saying how to embed them.
+    those with a ``label`` (cut to ``depth``) that every layer of both encoders holds. ``n_perm`` is
+    the fewest permutations per cell, raised to what the map's Holm family needs when
+    ``scale_n_perm``. A store without layered audio entries is a CounterpointError saying how to embed them.
     """
     store = as_store(store_or_path)
     require_embeddings(store)
@@ -116,8 +125,9 @@ def layer_cka_map(store_or_path: "Store | str | Path", label: str, audio: str | 
     maps = []
     for audio_base in _pick(audio_groups, audio, "audio", store):
         for symbolic_base in _pick(symbolic_groups, symbolic, "symbolic", store):
+            cells = len(audio_groups[audio_base]) * len(symbolic_groups[symbolic_base])
             maps.append(_one_map(store, audio_groups[audio_base], symbolic_groups[symbolic_base], label, depth,
-                                 n_boot, n_perm, seed))
+                                 n_boot, family_permutations(n_perm, cells, scale_n_perm), seed))
     return maps
 
 

@@ -97,8 +97,9 @@ def aligned_html(result: AlignedResult, files: dict[str, Path], page_dir: Path) 
              f"<p>Frames of both modalities averaged over {s.segment_seconds:g}-s segments of score time, audio "
              f"mapped through each track's warping path (--alignment {escape(s.alignment)}: identity for renderings, "
              "DTW on chroma otherwise; how each track was paired: "
-             f"{link['alignment']}). {s.n_boot} resamples per 95 % interval, {s.n_perm} permutations per p-value "
-             f"(the smallest possible p is {1 / (s.n_perm + 1):.3g}), seed {s.seed}.</p>"]
+             f"{link['alignment']}). {s.n_boot} resamples per 95 % interval, seed {s.seed}; each table's p-values "
+             "come from n_perm permutations (or random rankings), enough for its Holm family (the smallest possible "
+             "p is 1 / (n_perm + 1)).</p>"]
     retrieval = result.segment_retrieval
     parts.append("<h3>Which audio segment matches which score segment</h3>")
     parts.append('<p class="note">A ridge map fitted on the training tracks\' segments ranks each held-out segment\'s '

@@ -33,8 +33,8 @@ def factors_to_json(result: FactorsResult) -> dict:
     def records(frame: pd.DataFrame) -> list[dict]:
         return json.loads(frame.to_json(orient="records"))  # NaN written as null
 
-    return {"store": str(result.store), "settings": asdict(result.settings), "notes": result.notes,
-            "layouts": result.layouts, "transcriptions": result.transcriptions,
+    return {"store": str(result.store), "settings": asdict(result.settings), "n_perm": result.n_perm,
+            "notes": result.notes, "layouts": result.layouts, "transcriptions": result.transcriptions,
             "variance": records(result.variance), "renderings": records(result.renderings),
             "transcription": records(result.transcription)}
 
@@ -129,7 +129,9 @@ mutual kNN and Recall@1 of the true partner (by cosine, both ways) between the g
 transcribed from one rendering — what transcription errors cost.</p>
 <p class="note">p_holm (Holm, family-wise error) and p_bh (Benjamini–Hochberg, false discovery rate) are adjusted
 over one family per table: every tested share (piece, rendering, label) of every audio encoder; every pair of
-renderings of every audio encoder; every measure × transcription × symbolic encoder.</p>
+renderings of every audio encoder; every measure × transcription × symbolic encoder. Each table's p-values come
+from as many permutations as its family needs ({escape(', '.join(f'{table} {n:,}' for table, n in result.n_perm.items()))};
+the smallest possible p is 1 / (permutations + 1)).</p>
 <div class="grid" style="grid-template-columns: repeat(2, minmax(320px, 1fr));">{figures}</div>
 <h3>Variance decomposition</h3>{table_html(result.variance.reindex(columns=shown))}
 <h3>Between renderings</h3>{table_html(result.renderings.reindex(columns=["encoder", "rendering_a", "rendering_b",

@@ -65,6 +65,8 @@ def layers_section(maps: Sequence[LayerMap]) -> SectionWriter:
                          f"({m.n_boot} half-samples, {m.n_perm} permutations per cell).</p>")
             parts.append(image_figure(figures[(m.audio, m.symbolic)], report_dir, "debiased CKA per layer pair"))
             parts.append(table_html(cells))
+            if m.note:
+                parts.append(f'<p class="note">{escape(m.note)}</p>')
         parts.append("</section>")
         return "\n".join(parts)
 
