@@ -781,7 +781,7 @@ def _compare_layers(store, label: str, out: Path, depth: Optional[int], audio: O
             _print(f"  {row.audio_layer:>14} × {row.symbolic_layer}: {row.value:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}] "
                    f"p_holm={row.p_holm:.3g} n={row.n}")
         if m.note:
-            _note(f"  {m.note}" + ("" if scale_n_perm else " (or leave out --fixed-n-perm)"))
+            _note(f"  {m.note}")
     _print(f"tables and figures: {out / LAYERS_DIR}")
 
 

@@ -124,11 +124,12 @@ def family_permutations(n_perm: int, m: int, scale: bool = True, alpha: float = 
     return max(n_perm, min(permutations_for_family(m, alpha), MAX_FAMILY_PERMUTATIONS))
 
 
-def undecidable_family_note(table: str, m: int, n_perm: int, alpha: float = ALPHA) -> str | None:
+def undecidable_family_note(table: str, m: int, n_perm: int, alpha: float = ALPHA, fixed: bool = False) -> str | None:
     """A note when a family of ``m`` tests of ``n_perm`` permutations each cannot be decided at ``alpha``
-    after Holm (its smallest reachable adjusted p, ``m / (n_perm + 1)``, is not below ``alpha``); None otherwise."""
+    after Holm (its smallest reachable adjusted p, ``m / (n_perm + 1)``, is not below ``alpha``); None otherwise.
+    ``fixed``: ``n_perm`` was taken as given (``--fixed-n-perm``), and the note says it can be left out."""
     if not m or smallest_holm_p(m, n_perm) < alpha:
         return None
     return (f"{table}: {m} tests with {n_perm} permutations each — the smallest Holm-adjusted p any of them can "
             f"reach is {smallest_holm_p(m, n_perm):.3g}, not below {alpha}: too few permutations to decide at "
-            f"{alpha}; use --n-perm {permutations_for_family(m, alpha)}")
+            f"{alpha}; use --n-perm {permutations_for_family(m, alpha)}" + (" (or leave out --fixed-n-perm)" if fixed else ""))

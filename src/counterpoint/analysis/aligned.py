@@ -407,9 +407,9 @@ def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSe
     cka_table = with_adjusted_p_values(pd.DataFrame(cka, columns=CKA_COLUMNS))
     for name, table, n_perm in (("segment retrieval table", retrieval_table, retrieval_perm),
                                 ("aligned CKA table", cka_table, cka_perm)):
-        note = undecidable_family_note(name, family_size(table), n_perm)
+        note = undecidable_family_note(name, family_size(table), n_perm, fixed=not settings.scale_n_perm)
         if note:
-            notes.append(note if settings.scale_n_perm else f"{note} (or leave out --fixed-n-perm)")
+            notes.append(note)
     return AlignedResult(
         pairs,
         retrieval_table,

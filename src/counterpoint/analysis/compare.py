@@ -258,9 +258,9 @@ def permutation_notes(alignment: pd.DataFrame, n_perm: int, alpha: float = ALPHA
     notes = []
     verdict = _verdict_rows(alignment)
     for name, table in (("alignment", alignment), ("verdict", verdict)):
-        note = undecidable_family_note(f"{name} table", family_size(table), n_perm, alpha)
+        note = undecidable_family_note(f"{name} table", family_size(table), n_perm, alpha, fixed=True)
         if note:
-            notes.append(f"{note} (or leave out --fixed-n-perm)")
+            notes.append(note)
     return notes
 
 

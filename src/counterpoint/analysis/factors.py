@@ -369,9 +369,9 @@ def run_factors(store_or_path: "Store | str | Path", settings: FactorSettings = 
                     transcription_rows.append(_estimate_row(estimate, encoder=spec, transcription=pairs.transcription,
                                                             measure=measure))
     for name, m in tests.items():
-        note = undecidable_family_note(f"{name} table", m, n_perm[name])
+        note = undecidable_family_note(f"{name} table", m, n_perm[name], fixed=not settings.scale_n_perm)
         if note:
-            notes.append(note if settings.scale_n_perm else f"{note} (or leave out --fixed-n-perm)")
+            notes.append(note)
 
     def table(rows: list[dict], columns: list[str]) -> pd.DataFrame:
         frame = pd.DataFrame(rows).reindex(columns=[c for c in columns if c not in ("p_holm", "p_bh")])

@@ -55,11 +55,13 @@ class LayerMap:
     table: pd.DataFrame
     n_boot: int
     n_perm: int
+    fixed_n_perm: bool = False   # n_perm taken as given rather than raised to the map's family
 
     @property
     def note(self) -> str | None:
         """Why this map's Holm-adjusted p-values cannot go below α, when they cannot (too few permutations)."""
-        return undecidable_family_note(f"{self.audio} × {self.symbolic} layer map", len(self.table), self.n_perm)
+        return undecidable_family_note(f"{self.audio} × {self.symbolic} layer map", len(self.table), self.n_perm,
+                                       fixed=self.fixed_n_perm)
 
     def matrix(self, column: str = "value") -> pd.DataFrame:
         """``column`` as an audio layer × symbolic layer matrix, both in network order."""
@@ -127,12 +129,12 @@ def layer_cka_map(store_or_path: "Store | str | Path", label: str, audio: str | 
         for symbolic_base in _pick(symbolic_groups, symbolic, "symbolic", store):
             cells = len(audio_groups[audio_base]) * len(symbolic_groups[symbolic_base])
             maps.append(_one_map(store, audio_groups[audio_base], symbolic_groups[symbolic_base], label, depth,
-                                 n_boot, family_permutations(n_perm, cells, scale_n_perm), seed))
+                                 n_boot, family_permutations(n_perm, cells, scale_n_perm), not scale_n_perm, seed))
     return maps
 
 
 def _one_map(store: "Store", audio_layers: list["EncoderRecord"], symbolic_layers: list["EncoderRecord"], label: str,
-             depth: int | None, n_boot: int, n_perm: int, seed: int) -> LayerMap:
+             depth: int | None, n_boot: int, n_perm: int, fixed_n_perm: bool, seed: int) -> LayerMap:
     matrices = {r.spec: store.pooled(r.spec).labelled(label, depth) for r in audio_layers + symbolic_layers}
     shared = set.intersection(*(set(m.ids) for m in matrices.values()))
     audio_base = audio_layers[0].base_spec or audio_layers[0].spec
@@ -159,4 +161,4 @@ def _one_map(store: "Store", audio_layers: list["EncoderRecord"], symbolic_layer
                          "symbolic_layer": _layer_name(s), "audio_index": a.layer_index, "symbolic_index": s.layer_index,
                          "audio_spec": a.spec, "symbolic_spec": s.spec, **estimate.as_dict()})
     table = with_adjusted_p_values(pd.DataFrame(rows))
-    return LayerMap(audio_base, symbolic_base, table[LAYER_COLUMNS], n_boot, n_perm)
+    return LayerMap(audio_base, symbolic_base, table[LAYER_COLUMNS], n_boot, n_perm, fixed_n_perm)
