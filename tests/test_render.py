@@ -61,15 +61,15 @@ def test_same_midi_gives_identical_wav_bytes(tmp_path):
 def test_corrupt_midi_names_the_file(tmp_path):
     bad = tmp_path / "broken.mid"
     bad.write_bytes(b"this is not a MIDI file")
-    with pytest.raises(TrackError, match="broken.mid: cannot render"):
+    with pytest.raises(TrackError, match="broken.mid: not a MIDI file"):
         render_midi(bad, tmp_path / "broken.wav")
     assert not (tmp_path / "broken.wav").exists()
 
 
-def test_midi_without_notes_is_refused_as_silent(tmp_path):
+def test_midi_without_notes_is_refused_before_rendering(tmp_path):
     empty = tmp_path / "empty.mid"
     pretty_midi.PrettyMIDI().write(str(empty))
-    with pytest.raises(TrackError, match="empty.mid: rendering is silent"):
+    with pytest.raises(TrackError, match="empty.mid: the MIDI file has no notes"):
         render_midi(empty, tmp_path / "empty.wav")
 
 
@@ -77,7 +77,7 @@ def test_missing_soundfont_and_missing_midi(tmp_path):
     midi = write_midi(tmp_path / "x.mid", [(60, 0.0, 0.5)])
     with pytest.raises(TrackError, match="SoundFont .*nope.sf2 not found"):
         render_midi(midi, tmp_path / "x.wav", soundfont=tmp_path / "nope.sf2")
-    with pytest.raises(TrackError, match="absent.mid: cannot read"):
+    with pytest.raises(TrackError, match="absent.mid: file not found"):
         render_midi(tmp_path / "absent.mid", tmp_path / "y.wav")
 
 

@@ -88,10 +88,10 @@ def align_files(audio_path: str | Path, midi_path: str | Path, track_id: str | N
 
     Raises :class:`~counterpoint.errors.TrackError` naming the file when either cannot be read.
     """
-    from counterpoint.data.midi import load_pretty_midi
+    from counterpoint.data.midi import midi_duration
 
     waveform = read_audio(audio_path, track_id)
-    score_seconds = load_pretty_midi(midi_path, track_id).get_end_time()
+    score_seconds = midi_duration(midi_path, track_id)
     hop = dtw_hop(max(len(waveform) / CHROMA_SAMPLE_RATE, score_seconds))
     frame_rate = CHROMA_SAMPLE_RATE / hop
     return dtw_path(midi_chroma(midi_path, frame_rate, track_id), audio_chroma(waveform, hop), frame_rate)

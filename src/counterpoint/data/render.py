@@ -26,6 +26,7 @@ import numpy as np
 
 from counterpoint.data.completion import (ORIGINAL, CompletionReport, Job, Progress, complete_rows, dataset_table,
                                           made_path, open_dataset, temporary_path)
+from counterpoint.data.midi import midi_bytes as checked_midi_bytes
 from counterpoint.errors import CounterpointError, TrackError
 
 #: The rate ``midirenderer`` synthesises at (Hz); fixed by the library.
@@ -143,11 +144,7 @@ def render_midi(midi_path: str | Path, wav_path: str | Path, sample_rate: int = 
         raise TrackError(f"{midi_path}: SoundFont {soundfont_path} not found — give an existing .sf2 file "
                          "or reinstall pretty_midi, which ships TimGM6mb.sf2")
     try:
-        midi_bytes = midi_path.read_bytes()
-    except OSError as exc:
-        raise TrackError(f"{midi_path}: cannot read the MIDI file ({exc}) — check the path") from exc
-    try:
-        audio = synthesize(midi_bytes, sample_rate, soundfont_path, tail_seconds, mono)
+        audio = synthesize(checked_midi_bytes(midi_path), sample_rate, soundfont_path, tail_seconds, mono)
     except (ValueError, RuntimeError, OSError, EOFError, KeyError, IndexError) as exc:
         raise TrackError(f"{midi_path}: cannot render to audio ({type(exc).__name__}: {exc}) — "
                          "re-export it as a standard MIDI file") from exc

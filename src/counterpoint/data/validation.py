@@ -23,7 +23,7 @@ from pathlib import Path
 
 from counterpoint.data.audio import audio_duration, load_audio
 from counterpoint.data.manifest import Manifest, Problem, Track
-from counterpoint.data.midi import load_pretty_midi
+from counterpoint.data.midi import midi_duration
 from counterpoint.data.tolerance import DurationTolerance
 from counterpoint.errors import CounterpointError, TrackError
 
@@ -77,7 +77,7 @@ def _file_problems(track: Track, tolerance: DurationTolerance) -> tuple[list[Pro
             found.append(_as_problem(track, track.audio_path, exc))
     if track.midi_path is not None:
         try:
-            midi_s = float(load_pretty_midi(track.midi_path, track_id=track.id).get_end_time())
+            midi_s = midi_duration(track.midi_path, track_id=track.id)
         except TrackError as exc:
             found.append(_as_problem(track, track.midi_path, exc))
     if audio_s is None or midi_s is None or tolerance.allows(audio_s, midi_s):
