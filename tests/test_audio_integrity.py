@@ -94,3 +94,45 @@ def test_dataset_check_names_truncated_and_empty_files(tmp_path):
     assert set(problems) == {("t1", "t1.wav"), ("t2", "t2.mid")}
     assert problems[("t1", "t1.wav")].problem.startswith("truncated")
     assert problems[("t2", "t2.mid")].problem == "empty file (0 bytes)"
+
+
+def with_id3_tag(mp3: Path, claimed_size: int) -> Path:
+    """``mp3`` behind an ID3v2.3 header whose size field (four 7-bit bytes) claims ``claimed_size`` bytes."""
+    size = bytes((claimed_size >> shift) & 0x7F for shift in (21, 14, 7, 0))
+    padding = b"\x00" * min(claimed_size, 10)  # a tag that holds what it claims, when it claims little
+    mp3.write_bytes(b"ID3\x03\x00\x00" + size + padding + mp3.read_bytes())
+    return mp3
+
+
+def test_an_mp3_whose_id3_tag_claims_200_mb_names_the_damaged_tag(tmp_path):
+    """libsndfile said "File does not exist or is not a regular file (possibly a pipe?)"."""
+    path = with_id3_tag(_write(tmp_path / "tagged.mp3", "MPEG_LAYER_III"), 200_000_000)
+    with pytest.raises(TrackError, match=r"tagged.mp3: damaged ID3 tag: .* claims 200,000,010 bytes") as raised:
+        load_audio(path, sample_rate=None)
+    assert "pipe" not in str(raised.value)
+
+
+def test_an_mp3_with_a_sound_id3_tag_loads(tmp_path):
+    path = with_id3_tag(_write(tmp_path / "tagged.mp3", "MPEG_LAYER_III"), 10)
+    assert abs(len(load_audio(path, sample_rate=None)) - 2 * RATE) < 0.05 * RATE
+
+
+def with_wrong_xing_size(mp3: Path) -> Path:
+    """``mp3`` whose Xing header (written by LAME) announces 10 MB of stream: mpg123 warns on standard error."""
+    data = bytearray(mp3.read_bytes())
+    at = data.find(b"Xing")
+    flags = int.from_bytes(data[at + 4:at + 8], "big")
+    assert flags & 0x2, "the Xing header holds no byte count"
+    size_at = at + 8 + (4 if flags & 0x1 else 0)
+    data[size_at:size_at + 4] = (10_000_000).to_bytes(4, "big")
+    mp3.write_bytes(bytes(data))
+    return mp3
+
+
+def test_mpg123_warnings_on_standard_error_are_logged_naming_the_file(tmp_path, caplog, capfd):
+    path = with_wrong_xing_size(_write(tmp_path / "xing.mp3", "MPEG_LAYER_III"))
+    with caplog.at_level("WARNING", logger="counterpoint.data.audio"):
+        load_audio(path, sample_rate=None, track_id="x")
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("xing.mp3" in m and "Xing stream size off" in m for m in messages), messages
+    assert "Xing" not in capfd.readouterr().err  # nothing left unattributed on the process's standard error

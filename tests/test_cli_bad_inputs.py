@@ -14,8 +14,10 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,9 @@ from typer.testing import CliRunner
 
 from conftest import FIXTURES, make_info_csv_dataset, write_midi, write_tone
 from counterpoint.cli import app
+from counterpoint.data.manifest import Track
+from counterpoint.encoders.registry import build_encoder
+from counterpoint.store import Store
 
 runner = CliRunner()
 
@@ -288,3 +293,48 @@ def test_a_read_only_store_folder_is_a_named_error(tmp_path: Path) -> None:
         assert_handled(run("embed", root, "-e", "symbolic-stats", "-o", folder / "s.h5"), (2,), str(folder))
     finally:
         folder.chmod(0o755)
+
+
+@contextmanager
+def without_root_rights() -> Iterator[None]:
+    """Run the block as a user file permissions apply to: root ignores them, so root drops its
+    effective uid to nobody (65534) until the block ends."""
+    as_root = os.geteuid() == 0
+    if as_root:
+        os.seteuid(65534)
+    try:
+        yield
+    finally:
+        if as_root:
+            os.seteuid(0)
+
+
+def test_unreadable_audio_and_midi_are_named_permission_denied_and_the_other_tracks_go_on() -> None:
+    """dataset check stopped on a PermissionError; embed recorded "File not found … re-export" (MIDI)
+    or a bare PermissionError (audio)."""
+    base = Path(tempfile.mkdtemp())  # not under pytest's tmp_path, whose parents nobody may enter
+    try:
+        base.chmod(0o777)
+        root = make_info_csv_dataset(base / "data", [
+            {"id": f"t{i}", "audio_filename": f"t{i}.wav", "midi_filename": f"t{i}.mid"} for i in range(3)])
+        # the same work once with every file readable, in this process: the modules it imports are then
+        # loaded (the interpreter's own files may lie where nobody may read, e.g. under /root), and the
+        # numba functions of librosa compiled, which forked workers inherit
+        assert_handled(run("dataset", "check", root), (0,))
+        assert_handled(run("embed", root, "-e", "symbolic-stats", "-o", base / "warm.h5"), (0,))
+        build_encoder("audio-stats").embed([Track("t0", root / "t0.wav", None)])
+        for name in ("t1.wav", "t2.mid"):
+            (root / name).chmod(0)
+        with without_root_rights():
+            checked = run("dataset", "check", root)
+            embedded = run("embed", root, "-e", "symbolic-stats+audio-stats", "-o", base / "s.h5")
+        locked = [f"permission denied: {root / 't1.wav'}", f"permission denied: {root / 't2.mid'}"]
+        assert_handled(checked, (1,), *locked, "chmod a+r")
+        assert_handled(embedded, (0,))
+        store = Store(base / "s.h5")
+        assert sorted(store.pooled("audio-stats").ids) == ["t0", "t2"]
+        assert sorted(store.pooled("symbolic-stats").ids) == ["t0", "t1"]
+        errors = " ".join(store.failures()["error"])
+        assert all(text in errors for text in locked), errors
+    finally:
+        shutil.rmtree(base)

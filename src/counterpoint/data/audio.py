@@ -8,13 +8,26 @@ otherwise passes its own ``resampler`` (:mod:`counterpoint.data.resample`).
 Before decoding, a file is checked whole: libsndfile clamps a WAV/AIFF whose data chunk
 was cut short to what is there, and would hand back a shorter file without a word, so the
 header's promise is compared with the file; for FLAC and MP3 the last announced sample must
-be readable, and an Ogg file must end with a whole end-of-stream page.
+be readable, an Ogg file must end with a whole end-of-stream page, and an ID3 tag at the start
+must not claim more bytes than the file holds (libsndfile would only say "possibly a pipe?").
+
+mpg123, libsndfile's MP3 decoder, prints its warnings ("Xing stream size off by more than 1%")
+on the process's standard error from C, where they name no file. While an MPEG file is read,
+that stream is collected (one MPEG file at a time) and each message is logged as a warning
+naming the file; anything else written there meanwhile is passed on unchanged.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import sys
+import tempfile
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +41,75 @@ SILENCE_PEAK = 1e-5
 REPLACE = "re-export or re-download the file, or remove the track"
 #: libsndfile's header log line for a data chunk longer than the file, e.g. "data : 88200 (should be 44078)".
 _SHORT_DATA_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+#: Suffixes of the files mpg123 decodes (besides any file that starts with an ID3 tag).
+MPEG_SUFFIXES = (".mp3", ".mp2", ".mp1", ".mpga")
+#: How mpg123's messages on standard error begin.
+_DECODER_MESSAGE = re.compile(r"^(?:Warning:|Note:|Error:|\[src/libmpg123/)")
+#: One MPEG file at a time has its decoder's standard error collected (a process has one stderr).
+_STDERR_LOCK = threading.Lock()
+#: (file, message) pairs already logged, so that a file read twice (checked, then measured) warns once.
+_LOGGED: set[tuple[str, str]] = set()
+log = logging.getLogger(__name__)
+
+
+def _id3_damage(path: Path) -> str | None:
+    """How an ID3v2 tag at the start of ``path`` is damaged (it claims more bytes than the file holds); None if fine.
+
+    The tag's header is ``ID3``, two version bytes, a flags byte and its size in four 7-bit bytes
+    (not counting the 10-byte header, nor a 10-byte footer when flag 0x10 is set).
+    """
+    with path.open("rb") as handle:
+        header = handle.read(10)
+    if len(header) < 10 or header[:3] != b"ID3":
+        return None
+    size = 0
+    for byte in header[6:10]:
+        size = (size << 7) | (byte & 0x7F)
+    claimed = 10 + size + (10 if header[5] & 0x10 else 0)
+    held = path.stat().st_size
+    if claimed < held:
+        return None
+    return (f"damaged ID3 tag: the tag at the start of the file claims {claimed:,} bytes but the file holds "
+            f"{held:,} bytes, so no audio is left to decode")
+
+
+def _is_mpeg(path: Path) -> bool:
+    if path.suffix.lower() in MPEG_SUFFIXES:
+        return True
+    with path.open("rb") as handle:
+        return handle.read(3) == b"ID3"
+
+
+@contextmanager
+def decoder_messages(path: Path, who: str) -> Iterator[None]:
+    """Log what mpg123 prints on standard error while the block reads the MPEG file ``path`` as
+    warnings naming ``who``; other files are read without this."""
+    if not _is_mpeg(path):
+        yield
+        return
+    with _STDERR_LOCK, tempfile.TemporaryFile() as collected:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(collected.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            collected.seek(0)
+            text = collected.read().decode("utf-8", errors="replace")
+    passed_on = []
+    for line in text.splitlines(keepends=True):
+        message = line.strip()
+        if not _DECODER_MESSAGE.match(message):
+            passed_on.append(line)
+        elif (str(path), message) not in _LOGGED:
+            _LOGGED.add((str(path), message))
+            log.warning(f"{who}: the MP3 decoder (mpg123) says: {message} — the file is decoded anyway; "
+                        "re-encode or re-download it if it sounds wrong")
+    if passed_on:
+        sys.stderr.write("".join(passed_on))
 
 
 def _ogg_truncation(path: Path) -> str | None:
@@ -108,9 +190,19 @@ def _check_whole(path: Path, who: str) -> None:
     """Raise TrackError if ``path`` is missing, empty or truncated."""
     if not path.is_file():
         raise TrackError(f"{who}: file not found — check the path, or remove the track")
+    try:
+        path.open("rb").close()
+    except PermissionError as exc:
+        raise TrackError(f"{who}: permission denied: {path} — make it readable (chmod a+r {path}) "
+                         "or run as a user who can read it") from exc
     if path.stat().st_size == 0:
         raise TrackError(f"{who}: empty file (0 bytes) — {REPLACE}")
-    truncated = _truncation(path)
+    damaged_tag = _id3_damage(path)
+    if damaged_tag:
+        raise TrackError(f"{who}: {damaged_tag} — remove or repair the tag (e.g. with a tag editor), "
+                         "or re-export the file")
+    with decoder_messages(path, who):
+        truncated = _truncation(path)
     if truncated:
         raise TrackError(f"{who}: {truncated} — {REPLACE}")
 
@@ -130,7 +222,7 @@ def load_audio(path: str | Path, sample_rate: int | None, track_id: str | None =
     who = f"track {track_id!r} ({path})" if track_id else str(path)
     _check_whole(path, who)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), decoder_messages(path, who):
             warnings.simplefilter("ignore")  # audioread fallback warnings are noise here
             waveform, file_rate = librosa.load(path, sr=None if resampler is not None else sample_rate, mono=True)
     except Exception as exc:  # decoders raise many unrelated types
@@ -159,4 +251,5 @@ def audio_duration(path: str | Path) -> float:
     """Length of an audio file in seconds, read from its header when possible."""
     import librosa
 
-    return float(librosa.get_duration(path=str(path)))
+    with decoder_messages(Path(path), str(path)):
+        return float(librosa.get_duration(path=str(path)))
