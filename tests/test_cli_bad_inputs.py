@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
+import mido
 import numpy as np
 import pytest
 import soundfile as sf
@@ -184,6 +185,7 @@ class Case:
     args: Callable[[dict[str, Path]], list[object]]
     codes: tuple[int, ...]
     named: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()  # words the output must not hold
 
 
 def out(stores: dict[str, Path], name: str) -> Path:
@@ -243,7 +245,59 @@ CASES = [
     Case("run-a-missing-params-file", lambda s: ["run", "--params-file", s["base"] / "nowhere.params"], (2,),
          ("nowhere.params",)),
     Case("weights-fetch-unknown-model", lambda s: ["weights", "fetch", "nosuch"], (2,), ("nosuch",)),
+    # issue 19: unusual inputs in the data layer
+    Case("check-a-semicolon-info-csv", lambda s: ["dataset", "check", semicolon_dataset(s)], (2,),
+         ("separated by semicolons", "commas", "info.csv")),
+    Case("check-an-mp3-whose-id3-tag-claims-200-mb", lambda s: ["dataset", "check", odd_file_dataset(s, "tagged.mp3")],
+         (1,), ("tagged.mp3", "damaged ID3 tag")),
+    Case("embed-a-tempo-of-1-microsecond", lambda s: ["embed", odd_file_dataset(s, "fast.mid"), "-e", "symbolic-stats",
+                                                      "-o", out(s, "fast.h5")], (0,),
+         ("fast.mid", "1 microseconds per quarter note", "faster than any music")),
+    Case("check-a-type-2-midi-as-its-patterns-in-sequence", lambda s: ["dataset", "check", odd_file_dataset(s, "type2.mid")],
+         (0,), ("1 paired",), ("audio lasts",)),
+    Case("embed-a-valid-5-hour-midi", lambda s: ["embed", odd_file_dataset(s, "five-hours.mid"), "-e", "symbolic-stats",
+                                                 "-o", out(s, "long.h5")], (0,), ("1 embedded", "0 failed")),
 ]
+
+
+def semicolon_dataset(stores: dict[str, Path]) -> Path:
+    root = stores["base"] / "semicolons"
+    root.mkdir(exist_ok=True)
+    write_midi(root / "a.mid", [60, 64, 67])
+    (root / "info.csv").write_text("id;audio_filename;midi_filename;genre\na;;a.mid;rock\n", encoding="utf-8")
+    return root
+
+
+def odd_file_dataset(stores: dict[str, Path], name: str) -> Path:
+    """A one-track dataset around one unusual file: an MP3 behind an ID3 tag claiming 200 MB, a MIDI file
+    at 1 µs per quarter note, a type-2 MIDI file (2 s at 120 BPM then 8 s at 60 BPM, with its 10 s of audio)
+    or a valid 5-hour MIDI file (1.7e7 ticks)."""
+    root = stores["base"] / Path(name).stem
+    root.mkdir(exist_ok=True)
+    path = root / name
+    audio = ""
+    if name.endswith(".mp3"):
+        seconds = np.arange(22050) / 22050
+        sf.write(path, (0.3 * np.sin(2 * np.pi * 440 * seconds)).astype(np.float32), 22050, format="MP3")
+        size = bytes((200_000_000 >> shift) & 0x7F for shift in (21, 14, 7, 0))
+        path.write_bytes(b"ID3\x03\x00\x00" + size + path.read_bytes())
+        (root / "info.csv").write_text(f"id,audio_filename,midi_filename\nt,{name},\n", encoding="utf-8")
+        return root
+    midi = mido.MidiFile(type=2 if name == "type2.mid" else 1, ticks_per_beat=480)
+    for bpm, count, beats in {"fast.mid": [(6e7, 4, 1)], "type2.mid": [(120, 2, 2), (60, 4, 2)],
+                              "five-hours.mid": [(120, 36000 // 8, 8)]}[name]:
+        track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))])
+        for k in range(count):
+            track += [mido.Message("note_on", note=60 + k % 12, velocity=80),
+                      mido.Message("note_off", note=60 + k % 12, time=beats * 480)]
+        midi.tracks.append(track)
+    midi.save(str(path))
+    if name == "type2.mid":
+        audio = "type2.wav"
+        write_tone(root / audio, 440.0, seconds=10.0)
+    (root / "info.csv").write_text(f"id,audio_filename,midi_filename\nt,{audio},{name}\n", encoding="utf-8")
+    return root
+
 
 def empty_legacy_file(stores: dict[str, Path]) -> Path:
     """A file in the student tools' layout whose sections hold no recording."""
@@ -263,7 +317,10 @@ def garbage(stores: dict[str, Path]) -> Path:
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_every_command_on_the_bad_inputs_of_the_issue(case: Case, stores: dict[str, Path]) -> None:
     (stores["base"] / "outputs").mkdir(exist_ok=True)
-    assert_handled(run(*case.args(stores)), case.codes, *case.named)
+    result = run(*case.args(stores))
+    assert_handled(result, case.codes, *case.named)
+    for word in case.absent:
+        assert word.lower() not in result.output.lower(), f"{word!r} in: {result.output}"
 
 
 def test_loud_float_audio_then_analyze_names_the_failure_and_runs(tmp_path: Path) -> None:

@@ -227,3 +227,13 @@ def test_only_top_level_files_say_where_to_put_them(tmp_path):
     write_midi(root / "b.mid", [62])
     with pytest.raises(DatasetError, match="2 audio/MIDI files but no class folders"):
         load_manifest(root)
+
+
+@pytest.mark.parametrize("separator, name", [(";", "semicolons"), ("\t", "tabs")])
+def test_a_manifest_separated_by_semicolons_or_tabs_says_so_and_how_to_fix_it(tmp_path, separator, name):
+    (tmp_path / "a.mid").write_bytes(b"")
+    (tmp_path / "info.csv").write_text(separator.join(["id", "audio_filename", "midi_filename", "genre"]) + "\n"
+                                       + separator.join(["a", "", "a.mid", "0,5"]) + "\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match=f"info.csv: the file is separated by {name}, not commas") as raised:
+        load_manifest(tmp_path)
+    assert "field delimiter ','" in str(raised.value) and f"sep={separator!r}" in str(raised.value)

@@ -323,11 +323,29 @@ def _named_columns(csv_path: Path, header: list[str], body: list[tuple[int, list
     return header
 
 
+def _refuse_other_separators(csv_path: Path, header: list[str]) -> None:
+    """Refuse a manifest whose fields are separated by semicolons or tabs (read with commas, its header is one column).
+
+    Such a file is refused rather than guessed at: the spreadsheets that write semicolons write
+    decimal commas too (``0,5``), which would silently become other labels.
+    """
+    if len(header) != 1:
+        return
+    for separator, name in ((";", "semicolons"), ("\t", "tabs")):
+        if separator in header[0]:
+            raise DatasetError(
+                f"{csv_path}: the file is separated by {name}, not commas (its header reads {header[0]!r}) — save it "
+                "with commas between fields (LibreOffice: Save As, Text CSV, field delimiter ','), or convert it: "
+                f"python -c \"import pandas as pd; pd.read_csv('{csv_path}', sep={separator!r}, dtype=str)"
+                f".to_csv('{csv_path}', index=False)\"")
+
+
 def _from_info_csv(paths: _Paths, csv_path: Path, group_column: str | None,
                    id_column: str | None = None, id_from: str | None = None) -> Manifest:
     root = paths.root
     manifest_name = csv_path.name
     header, body = _read_rows(csv_path)
+    _refuse_other_separators(csv_path, header)
     columns = _named_columns(csv_path, header, body)
     required = [id_column or "id", *REQUIRED_COLUMNS[1:]] if id_from is None else list(REQUIRED_COLUMNS[1:])
     missing = [c for c in required if c not in columns]
