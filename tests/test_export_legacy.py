@@ -125,6 +125,28 @@ def test_numeric_metadata_exports_as_numbers_codes_and_text_stay_text(tmp_path):
     assert frame["code"].tolist() == ["000", "001", "002", "003"] and frame["id"].tolist() == ["t0", "t1", "t2", "t3"]
 
 
+def test_4_and_4_0_are_one_class_for_probes_and_export_and_codes_with_leading_zeros_stay_text(tmp_path):
+    """A numeric label column is read in one spelling: probes saw "4" and "4.0" as two classes while
+    export turned both into the number 4."""
+    from counterpoint.probes.run import probe
+
+    meters = ["4", "4.0", "3", "3.00", "+4", "3e0"] * 3
+    rows = [{"id": f"t{i}", "audio_filename": "", "midi_filename": f"m{i}.mid", "meter": meter,
+             "code": ["04", "4"][i % 2], "ratio": ["0.50", ".5", "1.25"][i % 3]} for i, meter in enumerate(meters)]
+    root = make_info_csv_dataset(tmp_path / "d", rows)
+    store_path = tmp_path / "s.h5"
+    embed_dataset(root, store_path, [build_encoder("test-pitch-class")])
+    matrix = Store(store_path).pooled("test-pitch-class")
+    assert matrix.labels("meter").tolist() == ["4", "4", "3", "3", "4", "3"] * 3
+    assert set(matrix.labels("code")) == {"04", "4"}  # a code with leading zeros: text as written
+    assert set(matrix.labels("ratio")) == {"0.5", "1.25"}
+    assert probe(store_path, "test-pitch-class", "meter").classes == ["3", "4"]
+    labels = np.load(export_embeddings(store_path, "test-pitch-class", tmp_path / "e.npz"))["labels"]
+    assert labels.dtype["meter"] == np.int64 and set(labels["meter"].tolist()) == {3, 4}
+    assert [str(v) for v in labels["meter"]] == matrix.labels("meter").tolist()
+    assert labels["code"].tolist() == ["04", "4"] * 9
+
+
 def test_outputs_never_overwrite_a_file_of_another_kind(store_path, tmp_path):
     notes = tmp_path / "notes.npz"
     notes.write_text("my notes")

@@ -237,3 +237,13 @@ def test_a_manifest_separated_by_semicolons_or_tabs_says_so_and_how_to_fix_it(tm
     with pytest.raises(DatasetError, match=f"info.csv: the file is separated by {name}, not commas") as raised:
         load_manifest(tmp_path)
     assert "field delimiter ','" in str(raised.value) and f"sep={separator!r}" in str(raised.value)
+
+
+def test_numeric_labels_and_groups_are_read_in_one_spelling(tmp_path):
+    rows = [{"id": f"t{i}", "audio_filename": "", "midi_filename": f"m{i}.mid", "year": year, "work": work,
+             "genre": genre}
+            for i, (year, work, genre) in enumerate([("1990", "4", "4"), ("1990.0", "4.0", "x"), ("", "04", "4.0")])]
+    manifest = load_manifest(make_info_csv_dataset(tmp_path / "d", rows), group_column="work")
+    assert [t.labels["year"] for t in manifest] == ["1990", "1990", ""]
+    assert [t.group for t in manifest] == ["4", "4.0", "04"]  # a code with leading zeros keeps the column text
+    assert [t.labels["genre"] for t in manifest] == ["4", "x", "4.0"]  # not every value a number: text as written

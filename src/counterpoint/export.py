@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -10,32 +9,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from counterpoint.data.manifest import numeric_labels
 from counterpoint.errors import StoreError
 from counterpoint.store import TRACK_ID_COLUMNS, EmbeddingMatrix, Store
 
-#: "007", "-01": codes whose leading zeros a number would lose, so their column stays text.
-_LEADING_ZERO = re.compile(r"^[+-]?0\d")
-
-
 def numeric_metadata(obs: pd.DataFrame) -> pd.DataFrame:
-    """``obs`` with each label column whose every non-empty value is a number converted to numbers.
+    """``obs`` with each label column that :func:`~counterpoint.data.manifest.numeric_labels` finds
+    numeric converted to numbers.
 
     The store keeps every value as text; an export gives ``year`` or ``tempo`` as int64 (float64
     with NaN where a value is empty). Ids, file names, split and group stay text, and so does a
-    column with any non-number or a code with leading zeros (``007``).
+    column with any non-number or a code with leading zeros (``007``): the same rule that wrote
+    the column's values in one spelling when the manifest was read, so the classes are the same.
     """
     converted = obs.copy()
     for column in obs.columns:
         if column in TRACK_ID_COLUMNS:
             continue
-        text = obs[column].astype(str).str.strip()
-        present = text[text != ""]
-        if present.empty or present.str.match(_LEADING_ZERO).any():
-            continue
-        try:
-            converted[column] = pd.to_numeric(text.replace("", np.nan), errors="raise")
-        except (ValueError, TypeError):
-            continue
+        numbers = numeric_labels(obs[column])
+        if numbers is not None:
+            converted[column] = numbers.to_numpy()
     return converted
 
 

@@ -29,17 +29,29 @@ links that lead outside the root. Track paths are always the path inside the roo
 Missing values: labels, groups and splits written as empty, ``NaN``, ``None``, ``N/A``,
 ``NA`` or ``null`` (any case) are missing, i.e. the empty string in the track table, which
 is what every later stage treats as "no label".
+
+Numeric labels: a label is text, but a column of ``info.csv`` whose every given value is a
+number (:func:`numeric_labels`: no code with leading zeros such as ``007``) has each value
+written in one spelling as it is read (:func:`canonical_labels`): an integral value as an
+integer (``4``, ``4.0``, ``+4``, ``4e0`` → ``4``), any other as the shortest decimal that reads
+back (``0.50`` → ``0.5``). So ``4`` and ``4.0`` are one class for probes and analysis, and
+``export`` (which writes such columns as numbers) gives the same classes. A column holding a
+code with leading zeros stays text as written (``04`` and ``4`` are two classes), and so do
+class folder names.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from counterpoint.errors import DatasetError
@@ -178,6 +190,44 @@ def given(value: str) -> str:
     """``value`` stripped, or ``""`` when it is one of :data:`MISSING_VALUES` (``NaN``, ``N/A``, …)."""
     value = value.strip()
     return "" if value.lower() in MISSING_VALUES else value
+
+
+#: "007", "-01": codes whose leading zeros a number would lose, so their column stays text.
+_LEADING_ZERO = re.compile(r"^[+-]?0\d")
+
+
+def numeric_labels(values: Sequence[object]) -> pd.Series | None:
+    """The numbers of a label column whose every non-empty value is a number and none a code with
+    leading zeros (``007``), NaN where empty; None for any other column. The one test of "a numeric
+    label column", used where labels are read (:func:`canonical_labels`) and by ``export``."""
+    text = pd.Series(list(values), dtype=object).astype(str).str.strip()
+    present = text[text != ""]
+    if present.empty or present.str.match(_LEADING_ZERO).any():
+        return None
+    try:
+        return pd.to_numeric(text.replace("", np.nan), errors="raise")
+    except (ValueError, TypeError):
+        return None
+
+
+def canonical_labels(values: Sequence[str]) -> list[str]:
+    """A label column with every number in one spelling when :func:`numeric_labels` finds it numeric
+    (``4.0`` → ``4``, ``0.50`` → ``0.5``); any other column as given.
+
+    >>> canonical_labels(["4", "4.0", "", "0.50"])
+    ['4', '4', '', '0.5']
+    """
+    numbers = numeric_labels(values)
+    if numbers is None:
+        return list(values)
+    return ["" if pd.isna(number) else _number_text(number) for number in numbers]
+
+
+def _number_text(number: object) -> str:
+    if isinstance(number, (int, np.integer)):
+        return str(int(number))
+    value = float(number)  # type: ignore[arg-type]
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def canonical_split(value: str) -> str | None:
@@ -379,6 +429,9 @@ def _from_info_csv(paths: _Paths, csv_path: Path, group_column: str | None,
     tracks: list[Track] = []
     seen: set[str] = set()
     label_columns = [c for c in columns if c not in ("id", id_column, "audio_filename", "midi_filename", "split")]
+    for column in label_columns:
+        for (_, record), value in zip(records, canonical_labels([given(r[column]) for _, r in records])):
+            record[column] = value
     for line, record in records:
         where = f"{manifest_name} line {line}"
         track_id = record["id"]
