@@ -29,6 +29,8 @@ REEXPORT = "re-export it as a standard MIDI file, or remove the track"
 #: 1 µs per quarter note (6e7 BPM). No slowest tempo is needed: the largest a MIDI tempo can
 #: hold (2^24 - 1 µs per quarter note) is 3.6 BPM, slow but not nonsense.
 MAX_BPM = 1000.0
+#: The longest quarter note a MIDI tempo can hold, in seconds ((2^24 - 1) µs: 3.6 BPM).
+SLOWEST_QUARTER_SECONDS = (2**24 - 1) / 1e6
 #: Longest file accepted, in seconds (24 hours): longer is a runaway time stamp, not music.
 MAX_SECONDS = 24 * 3600.0
 #: pretty_midi (the reader of time pairing's chroma) refuses files with more ticks than this,
@@ -158,7 +160,9 @@ def _checked_score(data: bytes, who: str):
                          f"faster than any music (at most {MAX_BPM:g} BPM is accepted) — {REEXPORT}")
     if any(meter.numerator <= 0 for meter in score.time_signatures):
         raise TrackError(f"{who}: a time signature has 0 beats per bar — {REEXPORT}")
-    if score.ticks_per_quarter > 0:  # SMPTE time division: the readers say what they make of it
+    quarters = score.end() / score.ticks_per_quarter if score.ticks_per_quarter > 0 else 0.0
+    if quarters * SLOWEST_QUARTER_SECONDS > MAX_SECONDS:
+        # only then can the file be too long, and its times in seconds are worth computing
         seconds = float(score.to("second").end())
         if seconds > MAX_SECONDS:
             raise TrackError(f"{who}: the file lasts {seconds / 3600:.1f} hours (its last event is at tick "
