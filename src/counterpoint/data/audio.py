@@ -93,12 +93,16 @@ def decoder_messages(path: Path, who: str) -> Iterator[None]:
         os.dup2(collected.fileno(), 2)
         try:
             yield
-        finally:
+        finally:  # a file that fails to decode still has its decoder's messages reported
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             collected.seek(0)
-            text = collected.read().decode("utf-8", errors="replace")
+            _report_decoder_messages(path, who, collected.read().decode("utf-8", errors="replace"))
+
+
+def _report_decoder_messages(path: Path, who: str, text: str) -> None:
+    """Log each mpg123 message of ``text`` (once per file) naming ``who``; pass any other text on to standard error."""
     passed_on = []
     for line in text.splitlines(keepends=True):
         message = line.strip()
@@ -106,7 +110,7 @@ def decoder_messages(path: Path, who: str) -> Iterator[None]:
             passed_on.append(line)
         elif (str(path), message) not in _LOGGED:
             _LOGGED.add((str(path), message))
-            log.warning(f"{who}: the MP3 decoder (mpg123) says: {message} — the file is decoded anyway; "
+            log.warning(f"{who}: the MP3 decoder (mpg123) says: {message} — the file may be damaged; "
                         "re-encode or re-download it if it sounds wrong")
     if passed_on:
         sys.stderr.write("".join(passed_on))
