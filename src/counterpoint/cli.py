@@ -502,8 +502,11 @@ def embed_command(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
     with task_progress() as update:
         report = embed_dataset(manifest, out, encoders, batch_size=batch_size or None, progress=update,
                                engine=engine, ray_address=ray_address)
+    for note in report.notes:
+        _note(f"note: {note}")
     for run in report.runs:
-        _print(f"{run.spec}: {run.embedded} embedded, {run.skipped} already in the store, "
+        changed = f" ({run.reembedded} of them again: their files changed since)" if run.changed else ""
+        _print(f"{run.spec}: {run.embedded} embedded{changed}, {run.skipped} already in the store, "
                f"{len(run.failed)} failed ({run.seconds:.1f} s)")
         for track_id, stage, message in run.failed[:10]:
             _print(_styled(f"  {stage}", "red", message))
