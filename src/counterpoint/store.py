@@ -93,7 +93,7 @@ from counterpoint import __version__
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix, FrameSequences, Rows  # noqa: F401  (read results, re-exported)
 from counterpoint.sources import SourceIdentity, is_changed
-from counterpoint.storefile import (FIXED_DATASETS, FRAME_COUNT, LIBVER, REDO_NAME, ROW_COUNT, TRACK_COUNT, Appends,
+from counterpoint.storefile import (FIXED_DATASETS, FRAME_COUNT, FRAME_DATASETS, LIBVER, REDO_NAME, ROW_COUNT, TRACK_COUNT, Appends,
                                     committed_rows, finish, fsync_file, open_for_appending, open_for_reading,
                                     read_redo, redo_path, replay_redo, text_attr_width, write_appends, write_redo, write_rows)
 
@@ -274,8 +274,30 @@ def _open(path: Path, mode: str = "r", shown_as: Path | None = None, dataset_roo
         # and attributes in dense storage (more than 8 on an object) whose checksum fails as RuntimeError.
         if isinstance(exc, KeyError) and "Unable to" not in str(exc) or isinstance(exc, RuntimeError) and "checksum" not in str(exc):
             raise
+        if _is_full_disk(exc):  # a write that found no room: the writer names it (the file is not damaged)
+            raise
         raise StoreError(f"{shown}: cannot be read as a store ({exc}) — the file is damaged or not HDF5; "
                          f"restore it from a backup, or re-embed into a new store with `counterpoint embed`") from exc
+
+
+def _count_problems(handle: h5py.File) -> list[str]:
+    """Committed counts (``n_tracks``, ``n_frames``, ``n_rows``) that are negative or exceed the rows
+    their datasets hold — a file changed by hand or by another tool; cheap (attributes and shapes)."""
+    found = []
+    groups = [(f"encoder {unquote(k)}", g) for k, g in handle.get("encoders", {}).items()]
+    groups += [(f"/{name}", handle[name]) for name in ("tracks", "failures") if name in handle]
+    for where, group in groups:
+        wrong = [f"{key} is {int(group.attrs[key]):,}" for key in (TRACK_COUNT, FRAME_COUNT, ROW_COUNT)
+                 if key in group.attrs and int(group.attrs[key]) < 0]
+        for name, dataset in group.items():
+            if wrong:
+                break
+            if isinstance(dataset, h5py.Dataset) and name not in FIXED_DATASETS and committed_rows(dataset) > dataset.shape[0]:
+                key = FRAME_COUNT if name in FRAME_DATASETS else TRACK_COUNT if TRACK_COUNT in group.attrs else ROW_COUNT
+                wrong.append(f"{key} is {int(group.attrs[key]):,} but {name} holds {dataset.shape[0]:,} rows")
+        if wrong:
+            found.append(f"{where}: {'; '.join(wrong)}")
+    return found
 
 
 def _verify_dataset(dataset: h5py.Dataset) -> None:
@@ -315,6 +337,9 @@ class Store:
                                  "for the older audio_embeddings/symbolic_embeddings layout use `counterpoint import-legacy`")
             self.attrs = {k: (_text(v) if isinstance(v, (bytes, str)) else v) for k, v in handle.attrs.items()}
         with self._open() as handle:
+            if problems := _count_problems(handle):  # readers would slice past the rows the file holds
+                raise StoreError(f"{self.path}: the store is inconsistent — {'; '.join(problems)} — restore it from a "
+                                 "backup, or re-embed into a new store (`counterpoint embed ROOT --out NEW.h5`)")
             self._records = [self._record(key, handle["encoders"][key]) for key in handle.get("encoders", {})]
 
     def _open(self) -> AbstractContextManager[h5py.File]:
@@ -513,6 +538,26 @@ class Store:
         journal = journal_dir(self.path)
         return len(list(journal.glob("*.npz"))) if journal.is_dir() else 0
 
+    def journal_problems(self) -> list[str]:
+        """What is wrong with the journal beside the store: batches or a redo record written for another
+        store, or damaged ones (each is refused by the next writer; the fix is to move the journal aside)."""
+        journal = journal_dir(self.path)
+        if not journal.is_dir():
+            return []
+        foreign, damaged = 0, []
+        for item in [*sorted(journal.glob("*.npz")), *([redo_path(journal)] if redo_path(journal).exists() else [])]:
+            try:
+                with np.load(item, allow_pickle=False) as data:
+                    owner = (str(data["__store__"]) if "__store__" in data.files else
+                             json.loads(str(data["__meta__"])).get("store_id") if item.name == REDO_NAME else None)
+            except Exception:  # a torn or overwritten file: zipfile's, numpy's or json's error
+                damaged.append(item.name)
+                continue
+            foreign += owner is not None and self.store_id is not None and owner != self.store_id
+        fix = f"move it aside (e.g. `mv {journal} {journal}.old`) and rerun"
+        return ([f"{journal}: {foreign} batch(es) were written for another store, not this one — {fix}"] if foreign else []) + \
+               ([f"{journal}: {len(damaged)} damaged file(s) ({', '.join(damaged[:3])}) — {fix}"] if damaged else [])
+
     @property
     def store_id(self) -> str | None:
         """The store's UUID (hex), written at creation; None for a store written before stores had one."""
@@ -568,41 +613,21 @@ class Store:
         return checks
 
     def problems(self) -> list[str]:
-        """Broken invariants of the file's layout (cheap: counts and offsets, no checksums): committed
-        counts beyond the rows a dataset holds, frame offsets that go backwards or do not end at the
-        frame count, embedded ids without a track row. Empty for a sound store."""
+        """Broken invariants of the file's layout beyond its committed counts (which opening the store
+        checks): frame offsets that go backwards or do not end at the frame count, embedded ids
+        without a track row. Reads ids and offsets, no checksums. Empty for a sound store."""
         found: list[str] = []
         with self._open() as handle:
-            track_ids: set[str] = set()
-            for name in ("tracks", "failures"):
-                group = handle.get(name)
-                if group is None:
-                    continue
-                count = int(group.attrs.get(ROW_COUNT, -1))
-                for key, dataset in group.items():
-                    if count > dataset.shape[0] or count < -1:
-                        found.append(f"/{name}: n_rows is {count:,} but {key} holds {dataset.shape[0]:,} rows")
-                        break
-                else:
-                    if name == "tracks":
-                        track_ids = set(_read_table(group)["id"])
+            track_ids = set(_read_table(handle["tracks"])["id"]) if "tracks" in handle else set()
             for key, group in handle.get("encoders", {}).items():
                 where = f"encoder {unquote(key)}"
-                tracks, frames = int(group.attrs.get(TRACK_COUNT, -1)), int(group.attrs.get(FRAME_COUNT, -1))
-                short = [f"{name} holds {group[name].shape[0]:,} rows but n_tracks is {tracks:,}"
-                         for name in group if name not in FIXED_DATASETS and committed_rows(group[name]) > group[name].shape[0]]
-                if short or tracks < -1 or frames < -1:
-                    found.append(f"{where}: " + ("; ".join(short) or f"negative counts (n_tracks {tracks}, n_frames {frames})"))
-                    continue
                 offsets = _committed(group["frame_offsets"])
-                if len(offsets) and (offsets[0] != 0 or np.any(np.diff(offsets) < 0)
-                                     or offsets[-1] != committed_rows(group["frames"])):
-                    found.append(f"{where}: frame_offsets do not run from 0 up to n_frames ({committed_rows(group['frames']):,})")
-                if "tracks" in handle and track_ids:
-                    orphans = sorted(set(_read_strings(group["ids"])) - track_ids)
-                    if orphans:
-                        found.append(f"{where}: {len(orphans)} embedded tracks have no row in /tracks "
-                                     f"(e.g. {orphans[0]!r})")
+                frames = committed_rows(group["frames"])
+                if len(offsets) and (offsets[0] != 0 or np.any(np.diff(offsets) < 0) or offsets[-1] != frames):
+                    found.append(f"{where}: frame_offsets do not run from 0 up to n_frames ({frames:,})")
+                orphans = sorted(set(_read_strings(group["ids"])) - track_ids)
+                if orphans:
+                    found.append(f"{where}: {len(orphans)} embedded tracks have no row in /tracks (e.g. {orphans[0]!r})")
         return found
 
 
@@ -1171,7 +1196,8 @@ class StoreWriter:
                 if problems := store.problems():
                     raise StoreError(f"{self.path}: the store is inconsistent — {'; '.join(problems)} — resuming would "
                                      "build on it; restore it from a backup, or re-embed into a new store (--out NEW.h5)")
-            self._new_root = bool(self.dataset_root) and self.dataset_root not in self.roots
+            #: this run adds a dataset root to the store (the next commit records it)
+            self._adds_root = self._new_root = bool(self.dataset_root) and self.dataset_root not in self.roots
             if self._new_root:
                 if self.roots:
                     self.notes.append(f"this store was filled from {', '.join(self.roots)}; now also from "
@@ -1224,7 +1250,7 @@ class StoreWriter:
     def set_tracks(self, table: pd.DataFrame) -> None:
         """Record the manifest's track table (merged with the tracks already in the store)."""
         table = table.astype(str)
-        if self._new_root and len(self.roots) > 1 and self.path.exists():
+        if self._adds_root and len(self.roots) > 1:
             shared = set(table["id"]) & set(Store(self.path).tracks()["id"])
             if shared:
                 self.notes.append(
