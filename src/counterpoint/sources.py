@@ -2,7 +2,9 @@
 
 A store keeps, beside every embedding, the identity of the file it was embedded from (the
 track's audio file for an audio encoder, its MIDI file for a symbolic one): its path inside
-the dataset root, its size, its modification time (ns) and a BLAKE2b digest of its bytes.
+the dataset root, its size, its modification time (ns) and a SHA-256 digest of its bytes (its first 128 bits:
+enough to tell files apart; SHA-256 because OpenSSL computes it with the CPU's SHA instructions,
+about twice as fast as BLAKE2b here).
 A resumed run compares that record with the file the manifest names now and embeds again the
 tracks whose file changed, so a changed file is never served with its old embedding.
 
@@ -23,16 +25,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-#: Bytes of the BLAKE2b digest (128 bits: collisions are not a concern for telling files apart).
+#: Bytes of the digest kept (128 bits: collisions are not a concern for telling files apart).
 DIGEST_BYTES = 16
 #: Recorded values of a row embedded before sources were recorded (nothing can be compared).
 UNKNOWN_SIZE = -1
 
 
 def file_digest(path: Path) -> str:
-    """BLAKE2b-128 of the file's bytes, hex; read in chunks (one read of the file)."""
+    """The first 128 bits of the SHA-256 of the file's bytes, hex; read in chunks (one read of the file)."""
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, lambda: hashlib.blake2b(digest_size=DIGEST_BYTES)).hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()[:2 * DIGEST_BYTES]
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ Layout of ``FILE.h5`` (format 2)::
         feature_names      (D,)    only for named descriptors
         source_root, source_path, source_size, source_mtime_ns, source_digest   (N,) each: the
                            file each row was embedded from (:mod:`counterpoint.sources`): index into
-                           dataset_roots, path inside it, bytes, mtime (ns), BLAKE2b-128 hex;
+                           dataset_roots, path inside it, bytes, mtime (ns), SHA-256 (128 bits, hex);
                            root -1 and size -1: embedded before sources were recorded (unknown)
                            Rows are appended: when a track's file changed, its new row is appended
                            and the last row of an id is its current one (earlier ones are not read)
