@@ -165,6 +165,25 @@ def test_a_journal_of_another_store_is_refused_and_named(tmp_path):
     assert "0 embedded" in line_of(embed(one, first, "symbolic-stats"), "symbolic-stats")  # its own journal folds in
 
 
+def test_a_redo_record_of_another_store_is_refused_and_the_store_left_as_it_was(tmp_path):
+    root = dataset(tmp_path / "ds")
+    first, second = tmp_path / "first.h5", tmp_path / "second.h5"
+    embed(root, first, "symbolic-stats")
+    embed(root, second, "symbolic-stats")
+    first_id = Store(first).store_id
+    with storefile.open_for_appending(first) as handle:  # a commit of first.h5 recorded, then killed
+        appends = storefile.Appends(handle)
+        appends.add(handle["encoders/symbolic-stats/pooled"], np.full((2, 137), 7.0, np.float32))
+        storefile.write_redo(journal_dir(first), appends, appends.blocks(), [], first_id)
+    before = Store(second).pooled("symbolic-stats").X.copy()
+    journal_dir(second).mkdir(exist_ok=True)
+    shutil.copyfile(journal_dir(first) / "commit.redo", journal_dir(second) / "commit.redo")
+    result = run("embed", root, "-e", "symbolic-stats", "-o", second)
+    assert result.exit_code == 2 and "commit.redo" in result.output and "another store" in result.output
+    np.testing.assert_array_equal(Store(second).pooled("symbolic-stats").X, before)
+    assert "1 batch(es) were written for another store" in run("store", "info", second).output
+
+
 @pytest.mark.parametrize("damaged", ["batch", "redo"])
 def test_a_damaged_journal_file_is_named_with_the_fix(tmp_path, damaged):
     root, out = dataset(tmp_path / "ds"), tmp_path / "s.h5"
