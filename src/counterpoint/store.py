@@ -93,8 +93,8 @@ from counterpoint import __version__
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix, FrameSequences, Rows  # noqa: F401  (read results, re-exported)
 from counterpoint.sources import SourceIdentity, is_changed
-from counterpoint.storefile import (FIXED_DATASETS, FRAME_COUNT, FRAME_DATASETS, LIBVER, REDO_NAME, ROW_COUNT, TRACK_COUNT, Appends,
-                                    committed_rows, finish, fsync_file, open_for_appending, open_for_reading,
+from counterpoint.storefile import (FIXED_DATASETS, FRAME_COUNT, FRAME_DATASETS, LIBVER, REDO_NAME, ROW_COUNT,
+                                    TRACK_COUNT, Appends, committed_rows, finish, fsync_file, open_for_appending, open_for_reading,
                                     read_redo, redo_path, replay_redo, text_attr_width, write_appends, write_redo, write_rows)
 
 FORMAT = "counterpoint-store"
@@ -223,10 +223,8 @@ def _current_rows(ids: Sequence[str]) -> np.ndarray | None:
 
 def _read_sources(group: h5py.Group, rows: np.ndarray | None) -> list[SourceIdentity]:
     """The source identity of the current rows of an encoder group (unknown for rows written before)."""
-    n = committed_rows(group["ids"])
     if SOURCE_TEXTS[0] not in group:
-        count = n if rows is None else len(rows)
-        return [SourceIdentity.unknown()] * count
+        return [SourceIdentity.unknown()] * (committed_rows(group["ids"]) if rows is None else len(rows))
     columns = {name: _committed(group[name]) for name in SOURCE_NUMBERS}
     columns |= {name: np.array(_read_strings(group[name]), dtype=object) for name in SOURCE_TEXTS}
     if rows is not None:
@@ -272,7 +270,8 @@ def _open(path: Path, mode: str = "r", shown_as: Path | None = None, dataset_roo
     except (OSError, KeyError, RuntimeError) as exc:
         # h5py reports an object whose header fails its checksum as KeyError("Unable to ... open object ..."),
         # and attributes in dense storage (more than 8 on an object) whose checksum fails as RuntimeError.
-        if isinstance(exc, KeyError) and "Unable to" not in str(exc) or isinstance(exc, RuntimeError) and "checksum" not in str(exc):
+        if (isinstance(exc, KeyError) and "Unable to" not in str(exc)
+                or isinstance(exc, RuntimeError) and "checksum" not in str(exc)):
             raise
         if _is_full_disk(exc):  # a write that found no room: the writer names it (the file is not damaged)
             raise
