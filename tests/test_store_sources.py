@@ -69,7 +69,9 @@ def test_a_file_changed_after_embedding_is_embedded_again_and_only_for_its_modal
     assert "audio-stats: 1 tracks have files that changed" in checked.output and "'t0'" in checked.output
     assert "symbolic-stats: 1 tracks have files that changed" in checked.output and "'t3'" in checked.output
 
+    inode = out.stat().st_ino
     output = embed(root, out)
+    assert out.stat().st_ino == inode  # the new rows were appended in place, not through a copy of the store
     assert line_of(output, "audio-stats").startswith("audio-stats: 1 embedded (1 of them again: their files changed since), "
                                                      "3 already in the store")
     assert line_of(output, "symbolic-stats").startswith("symbolic-stats: 1 embedded (1 of them again")
