@@ -1,4 +1,4 @@
-"""One check for engine tests: two stores hold the same tracks, numbers and failures, bit for bit."""
+"""One check for engine tests: two stores hold the same tracks, numbers, sources and failures, bit for bit."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from counterpoint.store import Store
 
 
 def assert_same_store(a: Path, b: Path, specs: list[str]) -> None:
-    """Same track order, pooled vectors, frames, timestamps and failures (stage and message) per encoder."""
+    """Same track order, pooled vectors, frames, timestamps, source files (every one recorded) and
+    failures (stage and message) per encoder."""
     left, right = Store(a), Store(b)
     for spec in specs:
+        sources = left.sources(spec)
+        assert sources == right.sources(spec) and all(s.known for s in sources.values()), spec
         pooled_a, pooled_b = left.pooled(spec), right.pooled(spec)
         assert list(pooled_a.obs["id"]) == list(pooled_b.obs["id"]), spec
         np.testing.assert_array_equal(pooled_a.X, pooled_b.X, err_msg=spec)

@@ -24,6 +24,7 @@ from pathlib import Path
 import h5py
 import mido
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 from hypothesis import HealthCheck, given, settings
@@ -34,7 +35,7 @@ from conftest import FIXTURES, make_info_csv_dataset, write_midi, write_tone
 from counterpoint.cli import app
 from counterpoint.data.manifest import Track
 from counterpoint.encoders.registry import build_encoder
-from counterpoint.store import Store
+from counterpoint.store import Store, StoreWriter, journal_dir
 
 runner = CliRunner()
 
@@ -257,6 +258,21 @@ CASES = [
          (0,), ("1 paired",), ("audio lasts",)),
     Case("embed-a-valid-5-hour-midi", lambda s: ["embed", odd_file_dataset(s, "five-hours.mid"), "-e", "symbolic-stats",
                                                  "-o", out(s, "long.h5")], (0,), ("1 embedded", "0 failed")),
+    # issue 19: stores that are not what they say, journals that are not theirs
+    Case("store-info-of-a-readme", lambda s: ["store", "info", readme(s)], (2,), ("README.md", "not an HDF5 file")),
+    Case("store-info-n-tracks-a-million", lambda s: ["store", "info", altered(s, "million.h5", n_tracks=1_000_000)], (2,),
+         ("million.h5", "n_tracks is 1,000,000", "inconsistent")),
+    Case("store-info-embeddings-without-track-rows", lambda s: ["store", "info", altered(s, "orphans.h5", n_rows=2)],
+         (2,), ("orphans.h5", "no row in /tracks")),
+    Case("embed-with-another-stores-journal", lambda s: ["embed", s["base"] / "three", "-e", "symbolic-stats", "-o",
+                                                         journal_of_another_store(s)], (2,),
+         ("foreign.h5.journal", "another store", "move it aside")),
+    Case("embed-with-a-damaged-journal-batch", lambda s: ["embed", s["base"] / "three", "-e", "symbolic-stats", "-o",
+                                                          damaged_journal(s, "batch.h5", "000000000.npz")], (2,),
+         ("000000000.npz", "damaged", "aside")),
+    Case("embed-with-a-damaged-redo-record", lambda s: ["embed", s["base"] / "three", "-e", "symbolic-stats", "-o",
+                                                        damaged_journal(s, "redo.h5", "commit.redo")], (2,),
+         ("commit.redo", "damaged", "aside")),
 ]
 
 
@@ -297,6 +313,46 @@ def odd_file_dataset(stores: dict[str, Path], name: str) -> Path:
         write_tone(root / audio, 440.0, seconds=10.0)
     (root / "info.csv").write_text(f"id,audio_filename,midi_filename\nt,{audio},{name}\n", encoding="utf-8")
     return root
+
+
+def readme(stores: dict[str, Path]) -> Path:
+    path = stores["base"] / "README.md"
+    path.write_text("# a text file, not a store\n")
+    return path
+
+
+def altered(stores: dict[str, Path], name: str, n_tracks: int | None = None, n_rows: int | None = None) -> Path:
+    """A copy of the three-track store with a count set by hand (as a tool or a person might)."""
+    path = stores["base"] / name
+    shutil.copyfile(stores["three"], path)
+    with h5py.File(path, "a") as handle:
+        if n_tracks is not None:
+            handle["encoders/symbolic-stats"].attrs["n_tracks"] = np.int64(n_tracks)
+        if n_rows is not None:
+            handle["tracks"].attrs["n_rows"] = np.int64(n_rows)
+    return path
+
+
+def journal_of_another_store(stores: dict[str, Path]) -> Path:
+    """A store beside which lies the journal of an interrupted run on another store."""
+    path = stores["base"] / "foreign.h5"
+    embed_store(stores["base"] / "three", path, "symbolic-stats")
+    other = stores["base"] / "other.h5"
+    embed_store(stores["base"] / "three", other, "symbolic-stats")
+    writer = StoreWriter(other)
+    writer.set_tracks(pd.DataFrame({"id": ["t9"], "audio_filename": [""], "midi_filename": ["t9.mid"], "split": [""],
+                                    "group": [""]}))
+    writer.close()  # killed before its commit: the batch stays in other.h5.journal
+    shutil.copytree(journal_dir(other), journal_dir(path), dirs_exist_ok=True)
+    return path
+
+
+def damaged_journal(stores: dict[str, Path], name: str, damaged: str) -> Path:
+    path = stores["base"] / name
+    embed_store(stores["base"] / "three", path, "symbolic-stats")
+    journal_dir(path).mkdir(exist_ok=True)
+    (journal_dir(path) / damaged).write_bytes(b"PK\x03\x04 cut short")
+    return path
 
 
 def empty_legacy_file(stores: dict[str, Path]) -> Path:

@@ -112,7 +112,8 @@ def test_an_append_writes_a_small_multiple_of_what_it_adds_whatever_the_store_ho
             writer.commit()
             written[name], growth[name] = _wchar() - before, path.stat().st_size - size
         assert os.stat(path).st_ino == inodes[name]  # written in place, not a copy renamed over it
-    added = 2000 * (FRAMES + 1) * DIM * 4 + 2000 * FRAMES * 8  # pooled, frames, timestamps
+    # pooled, frames, timestamps, and each track's source identity (3 numbers, a path and a digest of 32 bytes each)
+    added = 2000 * (FRAMES + 1) * DIM * 4 + 2000 * FRAMES * 8 + 2000 * (3 * 8 + 2 * 32)
     assert written["large"] < 1.25 * written["small"]  # the cost does not grow with the store (4x the tracks here)
     assert written["large"] < 6 * added and growth["large"] < 2 * added
     assert len(Store(large).pooled(META.spec)) == LARGE + 2000
@@ -194,13 +195,14 @@ def test_a_chunk_torn_by_a_kill_is_rewritten_from_the_redo_record(tmp_path, capl
     _build(path, 5000, 5500)
     _append(path, 5000, 1, 500)  # 5,500 tracks: the last chunk of pooled is partly filled
     before = _content(path)
+    store_id = Store(path).store_id
     with open_for_appending(path) as handle:  # a commit that recorded its blocks, then was killed while writing
         pooled = handle[f"encoders/{META.spec}/pooled"]
         appends = Appends(handle)
         appends.add(pooled, np.full((10, DIM), 7.0, np.float32))
         blocks = appends.blocks()
         last_chunk = pooled.id.get_chunk_info_by_coord((blocks[0].start, 0))
-        write_redo(journal_dir(path), appends, blocks, [])
+        write_redo(journal_dir(path), appends, blocks, [], store_id)
     committed_in_chunk = 5500 - blocks[0].start
     with open(path, "r+b") as handle:  # the new rows' bytes landed, the chunk's checksum did not
         handle.seek(last_chunk.byte_offset + committed_in_chunk * DIM * 4)

@@ -502,8 +502,11 @@ def embed_command(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
     with task_progress() as update:
         report = embed_dataset(manifest, out, encoders, batch_size=batch_size or None, progress=update,
                                engine=engine, ray_address=ray_address)
+    for note in report.notes:
+        _note(f"note: {note}")
     for run in report.runs:
-        _print(f"{run.spec}: {run.embedded} embedded, {run.skipped} already in the store, "
+        changed = f" ({run.reembedded} of them again: their files changed since)" if run.changed else ""
+        _print(f"{run.spec}: {run.embedded} embedded{changed}, {run.skipped} already in the store, "
                f"{len(run.failed)} failed ({run.seconds:.1f} s)")
         for track_id, stage, message in run.failed[:10]:
             _print(_styled(f"  {stage}", "red", message))
@@ -522,18 +525,29 @@ def _layer_text(record) -> str:
 @store_app.command("info", cls=PlainUsageCommand)
 @friendly
 def store_info(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5)."),
-               failures: bool = typer.Option(False, "--failures", help="List every failure.")) -> None:
-    """Summarise a store: tracks, encoders (dim, count, fingerprint), failures, timing.
+               failures: bool = typer.Option(False, "--failures", help="List every failure."),
+               check_files: bool = typer.Option(False, "--check-files",
+                                                help="Compare every embedding's recorded source file with the file in "
+                                                     "the dataset now (stat; a digest where size or mtime differ). "
+                                                     "Exit status 1 if any changed or is missing.")) -> None:
+    """Summarise a store: tracks, encoders (dim, count, fingerprint), failures, timing, source files.
 
-    Example: counterpoint store info corpus.h5
+    Checks every checksum and the layout's invariants (row counts, frame offsets, track rows of
+    embedded tracks): a store that breaks one is an error (exit status 2) naming it.
+    Example: counterpoint store info corpus.h5 --check-files
     """
+    from counterpoint.errors import StoreError
     from counterpoint.store import Store
 
     store = Store(path)
     store.verify()  # every checksum, so a damaged store says so here
+    if problems := store.problems():
+        raise StoreError(f"{path}: the store is inconsistent — {'; '.join(problems)} — restore it from a backup, or "
+                         "re-embed into a new store (`counterpoint embed ROOT --out NEW.h5`)")
     tracks = store.tracks()
+    roots = store.roots
     _print(f"{path}: {len(tracks)} tracks; created {store.attrs.get('created')}, updated {store.attrs.get('updated')}; "
-           f"dataset {store.attrs.get('dataset_root', '?')}")
+           f"dataset {' and '.join(roots) if roots else '?'}")
     label_columns = [c for c in tracks.columns if c not in ("id", "audio_filename", "midi_filename")]
     _print(f"metadata columns: {', '.join(label_columns)}")
     timing = store.timing().set_index("encoder")
@@ -550,9 +564,38 @@ def store_info(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store f
             _print(f"  {row.encoder} · {row.track_id} · {row.stage}: {row.error}")
         if not failures and len(table) > 10:
             _print("  … (--failures lists all)")
-    if store.pending_batches():
+    for problem in store.journal_problems():
+        _print(_styled("journal:", "red", problem))
+    if store.pending_batches() and not store.journal_problems():
         _print(_styled(f"{store.pending_batches()} batch(es) of an interrupted run are not folded in yet — "
                        "rerun the same `counterpoint embed` command to resume", "yellow"))
+    stale = _print_sources(store, path, check_files)
+    if stale:
+        raise typer.Exit(1)
+
+
+def _print_sources(store, path: Path, check_files: bool) -> int:
+    """Print what the store knows of each embedding's source file; the number of stale or missing ones."""
+    checks = store.check_sources(files=check_files)
+    root = store.roots[-1] if store.roots else "ROOT"
+    found = 0
+    for check in checks:
+        if check.unknown:
+            _print(f"{check.spec}: {len(check.unknown)} of {check.tracks} tracks were embedded before stores recorded "
+                   f"their source files — they cannot be checked (embed into a new store to record them)")
+        for ids, what in ((check.other_file, "were embedded from another file than the track table names now"),
+                          (check.changed, "have files that changed since they were embedded"),
+                          (check.missing, "have files missing from the dataset")):
+            if ids:
+                found += len(ids)
+                _print(_styled(f"{check.spec}:", "yellow", f"{len(ids)} tracks {what} (e.g. {ids[0]!r}) — rerun "
+                               f"`counterpoint embed {root} -e '{check.spec}' --out {path}` to embed them again"))
+    recorded = sum(c.tracks - len(c.unknown) for c in checks)
+    if not found:
+        state = ("unchanged on disk" if check_files else
+                 "recorded (--check-files compares them with the files on disk)")
+        _print(f"source files: {recorded} embeddings' files {state}")
+    return found if check_files else 0
 
 
 @app.command("export", cls=PlainUsageCommand)

@@ -1,7 +1,9 @@
 """Running encoders over a dataset into a store: batched, resumable, one bad file at a time.
 
 For each encoder, the runner takes the tracks of its modality that the store does not hold
-yet with the same fingerprint and has an *engine* embed them (:mod:`counterpoint.engines`):
+yet with the same fingerprint, and those whose file changed since it was embedded (the store
+records each file's size, mtime and digest: :mod:`counterpoint.sources`; their rows are
+replaced), and has an *engine* embed them (:mod:`counterpoint.engines`):
 ``local`` (the default) builds every model here, before the store is opened, so a model that
 cannot load stops the command once, up front; worker processes read the files ahead while the
 model works. ``ray`` streams the tracks to Ray Data actors that each build the model once, on
@@ -34,6 +36,8 @@ class EmbedReport:
     store: Path
     runs: list[EncoderRun]
     problems: list[str]
+    #: notes about the store itself (e.g. a second dataset root)
+    notes: list[str]
 
 
 def load_encoders(encoders: Sequence[Encoder]) -> None:
@@ -78,4 +82,4 @@ def embed_dataset(dataset: str | Path | Manifest, out: str | Path,
             else:
                 runs.append(local.run_encoder(encoder, tracks, writer, batch_size, progress, workers))
             writer.commit()
-    return EmbedReport(Path(out), runs, [str(p) for p in manifest.problems])
+    return EmbedReport(Path(out), runs, [str(p) for p in manifest.problems], writer.notes)

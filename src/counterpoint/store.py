@@ -2,8 +2,10 @@
 
 Layout of ``FILE.h5`` (format 2)::
 
-    /                      attrs: format, format_version, counterpoint_version, created,
-                                  updated, dataset_root, software (JSON)
+    /                      attrs: format, format_version, store_id (a UUID written at creation),
+                                  counterpoint_version, created, updated, dataset_root (the
+                                  latest), dataset_roots (JSON: every root it was filled from),
+                                  software (JSON)
     /tracks/c0, c1, ...    one UTF-8 string column each; attr ``columns`` (JSON) names them
                            in order (id, audio_filename, midi_filename, split, group, labels...);
                            attr ``n_rows``: rows committed. Rows are appended: the last row of
@@ -21,6 +23,12 @@ Layout of ``FILE.h5`` (format 2)::
         duration           (N,)    float64, seconds of input (audio length, MIDI end)
         compute_seconds    (N,)    float64, wall seconds spent on the track (load + model)
         feature_names      (D,)    only for named descriptors
+        source_root, source_path, source_size, source_mtime_ns, source_digest   (N,) each: the
+                           file each row was embedded from (:mod:`counterpoint.sources`): index into
+                           dataset_roots, path inside it, bytes, mtime (ns), SHA-256 (128 bits, hex);
+                           root -1 and size -1: embedded before sources were recorded (unknown)
+                           Rows are appended: when a track's file changed, its new row is appended
+                           and the last row of an id is its current one (earlier ones are not read)
     /failures/{encoder,track_id,stage,error}   UTF-8 string columns; attr ``n_rows``. The last
                            row of an (encoder, track) is current; stage ``resolved`` withdraws it
 
@@ -29,6 +37,10 @@ Only committed rows belong to the store: a dataset may hold more (N = ``n_tracks
 ``group["pooled"][:group.attrs["n_tracks"]]`` (:func:`~counterpoint.storefile.committed_rows`
 says which count belongs to which dataset). Format 1 had no counts (every row counted) and
 rewrote tables in place; it is read as it is, and written once as format 2 by the next writer.
+
+Identity. Every store carries a UUID (``store_id``) written at creation (older stores get one at
+their next write), and every journal batch and redo record carries the UUID of the store it was
+written for: a journal or redo record of another store is refused, never folded in.
 
 Crash safety. Results go first to a journal folder beside the store (``FILE.h5.journal/``), one
 file per batch, each written to a temporary name and renamed (atomic). :meth:`StoreWriter.commit`
@@ -56,6 +68,7 @@ Stores written before checksums are read as they are.
 from __future__ import annotations
 
 import copy
+import errno
 import json
 import logging
 import os
@@ -63,6 +76,7 @@ import shutil
 import socket
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -78,9 +92,10 @@ from filelock import FileLock, Timeout
 from counterpoint import __version__
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix, FrameSequences, Rows  # noqa: F401  (read results, re-exported)
-from counterpoint.storefile import (FIXED_DATASETS, FRAME_COUNT, LIBVER, REDO_NAME, ROW_COUNT, TRACK_COUNT, Appends,
-                                    committed_rows, finish, fsync_file, open_for_appending, open_for_reading,
-                                    redo_path, replay_redo, text_attr_width, write_appends, write_redo, write_rows)
+from counterpoint.sources import SourceIdentity, is_changed
+from counterpoint.storefile import (FIXED_DATASETS, FRAME_COUNT, FRAME_DATASETS, LIBVER, REDO_NAME, ROW_COUNT,
+                                    TRACK_COUNT, Appends, committed_rows, finish, fsync_file, open_for_appending, open_for_reading,
+                                    read_redo, redo_path, replay_redo, text_attr_width, write_appends, write_redo, write_rows)
 
 FORMAT = "counterpoint-store"
 #: 2: committed row counts (``n_tracks``, ``n_frames``, ``n_rows``), append-only tables. 1 is read, and migrated on write.
@@ -94,6 +109,9 @@ RESOLVED = "resolved"
 MIN_TEXT_BYTES, MIN_ERROR_BYTES, ROOT_TEXT_BYTES = 32, 512, 1024
 #: Rows read at a time by :meth:`Store.verify` are about this many bytes.
 VERIFY_BLOCK_BYTES = 32 << 20
+#: Per-row source identity of an encoder group (:mod:`counterpoint.sources`), numbers then texts.
+SOURCE_NUMBERS = ("source_root", "source_size", "source_mtime_ns")
+SOURCE_TEXTS = ("source_path", "source_digest")
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +213,27 @@ def _read_strings(dataset: h5py.Dataset) -> list[str]:
     return [_text(s) for s in _committed(dataset)]
 
 
+def _current_rows(ids: Sequence[str]) -> np.ndarray | None:
+    """Rows holding the current embedding of each id (the last row of an id: a track embedded again
+    because its file changed is appended), in row order; None when every id has one row."""
+    table = pd.Series(list(ids))
+    last = ~table.duplicated(keep="last").to_numpy()
+    return None if last.all() else np.flatnonzero(last)
+
+
+def _read_sources(group: h5py.Group, rows: np.ndarray | None) -> list[SourceIdentity]:
+    """The source identity of the current rows of an encoder group (unknown for rows written before)."""
+    if SOURCE_TEXTS[0] not in group:
+        return [SourceIdentity.unknown()] * (committed_rows(group["ids"]) if rows is None else len(rows))
+    columns = {name: _committed(group[name]) for name in SOURCE_NUMBERS}
+    columns |= {name: np.array(_read_strings(group[name]), dtype=object) for name in SOURCE_TEXTS}
+    if rows is not None:
+        columns = {name: values[rows] for name, values in columns.items()}
+    return [SourceIdentity(int(r), str(p), int(s), int(m), str(d)) for r, p, s, m, d in
+            zip(columns["source_root"], columns["source_path"], columns["source_size"], columns["source_mtime_ns"],
+                columns["source_digest"])]
+
+
 def _read_table(group: h5py.Group) -> pd.DataFrame:
     """The track table; rows are appended, so the last row of an id is its current metadata."""
     columns = json.loads(_text(group.attrs["columns"]))
@@ -228,12 +267,36 @@ def _open(path: Path, mode: str = "r", shown_as: Path | None = None, dataset_roo
     except _DamagedDataset as exc:
         raise StoreError(f"{shown}: dataset {exc.name} is damaged — its checksum does not match the bytes written "
                          f"({exc.reason}); {_damage_fix(shown, exc.name, dataset_root)}") from exc
-    except (OSError, KeyError) as exc:
-        # h5py reports an object whose header fails its checksum as KeyError("Unable to ... open object ...").
-        if isinstance(exc, KeyError) and "Unable to" not in str(exc):
+    except (OSError, KeyError, RuntimeError) as exc:
+        # h5py reports an object whose header fails its checksum as KeyError("Unable to ... open object ..."),
+        # and attributes in dense storage (more than 8 on an object) whose checksum fails as RuntimeError.
+        if (isinstance(exc, KeyError) and "Unable to" not in str(exc)
+                or isinstance(exc, RuntimeError) and "checksum" not in str(exc)):
+            raise
+        if _is_full_disk(exc):  # a write that found no room: the writer names it (the file is not damaged)
             raise
         raise StoreError(f"{shown}: cannot be read as a store ({exc}) — the file is damaged or not HDF5; "
                          f"restore it from a backup, or re-embed into a new store with `counterpoint embed`") from exc
+
+
+def _count_problems(handle: h5py.File) -> list[str]:
+    """Committed counts (``n_tracks``, ``n_frames``, ``n_rows``) that are negative or exceed the rows
+    their datasets hold — a file changed by hand or by another tool; cheap (attributes and shapes)."""
+    found = []
+    groups = [(f"encoder {unquote(k)}", g) for k, g in handle.get("encoders", {}).items()]
+    groups += [(f"/{name}", handle[name]) for name in ("tracks", "failures") if name in handle]
+    for where, group in groups:
+        wrong = [f"{key} is {int(group.attrs[key]):,}" for key in (TRACK_COUNT, FRAME_COUNT, ROW_COUNT)
+                 if key in group.attrs and int(group.attrs[key]) < 0]
+        for name, dataset in group.items():
+            if wrong:
+                break
+            if isinstance(dataset, h5py.Dataset) and name not in FIXED_DATASETS and committed_rows(dataset) > dataset.shape[0]:
+                key = FRAME_COUNT if name in FRAME_DATASETS else TRACK_COUNT if TRACK_COUNT in group.attrs else ROW_COUNT
+                wrong.append(f"{key} is {int(group.attrs[key]):,} but {name} holds {dataset.shape[0]:,} rows")
+        if wrong:
+            found.append(f"{where}: {'; '.join(wrong)}")
+    return found
 
 
 def _verify_dataset(dataset: h5py.Dataset) -> None:
@@ -262,13 +325,20 @@ class Store:
         try:
             open_for_reading(self.path).close()
         except OSError as exc:
-            raise StoreError(f"{self.path}: cannot be opened as HDF5 ({exc}) — is it a store written by `counterpoint embed`?") from exc
+            if not h5py.is_hdf5(self.path):
+                raise StoreError(f"{self.path}: is not an HDF5 file, so not a Counterpoint store — give the .h5 file that "
+                                 "`counterpoint embed ROOT --out FILE.h5` wrote (or run that command to create one)") from exc
+            raise StoreError(f"{self.path}: an HDF5 file that cannot be opened ({exc}) — it is damaged, or still being "
+                             "copied; restore it from a backup, or re-embed into a new store with `counterpoint embed`") from exc
         with _open(self.path) as handle:  # damaged root attributes are a StoreError too
             if _text(handle.attrs.get("format", "")) != FORMAT:
                 raise StoreError(f"{self.path}: not a Counterpoint store (no '{FORMAT}' format mark) — "
                                  "for the older audio_embeddings/symbolic_embeddings layout use `counterpoint import-legacy`")
             self.attrs = {k: (_text(v) if isinstance(v, (bytes, str)) else v) for k, v in handle.attrs.items()}
         with self._open() as handle:
+            if problems := _count_problems(handle):  # readers would slice past the rows the file holds
+                raise StoreError(f"{self.path}: the store is inconsistent — {'; '.join(problems)} — restore it from a "
+                                 "backup, or re-embed into a new store (`counterpoint embed ROOT --out NEW.h5`)")
             self._records = [self._record(key, handle["encoders"][key]) for key in handle.get("encoders", {})]
 
     def _open(self) -> AbstractContextManager[h5py.File]:
@@ -277,14 +347,22 @@ class Store:
 
     @staticmethod
     def _record(key: str, group: h5py.Group) -> EncoderRecord:
+        """What the store holds of one encoder; counts and sums over current rows (one per track)."""
         names = _read_strings(group["feature_names"]) if "feature_names" in group else None
+        rows = _current_rows(_read_strings(group["ids"]))
+        compute, duration = _committed(group["compute_seconds"]), _committed(group["duration"])
+        if rows is None:
+            n_tracks, n_frames = committed_rows(group["ids"]), committed_rows(group["frames"])
+        else:
+            offsets = _committed(group["frame_offsets"])
+            n_tracks, n_frames = len(rows), int(np.sum(offsets[rows + 1] - offsets[rows]))
+            compute, duration = compute[rows], duration[rows]
         return EncoderRecord(
             key=key, spec=_text(group.attrs["spec"]), name=_text(group.attrs["name"]),
             modality=_text(group.attrs["modality"]), dim=int(group.attrs["dim"]),
-            fingerprint=json.loads(_text(group.attrs["fingerprint"])), n_tracks=committed_rows(group["ids"]),
-            n_frames=committed_rows(group["frames"]), feature_names=names,
-            compute_seconds=float(np.sum(_committed(group["compute_seconds"]))),
-            input_seconds=float(np.sum(_committed(group["duration"]))),
+            fingerprint=json.loads(_text(group.attrs["fingerprint"])), n_tracks=n_tracks,
+            n_frames=n_frames, feature_names=names,
+            compute_seconds=float(np.sum(compute)), input_seconds=float(np.sum(duration)),
             layer=_text(group.attrs["layer"]) if "layer" in group.attrs else None,
             layer_index=int(group.attrs["layer_index"]) if "layer_index" in group.attrs else None,
             base_spec=_text(group.attrs["base_spec"]) if "base_spec" in group.attrs else None,
@@ -391,6 +469,9 @@ class Store:
             group = handle["encoders"][record.key]
             ids = _read_strings(group["ids"])
             X = _committed(group["pooled"]).astype(np.float32, copy=False)
+        rows = _current_rows(ids)
+        if rows is not None:
+            X, ids = X[rows], [ids[i] for i in rows]
         return self._selected(EmbeddingMatrix(record.spec, record.modality, X, self._obs(ids), record.feature_names))
 
     def frames(self, spec_or_name: str, ids: Sequence[str] | None = None) -> FrameSequences:
@@ -406,13 +487,15 @@ class Store:
             stored = _read_strings(group["ids"])
             offsets = _committed(group["frame_offsets"])
             if ids is None:
-                ids = stored
+                rows = _current_rows(stored)
+                rows = np.arange(len(stored)) if rows is None else rows
+                ids = [stored[i] for i in rows]
                 frames, stamps = _committed(group["frames"]), _committed(group["timestamps"])
-                per_track = [frames[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
-                per_stamps = [stamps[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+                per_track = [frames[offsets[i]:offsets[i + 1]] for i in rows]
+                per_stamps = [stamps[offsets[i]:offsets[i + 1]] for i in rows]
             else:
                 ids = list(ids)
-                row = {track_id: i for i, track_id in enumerate(stored)}
+                row = {track_id: i for i, track_id in enumerate(stored)}  # the last row of an id wins
                 missing = [i for i in ids if i not in row]
                 if missing:
                     raise StoreError(f"{self.path}: {record.spec} holds no frames of {len(missing)} of the ids asked for "
@@ -453,6 +536,119 @@ class Store:
         """Journal files not yet folded into the store (after an interrupted run)."""
         journal = journal_dir(self.path)
         return len(list(journal.glob("*.npz"))) if journal.is_dir() else 0
+
+    def journal_problems(self) -> list[str]:
+        """What is wrong with the journal beside the store: batches or a redo record written for another
+        store, or damaged ones (each is refused by the next writer; the fix is to move the journal aside)."""
+        journal = journal_dir(self.path)
+        if not journal.is_dir():
+            return []
+        foreign, damaged = 0, []
+        for item in [*sorted(journal.glob("*.npz")), *([redo_path(journal)] if redo_path(journal).exists() else [])]:
+            try:
+                with np.load(item, allow_pickle=False) as data:
+                    owner = (str(data["__store__"]) if "__store__" in data.files else
+                             json.loads(str(data["__meta__"])).get("store_id") if item.name == REDO_NAME else None)
+            except Exception:  # a torn or overwritten file: zipfile's, numpy's or json's error
+                damaged.append(item.name)
+                continue
+            foreign += owner is not None and self.store_id is not None and owner != self.store_id
+        fix = f"move it aside (e.g. `mv {journal} {journal}.old`) and rerun"
+        return ([f"{journal}: {foreign} batch(es) were written for another store, not this one — {fix}"] if foreign else []) + \
+               ([f"{journal}: {len(damaged)} damaged file(s) ({', '.join(damaged[:3])}) — {fix}"] if damaged else [])
+
+    @property
+    def store_id(self) -> str | None:
+        """The store's UUID (hex), written at creation; None for a store written before stores had one."""
+        return self.attrs.get("store_id") or None
+
+    @property
+    def roots(self) -> list[str]:
+        """Every dataset root the store was filled from, in the order they were first used."""
+        if "dataset_roots" in self.attrs:
+            return list(json.loads(self.attrs["dataset_roots"]))
+        root = self.attrs.get("dataset_root", "")
+        return [root] if root else []
+
+    def sources(self, spec_or_name: str) -> dict[str, SourceIdentity]:
+        """Per track id, the identity of the file its current embedding was computed from
+        (:class:`~counterpoint.sources.SourceIdentity`; ``known`` is False for rows written before
+        stores recorded it)."""
+        record = self.encoder(spec_or_name)
+        with self._open() as handle:
+            group = handle["encoders"][record.key]
+            ids = _read_strings(group["ids"])
+            rows = _current_rows(ids)
+            identities = _read_sources(group, rows)
+        return dict(zip(ids if rows is None else [ids[i] for i in rows], identities))
+
+    def check_sources(self, files: bool = False) -> list[SourceCheck]:
+        """Per encoder holding tracks: rows whose source is unknown, and rows embedded from another
+        file than the track table names now; with ``files``, also the rows whose file changed since
+        (or is missing), read from the recorded dataset roots (stat, and a digest where the size or
+        mtime differ: see :mod:`counterpoint.sources`)."""
+        tracks = self.tracks().set_index("id")
+        roots = self.roots
+        checks = []
+        for record in self.encoders_with_tracks():
+            column = "audio_filename" if record.modality == "audio" else "midi_filename"
+            check = SourceCheck(record.spec, record.n_tracks, checked_files=files)
+            for track_id, source in self.sources(record.spec).items():
+                named = str(tracks[column].get(track_id, "")) if column in tracks else ""
+                if not source.known:
+                    check.unknown.append(track_id)
+                elif source.path != named:
+                    check.other_file.append(track_id)
+                elif files:
+                    if not 0 <= source.root < len(roots):
+                        check.missing.append(track_id)
+                        continue
+                    try:
+                        if is_changed(source, source.root, named, Path(roots[source.root]) / named):
+                            check.changed.append(track_id)
+                    except OSError:
+                        check.missing.append(track_id)
+            checks.append(check)
+        return checks
+
+    def problems(self) -> list[str]:
+        """Broken invariants of the file's layout beyond its committed counts (which opening the store
+        checks): frame offsets that go backwards or do not end at the frame count, embedded ids
+        without a track row. Reads ids and offsets, no checksums. Empty for a sound store."""
+        found: list[str] = []
+        with self._open() as handle:
+            track_ids = set(_read_table(handle["tracks"])["id"]) if "tracks" in handle else set()
+            for key, group in handle.get("encoders", {}).items():
+                where = f"encoder {unquote(key)}"
+                offsets = _committed(group["frame_offsets"])
+                frames = committed_rows(group["frames"])
+                if len(offsets) and (offsets[0] != 0 or np.any(np.diff(offsets) < 0) or offsets[-1] != frames):
+                    found.append(f"{where}: frame_offsets do not run from 0 up to n_frames ({frames:,})")
+                orphans = sorted(set(_read_strings(group["ids"])) - track_ids)
+                if orphans:
+                    found.append(f"{where}: {len(orphans)} embedded tracks have no row in /tracks (e.g. {orphans[0]!r})")
+        return found
+
+
+@dataclass
+class SourceCheck:
+    """What :meth:`Store.check_sources` found for one encoder (lists of track ids)."""
+
+    spec: str
+    tracks: int
+    #: rows written before stores recorded sources: nothing to compare
+    unknown: list[str] = field(default_factory=list)
+    #: the track table names another file than the one embedded (a later run changed the manifest)
+    other_file: list[str] = field(default_factory=list)
+    #: the file now holds other bytes / cannot be found (only when files were checked)
+    changed: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    checked_files: bool = False
+
+    @property
+    def stale(self) -> int:
+        """Rows known to be out of date: embedded from another file, or from bytes that changed."""
+        return len(self.other_file) + len(self.changed)
 
 
 def as_store(store_or_path: "Store | str | Path") -> Store:
@@ -581,9 +777,10 @@ class EncoderMeta:
 
 @dataclass
 class _Journal:
-    """Atomic per-batch files, numbered in write order."""
+    """Atomic per-batch files, numbered in write order, each carrying the UUID of its store."""
 
     folder: Path
+    store_id: str
     next_index: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -599,15 +796,44 @@ class _Journal:
         arrays = dict(payload)
         arrays["__kind__"] = np.array(kind)
         arrays["__meta__"] = np.array(json.dumps(meta, default=str))
-        with open(temporary, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, final)
+        arrays["__store__"] = np.array(self.store_id)
+        try:
+            with open(temporary, "wb") as handle:
+                np.savez(handle, **arrays)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, final)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise _disk_error(exc, self.folder, "writing a batch to the journal") from exc
         self.next_index += 1
 
     def entries(self) -> list[Path]:
         return sorted(self.folder.glob("*.npz"))
+
+
+#: errno values that mean the disk (or the user's quota, or the file size limit) is full.
+_FULL_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _is_full_disk(exc: BaseException) -> bool:
+    """An OSError of a full disk, from Python (errno) or from HDF5 (which puts errno in its message)."""
+    if not isinstance(exc, OSError):
+        return False
+    if exc.errno in _FULL_DISK:
+        return True
+    text = str(exc)
+    return any(f"errno = {code}," in text or os.strerror(code) in text for code in _FULL_DISK)
+
+
+def _disk_error(exc: OSError, where: Path, doing: str) -> Exception:
+    """A full disk as a StoreError naming the place and the fix; any other OSError as it was."""
+    if not _is_full_disk(exc):
+        return exc
+    return StoreError(f"{where}: the disk is full ({exc.strerror or exc}) while {doing} — the batches committed "
+                      "before are kept in the store, and the journal's batches are folded in by the next run; free "
+                      "space on that disk and rerun the same command, or write the store on another disk "
+                      "(--out elsewhere)")
 
 
 def _checked_dataset(group: h5py.Group, name: str, **options: Any) -> h5py.Dataset:
@@ -787,7 +1013,23 @@ def _apply_encoder(fold: _Fold, arrays: dict[str, np.ndarray], meta: dict[str, A
         _checked_dataset(group, name, shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(1024,))
     if meta.get("has_feature_names"):
         _string_column(group, "feature_names", arrays["feature_names"].astype(str).tolist(), least=1)
+    _source_columns(fold, group)
     fold.present[key] = set()
+
+
+def _source_columns(fold: _Fold, group: h5py.Group) -> None:
+    """Give an encoder group its source identity columns; rows already there (embedded before
+    sources were recorded) get the unknown identity. A layout change, once per group."""
+    if SOURCE_TEXTS[0] in group:
+        return
+    fold.reshape()
+    count = int(group.attrs[TRACK_COUNT])
+    unknown = SourceIdentity.unknown()
+    for name in SOURCE_NUMBERS:
+        value = getattr(unknown, name.removeprefix("source_"))
+        _checked_dataset(group, name, data=np.full(count, value, np.int64), maxshape=(None,), chunks=(1024,))
+    _string_column(group, "source_path", [""] * count)
+    _string_column(group, "source_digest", [""] * count)
 
 
 def _set_layer_attrs(group: h5py.Group, texts: dict[str, str], index: int) -> None:
@@ -796,15 +1038,27 @@ def _set_layer_attrs(group: h5py.Group, texts: dict[str, str], index: int) -> No
 
 
 def _apply_embeddings(fold: _Fold, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    """Append a batch's new tracks, and the tracks embedded again because their file changed
+    (``replace``: their new row is appended, and the last row of an id is the current one)."""
     key = encoder_key(meta["spec"])
     group = fold.handle["encoders"][key]
     present = fold.present_ids(key)
     ids = arrays["ids"].astype(str)
-    keep = np.array([i not in present for i in ids], dtype=bool)  # folding twice adds nothing
+    replace = arrays["replace"] if "replace" in arrays else np.zeros(len(ids), dtype=bool)
+    # Folding twice adds nothing new; a replacement folded twice appends the same row again (harmless: the last wins).
+    keep = np.array([i not in present or bool(r) for i, r in zip(ids, replace)], dtype=bool)
     if keep.any():
+        _source_columns(fold, group)
         lengths = arrays["lengths"]
         frame_keep = np.repeat(keep, lengths)
         appends = fold.appends
+        unknown = SourceIdentity.unknown()
+        for name in SOURCE_NUMBERS:
+            values = arrays[name] if name in arrays else np.full(len(ids), getattr(unknown, name.removeprefix("source_")))
+            appends.add(group[name], values[keep].astype(np.int64))
+        for name in SOURCE_TEXTS:
+            values = arrays[name].astype(str) if name in arrays else np.full(len(ids), "")
+            fold.append_text(group, name, _utf8(values[keep].tolist()))
         tracks, frames = appends.count(group, TRACK_COUNT), appends.count(group, FRAME_COUNT)
         fold.append_text(group, "ids", _utf8(ids[keep].tolist()))
         appends.add(group["pooled"], arrays["pooled"][keep])
@@ -922,24 +1176,60 @@ class StoreWriter:
             raise StoreError(f"{self.path.parent}: cannot create the store's folder ({exc.strerror or exc}) — give "
                              "--out a path inside a folder you can write to") from None
         self.dataset_root = str(dataset_root) if dataset_root is not None else ""
+        #: what a person should know about this run's use of the store (another dataset root...)
+        self.notes: list[str] = []
         self._lock = _WriteLock(self.path)
         self._present: dict[str, set[str]] = {}
         self._failed: dict[tuple[str, str], tuple[str, str]] | None = None
         try:
             if self.path.exists():
                 _refuse_other_files(self.path)
-            self.journal = _Journal(journal_dir(self.path))
+            stored_id, self.roots = _identity(self.path) if self.path.exists() else (None, [])
+            #: whether the file holds its UUID yet (a new store, or one written before stores had one, does not)
+            self._id_written = stored_id is not None
+            self.journal = _Journal(journal_dir(self.path), stored_id or uuid.uuid4().hex)
             if self.path.exists():
-                if replay_redo(self.path, self.journal.folder):
-                    log.warning(f"{self.path}: finished the commit a killed writer had begun "
-                                f"({self.journal.folder.name}/{REDO_NAME})")
-                Store(self.path).verify()  # resuming on damaged data would build on it
+                self._finish_interrupted_commit()
+                store = Store(self.path)
+                store.verify()  # resuming on damaged data would build on it
+                if problems := store.problems():
+                    raise StoreError(f"{self.path}: the store is inconsistent — {'; '.join(problems)} — resuming would "
+                                     "build on it; restore it from a backup, or re-embed into a new store (--out NEW.h5)")
+            #: this run adds a dataset root to the store (the next commit records it)
+            self._adds_root = self._new_root = bool(self.dataset_root) and self.dataset_root not in self.roots
+            if self._new_root:
+                if self.roots:
+                    self.notes.append(f"this store was filled from {', '.join(self.roots)}; now also from "
+                                      f"{self.dataset_root} (every root is kept: `counterpoint store info` lists them)")
+                self.roots.append(self.dataset_root)
             self.commit()  # fold what an interrupted run left behind
         except BaseException:
             self._lock.release()
             raise
         self._last_commit_cost = 0.0
         self._last_commit_time = time.monotonic()
+
+    @property
+    def store_id(self) -> str:
+        """The store's UUID (for a new store, or one that has none yet, the one its next commit writes)."""
+        return self.journal.store_id
+
+    def _finish_interrupted_commit(self) -> None:
+        """Replay the redo record of a writer killed while committing, if it belongs to this store."""
+        record = redo_path(self.journal.folder)
+        if not record.exists():
+            return
+        try:
+            redo = read_redo(record)
+        except Exception as exc:  # a damaged record: numpy's and json's errors differ by the damage
+            raise StoreError(f"{record}: the record of an interrupted commit is damaged ({type(exc).__name__}: {exc}) — "
+                             f"move {self.journal.folder} aside (e.g. `mv {self.journal.folder} "
+                             f"{self.journal.folder}.damaged`) and rerun; then check the store with "
+                             f"`counterpoint store info {self.path}`") from exc
+        if redo.store_id is not None and self._id_written and redo.store_id != self.store_id:
+            raise _foreign(record, self.journal.folder, self.path, redo.store_id, self.store_id)
+        replay_redo(self.path, self.journal.folder, redo)
+        log.warning(f"{self.path}: finished the commit a killed writer had begun ({self.journal.folder.name}/{REDO_NAME})")
 
     def __enter__(self) -> "StoreWriter":
         return self
@@ -959,6 +1249,14 @@ class StoreWriter:
     def set_tracks(self, table: pd.DataFrame) -> None:
         """Record the manifest's track table (merged with the tracks already in the store)."""
         table = table.astype(str)
+        if self._adds_root and len(self.roots) > 1:
+            shared = set(table["id"]) & set(Store(self.path).tracks()["id"])
+            if shared:
+                self.notes.append(
+                    f"{len(shared)} track id(s) of {self.dataset_root} are already in the store from "
+                    f"{', '.join(self.roots[:-1])} (e.g. {sorted(shared)[0]!r}): ids name one track, so their rows now hold "
+                    f"this dataset's metadata, and each encoder embeds them again where this dataset's file holds other "
+                    "bytes; give the datasets distinct ids (--id-column) or separate stores (--out) to keep both")
         self.journal.write("tracks", {f"c{i}": table[c].to_numpy(dtype=str) for i, c in enumerate(table.columns)},
                            {"columns": list(table.columns), "dataset_root": self.dataset_root})
 
@@ -979,10 +1277,28 @@ class StoreWriter:
                 self._present[key] = set(_read_strings(handle["encoders"][key]["ids"]))
         return set(self._present[key])
 
-    def add_embeddings(self, spec: str, ids: Sequence[str], embeddings: Sequence[Any], compute_seconds: Sequence[float]) -> None:
-        """Journal one batch of embeddings (objects with frames, timestamps, pooled, duration)."""
+    def recorded_sources(self, spec: str) -> dict[str, SourceIdentity]:
+        """Per track id, the identity of the file the stored embedding of ``spec`` was computed from."""
+        return Store(self.path).sources(spec)
+
+    def source_location(self, path: Path) -> tuple[int, str]:
+        """Where a track's file is, as the store records it: (index of this run's dataset root, path inside it);
+        (-1, the path as given) when the writer was given no root or the file is outside it."""
+        if self.dataset_root and Path(path).is_relative_to(self.dataset_root):
+            return self.roots.index(self.dataset_root), Path(path).relative_to(self.dataset_root).as_posix()
+        return -1, str(path)
+
+    def add_embeddings(self, spec: str, ids: Sequence[str], embeddings: Sequence[Any], compute_seconds: Sequence[float],
+                       sources: Sequence[SourceIdentity] | None = None, replace: Sequence[bool] | None = None) -> None:
+        """Journal one batch of embeddings (objects with frames, timestamps, pooled, duration).
+
+        ``sources``: the identity of the file each was computed from (None: unknown). ``replace``:
+        per track, whether it replaces the stored embedding (its file changed); else a track the
+        store holds already is not added again.
+        """
         if not ids:
             return
+        sources = list(sources) if sources is not None else [SourceIdentity.unknown()] * len(ids)
         lengths = np.array([len(e.timestamps) for e in embeddings], dtype=np.int64)
         dim = embeddings[0].pooled.shape[0]
         frames = [e.frames.reshape(len(e.timestamps), dim) for e in embeddings]
@@ -994,6 +1310,12 @@ class StoreWriter:
             "timestamps": np.concatenate([e.timestamps for e in embeddings]).astype(np.float64),
             "duration": np.array([e.duration for e in embeddings], dtype=np.float64),
             "compute_seconds": np.asarray(compute_seconds, dtype=np.float64),
+            "replace": np.asarray(replace if replace is not None else [False] * len(ids), dtype=bool),
+            "source_root": np.array([s.root for s in sources], dtype=np.int64),
+            "source_path": np.array([s.path for s in sources], dtype=str),
+            "source_size": np.array([s.size for s in sources], dtype=np.int64),
+            "source_mtime_ns": np.array([s.mtime_ns for s in sources], dtype=np.int64),
+            "source_digest": np.array([s.digest for s in sources], dtype=str),
         }, {"spec": spec})
 
     def add_failures(self, spec: str, failures: Iterable[tuple[str, str, str]]) -> None:
@@ -1016,16 +1338,19 @@ class StoreWriter:
         """Append every journal batch to the store in place; batches that change its layout
         (a new encoder, column or text width; a format-1 store) go through a copy instead."""
         entries = self.journal.entries()
-        if not entries and self.path.exists():
+        if not entries and self.path.exists() and self._id_written and not self._new_root:
             return
         started = time.monotonic()
-        batches = [(entry, *_load_batch(entry)) for entry in entries]
+        batches = [(entry, *self._load_batch(entry)) for entry in entries]
         try:
             if not (self.path.exists() and self._append_in_place(batches)):
                 self._rewrite(batches)
-        except BaseException:
+        except BaseException as exc:
             self._present, self._failed = {}, None  # the caches may hold batches that were not written
+            if _is_full_disk(exc):
+                raise _disk_error(exc, self.path, "committing batches to the store") from exc
             raise
+        self._id_written, self._new_root = True, False
         self._last_commit_cost = time.monotonic() - started
         self._last_commit_time = time.monotonic()
 
@@ -1041,10 +1366,29 @@ class StoreWriter:
                                  "the store itself is intact") from exc
         fold.set_root_texts(self._root_texts())
 
+    def _load_batch(self, entry: Path) -> tuple[str, dict[str, np.ndarray], dict[str, Any]]:
+        """A journal batch; a damaged one, or one written for another store, is a StoreError naming it."""
+        try:
+            with np.load(entry, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+            kind, meta = str(arrays.pop("__kind__")), json.loads(str(arrays.pop("__meta__")))
+        except Exception as exc:  # a torn or overwritten file: zipfile's, numpy's or json's error
+            raise StoreError(f"{entry}: this journal batch is damaged ({type(exc).__name__}: {exc}) — move "
+                             f"{self.journal.folder} aside (e.g. `mv {self.journal.folder} {self.journal.folder}.damaged`) "
+                             "to drop the unfinished batches and rerun; the store itself is intact") from exc
+        owner = str(arrays.pop("__store__")) if "__store__" in arrays else None  # None: written before stores had ids
+        if owner is not None and owner != self.store_id:
+            if self._id_written:
+                raise _foreign(entry, self.journal.folder, self.path, owner, self.store_id)
+            self.journal.store_id = owner  # the store has no UUID yet: its killed writer had chosen this one
+        return kind, arrays, meta
+
     def _root_texts(self) -> dict[str, str]:
         texts = {"counterpoint_version": __version__, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                 "software": json.dumps(software_versions())}
-        return texts | ({"dataset_root": self.dataset_root} if self.dataset_root else {})
+                 "software": json.dumps(software_versions()), "store_id": self.store_id}
+        if self.dataset_root:
+            texts |= {"dataset_root": self.dataset_root, "dataset_roots": json.dumps(self.roots)}
+        return texts
 
     def _append_in_place(self, batches: list[tuple[Path, str, dict[str, np.ndarray], dict[str, Any]]]) -> bool:
         """Plan every append, record it (redo), write it under SWMR; False if the layout must change."""
@@ -1059,7 +1403,7 @@ class StoreWriter:
                 return False
             self._failed = fold.failed
             blocks = fold.appends.blocks()
-            record = write_redo(self.journal.folder, fold.appends, blocks, [entry for entry, *_ in batches])
+            record = write_redo(self.journal.folder, fold.appends, blocks, [entry for entry, *_ in batches], self.store_id)
             write_appends(handle, blocks, fold.appends.counts, fold.appends.texts)
         finish(self.path, record, [entry for entry, *_ in batches])
         return True
@@ -1103,7 +1447,16 @@ def _format_version(path: Path) -> int:
         return int(handle.attrs.get("format_version", 1))
 
 
-def _load_batch(entry: Path) -> tuple[str, dict[str, np.ndarray], dict[str, Any]]:
-    with np.load(entry, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
-    return str(arrays.pop("__kind__")), arrays, json.loads(str(arrays.pop("__meta__")))
+def _identity(path: Path) -> tuple[str | None, list[str]]:
+    """A store's UUID (None if it has none yet) and the dataset roots it was filled from."""
+    with _open(path) as handle:
+        attrs = {k: _text(handle.attrs[k]) for k in ("store_id", "dataset_root", "dataset_roots") if k in handle.attrs}
+    roots = json.loads(attrs["dataset_roots"]) if "dataset_roots" in attrs else [attrs.get("dataset_root", "")]
+    return attrs.get("store_id") or None, [r for r in roots if r]
+
+
+def _foreign(item: Path, journal: Path, store: Path, owner: str, store_id: str) -> StoreError:
+    return StoreError(f"{item}: written for another store (id {owner}), not for {store} (id {store_id}) — "
+                      f"{journal.name} was copied or moved here from beside another store and is not folded in; "
+                      f"move it aside (e.g. `mv {journal} {journal}.foreign`) and rerun, or put it back beside "
+                      "the store it belongs to and resume that one")

@@ -213,28 +213,46 @@ def redo_path(journal: Path) -> Path:
     return journal / REDO_NAME
 
 
-def write_redo(journal: Path, appends: Appends, blocks: list[Block], entries: list[Path]) -> Path:
-    """Record atomically (temporary name, fsync, rename) everything a commit is about to write."""
+def write_redo(journal: Path, appends: Appends, blocks: list[Block], entries: list[Path], store_id: str) -> Path:
+    """Record atomically (temporary name, fsync, rename) everything a commit is about to write, with
+    the UUID of the store it is for."""
     final = redo_path(journal)
     temporary = final.with_name(final.name + ".tmp")
     arrays = {f"b{i}": block.rows for i, block in enumerate(blocks)}
     meta = {"blocks": [[b.path, b.start] for b in blocks], "counts": appends.counts,
             "texts": {g: {k: v.decode("utf-8") for k, v in values.items()} for g, values in appends.texts.items()},
-            "entries": [e.name for e in entries]}
-    with open(temporary, "wb") as handle:
-        np.savez(handle, __meta__=np.array(json.dumps(meta)), **arrays)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, final)
+            "entries": [e.name for e in entries], "store_id": store_id}
+    try:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, __meta__=np.array(json.dumps(meta)), **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, final)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
     return final
 
 
-def read_redo(record: Path) -> tuple[list[Block], dict[str, dict[str, int]], dict[str, dict[str, bytes]], list[str]]:
+@dataclass
+class Redo:
+    """A commit's record: blocks to write, committed counts, text attributes, journal entries it
+    folds, and the UUID of the store it was written for (None: written before stores had one)."""
+
+    blocks: list[Block]
+    counts: dict[str, dict[str, int]]
+    texts: dict[str, dict[str, bytes]]
+    entries: list[str]
+    store_id: str | None
+
+
+def read_redo(record: Path) -> Redo:
+    """Read a redo record; a damaged one raises (OSError, ValueError, KeyError...: the caller names it)."""
     with np.load(record, allow_pickle=False) as data:
         meta = json.loads(str(data["__meta__"]))
         blocks = [Block(path, int(start), data[f"b{i}"]) for i, (path, start) in enumerate(meta["blocks"])]
     texts = {g: {k: v.encode("utf-8") for k, v in values.items()} for g, values in meta["texts"].items()}
-    return blocks, meta["counts"], texts, meta["entries"]
+    return Redo(blocks, meta["counts"], texts, meta["entries"], meta.get("store_id"))
 
 
 def fsync_file(path: Path) -> None:
@@ -250,16 +268,11 @@ def finish(store: Path, record: Path, entries: list[Path]) -> None:
     record.unlink(missing_ok=True)
 
 
-def replay_redo(store: Path, journal: Path) -> bool:
-    """Finish a commit a killed writer began (writes the same bytes again); True if there was one."""
-    record = redo_path(journal)
-    if not record.exists():
-        return False
-    blocks, counts, texts, entries = read_redo(record)
+def replay_redo(store: Path, journal: Path, redo: Redo) -> None:
+    """Finish a commit a killed writer began from its record (writes the same bytes again)."""
     with open_for_appending(store) as handle:
-        write_appends(handle, blocks, counts, texts)
-    finish(store, record, [journal / name for name in entries])
-    return True
+        write_appends(handle, redo.blocks, redo.counts, redo.texts)
+    finish(store, redo_path(journal), [journal / name for name in redo.entries])
 
 
 def text_attr_width(attrs: h5py.AttributeManager, key: str) -> int | None:

@@ -24,6 +24,7 @@ import numpy as np
 from counterpoint.data.manifest import Track
 from counterpoint.encoders.base import Embedding, Encoder
 from counterpoint.errors import CounterpointError, EncoderError
+from counterpoint.sources import FileState, SourceIdentity, is_changed
 from counterpoint.store import EncoderMeta, StoreWriter
 
 #: progress(encoder spec, tracks done, tracks of its modality) — called after every batch;
@@ -42,8 +43,11 @@ class EncoderRun:
     #: per output (store entry) of the encoder: its spec and the ids the store held before the run
     outputs: list[str] = field(default_factory=list)
     held: list[set[str]] = field(default_factory=list)
-    skipped: int = 0  # already in the store with the same fingerprint
-    embedded: int = 0
+    skipped: int = 0  # already in the store with the same fingerprint, from the same bytes
+    #: held by the store, but embedded from a file that changed since: embedded again, replacing those rows
+    changed: set[str] = field(default_factory=set)
+    embedded: int = 0  # the changed ones that were embedded again included
+    reembedded: int = 0
     failed: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -55,6 +59,8 @@ class Prepared(NamedTuple):
     item: Any
     error: str | None
     seconds: float
+    #: the file read, as found just before reading it (size, mtime, digest); None if it could not be read
+    source: FileState | None = None
 
 
 class Embedded(NamedTuple):
@@ -64,6 +70,7 @@ class Embedded(NamedTuple):
     track_id: str
     embeddings: tuple[Embedding, ...]
     seconds: float
+    source: FileState | None = None
 
 
 def describe_error(exc: BaseException) -> str:
@@ -105,12 +112,19 @@ def non_finite_part(embedding: Embedding) -> str | None:
 
 
 def prepare_track(encoder: Encoder, track: Track) -> Prepared:
-    """Read one track's file into the encoder's input; an error becomes its message."""
+    """Read one track's file into the encoder's input; an error becomes its message. The file's
+    identity (size, mtime, digest) is taken first, so a file changed while it is read is recorded
+    with its older identity and embedded again by the next run, never the other way round."""
     started = time.perf_counter()
+    path = track.path_for(encoder.modality)
     try:
-        return Prepared(track, encoder.prepare(track), None, time.perf_counter() - started)
+        source = FileState.read(path) if path is not None else None
+    except OSError:
+        source = None  # the encoder's own reading names the problem
+    try:
+        return Prepared(track, encoder.prepare(track), None, time.perf_counter() - started, source)
     except Exception as exc:  # one file's problem, whatever the library raised
-        return Prepared(track, None, describe_error(exc), time.perf_counter() - started)
+        return Prepared(track, None, describe_error(exc), time.perf_counter() - started, source)
 
 
 def embed_batch(encoder: Encoder, prepared: Sequence[Prepared]) -> tuple[list[Embedded], list[Failure]]:
@@ -139,7 +153,7 @@ def _embed_isolating_failures(encoder: Encoder, ok: list[Prepared], failures: li
         bad = next(((output, part) for output, e in zip(outputs, embeddings)
                     if (part := non_finite_part(e)) is not None), None)
         if bad is None:
-            finite.append(Embedded(p.track.id, embeddings, p.seconds + share))
+            finite.append(Embedded(p.track.id, embeddings, p.seconds + share, p.source))
         else:
             failures.append((p.track.id, "embed", f"track {p.track.id!r}: {bad[0].spec} gave NaN/inf in its {bad[1]}, "
                                                   f"not stored — {encoder.non_finite_hint}"))
@@ -149,24 +163,57 @@ def _embed_isolating_failures(encoder: Encoder, ok: list[Prepared], failures: li
 def begin_run(writer: StoreWriter, spec: str, metas: Sequence[EncoderMeta], tracks: Sequence[Track],
               progress: ProgressCallback | None) -> tuple[list[Track], EncoderRun]:
     """Declare the encoder ``spec``'s outputs (``metas``) to the store; the tracks still to embed
-    (those every output holds with its fingerprint are skipped) and the run's record, with the
-    skipped ones reported as done."""
+    and the run's record, with the skipped ones reported as done. Skipped: the tracks every output
+    holds with its fingerprint, embedded from the file the manifest names now, holding the same
+    bytes (:func:`changed_tracks`)."""
     held = [writer.begin_encoder(meta) for meta in metas]
-    todo = [t for t in tracks if not all(t.id in done for done in held)]
-    run = EncoderRun(spec, [meta.spec for meta in metas], held, skipped=len(tracks) - len(todo))
+    done = [t for t in tracks if all(t.id in ids for ids in held)]
+    changed = changed_tracks(writer, metas[0], done)
+    todo = [t for t in tracks if t.id in changed or not all(t.id in ids for ids in held)]
+    run = EncoderRun(spec, [meta.spec for meta in metas], held, skipped=len(tracks) - len(todo), changed=changed)
     if progress:
         progress(spec, run.skipped, len(tracks))
     return todo, run
 
 
+def changed_tracks(writer: StoreWriter, meta: EncoderMeta, tracks: Sequence[Track]) -> set[str]:
+    """The ids of ``tracks`` (held by the store) whose stored embedding of ``meta`` was computed from
+    another file than the manifest names now, or from bytes that changed since. A file that is
+    gone counts as changed (embedding it again records why it fails); a row embedded before
+    sources were recorded cannot be checked and counts as unchanged."""
+    if not tracks:
+        return set()
+    recorded = writer.recorded_sources(meta.spec)
+    changed = set()
+    for track in tracks:
+        path = track.path_for(meta.modality)
+        source = recorded.get(track.id)
+        if path is None or source is None:
+            continue
+        try:
+            if is_changed(source, *writer.source_location(path), path):
+                changed.add(track.id)
+        except OSError:
+            changed.add(track.id)
+    return changed
+
+
+def _identity(writer: StoreWriter, embedded: Embedded) -> SourceIdentity:
+    if embedded.source is None:
+        return SourceIdentity.unknown()
+    return embedded.source.identity(*writer.source_location(embedded.source.path))
+
+
 def record_batch(writer: StoreWriter, run: EncoderRun, embedded: Sequence[Embedded], failures: Sequence[Failure]) -> None:
-    """Journal one batch's embeddings (each output the tracks it lacks) and failures (the driver's
-    part, for every engine)."""
+    """Journal one batch's embeddings (each output the tracks it lacks, and the tracks whose file
+    changed, which replace their rows) and failures (the driver's part, for every engine)."""
     for index, (spec, held) in enumerate(zip(run.outputs, run.held)):
-        new = [e for e in embedded if e.track_id not in held]
+        new = [e for e in embedded if e.track_id not in held or e.track_id in run.changed]
         writer.add_embeddings(spec, [e.track_id for e in new], [e.embeddings[index] for e in new],
-                              [e.seconds for e in new])
-        writer.add_failures(spec, [f for f in failures if f[0] not in held])
+                              [e.seconds for e in new], sources=[_identity(writer, e) for e in new],
+                              replace=[e.track_id in run.changed for e in new])
+        writer.add_failures(spec, [f for f in failures if f[0] not in held or f[0] in run.changed])
     writer.maybe_commit()
     run.embedded += len(embedded)
+    run.reembedded += sum(e.track_id in run.changed for e in embedded)
     run.failed.extend(failures)
