@@ -109,6 +109,27 @@ def test_an_info_csv_row_pointed_at_another_file_is_embedded_again(tmp_path):
     assert store.tracks().set_index("id").loc["t0", "midi_filename"] == "midi/t2.mid"
 
 
+def test_a_changed_file_that_no_longer_reads_withdraws_its_old_embedding_until_it_embeds_again(tmp_path):
+    root, out = dataset(tmp_path / "ds"), tmp_path / "s.h5"
+    embed(root, out, "audio-stats")
+    good = (root / "audio/t0.wav").read_bytes()
+    (root / "audio/t0.wav").write_bytes(b"RIFF" + bytes(60))  # replaced by a file that cannot be decoded
+    output = embed(root, out, "audio-stats")
+    assert "1 failed" in line_of(output, "audio-stats")
+    store = Store(out)
+    assert sorted(store.pooled("audio-stats").obs["id"]) == ["t1", "t2", "t3"]  # the stale t0 is never served
+    assert sorted(store.frames("audio-stats").obs["id"]) == ["t1", "t2", "t3"]
+    assert store.encoder("audio-stats").n_tracks == 3 and store.withdrawn("audio-stats") == {"t0"}
+    assert store.failures().set_index("track_id").loc["t0", "encoder"] == "audio-stats"
+    with pytest.raises(StoreError, match="t0"):
+        store.frames("audio-stats", ids=["t0"])
+    (root / "audio/t0.wav").write_bytes(good)  # the original bytes again: the track is tried again and embeds
+    assert line_of(embed(root, out, "audio-stats"), "audio-stats").startswith("audio-stats: 1 embedded")
+    store = Store(out)
+    assert sorted(store.pooled("audio-stats").obs["id"]) == ["t0", "t1", "t2", "t3"] and store.withdrawn("audio-stats") == set()
+    assert store.failures().empty
+
+
 def test_size_and_mtime_are_trusted_and_anything_else_is_decided_by_the_digest(tmp_path):
     path = tmp_path / "a.bin"
     path.write_bytes(b"x" * 1000)

@@ -77,7 +77,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Set as AbstractSet
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,12 +213,23 @@ def _read_strings(dataset: h5py.Dataset) -> list[str]:
     return [_text(s) for s in _committed(dataset)]
 
 
-def _current_rows(ids: Sequence[str]) -> np.ndarray | None:
+def _current_rows(ids: Sequence[str], withdrawn: AbstractSet[str] = frozenset()) -> np.ndarray | None:
     """Rows holding the current embedding of each id (the last row of an id: a track embedded again
-    because its file changed is appended), in row order; None when every id has one row."""
+    because its file changed is appended), in row order, less the ids in ``withdrawn`` (see
+    :func:`_withdrawn`); None when every id has one row and none is withdrawn."""
     table = pd.Series(list(ids))
-    last = ~table.duplicated(keep="last").to_numpy()
-    return None if last.all() else np.flatnonzero(last)
+    current = ~table.duplicated(keep="last").to_numpy()
+    if withdrawn:
+        current &= ~table.isin(withdrawn).to_numpy()
+    return None if current.all() else np.flatnonzero(current)
+
+
+def _withdrawn(handle: h5py.File, spec: str) -> set[str]:
+    """Ids whose stored embedding of ``spec`` is withdrawn: a later run found their file changed and
+    could not embed it again, so it recorded a failure after the embedding (a successful embedding
+    resolves every earlier failure of its track). Readers never serve such a stale row."""
+    table = _failure_table(handle)
+    return set(table.loc[table["encoder"] == spec, "track_id"])
 
 
 def _read_sources(group: h5py.Group, rows: np.ndarray | None) -> list[SourceIdentity]:
@@ -349,7 +360,7 @@ class Store:
     def _record(key: str, group: h5py.Group) -> EncoderRecord:
         """What the store holds of one encoder; counts and sums over current rows (one per track)."""
         names = _read_strings(group["feature_names"]) if "feature_names" in group else None
-        rows = _current_rows(_read_strings(group["ids"]))
+        rows = _current_rows(_read_strings(group["ids"]), _withdrawn(group.file, _text(group.attrs["spec"])))
         compute, duration = _committed(group["compute_seconds"]), _committed(group["duration"])
         if rows is None:
             n_tracks, n_frames = committed_rows(group["ids"]), committed_rows(group["frames"])
@@ -469,7 +480,7 @@ class Store:
             group = handle["encoders"][record.key]
             ids = _read_strings(group["ids"])
             X = _committed(group["pooled"]).astype(np.float32, copy=False)
-        rows = _current_rows(ids)
+            rows = _current_rows(ids, _withdrawn(handle, record.spec))
         if rows is not None:
             X, ids = X[rows], [ids[i] for i in rows]
         return self._selected(EmbeddingMatrix(record.spec, record.modality, X, self._obs(ids), record.feature_names))
@@ -486,8 +497,9 @@ class Store:
             group = handle["encoders"][record.key]
             stored = _read_strings(group["ids"])
             offsets = _committed(group["frame_offsets"])
+            withdrawn = _withdrawn(handle, record.spec)
             if ids is None:
-                rows = _current_rows(stored)
+                rows = _current_rows(stored, withdrawn)
                 rows = np.arange(len(stored)) if rows is None else rows
                 ids = [stored[i] for i in rows]
                 frames, stamps = _committed(group["frames"]), _committed(group["timestamps"])
@@ -495,7 +507,7 @@ class Store:
                 per_stamps = [stamps[offsets[i]:offsets[i + 1]] for i in rows]
             else:
                 ids = list(ids)
-                row = {track_id: i for i, track_id in enumerate(stored)}  # the last row of an id wins
+                row = {track_id: i for i, track_id in enumerate(stored) if track_id not in withdrawn}  # the last row wins
                 missing = [i for i in ids if i not in row]
                 if missing:
                     raise StoreError(f"{self.path}: {record.spec} holds no frames of {len(missing)} of the ids asked for "
@@ -570,6 +582,13 @@ class Store:
         root = self.attrs.get("dataset_root", "")
         return [root] if root else []
 
+    def withdrawn(self, spec_or_name: str) -> set[str]:
+        """Ids whose embedding of this encoder is stored but withdrawn (their file changed and could not
+        be embedded again: the failures table says why); no reader serves them."""
+        record = self.encoder(spec_or_name)
+        with self._open() as handle:
+            return _withdrawn(handle, record.spec)
+
     def sources(self, spec_or_name: str) -> dict[str, SourceIdentity]:
         """Per track id, the identity of the file its current embedding was computed from
         (:class:`~counterpoint.sources.SourceIdentity`; ``known`` is False for rows written before
@@ -578,7 +597,7 @@ class Store:
         with self._open() as handle:
             group = handle["encoders"][record.key]
             ids = _read_strings(group["ids"])
-            rows = _current_rows(ids)
+            rows = _current_rows(ids, _withdrawn(handle, record.spec))
             identities = _read_sources(group, rows)
         return dict(zip(ids if rows is None else [ids[i] for i in rows], identities))
 
@@ -1277,9 +1296,11 @@ class StoreWriter:
                 self._present[key] = set(_read_strings(handle["encoders"][key]["ids"]))
         return set(self._present[key])
 
-    def recorded_sources(self, spec: str) -> dict[str, SourceIdentity]:
-        """Per track id, the identity of the file the stored embedding of ``spec`` was computed from."""
-        return Store(self.path).sources(spec)
+    def recorded_sources(self, spec: str) -> tuple[dict[str, SourceIdentity], set[str]]:
+        """Per track id, the identity of the file the stored embedding of ``spec`` was computed from; and
+        the ids whose stored embedding is withdrawn (:meth:`Store.withdrawn`)."""
+        store = Store(self.path)
+        return store.sources(spec), store.withdrawn(spec)
 
     def source_location(self, path: Path) -> tuple[int, str]:
         """Where a track's file is, as the store records it: (index of this run's dataset root, path inside it);

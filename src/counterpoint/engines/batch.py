@@ -180,11 +180,12 @@ def changed_tracks(writer: StoreWriter, meta: EncoderMeta, tracks: Sequence[Trac
     """The ids of ``tracks`` (held by the store) whose stored embedding of ``meta`` was computed from
     another file than the manifest names now, or from bytes that changed since. A file that is
     gone counts as changed (embedding it again records why it fails); a row embedded before
-    sources were recorded cannot be checked and counts as unchanged."""
+    sources were recorded cannot be checked and counts as unchanged. A withdrawn row (its changed
+    file failed to embed) is tried again, whatever its file is now."""
     if not tracks:
         return set()
-    recorded = writer.recorded_sources(meta.spec)
-    changed = set()
+    recorded, withdrawn = writer.recorded_sources(meta.spec)
+    changed = {track.id for track in tracks if track.id in withdrawn}
     for track in tracks:
         path = track.path_for(meta.modality)
         source = recorded.get(track.id)
