@@ -256,7 +256,7 @@ ALIGNED_HELP = ("Also compare on time-paired segments: segment retrieval within 
 ALIGNMENT_HELP = ("With --aligned: how audio time is paired with score time: identity (renderings), dtw (DTW on "
                   "chroma; paths kept beside the store), or auto (identity for rows whose audio_source is rendered:…).")
 
-#: ``--where COLUMN=VALUE`` of analyze, compare and probe (repeatable).
+#: ``--where COLUMN=VALUE`` of analyze, compare, probe and factors (repeatable; one that selects no track is an error).
 WHERE_HELP = ("Use only the tracks whose COLUMN reads VALUE, e.g. midi_source=original or "
               "midi_source=transcribed:basic-pitch-0.4.0 (repeatable: all must hold).")
 
@@ -755,7 +755,7 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
 @app.command("probe", cls=PlainUsageCommand)
 @friendly
 def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5)."),
-                  label: Optional[str] = typer.Option(None, "--label", "-l", help="Metadata column to predict (not needed with --model-path)."),
+                  label: Optional[str] = typer.Option(None, "--label", "-l", help="Metadata column to predict (not with --model-path: the saved probe has its own)."),
                   encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Encoder spec or name in the store."),
                   all_encoders: bool = typer.Option(False, "--all-encoders", help="Every encoder × every --model × --seeds seeds: probe_table.csv/json."),
                   model: list[str] = typer.Option(["linear"], "--model", "-m", help="linear | mlp | lstm | attention | package.module:Class | file.py:Class (repeatable with --all-encoders)."),
