@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from counterpoint.config import AnalysisOptions, CompareSettings, RunOptions, TrainSettings
+from counterpoint.config import (SEED_HIGH, AlignedSettings, AnalysisOptions, CompareSettings, FactorSettings, RunOptions,
+                                TrainSettings)
 from counterpoint.errors import CounterpointError
 from counterpoint.pipeline import run_pipeline
 from counterpoint.probes.models import parse_hidden_sizes
@@ -18,12 +19,25 @@ from counterpoint.probes.models import parse_hidden_sizes
     ("n_boot", -1, "n-boot = -1: give a whole number ≥ 1"),
     ("n_boot", 0, "n-boot = 0: give a whole number ≥ 1"),
     ("n_perm", 0, "n-perm = 0: give a whole number ≥ 1"),
-    ("seed", -3, "seed = -3: give a whole number ≥ 0"),
+    ("seed", -3, "seed = -3: give a whole number from 0 to 4294967295"),
     ("k", 2.5, "k = 2.5: give a whole number ≥ 1"),
 ])
 def test_compare_options_out_of_range_are_refused(option, value, message):
     with pytest.raises(CounterpointError, match=message):
         CompareSettings("style", **{option: value})
+
+
+@pytest.mark.parametrize("make", [lambda seed: CompareSettings("style", seed=seed),
+                                  lambda seed: AlignedSettings("style", seed=seed),
+                                  lambda seed: FactorSettings(seed=seed), lambda seed: TrainSettings(seed=seed),
+                                  lambda seed: AnalysisOptions("style", seed=seed)],
+                         ids=["compare", "aligned", "factors", "train", "analysis"])
+def test_every_settings_object_takes_the_seeds_numpy_takes_and_no_more(make):
+    """Seeds run from 0 to 2³²−1 everywhere (numpy's limit): the top one is kept, one more is a named error."""
+    assert SEED_HIGH == 2**32 - 1
+    assert make(SEED_HIGH).seed == SEED_HIGH
+    with pytest.raises(CounterpointError, match="4294967295"):
+        make(SEED_HIGH + 1)
 
 
 def test_hidden_sizes_are_parsed_or_refused_with_the_text_given():
@@ -58,7 +72,8 @@ def test_analysis_options_out_of_range_are_refused(options, message):
         AnalysisOptions("style", **options)
 
 
-@pytest.mark.parametrize("field, value", [("batch_size", -1), ("depth", -2), ("seed", -1), ("probe_seeds", 0)])
+@pytest.mark.parametrize("field, value", [("batch_size", -1), ("depth", -2), ("seed", -1), ("seed", 2**32),
+                                          ("probe_seeds", 0)])
 def test_run_options_are_checked_before_embedding(tmp_path: Path, field, value):
     options = RunOptions(dataset=str(tmp_path / "data"), out=str(tmp_path / "out"), **{field: value})
     with pytest.raises(CounterpointError, match=f"{field.replace('_', '-')} = {value}"):

@@ -236,3 +236,29 @@ def test_weights_fetch_musicnn_installs_the_wheel_without_its_dependencies(tmp_p
     assert_no_traceback(result)
     assert (tmp_path / "target" / "musicnn" / "MTT_musicnn" / ".index").read_bytes() == b"checkpoint index"
     assert "pip install --no-deps musicnn==0.1.0" in result.stderr and sys.executable in result.stderr
+
+
+def test_every_option_rule_names_options_its_command_has() -> None:
+    """A rule naming a flag its command lacks would never fire: each flag of OPTION_RULES is a real spelling."""
+    from counterpoint.cli import OPTION_RULES, Exclusive
+
+    commands = {" ".join(words): words for words in all_command_paths()}
+    root = typer.main.get_command(app)
+    for rule in OPTION_RULES:
+        command = root
+        for word in commands[rule.command]:
+            command = command.commands[word]
+        spellings = {opt for param in command.params for opt in [*param.opts, *getattr(param, "secondary_opts", [])]}
+        named = [rule.flag, *(rule.others if isinstance(rule, Exclusive) else (rule.needed,))]
+        assert set(named) <= spellings, (rule, set(named) - spellings)
+
+
+def test_options_that_agree_still_run_and_a_switch_left_on_is_no_conflict(tmp_path: Path) -> None:
+    """The rules fire on what was typed: --aligned with --compare (its default, typed) is fine; and the
+    same flags spelled in a params file are held to the same rules."""
+    params = tmp_path / "run.params"
+    params.write_text(f"--dataset {tmp_path / 'nowhere'}\n--aligned\n--compare\n")
+    result = invoke("run", "--params-file", params)
+    assert result.exit_code == 2 and "nowhere: no such dataset folder" in result.output, result.output
+    result = invoke("run", "--params-file", params, "--no-compare")
+    assert result.exit_code == 2 and "--aligned cannot be combined with --no-compare" in result.output, result.output

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -273,6 +274,63 @@ CASES = [
     Case("embed-with-a-damaged-redo-record", lambda s: ["embed", s["base"] / "three", "-e", "symbolic-stats", "-o",
                                                         damaged_journal(s, "redo.h5", "commit.redo")], (2,),
          ("commit.redo", "damaged", "aside")),
+    # issue 19: options that cannot combine, on every command that has some (OPTION_RULES)
+    Case("compare-layers-with-aligned", lambda s: ["compare", s["dollars"], "-l", "genre", "-o", out(s, "c4"), "--layers",
+                                                   "--aligned"], (2,), ("--layers cannot be combined with --aligned",)),
+    Case("compare-layers-with-group", lambda s: ["compare", s["dollars"], "-l", "genre", "-o", out(s, "c5"), "--layers",
+                                                 "--group", "genre"], (2,), ("--layers", "--group")),
+    Case("compare-alignment-without-aligned", lambda s: ["compare", s["dollars"], "-l", "genre", "-o", out(s, "c6"),
+                                                         "--alignment", "dtw"], (2,), ("--alignment needs --aligned",)),
+    Case("analyze-aligned-without-the-comparison", lambda s: ["analyze", s["dollars"], "-l", "genre", "-o", out(s, "a5"),
+                                                              "--aligned", "--no-compare"], (2,), ("--aligned", "--no-compare")),
+    Case("probe-model-path-with-training-options", lambda s: ["probe", s["dollars"], "--model-path", s["base"] / "saved",
+                                                              "-o", out(s, "p3"), "-l", "genre", "--epochs", 5], (2,),
+         ("--model-path cannot be combined with --label, --epochs",)),
+    Case("probe-all-encoders-with-encoder", lambda s: ["probe", s["dollars"], "-l", "genre", "--all-encoders",
+                                                       "-e", "symbolic-stats", "-o", out(s, "p4")], (2,),
+         ("--all-encoders cannot be combined with --encoder",)),
+    Case("probe-seeds-of-a-single-probe", lambda s: ["probe", s["dollars"], "-l", "genre", "-e", "symbolic-stats",
+                                                     "--seeds", 5, "-o", out(s, "p5")], (2,), ("--seeds needs --all-encoders",)),
+    Case("check-seed-without-resplit", lambda s: ["dataset", "check", s["base"] / "three", "--seed", 3], (2,),
+         ("--seed needs --resplit",)),
+    Case("check-tolerance-without-opening-files", lambda s: ["dataset", "check", s["base"] / "three", "--no-open-files",
+                                                             "--duration-tolerance", 5], (2,),
+         ("--no-open-files cannot be combined with --duration-tolerance",)),
+    Case("demo-factor-pieces-without-factors", lambda s: ["demo", out(s, "demo"), "--factor-pieces-per-style", 3], (2,),
+         ("--factor-pieces-per-style needs --factors",)),
+    Case("run-conflict-inside-the-params-file", lambda s: ["run", "--params-file",
+                                                           params(s, "conflict.params", b"--dataset x\n--aligned\n--no-compare\n")],
+         (2,), ("conflict.params", "--aligned cannot be combined with --no-compare")),
+    # --where that selects nothing, on every command that takes it
+    Case("compare-where-selects-nothing", lambda s: ["compare", s["dollars"], "-l", "genre", "-o", out(s, "c7"),
+                                                     "--where", "split=nonexistent"], (2,),
+         ("--where split=nonexistent selects no track", "'split'", "(empty) (8)")),
+    Case("compare-where-no-such-column", lambda s: ["compare", s["dollars"], "-l", "genre", "-o", out(s, "c8"),
+                                                    "--where", "nosuch=x"], (2,), ("'nosuch'", "genre")),
+    Case("analyze-where-selects-nothing", lambda s: ["analyze", s["dollars"], "-l", "genre", "-o", out(s, "a6"),
+                                                     "--where", "genre=rock"], (2,), ("genre=rock", "$x$ (4)", "$y^2$ (4)")),
+    Case("analyze-second-where-selects-nothing", lambda s: ["analyze", s["dollars"], "-l", "genre", "-o", out(s, "a7"),
+                                                            "--where", "genre=$x$", "--where", "id=d1"], (2,),
+         ("--where id=d1 selects no track of the tracks that --where genre=$x$ kept", "d0 (1)")),
+    Case("probe-where-selects-nothing", lambda s: ["probe", s["dollars"], "-l", "genre", "-e", "symbolic-stats",
+                                                   "-o", out(s, "p6"), "--where", "genre=rock"], (2,), ("genre=rock",)),
+    Case("factors-where-selects-nothing", lambda s: ["factors", s["dollars"], "-o", out(s, "f1"), "--where", "genre=rock"],
+         (2,), ("genre=rock",)),
+    # seeds beyond numpy's 2³²−1
+    Case("compare-seed-2-to-the-32", lambda s: ["compare", s["dollars"], "-l", "genre", "-o", out(s, "c9"),
+                                                "--n-boot", 5, "--n-perm", 5, "--seed", 2**32], (2,), ("--seed", "4294967295")),
+    Case("probe-seed-2-to-the-32", lambda s: ["probe", s["dollars"], "-l", "genre", "-e", "symbolic-stats",
+                                              "-o", out(s, "p7"), "--epochs", 2, "--seed", 2**32], (2,),
+         ("--seed", "4294967295")),
+    # params files that are not UTF-8, or a flag without its value
+    Case("run-params-latin-1", lambda s: ["run", "--params-file", params(s, "latin1.params", b"--dataset caf\xe9\n")],
+         (2,), ("latin1.params is not UTF-8 text", "save it as UTF-8")),
+    Case("run-params-utf-16-with-bom", lambda s: ["run", "--params-file",
+                                                  params(s, "utf16.params", "--dataset nowhere-\u00e9\n".encode("utf-16"))],
+         (2,), ("nowhere-\u00e9: no such dataset folder",)),
+    Case("run-params-flag-without-value", lambda s: ["run", "--params-file",
+                                                     params(s, "novalue.params", b"--label genre\n--dataset\n")], (2,),
+         ("novalue.params line 2", "--dataset needs a value")),
 ]
 
 
@@ -354,6 +412,14 @@ def damaged_journal(stores: dict[str, Path], name: str, damaged: str) -> Path:
     (journal_dir(path) / damaged).write_bytes(b"PK\x03\x04 cut short")
     return path
 
+
+
+
+def params(stores: dict[str, Path], name: str, content: bytes) -> Path:
+    """A params file holding exactly ``content`` (bytes, so its encoding is the test's choice)."""
+    path = stores["base"] / name
+    path.write_bytes(content)
+    return path
 
 def empty_legacy_file(stores: dict[str, Path]) -> Path:
     """A file in the student tools' layout whose sections hold no recording."""
@@ -451,3 +517,40 @@ def test_unreadable_audio_and_midi_are_named_permission_denied_and_the_other_tra
         assert all(text in errors for text in locked), errors
     finally:
         shutil.rmtree(base)
+
+
+@pytest.mark.parametrize("options, named", [
+    ([], ("no label column 'class' (the default label, which only class-folder datasets have)", "genre", "--label")),
+    (["--label", "style"], ("no label column 'style'", "genre")),
+    (["--label", "genre", "--group", "work"], ("no group column 'work'", "genre", "--group")),
+])
+def test_run_checks_its_label_and_group_columns_before_embedding(tmp_path: Path, options, named) -> None:
+    """A run whose label or group the dataset lacks stops before any embedding: no store is written."""
+    root = make_info_csv_dataset(tmp_path / "data", [
+        {"id": f"t{i}", "audio_filename": f"t{i}.wav", "midi_filename": f"t{i}.mid", "genre": "ab"[i % 2]}
+        for i in range(4)])
+    result = run("run", "--dataset", root, "--out", tmp_path / "out", "--encoders", "symbolic-stats", *options)
+    assert_handled(result, (2,), *named)
+    assert not (tmp_path / "out" / "embeddings.h5").exists()
+
+
+def test_run_carries_the_dataset_checks_warnings_into_its_output_and_report(tmp_path: Path) -> None:
+    """A pair whose audio lasts 1 s and its MIDI 10 s: the run says so before embedding, lists it in
+    dataset_warnings.csv, and the report's notes (page and metrics.json) carry it."""
+    rows = [{"id": f"t{i}", "audio_filename": f"t{i}.wav", "midi_filename": f"t{i}.mid", "genre": "ab"[i % 2]}
+            for i in range(8)]
+    root = make_info_csv_dataset(tmp_path / "data", rows)
+    write_midi(root / "t3.mid", [60 + k % 12 for k in range(40)])  # 40 notes of 0.25 s: 10 s against 1 s of audio
+    out_dir = tmp_path / "out"
+    result = run("run", "--dataset", root, "--out", out_dir, "--encoders", "symbolic-stats", "--label", "genre",
+                 "--probe-models", "")
+    assert_handled(result, (0,), "1 warning(s)")
+    warning = "track 't3' (" + str(root / "t3.mid") + "): audio lasts 1.0 s but the MIDI 10.0 s"
+    output = result.output
+    assert warning in output and output.index(warning) < output.index("embedding ")
+    listed = list(csv.DictReader(io.StringIO((out_dir / "dataset_warnings.csv").read_text())))
+    assert [row["track_id"] for row in listed] == ["t3"]
+    page = (out_dir / "report" / "index.html").read_text()
+    assert "audio lasts 1.0 s but the MIDI 10.0 s" in page
+    notes = json.loads((out_dir / "report" / "metrics.json").read_text())["notes"]
+    assert any(warning in note for note in notes), notes

@@ -99,6 +99,8 @@ def test_a_batch_that_keeps_killing_its_actor_is_recorded_and_the_rest_embedded(
     lost = {track_id for track_id, _, _ in run.failed}
     assert "high/piece1" in lost and len(lost) == 2  # the culprit and the other track of its batch
     assert all(stage == "embed" and "died 3 times" in message for _, stage, message in run.failed)
+    for track_id, _, message in run.failed:  # each names the file it was reading, not only a Ray process
+        assert f"({root / track_id}.mid)" in message, message
     assert run.embedded == 4
     store = Store(out)
     store.verify()

@@ -1,3 +1,5 @@
+import codecs
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -44,3 +46,37 @@ def test_params_file_of_flags_and_toml_give_the_same_options(tmp_path):
     bad.write_text("--depth deep\n")
     with pytest.raises(CounterpointError, match="line 1.*needs a int"):
         read_params_file(bad)
+
+
+@pytest.mark.parametrize("encoding, mark", [("utf-8", b""), ("utf-8", codecs.BOM_UTF8), ("utf-16-le", codecs.BOM_UTF16_LE),
+                                            ("utf-16-be", codecs.BOM_UTF16_BE)])
+def test_params_files_in_utf8_or_utf16_with_its_mark_read_the_same(tmp_path, encoding, mark):
+    """What Notepad saves (UTF-8 with a mark, "Unicode" = UTF-16 LE with a mark) reads as plain UTF-8 does."""
+    for name, text in (("run.params", "--dataset données/corpus\n--label style\n--no-compare\n"),
+                       ("run.toml", 'dataset = "données/corpus"\nlabel = "style"\ncompare = false\n')):
+        path = tmp_path / name
+        path.write_bytes(mark + text.encode(encoding))
+        assert read_params_file(path) == {"dataset": "données/corpus", "label": "style", "compare": False}
+
+
+@pytest.mark.parametrize("name, content", [("latin1.params", "--dataset données\n".encode("latin-1")),
+                                           ("latin1.toml", 'dataset = "données"\n'.encode("latin-1")),
+                                           ("unmarked-utf16.params", "--dataset d\n".encode("utf-16-le"))])
+def test_params_files_in_other_encodings_are_a_named_error(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(CounterpointError, match=f"{name} is not UTF-8 text.*save it as UTF-8"):
+        read_params_file(path)
+
+
+def test_a_flag_without_its_value_is_an_error_naming_its_line_and_switches_stand_alone(tmp_path):
+    path = tmp_path / "run.params"
+    path.write_text("--aligned\n--no-compare\n--strict-paths\n--label style\n")
+    assert read_params_file(path) == {"aligned": True, "compare": False, "strict_paths": True, "label": "style"}
+    path.write_text("--label style\n# the corpus\n--dataset   # forgot it\n")
+    with pytest.raises(CounterpointError, match="run.params line 3: --dataset needs a value"):
+        read_params_file(path)
+    toml = tmp_path / "run.toml"
+    toml.write_text("dataset = true\n")
+    with pytest.raises(CounterpointError, match="option 'dataset' needs a str value, got true"):
+        read_params_file(toml)

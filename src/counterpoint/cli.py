@@ -9,18 +9,19 @@ import sys
 import tempfile
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.table import Table
 from rich.text import Text
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperOption
 
 from counterpoint import __version__
 from counterpoint.console import console, task_progress
-from counterpoint.config import (DEMO_ENCODERS, AlignedSettings, CompareSettings, FactorSettings, RunOptions,
-                                TrainSettings, default, figure_formats)
+from counterpoint.config import (DEMO_ENCODERS, SEED_HIGH, SEED_LOW, AlignedSettings, CompareSettings, FactorSettings,
+                                RunOptions, TrainSettings, default, figure_formats)
 from counterpoint.data.tolerance import DURATION_TOLERANCE_FRACTION, DURATION_TOLERANCE_S
 from counterpoint.data.transcribe import TranscribeSettings
 from counterpoint.errors import CounterpointError
@@ -38,12 +39,115 @@ def fields_of_run_options() -> list[str]:
     return [f.name for f in fields(RunOptions)]
 
 
+@dataclass(frozen=True)
+class Exclusive:
+    """On ``command``, ``flag`` cannot go with any of ``others`` (flags as typed, ``--no-compare`` for a
+    switch turned off); ``advice`` says why and what to do instead."""
+
+    command: str
+    flag: str
+    others: tuple[str, ...]
+    advice: str
+
+
+@dataclass(frozen=True)
+class Requires:
+    """On ``command``, ``flag`` means nothing without ``needed``; ``advice`` says why."""
+
+    command: str
+    flag: str
+    needed: str
+    advice: str
+
+
+_TRAINING = ("--label", "--encoder", "--all-encoders", "--model", "--hidden", "--dropout", "--epochs", "--patience",
+             "--lr", "--batch-size", "--seed", "--seeds", "--depth", "--group")
+
+#: Every pair of options that cannot combine, checked in one place (:func:`refuse_conflicts`) before a command runs.
+OPTION_RULES: tuple[Exclusive | Requires, ...] = (
+    Exclusive("compare", "--layers", ("--aligned", "--alignment", "--segment-seconds", "--group", "--k"),
+              "--layers makes the layer maps instead of the comparison, and the maps use none of these — run "
+              "compare once with --layers and once without"),
+    Requires("compare", "--alignment", "--aligned", "it chooses how the time-aligned comparison pairs audio and score"),
+    Requires("compare", "--segment-seconds", "--aligned", "it sets the segments of the time-aligned comparison"),
+    Requires("compare", "--audio", "--layers", "it chooses the audio encoder of the layer maps"),
+    Requires("compare", "--symbolic", "--layers", "it chooses the symbolic encoder of the layer maps"),
+    Exclusive("analyze", "--aligned", ("--no-compare",),
+              "the time-aligned comparison is part of the comparison — drop one of them"),
+    Requires("analyze", "--probe-seeds", "--probe-models", "without probe models no probe is trained"),
+    Exclusive("run", "--aligned", ("--no-compare",),
+              "the time-aligned comparison is part of the comparison — drop one of them"),
+    Exclusive("probe", "--model-path", _TRAINING,
+              "a saved probe is evaluated as it was trained (its encoder, label, model and settings) — drop them, "
+              "or drop --model-path to train a new probe"),
+    Exclusive("probe", "--all-encoders", ("--encoder", "--seed"),
+              "--all-encoders probes every encoder with seeds 0..N-1 (--seeds N) — drop them, or drop --all-encoders "
+              "to train one probe"),
+    Requires("probe", "--seeds", "--all-encoders", "a single probe uses one --seed"),
+    Requires("dataset check", "--label", "--resplit", "it stratifies the splits --resplit writes"),
+    Requires("dataset check", "--seed", "--resplit", "it seeds the splits --resplit writes"),
+    Exclusive("dataset check", "--no-open-files", ("--duration-tolerance", "--duration-tolerance-fraction"),
+              "durations are measured only when the files are opened — drop --no-open-files or the tolerance"),
+    Requires("demo", "--factor-pieces-per-style", "--factors", "it sizes the designed corpus of --factors"),
+)
+
+
+def command_name(ctx: typer.Context) -> str:
+    """``compare``, or ``dataset check`` for a command of a group under the main command."""
+    if ctx.parent is not None and ctx.parent.parent is not None:
+        return f"{ctx.parent.info_name} {ctx.info_name}"
+    return ctx.info_name or ""
+
+
+def typed_flag(param: object, value: object) -> str | None:
+    """How the option ``param`` with ``value`` is written on a command line: ``--out``, ``--no-compare`` for
+    a switch turned off; None for an argument, or a switch without a spelling for off, given as off."""
+    if not isinstance(param, TyperOption):
+        return None
+    if param.is_flag and not value:
+        return param.secondary_opts[0] if param.secondary_opts else None
+    return max(param.opts, key=len)
+
+
+def flags_on_command_line(ctx: typer.Context) -> set[str]:
+    """The options given on the command line, as typed (see :func:`typed_flag`)."""
+    given = set()
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)
+        flag = typed_flag(param, ctx.params.get(param.name))
+        if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT") and flag is not None:
+            given.add(flag)
+    return given
+
+
+def option_conflict(command: str, given: set[str]) -> str | None:
+    """The message for the first rule of :data:`OPTION_RULES` that the options ``given`` to ``command`` break."""
+    for rule in OPTION_RULES:
+        if rule.command != command or rule.flag not in given:
+            continue
+        if isinstance(rule, Exclusive):
+            clashing = [other for other in rule.others if other in given]
+            if clashing:
+                return f"{rule.flag} cannot be combined with {', '.join(clashing)}: {rule.advice}"
+        elif rule.needed not in given:
+            return f"{rule.flag} needs {rule.needed}: {rule.advice} — add {rule.needed} or drop {rule.flag}"
+    return None
+
+
 class PlainUsageCommand(TyperCommand):
     """Usage lines in the usual convention, ``ROOT`` for a required argument and ``[OUT]`` for an
-    optional one (typer writes ``{ROOT}``)."""
+    optional one (typer writes ``{ROOT}``); options that cannot combine (:data:`OPTION_RULES`) are
+    an error (exit status 2) before the command runs."""
 
     def collect_usage_pieces(self, ctx) -> list[str]:
         return [re.sub(r"^\{(.*)\}", r"\1", piece) for piece in super().collect_usage_pieces(ctx)]
+
+    def invoke(self, ctx: typer.Context):
+        conflict = option_conflict(command_name(ctx), flags_on_command_line(ctx))
+        if conflict is not None:
+            _note(_styled("error:", "red", conflict))
+            raise typer.Exit(2)
+        return super().invoke(ctx)
 
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
@@ -109,6 +213,19 @@ def _above_zero(value: float) -> float:
     return value
 
 
+def _seed(value: int) -> int:
+    """Typer callback of every ``--seed``: a whole number in 0 … 2³²−1, what numpy's generators take."""
+    if not SEED_LOW <= value <= SEED_HIGH:
+        raise typer.BadParameter(f"Input should be a seed, greater than or equal to {SEED_LOW} and less than or equal "
+                                 f"to {SEED_HIGH} (2³²−1), got {value}")
+    return value
+
+
+def seed_option(default_seed: int, help_text: str = "Seed of every random choice."):
+    """The one definition of every ``--seed`` option (range checked by :func:`_seed`)."""
+    return typer.Option(default_seed, "--seed", callback=_seed, help=f"{help_text} ({SEED_LOW} … {SEED_HIGH})")
+
+
 def _probability(value: float) -> float:
     """Typer callback for a probability in [0, 1) such as dropout."""
     if not 0 <= value < 1:
@@ -139,7 +256,7 @@ ALIGNED_HELP = ("Also compare on time-paired segments: segment retrieval within 
 ALIGNMENT_HELP = ("With --aligned: how audio time is paired with score time: identity (renderings), dtw (DTW on "
                   "chroma; paths kept beside the store), or auto (identity for rows whose audio_source is rendered:…).")
 
-#: ``--where COLUMN=VALUE`` of analyze, compare and probe (repeatable).
+#: ``--where COLUMN=VALUE`` of analyze, compare, probe and factors (repeatable; one that selects no track is an error).
 WHERE_HELP = ("Use only the tracks whose COLUMN reads VALUE, e.g. midi_source=original or "
               "midi_source=transcribed:basic-pitch-0.4.0 (repeatable: all must hold).")
 
@@ -361,7 +478,7 @@ def dataset_check(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
                   resplit: bool = typer.Option(False, "--resplit",
                                                help="Write <manifest>.resplit.csv with splits recomputed by group."),
                   label: Optional[str] = typer.Option(None, help="With --resplit: the label the new splits are stratified by."),
-                  seed: int = typer.Option(0, min=0, help="With --resplit: seed of the new splits.")) -> None:
+                  seed: int = seed_option(0, "With --resplit: seed of the new splits.")) -> None:
     """Print tracks, pairs, label counts, warnings and every problem of a dataset. Exit status 1 if any problem.
 
     Example: counterpoint dataset check ~/data/my-corpus
@@ -654,7 +771,7 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     depth: int = typer.Option(RUN_DEFAULTS.depth, min=0,
                                               help="Cut hierarchical labels like rock/indie to this depth in every section (0: whole)."),
                     group: Optional[str] = typer.Option(None, help="Column whose values never straddle splits or folds (default: the dataset's group column)."),
-                    seed: int = typer.Option(RUN_DEFAULTS.seed, min=0, help="Seed of every random choice."),
+                    seed: int = seed_option(RUN_DEFAULTS.seed),
                     compare: bool = typer.Option(RUN_DEFAULTS.compare, "--compare/--no-compare",
                                                  help="Also compare audio with symbolic spaces (when the store has both)."),
                     probe_models: str = typer.Option("", help="Probe models for a probe table in the report, e.g. linear,mlp (empty: none)."),
@@ -681,7 +798,7 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
 @app.command("probe", cls=PlainUsageCommand)
 @friendly
 def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5)."),
-                  label: Optional[str] = typer.Option(None, "--label", "-l", help="Metadata column to predict (not needed with --model-path)."),
+                  label: Optional[str] = typer.Option(None, "--label", "-l", help="Metadata column to predict (not with --model-path: the saved probe has its own)."),
                   encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Encoder spec or name in the store."),
                   all_encoders: bool = typer.Option(False, "--all-encoders", help="Every encoder × every --model × --seeds seeds: probe_table.csv/json."),
                   model: list[str] = typer.Option(["linear"], "--model", "-m", help="linear | mlp | lstm | attention | package.module:Class | file.py:Class (repeatable with --all-encoders)."),
@@ -695,7 +812,7 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
                   patience: int = typer.Option(TRAIN_DEFAULTS.patience, min=1, help="Stop after this many epochs without a better validation macro-F1."),
                   lr: float = typer.Option(TRAIN_DEFAULTS.lr, callback=_above_zero, help="Adam learning rate."),
                   batch_size: int = typer.Option(TRAIN_DEFAULTS.batch_size, min=1, help="Tracks per training batch."),
-                  seed: int = typer.Option(TRAIN_DEFAULTS.seed, min=0, help="Seed of the split and the training (single probe)."),
+                  seed: int = seed_option(TRAIN_DEFAULTS.seed, "Seed of the split and the training (single probe)."),
                   seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Seeds 0..N-1 per encoder × model (--all-encoders)."),
                   depth: int = typer.Option(RUN_DEFAULTS.depth, min=0, help="Cut hierarchical labels like rock/indie to this depth (0: whole)."),
                   where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
@@ -757,7 +874,7 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     n_perm: int = typer.Option(default(CompareSettings, "n_perm"), min=1, help="Fewest permutations per p-value: raised to what the verdict's Holm family needs (10·m/0.05 − 1 for m tests; with --aligned or --layers, each table's family, at most 9,999) unless --fixed-n-perm."),
                     fixed_n_perm: bool = typer.Option(False, "--fixed-n-perm", help="Use --n-perm as given, even when too few for a table's Holm family (a note says so)."),
                     where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
-                    seed: int = typer.Option(default(CompareSettings, "seed"), min=0, help="Seed of every random choice."),
+                    seed: int = seed_option(default(CompareSettings, "seed")),
                     figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP),
                     layers: bool = typer.Option(False, "--layers", help="Instead of the comparison: the layer × layer "
                                                 "debiased-CKA map of audio encoders embedded with layers=all (OUT/layers/)."),
@@ -841,7 +958,7 @@ def factors_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     n_perm: int = typer.Option(default(FactorSettings, "n_perm"), min=1, help="Fewest permutations per p-value: raised to what each table's Holm family needs (10·m/0.05 − 1 for m tests, at most 9,999) unless --fixed-n-perm."),
                     fixed_n_perm: bool = typer.Option(False, "--fixed-n-perm", help="Use --n-perm as given, even when too few for a table's Holm family (a note says so)."),
                     where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
-                    seed: int = typer.Option(default(FactorSettings, "seed"), min=0, help="Seed of every random choice."),
+                    seed: int = seed_option(default(FactorSettings, "seed")),
                     figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP)) -> None:
     """Piece vs rendering vs transcription: variance shares, CKA between renderings, ground truth vs transcribed MIDI.
 
@@ -883,7 +1000,7 @@ def _run_pipeline(options) -> Path:
 def demo_data_command(out: Path = typer.Argument(..., metavar="OUT", help="Folder to write the corpus into."),
                       pieces_per_style: int = typer.Option(30, min=1, help="Works per style (one excerpt each)."),
                       seconds: float = typer.Option(30.0, callback=_above_zero, help="Excerpt length in seconds."),
-                      seed: int = typer.Option(0, min=0, help="Seed of every choice (instruments, splits)."),
+                      seed: int = seed_option(0, "Seed of every choice (instruments, splits)."),
                       workers: int = typer.Option(2, min=1, help="Processes for parsing and rendering.")) -> None:
     """Build a paired audio/MIDI corpus offline from music21's scores (several styles, with info.csv).
 
@@ -901,7 +1018,7 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), metavar="OUT", 
                  encoders: str = typer.Option("", help=f"Encoder specs (default: {DEMO_ENCODERS})."),
                  pieces_per_style: int = typer.Option(30, min=1, help="Works per style in the corpus."),
                  seconds: float = typer.Option(30.0, callback=_above_zero, help="Excerpt length in seconds."),
-                 seed: int = typer.Option(0, min=0, help="Seed."),
+                 seed: int = seed_option(0),
                  factors: bool = typer.Option(False, "--factors", help="Instead of the main report: the designed "
                                               "experiment of `counterpoint factors` on demo pieces (two SoundFonts, "
                                               "basic-pitch transcriptions), in OUT/factors/."),
@@ -943,7 +1060,7 @@ def run_command(ctx: typer.Context,
                 depth: int = typer.Option(RUN_DEFAULTS.depth, min=0, help="Hierarchical label depth (0: whole label)."),
                 group: str = typer.Option(RUN_DEFAULTS.group, help="Column whose values never straddle splits or folds."),
                 batch_size: int = typer.Option(RUN_DEFAULTS.batch_size, min=0, help="Tracks per model call (0: encoder default)."),
-                seed: int = typer.Option(RUN_DEFAULTS.seed, min=0, help="Seed of every random choice."),
+                seed: int = seed_option(RUN_DEFAULTS.seed),
                 compare: bool = typer.Option(RUN_DEFAULTS.compare, "--compare/--no-compare",
                                              help="Compare audio with symbolic spaces."),
                 probe_models: str = typer.Option(RUN_DEFAULTS.probe_models, help="Probe models for the report (empty: none)."),
@@ -973,11 +1090,18 @@ def run_command(ctx: typer.Context,
     options = RunOptions()
     if params_file is not None:
         flags = {param.name: param for param in ctx.command.params}
+        given = flags_on_command_line(ctx)
         for key, value in read_params_file(params_file).items():
             try:
                 setattr(options, key, flags[key].process_value(ctx, value))  # the ranges the flags have
             except typer.BadParameter as exc:
                 raise CounterpointError(f"{params_file}: --{key.replace('_', '-')} {value}: {exc.message}") from None
+            flag = typed_flag(flags[key], value)
+            if flag is not None and ctx.get_parameter_source(key).name != "COMMANDLINE":
+                given.add(flag)
+        conflict = option_conflict("run", given)
+        if conflict is not None:
+            raise CounterpointError(f"{params_file} with the command line: {conflict}")
     for key in fields_of_run_options():
         if params_file is None or ctx.get_parameter_source(key).name == "COMMANDLINE":
             setattr(options, key, ctx.params[key])

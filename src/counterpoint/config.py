@@ -40,13 +40,24 @@ def figure_formats(text: str) -> tuple[str, ...]:
     return formats
 
 
-def require_whole(name: str, value: object, lowest: int) -> None:
-    """Raise a :class:`CounterpointError` unless ``value`` is a whole number ≥ ``lowest``.
+#: The seeds every random choice accepts (numpy's generators take 0 … 2³²−1); every seed option has this range.
+SEED_LOW, SEED_HIGH = 0, 2**32 - 1
+
+
+def require_whole(name: str, value: object, lowest: int, highest: int | None = None) -> None:
+    """Raise a :class:`CounterpointError` unless ``value`` is a whole number ≥ ``lowest`` (and ≤ ``highest``).
 
     ``name`` is the option as a user types it (``n_boot`` is shown as ``n-boot``).
     """
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < lowest:
-        raise CounterpointError(f"{name.replace('_', '-')} = {value!r}: give a whole number ≥ {lowest}")
+    if (isinstance(value, bool) or not isinstance(value, Integral) or value < lowest
+            or (highest is not None and value > highest)):
+        within = f"from {lowest} to {highest}" if highest is not None else f"≥ {lowest}"
+        raise CounterpointError(f"{name.replace('_', '-')} = {value!r}: give a whole number {within}")
+
+
+def require_seed(value: object, name: str = "seed") -> None:
+    """Raise a :class:`CounterpointError` unless ``value`` is a seed, a whole number in ``SEED_LOW`` … ``SEED_HIGH``."""
+    require_whole(name, value, SEED_LOW, SEED_HIGH)
 
 
 def default(cls: type, name: str) -> Any:
@@ -82,8 +93,9 @@ class CompareSettings:
     scale_n_perm: bool = True
 
     def __post_init__(self) -> None:
-        for name, lowest in (("k", 1), ("n_boot", 1), ("n_perm", 1), ("max_n_pairwise", 4), ("seed", 0)):
+        for name, lowest in (("k", 1), ("n_boot", 1), ("n_perm", 1), ("max_n_pairwise", 4)):
             require_whole(name, getattr(self, name), lowest)
+        require_seed(self.seed)
         if self.depth is not None:
             require_whole("depth", self.depth, 0)
 
@@ -116,8 +128,9 @@ class AlignedSettings:
     scale_n_perm: bool = True
 
     def __post_init__(self) -> None:
-        for name, lowest in (("n_boot", 1), ("n_perm", 1), ("max_segments", 8), ("seed", 0)):
+        for name, lowest in (("n_boot", 1), ("n_perm", 1), ("max_segments", 8)):
             require_whole(name, getattr(self, name), lowest)
+        require_seed(self.seed)
         if self.depth is not None:
             require_whole("depth", self.depth, 0)
         if self.alignment not in ALIGNMENTS:
@@ -145,11 +158,12 @@ class TrainSettings:
     def __post_init__(self) -> None:
         whole = all(isinstance(getattr(self, name), int) and not isinstance(getattr(self, name), bool)
                     for name in ("epochs", "patience", "batch_size", "seed"))
-        if (not whole or min(self.epochs, self.patience, self.batch_size) < 1 or self.seed < 0
+        if (not whole or min(self.epochs, self.patience, self.batch_size) < 1 or not SEED_LOW <= self.seed <= SEED_HIGH
                 or not (math.isfinite(self.lr) and self.lr > 0)
                 or not (math.isfinite(self.weight_decay) and self.weight_decay >= 0)):
             raise CounterpointError(f"training settings {self}: epochs, patience and batch_size must be whole numbers "
-                                    "≥ 1, seed ≥ 0, lr a finite number > 0 and weight_decay ≥ 0")
+                                    f"≥ 1, seed from {SEED_LOW} to {SEED_HIGH}, lr a finite number > 0 and "
+                                    "weight_decay ≥ 0")
         if not 0 <= self.dropout < 1:
             raise CounterpointError(f"dropout = {self.dropout!r}: give a probability in [0, 1)")
         object.__setattr__(self, "hidden", tuple(self.hidden))
@@ -176,7 +190,7 @@ class AnalysisOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "figure_formats", figure_formats(",".join(self.figure_formats)))
-        require_whole("seed", self.seed, 0)
+        require_seed(self.seed)
         require_whole("probe seeds", self.probe_seeds, 1)
         if self.depth is not None:
             require_whole("depth", self.depth, 0)
@@ -220,8 +234,9 @@ class RunOptions:
         """Raise a :class:`CounterpointError` for a whole-number option out of range or an unknown engine."""
         from counterpoint.engines import check_engine
 
-        for name, lowest in (("depth", 0), ("batch_size", 0), ("seed", 0), ("probe_seeds", 1)):
+        for name, lowest in (("depth", 0), ("batch_size", 0), ("probe_seeds", 1)):
             require_whole(name, getattr(self, name), lowest)
+        require_seed(self.seed)
         check_engine(self.engine, self.ray_address or None)
 
     def analysis(self) -> AnalysisOptions:
@@ -260,5 +275,6 @@ class FactorSettings:
     scale_n_perm: bool = True
 
     def __post_init__(self) -> None:
-        for name, lowest in (("k", 1), ("n_boot", 1), ("n_perm", 1), ("seed", 0)):
+        for name, lowest in (("k", 1), ("n_boot", 1), ("n_perm", 1)):
             require_whole(name, getattr(self, name), lowest)
+        require_seed(self.seed)

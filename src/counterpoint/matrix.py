@@ -37,6 +37,30 @@ def require_column(columns: Sequence[str], name: str, option: str, store: str | 
                          f"— pass one of those as --{option}")
 
 
+def matching_rows(table: pd.DataFrame, column: str, value: str, store: str | Path) -> np.ndarray:
+    """Boolean mask [N] of the rows of ``table`` whose ``column`` reads ``value`` (as text, stripped; what
+    ``--where COLUMN=VALUE`` selects). A :class:`StoreError` lists the columns when there is no such column."""
+    require_column(list(table.columns), column, "where", store)
+    return _text(table[column]) == value.strip()
+
+
+def require_selection(table: pd.DataFrame, selection: Sequence[tuple[str, str]], store: str | Path) -> None:
+    """Raise a :class:`StoreError` unless the ``(column, value)`` filters of ``selection``, applied in turn,
+    keep a row of ``table``: it names the filter that keeps none and lists the column's 10 most frequent
+    values among the rows the filters before it kept (or the columns, when there is no such column)."""
+    for position, (column, value) in enumerate(selection):
+        mask = matching_rows(table, column, value, store)
+        if not mask.any():
+            counts = pd.Series(_text(table[column]), dtype=object).value_counts()
+            shown = ", ".join(f"{v or '(empty)'} ({n})" for v, n in counts.head(10).items()) or "none, no tracks"
+            more = f" … (+{len(counts) - 10} more)" if len(counts) > 10 else ""
+            among = (" of the tracks that " + " and ".join(f"--where {c}={v}" for c, v in selection[:position])
+                     + " kept" if position else "")
+            raise StoreError(f"{store}: --where {column}={value} selects no track{among} — the values of "
+                             f"{column!r}, most frequent first: {shown}{more}; pass one of those")
+        table = table[mask]
+
+
 def _text(values: Sequence[object]) -> np.ndarray:
     """Cells as stripped text, ``""`` for an empty or missing one (``NaN``, ``N/A``, ``None``…), object [N]."""
     text = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip() for v in values]
@@ -77,8 +101,7 @@ class TrackRows:
     def where(self: Rows, column: str, value: str) -> Rows:
         """The rows whose ``column`` reads ``value`` (as text, e.g. ``midi_source`` = ``original``).
         A :class:`StoreError` lists the columns when there is no such column."""
-        require_column(list(self.obs.columns), column, "where", self.spec)
-        return self.take(_text(self.obs[column]) == value.strip())
+        return self.take(matching_rows(self.obs, column, value, self.spec))
 
     def labelled(self: Rows, label: str, depth: int | None = None) -> Rows:
         """The rows that carry a ``label`` (see :meth:`labels`)."""

@@ -10,17 +10,20 @@ matrix is read once, the per-space analysis, the comparison and the probes compu
 
 from __future__ import annotations
 
+import codecs
 import json
 import shlex
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
 from counterpoint.config import AnalysisOptions, CompareSettings, RunOptions
-from counterpoint.errors import CounterpointError, StoreError
+from counterpoint.errors import CounterpointError, DatasetError, StoreError
 
 if TYPE_CHECKING:
+    from counterpoint.data.manifest import Manifest, Problem
     from counterpoint.report.build import SectionWriter
     from counterpoint.store import Store
 
@@ -41,6 +44,8 @@ def _coerce(name: str, value: Any, source: str) -> tuple[str, Any]:
     if key not in types:
         raise CounterpointError(f"{source}: unknown option {name!r} — known: {', '.join('--' + k.replace('_', '-') for k in types)}")
     kind = types[key]
+    if kind is not bool and isinstance(value, bool):
+        raise CounterpointError(f"{source}: option {name!r} needs a {kind.__name__} value, got {str(value).lower()}")
     if kind is bool and not isinstance(value, bool):
         text = str(value).strip().lower()
         if text not in _TRUE + _FALSE:
@@ -52,12 +57,38 @@ def _coerce(name: str, value: Any, source: str) -> tuple[str, Any]:
         raise CounterpointError(f"{source}: option {name!r} needs a {kind.__name__}, got {value!r}") from None
 
 
+def params_text(path: Path) -> str:
+    """The text of a params or TOML file: UTF-8 (with or without a byte-order mark) or UTF-16 with its mark
+    (Notepad's "Unicode"); a :class:`CounterpointError` for anything else (Latin-1, UTF-16 without a mark)."""
+    data = path.read_bytes()
+    encoding = "utf-16" if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8-sig"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise CounterpointError(f"{path} is not UTF-8 text (byte {exc.start} cannot be read as {exc.encoding}): "
+                                "save it as UTF-8") from None
+    if "\x00" in text:  # UTF-16 without its mark decodes as UTF-8 with a NUL after every ASCII character
+        raise CounterpointError(f"{path} is not UTF-8 text (it holds NUL bytes, as UTF-16 without a byte-order mark "
+                                "does): save it as UTF-8")
+    return text
+
+
+def _is_switch(name: str) -> bool:
+    """Whether ``--name`` (``--no-name`` too) is an on/off option of :class:`RunOptions`, written without a value."""
+    types, key = _field_types(), name.replace("-", "_")
+    return types.get(key) is bool or (key.startswith("no_") and types.get(key[3:]) is bool)
+
+
 def read_params_file(path: str | Path) -> dict[str, Any]:
-    """Options from a TOML file (``key = value``) or a file of ``--flag value`` lines with ``#`` comments."""
+    """Options from a TOML file (``key = value``) or a file of ``--flag value`` lines with ``#`` comments.
+
+    Switches (``--aligned``, ``--no-compare``) stand alone; any other flag without a value is an error
+    naming its line. The file is read as :func:`params_text` reads it.
+    """
     path = Path(path)
     if not path.is_file():
         raise CounterpointError(f"{path}: no such params file")
-    text = path.read_text(encoding="utf-8")
+    text = params_text(path)
     values: dict[str, Any] = {}
     if path.suffix == ".toml":
         try:
@@ -75,6 +106,10 @@ def read_params_file(path: str | Path) -> dict[str, Any]:
             continue
         if not tokens[0].startswith("--") or len(tokens) > 2:
             raise CounterpointError(f"{path} line {number}: expected '--flag value', got {line.strip()!r}")
+        name = tokens[0][2:]
+        if len(tokens) == 1 and name.replace("-", "_") in _field_types() and not _is_switch(name):
+            raise CounterpointError(f"{path} line {number}: {tokens[0]} needs a value, e.g. {tokens[0]} VALUE "
+                                    f"(only switches such as --aligned stand alone)")
         value = tokens[1] if len(tokens) == 2 else "true"
         key, coerced = _coerce(tokens[0][2:], value, f"{path} line {number}")
         values[key] = coerced
@@ -93,13 +128,14 @@ class ReportResult:
 
 
 def analyze_everything(store_path: "str | Path | Store", options: AnalysisOptions, out_dir: str | Path,
-                       step: Callable[[str], None] | None = None) -> ReportResult:
+                       step: Callable[[str], None] | None = None, dataset_notes: Sequence[str] = ()) -> ReportResult:
     """Per-space analysis, cross-modal comparison and probes of a store, in one report folder.
 
     The comparison runs when the store holds an audio and a symbolic encoder with tracks;
     probes when ``options.probe_models`` names any. Every section reads the same labels (cut
     to ``options.depth``) and groups. What was left out, and why, goes to the report's notes
-    and to ``step`` (one ``note: …`` line each).
+    and to ``step`` (one ``note: …`` line each), after ``dataset_notes`` (what the dataset's
+    check warned of, see :func:`dataset_notes_of`).
     """
     from counterpoint.analysis.analyze import analyze_store
     from counterpoint.analysis.compare import comparable_encoders, run_compare
@@ -114,7 +150,7 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisOption
     matrices = {record.spec: store.pooled(record.spec) for record in store.encoders_with_tracks()}
     announce("analysing every embedding space")
     analysis = analyze_store(store, options, matrices, progress=lambda spec: announce(f"  {spec}"))
-    notes, comparison, probes = [], None, None
+    notes, comparison, probes = list(dataset_notes), None, None
     if options.compare:
         try:
             comparable_encoders(store)
@@ -237,24 +273,69 @@ class PipelineResult:
     analysis: ReportResult | None  # None when the report was up to date and left as it was
 
 
+def require_manifest_columns(manifest: "Manifest", label: str, group: str | None = None) -> None:
+    """Raise a :class:`DatasetError` listing the manifest's columns when the ``label`` or ``group`` column the
+    analysis will read is not one of them, so a run stops before it embeds anything."""
+    from counterpoint.matrix import PATH_COLUMNS
+
+    columns = [c for c in manifest.to_frame().columns if c not in PATH_COLUMNS]
+    for option, column in (("label", label), ("group", group)):
+        if column is not None and column not in columns:
+            default = (" (the default label, which only class-folder datasets have)"
+                       if option == "label" and column == RunOptions.label else "")
+            raise DatasetError(f"{manifest.root}: no {option} column {column!r}{default} in its {manifest.layout} "
+                               f"(it has: {', '.join(columns)}) — pass one of those as --{option}")
+
+
+#: File in a run's output folder listing every warning of the dataset check (see :func:`dataset_notes_of`).
+WARNINGS_FILE = "dataset_warnings.csv"
+#: How many of a dataset's warnings a run prints and the report shows one by one.
+WARNINGS_SHOWN = 5
+
+
+def dataset_notes_of(warnings: "Sequence[Problem]", csv_path: Path) -> list[str]:
+    """The report's notes for a dataset's warnings: a count, the first :data:`WARNINGS_SHOWN`, and where
+    all of them are (``csv_path``, written here: track_id, path, problem, fix); none without warnings."""
+    import pandas as pd
+
+    if not warnings:
+        csv_path.unlink(missing_ok=True)
+        return []
+    pd.DataFrame([vars(w) for w in warnings], columns=["track_id", "path", "problem", "fix"]).to_csv(csv_path, index=False)
+    notes = [f"dataset check: {len(warnings)} warning(s), listed in {csv_path}"]
+    notes += [f"dataset check: {w}" for w in warnings[:WARNINGS_SHOWN]]
+    if len(warnings) > WARNINGS_SHOWN:
+        notes.append(f"dataset check: … {len(warnings) - WARNINGS_SHOWN} more in {csv_path}")
+    return notes
+
+
 def run_pipeline(options: RunOptions, embed_progress=None, step=None) -> PipelineResult:
     """Embed ``options.dataset`` into ``out/embeddings.h5`` and write ``out/report/index.html``.
 
     ``embed_progress`` is the embedding progress callback; ``step(text)`` announces each stage.
+    Before any embedding, the label and group columns are checked against the manifest and the
+    dataset check's warnings (durations, leaking splits; :func:`~counterpoint.data.validation.dataset_warnings`)
+    are announced, written to ``out/dataset_warnings.csv`` and carried into the report's notes.
     The report is left as it is when the store's content, the analysis options and the
     Counterpoint version are those it was written from (``report/report_stamp.json``).
     """
     from counterpoint.data.manifest import load_manifest
+    from counterpoint.data.validation import dataset_warnings
     from counterpoint.embed import embed_dataset
 
     if not options.dataset:
         raise CounterpointError("no dataset given — pass --dataset ROOT (or dataset = \"ROOT\" in the params file)")
     options.check()
+    analysis_options = options.analysis()
     announce = step or (lambda text: None)
-    Path(options.out).mkdir(parents=True, exist_ok=True)
-    announce(f"embedding {options.dataset} with {options.encoders}")
     manifest = load_manifest(options.dataset, strict_paths=options.strict_paths, csv=options.csv or None,
                              id_column=options.id_column or None, id_from=options.id_from or None)
+    require_manifest_columns(manifest, analysis_options.label, analysis_options.group)
+    Path(options.out).mkdir(parents=True, exist_ok=True)
+    notes = dataset_notes_of(dataset_warnings(manifest), Path(options.out) / WARNINGS_FILE)
+    for note in notes:
+        announce(f"note: {note}")
+    announce(f"embedding {options.dataset} with {options.encoders}")
     embedded = embed_dataset(manifest, options.store_path, options.encoders,
                              batch_size=options.batch_size or None, progress=embed_progress,
                              engine=options.engine, ray_address=options.ray_address or None)
@@ -264,7 +345,7 @@ def run_pipeline(options: RunOptions, embed_progress=None, step=None) -> Pipelin
         announce(f"report up to date: {index} (the store and the analysis options are those it was written from)")
         return PipelineResult(options.store_path, index, embedded, None)
     stamp_path.unlink(missing_ok=True)  # an interrupted analysis must not leave a stamp of the old report
-    report = analyze_everything(options.store_path, options.analysis(), options.report_dir, step=step)
+    report = analyze_everything(options.store_path, analysis_options, options.report_dir, step=step, dataset_notes=notes)
     stamp_path.write_text(json.dumps(stamp, indent=2), encoding="utf-8")
     return PipelineResult(options.store_path, report.report, embedded, report)
 

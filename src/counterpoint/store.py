@@ -91,7 +91,7 @@ from filelock import FileLock, Timeout
 
 from counterpoint import __version__
 from counterpoint.errors import CounterpointError, StoreError
-from counterpoint.matrix import EmbeddingMatrix, FrameSequences, Rows  # noqa: F401  (read results, re-exported)
+from counterpoint.matrix import EmbeddingMatrix, FrameSequences, Rows, require_selection  # noqa: F401  (read results, re-exported)
 from counterpoint.sources import SourceIdentity, is_changed
 from counterpoint.storefile import (FIXED_DATASETS, FRAME_COUNT, FRAME_DATASETS, LIBVER, REDO_NAME, ROW_COUNT,
                                     TRACK_COUNT, Appends, committed_rows, finish, fsync_file, open_for_appending, open_for_reading,
@@ -519,7 +519,12 @@ class Store:
 
     def where(self, column: str, value: str) -> "Store":
         """This store seen through a filter: :meth:`pooled` and :meth:`frames` keep only the tracks whose
-        ``column`` reads ``value`` (e.g. ``where("midi_source", "original")``); filters add up."""
+        ``column`` reads ``value`` (e.g. ``where("midi_source", "original")``); filters add up.
+
+        A :class:`StoreError` lists the columns when the track table has no ``column``, and the column's
+        most frequent values when no track (of those the filters before kept) reads ``value``.
+        """
+        require_selection(self.tracks(), (*self.selection, (column, value)), self.path)
         view = copy.copy(self)
         view.selection = (*self.selection, (column, value))
         return view

@@ -80,12 +80,41 @@ def _file_problems(track: Track, tolerance: DurationTolerance) -> tuple[list[Pro
             midi_s = midi_duration(track.midi_path, track_id=track.id)
         except TrackError as exc:
             found.append(_as_problem(track, track.midi_path, exc))
+    return found, duration_warning(track, audio_s, midi_s, tolerance)
+
+
+def duration_warning(track: Track, audio_s: float | None, midi_s: float | None,
+                     tolerance: DurationTolerance) -> Problem | None:
+    """A warning when a pair's audio and MIDI last longer apart (seconds) than ``tolerance`` allows."""
     if audio_s is None or midi_s is None or tolerance.allows(audio_s, midi_s):
-        return found, None
-    return found, Problem(track.id, str(track.midi_path),
-                          f"audio lasts {audio_s:.1f} s but the MIDI {midi_s:.1f} s (more than "
-                          f"max({tolerance.seconds:g} s, {tolerance.fraction:.0%}) apart)",
-                          "check that both files are the same performance and uncut, or widen --duration-tolerance")
+        return None
+    return Problem(track.id, str(track.midi_path),
+                   f"audio lasts {audio_s:.1f} s but the MIDI {midi_s:.1f} s (more than "
+                   f"max({tolerance.seconds:g} s, {tolerance.fraction:.0%}) apart)",
+                   "check that both files are the same performance and uncut, or widen --duration-tolerance")
+
+
+def _pair_duration_warning(track: Track, tolerance: DurationTolerance) -> Problem | None:
+    """:func:`duration_warning` of a pair from the audio file's header and the parsed MIDI, without decoding
+    the audio; a file that cannot be read gives no warning (embedding records it as a failure)."""
+    if not track.is_paired:
+        return None
+    try:
+        audio_s = audio_duration(track.audio_path)
+        midi_s = float(load_pretty_midi(track.midi_path, track_id=track.id).get_end_time())
+    except Exception:  # noqa: BLE001 — any unreadable file: the embedding names it as a failure of its track
+        return None
+    return duration_warning(track, audio_s, midi_s, tolerance)
+
+
+def dataset_warnings(manifest: Manifest, workers: int = 2,
+                     tolerance: DurationTolerance = DurationTolerance()) -> list[Problem]:
+    """The warnings of :func:`check_dataset` (leaking splits, ignored metadata, pairs whose durations disagree)
+    without decoding any audio: durations come from the audio headers, so a run can say them before it embeds."""
+    warnings = [w for w in (straddling_groups(manifest), ignored_metadata(manifest)) if w is not None]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        warnings += [w for w in pool.map(lambda t: _pair_duration_warning(t, tolerance), manifest.tracks) if w]
+    return warnings
 
 
 def straddling_groups(manifest: Manifest) -> Problem | None:

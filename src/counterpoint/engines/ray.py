@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +81,16 @@ def connect(address: str | None = None) -> None:
     context.enable_progress_bars = False  # the command shows its own progress
     context.execution_options.preserve_order = True  # the same store as the local engine, batch for batch
     context.max_errored_blocks = -1  # a batch that kept killing its actor is recorded, not fatal
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    quiet_ray_data_console()
+
+
+def quiet_ray_data_console() -> None:
+    """Keep Ray Data's log lines (a dead actor's traceback, "ignoring this exception") off the terminal:
+    its console handlers say nothing below CRITICAL, while its file in the Ray session's logs keeps everything.
+    What a dead actor cost is recorded as a failure of each of its tracks, naming the file (:func:`_lost`)."""
+    for handler in logging.getLogger("ray.data").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setLevel(logging.CRITICAL)
 
 
 def actor_resources(encoder: Encoder) -> dict[str, float]:
@@ -176,16 +187,17 @@ def run_encoder(encoder: Encoder, metas: Sequence[EncoderMeta], tracks: Sequence
     todo, run = begin_run(writer, encoder.spec, metas, tracks, progress)
     size = batch_size or encoder.batch_size
     returned: set[str] = set()
-    for batch in _embedded_batches(encoder, todo, size):
-        embedded = [e for e in batch["embedded"] if e is not None]
-        failures = [(str(i), str(s), str(m)) for i, s, m in zip(batch["id"], batch["stage"], batch["message"]) if s]
-        record_batch(writer, run, embedded, failures)
-        returned.update(str(i) for i in batch["id"])
-        if progress:
-            progress(encoder.spec, run.skipped + len(returned), len(tracks))
+    with ray_messages_to_file() as messages:
+        for batch in _embedded_batches(encoder, todo, size):
+            embedded = [e for e in batch["embedded"] if e is not None]
+            failures = [(str(i), str(s), str(m)) for i, s, m in zip(batch["id"], batch["stage"], batch["message"]) if s]
+            record_batch(writer, run, embedded, failures)
+            returned.update(str(i) for i in batch["id"])
+            if progress:
+                progress(encoder.spec, run.skipped + len(returned), len(tracks))
     lost = [t for t in todo if t.id not in returned]
     if lost:
-        record_batch(writer, run, [], [_lost(t) for t in lost])
+        record_batch(writer, run, [], [_lost(t, encoder.modality, messages) for t in lost])
         if progress:
             progress(encoder.spec, len(tracks), len(tracks))
     run.seconds = time.perf_counter() - started
@@ -207,7 +219,28 @@ def _embedded_batches(encoder: Encoder, todo: Sequence[Track], size: int) -> Ite
     return results.iter_batches(batch_size=None, batch_format="numpy")
 
 
-def _lost(track: Track) -> Failure:
-    return (track.id, "embed", f"track {track.id!r}: the Ray worker embedding its batch died {RETRIES + 1} times "
-                               "(out of memory, or a crash inside a library) — see the Ray logs "
-                               "(/tmp/ray/session_latest/logs); rerun the same command to try it again")
+@contextmanager
+def ray_messages_to_file() -> Iterator[Path]:
+    """While Ray runs a job, the messages its driver prints to standard output ("(raylet) A worker died …",
+    which name a process, not a file) go to a log file instead of mixing with the command's results.
+
+    Yields that file's path (in the system's temporary folder); it is removed when Ray said nothing.
+    """
+    handle = tempfile.NamedTemporaryFile("w", prefix="counterpoint-ray-", suffix=".log", delete=False)
+    path = Path(handle.name)
+    try:
+        with handle, redirect_stdout(handle):
+            yield path
+    finally:
+        if path.stat().st_size == 0:
+            path.unlink()
+
+
+def _lost(track: Track, modality: str, messages: Path) -> Failure:
+    """The failure of a track whose batch kept killing its actor, naming the file the encoder was reading."""
+    where = f" ({track.path_for(modality)})" if track.path_for(modality) else ""
+    ray_said = f"; Ray's messages are in {messages}" if messages.exists() else ""
+    return (track.id, "embed", f"track {track.id!r}{where}: the Ray worker embedding its batch died {RETRIES + 1} "
+                               f"times (out of memory, or a crash inside a library reading this file or another of "
+                               f"its batch) — see the Ray logs (/tmp/ray/session_latest/logs{ray_said}); rerun the "
+                               "same command to try it again")
