@@ -100,9 +100,12 @@ def _pair_duration_warning(track: Track, tolerance: DurationTolerance) -> Proble
     if not track.is_paired:
         return None
     try:
+        midi_s = midi_duration(track.midi_path, track_id=track.id)
+    except CounterpointError:  # an unreadable file: the embedding names it as a failure of its track
+        return None
+    try:
         audio_s = audio_duration(track.audio_path)
-        midi_s = float(load_pretty_midi(track.midi_path, track_id=track.id).get_end_time())
-    except Exception:  # noqa: BLE001 — any unreadable file: the embedding names it as a failure of its track
+    except Exception:  # noqa: BLE001 — a header no decoder reads (any library's error): embedding names it
         return None
     return duration_warning(track, audio_s, midi_s, tolerance)
 
