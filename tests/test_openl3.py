@@ -473,10 +473,12 @@ def test_files_are_resampled_as_openl3_does(tmp_path: Path, resampled_reference,
     path = _wideband_file(tmp_path, resampled_reference, sample_rate)
     waveform = load_audio(path, openl3.SAMPLE_RATE, resampler=openl3.OpenL3Encoder.resampler)
     assert waveform.size == int(resampled_reference[f"resampled_length_{sample_rate}"])
-    # resampy filters in float64: both sides are float64 sums rounded once to float32, at the waveform's scale
+    # resampy filters in float64, yet the reference's float32 samples (resampy 0.2.2 under numpy 1.26, elsewhere)
+    # differ from ours by up to 1.3 float32 steps of the waveform's scale, more than one rounding of the same
+    # float64 values: rule 1, one float32 operation deep
     scale = largest_magnitude(waveform)
-    assert_rounded_float32_close(waveform[:2000], resampled_reference[f"resampled_head_{sample_rate}"], scale=scale)
-    assert_rounded_float32_close(waveform[::97], resampled_reference[f"resampled_every_97_{sample_rate}"], scale=scale)
+    assert_float32_close(waveform[:2000], resampled_reference[f"resampled_head_{sample_rate}"], scale=scale)
+    assert_float32_close(waveform[::97], resampled_reference[f"resampled_every_97_{sample_rate}"], scale=scale)
 
 
 @pytest.mark.parametrize("sample_rate", [22050, 44100])
