@@ -19,6 +19,7 @@ from counterpoint.encoders.segments import segment_weights, segment_windows, sti
 from counterpoint.encoders.m3 import M3Config, M3Patchilizer, M3WithProjection
 from counterpoint.encoders.registry import build_encoder
 from counterpoint.errors import EncoderError, TrackError, WeightsError
+from float_tolerance import assert_float32_close, largest_magnitude
 from tiny_models import clamp_branch_state, save_official_checkpoint
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -28,7 +29,9 @@ TINY_CONFIG = CLAMP / "clamp2_tiny_config.json"
 MANIFEST = json.loads((CLAMP / "clamp2_manifest.json").read_text())
 CASES = [case["name"] for case in MANIFEST["cases"]]
 CLAMP2_PREFIXES = {"music_model.": "encoder.", "music_proj.": "proj."}
-TOLERANCE = 1e-5
+# float32 depth of the tiny M3 (tests/float_tolerance.py): 2 BERT layers of 5 sums each, the patch embedding and
+# the projection, each of at most 128 terms (the feed-forward width; a one-hot patch has 64 non-zero characters)
+NETWORK_TERMS = (2 * 5 + 2) * 128
 
 
 def reference(name: str) -> dict[str, np.ndarray]:
@@ -68,8 +71,9 @@ def test_features_match_reference(tiny_model: M3WithProjection, name: str) -> No
     expected = reference(name)
     (patch_features, global_embedding), = m3_features(tiny_model, [expected["patches"]], forward_batch=8)
     assert patch_features.shape == expected["patch_features"].shape
-    np.testing.assert_allclose(patch_features, expected["patch_features"], atol=TOLERANCE, rtol=0)
-    np.testing.assert_allclose(global_embedding, expected["global_embedding"], atol=TOLERANCE, rtol=0)
+    assert_float32_close(patch_features, expected["patch_features"], scale=largest_magnitude, terms=NETWORK_TERMS)
+    assert_float32_close(global_embedding, expected["global_embedding"], scale=largest_magnitude,
+                         terms=NETWORK_TERMS)
 
 
 def test_batching_several_pieces_changes_nothing(tiny_model: M3WithProjection) -> None:
@@ -77,8 +81,8 @@ def test_batching_several_pieces_changes_nothing(tiny_model: M3WithProjection) -
     together = m3_features(tiny_model, pieces, forward_batch=7)
     for piece, (frames, pooled) in zip(pieces, together):
         (alone_frames, alone_pooled), = m3_features(tiny_model, [piece], forward_batch=1)
-        np.testing.assert_allclose(frames, alone_frames, atol=TOLERANCE, rtol=0)
-        np.testing.assert_allclose(pooled, alone_pooled, atol=TOLERANCE, rtol=0)
+        assert_float32_close(frames, alone_frames, scale=largest_magnitude, terms=NETWORK_TERMS)
+        assert_float32_close(pooled, alone_pooled, scale=largest_magnitude, terms=NETWORK_TERMS)
 
 
 def test_windows_follow_the_reference_rule() -> None:
@@ -119,8 +123,9 @@ def test_official_checkpoint_layout_gives_the_fixture_numbers(tmp_path: Path) ->
     encoder = build_encoder(f"clamp2:weights={weights},config={TINY_CONFIG}")
     track = Track("bach", None, FIXTURES / "midi" / "bach_bwv66_6.mid")
     embedding, = encoder.embed([track])
-    np.testing.assert_allclose(embedding.pooled, reference("bach_bwv66_6")["global_embedding"], atol=TOLERANCE, rtol=0)
-    np.testing.assert_allclose(embedding.frames, _projected("bach_bwv66_6"), atol=TOLERANCE, rtol=0)
+    assert_float32_close(embedding.pooled, reference("bach_bwv66_6")["global_embedding"], scale=largest_magnitude,
+                         terms=NETWORK_TERMS)
+    assert_float32_close(embedding.frames, _projected("bach_bwv66_6"), scale=largest_magnitude, terms=NETWORK_TERMS)
 
 
 def test_clamp3_symbolic_reads_its_own_prefixes(tmp_path: Path) -> None:
@@ -132,7 +137,8 @@ def test_clamp3_symbolic_reads_its_own_prefixes(tmp_path: Path) -> None:
     encoder = build_encoder(f"clamp3-symbolic:weights={weights},config={TINY_CONFIG}")
     assert isinstance(encoder, Clamp3SymbolicEncoder) and encoder.dim == 24
     embedding, = encoder.embed([Track("haydn", None, midi)])
-    np.testing.assert_allclose(embedding.pooled, reference("haydn_op20n1")["global_embedding"], atol=TOLERANCE, rtol=0)
+    assert_float32_close(embedding.pooled, reference("haydn_op20n1")["global_embedding"], scale=largest_magnitude,
+                         terms=NETWORK_TERMS)
     with pytest.raises(WeightsError, match="symbolic_model"):
         build_encoder(f"clamp3-symbolic:config={TINY_CONFIG},weights={TINY_WEIGHTS}").embed([Track("haydn", None, midi)])
 
@@ -148,8 +154,9 @@ def test_registry_embeds_real_midi_with_local_weights() -> None:
     for name, embedding in zip(names, embeddings):
         expected = reference(name)
         assert embedding.frames.shape == (len(expected["patches"]), 24)
-        np.testing.assert_allclose(embedding.pooled, expected["global_embedding"], atol=TOLERANCE, rtol=0)
-        np.testing.assert_allclose(embedding.frames, _projected(name), atol=TOLERANCE, rtol=0)
+        assert_float32_close(embedding.pooled, expected["global_embedding"], scale=largest_magnitude,
+                             terms=NETWORK_TERMS)
+        assert_float32_close(embedding.frames, _projected(name), scale=largest_magnitude, terms=NETWORK_TERMS)
         length = mido.MidiFile(str(FIXTURES / "midi" / f"{name}.mid")).length
         assert embedding.timestamps[0] == 0 and embedding.timestamps[-1] == pytest.approx(length)
         assert np.all(np.diff(embedding.timestamps) >= 0) and embedding.duration == pytest.approx(length)

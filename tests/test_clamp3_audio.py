@@ -22,11 +22,17 @@ from counterpoint.data.resample import TORCHAUDIO_SINC_HANN
 from counterpoint.encoders.clamp3_audio import Clamp3AudioConfig, Clamp3AudioEncoder
 from counterpoint.encoders.registry import build_encoder
 from counterpoint.errors import EncoderError, TrackError, WeightsError
+from float_tolerance import assert_float32_close, largest_magnitude
 from test_mert import TINY_CONFIG, random_official_state
 
 FIXTURE = Path(__file__).parent / "fixtures" / "clamp3_audio"
 MERT_TINY = {**TINY_CONFIG, "hidden_size": 64, "num_attention_heads": 2, "intermediate_size": 128}
 AUDIO_TINY = Clamp3AudioConfig(hidden_size=64, num_hidden_layers=2, max_audio_length=3, projection_size=24)
+# float32 depth (tests/float_tolerance.py), sums of at most 384 terms (attention over a 5-s window's 375 frames):
+# MERT's 7 convolutions, feature projection, positional convolution and 2 layers of 5 sums; then the window mean,
+# the audio branch's 2 BERT layers of 5 sums, the projection and the segments' weighted mean
+MERT_TERMS = (7 + 2 + 2 * 5) * 384
+NETWORK_TERMS = MERT_TERMS + (1 + 2 * 5 + 2) * 384
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -131,7 +137,7 @@ def test_windows_frames_and_pooled_match_the_reference_steps(models, audio_files
     assert long.duration == pytest.approx(11.5, abs=1e-3)
     for embedding, name in ((long, "long"), (mid, "mid")):
         expected = reference_embedding(encoder, audio_files[name])
-        np.testing.assert_allclose(embedding.pooled, expected, rtol=1e-4, atol=1e-5)
+        assert_float32_close(embedding.pooled, expected, scale=largest_magnitude, terms=NETWORK_TERMS)
     # 5 vectors (BOS, 3 windows, EOS) in segments of 3: the pooled vector is not the plain frame mean
     assert not np.allclose(long.pooled, long.frames.mean(axis=0), atol=1e-4)
 
@@ -141,8 +147,8 @@ def test_batch_equals_one_file_at_a_time(models, audio_files) -> None:
     files = [track(audio_files["long"]), track(audio_files["mid"])]
     together = encoder.embed(files)
     for joint, single in zip(together, (encoder.embed([f])[0] for f in files)):
-        np.testing.assert_allclose(joint.pooled, single.pooled, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(joint.frames, single.frames, rtol=1e-4, atol=1e-5)
+        assert_float32_close(joint.pooled, single.pooled, scale=largest_magnitude, terms=NETWORK_TERMS)
+        assert_float32_close(joint.frames, single.frames, scale=largest_magnitude, terms=NETWORK_TERMS)
 
 
 def test_too_short_audio_is_a_track_error(models, audio_files) -> None:
@@ -201,9 +207,12 @@ def test_parity_with_the_reference_code(tmp_path: Path) -> None:
         prepared = encoder.prepare_waveform(librosa.load(path, sr=24000)[0], name)
         embedding = encoder.embed_prepared([prepared])[0]
         (vectors, _), = encoder.mert_window_vectors([prepared.waveform])
-        np.testing.assert_allclose(vectors, reference[f"{name}/mert_window_vectors"], rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(embedding.pooled, reference[f"{name}/global_embedding"], rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(embedding.frames, reference[f"{name}/projected_window_states"], rtol=1e-4, atol=1e-5)
+        assert_float32_close(vectors, reference[f"{name}/mert_window_vectors"], scale=largest_magnitude,
+                             terms=MERT_TERMS)
+        assert_float32_close(embedding.pooled, reference[f"{name}/global_embedding"], scale=largest_magnitude,
+                             terms=NETWORK_TERMS)
+        assert_float32_close(embedding.frames, reference[f"{name}/projected_window_states"], scale=largest_magnitude,
+                             terms=NETWORK_TERMS)
 
 
 def test_files_are_resampled_as_the_reference_does(models, audio_files) -> None:
@@ -213,5 +222,5 @@ def test_files_are_resampled_as_the_reference_does(models, audio_files) -> None:
     expected = encoder.prepare_waveform(TORCHAUDIO_SINC_HANN(decoded, rate, 24000), "mid")
     prepared = encoder.prepare(track(audio_files["mid"]))
     (vectors, _), (expected_vectors, _) = encoder.mert_window_vectors([prepared.waveform, expected.waveform])
-    np.testing.assert_allclose(vectors, expected_vectors, rtol=1e-5, atol=1e-6)
+    assert_float32_close(vectors, expected_vectors, scale=largest_magnitude, terms=MERT_TERMS)
     assert encoder.fingerprint()["resampler"] == TORCHAUDIO_SINC_HANN.name

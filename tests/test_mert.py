@@ -23,6 +23,7 @@ from counterpoint.encoders.mert import MertEncoder
 from counterpoint.encoders.windowing import window_starts
 from counterpoint.encoders.registry import build_encoder
 from counterpoint.errors import EncoderError, WeightsError
+from float_tolerance import assert_float32_close, column_scale, largest_magnitude
 
 #: MERT-v1-95M's architecture as its published config.json gives it (MERTConfig defaults).
 FULL_CONFIG = {
@@ -36,6 +37,9 @@ FULL_CONFIG = {
 TINY_CONFIG = {**FULL_CONFIG, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
                "intermediate_size": 64, "conv_dim": [16] * 7, "num_conv_pos_embeddings": 16,
                "num_conv_pos_embedding_groups": 4}
+# float32 depth of the tiny MERT (tests/float_tolerance.py): 7 convolutions, the feature projection, the positional
+# convolution and 2 transformer layers of 5 sums each, each of at most 256 terms (attention over up to 190 frames)
+NETWORK_TERMS = (7 + 2 + 2 * 5) * 256
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -159,7 +163,8 @@ def test_frames_windows_timestamps_and_pooling(tiny_mert, audio_files) -> None:
     assert chord.timestamps[:2] == pytest.approx([half_field, half_field + hop])
     assert chord.timestamps[74] == pytest.approx(1.0 + half_field)  # second window starts at 1 s
     assert np.all(np.diff(chord.timestamps) > 0)
-    np.testing.assert_allclose(chord.pooled, chord.frames.mean(axis=0), rtol=1e-5, atol=1e-6)
+    assert_float32_close(chord.pooled, chord.frames.mean(axis=0), scale=column_scale(chord.frames),
+                         terms=len(chord.frames))
     assert encoder.dim == 32 and encoder.spec == "mert:layer=2,window=1.0,weights=" + str(folder)
 
 
@@ -167,7 +172,7 @@ def test_layer_choice_matches_the_hidden_states(tiny_mert, audio_files) -> None:
     folder, _ = tiny_mert
     per_layer = [MertEncoder(weights=str(folder), layer=str(n)).embed(tracks_of(audio_files[1:]))[0].frames for n in range(3)]
     mean = MertEncoder(weights=str(folder)).embed(tracks_of(audio_files[1:]))[0].frames
-    np.testing.assert_allclose(mean, np.mean(per_layer, axis=0), rtol=1e-4, atol=1e-5)
+    assert_float32_close(mean, np.mean(per_layer, axis=0), scale=largest_magnitude, terms=len(per_layer))
     assert not np.allclose(per_layer[0], per_layer[2])
 
 
@@ -180,11 +185,11 @@ def test_frames_equal_the_model_on_the_normalised_whole_file(tiny_mert, audio_fi
     decoded, rate = sf.read(audio_files[0], dtype="float32")
     waveform = TORCHAUDIO_SINC_HANN(decoded, rate, 24000)
     normalised = (waveform - waveform.mean()) / np.sqrt(waveform.var() + 1e-7)
-    np.testing.assert_allclose(normalise_waveform(waveform), normalised, rtol=1e-4, atol=1e-5)
+    assert_float32_close(normalise_waveform(waveform), normalised, scale=largest_magnitude, terms=waveform.size)
     with torch.inference_mode():
         expected = encoder.model().network(torch.from_numpy(normalised[None].astype(np.float32)),
                                          output_hidden_states=True).hidden_states[1][0].numpy()
-    np.testing.assert_allclose(embedding.frames, expected, rtol=1e-4, atol=1e-5)
+    assert_float32_close(embedding.frames, expected, scale=largest_magnitude, terms=NETWORK_TERMS)
 
 
 def test_fingerprint_records_the_resampler(tiny_mert) -> None:
@@ -199,7 +204,7 @@ def test_batch_equals_one_file_at_a_time(tiny_mert, audio_files) -> None:
     together = encoder.embed(tracks_of(audio_files))
     alone = [encoder.embed(tracks_of([p]))[0] for p in audio_files]
     for a, b in zip(together, alone):
-        np.testing.assert_allclose(a.frames, b.frames, rtol=1e-4, atol=1e-5)
+        assert_float32_close(a.frames, b.frames, scale=largest_magnitude, terms=NETWORK_TERMS)
         np.testing.assert_array_equal(a.timestamps, b.timestamps)
 
 

@@ -18,9 +18,13 @@ from counterpoint.probes.models import (
     resolve_model_class,
     takes_sequences,
 )
+from float_tolerance import assert_float32_close, largest_magnitude
 
 HELPER = Path(__file__).with_name("probes_custom_model.py")
 DIM, CLASSES = 6, 3
+# float32 depth of the sequence probes (tests/float_tolerance.py): each step of the LSTM (or the attention pool)
+# sums DIM + hidden terms, over at most 40 frames, then the head sums 2 x hidden
+PROBE_TERMS = 40 * (DIM + 8) + 2 * 8
 torch.set_num_threads(1)
 
 
@@ -48,7 +52,7 @@ def test_padding_length_does_not_change_the_prediction(kind: str) -> None:
         alone = net(*padded(seq, 5, 0.0))
         outputs = [net(*padded(seq, total, 0.0)) for total in (6, 9, 40)]
     for out in outputs:
-        torch.testing.assert_close(out, alone, rtol=1e-5, atol=1e-6)
+        assert_float32_close(out, alone, scale=largest_magnitude, terms=PROBE_TERMS)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "attention"])
@@ -63,7 +67,7 @@ def test_garbage_in_padding_does_not_change_the_prediction(kind: str) -> None:
         infinite = net(*padded(seq, 12, np.float32(np.inf)))
     for out in (noisy, non_finite, infinite):
         assert torch.isfinite(out).all()
-        torch.testing.assert_close(out, clean, rtol=1e-5, atol=1e-6)
+        assert_float32_close(out, clean, scale=largest_magnitude, terms=PROBE_TERMS)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "attention"])
@@ -78,7 +82,7 @@ def test_batch_of_different_lengths_matches_each_sequence_alone(kind: str) -> No
         frames, mask = pad_frames(seqs, pad_value=123.0)
         together = net(frames, mask)
         alone = torch.cat([net(*pad_frames([s])) for s in seqs])
-    torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-6)
+    assert_float32_close(together, alone, scale=largest_magnitude, terms=PROBE_TERMS)
 
 
 def test_lstm_reads_the_final_states_at_the_true_length() -> None:
@@ -89,7 +93,7 @@ def test_lstm_reads_the_final_states_at_the_true_length() -> None:
         _, (h_n, _) = net.lstm(seq)
         expected = net.head(torch.cat([h_n[-2], h_n[-1]], dim=1))
         frames, mask = padded(seq[0].numpy(), 10, 7.0)
-        torch.testing.assert_close(net(frames, mask), expected, rtol=1e-5, atol=1e-6)
+        assert_float32_close(net(frames, mask), expected, scale=largest_magnitude, terms=PROBE_TERMS)
 
 
 def test_attention_weights_are_zero_on_padding_and_sum_to_one() -> None:
