@@ -632,6 +632,7 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                               probe_models=models, probe_seeds=probe_seeds,
                               figure_formats=figure_formats(figure_format), aligned=aligned)
     result = analyze_everything(_selected_store(path, where), options, out, step=_note)
+    _print_verdicts(result)
     _print(f"report: {result.report}")
 
 
@@ -736,8 +737,9 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
         _compare_layers(_selected_store(path, where), label, out, depth or None, audio, symbolic, n_boot, n_perm, seed,
                         not fixed_n_perm, figure_formats(figure_format))
         return
-    from counterpoint.analysis.compare import compare_summary, run_compare
+    from counterpoint.analysis.compare import run_compare
     from counterpoint.report.compare import write_comparison
+    from counterpoint.report.verdict import comparison_terminal_text
 
     settings = CompareSettings(label, depth=depth or None, group=group, k=k, n_boot=n_boot, n_perm=n_perm, seed=seed,
                                scale_n_perm=not fixed_n_perm)
@@ -747,7 +749,7 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     store = _selected_store(path, where)
     result = run_compare(store, settings)
     write_comparison(result, out, formats=figure_formats(figure_format))
-    _print(compare_summary(result))
+    _print(comparison_terminal_text(result))
     for note in result.notes:
         _note(f"  {note}")
     if aligned:
@@ -824,6 +826,14 @@ def factors_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
 
 # ---- the whole job -------------------------------------------------------------------------------------
 
+def _print_verdicts(report) -> None:
+    """The verdict sentences and compact tables of a written report (``ReportResult``), on stdout."""
+    if report is not None and report.comparison is not None:
+        from counterpoint.report.verdict import comparison_terminal_text
+
+        _print(comparison_terminal_text(report.comparison))
+
+
 def _run_pipeline(options) -> Path:
     from counterpoint.pipeline import run_pipeline
 
@@ -832,6 +842,7 @@ def _run_pipeline(options) -> Path:
     for run in result.embed.runs:
         if run.failed:
             _note(f"{run.spec}: {len(run.failed)} track(s) failed — `counterpoint store info {result.store} --failures`")
+    _print_verdicts(result.analysis)
     return result.report
 
 

@@ -17,6 +17,8 @@ import pandas as pd
 
 from counterpoint.analysis.alignment import align_spaces, debiased_cka, debiased_cka_without_each
 from counterpoint.analysis.inputs import require_columns, require_embeddings
+from counterpoint.analysis.label_knowledge import COLUMNS as KNOWLEDGE_COLUMNS
+from counterpoint.analysis.label_knowledge import label_knowledge
 from counterpoint.analysis.label_quality import MIN_TRACKS as MIN_LABELLED_TRACKS
 from counterpoint.analysis.label_quality import evaluation_folds, label_quality
 from counterpoint.analysis.label_structure import INFLUENCE_COLUMNS, leave_one_out, pair_label_structure
@@ -98,6 +100,8 @@ class CompareResult:
     label_structure: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ALIGNMENT_COLUMNS))
     #: Per pair and figure, the tracks whose removal moves it most (INFLUENCE_COLUMNS).
     influence: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=INFLUENCE_COLUMNS))
+    #: Verdict (a), one row per encoder: its probe accuracy of the label under the one protocol.
+    knowledge: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=KNOWLEDGE_COLUMNS))
 
 
 def _row(estimate: Estimate, **keys: object) -> dict:
@@ -228,6 +232,11 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
     def groups_of(rows: EmbeddingMatrix) -> np.ndarray | None:
         return None if group is None else rows.groups(group)
 
+    knowledge = label_knowledge(store, settings.label, depth=settings.depth, group=group,
+                                encoders=audio_specs + symbolic_specs, seed=settings.seed, n_boot=settings.n_boot,
+                                matrices=matrices)
+    notes += [f"label knowledge: {note}" for note in knowledge.notes if "without a" not in note]
+
     quality_rows = []
     for spec, space in spaces.items():
         if len(space) < MIN_LABELLED_TRACKS:
@@ -296,7 +305,7 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
     neighbours = pd.concat(neighbour_tables, ignore_index=True) if neighbour_tables else None
     return CompareResult(alignment, quality, pairs, settings, group, store.path, notes, skipped, too_few,
                          **({} if neighbours is None else {"neighbours": neighbours}), label_structure=structure,
-                         influence=influence)
+                         influence=influence, knowledge=knowledge.table)
 
 
 def pair_neighbours(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarray, k: int) -> list[pd.DataFrame]:

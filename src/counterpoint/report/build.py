@@ -27,7 +27,7 @@ from counterpoint.report.figures import FIGURE_FORMATS, class_colours, heatmap, 
 from counterpoint.report.html import (PROBE_ACCURACY, data_files_section, escape, file_links, image_figure,
                                       interactive_section, page, table_html, write_page)
 from counterpoint.report.probes import probe_html_section, write_probe_table
-from counterpoint.report.verdict import verdict_section
+from counterpoint.report.verdict import influence_section, verdicts_block
 
 METRIC_LABELS = {
     "n_tracks": "tracks", "n_classes": "classes",
@@ -164,12 +164,16 @@ def build_report(analysis: AnalysisResult, comparison: CompareResult | None = No
     summary.to_csv(out / "summary.csv", index=False)
     (out / "metrics.json").write_text(json.dumps(analysis.metrics(every_note), indent=2, default=_json_default))
     sections = []
+    payload = page_data(analysis, comparison, colours, out)
     if comparison is not None:
         write_comparison(comparison, out / "compare", colours, figure_formats)
-        if comparison.pairs:
-            sections.append(verdict_section(verdict_table(comparison)))
+        dims = {(pair.audio, pair.symbolic): pair.dims for pair in comparison.pairs}
+        sections.append(verdicts_block(analysis.label, comparison.knowledge, comparison.label_structure,
+                                       verdict_table(comparison) if comparison.pairs else comparison.alignment.iloc[:0],
+                                       dims))
+        playable = {i for space in payload["spaces"] for i, link in zip(space["ids"], space["audio"]) if link}
+        sections.append(influence_section(comparison.influence, playable if payload["spaces"] else set()))
     sections.append(quality_section(analysis, figures, out))
-    payload = page_data(analysis, comparison, colours, out)
     if payload["spaces"]:
         sections.append(interactive_section(payload, payload["methods"]))
     if comparison is not None:
@@ -182,8 +186,8 @@ def build_report(analysis: AnalysisResult, comparison: CompareResult | None = No
     if every_note:
         sections.append("<h2>Notes</h2>" + "".join(f'<p class="note">{escape(n)}</p>' for n in every_note))
     sections.append(data_files_section(out))
-    subtitle = f"Label: <b>{escape(analysis.label)}</b> · store <code>{escape(analysis.store)}</code>"
-    text = page(f"Counterpoint report — {analysis.store.name}", subtitle, sections,
+    subtitle = f"store <code>{escape(analysis.store)}</code>"
+    text = page(f"Counterpoint report — {analysis.label} — {analysis.store.name}", subtitle, sections,
                 payload if payload["spaces"] else None)
     return write_page(out, text)
 
