@@ -135,6 +135,12 @@ def test_label_transfer_is_at_chance_when_the_map_carries_nothing_and_high_when_
     nothing = label_transfer(unrelated, score, labels, plan.folds, plan.repeat_of_fold, n_boot=100, n_perm=199)
     assert nothing.estimate.p_value > 0.05 and abs(nothing.estimate.value - 0.25) < 0.15
     assert verdict_of(nothing.estimate.p_value, nothing.estimate.ci_low, 0.25) == CANNOT_TELL
+    # Into a space that knows nothing of the label: its classifier cannot label what the map brings, however
+    # well the source knows the label (map and classifier are fitted on different halves of each fold, so
+    # no classifier has memorised the very tracks a carried track is blended from).
+    into_noise = label_transfer(score, rng.normal(size=(48, 40)), labels, plan.folds, plan.repeat_of_fold,
+                                n_boot=100, n_perm=199)
+    assert into_noise.estimate.p_value > 0.05 and abs(into_noise.estimate.value - 0.25) < 0.15
 
 
 def test_error_agreement_is_kappa_and_high_only_when_failures_coincide() -> None:

@@ -154,10 +154,9 @@ def underdetermined_map_note(mapping: str, n: int, dim: int) -> str | None:
     None otherwise."""
     if n >= dim:
         return None
-    return (f"{mapping} is fitted on {n} tracks of {dim} dimensions: with fewer tracks than dimensions a linear map "
-            "can fit any pairing of the training tracks exactly, so only its regularisation keeps it from "
-            "memorising; trust its held-out figures, never its fit on the training tracks, and read them as a "
-            "lower bound of what a map from more tracks would find")
+    return (f"{mapping} is fitted on {n} tracks of {dim} dimensions — fewer tracks than dimensions: the map could "
+            "fit any pairing of its training tracks, only its regularisation keeps it from memorising them; its "
+            "held-out figures stand, but read them as a lower bound of what more tracks would show")
 
 
 def pair_label_figures(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray,

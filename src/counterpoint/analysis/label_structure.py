@@ -12,7 +12,7 @@ minor part of what they share. Four figures compare the spaces *through the labe
 * **label transfer**, both ways: a classifier trained on one space's training-fold embeddings
   labels the other space's held-out embeddings, carried into its space by a ridge map fitted on
   the same training folds (the folds of the one probe protocol, so (a) and (b) see the same
-  splits). Chance: the majority-class share. Null: the map fitted on randomly re-paired training
+  splits; map and classifier cross-fitted on the two halves of each training fold). Chance: the majority-class share. Null: the map fitted on randomly re-paired training
   tracks (a map that carries nothing of the pairing); interval: held-out tracks bootstrapped.
 * **error agreement**: Cohen's kappa of the two spaces' per-track correctness (from their
   out-of-fold probe predictions): 0 when they fail on unrelated tracks, 1 when on the same ones.
@@ -208,18 +208,30 @@ def _linear_classifier(target_train: np.ndarray, labels: np.ndarray, seed: int) 
     return coef.T, intercept, logistic.classes_
 
 
+def _halves(labels: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two halves of ``range(len(labels))``, each class dealt alternately (after a seeded shuffle)."""
+    order = rng.permutation(len(labels))
+    order = order[np.argsort(labels[order], kind="stable")]
+    return np.sort(order[0::2]), np.sort(order[1::2])
+
+
 def label_transfer(source: np.ndarray, target: np.ndarray, labels: Sequence, folds: Sequence[tuple[np.ndarray, np.ndarray]],
                    repeat_of_fold: Sequence[int] | None = None, alpha: float = DEFAULT_TRANSFER_ALPHA,
                    n_boot: int = N_BOOT, n_perm: int = 999, seed: int = 0) -> TransferOutcome:
     """Accuracy of a classifier trained on ``target``'s training rows, labelling ``source``'s held-out
-    rows carried into ``target``'s space by a ridge map (strength ``alpha``) fitted on the same
-    training rows; over every fold (``repeat_of_fold[i]``: the repeat fold i belongs to, each track held
-    out once per repeat). Both spaces are standardised with training statistics.
+    rows carried into ``target``'s space by a ridge map (strength ``alpha``) fitted on training rows;
+    over every fold (``repeat_of_fold[i]``: the repeat fold i belongs to, each track held out once per
+    repeat). Both spaces are standardised with training statistics.
 
-    Null: the map fitted on a random re-pairing of the training rows (the classifier stays), ``n_perm``
-    times; the whole chain is linear, so a null draw costs one ``[n_test, n_train] × [n_train, classes]``
-    product per fold. Interval: per-track accuracies (mean over repeats) bootstrapped. Chance: the
-    majority-class share.
+    The map and the classifier are fitted on different halves of the training rows and then swapped,
+    their scores summed (cross-fitting): a carried track is a blend of the map's training targets, and a
+    classifier that had memorised those very rows would label it through the source space alone, even in
+    a target space that knows nothing of the label.
+
+    Null: the maps fitted on a random re-pairing of their training rows (the classifiers stay), ``n_perm``
+    times; the whole chain is linear, so a null draw costs one ``[n_test, n_half] × [n_half, classes]``
+    product per half and fold. Interval: per-track accuracies (mean over repeats) bootstrapped. Chance:
+    the majority-class share.
     """
     source, target = _paired(source, target)
     labels = np.asarray(labels).astype(str)
@@ -232,22 +244,31 @@ def label_transfer(source: np.ndarray, target: np.ndarray, labels: Sequence, fol
     with single_threaded_blas():
         for (train, test), repeat in zip(folds, repeats):
             train, test = np.asarray(train), np.asarray(test)
-            if len(np.unique(labels[train])) < 2:
-                raise CounterpointError("label transfer: a training fold holds one class only — it needs tracks of "
-                                        "at least two classes in every fold (use more tracks per class)")
             source_stats, target_stats = _standardiser(source[train]), _standardiser(target[train])
             source_train = (source[train] - source_stats[0]) / source_stats[1]
             source_test = (source[test] - source_stats[0]) / source_stats[1]
             target_train = (target[train] - target_stats[0]) / target_stats[1]
-            G, c, classes = _linear_classifier(target_train, labels[train], seed)
-            operator = _ridge_operator(source_train, source_test, alpha)
-            projected = target_train @ G                                  # [n_train, classes]
-            truth = labels[test]
-            predicted = classes[np.argmax(operator @ projected + c, axis=1)]
-            correct[test, repeat] = predicted == truth
-            for draw in range(n_perm):
-                scores = operator @ projected[rng.permutation(len(train))] + c
-                null_hits[draw] += np.sum(classes[np.argmax(scores, axis=1)] == truth)
+            first, second = _halves(labels[train], rng)
+            parts, classes = [], None
+            for mapped, classified in ((first, second), (second, first)):
+                if len(np.unique(labels[train][classified])) < 2:
+                    raise CounterpointError("label transfer: half a training fold holds one class only — it needs "
+                                            "at least two tracks of each of two classes in every training fold "
+                                            "(use more tracks per class)")
+                G, c, classes = _linear_classifier(target_train[classified], labels[train][classified], seed)
+                parts.append((_ridge_operator(source_train[mapped], source_test, alpha), target_train[mapped] @ G, c))
+            truth_codes = np.searchsorted(classes, labels[test])
+            known = np.isin(labels[test], classes)
+            truth_codes = np.where(known, truth_codes, -1)     # a class no classifier saw is always wrong
+            scores = sum(operator @ projected + c for operator, projected, c in parts)
+            correct[test, repeat] = np.argmax(scores, axis=1) == truth_codes
+            for start in range(0, n_perm, 64):
+                draws = min(64, n_perm - start)
+                scores = 0.0
+                for operator, projected, c in parts:
+                    shuffled = projected[np.argsort(rng.random((draws, len(projected))), axis=1)]   # [draws, n, C]
+                    scores = scores + np.einsum("tn,dnc->dtc", operator, shuffled) + c
+                null_hits[start:start + draws] += np.sum(np.argmax(scores, axis=2) == truth_codes, axis=1)
             n_held += len(test)
     value = float(np.nanmean(correct)) if n_held else float("nan")
     per_track = np.nanmean(correct, axis=1) if n_repeats else np.zeros(0)
