@@ -7,6 +7,7 @@ quality, and returns a :class:`CompareResult`. :mod:`counterpoint.report.compare
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +22,8 @@ from counterpoint.analysis.label_knowledge import COLUMNS as KNOWLEDGE_COLUMNS
 from counterpoint.analysis.label_knowledge import label_knowledge
 from counterpoint.analysis.label_quality import MIN_TRACKS as MIN_LABELLED_TRACKS
 from counterpoint.analysis.label_quality import evaluation_folds, label_quality
-from counterpoint.analysis.label_structure import INFLUENCE_COLUMNS, leave_one_out, pair_label_structure
+from counterpoint.analysis.label_structure import (EXACT_CLASS_PERMUTATIONS, INFLUENCE_COLUMNS, leave_one_out,
+                                                   pair_label_structure)
 from counterpoint.analysis.neighbours import (NEIGHBOUR_COLUMNS, NEIGHBOURS_K, cross_space_neighbours,
                                               space_neighbours)
 from counterpoint.analysis.retrieval import RetrievalOutcome, cross_modal_retrieval, retrieval_figures, share_space
@@ -301,6 +303,7 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
     for pair in pairs:
         check_values("canonical_correlation", pair.retrieval.cca_correlations, f"{pair.audio} × {pair.symbolic}")
     notes += permutation_notes(alignment, settings.n_perm, structure)
+    notes += exact_centroid_notes(structure)
     neighbours = pd.concat(neighbour_tables, ignore_index=True) if neighbour_tables else None
     return CompareResult(alignment, quality, pairs, settings, group, store.path, notes, skipped, too_few,
                          **({} if neighbours is None else {"neighbours": neighbours}), label_structure=structure,
@@ -320,6 +323,24 @@ def pair_neighbours(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarra
         tables.append(cross_space_neighbours(source, target, pair.ids, pair.train, run.settings.get("alpha"), k,
                                              view=f"{names[0]} → {names[1]} ({run.method})"))
     return tables
+
+
+def exact_centroid_notes(structure: pd.DataFrame, alpha: float = ALPHA) -> list[str]:
+    """A note for each pair whose centroid agreement cannot reach Holm-adjusted p < ``alpha``: with C ≤
+    :data:`~counterpoint.analysis.label_structure.EXACT_CLASS_PERMUTATIONS` classes its exact test has C!
+    relabellings, so its p is at least 1/C! (1/24 for 4 classes), times the family's size after Holm."""
+    rows = structure[structure.measure == "centroid_agreement"] if len(structure) else structure
+    m = family_size(structure) if len(structure) else 0
+    notes = []
+    for row in rows.itertuples():
+        classes = int(row.n_resample) if pd.notna(row.n_resample) else 0
+        if 3 <= classes <= EXACT_CLASS_PERMUTATIONS and m / math.factorial(classes) >= alpha:
+            notes.append(f"{row.audio} × {row.symbolic}: centroid agreement of {classes} classes has only "
+                         f"{math.factorial(classes)} relabellings, so its exact p is at least 1/{math.factorial(classes)}"
+                         f" and its Holm-adjusted p over the {m} label-structure tests at least "
+                         f"{min(1.0, m / math.factorial(classes)):.2g}: it cannot be above chance at {alpha}, whatever "
+                         "the spaces — read its value and interval")
+    return notes
 
 
 def resolve_permutations(settings: CompareSettings, n_pairs: int) -> CompareSettings:

@@ -51,11 +51,6 @@ DEFAULT_TRANSFER_ALPHA = 100.0
 #: How many tracks :func:`leave_one_out` lists per figure.
 INFLUENTIAL_TRACKS = 3
 
-#: The figures of verdict (b), in table order: (measure, direction).
-LABEL_STRUCTURE_FIGURES = (("centroid_agreement", ""), ("label_transfer", "audio→symbolic"),
-                           ("label_transfer", "symbolic→audio"), ("error_agreement", ""),
-                           ("confusion_similarity", ""))
-
 
 def _upper(matrix: np.ndarray) -> np.ndarray:
     return matrix[np.triu_indices(len(matrix), k=1)]
@@ -452,7 +447,6 @@ class LabelStructure:
 
     rows: list[dict]
     influence: list[dict] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 def predictions_matrix(predictions: pd.DataFrame, ids: Sequence, column: str) -> np.ndarray:

@@ -101,10 +101,10 @@ def knowledge_sentence(row: pd.Series, label: str) -> str:
 # (b) and (c) per pair
 
 
-def pair_sentence(audio: str, symbolic: str, rows: pd.DataFrame, claim: str, negation: str) -> str:
-    """The sentence of one pair from its figures' verdicts: ``claim`` (e.g. "organise style the same way")
-    when all are above chance, "partly" when some are, the figures whose interval touches chance and those
-    that cannot be told from chance named apart; ``negation`` when none is above chance."""
+def pair_sentence(audio: str, symbolic: str, rows: pd.DataFrame, claim: str) -> str:
+    """The sentence of one pair from its figures' verdicts: the two ``claim`` (e.g. "organise style the same
+    way") when all are above chance, "partly" when some are, "no evidence that" they do when none is; the
+    figures whose interval touches chance and those that cannot be told from chance are named apart."""
     verdicts = {verdict: [] for verdict in (ABOVE_CHANCE, TOUCHES_CHANCE, CANNOT_TELL, NOT_COMPUTED)}
     for _, row in rows.iterrows():
         verdicts[row_verdict(row)].append(figure_phrase(row, figure_name(row)))
@@ -123,16 +123,17 @@ def pair_sentence(audio: str, symbolic: str, rows: pd.DataFrame, claim: str, neg
                f"({'; '.join(above)}){rest}."
     if not tested:
         return f"{audio} × {symbolic}: no figure could be computed."
-    return f"No evidence that {audio} and {symbolic} {negation}: none of the {tested} figures is {ABOVE_CHANCE}{rest}."
+    return f"No evidence that {audio} and {symbolic} {claim}: none of the {tested} figures is {ABOVE_CHANCE}{rest}."
 
 
-STRUCTURE_CLAIM = ("organise {label} the same way", "organise {label} the same way")
-TRACK_CLAIM = ("agree track by track", "agree track by track")
+#: What verdicts (b) and (c) claim of a pair (``{label}``: the label column).
+STRUCTURE_CLAIM = "organise {label} the same way"
+TRACK_CLAIM = "agree track by track"
 
 
-def pair_sentences(table: pd.DataFrame, claim: tuple[str, str], label: str = "") -> list[str]:
+def pair_sentences(table: pd.DataFrame, claim: str, label: str = "") -> list[str]:
     """One sentence per pair of a long table (columns audio, symbolic, and the figure columns)."""
-    return [pair_sentence(audio, symbolic, part, claim[0].format(label=label), claim[1].format(label=label))
+    return [pair_sentence(audio, symbolic, part, claim.format(label=label))
             for (audio, symbolic), part in table.groupby(["audio", "symbolic"], sort=False)]
 
 
