@@ -262,7 +262,7 @@ def label_transfer(source: np.ndarray, target: np.ndarray, labels: Sequence, fol
                 scores = 0.0
                 for operator, projected, c in parts:
                     shuffled = projected[np.argsort(rng.random((draws, len(projected))), axis=1)]   # [draws, n, C]
-                    scores = scores + np.einsum("tn,dnc->dtc", operator, shuffled) + c
+                    scores = scores + np.matmul(operator, shuffled) + c    # [draws, n_test, classes]
                 null_hits[start:start + draws] += np.sum(np.argmax(scores, axis=2) == truth_codes, axis=1)
             n_held += len(test)
     value = float(np.nanmean(correct)) if n_held else float("nan")
