@@ -73,10 +73,12 @@ def write_space_outputs(space: SpaceAnalysis, out_dir: Path, colours: dict[str, 
 def report_notes(analysis: AnalysisResult, comparison: CompareResult | None = None, probes: ProbeTable | None = None,
                  notes: Sequence[str] = ()) -> list[str]:
     """Every note of a report, in page order: ``notes`` (e.g. why there is no comparison), the
-    comparison's (but the z-scoring of descriptors, said in its own section), failed probes,
-    then the per-space analysis's."""
+    comparison's (but the z-scoring of descriptors, said in its own section), failed probes and the
+    probes' guard notes (tiny test splits, scarce classes), then the per-space analysis's."""
     compared = [f"comparison: {note}" for note in comparison.notes if "z-scored" not in note] if comparison else []
     probed = [f"probe {line}" for line in probes.errors] if probes else []
+    probed += [f"probe {encoder} · {model}: {note}" for (encoder, model), result in probes.results.items()
+               for note in result.notes] if probes else []
     return [*notes, *compared, *probed, *analysis.notes]
 
 
