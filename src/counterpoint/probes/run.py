@@ -128,6 +128,16 @@ class ProbeResult:
     protocol: ProbeAccuracy | None = None
 
 
+def per_class_report(y: np.ndarray, predicted: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """scikit-learn's classification report as a dict: precision, recall, F1 and support per class and
+    averaged, without its overall accuracy (an accuracy is shown only as :mod:`counterpoint.probe_protocol`
+    scores it, or labelled as the saved run's test split accuracy)."""
+    report = classification_report(y, predicted, labels=np.arange(len(classes)), target_names=classes,
+                                   output_dict=True, zero_division=0)
+    report.pop("accuracy", None)
+    return report
+
+
 def model_kwargs_for(model: str, settings: TrainSettings, model_kwargs: dict[str, Any] | None) -> dict[str, Any]:
     """Constructor arguments: built-ins take ``settings.hidden``/``dropout``; custom classes ``model_kwargs`` only."""
     if model in BUILTIN_MODELS:
@@ -187,7 +197,7 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
     y_test = y[rows["test"]]
     accuracy, macro_f1 = scores(y_test, predicted, len(classes))
     label_range = np.arange(len(classes))
-    report = classification_report(y_test, predicted, labels=label_range, target_names=classes, output_dict=True, zero_division=0)
+    report = per_class_report(y_test, predicted, classes)
     report_text = classification_report(y_test, predicted, labels=label_range, target_names=classes, zero_division=0, digits=3)
     split_counts = {name: len(r) for name, r in rows.items()}
     config = {
@@ -391,7 +401,7 @@ def evaluate_saved(model_dir: str | Path, store_or_path: "Store | str | Path", s
                                dim=config["input_dim"])
     return EvaluationResult(
         model_dir=Path(model_dir), encoder=data.spec, model=config["model"], scored=scored, macro_f1=macro_f1,
-        report=classification_report(y, predicted, labels=label_range, target_names=classes, output_dict=True, zero_division=0),
+        report=per_class_report(y, predicted, classes),
         report_text=classification_report(y, predicted, labels=label_range, target_names=classes, zero_division=0, digits=3),
         confusion=confusion_matrix(y, predicted, labels=label_range), classes=classes,
         predictions=pd.DataFrame({"id": data.ids[keep], "label": labels[keep],
