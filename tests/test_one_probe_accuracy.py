@@ -17,10 +17,13 @@ import pytest
 
 import counterpoint
 import counterpoint.probe_protocol as protocol
+from counterpoint.analysis.analyze import analyze_store
+from counterpoint.analysis.compare import run_compare
 from counterpoint.analysis.label_knowledge import label_knowledge_table
-from counterpoint.config import AnalysisOptions
+from counterpoint.config import AnalysisOptions, CompareSettings, TrainSettings
 from counterpoint.encoders.base import Embedding
-from counterpoint.pipeline import analyze_everything
+from counterpoint.probes.run import probe_table
+from counterpoint.report.build import build_report
 from counterpoint.store import EncoderMeta, Store, StoreWriter
 
 CLASSES = ("jig", "reel", "polka", "waltz")
@@ -78,7 +81,8 @@ def accuracy_figures(folder: Path) -> list[tuple[str, str, float]]:
 
 @pytest.fixture(scope="module")
 def traced(tmp_path_factory: pytest.TempPathFactory):
-    """Run the whole report (per-space table, comparison, probe table) with every scored accuracy recorded."""
+    """Write a whole report (per-space table, comparison, probe table) with every scored accuracy recorded
+    (few permutations and epochs: the figures' names and origins matter here, not their precision)."""
     folder = tmp_path_factory.mktemp("one")
     store = write_tunes(folder / "tunes.h5")
     scored = []
@@ -92,8 +96,10 @@ def traced(tmp_path_factory: pytest.TempPathFactory):
     patch = pytest.MonkeyPatch()
     patch.setattr(protocol, "score_predictions", recording)  # the real function runs; its results are kept
     try:
-        options = AnalysisOptions("tune_type", reductions=("pca",), probe_models=("linear",), probe_seeds=1)
-        analyze_everything(store, options, folder / "report")
+        analysis = analyze_store(store, AnalysisOptions("tune_type", reductions=("pca",)))
+        comparison = run_compare(store, CompareSettings("tune_type", n_boot=20, n_perm=19, scale_n_perm=False))
+        probes = probe_table(store, "tune_type", models=("linear",), settings=TrainSettings(epochs=10, patience=3))
+        build_report(analysis, comparison, probes, folder / "report", figure_formats=("png",))
         knowledge = label_knowledge_table(store, "tune_type", n_perm=199)
     finally:
         patch.undo()
@@ -102,12 +108,16 @@ def traced(tmp_path_factory: pytest.TempPathFactory):
 
 def test_every_accuracy_shown_was_scored_by_the_protocol(traced):
     _, report, scored, _ = traced
-    values = [result.accuracy for result in scored]
     figures = accuracy_figures(report)
     assert len(figures) > 10
     shown = [(where, name, value) for where, name, value in figures if name not in DETAILS]
+
+    def traced_values(name: str) -> list[float]:
+        field = "ci_low" if "ci_low" in name else "ci_high" if "ci_high" in name else "accuracy"
+        return [getattr(result, field) for result in scored]
+
     untraced = [(where, name, value) for where, name, value in shown
-                if not any(value == pytest.approx(v, abs=1e-12) for v in values)]
+                if not any(value == pytest.approx(v, abs=1e-12) for v in traced_values(name))]
     assert not untraced, f"accuracies not computed by probe_protocol: {untraced}"
     assert {name for _, name, _ in shown} >= {"probe_accuracy", "knn_accuracy", "accuracy"}
 
