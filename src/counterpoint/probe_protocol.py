@@ -70,7 +70,7 @@ FitPredict = Callable[[np.ndarray, np.ndarray], Sequence]
 class ProtocolPlan:
     """Which protocol is used and why, its folds, and the guards' notes."""
 
-    kind: str                               # "cv" or "given"
+    kind: str                               # "cv", "given", or "saved" (a saved probe scored on new tracks)
     description: str
     reason: str
     folds: Folds                            # (train rows, test rows); for cv n_repeats × k folds

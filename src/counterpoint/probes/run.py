@@ -392,7 +392,8 @@ def evaluate_saved(model_dir: str | Path, store_or_path: "Store | str | Path", s
     _, macro_f1 = scores(y, predicted, len(classes))
     label_range = np.arange(len(classes))
     predicted_labels = np.asarray(classes, dtype=object)[predicted]
-    plan = ProtocolPlan("saved", f"a saved probe applied to {len(keep)} tracks it was neither trained nor validated on",
+    unseen_by_it = "it was neither trained nor validated on" if "train_ids" in config else "(its training tracks unknown)"
+    plan = ProtocolPlan("saved", f"a saved probe applied to {len(keep)} tracks {unseen_by_it}",
                         f"evaluation of {model_dir} without training", [(np.zeros(0, dtype=int), np.arange(len(keep)))],
                         np.zeros(1, dtype=int), [])
     scored = score_predictions(pd.DataFrame({"row": np.arange(len(keep)), "predicted": predicted_labels, "repeat": 0,
