@@ -237,7 +237,8 @@ def test_probe_on_11_to_14_tracks_states_the_split_it_gave_and_trains_on_every_c
         result.config["split_source"]
     assert not any("absent from the training split" in note for note in result.notes)
     # The saved run's test split holds one or two tracks: said, and the headline is cross-validated instead.
-    assert f"the test split holds {counts['test']} tracks, fewer than 3 of some class" in " ".join(result.notes)
+    assert f"the test split holds {counts['test']} tracks, fewer than 3 of some class (" in " ".join(result.notes)
+    assert "np.str_" not in " ".join(result.notes)
     assert result.protocol.plan.kind == "cv" and result.protocol.n == n
 
 
@@ -262,6 +263,14 @@ def test_a_saved_probe_evaluated_only_on_its_training_tracks_is_refused(tmp_path
     write_probe_result(probe(path, "signal", "style", model="linear", **FAST), tmp_path / "probe")
     with pytest.raises(CounterpointError, match="among its .* training and 0 validation tracks"):
         evaluate_saved(tmp_path / "probe", path, split="train")
+    # On its 12 test tracks (4 works of 3): enough of every class, so no tiny-set note.
+    evaluated = evaluate_saved(tmp_path / "probe", path, split="test")
+    assert evaluated.scored.n == 12 and evaluated.seen_left_out == 0
+    assert not any("too few tracks" in note for note in evaluated.notes)
+    # On a store of two works (three labelled tracks: 1 baroque, 2 classical): too few of some class, said.
+    tiny = write_store(tmp_path / "tiny.h5", n_works=2, per_work=2, id_prefix="new-")
+    scarce = evaluate_saved(tmp_path / "probe", tiny)
+    assert "hold fewer than 3 of some class" in " ".join(scarce.notes)
 
 
 def test_a_saved_probe_without_its_track_ids_says_it_cannot_check(store_path: Path, tmp_path: Path) -> None:

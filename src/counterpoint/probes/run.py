@@ -180,7 +180,7 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
     scarce = {c: n for c, n in test_counts.items() if n < MIN_TRACKS_PER_CLASS}
     if scarce:
         notes.append(f"the test split holds {len(rows['test'])} tracks, fewer than {MIN_TRACKS_PER_CLASS} of some class ("
-                     + ", ".join(f"{n} {c!r}" for c, n in scarce.items())
+                     + ", ".join(f"{n} {str(c)!r}" for c, n in scarce.items())
                      + "): its test split accuracy rests on too few tracks to mean much")
 
     dim = input_dim(inputs)
@@ -385,6 +385,12 @@ def evaluate_saved(model_dir: str | Path, store_or_path: "Store | str | Path", s
     keep, seen_left_out, seen_notes = _unseen_tracks(keep, np.asarray(data.ids, dtype=object).astype(str), config,
                                                      model_dir)
     notes += seen_notes
+    scored_classes, scored_counts = np.unique(labels[keep].astype(str), return_counts=True)
+    if (scored_counts < MIN_TRACKS_PER_CLASS).any():
+        notes.append(f"the {len(keep)} tracks scored hold fewer than {MIN_TRACKS_PER_CLASS} of some class ("
+                     + ", ".join(f"{n} {str(c)!r}" for c, n in zip(scored_classes, scored_counts)
+                                 if n < MIN_TRACKS_PER_CLASS)
+                     + "): the accuracy rests on too few tracks to mean much")
     classes = list(config["classes"])
     y = np.searchsorted(classes, labels[keep].astype(str))
     logits = predict_logits(probe_model, take(inputs, keep), config["training"]["batch_size"], device=device)
