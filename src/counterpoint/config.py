@@ -162,7 +162,8 @@ class TrainSettings:
 class AnalysisOptions:
     """What one report is computed from: the label column cut to ``depth`` levels (None or 0:
     whole), the ``group`` column (None: the dataset's), the seed, the 2-D views, whether to
-    compare the modalities, and the probe models with their seeds (no models: no probes)."""
+    compare the modalities, and the probe models with the repeats of their cross-validation (no models: no
+    probes)."""
 
     label: str
     depth: int | None = None
