@@ -138,3 +138,11 @@ def test_json_form_has_the_figures_and_the_protocol():
                          "classifier", "protocol"}
     assert data["protocol"]["kind"] == "cv" and data["protocol"]["n_folds"] == 15
     assert isinstance(ProtocolPlan, type)
+
+
+def test_an_incomplete_split_column_is_not_a_given_split():
+    _, labels, _ = labelled_points(12, 3, 0.0)
+    split = split_with_test_per_class(labels, MIN_GIVEN_TEST_PER_CLASS).astype(object)
+    split[0] = ""
+    plan = plan_protocol(labels, given_split=split)
+    assert plan.kind == "cv" and plan.reason == "the dataset has no complete train/validation/test split column"

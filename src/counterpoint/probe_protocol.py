@@ -70,7 +70,7 @@ FitPredict = Callable[[np.ndarray, np.ndarray], Sequence]
 class ProtocolPlan:
     """Which protocol is used and why, its folds, and the guards' notes."""
 
-    kind: str                               # "cv" or "given"
+    kind: str                               # "cv", "given", or "saved" (a saved probe scored on new tracks)
     description: str
     reason: str
     folds: Folds                            # (train rows, test rows); for cv n_repeats × k folds
@@ -273,32 +273,44 @@ def probe_accuracy(X: Any, labels: Sequence, *, ids: Sequence, classifier: str =
                                     "two tracks, in different groups, in each of two classes")
         predicted = np.asarray(fit_predict(train, test)).astype(str)
         parts.append(pd.DataFrame({"row": test, "predicted": predicted, "repeat": int(repeat), "fold": fold}))
-    rows = pd.concat(parts, ignore_index=True)
-    truth = labels[rows["row"].to_numpy()]
-    predictions = pd.DataFrame({"id": ids[rows["row"].to_numpy()], "truth": truth, "predicted": rows["predicted"],
-                                "correct": truth == rows["predicted"].to_numpy(), "repeat": rows["repeat"],
-                                "fold": rows["fold"]})
+    return score_predictions(pd.concat(parts, ignore_index=True), labels, ids, plan=plan, classifier=classifier,
+                             dim=_dim(X), seed=seed, n_perm=n_perm, n_boot=n_boot)
+
+
+def score_predictions(held_out: pd.DataFrame, labels: Sequence, ids: Sequence, *, plan: ProtocolPlan,
+                      classifier: str, dim: int, seed: int = 0, n_perm: int = N_PERM,
+                      n_boot: int = N_BOOT) -> ProbeAccuracy:
+    """The figures of :class:`ProbeAccuracy` from held-out predictions: ``held_out`` has one row per
+    (track, repeat) with the track's ``row`` in ``labels``/``ids``, its ``predicted`` label, ``repeat`` and
+    ``fold``. :func:`probe_accuracy` calls it on its folds' predictions; a saved probe applied to new tracks
+    (one fold, nothing trained) is scored by it too, so its figures follow the same rules."""
+    labels = np.asarray(labels).astype(str)
+    ids = np.asarray(ids, dtype=object).astype(str)
+    track_rows = held_out["row"].to_numpy(dtype=int)
+    truth = labels[track_rows]
+    predicted_text = held_out["predicted"].to_numpy(dtype=object).astype(str)
+    predictions = pd.DataFrame({"id": ids[track_rows], "truth": truth, "predicted": predicted_text,
+                                "correct": truth == predicted_text, "repeat": held_out["repeat"].to_numpy(dtype=int),
+                                "fold": held_out["fold"].to_numpy(dtype=int)})
     accuracy = float(predictions["correct"].mean())
     # Tracks evaluated, each with its share of correct predictions over the repeats.
-    evaluated, track_of_row = np.unique(rows["row"].to_numpy(), return_inverse=True)
-    per_track = np.bincount(track_of_row, weights=predictions["correct"].to_numpy(float)) / np.bincount(track_of_row)
-    per_track_rows = np.bincount(track_of_row)
-    rng = np.random.default_rng(seed)
+    evaluated, track_of_row = np.unique(track_rows, return_inverse=True)
+    rows_per_track = np.bincount(track_of_row)
+    correct_per_track = np.bincount(track_of_row, weights=predictions["correct"].to_numpy(float))
     if n_boot > 0:
-        draws = rng.integers(0, len(evaluated), size=(n_boot, len(evaluated)))
-        # Weighted by rows so the bootstrap statistic is the accuracy itself (tracks evaluated unequally often).
-        boot = (per_track[draws] * per_track_rows[draws]).sum(axis=1) / per_track_rows[draws].sum(axis=1)
+        draws = np.random.default_rng(seed).integers(0, len(evaluated), size=(n_boot, len(evaluated)))
+        # Whole tracks are resampled; the statistic is the accuracy itself (tracks may be evaluated unequally often).
+        boot = correct_per_track[draws].sum(axis=1) / rows_per_track[draws].sum(axis=1)
         ci_low, ci_high = (float(v) for v in np.quantile(boot, [0.025, 0.975]))
     else:
         ci_low = ci_high = float("nan")
     classes = np.array(sorted(set(labels.tolist())), dtype=object)
     truth_codes = np.searchsorted(classes, labels[evaluated])
-    predicted_text = predictions["predicted"].to_numpy(dtype=object)
     known = np.isin(predicted_text, classes)
     predicted_codes = np.where(known, np.searchsorted(classes, np.where(known, predicted_text, classes[0])), -1)
     null = permutation_null(truth_codes, predicted_codes, track_of_row, n_perm, seed) if n_perm > 0 else np.zeros(0)
     p_value = float((1 + np.sum(null >= accuracy - 1e-12)) / (n_perm + 1)) if n_perm > 0 else float("nan")
     return ProbeAccuracy(accuracy=accuracy, ci_low=ci_low, ci_high=ci_high, chance=majority_share(labels[evaluated]),
                          null_mean=float(null.mean()) if len(null) else float("nan"), p_value=p_value,
-                         n=len(evaluated), n_classes=len(classes), dim=_dim(X), classifier=classifier, plan=plan,
+                         n=len(evaluated), n_classes=len(classes), dim=dim, classifier=classifier, plan=plan,
                          predictions=predictions)

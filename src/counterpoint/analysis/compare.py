@@ -21,7 +21,7 @@ from counterpoint.analysis.inputs import require_columns, require_embeddings
 from counterpoint.analysis.label_knowledge import COLUMNS as KNOWLEDGE_COLUMNS
 from counterpoint.analysis.label_knowledge import label_knowledge
 from counterpoint.analysis.label_quality import MIN_TRACKS as MIN_LABELLED_TRACKS
-from counterpoint.analysis.label_quality import evaluation_folds, label_quality
+from counterpoint.analysis.label_quality import label_quality
 from counterpoint.analysis.label_structure import (EXACT_CLASS_PERMUTATIONS, INFLUENCE_COLUMNS, leave_one_out,
                                                    pair_label_structure)
 from counterpoint.analysis.neighbours import (NEIGHBOUR_COLUMNS, NEIGHBOURS_K, cross_space_neighbours,
@@ -32,6 +32,7 @@ from counterpoint.blas import single_threaded_blas
 from counterpoint.config import CompareSettings
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix
+from counterpoint.probe_protocol import plan_protocol
 from counterpoint.ranges import check_table, check_values
 from counterpoint.significance import (ALPHA, family_size, permutations_for_family, undecidable_family_note,
                                        with_adjusted_p_values)
@@ -59,7 +60,8 @@ P_VALUE_FAMILIES = {
     "alignment": "every p-value of alignment.csv: all compared pairs × all alignment and retrieval figures "
                  "(both directions, every method)",
     "label_quality": "every accuracy of label_quality.csv: all encoders × both classifiers (k-NN, logistic), "
-                     "each tested against its majority-class share by an exact binomial test",
+                     "each tested by the probe protocol's label-permutation null (held-out truth permuted "
+                     "against the held-out predictions)",
     "verdict": "every row of the verdict table: all compared pairs × its headline figures",
     "label_structure": "every row of the label-structure table (verdict (b)): all compared pairs × centroid "
                        "agreement, label transfer both ways, error agreement and confusion similarity",
@@ -247,9 +249,10 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
         labels = space.labels(settings.label, settings.depth)
         try:
             with single_threaded_blas():
-                folds = evaluation_folds(labels, groups_of(space), space.given_split(), seed=settings.seed)
-                figures = label_quality(space.X, labels, folds, k=settings.k, n_boot=settings.n_boot,
+                plan = plan_protocol(labels, groups=groups_of(space), given_split=space.given_split(), seed=settings.seed)
+                figures = label_quality(space.X, labels, plan, space.ids, k=settings.k, n_boot=settings.n_boot,
                                         seed=settings.seed)
+            notes += [f"{spec}: label quality — {note}" for note in plan.notes]
         except CounterpointError as error:  # too few tracks, classes or groups in this one space
             notes.append(f"{spec}: no label quality ({len(space)} labelled tracks) — {error}")
             continue

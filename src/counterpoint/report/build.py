@@ -31,8 +31,9 @@ from counterpoint.report.verdict import influence_section, verdicts_block
 
 METRIC_LABELS = {
     "n_tracks": "tracks", "n_classes": "classes",
-    "probe_accuracy_mean": "probe accuracy (logistic regression, grouped 5-fold CV)",
-    "probe_accuracy_std": "± (std over folds)", "majority_chance": "chance (majority-class share)",
+    "probe_accuracy": "probe accuracy (logistic regression)", "probe_accuracy_ci_low": "probe accuracy, 95 % CI low",
+    "probe_accuracy_ci_high": "probe accuracy, 95 % CI high", "chance": "chance (majority-class share)",
+    "probe_null_mean": "label-permutation null (mean)", "probe_p_value": "p (permutation)",
     "kmeans_ari": "KMeans adjusted Rand index", "kmeans_silhouette": "KMeans silhouette",
     "label_silhouette": "silhouette of true labels",
     "mean_relative_within_variance": "within-class variance / total (mean over classes)",
@@ -72,10 +73,12 @@ def write_space_outputs(space: SpaceAnalysis, out_dir: Path, colours: dict[str, 
 def report_notes(analysis: AnalysisResult, comparison: CompareResult | None = None, probes: ProbeTable | None = None,
                  notes: Sequence[str] = ()) -> list[str]:
     """Every note of a report, in page order: ``notes`` (e.g. why there is no comparison), the
-    comparison's (but the z-scoring of descriptors, said in its own section), failed probes,
-    then the per-space analysis's."""
+    comparison's (but the z-scoring of descriptors, said in its own section), failed probes and the
+    probes' guard notes (tiny test splits, scarce classes), then the per-space analysis's."""
     compared = [f"comparison: {note}" for note in comparison.notes if "z-scored" not in note] if comparison else []
     probed = [f"probe {line}" for line in probes.errors] if probes else []
+    probed += [f"probe {encoder} · {model}: {note}" for (encoder, model), result in probes.results.items()
+               for note in result.notes] if probes else []
     return [*notes, *compared, *probed, *analysis.notes]
 
 
@@ -119,6 +122,12 @@ def page_data(analysis: AnalysisResult, comparison: CompareResult | None, colour
             "neighbours": neighbours, "dataset_root": analysis.dataset_root}
 
 
+def _protocols(analysis: AnalysisResult) -> str:
+    """The probe protocol of each space, once per distinct protocol (usually one for every space)."""
+    described = {s.probe.plan.description: None for s in analysis.spaces if s.probe is not None}
+    return "; ".join(described) or "none (no space could be probed)"
+
+
 def quality_section(analysis: AnalysisResult, figures: dict[str, dict[str, Path]], out_dir: Path) -> str:
     """Each space on its own: the side-by-side figures and the class-centroid heatmaps."""
     metrics = {s.spec: s.metrics for s in analysis.spaces}
@@ -130,7 +139,7 @@ def quality_section(analysis: AnalysisResult, figures: dict[str, dict[str, Path]
     statics = "".join(f"<li>{escape(spec)} {escape(kind.upper())} {file_links(path, out_dir)}</li>"
                       for spec, f in figures.items() for kind, path in f.items() if kind != "centroids")
     return (f'<section id="quality"><h2>Each space on its own</h2><p class="note">{PROBE_ACCURACY} Here: logistic '
-            "regression on standardised pooled embeddings, grouped stratified 5-fold cross-validation. Within-class "
+            f"regression on standardised pooled embeddings; protocol: {escape(_protocols(analysis))}. Within-class "
             "variance is divided by the total variance so encoders of different scale compare. From "
             '<a href="summary.csv">summary.csv</a> and <a href="metrics.json">metrics.json</a>.</p>'
             f"{table_html(table)}"

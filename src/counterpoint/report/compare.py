@@ -129,8 +129,8 @@ def compare_html_section(result: CompareResult, folder: Path, page_dir: Path) ->
         parts.append(f'<div class="grid" style="grid-template-columns: repeat(2, minmax(300px, 1fr));">'
                      f'{"".join(figures)}</div>')
     parts.append("<h3>Label quality of each space</h3>")
-    parts.append(f'<p class="note">{PROBE_ACCURACY} Here: k-NN (cosine) and logistic regression on held-out folds '
-                 "that never share a group with training; from "
+    parts.append(f'<p class="note">{PROBE_ACCURACY} Here: logistic regression (probe_accuracy); '
+                 "k-NN (cosine, knn_accuracy) is a detail on the same held-out tracks; from "
                  f'<a href="{escape(_relative(folder, page_dir))}/label_quality.csv">label_quality.csv</a>. '
                  f"p_holm, p_bh: {escape(family_sentence(P_VALUE_FAMILIES['label_quality']))}</p>")
     parts.append(table_html(result.label_quality))

@@ -37,7 +37,11 @@ tr.partner td { background: #d8f0e0; } tr.same-class td { background: #f3f3f3; }
 
 #: The one definition of a probe accuracy, said beside every probe figure of the report.
 PROBE_ACCURACY = ("Probe accuracy: the share of held-out tracks a classifier trained on the other tracks labels "
-                  "correctly; its chance level is the majority-class share of those same tracks.")
+                  "correctly, under one protocol: the dataset's given split when its test part holds at least 5 "
+                  "tracks of every class, otherwise grouped stratified 5-fold cross-validation (3 repeats; 1 for "
+                  "trained probes), every track held out by a model that never saw its group. Its 95 % interval "
+                  "resamples tracks; its chance level is the majority-class share of those tracks; its p-value "
+                  "compares it with the held-out predictions scored against permuted truth.")
 
 PAGE_JS = resources.files("counterpoint.report").joinpath("page.js").read_text(encoding="utf-8")
 
