@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from counterpoint.config import N_BOOT
@@ -206,11 +206,16 @@ class ProbeAccuracy:
                 "dim": self.dim, "classifier": self.classifier, "protocol": self.plan.to_dict()}
 
 
+def logistic_classifier(seed: int = 0) -> Pipeline:
+    """The default classifier, unfitted: logistic regression (L2, C = 1) on features standardised with training
+    statistics (label transfer fits it too, and reads its coefficients)."""
+    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
+
+
 def logistic_fit_predict(X: np.ndarray, labels: np.ndarray, seed: int = 0) -> FitPredict:
-    """The default classifier: logistic regression (L2, C = 1) on features standardised with training statistics."""
+    """The default classifier (:func:`logistic_classifier`) as a ``fit_predict``."""
     def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
-        return model.fit(X[train], labels[train]).predict(X[test])
+        return logistic_classifier(seed).fit(X[train], labels[train]).predict(X[test])
     return fit_predict
 
 

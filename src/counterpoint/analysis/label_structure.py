@@ -192,9 +192,9 @@ def _linear_classifier(target_train: np.ndarray, labels: np.ndarray, seed: int) 
                                                                                            np.ndarray]:
     """The probe protocol's classifier (logistic regression on standardised features) fitted on
     ``target_train``, as one affine map: scores = Z @ G + c, and the class of each score column."""
-    from counterpoint.analysis.label_quality import linear_probe
+    from counterpoint.probe_protocol import logistic_classifier
 
-    model = linear_probe(seed).fit(target_train, labels)
+    model = logistic_classifier(seed).fit(target_train, labels)
     scaler, logistic = model[0], model[-1]
     coef = logistic.coef_ / scaler.scale_[None, :]
     intercept = logistic.intercept_ - coef @ scaler.mean_
@@ -302,7 +302,8 @@ def cohen_kappa(a: np.ndarray, b: np.ndarray) -> float:
     expected = pa * pb + (1 - pa) * (1 - pb)
     if expected >= 1 - 1e-12:
         return float("nan")
-    return float((np.mean(a == b) - expected) / (1 - expected))
+    observed = np.count_nonzero(a == b) / a.size        # the share of tracks on which the two agree
+    return float((observed - expected) / (1 - expected))
 
 
 def error_agreement(correct_a: np.ndarray, correct_b: np.ndarray, n_boot: int = N_BOOT, n_perm: int = 999,
