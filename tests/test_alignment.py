@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
+from counterpoint.analysis.label_structure import centroid_agreement
 from counterpoint.analysis.alignment import (
-    centroid_agreement,
     cka_estimates,
     debiased_cka,
     knn_indices,

@@ -289,8 +289,6 @@ CASES = [
     Case("probe-all-encoders-with-encoder", lambda s: ["probe", s["dollars"], "-l", "genre", "--all-encoders",
                                                        "-e", "symbolic-stats", "-o", out(s, "p4")], (2,),
          ("--all-encoders cannot be combined with --encoder",)),
-    Case("probe-seeds-of-a-single-probe", lambda s: ["probe", s["dollars"], "-l", "genre", "-e", "symbolic-stats",
-                                                     "--seeds", 5, "-o", out(s, "p5")], (2,), ("--seeds needs --all-encoders",)),
     Case("check-seed-without-resplit", lambda s: ["dataset", "check", s["base"] / "three", "--seed", 3], (2,),
          ("--seed needs --resplit",)),
     Case("check-tolerance-without-opening-files", lambda s: ["dataset", "check", s["base"] / "three", "--no-open-files",

@@ -88,8 +88,10 @@ def test_alignment_table_has_figures_with_intervals_and_p_values(result):
     assert related.ci_low <= related.value <= related.ci_high
     assert related.p_value < 0.05
     measures = set(table.measure)
-    assert {"cka", "cka_debiased", "rsa_spearman", "mutual_knn@5", "centroid_agreement",
+    assert {"cka", "cka_debiased", "rsa_spearman", "mutual_knn@5",
             "recall@1", "recall@5", "recall@10", "median_rank", "mrr"} <= measures
+    assert set(result.label_structure.measure) == {"centroid_agreement", "label_transfer", "error_agreement",
+                                                   "confusion_similarity"}
 
 
 def test_shared_space_gets_direct_retrieval_and_chance_levels(result):
@@ -255,13 +257,15 @@ def test_named_descriptors_are_z_scored_so_one_unit_does_not_dominate(tmp_path):
 RANGES = {"cka": (0, 1), "cka_debiased": (-1, 1), "rsa_spearman": (-1, 1), "mutual_knn@5": (0, 1),
           "centroid_agreement": (-1, 1), "recall@1": (0, 1), "recall@5": (0, 1), "recall@10": (0, 1),
           "mrr": (0, 1), "knn_accuracy": (0, 1), "knn_macro_f1": (0, 1), "probe_accuracy": (0, 1),
-          "probe_macro_f1": (0, 1), "silhouette": (-1, 1)}
+          "probe_macro_f1": (0, 1), "silhouette": (-1, 1), "label_transfer": (0, 1), "error_agreement": (-1, 1),
+          "confusion_similarity": (-1, 1)}
 #: Intervals reflected around the value (half-samples) contain it by construction.
 REFLECTED = {"cka", "cka_debiased", "rsa_spearman"}
 
 
 def test_every_statistic_lies_in_its_range(result, written):
-    rows = pd.concat([result.alignment, result.label_quality.rename(columns={"encoder": "audio"})])
+    rows = pd.concat([result.alignment, result.label_structure,
+                      result.label_quality.rename(columns={"encoder": "audio"})])
     assert set(rows.measure) - {"median_rank"} == set(RANGES)
     for row in rows.itertuples():
         low, high = RANGES.get(row.measure, (1, row.n))          # median rank: 1..number of candidates

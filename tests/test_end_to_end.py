@@ -33,7 +33,7 @@ def test_check_embed_info_analyze_export_through_the_cli(tmp_path):
     invoke("analyze", store, "--label", "class", "--out", report_dir)
     metrics = json.loads((report_dir / "metrics.json").read_text())
     symbolic = metrics["encoders"]["symbolic-stats"]
-    assert symbolic["n_classes"] == 3 and symbolic["probe_accuracy_mean"] > 0.8  # pitch register is obvious
+    assert symbolic["n_classes"] == 3 and symbolic["probe_accuracy"] > 0.8  # pitch register is obvious
     page = (report_dir / "index.html").read_text()
     for spec in ("symbolic-stats", "audio-stats"):
         assert spec in page
@@ -46,12 +46,22 @@ def test_check_embed_info_analyze_export_through_the_cli(tmp_path):
     compared = invoke("compare", store, "--label", "class", "--out", tmp_path / "compare", "--n-boot", 20, "--n-perm", 19)
     assert "audio-stats" in compared.output and (tmp_path / "compare" / "compare.json").is_file()
     probe_dir = tmp_path / "probe"
-    invoke("probe", store, "--encoder", "symbolic-stats", "--label", "class", "--model", "linear", "--epochs", 30,
-           "--out", probe_dir)
+    probed = invoke("probe", store, "--encoder", "symbolic-stats", "--label", "class", "--model", "linear", "--epochs",
+                    30, "--out", probe_dir)
     config = json.loads((probe_dir / "config.json").read_text())
     assert sorted(config["classes"]) == ["high", "low", "mid"]
+    headline = json.loads((probe_dir / "probe_accuracy.json").read_text())
+    # The terminal shows the protocol's accuracy with its interval, chance and p, and the protocol.
+    assert (f"probe accuracy {headline['accuracy']:.3f} [{headline['ci_low']:.3f}, {headline['ci_high']:.3f}] "
+            f"(95 % interval), chance {headline['chance']:.3f}") in probed.output
+    assert f"p {headline['p_value']:.3g}" in probed.output and "5-fold cross-validation, 1 repeat" in probed.output
+    assert "test split accuracy" in probed.output
     again = invoke("probe", store, "--model-path", probe_dir, "--out", tmp_path / "probe-again")
-    assert "accuracy" in again.output
+    evaluation = json.loads((tmp_path / "probe-again" / "evaluation_report.json").read_text())
+    assert f"probe accuracy {evaluation['accuracy']:.3f}" in again.output
+    # The probe's own training and validation tracks are left out of its evaluation.
+    assert evaluation["seen_left_out"] == len(config["train_ids"]) + len(config["validation_ids"])
+    assert evaluation["n"] == 15 - evaluation["seen_left_out"]
 
 
 def test_tag_prints_musicnn_tags_of_a_real_file(tmp_path):

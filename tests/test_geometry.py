@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
+from counterpoint.probe_protocol import probe_accuracy
 from counterpoint.analysis.geometry import (centroid_distances, clustering_agreement, cosine_distance_matrix,
-                                            linear_probe_accuracy, within_class_variance)
+                                            within_class_variance)
 from counterpoint.analysis.reduce import reduce_2d
 
 
@@ -42,11 +43,12 @@ def test_clustering_and_probe_separate_clear_classes_but_not_noise():
     X = np.array([centres[l] for l in labels]) + rng.normal(size=(90, 3))
     clear = clustering_agreement(X, labels)
     assert clear["kmeans_ari"] > 0.9 and clear["label_silhouette"] > 0.4
-    assert linear_probe_accuracy(X, labels)["probe_accuracy_mean"] > 0.95
+    ids = [str(i) for i in range(90)]
+    assert probe_accuracy(X, labels, ids=ids, n_perm=99).accuracy > 0.95
     noise = rng.normal(size=(90, 3))
     assert clustering_agreement(noise, labels)["kmeans_ari"] < 0.2
-    probe = linear_probe_accuracy(noise, labels)
-    assert probe["probe_accuracy_mean"] < 0.6 and probe["chance"] == pytest.approx(1 / 3)
+    probe = probe_accuracy(noise, labels, ids=ids, n_perm=99)
+    assert probe.accuracy < 0.6 and probe.chance == pytest.approx(1 / 3)
 
 
 @pytest.mark.parametrize("method", ["pca", "tsne", "umap"])

@@ -1,7 +1,6 @@
 """Probes end to end on a real HDF5 store written by counterpoint.store.StoreWriter."""
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +26,12 @@ DIM = 4
 
 
 def write_store(path: Path, n_works: int = 24, per_work: int = 3, split_column: bool = False,
-                extra_style: str | None = None, seed: int = 0) -> Path:
+                extra_style: str | None = None, seed: int = 0, id_prefix: str = "") -> Path:
     """Tracks grouped by work; the label 'style' is a property of the work; two encoders.
 
     ``signal`` separates the styles in pooled vectors and in every frame; ``noise`` carries none.
-    Three tracks have an empty label. With ``extra_style``, the last work gets a style no probe saw.
+    Three tracks have an empty label. With ``extra_style``, the last work gets a style no probe saw;
+    ``id_prefix`` makes the track ids those of another dataset.
     """
     rng = np.random.default_rng(seed)
     styles = np.array(["baroque", "classical", "romantic"])
@@ -45,7 +45,7 @@ def write_store(path: Path, n_works: int = 24, per_work: int = 3, split_column: 
             if extra_style and w == n_works - 1:
                 label = extra_style
             split = ("train" if w < n_works * 0.6 else "validation" if w < n_works * 0.8 else "test") if split_column else ""
-            rows.append({"id": f"w{w}_t{t}", "audio_filename": f"w{w}_t{t}.wav", "midi_filename": f"w{w}_t{t}.mid",
+            rows.append({"id": f"{id_prefix}w{w}_t{t}", "audio_filename": f"w{w}_t{t}.wav", "midi_filename": f"w{w}_t{t}.mid",
                          "split": split, "group": f"work{w}", "style": label, "era": f"{style}/late"})
             length = int(rng.integers(2, 8))
             frames = centres[w % 3] + rng.normal(size=(length, DIM))
@@ -75,9 +75,10 @@ def group_of(track_id: str) -> str:
 def test_probe_on_a_store_writes_everything_and_does_not_leak(store_path: Path, tmp_path: Path, model: str) -> None:
     result = probe(store_path, "signal", "style", model=model, **FAST)
     write_probe_result(result, tmp_path)
-    assert result.accuracy >= 0.9
+    assert result.protocol.accuracy >= 0.9 and result.protocol.p_value < 0.01
     for name in ("model.safetensors", "config.json", "training_history.json", "classification_report.json",
-                 "classification_report.txt", "confusion_matrix.png", "test_predictions.csv"):
+                 "classification_report.txt", "confusion_matrix.png", "test_predictions.csv", "probe_accuracy.json",
+                 "protocol_predictions.csv"):
         assert (tmp_path / name).stat().st_size > 0, name
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["encoder"] == "signal:scale=1" and config["label"] == "style" and config["group"] == "group"
@@ -88,7 +89,13 @@ def test_probe_on_a_store_writes_everything_and_does_not_leak(store_path: Path, 
     history = json.loads((tmp_path / "training_history.json").read_text())
     assert len(history) == config["training"]["epochs_run"] and "validation_macro_f1" in history[0]
     report = json.loads((tmp_path / "classification_report.json").read_text())
-    assert report["accuracy"] == pytest.approx(result.accuracy)
+    assert report["test_split_accuracy"] == pytest.approx(result.test_split_accuracy) and "accuracy" not in report
+    headline = json.loads((tmp_path / "probe_accuracy.json").read_text())
+    assert headline["accuracy"] == result.protocol.accuracy and headline["classifier"] == model
+    assert headline["protocol"]["description"].startswith("grouped stratified 5-fold cross-validation, 1 repeat")
+    # The saved probe records the tracks it has seen, so an evaluation can leave them out.
+    assert len(config["train_ids"]) == config["split_counts"]["train"]
+    assert len(config["validation_ids"]) == config["split_counts"]["validation"]
     model_obj, _ = load_probe(tmp_path)
     assert model_obj.scaler_scale.shape == (DIM,) and not torch.all(model_obj.scaler_scale == 1)
 
@@ -138,7 +145,7 @@ def test_saved_model_round_trip_gives_identical_predictions(store_path: Path, tm
 
 def test_evaluate_saved_reports_unseen_labels(store_path: Path, tmp_path: Path) -> None:
     write_probe_result(probe(store_path, "signal", "style", model="linear", **FAST), tmp_path / "probe")
-    other = write_store(tmp_path / "other.h5", extra_style="impressionist", seed=1)
+    other = write_store(tmp_path / "other.h5", extra_style="impressionist", seed=1, id_prefix="other-")
     result = evaluate_saved(tmp_path / "probe", other)
     write_evaluation(result, tmp_path / "eval")
     assert result.unseen_labels == {"impressionist": 3}
@@ -162,11 +169,11 @@ def test_custom_sequence_class_trains_on_a_store(store_path: Path, tmp_path: Pat
     result = probe(store_path, "signal", "style", model=f"{HELPER.name}:MaskedMaxProbe",
                    settings=TrainSettings(epochs=20, patience=5, lr=1e-2))
     write_probe_result(result, tmp_path / "probe")
-    assert result.accuracy >= 0.8
+    assert result.protocol.accuracy >= 0.8
     monkeypatch.chdir(tmp_path)  # the saved probe loads from anywhere
     reloaded, config = load_probe(tmp_path / "probe")
     assert config["model"] == f"{HELPER.resolve()}:MaskedMaxProbe" and config["takes_sequences"]
-    assert evaluate_saved(tmp_path / "probe", store_path).accuracy >= 0.8
+    assert evaluate_saved(tmp_path / "probe", store_path).scored.accuracy >= 0.8
 
 
 def test_label_depth_and_missing_columns(store_path: Path) -> None:
@@ -180,47 +187,38 @@ def test_label_depth_and_missing_columns(store_path: Path) -> None:
         probe(store_path, "openl3", "style")
 
 
-def test_probe_table_over_encoders_models_and_seeds(store_path: Path, tmp_path: Path) -> None:
+def test_probe_table_over_encoders_and_models(store_path: Path, tmp_path: Path) -> None:
     messages: list[str] = []
-    probes = probe_table(store_path, "style", models=("linear", "attention"), seeds=2, progress=messages.append,
+    probes = probe_table(store_path, "style", models=("linear", "attention"), repeats=2, progress=messages.append,
                          **FAST)
     write_probe_table(probes, tmp_path)
     table = probes.table
-    assert len(messages) == 8 and messages[-1].startswith("run 8/8")
-    assert len(table) == 4 and (table["seeds"] == 2).all() and (table["error"] == "").all()
+    assert messages == [f"probe {i}/4: {e} · {m}" for i, (e, m) in enumerate(
+        [(e, m) for e in Store(store_path).encoder_specs for m in ("linear", "attention")], 1)]
+    assert len(table) == 4 and (table["error"] == "").all()
+    assert (table["protocol"] == "grouped stratified 5-fold cross-validation, 2 repeats").all()
     by_key = table.set_index(["encoder", "model"])
-    assert by_key.loc[("signal:scale=1", "linear"), "macro_f1_mean"] >= 0.85
-    assert by_key.loc[("noise:scale=1", "linear"), "macro_f1_mean"] <= 0.7  # noise carries no style
-    assert (table["macro_f1_std"] >= 0).all()
+    signal, noise = by_key.loc[("signal:scale=1", "linear")], by_key.loc[("noise:scale=1", "linear")]
+    assert signal["accuracy"] >= 0.85 and signal["ci_low"] > signal["chance"] and signal["p_holm"] < 0.05
+    assert noise["accuracy"] <= 0.7 and noise["p_value"] > 0.05  # noise carries no style
+    assert (table["n"] == 69).all() and table["chance"].tolist() == pytest.approx([24 / 69] * 4)  # the majority share
     saved = pd.read_csv(tmp_path / "probe_table.csv")
-    assert saved["macro_f1_mean"].tolist() == pytest.approx(table["macro_f1_mean"].tolist())
-    assert {"p_value", "p_holm", "p_bh"} <= set(saved.columns) & set(pd.read_csv(tmp_path / "probe_runs.csv").columns)
-    assert json.loads((tmp_path / "probe_table.json").read_text())["rows"][0]["seeds"] == 2
-    assert len(pd.read_csv(tmp_path / "probe_runs.csv")) == 8
-    assert (tmp_path / "signal_scale=1" / "attention" / "seed1" / "model.safetensors").is_file()
+    assert saved["accuracy"].tolist() == pytest.approx(table["accuracy"].tolist())
+    assert json.loads((tmp_path / "probe_table.json").read_text())["repeats"] == 2
+    assert (tmp_path / "signal_scale=1" / "attention" / "model.safetensors").is_file()
     html = probe_html_section(probes)
-    assert html.count("<tr>") == 5 and "signal:scale=1" in html and "±" in html and "<strong>" in html
+    assert html.count("<tr>") == 5 and "signal:scale=1" in html and "<strong>" in html
     assert "<th>p (Holm)</th>" in html and "false discovery rate" in html
-    assert_accuracy_tested_against_chance_and_adjusted_per_table(probes)
-
-
-def assert_accuracy_tested_against_chance_and_adjusted_per_table(probes) -> None:
-    runs, table = probes.runs, probes.table
-    for row in runs.itertuples():   # each run: the binomial tail of its correct test answers, by hand
-        test = probes.results[(row.encoder, row.model, row.seed)].test_predictions
-        n, right, chance = len(test), int((test.label == test.predicted).sum()), row.chance
-        tail = sum(math.comb(n, j) * chance ** j * (1 - chance) ** (n - j) for j in range(right, n + 1))
-        assert row.p_value == pytest.approx(tail, rel=1e-9)
-    assert runs.p_holm.tolist() == pytest.approx(holm_adjust(runs.p_value).tolist())      # family: every run
-    largest = runs.groupby(["encoder", "model"]).p_value.max()
-    by_key = table.set_index(["encoder", "model"])
-    assert by_key.p_value.to_dict() == pytest.approx(largest.to_dict())                   # every seed must pass
-    assert table.p_bh.tolist() == pytest.approx(bh_adjust(table.p_value).tolist())         # family: the rows
-    assert by_key.loc[("signal:scale=1", "linear"), "p_holm"] < 0.05 < by_key.loc[("noise:scale=1", "linear"), "p_value"]
+    # Each row is its probe's protocol accuracy (2 repeats × 69 held-out predictions); Holm and BH over the rows.
+    for (encoder, model), result in probes.results.items():
+        assert len(result.protocol.predictions) == 2 * 69
+        assert by_key.loc[(encoder, model), "accuracy"] == result.protocol.accuracy
+    assert table.p_holm.tolist() == pytest.approx(holm_adjust(table.p_value).tolist())
+    assert table.p_bh.tolist() == pytest.approx(bh_adjust(table.p_value).tolist())
 
 
 def test_probe_table_records_a_failing_combination(store_path: Path) -> None:
-    probes = probe_table(store_path, "style", models=("linear", "no_such_module_xyz:Probe"), seeds=1,
+    probes = probe_table(store_path, "style", models=("linear", "no_such_module_xyz:Probe"), repeats=1,
                          encoders=["signal:scale=1"], settings=TrainSettings(epochs=2, patience=2))
     failed = probes.table.set_index("model").loc["no_such_module_xyz:Probe"]
     assert "cannot import" in failed["error"]
@@ -238,3 +236,49 @@ def test_probe_on_11_to_14_tracks_states_the_split_it_gave_and_trains_on_every_c
     assert f"{counts['train']} train / {counts['validation']} validation / {counts['test']} test" in \
         result.config["split_source"]
     assert not any("absent from the training split" in note for note in result.notes)
+    # The saved run's test split holds one or two tracks: said, and the headline is cross-validated instead.
+    assert f"the test split holds {counts['test']} tracks, fewer than 3 of some class (" in " ".join(result.notes)
+    assert "np.str_" not in " ".join(result.notes)
+    assert result.protocol.plan.kind == "cv" and result.protocol.n == n
+
+
+def test_evaluating_a_saved_probe_on_its_own_tracks_leaves_them_out_and_says_how_many(store_path: Path,
+                                                                                      tmp_path: Path) -> None:
+    trained = probe(store_path, "signal", "style", model="linear", **FAST)
+    write_probe_result(trained, tmp_path / "probe")
+    evaluated = evaluate_saved(tmp_path / "probe", store_path)
+    seen = trained.split_counts["train"] + trained.split_counts["validation"]
+    assert evaluated.seen_left_out == seen
+    assert set(evaluated.predictions["id"]) == set(trained.test_predictions["id"])
+    assert evaluated.scored.n == trained.split_counts["test"] == 69 - seen
+    assert (f"{seen} of 69 tracks were the probe's own training ({trained.split_counts['train']}) or validation "
+            f"({trained.split_counts['validation']}) tracks and were left out") in " ".join(evaluated.notes)
+    write_evaluation(evaluated, tmp_path / "evaluation")
+    saved = json.loads((tmp_path / "evaluation" / "evaluation_report.json").read_text())
+    assert saved["seen_left_out"] == seen and saved["accuracy"] == evaluated.scored.accuracy
+
+
+def test_a_saved_probe_evaluated_only_on_its_training_tracks_is_refused(tmp_path: Path) -> None:
+    path = write_store(tmp_path / "split.h5", split_column=True)
+    write_probe_result(probe(path, "signal", "style", model="linear", **FAST), tmp_path / "probe")
+    with pytest.raises(CounterpointError, match="among its .* training and 0 validation tracks"):
+        evaluate_saved(tmp_path / "probe", path, split="train")
+    # On its 12 test tracks (4 works of 3): enough of every class, so no tiny-set note.
+    evaluated = evaluate_saved(tmp_path / "probe", path, split="test")
+    assert evaluated.scored.n == 12 and evaluated.seen_left_out == 0
+    assert not any("too few tracks" in note for note in evaluated.notes)
+    # On a store of two works (three labelled tracks: 1 baroque, 2 classical): too few of some class, said.
+    tiny = write_store(tmp_path / "tiny.h5", n_works=2, per_work=2, id_prefix="new-")
+    scarce = evaluate_saved(tmp_path / "probe", tiny)
+    assert "hold fewer than 3 of some class" in " ".join(scarce.notes)
+
+
+def test_a_saved_probe_without_its_track_ids_says_it_cannot_check(store_path: Path, tmp_path: Path) -> None:
+    write_probe_result(probe(store_path, "signal", "style", model="linear", **FAST), tmp_path / "probe")
+    config_path = tmp_path / "probe" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["train_ids"], config["validation_ids"]
+    config_path.write_text(json.dumps(config))
+    evaluated = evaluate_saved(tmp_path / "probe", store_path)
+    assert evaluated.seen_left_out == 0 and evaluated.scored.n == 69
+    assert "does not record the tracks it was trained on" in " ".join(evaluated.notes)

@@ -48,5 +48,5 @@ def test_embed_open_compare_and_probe_through_the_public_names(tmp_path: Path) -
     comparison = cp.run_compare(store, cp.CompareSettings(label="class", n_boot=5, n_perm=5))
     assert [(p.audio, p.symbolic) for p in comparison.pairs] == [("audio-stats", "symbolic-stats")]
     result = cp.probe(store, "symbolic-stats", label="class", settings=cp.TrainSettings(epochs=5))
-    assert 0.0 <= result.accuracy <= 1.0 and result.classes == ["high", "low"]
+    assert 0.0 <= result.protocol.accuracy <= 1.0 and result.classes == ["high", "low"]
     assert np.isfinite(matrix.X).all()

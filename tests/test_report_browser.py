@@ -80,7 +80,22 @@ def test_the_page_loads_offline_without_errors_or_requests(page_session) -> None
     assert errors == []
     assert network == []
     assert page.locator("#verdict .answer").count() == 1
-    assert "agree" in page.locator("#verdict .answer").inner_text()
+    assert "agree track by track" in page.locator("#verdict .answer").inner_text()
+
+
+def test_the_first_screen_asks_the_labels_question_and_shows_verdicts_a_and_b(page_session) -> None:
+    page, _, _ = page_session
+    page.evaluate("window.scrollTo(0, 0)")
+    assert "style" in page.locator("h1").inner_text() and "style" in page.locator("h2.question").inner_text()
+    # Two encoders, one pair: one sentence each for (a), one for (b).
+    assert page.locator("#verdict-a .answer").count() == 2 and page.locator("#verdict-b .answer").count() == 1
+    for section in ("#verdict-a", "#verdict-b"):
+        box = page.locator(section).bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 900, (section, box)   # wholly above the fold
+        assert page.locator(section).is_visible()
+    # (a) and (b) come before (c), and (c) before the details.
+    tops = [page.locator(s).bounding_box()["y"] for s in ("#verdict-a", "#verdict-b", "#verdict", "#quality")]
+    assert tops == sorted(tops)
 
 
 def test_each_scatter_holds_one_point_per_track(page_session) -> None:
@@ -125,7 +140,18 @@ def test_clicking_a_point_marks_its_partner_and_lists_neighbours(page_session) -
 def test_tables_sort_by_a_clicked_column(page_session) -> None:
     page, _, _ = page_session
     table = page.locator("#verdict table")
-    values_before = table.locator("tbody tr td:nth-child(4)").all_inner_texts()
-    table.locator("thead th:nth-child(4)").click()
-    values = [float(v) for v in table.locator("tbody tr td:nth-child(4)").all_inner_texts()]
+    values_before = table.locator("tbody tr td:nth-child(3)").all_inner_texts()
+    table.locator("thead th:nth-child(3)").click()
+    values = [float(v) for v in table.locator("tbody tr td:nth-child(3)").all_inner_texts()]
     assert values == sorted(values) and len(values) == len(values_before)
+
+
+def test_an_influential_track_plays_in_the_pages_player(page_session) -> None:
+    page, errors, _ = page_session
+    link = page.locator("#influence a[data-cp-track]").first
+    track = link.get_attribute("data-cp-track")
+    link.click()
+    page.wait_for_function("document.getElementById('cp-chosen').textContent !== 'none'")
+    assert page.locator("#cp-chosen").inner_text().startswith(track)
+    assert page.evaluate("document.getElementById('cp-audio').getAttribute('src')").endswith(".wav")
+    assert errors == []

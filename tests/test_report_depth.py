@@ -72,7 +72,7 @@ def test_the_probes_use_the_cut_labels(report: Path) -> None:
     table = json.loads((report / "probes" / "probe_table.json").read_text())
     assert [row["n_classes"] for row in table["rows"]] == [2, 2]
     for spec in ENCODERS:
-        run = report / "probes" / spec / "linear" / "seed0"
+        run = report / "probes" / spec / "linear"
         config = json.loads((run / "config.json").read_text())
         assert config["classes"] == sorted(CUT) and config["label_depth"] == 1
         predictions = pd.read_csv(run / "test_predictions.csv")
@@ -105,7 +105,7 @@ def test_analysis_comparison_and_probes_write_nothing(store_path: Path, tmp_path
     store = Store(store_path)
     analysis = analyze_store(store, AnalysisOptions("style", depth=1))
     comparison = run_compare(store, CompareSettings("style", depth=1, n_boot=5, n_perm=5))
-    probes = probe_table(store, "style", models=("linear",), seeds=1, depth=1, settings=TrainSettings(epochs=2))
+    probes = probe_table(store, "style", models=("linear",), repeats=1, depth=1, settings=TrainSettings(epochs=2))
     assert list(tmp_path.iterdir()) == [] and sorted(store_path.parent.iterdir()) == before
     assert [space.metrics["n_classes"] for space in analysis.spaces] == [2, 2]
     assert len(comparison.label_quality) and set(comparison.label_quality.encoder) == set(ENCODERS)

@@ -34,7 +34,7 @@ def test_a_report_with_dollar_labels_builds_every_figure(tmp_path: Path) -> None
     for name in plot_names(result.comparison.pairs[0]).values():
         assert (report / "compare" / name).stat().st_size > 1000
     assert all(result.probes.table.error == ""), result.probes.table.error.tolist()
-    assert list(report.glob("probes/*/linear/seed0/confusion_matrix.png"))
+    assert list(report.glob("probes/*/linear/confusion_matrix.png"))
 
 
 def test_class_names_with_dollars_are_plain_text_in_the_figure() -> None:

@@ -15,7 +15,7 @@ from counterpoint.config import AnalysisOptions, figure_formats
 from counterpoint.errors import CounterpointError
 from counterpoint.report.figures import class_colours
 from counterpoint.report.html import inline_json
-from counterpoint.report.verdict import supports_agreement, verdict_section, verdict_sentence
+from counterpoint.report.verdict import TRACK_CLAIM, pair_sentences, row_verdict, verdict_section
 
 
 def test_holm_multiplies_by_the_remaining_tests_and_stays_monotone() -> None:
@@ -77,16 +77,23 @@ def test_the_verdict_block_shows_both_adjustments_and_says_what_they_control() -
     assert "every row of the verdict table" in html and "family-wise error" in html and "false discovery rate" in html
 
 
+def _sentence(p_holm: list[float], ci_low: list[float]) -> str:
+    [sentence] = pair_sentences(_rows(p_holm, ci_low), TRACK_CLAIM)
+    return sentence
+
+
 def test_the_sentence_follows_the_rule() -> None:
-    assert " agree: all 2 " in verdict_sentence("a", "s", _rows([0.01, 0.02], [0.2, 0.3]))
-    partly = verdict_sentence("a", "s", _rows([0.01, 0.02], [0.2, 0.05]))   # Recall@1's interval reaches chance
-    assert "agree partly" in partly and "debiased CKA" in partly and "Recall@1" not in partly
-    assert verdict_sentence("a", "s", _rows([0.2, 0.3], [0.2, 0.3])).startswith("No evidence")
+    assert " agree track by track: all 2 " in _sentence([0.01, 0.02], [0.2, 0.3])
+    partly = _sentence([0.01, 0.02], [0.2, 0.05])   # Recall@1's interval reaches below chance
+    assert "agree track by track partly" in partly
+    before, after = partly.split("touches chance:")
+    assert "debiased CKA" in before and "Recall@1" in after
+    assert _sentence([0.2, 0.3], [0.2, 0.3]).startswith("No evidence")
 
 
-def test_a_significant_figure_below_chance_does_not_support_agreement() -> None:
+def test_a_significant_figure_whose_interval_reaches_below_chance_only_touches_it() -> None:
     row = _rows([0.001, 0.001], [-0.2, 0.3]).iloc[0]
-    assert not supports_agreement(row)
+    assert row_verdict(row) == "above chance, but the interval touches chance"
 
 
 def test_figure_formats_are_checked_once() -> None:

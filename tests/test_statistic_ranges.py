@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from counterpoint.analysis.alignment import align_spaces, debiased_cka, linear_cka
+from counterpoint.analysis.label_structure import centroid_agreement
 from counterpoint.analysis.retrieval import canonical_correlations, cross_modal_retrieval, retrieval_figures
 from counterpoint.ranges import P_VALUE, StatisticRangeError, check_table, check_values, measure_range
 
@@ -71,7 +72,8 @@ def in_range(measure: str, value: float, n: float = math.inf) -> bool:
 def test_alignment_figures_stay_in_range_on_degenerate_spaces(draw: tuple) -> None:
     X, Y = paired(draw)
     labels = np.array(["a", "b", "c"])[np.arange(len(X)) % 3]
-    figures = align_spaces(X, Y, labels=labels, k=min(3, len(X) - 1), n_boot=20, n_perm=20, seed=draw[5])
+    figures = align_spaces(X, Y, k=min(3, len(X) - 1), n_boot=20, n_perm=20, seed=draw[5])
+    figures["centroid_agreement"] = centroid_agreement(X, Y, labels, n_boot=20, n_perm=20, seed=draw[5])
     table = pd.DataFrame([{"audio": "X", "symbolic": "Y", "measure": name, **estimate.as_dict()}
                           for name, estimate in figures.items()])
     check_table(table, keys=("audio", "symbolic"))   # raises on any value out of range

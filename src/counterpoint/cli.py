@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import sys
@@ -80,10 +81,8 @@ OPTION_RULES: tuple[Exclusive | Requires, ...] = (
     Exclusive("probe", "--model-path", _TRAINING,
               "a saved probe is evaluated as it was trained (its encoder, label, model and settings) — drop them, "
               "or drop --model-path to train a new probe"),
-    Exclusive("probe", "--all-encoders", ("--encoder", "--seed"),
-              "--all-encoders probes every encoder with seeds 0..N-1 (--seeds N) — drop them, or drop --all-encoders "
-              "to train one probe"),
-    Requires("probe", "--seeds", "--all-encoders", "a single probe uses one --seed"),
+    Exclusive("probe", "--all-encoders", ("--encoder",),
+              "--all-encoders probes every encoder — drop --encoder, or drop --all-encoders to train one probe"),
     Requires("dataset check", "--label", "--resplit", "it stratifies the splits --resplit writes"),
     Requires("dataset check", "--seed", "--resplit", "it seeds the splits --resplit writes"),
     Exclusive("dataset check", "--no-open-files", ("--duration-tolerance", "--duration-tolerance-fraction"),
@@ -776,7 +775,7 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                                                  help="Also compare audio with symbolic spaces (when the store has both)."),
                     probe_models: str = typer.Option("", help="Probe models for a probe table in the report, e.g. linear,mlp (empty: none)."),
                     where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
-                    probe_seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Seeds per probe."),
+                    probe_seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Repeats of each probe's 5-fold cross-validation (each its own fold shuffle and training seed)."),
                     figure_format: str = typer.Option(RUN_DEFAULTS.figure_format, help=FIGURE_FORMAT_HELP),
                     aligned: bool = typer.Option(RUN_DEFAULTS.aligned, "--aligned", help=ALIGNED_HELP)) -> None:
     """Per-space figures (PCA/t-SNE/UMAP, centroid distances, variance, clustering, timing),
@@ -792,6 +791,7 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                               probe_models=models, probe_seeds=probe_seeds,
                               figure_formats=figure_formats(figure_format), aligned=aligned)
     result = analyze_everything(_selected_store(path, where), options, out, step=_note)
+    _print_verdicts(result)
     _print(f"report: {result.report}")
 
 
@@ -800,7 +800,7 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
 def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5)."),
                   label: Optional[str] = typer.Option(None, "--label", "-l", help="Metadata column to predict (not with --model-path: the saved probe has its own)."),
                   encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Encoder spec or name in the store."),
-                  all_encoders: bool = typer.Option(False, "--all-encoders", help="Every encoder × every --model × --seeds seeds: probe_table.csv/json."),
+                  all_encoders: bool = typer.Option(False, "--all-encoders", help="Every encoder × every --model: probe_table.csv/json."),
                   model: list[str] = typer.Option(["linear"], "--model", "-m", help="linear | mlp | lstm | attention | package.module:Class | file.py:Class (repeatable with --all-encoders)."),
                   model_path: Optional[Path] = typer.Option(None, "--model-path", help="Evaluate a saved probe folder on this store instead of training."),
                   out: Path = typer.Option(..., "--out", "-o", callback=_check_output_path, help="Output folder."),
@@ -812,8 +812,8 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
                   patience: int = typer.Option(TRAIN_DEFAULTS.patience, min=1, help="Stop after this many epochs without a better validation macro-F1."),
                   lr: float = typer.Option(TRAIN_DEFAULTS.lr, callback=_above_zero, help="Adam learning rate."),
                   batch_size: int = typer.Option(TRAIN_DEFAULTS.batch_size, min=1, help="Tracks per training batch."),
-                  seed: int = seed_option(TRAIN_DEFAULTS.seed, "Seed of the split and the training (single probe)."),
-                  seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Seeds 0..N-1 per encoder × model (--all-encoders)."),
+                  seed: int = seed_option(TRAIN_DEFAULTS.seed, "Seed of the folds and the training (repeat r trains with seed + r)."),
+                  seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Repeats of the 5-fold cross-validation that gives the probe accuracy (each its own fold shuffle and training seed --seed + repeat)."),
                   depth: int = typer.Option(RUN_DEFAULTS.depth, min=0, help="Cut hierarchical labels like rock/indie to this depth (0: whole)."),
                   where: list[str] = typer.Option([], "--where", metavar="COLUMN=VALUE", help=WHERE_HELP),
                   device: str = typer.Option(TRAIN_DEFAULTS.device, help="cpu or cuda.")) -> None:
@@ -829,11 +829,15 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
     from counterpoint.report.probes import write_evaluation, write_probe_result, write_probe_table
 
     if model_path is not None:
-        result = evaluate_saved(model_path, _selected_store(path, where), device=device)
-        write_evaluation(result, out)
-        for note in result.notes:
+        if label is not None or all_encoders:
+            raise typer.BadParameter("--model-path evaluates a saved probe: its label and encoder are the saved ones, "
+                                     "so leave out --label and --all-encoders")
+        evaluation = evaluate_saved(model_path, _selected_store(path, where), device=device)
+        write_evaluation(evaluation, out)
+        for note in evaluation.notes:
             _note(note)
-        _print(f"accuracy {result.accuracy:.3f}  macro-F1 {result.macro_f1:.3f}  ({len(result.predictions)} tracks) → {out}")
+        _print(f"{evaluation.encoder} · {evaluation.model} (saved): {_accuracy_line(evaluation.scored)}; "
+               f"macro-F1 {evaluation.macro_f1:.3f} → {out}")
         return
     if label is None:
         raise typer.BadParameter("give --label (the metadata column to predict)")
@@ -841,23 +845,54 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
                              hidden=tuple(_hidden_sizes(hidden)), dropout=dropout)
     store = _selected_store(path, where)
     if all_encoders:
-        table = probe_table(store, label, models=model, seeds=seeds, depth=depth or None, group=group,
+        table = probe_table(store, label, models=model, repeats=seeds, depth=depth or None, group=group,
                             settings=settings, progress=_note)
         write_probe_table(table, out)
-        _print(_table(f"probes of {label!r} (test split, mean ± std over {seeds} seeds)",
-                      ["encoder", "model", "accuracy", "macro-F1", "error"],
-                      [[r.encoder, r.model, f"{r.accuracy_mean:.3f} ± {r.accuracy_std:.3f}",
-                        f"{r.macro_f1_mean:.3f} ± {r.macro_f1_std:.3f}", r.error] for r in table.table.itertuples()]))
+        for (probed_encoder, probed_model), result in table.results.items():
+            for note in result.notes:
+                _note(f"{probed_encoder} · {probed_model}: {note}")
+        _print(_table(f"probe accuracy of {label!r} (95 % interval; chance = majority share; p: permutation, Holm "
+                      "over the rows)", ["encoder", "model", "accuracy [95 % CI]", "chance", "p", "p (Holm)", "n",
+                                         "protocol", "error"],
+                      [[r.encoder, r.model, _interval_text(r.accuracy, r.ci_low, r.ci_high), _number(r.chance),
+                        _number(r.p_value, ".3g"), _number(r.p_holm, ".3g"), _number(r.n, ".0f"),
+                        r.protocol if isinstance(r.protocol, str) else "", r.error]
+                       for r in table.table.itertuples()]))
         _print(f"table: {out / 'probe_table.csv'}")
         return
     if encoder is None or len(model) != 1:
         raise typer.BadParameter("a single probe needs --encoder and one --model (or use --all-encoders)")
-    result = probe(store, encoder, label, model=model[0], depth=depth or None, group=group, settings=settings)
+    result = probe(store, encoder, label, model=model[0], depth=depth or None, group=group, settings=settings,
+                   repeats=seeds)
     write_probe_result(result, out)
     for note in result.notes:
         _note(note)
-    _print(f"{result.config['encoder']} · {result.model}: test accuracy {result.accuracy:.3f}, macro-F1 {result.macro_f1:.3f} "
-           f"(splits {result.split_counts}, {result.config['split_source']}, best epoch {result.best_epoch}) → {out}")
+    _print(f"{result.config['encoder']} · {result.model}: {_accuracy_line(result.protocol)}")
+    _print(f"  protocol: {result.protocol.plan.description} — {result.protocol.plan.reason}")
+    _print(f"  saved model ({result.config['split_source']}): test split accuracy {result.test_split_accuracy:.3f} "
+           f"({result.split_counts['test']} tracks), macro-F1 {result.macro_f1:.3f}, best epoch {result.best_epoch} "
+           f"→ {out}")
+
+
+def _number(value: object, spec: str = ".3f") -> str:
+    """A figure for the terminal: ``—`` when missing."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    return "—" if math.isnan(number) else format(number, spec)
+
+
+def _interval_text(value: float, low: float, high: float) -> str:
+    """``0.850 [0.750, 0.950]``."""
+    return f"{_number(value)} [{_number(low)}, {_number(high)}]" if _number(value) != "—" else "—"
+
+
+def _accuracy_line(scored) -> str:
+    """One probe accuracy on the terminal: value, 95 % interval, chance, permutation null and p, tracks."""
+    return (f"probe accuracy {_interval_text(scored.accuracy, scored.ci_low, scored.ci_high)} (95 % interval), chance "
+            f"{_number(scored.chance)} (majority share), permutation null {_number(scored.null_mean)}, "
+            f"p {_number(scored.p_value, '.3g')}, {scored.n} tracks, {scored.n_classes} classes")
 
 
 @app.command("compare", cls=PlainUsageCommand)
@@ -896,8 +931,9 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
         _compare_layers(_selected_store(path, where), label, out, depth or None, audio, symbolic, n_boot, n_perm, seed,
                         not fixed_n_perm, figure_formats(figure_format))
         return
-    from counterpoint.analysis.compare import compare_summary, run_compare
+    from counterpoint.analysis.compare import run_compare
     from counterpoint.report.compare import write_comparison
+    from counterpoint.report.verdict import comparison_terminal_text
 
     settings = CompareSettings(label, depth=depth or None, group=group, k=k, n_boot=n_boot, n_perm=n_perm, seed=seed,
                                scale_n_perm=not fixed_n_perm)
@@ -907,7 +943,7 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     store = _selected_store(path, where)
     result = run_compare(store, settings)
     write_comparison(result, out, formats=figure_formats(figure_format))
-    _print(compare_summary(result))
+    _print(comparison_terminal_text(result))
     for note in result.notes:
         _note(f"  {note}")
     if aligned:
@@ -984,6 +1020,14 @@ def factors_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
 
 # ---- the whole job -------------------------------------------------------------------------------------
 
+def _print_verdicts(report) -> None:
+    """The verdict sentences and compact tables of a written report (``ReportResult``), on stdout."""
+    if report is not None and report.comparison is not None:
+        from counterpoint.report.verdict import comparison_terminal_text
+
+        _print(comparison_terminal_text(report.comparison))
+
+
 def _run_pipeline(options) -> Path:
     from counterpoint.pipeline import run_pipeline
 
@@ -992,6 +1036,7 @@ def _run_pipeline(options) -> Path:
     for run in result.embed.runs:
         if run.failed:
             _note(f"{run.spec}: {len(run.failed)} track(s) failed — `counterpoint store info {result.store} --failures`")
+    _print_verdicts(result.analysis)
     return result.report
 
 
@@ -1064,7 +1109,7 @@ def run_command(ctx: typer.Context,
                 compare: bool = typer.Option(RUN_DEFAULTS.compare, "--compare/--no-compare",
                                              help="Compare audio with symbolic spaces."),
                 probe_models: str = typer.Option(RUN_DEFAULTS.probe_models, help="Probe models for the report (empty: none)."),
-                probe_seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Seeds per probe."),
+                probe_seeds: int = typer.Option(RUN_DEFAULTS.probe_seeds, min=1, help="Repeats of each probe's 5-fold cross-validation (each its own fold shuffle and training seed)."),
                 strict_paths: bool = typer.Option(RUN_DEFAULTS.strict_paths, "--strict-paths",
                                                   help="Refuse symbolic links that lead outside the dataset folder."),
                 csv: str = typer.Option(RUN_DEFAULTS.csv, "--csv", help=CSV_HELP),

@@ -24,8 +24,9 @@ from counterpoint.errors import CounterpointError
 REDUCTIONS = ("pca", "tsne", "umap")
 #: The formats every static figure of a report is written in (``--figure-format``).
 FIGURE_FORMATS = ("png", "svg", "pdf")
-#: Seeds 0..N-1 per encoder × probe model, in a report and in ``probe --all-encoders``.
-PROBE_SEEDS = 3
+#: Repeats of a trained probe's 5-fold cross-validation (each its own fold shuffle and training seed
+#: 0..N-1), in a report and in ``probe``: every fold is a full training run, so one by default.
+PROBE_SEEDS = 1
 #: Bootstrap resamples per 95 % interval.
 N_BOOT = 200
 
@@ -175,7 +176,8 @@ class TrainSettings:
 class AnalysisOptions:
     """What one report is computed from: the label column cut to ``depth`` levels (None or 0:
     whole), the ``group`` column (None: the dataset's), the seed, the 2-D views, whether to
-    compare the modalities, and the probe models with their seeds (no models: no probes)."""
+    compare the modalities, and the probe models with the repeats of their cross-validation (no models: no
+    probes)."""
 
     label: str
     depth: int | None = None

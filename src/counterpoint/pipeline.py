@@ -168,8 +168,8 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisOption
     if options.probe_models:
         from counterpoint.probes.run import probe_table
 
-        announce(f"training probes ({', '.join(options.probe_models)}; {options.probe_seeds} seeds)")
-        probes = probe_table(store, options.label, models=options.probe_models, seeds=options.probe_seeds,
+        announce(f"training probes ({', '.join(options.probe_models)}; 5-fold cross-validation × {options.probe_seeds} repeats)")
+        probes = probe_table(store, options.label, models=options.probe_models, repeats=options.probe_seeds,
                              encoders=list(matrices), depth=options.depth, group=options.group, pooled=matrices,
                              progress=lambda text: announce(f"  {text}"))
     announce("writing the report")

@@ -64,6 +64,9 @@ MEASURE_RANGES: dict[str, Range] = {
     "cka_debiased": CORRELATION,          # cosine of two U-centred Gram matrices; ≈ 0 for unrelated spaces
     "rsa_spearman": CORRELATION,          # Spearman correlation
     "centroid_agreement": CORRELATION,    # Spearman correlation
+    "label_transfer": UNIT,               # share of held-out tracks labelled right across the two spaces
+    "error_agreement": CORRELATION,       # Cohen's kappa of two correct/incorrect indicators
+    "confusion_similarity": CORRELATION,  # Pearson correlation of off-diagonal confusion cells
     "mutual_knn": UNIT,                   # mean share of shared neighbours
     "recall": UNIT,                       # share of queries whose partner ranks ≤ k
     "mrr": Range(0.0, 1.0, low_open=True),  # mean of 1 / rank, rank ≤ n

@@ -133,3 +133,34 @@ def undecidable_family_note(table: str, m: int, n_perm: int, alpha: float = ALPH
     return (f"{table}: {m} tests with {n_perm} permutations each — the smallest Holm-adjusted p any of them can "
             f"reach is {smallest_holm_p(m, n_perm):.3g}, not below {alpha}: too few permutations to decide at "
             f"{alpha}; use --n-perm {permutations_for_family(m, alpha)}" + (" (or leave out --fixed-n-perm)" if fixed else ""))
+
+
+#: The three verdicts a figure can get (:func:`verdict_of`), and the one for a figure not computed.
+ABOVE_CHANCE = "above chance"
+TOUCHES_CHANCE = "above chance, but the interval touches chance"
+CANNOT_TELL = "cannot be told from chance"
+NOT_COMPUTED = "not computed"
+
+
+#: :func:`verdict_of` in words, as the report and the terminal print it.
+VERDICT_RULE = (f"A figure is {ABOVE_CHANCE} when its Holm-adjusted p < {ALPHA} and its 95 % interval lies above "
+                f"chance; {TOUCHES_CHANCE} when p < {ALPHA} but the interval reaches chance; {CANNOT_TELL} when "
+                f"p ≥ {ALPHA}. Chance is the figure's chance level, else the mean of its null.")
+
+
+def verdict_of(p_holm: float, ci_low: float, reference: float, alpha: float = ALPHA) -> str:
+    """The one rule every verdict sentence follows (:data:`VERDICT_RULE`), for one figure against its
+    chance level ``reference`` (its chance, else the mean of its null):
+
+    * :data:`ABOVE_CHANCE` when its Holm-adjusted p < ``alpha`` **and** its 95 % interval lies above chance
+      (lower end > ``reference``);
+    * :data:`TOUCHES_CHANCE` when p < ``alpha`` but the interval reaches down to chance or below: the test
+      says "above", the interval cannot rule chance out — a weaker answer, worded apart;
+    * :data:`CANNOT_TELL` when p ≥ ``alpha``;
+    * :data:`NOT_COMPUTED` when there is no p-value or no chance level.
+    """
+    if not (math.isfinite(p_holm) and math.isfinite(reference)):
+        return NOT_COMPUTED
+    if p_holm >= alpha:
+        return CANNOT_TELL
+    return ABOVE_CHANCE if math.isfinite(ci_low) and ci_low > reference else TOUCHES_CHANCE

@@ -15,8 +15,8 @@ space into the other: the measures compare *relations between tracks*, which exi
   tracks.
 * **Mutual kNN** (Huh et al. 2024): mean fraction of a track's k nearest neighbours that
   are its neighbours in both spaces.
-* **Centroid agreement**: Spearman correlation between the two spaces' class-centroid
-  cosine-distance matrices.
+* **Leave-one-out influence** of a track on debiased CKA, for every track at once from the two
+  ``[N, N]`` Gram matrices (:func:`debiased_cka_without_each`).
 
 Nulls come from shuffled pairing (track i of X against track π(i) of Y). Cosine geometry
 is taken after removing each space's mean track, so a shared offset does not hide structure.
@@ -25,20 +25,18 @@ is taken after removing each space's mean track, so a shared offset does not hid
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.spatial.distance import pdist, squareform
-from scipy.stats import rankdata, spearmanr
+from scipy.stats import rankdata
 
 from counterpoint.analysis.statistics import (
     Estimate,
     bootstrap_ci,
     half_sample_ci,
     half_samples,
-    percentile_interval,
     permutation_p_value,
     subsample_indices,
 )
@@ -208,6 +206,38 @@ def kernel_cka(K: np.ndarray, L: np.ndarray, debiased: bool = False) -> float:
     if debiased:
         return _cosine(u_centre(K), u_centre(L))
     return _cosine(_double_centre(K), _double_centre(L))
+
+
+def _unbiased_hsic_without_each(K: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """``[n]``: the unbiased HSIC of ``K`` and ``L`` (``[n, n]`` Gram matrices) with track i left out, all i
+    at once in O(n²). With ``K̃``, ``L̃`` the zero-diagonal copies, ``r = K̃1``, ``s = L̃1``, removing track i
+    takes ``2 Σ_j K̃_ij L̃_ij`` from ``tr(K̃L̃)``, ``2 r_i`` from ``1ᵀK̃1`` and
+    ``r_i s_i + (L̃r)_i + (K̃s)_i − Σ_j K̃_ij L̃_ij`` from ``1ᵀK̃L̃1`` (see :func:`_unbiased_hsic_from_sums`)."""
+    K, L = K.copy(), L.copy()
+    np.fill_diagonal(K, 0.0)
+    np.fill_diagonal(L, 0.0)
+    n = len(K) - 1.0
+    r, s = K.sum(1), L.sum(1)
+    cross = np.einsum("ij,ij->i", K, L)
+    trace = float(cross.sum()) - 2 * cross
+    sum_k, sum_l = r.sum() - 2 * r, s.sum() - 2 * s
+    k1_l1 = float(r @ s) - r * s - L @ r - K @ s + cross
+    return (trace + sum_k * sum_l / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * k1_l1) / (n * (n - 3))
+
+
+def debiased_cka_without_each(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """``[N]``: debiased CKA of the two spaces with track i left out, for every i, from the two Gram
+    matrices (no refit per track; ``[N, N]`` memory, so callers pass at most a few thousand tracks).
+    Needs N ≥ 6 (the estimator needs 4 tracks, plus one removed); NaN where a space is constant."""
+    X, Y = _check_pair(X, Y)
+    if len(X) < 6:
+        return np.full(len(X), np.nan)
+    X = X - X.mean(0, dtype=np.float64)
+    Y = Y - Y.mean(0, dtype=np.float64)
+    K, L = X @ X.T, Y @ Y.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xy, xx, yy = (_unbiased_hsic_without_each(A, B) for A, B in ((K, L), (K, K), (L, L)))
+        return np.where((xx > 0) & (yy > 0), xy / np.sqrt(np.abs(xx * yy)), np.nan)
 
 
 def cka_estimates(X: np.ndarray, Y: np.ndarray, n_boot: int = N_BOOT, n_perm: int = 999,
@@ -417,83 +447,11 @@ def mutual_knn(X: np.ndarray, Y: np.ndarray, k: int = 10, n_boot: int = N_BOOT, 
                     null_mean=float(null_array.mean()) if null else float("nan"))
 
 
-# --------------------------------------------------------------------------------------
-# Class structure
-
-
-def class_centroid_distances(X: np.ndarray, membership: np.ndarray) -> np.ndarray:
-    """Condensed cosine distances between class centroids, features centred on the mean track.
-
-    ``membership`` ``[C, N]`` holds how often each track counts in each class (0/1 for the
-    data itself, bootstrap counts for a resample), so resampling never copies ``X``.
-    """
-    sizes = membership.sum(1, keepdims=True)
-    centroids = membership @ X / sizes
-    centre = membership.sum(0) @ X / sizes.sum()
-    return pdist(centroids - centre, "cosine")
-
-
-#: Up to this many classes the centroid test runs over every relabelling (6! = 720).
-EXACT_CLASS_PERMUTATIONS = 6
-
-
-@_serial
-def centroid_agreement(X: np.ndarray, Y: np.ndarray, labels: np.ndarray, n_boot: int = N_BOOT,
-                       n_perm: int = 999, seed: int = 0) -> Estimate:
-    """Spearman correlation of the two spaces' class-centroid distance matrices.
-
-    Needs at least 3 classes (3 distances). The p-value permutes class names of one matrix
-    (every permutation up to :data:`EXACT_CLASS_PERMUTATIONS` classes, an exact test); the
-    interval bootstraps tracks within each class. ``n_resample`` is the number of classes.
-    """
-    X, Y = _check_pair(X, Y)
-    X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
-    labels = np.asarray(labels).astype(str)
-    classes, codes = np.unique(labels, return_inverse=True)
-    if len(classes) < 3:
-        return Estimate(value=float("nan"), n=len(X), n_resample=len(classes))
-    membership = (codes[None, :] == np.arange(len(classes))[:, None]).astype(np.float64)
-    dx = class_centroid_distances(X, membership)
-    dy_square = squareform(class_centroid_distances(Y, membership))
-    value = float(spearmanr(dx, _upper(dy_square)).statistic)
-
-    exact = len(classes) <= EXACT_CLASS_PERMUTATIONS
-    if exact:
-        perms = (np.array(p) for p in itertools.permutations(range(len(classes))))
-    else:
-        rng = np.random.default_rng(seed + 1)
-        perms = (rng.permutation(len(classes)) for _ in range(n_perm))
-    null = np.array([spearmanr(dx, _upper(dy_square[np.ix_(p, p)])).statistic for p in perms])
-    # An exact test counts the identity among the permutations; a sampled one adds it. Without a
-    # value (a space whose centroids coincide) there is nothing to test: NaN, never 0.
-    finite_null = null[np.isfinite(null)]
-    if not exact:
-        p_value = permutation_p_value(value, null)
-    elif np.isfinite(value) and finite_null.size:
-        p_value = float(np.mean(finite_null >= value - 1e-12))
-    else:
-        p_value = float("nan")
-
-    members = [np.flatnonzero(codes == c) for c in range(len(classes))]
-    rng = np.random.default_rng(seed + 2)
-    boot = []
-    for _ in range(n_boot):
-        counts = np.zeros_like(membership)
-        for c, rows in enumerate(members):
-            counts[c] = np.bincount(rng.choice(rows, size=len(rows)), minlength=len(X))
-        boot.append(spearmanr(class_centroid_distances(X, counts), class_centroid_distances(Y, counts)).statistic)
-    low, high = percentile_interval(np.array(boot))
-    return Estimate(value=value, ci_low=low, ci_high=high, p_value=p_value, n=len(X), n_resample=len(classes),
-                    null_mean=float(np.nanmean(null)) if np.isfinite(null).any() else float("nan"))
-
-
-def align_spaces(X: np.ndarray, Y: np.ndarray, labels: np.ndarray | None = None, k: int = 10,
-                 n_boot: int = N_BOOT, n_perm: int = 999, max_n_pairwise: int = 1000,
-                 seed: int = 0) -> dict[str, Estimate]:
-    """Every alignment figure of one pair of spaces, keyed by name."""
+def align_spaces(X: np.ndarray, Y: np.ndarray, k: int = 10, n_boot: int = N_BOOT, n_perm: int = 999,
+                 max_n_pairwise: int = 1000, seed: int = 0) -> dict[str, Estimate]:
+    """Every track-by-track alignment figure of one pair of spaces, keyed by name (the figures through the
+    label, centroid agreement among them, are :mod:`counterpoint.analysis.label_structure`'s)."""
     out = cka_estimates(X, Y, n_boot=n_boot, n_perm=n_perm, max_n=max_n_pairwise, seed=seed)
     out["rsa_spearman"] = rsa(X, Y, max_n=max_n_pairwise, n_boot=n_boot, n_perm=n_perm, seed=seed)
     out[f"mutual_knn@{k}"] = mutual_knn(X, Y, k=k, n_boot=n_boot, n_perm=n_perm, seed=seed)
-    if labels is not None:
-        out["centroid_agreement"] = centroid_agreement(X, Y, labels, n_boot=n_boot, n_perm=n_perm, seed=seed)
     return out

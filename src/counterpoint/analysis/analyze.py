@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from counterpoint.analysis.geometry import (centroid_distances, clustering_agreement, linear_probe_accuracy,
-                                            within_class_variance)
+from counterpoint.analysis.geometry import centroid_distances, clustering_agreement, within_class_variance
 from counterpoint.analysis.inputs import require_columns, require_embeddings
 from counterpoint.analysis.reduce import MIN_TRACKS, pca_2d, reduce_2d
 from counterpoint.config import REDUCTIONS, AnalysisOptions
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix
+from counterpoint.probe_protocol import ProbeAccuracy, probe_accuracy
 from counterpoint.store import as_store
 
 if TYPE_CHECKING:
@@ -43,6 +43,14 @@ class SpaceAnalysis:
     notes: list[str] = field(default_factory=list)   # figures left out, and why
     obs: pd.DataFrame | None = None                  # metadata of the analysed rows (ids, labels, file names)
     explained_variance: np.ndarray | None = None     # [2]: share of the variance on each PCA axis
+    probe: ProbeAccuracy | None = None               # the label's probe accuracy under the one protocol
+
+
+def probe_metrics(result: ProbeAccuracy) -> dict[str, float]:
+    """The flat figures of a space's probe accuracy shown in its table (``probe`` in metrics.json holds the rest)."""
+    return {"probe_accuracy": result.accuracy, "probe_accuracy_ci_low": result.ci_low,
+            "probe_accuracy_ci_high": result.ci_high, "chance": result.chance, "probe_null_mean": result.null_mean,
+            "probe_p_value": result.p_value}
 
 
 def analyze_space(matrix: EmbeddingMatrix, label: str, depth: int | None = None, group: str | None = None,
@@ -58,6 +66,7 @@ def analyze_space(matrix: EmbeddingMatrix, label: str, depth: int | None = None,
     if not len(X):
         raise StoreError(f"{matrix.spec}: no embedded track has a {label!r} label")
     notes = []
+    probe = None
     n_classes = len(set(labels))
     raw, normalised = centroid_distances(X, labels)
     metrics: dict[str, float] = {"n_tracks": len(X), "n_classes": n_classes}
@@ -65,13 +74,17 @@ def analyze_space(matrix: EmbeddingMatrix, label: str, depth: int | None = None,
         notes.append(f"{matrix.spec}: one {label!r} class only ({labels[0]!r}) — no centroid distances, clustering "
                      "or probe")
     else:
-        for what, figures in (("clustering", lambda: clustering_agreement(X, labels, seed=seed)),
-                              ("probe accuracy", lambda: linear_probe_accuracy(X, labels, labelled.groups(group),
-                                                                               seed=seed))):
-            try:
-                metrics.update(figures())
-            except CounterpointError as error:
-                notes.append(f"{matrix.spec}: no {what} — {error}")
+        try:
+            metrics.update(clustering_agreement(X, labels, seed=seed))
+        except CounterpointError as error:
+            notes.append(f"{matrix.spec}: no clustering — {error}")
+        try:
+            probe = probe_accuracy(X, labels, ids=labelled.ids, groups=labelled.groups(group),
+                                   given_split=labelled.given_split(), seed=seed)
+            metrics.update(probe_metrics(probe))
+            notes += [f"{matrix.spec}: probe accuracy — {note}" for note in probe.notes]
+        except CounterpointError as error:
+            notes.append(f"{matrix.spec}: no probe accuracy — {error}")
     variance = within_class_variance(X, labels)
     metrics["mean_relative_within_variance"] = float(variance["relative_within_variance"].mean())
     too_few = [method for method in reductions if len(X) < MIN_TRACKS[method]]
@@ -85,7 +98,7 @@ def analyze_space(matrix: EmbeddingMatrix, label: str, depth: int | None = None,
         else:
             projections[method] = reduce_2d(X, method, seed=seed)
     return SpaceAnalysis(matrix.spec, matrix.modality, len(X), metrics, raw, normalised, variance, projections, labels,
-                         notes, labelled.obs.reset_index(drop=True), explained)
+                         notes, labelled.obs.reset_index(drop=True), explained, probe)
 
 
 @dataclass
@@ -107,6 +120,7 @@ class AnalysisResult:
         return {
             "label": self.label,
             "encoders": {s.spec: {"modality": s.modality, **s.metrics,
+                                  **({"probe": s.probe.to_dict()} if s.probe is not None else {}),
                                   "within_class_variance": s.within_variance.to_dict(orient="records"),
                                   "centroid_cosine_distance": s.centroid_distance.to_dict(),
                                   "centroid_cosine_distance_normalised": s.centroid_distance_normalised.to_dict()}

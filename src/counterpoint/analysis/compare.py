@@ -7,6 +7,7 @@ quality, and returns a :class:`CompareResult`. :mod:`counterpoint.report.compare
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,18 +16,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from counterpoint.analysis.alignment import align_spaces
+from counterpoint.analysis.alignment import align_spaces, debiased_cka, debiased_cka_without_each
 from counterpoint.analysis.inputs import require_columns, require_embeddings
+from counterpoint.analysis.label_knowledge import COLUMNS as KNOWLEDGE_COLUMNS
+from counterpoint.analysis.label_knowledge import label_knowledge
 from counterpoint.analysis.label_quality import MIN_TRACKS as MIN_LABELLED_TRACKS
-from counterpoint.analysis.label_quality import evaluation_folds, label_quality
+from counterpoint.analysis.label_quality import label_quality
+from counterpoint.analysis.label_structure import (EXACT_CLASS_PERMUTATIONS, INFLUENCE_COLUMNS, leave_one_out,
+                                                   pair_label_structure)
 from counterpoint.analysis.neighbours import (NEIGHBOUR_COLUMNS, NEIGHBOURS_K, cross_space_neighbours,
                                               space_neighbours)
 from counterpoint.analysis.retrieval import RetrievalOutcome, cross_modal_retrieval, retrieval_figures, share_space
-from counterpoint.analysis.statistics import Estimate
+from counterpoint.analysis.statistics import Estimate, subsample_indices
 from counterpoint.blas import single_threaded_blas
 from counterpoint.config import CompareSettings
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix
+from counterpoint.probe_protocol import plan_protocol
 from counterpoint.ranges import check_table, check_values
 from counterpoint.significance import (ALPHA, family_size, permutations_for_family, undecidable_family_note,
                                        with_adjusted_p_values)
@@ -54,8 +60,11 @@ P_VALUE_FAMILIES = {
     "alignment": "every p-value of alignment.csv: all compared pairs × all alignment and retrieval figures "
                  "(both directions, every method)",
     "label_quality": "every accuracy of label_quality.csv: all encoders × both classifiers (k-NN, logistic), "
-                     "each tested against its majority-class share by an exact binomial test",
+                     "each tested by the probe protocol's label-permutation null (held-out truth permuted "
+                     "against the held-out predictions)",
     "verdict": "every row of the verdict table: all compared pairs × its headline figures",
+    "label_structure": "every row of the label-structure table (verdict (b)): all compared pairs × centroid "
+                       "agreement, label transfer both ways, error agreement and confusion similarity",
 }
 
 
@@ -71,6 +80,10 @@ class PairComparison:
     test_labels: np.ndarray
     train: np.ndarray | None = None   # row indices the mappings were fitted on
     ids: np.ndarray | None = None     # track id of each paired row (set by run_compare)
+    dims: tuple[int, int] = (0, 0)    # dimensions of the audio and the symbolic space
+    notes: list[str] = field(default_factory=list)       # mappings fitted on fewer tracks than dimensions
+    label_structure: list[dict] = field(default_factory=list)   # verdict (b) rows (set by run_compare)
+    influence: list[dict] = field(default_factory=list)         # the most influential tracks per figure
 
 
 @dataclass
@@ -87,6 +100,12 @@ class CompareResult:
     skipped_pairs: dict[tuple[str, str], str] = field(default_factory=dict)   # (audio, symbolic) → why
     too_few_paired: dict[tuple[str, str], int] = field(default_factory=dict)  # of those, → tracks shared
     neighbours: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=NEIGHBOUR_COLUMNS))
+    #: Verdict (b), one row per pair × figure (ALIGNMENT_COLUMNS), p_holm / p_bh over this table.
+    label_structure: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ALIGNMENT_COLUMNS))
+    #: Per pair and figure, the tracks whose removal moves it most (INFLUENCE_COLUMNS).
+    influence: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=INFLUENCE_COLUMNS))
+    #: Verdict (a), one row per encoder: its probe accuracy of the label under the one protocol.
+    knowledge: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=KNOWLEDGE_COLUMNS))
 
 
 def _row(estimate: Estimate, **keys: object) -> dict:
@@ -111,7 +130,7 @@ def _compare_spaces(audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray,
                     given_split: np.ndarray | None, settings: CompareSettings, shared_space: bool,
                     names: tuple[str, str]) -> PairComparison:
     rows = []
-    figures = align_spaces(audio, symbolic, labels=labels, k=min(settings.k, len(audio) - 1), n_boot=settings.n_boot,
+    figures = align_spaces(audio, symbolic, k=min(settings.k, len(audio) - 1), n_boot=settings.n_boot,
                            n_perm=settings.n_perm, max_n_pairwise=settings.max_n_pairwise, seed=settings.seed)
     for measure, estimate in figures.items():
         rows.append(_row(estimate, family="alignment", measure=measure, method="", direction=""))
@@ -125,7 +144,56 @@ def _compare_spaces(audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray,
             rows.append(_row(estimate, family="retrieval", measure=measure, method=run.method, direction=run.direction))
     for row in rows:
         row["audio"], row["symbolic"] = names
-    return PairComparison(names[0], names[1], len(audio), rows, outcome, labels[test], train)
+    dims = (int(audio.shape[1]), int(symbolic.shape[1]))
+    notes = [note for note in (underdetermined_map_note("the ridge map audio→symbolic (retrieval)", len(train), dims[0]),
+                               underdetermined_map_note("the ridge map symbolic→audio (retrieval)", len(train), dims[1]),
+                               underdetermined_map_note("the CCA (retrieval)", len(train), max(dims)))
+             if note]
+    return PairComparison(names[0], names[1], len(audio), rows, outcome, labels[test], train, dims=dims,
+                          notes=[f"{names[0]} × {names[1]}: {note}" for note in notes])
+
+
+def underdetermined_map_note(mapping: str, n: int, dim: int) -> str | None:
+    """A note when a mapping is fitted on fewer tracks (``n``) than the dimensions (``dim``) it maps from;
+    None otherwise."""
+    if n >= dim:
+        return None
+    return (f"{mapping} is fitted on {n} tracks of {dim} dimensions — fewer tracks than dimensions: the map could "
+            "fit any pairing of its training tracks, only its regularisation keeps it from memorising them; its "
+            "held-out figures stand, but read them as a lower bound of what more tracks would show")
+
+
+def pair_label_figures(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray,
+                       groups: np.ndarray | None, given_split: np.ndarray | None, settings: CompareSettings) -> None:
+    """Verdict (b) of a compared pair (:func:`~counterpoint.analysis.label_structure.pair_label_structure`) on
+    the folds of the one probe protocol, and the tracks that move its debiased CKA most; set on ``pair``.
+
+    Both spaces' probes use one plan, so their out-of-fold predictions are of the same tracks in the same
+    folds (error agreement and confusion similarity compare them); label transfer uses those folds too,
+    with the ridge strength the retrieval chose for each direction.
+    """
+    from counterpoint.probe_protocol import plan_protocol, probe_accuracy
+
+    ids = np.asarray(pair.ids).astype(str)
+    with single_threaded_blas():
+        plan = plan_protocol(labels, groups=groups, given_split=given_split, seed=settings.seed)
+        predictions = tuple(probe_accuracy(X, labels, ids=ids, plan=plan, seed=settings.seed, n_perm=0,
+                                           n_boot=0).predictions for X in (audio, symbolic))
+        alphas = {run.direction: run.settings["alpha"] for run in pair.retrieval.runs if run.method == "ridge"}
+        structure = pair_label_structure(audio, symbolic, labels, ids, plan.folds, plan.repeat_of_fold, predictions,
+                                         alphas, n_boot=settings.n_boot, n_perm=settings.n_perm, seed=settings.seed)
+        sub = subsample_indices(len(audio), settings.max_n_pairwise, settings.seed)
+        cka_value = debiased_cka(audio[sub], symbolic[sub])
+        influence = leave_one_out(cka_value, debiased_cka_without_each(audio[sub], symbolic[sub]), ids[sub],
+                                  measure="cka_debiased", direction="")
+    smallest_train = min(len(train) for train, _ in plan.folds)
+    for direction, dim in (("audio→symbolic", pair.dims[0]), ("symbolic→audio", pair.dims[1])):
+        note = underdetermined_map_note(f"the ridge map {direction} of label transfer", smallest_train, dim)
+        if note:
+            pair.notes.append(f"{pair.audio} × {pair.symbolic}: {note} (the smallest training fold)")
+    pair.notes += [f"{pair.audio} × {pair.symbolic}: label structure: {note}" for note in plan.notes]
+    pair.label_structure = [{**row, "audio": pair.audio, "symbolic": pair.symbolic} for row in structure.rows]
+    pair.influence = [{**row, "audio": pair.audio, "symbolic": pair.symbolic} for row in influence + structure.influence]
 
 
 def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
@@ -167,6 +235,11 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
     def groups_of(rows: EmbeddingMatrix) -> np.ndarray | None:
         return None if group is None else rows.groups(group)
 
+    knowledge = label_knowledge(store, settings.label, depth=settings.depth, group=group,
+                                encoders=audio_specs + symbolic_specs, seed=settings.seed, n_boot=settings.n_boot,
+                                matrices=matrices)
+    notes += [f"label knowledge: {note}" for note in knowledge.notes if "without a" not in note]
+
     quality_rows = []
     for spec, space in spaces.items():
         if len(space) < MIN_LABELLED_TRACKS:
@@ -176,9 +249,10 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
         labels = space.labels(settings.label, settings.depth)
         try:
             with single_threaded_blas():
-                folds = evaluation_folds(labels, groups_of(space), space.given_split(), seed=settings.seed)
-                figures = label_quality(space.X, labels, folds, k=settings.k, n_boot=settings.n_boot,
+                plan = plan_protocol(labels, groups=groups_of(space), given_split=space.given_split(), seed=settings.seed)
+                figures = label_quality(space.X, labels, plan, space.ids, k=settings.k, n_boot=settings.n_boot,
                                         seed=settings.seed)
+            notes += [f"{spec}: label quality — {note}" for note in plan.notes]
         except CounterpointError as error:  # too few tracks, classes or groups in this one space
             notes.append(f"{spec}: no label quality ({len(space)} labelled tracks) — {error}")
             continue
@@ -211,20 +285,32 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
                 skip((audio_spec, symbolic_spec), f"skipped — {error}")
                 continue
             pair.ids = audio.ids
+            try:
+                pair_label_figures(pair, audio.X, symbolic.X, audio.labels(settings.label, settings.depth),
+                                   groups_of(audio), audio.given_split(), settings)
+            except CounterpointError as error:  # e.g. a fold with one class: the track-level figures still stand
+                notes.append(f"{audio_spec} × {symbolic_spec}: no label-structure figures — {error}")
+            notes.extend(pair.notes)
             pairs.append(pair)
             neighbour_tables += pair_neighbours(pair, audio.X, symbolic.X, NEIGHBOURS_K)
 
     alignment = with_adjusted_p_values(pd.DataFrame([row for pair in pairs for row in pair.rows])
                                        .reindex(columns=ALIGNMENT_COLUMNS))
     quality = with_adjusted_p_values(pd.DataFrame(quality_rows).reindex(columns=LABEL_COLUMNS))
+    structure = with_adjusted_p_values(pd.DataFrame([row for pair in pairs for row in pair.label_structure])
+                                       .reindex(columns=ALIGNMENT_COLUMNS))
+    influence = pd.DataFrame([row for pair in pairs for row in pair.influence]).reindex(columns=INFLUENCE_COLUMNS)
     check_table(alignment, keys=("audio", "symbolic"))
+    check_table(structure, keys=("audio", "symbolic"))
     check_table(quality, keys=("encoder",))
     for pair in pairs:
         check_values("canonical_correlation", pair.retrieval.cca_correlations, f"{pair.audio} × {pair.symbolic}")
-    notes += permutation_notes(alignment, settings.n_perm)
+    notes += permutation_notes(alignment, settings.n_perm, structure)
+    notes += exact_centroid_notes(structure)
     neighbours = pd.concat(neighbour_tables, ignore_index=True) if neighbour_tables else None
     return CompareResult(alignment, quality, pairs, settings, group, store.path, notes, skipped, too_few,
-                         *([] if neighbours is None else [neighbours]))
+                         **({} if neighbours is None else {"neighbours": neighbours}), label_structure=structure,
+                         influence=influence, knowledge=knowledge.table)
 
 
 def pair_neighbours(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarray, k: int) -> list[pd.DataFrame]:
@@ -242,6 +328,24 @@ def pair_neighbours(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarra
     return tables
 
 
+def exact_centroid_notes(structure: pd.DataFrame, alpha: float = ALPHA) -> list[str]:
+    """A note for each pair whose centroid agreement cannot reach Holm-adjusted p < ``alpha``: with C ≤
+    :data:`~counterpoint.analysis.label_structure.EXACT_CLASS_PERMUTATIONS` classes its exact test has C!
+    relabellings, so its p is at least 1/C! (1/24 for 4 classes), times the family's size after Holm."""
+    rows = structure[structure.measure == "centroid_agreement"] if len(structure) else structure
+    m = family_size(structure) if len(structure) else 0
+    notes = []
+    for row in rows.itertuples():
+        classes = int(row.n_resample) if pd.notna(row.n_resample) else 0
+        if 3 <= classes <= EXACT_CLASS_PERMUTATIONS and m / math.factorial(classes) >= alpha:
+            notes.append(f"{row.audio} × {row.symbolic}: centroid agreement of {classes} classes has only "
+                         f"{math.factorial(classes)} relabellings, so its exact p is at least 1/{math.factorial(classes)}"
+                         f" and its Holm-adjusted p over the {m} label-structure tests at least "
+                         f"{min(1.0, m / math.factorial(classes)):.2g}: it cannot be above chance at {alpha}, whatever "
+                         "the spaces — read its value and interval")
+    return notes
+
+
 def resolve_permutations(settings: CompareSettings, n_pairs: int) -> CompareSettings:
     """``settings`` with ``n_perm`` raised, when ``settings.scale_n_perm``, to what the verdict's Holm family
     of ``n_pairs`` × :data:`VERDICT_ROWS_PER_PAIR` tests needs (:func:`counterpoint.significance.permutations_for_family`:
@@ -251,13 +355,17 @@ def resolve_permutations(settings: CompareSettings, n_pairs: int) -> CompareSett
     return replace(settings, n_perm=max(settings.n_perm, permutations_for_family(n_pairs * VERDICT_ROWS_PER_PAIR)))
 
 
-def permutation_notes(alignment: pd.DataFrame, n_perm: int, alpha: float = ALPHA) -> list[str]:
-    """A note for each family (alignment table, verdict) too large for ``n_perm`` permutations: one whose
-    smallest reachable Holm-adjusted p, ``m / (n_perm + 1)``, is not below ``alpha`` (at ``alpha`` itself a
-    figure passes only when no null draw of any test comes near it)."""
+def permutation_notes(alignment: pd.DataFrame, n_perm: int, label_structure: pd.DataFrame | None = None,
+                      alpha: float = ALPHA) -> list[str]:
+    """A note for each family (alignment table, verdict, label structure) too large for ``n_perm`` permutations:
+    one whose smallest reachable Holm-adjusted p, ``m / (n_perm + 1)``, is not below ``alpha`` (at ``alpha``
+    itself a figure passes only when no null draw of any test comes near it)."""
     notes = []
     verdict = _verdict_rows(alignment)
-    for name, table in (("alignment", alignment), ("verdict", verdict)):
+    tables = [("alignment", alignment), ("verdict", verdict)]
+    if label_structure is not None:
+        tables.append(("label-structure", label_structure))
+    for name, table in tables:
         note = undecidable_family_note(f"{name} table", family_size(table), n_perm, alpha, fixed=True)
         if note:
             notes.append(note)

@@ -1,8 +1,8 @@
 """The geometry of one embedding space with respect to a label: pure functions on arrays.
 
 These are the figures researchers already compute by hand (class centroids and their cosine
-distances, within-class variance, clustering agreement, a cross-validated linear probe),
-done once, correctly and comparably across encoders of different scale.
+distances, within-class variance, clustering agreement), done once, correctly and comparably across
+encoders of different scale. The probe accuracy of a space is :mod:`counterpoint.probe_protocol`'s.
 """
 
 from __future__ import annotations
@@ -12,13 +12,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import adjusted_rand_score, silhouette_score
-from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from counterpoint.errors import CounterpointError
-from counterpoint.splits import grouped_folds, majority_share
 
 
 def class_centroids(X: np.ndarray, labels: Sequence[str]) -> tuple[list[str], np.ndarray]:
@@ -81,25 +78,3 @@ def clustering_agreement(X: np.ndarray, labels: Sequence[str], seed: int = 0) ->
         "kmeans_ari": float(adjusted_rand_score(labels, clusters)),
         "label_silhouette": float(silhouette_score(scaled, labels)) if 1 < k < len(X) else float("nan"),
     }
-
-
-def linear_probe_accuracy(X: np.ndarray, labels: Sequence[str], groups: Sequence | None = None,
-                          n_splits: int = 5, seed: int = 0) -> dict[str, float]:
-    """Grouped, stratified K-fold accuracy of a logistic regression on standardised X.
-
-    A :class:`CounterpointError` when there are fewer than two classes or a training fold holds one.
-    """
-    labels = np.asarray(labels).astype(str)
-    if len(set(labels)) < 2:
-        raise CounterpointError("a probe needs at least two classes")
-    scores = []
-    for train, test in grouped_folds(labels, groups, n_splits=n_splits, seed=seed):
-        if len(set(labels[train])) < 2:
-            raise CounterpointError(f"a training fold holds one class only ({len(X)} tracks) — it needs at least two "
-                                    "tracks, in different groups, in each of two classes")
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-        model.fit(X[train], labels[train])
-        scores.append(float(np.mean(model.predict(X[test]) == labels[test])))
-    return {"probe_accuracy_mean": float(np.mean(scores)), "probe_accuracy_std": float(np.std(scores)),
-            "probe_folds": len(scores), "chance": 1.0 / len(set(labels)), "majority_chance": majority_share(labels)}
-

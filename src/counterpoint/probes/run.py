@@ -6,7 +6,12 @@ embeddings and calls it; :func:`probe`, :func:`evaluate_saved` and :func:`probe_
 :class:`~counterpoint.store.Store`. Everything returns results; :mod:`counterpoint.report.probes`
 writes them.
 
-Splits: the dataset's ``split`` column when every labelled track has one of
+The headline accuracy of a probe is :func:`counterpoint.probe_protocol.probe_accuracy` with the
+probe trained anew on every fold (:func:`trained_probe_fit_predict`; 5 folds × ``repeats``, default
+1, since each fold is a full training run). The one train/validation/test run whose model is saved
+(for ``--model-path``) is a labelled detail: its "test split accuracy".
+
+Splits of that run: the dataset's ``split`` column when every labelled track has one of
 train/validation/test (a validation part is cut out of train, by group, when the column has
 none); otherwise a stratified train/validation/test split (70/15/15, as closely as whole groups
 allow; the split source states the counts given, and every class is in training) grouped by
@@ -41,8 +46,10 @@ from counterpoint.probes.models import (
 from counterpoint.probes.persist import load_probe
 from counterpoint.probes.train import predict_logits, scores, seed_everything, train_probe
 from counterpoint.ranges import check_columns
-from counterpoint.significance import accuracy_p_value, with_adjusted_p_values
-from counterpoint.splits import SPLITS, assign_splits, assert_no_leak, describe_splits, majority_share
+from counterpoint.probe_protocol import (MIN_TRACKS_PER_CLASS, TRAINED_PROBE_REPEATS, ProbeAccuracy, ProtocolPlan,
+                                         plan_protocol, probe_accuracy, score_predictions)
+from counterpoint.significance import with_adjusted_p_values
+from counterpoint.splits import SPLITS, assign_splits, assert_no_leak, describe_splits
 
 from counterpoint.store import as_store
 
@@ -101,11 +108,12 @@ def plan_splits(labels: np.ndarray, groups: np.ndarray | None, given: Sequence[s
 
 @dataclass
 class ProbeResult:
-    """A trained and tested probe: test scores, the classification report, the model and its configuration."""
+    """A trained and tested probe: its protocol accuracy (when computed), the test-split scores of the saved
+    run, the classification report, the model and its configuration."""
 
     model: str
     classes: list[str]
-    accuracy: float
+    test_split_accuracy: float
     macro_f1: float
     report: dict[str, Any]
     report_text: str
@@ -117,6 +125,17 @@ class ProbeResult:
     config: dict[str, Any]
     probe: ProbeClassifier
     notes: list[str] = field(default_factory=list)
+    protocol: ProbeAccuracy | None = None
+
+
+def per_class_report(y: np.ndarray, predicted: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """scikit-learn's classification report as a dict: precision, recall, F1 and support per class and
+    averaged, without its overall accuracy (an accuracy is shown only as :mod:`counterpoint.probe_protocol`
+    scores it, or labelled as the saved run's test split accuracy)."""
+    report = classification_report(y, predicted, labels=np.arange(len(classes)), target_names=classes,
+                                   output_dict=True, zero_division=0)
+    report.pop("accuracy", None)
+    return report
 
 
 def model_kwargs_for(model: str, settings: TrainSettings, model_kwargs: dict[str, Any] | None) -> dict[str, Any]:
@@ -157,6 +176,12 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
     absent = [c for i, c in enumerate(classes) if i not in set(y[rows["train"]])]
     if absent:
         notes.append(f"classes absent from the training split (the probe cannot learn them): {', '.join(absent)}")
+    test_counts = dict(zip(classes, np.bincount(y[rows["test"]], minlength=len(classes)).tolist()))
+    scarce = {c: n for c, n in test_counts.items() if n < MIN_TRACKS_PER_CLASS}
+    if scarce:
+        notes.append(f"the test split holds {len(rows['test'])} tracks, fewer than {MIN_TRACKS_PER_CLASS} of some class ("
+                     + ", ".join(f"{n} {str(c)!r}" for c, n in scarce.items())
+                     + "): its test split accuracy rests on too few tracks to mean much")
 
     dim = input_dim(inputs)
     kwargs = model_kwargs_for(model, settings, model_kwargs)
@@ -172,7 +197,7 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
     y_test = y[rows["test"]]
     accuracy, macro_f1 = scores(y_test, predicted, len(classes))
     label_range = np.arange(len(classes))
-    report = classification_report(y_test, predicted, labels=label_range, target_names=classes, output_dict=True, zero_division=0)
+    report = per_class_report(y_test, predicted, classes)
     report_text = classification_report(y_test, predicted, labels=label_range, target_names=classes, zero_division=0, digits=3)
     split_counts = {name: len(r) for name, r in rows.items()}
     config = {
@@ -190,10 +215,14 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
                      "best_epoch": outcome.best_epoch, "epochs_run": len(outcome.history)},
         "seed": settings.seed,
         "split_counts": split_counts,
+        # The tracks the probe has seen: an evaluation of the saved probe leaves them out.
+        "train_ids": [str(i) for i in ids[rows["train"]]],
+        "validation_ids": [str(i) for i in ids[rows["validation"]]],
         "notes": notes,
     }
     return ProbeResult(
-        model=model, classes=classes, accuracy=accuracy, macro_f1=macro_f1, report=report, report_text=report_text,
+        model=model, classes=classes, test_split_accuracy=accuracy, macro_f1=macro_f1, report=report,
+        report_text=report_text,
         confusion=confusion_matrix(y_test, predicted, labels=label_range),
         test_predictions=pd.DataFrame({"id": ids[rows["test"]], "label": labels[rows["test"]],
                                        "predicted": np.asarray(classes, dtype=object)[predicted]}),
@@ -232,9 +261,29 @@ def _usable_rows(data: ProbeData, labels: np.ndarray) -> tuple[np.ndarray, list[
     return np.flatnonzero(keep), notes
 
 
+def trained_probe_fit_predict(inputs: ProbeInputs, labels: np.ndarray, ids: np.ndarray, groups: np.ndarray | None,
+                              plan: ProtocolPlan, model: str, settings: TrainSettings,
+                              model_kwargs: dict[str, Any] | None = None):
+    """The protocol's classifier for a trained probe: on each fold of ``plan`` (called in order), a validation
+    part is cut from the training rows by group (:data:`VALIDATION_SHARE`, for early stopping), the probe is
+    trained with seed ``settings.seed + repeat`` and its predictions of the test rows returned."""
+    repeats = iter(plan.repeat_of_fold)
+
+    def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+        seed = settings.seed + int(next(repeats))
+        inner = assign_splits(labels[train], None if groups is None else groups[train],
+                              fractions=(1 - VALIDATION_SHARE, VALIDATION_SHARE, 0.0), seed=seed)
+        rows = np.concatenate([train, test])
+        splits = np.concatenate([inner, np.full(len(test), "test")])
+        result = fit_probe(take(inputs, rows), labels[rows], splits, model=model, ids=ids[rows],
+                           settings=replace(settings, seed=seed), model_kwargs=model_kwargs)
+        return result.test_predictions["predicted"].to_numpy()
+    return fit_predict
+
+
 def probe_data(data: ProbeData, label: str, model: str = "linear", depth: int | None = None,
                group: str | None = None, settings: TrainSettings = TrainSettings(),
-               model_kwargs: dict[str, Any] | None = None) -> ProbeResult:
+               model_kwargs: dict[str, Any] | None = None, repeats: int = TRAINED_PROBE_REPEATS) -> ProbeResult:
     """Train and test one probe of ``label`` (cut to ``depth``) on one encoder's embeddings already read.
 
     ``data`` is pooled vectors for ``linear``/``mlp`` (and custom classes by default), frame
@@ -242,25 +291,38 @@ def probe_data(data: ProbeData, label: str, model: str = "linear", depth: int | 
     ``group`` names the column that keeps related tracks on one side of the split (default:
     the dataset's ``group`` column when filled). Tracks with an empty label are left out and
     counted in ``result.notes``. ``settings.seed`` seeds the split (when computed) and the training.
+
+    ``result.protocol`` is the probe accuracy under the one protocol (``repeats`` repeats of the
+    cross-validation unless the given split is large enough), the probe trained anew on every fold;
+    the returned model is the one trained on the train/validation/test split (its test split accuracy
+    a detail).
     """
     labels = data.labels(label, depth)
     keep, notes = _usable_rows(data, labels)
     data, labels = data.take(keep), labels[keep]
     groups = data.groups(group)
-    plan = plan_splits(labels, groups, data.given_split(), settings.seed)
+    splits = plan_splits(labels, groups, data.given_split(), settings.seed)
     extra = {"encoder": data.spec, "modality": data.modality, "label": label, "label_depth": depth,
-             "group": data.group_column(group), "split_source": plan.source, "notes": notes}
-    return fit_probe(_inputs(data), labels, plan.splits, model=model, ids=data.ids, settings=settings,
-                     model_kwargs=model_kwargs, extra_config=extra)
+             "group": data.group_column(group), "split_source": splits.source, "notes": notes}
+    result = fit_probe(_inputs(data), labels, splits.splits, model=model, ids=data.ids, settings=settings,
+                       model_kwargs=model_kwargs, extra_config=extra)
+    plan = plan_protocol(labels, groups=groups, given_split=data.given_split(), seed=settings.seed, n_repeats=repeats)
+    protocol = probe_accuracy(_inputs(data), labels, ids=data.ids, classifier=canonical_model_name(model), plan=plan,
+                              seed=settings.seed,
+                              fit_predict=trained_probe_fit_predict(_inputs(data), labels, np.asarray(data.ids),
+                                                                    groups, plan, model, settings, model_kwargs))
+    result.notes.extend(f"probe accuracy: {note}" for note in protocol.notes)
+    result.config["probe_accuracy"] = protocol.to_dict()
+    return replace(result, protocol=protocol)
 
 
 def probe(store_or_path: "Store | str | Path", encoder: str, label: str, model: str = "linear",
           depth: int | None = None, group: str | None = None, settings: TrainSettings = TrainSettings(),
-          model_kwargs: dict[str, Any] | None = None) -> ProbeResult:
+          model_kwargs: dict[str, Any] | None = None, repeats: int = TRAINED_PROBE_REPEATS) -> ProbeResult:
     """Train and test one probe of ``label`` on ``encoder``'s embeddings in a store (see :func:`probe_data`)."""
     store = as_store(store_or_path)
     data = read_probe_data(store, encoder, takes_sequences(resolve_model_class(model)))
-    return probe_data(data, label, model, depth, group, settings, model_kwargs)
+    return probe_data(data, label, model, depth, group, settings, model_kwargs, repeats)
 
 
 @dataclass
@@ -271,7 +333,7 @@ class EvaluationResult:
     model_dir: Path
     encoder: str
     model: str
-    accuracy: float
+    scored: ProbeAccuracy   # accuracy, interval, chance and permutation p of its predictions (the protocol's rules)
     macro_f1: float
     report: dict[str, Any]
     report_text: str
@@ -280,6 +342,7 @@ class EvaluationResult:
     predictions: pd.DataFrame
     unseen_labels: dict[str, int]
     notes: list[str]
+    seen_left_out: int = 0  # tracks left out because the probe was trained or validated on them
 
 
 def evaluate_saved(model_dir: str | Path, store_or_path: "Store | str | Path", split: str | None = None,
@@ -288,7 +351,10 @@ def evaluate_saved(model_dir: str | Path, store_or_path: "Store | str | Path", s
 
     The store must hold the encoder spec the probe was trained on. The saved label mapping
     is reused; tracks whose label the probe never saw are counted in ``unseen_labels`` and
-    left out of the scores. ``split`` restricts to one split of the store's split column.
+    left out of the scores, and so are the tracks it was trained or validated on (by id, as its
+    config records them; counted in ``seen_left_out``). ``split`` restricts to one split of the
+    store's split column. The accuracy is scored by :func:`counterpoint.probe_protocol.score_predictions`
+    (interval, chance, permutation p), as every probe accuracy is.
     """
     probe_model, config = load_probe(model_dir, device=device)
     store = as_store(store_or_path)
@@ -316,66 +382,96 @@ def evaluate_saved(model_dir: str | Path, store_or_path: "Store | str | Path", s
     if len(keep) == 0:
         raise CounterpointError(f"{model_dir}: no track of the store has one of the probe's labels "
                                 f"({', '.join(config['classes'])}) in column {config['label']!r}")
+    keep, seen_left_out, seen_notes = _unseen_tracks(keep, np.asarray(data.ids, dtype=object).astype(str), config,
+                                                     model_dir)
+    notes += seen_notes
+    scored_classes, scored_counts = np.unique(labels[keep].astype(str), return_counts=True)
+    if (scored_counts < MIN_TRACKS_PER_CLASS).any():
+        notes.append(f"the {len(keep)} tracks scored hold fewer than {MIN_TRACKS_PER_CLASS} of some class ("
+                     + ", ".join(f"{n} {str(c)!r}" for c, n in zip(scored_classes, scored_counts)
+                                 if n < MIN_TRACKS_PER_CLASS)
+                     + "): the accuracy rests on too few tracks to mean much")
     classes = list(config["classes"])
     y = np.searchsorted(classes, labels[keep].astype(str))
     logits = predict_logits(probe_model, take(inputs, keep), config["training"]["batch_size"], device=device)
     predicted = logits.argmax(axis=1)
-    accuracy, macro_f1 = scores(y, predicted, len(classes))
+    _, macro_f1 = scores(y, predicted, len(classes))
     label_range = np.arange(len(classes))
+    predicted_labels = np.asarray(classes, dtype=object)[predicted]
+    unseen_by_it = "it was neither trained nor validated on" if "train_ids" in config else "(its training tracks unknown)"
+    plan = ProtocolPlan("saved", f"a saved probe applied to {len(keep)} tracks {unseen_by_it}",
+                        f"evaluation of {model_dir} without training", [(np.zeros(0, dtype=int), np.arange(len(keep)))],
+                        np.zeros(1, dtype=int), [])
+    scored = score_predictions(pd.DataFrame({"row": np.arange(len(keep)), "predicted": predicted_labels, "repeat": 0,
+                                             "fold": 0}),
+                               labels[keep].astype(str), data.ids[keep], plan=plan, classifier=config["model"],
+                               dim=config["input_dim"])
     return EvaluationResult(
-        model_dir=Path(model_dir), encoder=data.spec, model=config["model"], accuracy=accuracy, macro_f1=macro_f1,
-        report=classification_report(y, predicted, labels=label_range, target_names=classes, output_dict=True, zero_division=0),
+        model_dir=Path(model_dir), encoder=data.spec, model=config["model"], scored=scored, macro_f1=macro_f1,
+        report=per_class_report(y, predicted, classes),
         report_text=classification_report(y, predicted, labels=label_range, target_names=classes, zero_division=0, digits=3),
         confusion=confusion_matrix(y, predicted, labels=label_range), classes=classes,
         predictions=pd.DataFrame({"id": data.ids[keep], "label": labels[keep],
                                   "predicted": np.asarray(classes, dtype=object)[predicted]}),
-        unseen_labels={str(k): int(v) for k, v in unseen.items()}, notes=notes)
+        unseen_labels={str(k): int(v) for k, v in unseen.items()}, notes=notes, seen_left_out=seen_left_out)
+
+
+def _unseen_tracks(keep: np.ndarray, ids: np.ndarray, config: dict[str, Any],
+                   model_dir: str | Path) -> tuple[np.ndarray, int, list[str]]:
+    """``keep`` without the tracks the saved probe was trained or validated on, how many those were, and notes.
+
+    A probe saved before its config recorded those ids cannot be checked: a note says so.
+    """
+    if "train_ids" not in config:
+        return keep, 0, [f"{model_dir}: this probe does not record the tracks it was trained on (saved by an older "
+                         "version) — tracks it has seen cannot be left out; retrain it to check"]
+    trained, validated = np.isin(ids[keep], config["train_ids"]), np.isin(ids[keep], config["validation_ids"])
+    seen = trained | validated
+    if not seen.any():
+        return keep, 0, []
+    if seen.all():
+        raise CounterpointError(f"{model_dir}: every one of the {len(keep)} tracks it could score was among its "
+                                f"{int(trained.sum())} training and {int(validated.sum())} validation tracks — "
+                                "evaluate it on tracks it has not seen")
+    note = (f"{int(seen.sum())} of {len(keep)} tracks were the probe's own training ({int(trained.sum())}) or "
+            f"validation ({int(validated.sum())}) tracks and were left out: scored on the other {int((~seen).sum())}")
+    return keep[~seen], int(seen.sum()), [note]
 
 
 # ----------------------------------------------------------------------------- the table
 
 
-#: Which tests the probe tables' ``p_holm`` and ``p_bh`` adjust over (one family per table).
+#: Which tests the probe table's ``p_holm`` and ``p_bh`` adjust over (one family).
 P_VALUE_FAMILIES = {
-    "runs": "every run of probe_runs.csv (all encoders × models × seeds), each run's test accuracy tested against "
-            "the majority-class share of its test tracks by an exact binomial test",
-    "table": "every row of probe_table.csv (all encoders × models), whose p is the largest of its seeds' exact "
-             "binomial p-values of test accuracy against the majority-class share (every seed must beat chance)",
+    "table": "every row of probe_table.csv (all encoders × models), each probe accuracy tested by the probe "
+             "protocol's label-permutation null (held-out truth permuted against the held-out predictions)",
 }
-#: The measure of each figure column of the probe tables (for :mod:`counterpoint.ranges`).
-RUN_MEASURES = {"accuracy": "accuracy", "macro_f1": "macro_f1", "chance": "accuracy"}
-TABLE_MEASURES = {"accuracy_mean": "accuracy", "macro_f1_mean": "macro_f1", "chance": "accuracy"}
+#: The measure of each figure column of the probe table (for :mod:`counterpoint.ranges`).
+TABLE_MEASURES = {"accuracy": "accuracy", "ci_low": "accuracy", "ci_high": "accuracy", "chance": "accuracy",
+                  "null_mean": "accuracy", "macro_f1": "macro_f1", "test_split_accuracy": "accuracy"}
+#: The columns of the probe table, in order.
+TABLE_COLUMNS = ["encoder", "modality", "model", "accuracy", "ci_low", "ci_high", "chance", "null_mean", "p_value",
+                 "p_holm", "p_bh", "macro_f1", "n", "n_classes", "dim", "protocol", "test_split_accuracy", "n_test",
+                 "notes", "error"]
 
 
-def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sample standard deviation (ddof=1; NaN for one seed) per encoder × model, and ``p_value``:
-    the largest p-value of its seeds (a valid test that every seed is above chance), with Holm and BH
-    over the rows of this table (:data:`P_VALUE_FAMILIES`)."""
-    ok = runs[runs["error"] == ""]
-    keys = ["encoder", "modality", "model"]
-    table = ok.groupby(keys, sort=False).agg(
-        seeds=("seed", "count"),
-        accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
-        macro_f1_mean=("macro_f1", "mean"), macro_f1_std=("macro_f1", "std"),
-        n_classes=("n_classes", "first"), n_train=("n_train", "mean"), n_test=("n_test", "mean"),
-        chance=("chance", "mean"), p_value=("p_value", "max"),
-    ).reset_index()
-    failed = runs[runs["error"] != ""].groupby(keys, sort=False)["error"].first().reset_index()
-    table = table.merge(failed, on=keys, how="outer") if len(failed) else table.assign(error="")
-    table = with_adjusted_p_values(table.fillna({"error": ""}))
-    return check_columns(table, TABLE_MEASURES, keys=("encoder", "model"))
+def protocol_macro_f1(result: ProbeAccuracy) -> float:
+    """Macro-F1 of the protocol's held-out predictions (every repeat pooled): a detail beside the accuracy."""
+    from sklearn.metrics import f1_score
+
+    table = result.predictions
+    return float(f1_score(table["truth"], table["predicted"], average="macro", zero_division=0))
 
 
 @dataclass
 class ProbeTable:
-    """Every encoder × model × seed run: ``runs`` (one row each), ``table`` (mean ± std per
-    encoder × model, see :func:`summarise_runs`) and each trained run by (encoder, model, seed)."""
+    """Every encoder × model: ``table`` (one row each: the protocol's accuracy with interval, chance, null and
+    p, Holm and BH over the rows, and details) and each trained result by (encoder, model)."""
 
     label: str
-    seeds: int
-    runs: pd.DataFrame
+    repeats: int
     table: pd.DataFrame
-    results: dict[tuple[str, str, int], ProbeResult]
+    results: dict[tuple[str, str], ProbeResult]
 
     @property
     def errors(self) -> list[str]:
@@ -384,54 +480,49 @@ class ProbeTable:
 
 
 def probe_table(store_or_path: "Store | str | Path", label: str, models: Sequence[str] = ("linear",),
-                seeds: int = PROBE_SEEDS, encoders: Sequence[str] | None = None, depth: int | None = None,
+                repeats: int = PROBE_SEEDS, encoders: Sequence[str] | None = None, depth: int | None = None,
                 group: str | None = None, settings: TrainSettings = TrainSettings(),
                 pooled: Mapping[str, EmbeddingMatrix] | None = None,
                 progress: Callable[[str], None] | None = None) -> ProbeTable:
-    """Every encoder (or those given) × model × seed 0..seeds-1: test accuracy and macro-F1, mean ± std,
-    and the accuracy's exact binomial p-value against the majority-class share, Holm- and BH-adjusted
-    (each table one family, :data:`P_VALUE_FAMILIES`).
+    """Every encoder (or those given) × model: the probe accuracy under the one protocol (``repeats`` repeats
+    of the cross-validation, each its own fold shuffle and training seed ``settings.seed + repeat``) with
+    its interval, chance, permutation null and p, Holm- and BH-adjusted over the rows (:data:`P_VALUE_FAMILIES`);
+    the macro-F1 of the same predictions, and the test split accuracy of the saved run as details.
 
-    ``settings`` are each run's, with its seed; ``pooled`` are pooled matrices already read, by
-    spec (each encoder's embeddings are read once either way). ``progress`` is called with
-    ``"run i/n: encoder · model · seed k"`` before each run. One failing combination (e.g. a
-    store without frames) is recorded in the ``error`` column and the rest go on.
+    ``pooled`` are pooled matrices already read, by spec (each encoder's embeddings are read once
+    either way). ``progress`` is called with ``"probe i/n: encoder · model"`` before each. One failing
+    combination (e.g. a store without frames) is recorded in the ``error`` column and the rest go on.
     """
-    if seeds < 1:
-        raise CounterpointError(f"seeds={seeds}: give at least one seed")
+    if repeats < 1:
+        raise CounterpointError(f"repeats={repeats}: give at least one repeat")
     store = as_store(store_or_path)
     read: dict[tuple[str, bool], ProbeData] = {(spec, False): matrix for spec, matrix in (pooled or {}).items()}
     rows, results = [], {}
     specs = list(encoders or store.encoder_specs)
-    total, done = len(specs) * len(models) * seeds, 0
+    total, done = len(specs) * len(models), 0
     for encoder in specs:
         for model in models:
-            for seed in range(seeds):
-                done += 1
-                if progress is not None:
-                    progress(f"run {done}/{total}: {encoder} · {model} · seed {seed}")
-                row: dict[str, Any] = {"encoder": encoder, "modality": "", "model": model, "seed": seed, "error": ""}
-                try:
-                    key = (encoder, takes_sequences(resolve_model_class(model)))
-                    if key not in read:
-                        read[key] = read_probe_data(store, *key)
-                    result = probe_data(read[key], label, model, depth, group, replace(settings, seed=seed))
-                except CounterpointError as error:
-                    rows.append({**row, "error": str(error)})
-                    done += seeds - seed - 1
-                    break  # the same error would repeat for every seed
-                results[(encoder, model, seed)] = result
-                test = result.test_predictions
-                chance = majority_share(test["label"])
-                rows.append({**row, "encoder": result.config["encoder"], "modality": result.config["modality"],
-                             "accuracy": result.accuracy, "macro_f1": result.macro_f1,
-                             "n_classes": len(result.classes), "n_train": result.split_counts["train"],
-                             "n_test": result.split_counts["test"], "best_epoch": result.best_epoch,
-                             "chance": chance,
-                             "p_value": accuracy_p_value(int((test["label"] == test["predicted"]).sum()), len(test),
-                                                         chance)})
-    runs = pd.DataFrame(rows).reindex(columns=["encoder", "modality", "model", "seed", "accuracy", "macro_f1", "n_classes",
-                                               "n_train", "n_test", "best_epoch", "chance", "p_value", "error"])
-    runs["error"] = runs["error"].fillna("")
-    runs = check_columns(with_adjusted_p_values(runs), RUN_MEASURES, keys=("encoder", "model", "seed"))
-    return ProbeTable(label, seeds, runs, summarise_runs(runs), results)
+            done += 1
+            if progress is not None:
+                progress(f"probe {done}/{total}: {encoder} · {model}")
+            row: dict[str, Any] = {"encoder": encoder, "modality": "", "model": model, "error": "", "notes": ""}
+            try:
+                key = (encoder, takes_sequences(resolve_model_class(model)))
+                if key not in read:
+                    read[key] = read_probe_data(store, *key)
+                result = probe_data(read[key], label, model, depth, group, settings, repeats=repeats)
+            except CounterpointError as error:
+                rows.append({**row, "error": str(error)})
+                continue
+            results[(encoder, model)] = result
+            scored = result.protocol
+            rows.append({**row, "encoder": result.config["encoder"], "modality": result.config["modality"],
+                         "accuracy": scored.accuracy, "ci_low": scored.ci_low, "ci_high": scored.ci_high,
+                         "chance": scored.chance, "null_mean": scored.null_mean, "p_value": scored.p_value,
+                         "macro_f1": protocol_macro_f1(scored), "n": scored.n, "n_classes": scored.n_classes,
+                         "dim": scored.dim, "protocol": scored.plan.description,
+                         "test_split_accuracy": result.test_split_accuracy, "n_test": result.split_counts["test"],
+                         "notes": "; ".join(result.notes)})
+    table = pd.DataFrame(rows).reindex(columns=[c for c in TABLE_COLUMNS if c not in ("p_holm", "p_bh")])
+    table = with_adjusted_p_values(table.fillna({"error": "", "notes": ""})).reindex(columns=TABLE_COLUMNS)
+    return ProbeTable(label, repeats, check_columns(table, TABLE_MEASURES, keys=("encoder", "model")), results)

@@ -27,12 +27,13 @@ from counterpoint.report.figures import FIGURE_FORMATS, class_colours, heatmap, 
 from counterpoint.report.html import (PROBE_ACCURACY, data_files_section, escape, file_links, image_figure,
                                       interactive_section, page, table_html, write_page)
 from counterpoint.report.probes import probe_html_section, write_probe_table
-from counterpoint.report.verdict import verdict_section
+from counterpoint.report.verdict import influence_section, verdicts_block
 
 METRIC_LABELS = {
     "n_tracks": "tracks", "n_classes": "classes",
-    "probe_accuracy_mean": "probe accuracy (logistic regression, grouped 5-fold CV)",
-    "probe_accuracy_std": "± (std over folds)", "majority_chance": "chance (majority-class share)",
+    "probe_accuracy": "probe accuracy (logistic regression)", "probe_accuracy_ci_low": "probe accuracy, 95 % CI low",
+    "probe_accuracy_ci_high": "probe accuracy, 95 % CI high", "chance": "chance (majority-class share)",
+    "probe_null_mean": "label-permutation null (mean)", "probe_p_value": "p (permutation)",
     "kmeans_ari": "KMeans adjusted Rand index", "kmeans_silhouette": "KMeans silhouette",
     "label_silhouette": "silhouette of true labels",
     "mean_relative_within_variance": "within-class variance / total (mean over classes)",
@@ -72,10 +73,12 @@ def write_space_outputs(space: SpaceAnalysis, out_dir: Path, colours: dict[str, 
 def report_notes(analysis: AnalysisResult, comparison: CompareResult | None = None, probes: ProbeTable | None = None,
                  notes: Sequence[str] = ()) -> list[str]:
     """Every note of a report, in page order: ``notes`` (e.g. why there is no comparison), the
-    comparison's (but the z-scoring of descriptors, said in its own section), failed probes,
-    then the per-space analysis's."""
+    comparison's (but the z-scoring of descriptors, said in its own section), failed probes and the
+    probes' guard notes (tiny test splits, scarce classes), then the per-space analysis's."""
     compared = [f"comparison: {note}" for note in comparison.notes if "z-scored" not in note] if comparison else []
     probed = [f"probe {line}" for line in probes.errors] if probes else []
+    probed += [f"probe {encoder} · {model}: {note}" for (encoder, model), result in probes.results.items()
+               for note in result.notes] if probes else []
     return [*notes, *compared, *probed, *analysis.notes]
 
 
@@ -119,6 +122,12 @@ def page_data(analysis: AnalysisResult, comparison: CompareResult | None, colour
             "neighbours": neighbours, "dataset_root": analysis.dataset_root}
 
 
+def _protocols(analysis: AnalysisResult) -> str:
+    """The probe protocol of each space, once per distinct protocol (usually one for every space)."""
+    described = {s.probe.plan.description: None for s in analysis.spaces if s.probe is not None}
+    return "; ".join(described) or "none (no space could be probed)"
+
+
 def quality_section(analysis: AnalysisResult, figures: dict[str, dict[str, Path]], out_dir: Path) -> str:
     """Each space on its own: the side-by-side figures and the class-centroid heatmaps."""
     metrics = {s.spec: s.metrics for s in analysis.spaces}
@@ -130,7 +139,7 @@ def quality_section(analysis: AnalysisResult, figures: dict[str, dict[str, Path]
     statics = "".join(f"<li>{escape(spec)} {escape(kind.upper())} {file_links(path, out_dir)}</li>"
                       for spec, f in figures.items() for kind, path in f.items() if kind != "centroids")
     return (f'<section id="quality"><h2>Each space on its own</h2><p class="note">{PROBE_ACCURACY} Here: logistic '
-            "regression on standardised pooled embeddings, grouped stratified 5-fold cross-validation. Within-class "
+            f"regression on standardised pooled embeddings; protocol: {escape(_protocols(analysis))}. Within-class "
             "variance is divided by the total variance so encoders of different scale compare. From "
             '<a href="summary.csv">summary.csv</a> and <a href="metrics.json">metrics.json</a>.</p>'
             f"{table_html(table)}"
@@ -164,12 +173,16 @@ def build_report(analysis: AnalysisResult, comparison: CompareResult | None = No
     summary.to_csv(out / "summary.csv", index=False)
     (out / "metrics.json").write_text(json.dumps(analysis.metrics(every_note), indent=2, default=_json_default))
     sections = []
+    payload = page_data(analysis, comparison, colours, out)
     if comparison is not None:
         write_comparison(comparison, out / "compare", colours, figure_formats)
-        if comparison.pairs:
-            sections.append(verdict_section(verdict_table(comparison)))
+        dims = {(pair.audio, pair.symbolic): pair.dims for pair in comparison.pairs}
+        sections.append(verdicts_block(analysis.label, comparison.knowledge, comparison.label_structure,
+                                       verdict_table(comparison) if comparison.pairs else comparison.alignment.iloc[:0],
+                                       dims))
+        playable = {i for space in payload["spaces"] for i, link in zip(space["ids"], space["audio"]) if link}
+        sections.append(influence_section(comparison.influence, playable if payload["spaces"] else set()))
     sections.append(quality_section(analysis, figures, out))
-    payload = page_data(analysis, comparison, colours, out)
     if payload["spaces"]:
         sections.append(interactive_section(payload, payload["methods"]))
     if comparison is not None:
@@ -182,8 +195,8 @@ def build_report(analysis: AnalysisResult, comparison: CompareResult | None = No
     if every_note:
         sections.append("<h2>Notes</h2>" + "".join(f'<p class="note">{escape(n)}</p>' for n in every_note))
     sections.append(data_files_section(out))
-    subtitle = f"Label: <b>{escape(analysis.label)}</b> · store <code>{escape(analysis.store)}</code>"
-    text = page(f"Counterpoint report — {analysis.store.name}", subtitle, sections,
+    subtitle = f"store <code>{escape(analysis.store)}</code>"
+    text = page(f"Counterpoint report — {analysis.label} — {analysis.store.name}", subtitle, sections,
                 payload if payload["spaces"] else None)
     return write_page(out, text)
 

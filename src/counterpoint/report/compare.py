@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 #: The files :func:`write_comparison` writes besides the plots.
 TABLE_FILES = {"alignment": "alignment.csv", "label_quality": "label_quality.csv", "json": "compare.json",
-               "neighbours": "neighbours.csv", "verdict": "verdict.csv"}
+               "neighbours": "neighbours.csv", "verdict": "verdict.csv", "label_structure": "label_structure.csv",
+               "influence": "influence.csv", "label_knowledge": "label_knowledge.csv"}
 
 
 def plot_rank_histograms(runs: Sequence["RetrievalRun"], path: str | Path, title: str = "",
@@ -128,8 +129,8 @@ def compare_html_section(result: CompareResult, folder: Path, page_dir: Path) ->
         parts.append(f'<div class="grid" style="grid-template-columns: repeat(2, minmax(300px, 1fr));">'
                      f'{"".join(figures)}</div>')
     parts.append("<h3>Label quality of each space</h3>")
-    parts.append(f'<p class="note">{PROBE_ACCURACY} Here: k-NN (cosine) and logistic regression on held-out folds '
-                 "that never share a group with training; from "
+    parts.append(f'<p class="note">{PROBE_ACCURACY} Here: logistic regression (probe_accuracy); '
+                 "k-NN (cosine, knn_accuracy) is a detail on the same held-out tracks; from "
                  f'<a href="{escape(_relative(folder, page_dir))}/label_quality.csv">label_quality.csv</a>. '
                  f"p_holm, p_bh: {escape(family_sentence(P_VALUE_FAMILIES['label_quality']))}</p>")
     parts.append(table_html(result.label_quality))
@@ -172,6 +173,7 @@ def comparison_to_json(result: CompareResult) -> dict:
         "pairs": [{
             "audio": pair.audio, "symbolic": pair.symbolic, "n_pairs": pair.n_pairs,
             "n_test": int(len(pair.test_labels)), "plots": plot_names(pair),
+            "dims": {"audio": pair.dims[0], "symbolic": pair.dims[1]},
             "retrieval_settings": [{"method": run.method, "direction": run.direction, **run.settings}
                                    for run in pair.retrieval.runs],
             "cca_correlations": [float(c) for c in pair.retrieval.cca_correlations],
@@ -180,6 +182,9 @@ def comparison_to_json(result: CompareResult) -> dict:
         } for pair in result.pairs],
         "alignment": records(result.alignment),
         "label_quality": records(result.label_quality),
+        "label_knowledge": records(result.knowledge),
+        "label_structure": records(result.label_structure),
+        "influence": records(result.influence),
     }
 
 
@@ -200,5 +205,8 @@ def write_comparison(result: CompareResult, out_dir: str | Path, colours: dict[s
     result.label_quality.to_csv(files["label_quality"], index=False)
     result.neighbours.to_csv(files["neighbours"], index=False)
     verdict_table(result).to_csv(files["verdict"], index=False)
+    result.label_structure.to_csv(files["label_structure"], index=False)
+    result.influence.to_csv(files["influence"], index=False)
+    result.knowledge.to_csv(files["label_knowledge"], index=False)
     files["json"].write_text(json.dumps(comparison_to_json(result), indent=2, allow_nan=False))
     return files

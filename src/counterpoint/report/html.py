@@ -23,8 +23,10 @@ table { border-collapse: collapse; margin: 0.6rem 0 1.2rem; font-size: 0.85rem; 
 th, td { border: 1px solid #ddd; padding: 0.22rem 0.5rem; text-align: right; }
 th { background: #f4f4f4; cursor: pointer; } td:first-child, th:first-child { text-align: left; }
 th[data-order=asc]::after { content: " ▲"; } th[data-order=desc]::after { content: " ▼"; }
-.verdict { border: 2px solid #0072B2; border-radius: 6px; padding: 0.4rem 1rem 0.2rem; background: #f5fafd; }
-.verdict p.answer { font-size: 1.05rem; margin: 0.5rem 0; }
+.verdict { border: 2px solid #0072B2; border-radius: 6px; padding: 0.1rem 1rem 0.1rem; background: #f5fafd; margin: 0.4rem 0; }
+.verdict h2 { font-size: 1.1rem; margin: 0.4rem 0 0.2rem; } .verdict table { margin: 0.3rem 0 0.4rem; font-size: 0.8rem; }
+.verdict p.answer { font-size: 0.95rem; margin: 0.25rem 0; } .verdict .note { margin: 0.2rem 0; font-size: 0.78rem; }
+h2.question { font-size: 1.25rem; margin: 0.4rem 0 0.1rem; } p.rule { margin: 0 0 0.3rem; }
 .grid { display: grid; gap: 0.8rem; align-items: start; }
 .grid figure { margin: 0; } .grid img { width: 100%; border: 1px solid #eee; }
 figcaption, .files { font-size: 0.8rem; color: #555; } .note { color: #666; font-size: 0.85rem; }
@@ -35,7 +37,11 @@ tr.partner td { background: #d8f0e0; } tr.same-class td { background: #f3f3f3; }
 
 #: The one definition of a probe accuracy, said beside every probe figure of the report.
 PROBE_ACCURACY = ("Probe accuracy: the share of held-out tracks a classifier trained on the other tracks labels "
-                  "correctly; its chance level is the majority-class share of those same tracks.")
+                  "correctly, under one protocol: the dataset's given split when its test part holds at least 5 "
+                  "tracks of every class, otherwise grouped stratified 5-fold cross-validation (3 repeats; 1 for "
+                  "trained probes), every track held out by a model that never saw its group. Its 95 % interval "
+                  "resamples tracks; its chance level is the majority-class share of those tracks; its p-value "
+                  "compares it with the held-out predictions scored against permuted truth.")
 
 PAGE_JS = resources.files("counterpoint.report").joinpath("page.js").read_text(encoding="utf-8")
 

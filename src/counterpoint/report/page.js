@@ -122,6 +122,10 @@
     });
     trackSelect.addEventListener("change", function () { choose(trackSelect.value); });
   }
+  // A track named elsewhere on the page (e.g. the most influential tracks): chosen, marked and played here.
+  document.querySelectorAll("[data-cp-track]").forEach(function (link) {
+    link.addEventListener("click", function () { if (labelOf[link.dataset.cpTrack] !== undefined) choose(link.dataset.cpTrack); });
+  });
   draw();
   if (methodSelect) methodSelect.addEventListener("change", draw);
   plots.forEach(function (plot) {

@@ -53,17 +53,24 @@ def save_confusion_matrix(matrix: np.ndarray, classes: Sequence[str], path: str 
 
 
 def write_probe_result(result: ProbeResult, out_dir: str | Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
-    """Write model.safetensors and config.json (the probe, for ``--model-path``), training_history.json,
-    classification_report.json/.txt, test_predictions.csv and confusion_matrix.png into ``out_dir``."""
+    """Write model.safetensors and config.json (the probe, for ``--model-path``), probe_accuracy.json and
+    protocol_predictions.csv (the probe accuracy under the one protocol and its held-out predictions),
+    training_history.json, classification_report.json/.txt, test_predictions.csv and confusion_matrix.png
+    (the saved run's test split, a detail) into ``out_dir``."""
     out_dir = Path(out_dir)
     save_probe(result.probe, result.config, out_dir)
+    if result.protocol is not None:
+        write_json(out_dir / "probe_accuracy.json", {**result.protocol.to_dict(), "notes": result.notes})
+        result.protocol.predictions.to_csv(out_dir / "protocol_predictions.csv", index=False)
     write_json(out_dir / "training_history.json", result.history)
     write_json(out_dir / "classification_report.json",
-               {"split": "test", "accuracy": result.accuracy, "macro_f1": result.macro_f1, "report": result.report})
+               {"split": "test", "test_split_accuracy": result.test_split_accuracy, "macro_f1": result.macro_f1,
+                "report": result.report})
     (out_dir / "classification_report.txt").write_text(
-        f"test split, {result.split_counts['test']} tracks\n\n{result.report_text}", encoding="utf-8")
+        f"test split of the saved run, {result.split_counts['test']} tracks (the probe accuracy is in "
+        f"probe_accuracy.json)\n\n{result.report_text}", encoding="utf-8")
     result.test_predictions.to_csv(out_dir / "test_predictions.csv", index=False)
-    title = f"{result.config.get('encoder', '')} · {result.model} · test macro-F1 {result.macro_f1:.3f}".strip(" ·")
+    title = f"{result.config.get('encoder', '')} · {result.model} · test split macro-F1 {result.macro_f1:.3f}".strip(" ·")
     save_confusion_matrix(result.confusion, result.classes, out_dir / "confusion_matrix.png", title=title,
                           formats=formats)
     return out_dir
@@ -73,9 +80,10 @@ def write_evaluation(result: EvaluationResult, out_dir: str | Path) -> Path:
     """Write evaluation_report.json/.txt, predictions.csv and confusion_matrix.png into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "evaluation_report.json", {"model_dir": str(result.model_dir), "accuracy": result.accuracy,
+    write_json(out / "evaluation_report.json", {"model_dir": str(result.model_dir), **result.scored.to_dict(),
                                                 "macro_f1": result.macro_f1, "unseen_labels": result.unseen_labels,
-                                                "notes": result.notes, "report": result.report})
+                                                "seen_left_out": result.seen_left_out, "notes": result.notes,
+                                                "report": result.report})
     (out / "evaluation_report.txt").write_text("\n".join(result.notes + ["", result.report_text]), encoding="utf-8")
     result.predictions.to_csv(out / "predictions.csv", index=False)
     save_confusion_matrix(result.confusion, result.classes, out / "confusion_matrix.png",
@@ -88,52 +96,53 @@ def _folder_name(text: str) -> str:
 
 
 def write_probe_table(table: ProbeTable, out_dir: str | Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
-    """Write every run under ``out_dir/<encoder>/<model>/seed<k>`` (see :func:`write_probe_result`),
-    ``probe_runs.csv`` (one row per run), ``probe_table.csv`` and ``probe_table.json``."""
+    """Write every probe under ``out_dir/<encoder>/<model>`` (see :func:`write_probe_result`),
+    ``probe_table.csv`` (one row per encoder × model) and ``probe_table.json``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for (encoder, model, seed), result in table.results.items():
-        write_probe_result(result, out / _folder_name(encoder) / _folder_name(model) / f"seed{seed}", formats)
-    table.runs.to_csv(out / "probe_runs.csv", index=False)
+    for (encoder, model), result in table.results.items():
+        write_probe_result(result, out / _folder_name(encoder) / _folder_name(model), formats)
     table.table.to_csv(out / "probe_table.csv", index=False)
-    write_json(out / "probe_table.json", {"label": table.label, "seeds": table.seeds,
+    write_json(out / "probe_table.json", {"label": table.label, "repeats": table.repeats,
                                           "rows": table.table.replace({np.nan: None}).to_dict(orient="records")})
     return out
 
 
-def _mean_std(mean: float, std: float) -> str:
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+def _figure(value: float | None, spec: str = ".3f") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    return f"{mean:.3f}" + ("" if std is None or math.isnan(std) else f" ± {std:.3f}")
+    return format(value, spec)
 
 
 def probe_html_section(probes: ProbeTable, title: str = "Probes") -> str:
-    """An HTML ``<section>`` with the probe table (mean ± std over seeds; best macro-F1 per model in bold)."""
+    """An HTML ``<section>`` with the probe table: the probe accuracy with its interval, chance, null and p
+    (best accuracy per model in bold), the protocol, and details (macro-F1, the saved run's test split)."""
     table = probes.table
-    best = table[table["error"] == ""].groupby("model")["macro_f1_mean"].max().to_dict() if len(table) else {}
+    best = table[table["error"] == ""].groupby("model")["accuracy"].max().to_dict() if len(table) else {}
+    protocols = sorted({str(p) for p in table["protocol"].dropna()}) if len(table) else []
     lines = [f"<section class=\"probes\">\n<h2>{html.escape(title)}</h2>",
-             f"<p>{PROBE_ACCURACY} Here: the test split, each model named in its row (mean ± standard deviation "
-             "over seeds; splits keep every group on one side). Chance macro-F1 is about 1 / number of classes. "
-             'From <a href="probes/probe_table.csv">probe_table.csv</a>; confusion matrices under '
+             f"<p>{PROBE_ACCURACY} Here: each model named in its row, trained anew on every fold "
+             f"({html.escape('; '.join(protocols) or 'no protocol')}). Macro-F1 is of the same held-out "
+             "predictions; the test split accuracy is the saved model's, a detail. "
+             'From <a href="probes/probe_table.csv">probe_table.csv</a>; saved models and confusion matrices under '
              '<a href="probes/">probes/</a>.</p>',
-             f'<p class="note">p: exact binomial test of test accuracy against chance, the largest over seeds. '
-             f"{html.escape(family_sentence(P_VALUE_FAMILIES['table']))} probe_runs.csv adjusts its own family, "
-             f"{html.escape(P_VALUE_FAMILIES['runs'])}.</p>",
-             "<table class=\"sortable\">\n<thead><tr><th>encoder</th><th>modality</th><th>model</th><th>seeds</th>"
-             "<th>accuracy</th><th>chance</th><th>p</th><th>p (Holm)</th><th>p (BH)</th><th>macro-F1</th>"
-             "<th>classes</th><th>test tracks</th></tr></thead>\n<tbody>"]
+             f'<p class="note">p: label-permutation null. {html.escape(family_sentence(P_VALUE_FAMILIES["table"]))}</p>',
+             "<table class=\"sortable\">\n<thead><tr><th>encoder</th><th>modality</th><th>model</th>"
+             "<th>accuracy [95 % CI]</th><th>chance</th><th>null mean</th><th>p</th><th>p (Holm)</th><th>p (BH)</th>"
+             "<th>macro-F1</th><th>classes</th><th>tracks</th><th>test split accuracy (tracks)</th><th>notes</th>"
+             "</tr></thead>\n<tbody>"]
     for row in table.to_dict(orient="records"):
         cells = [f"<td>{html.escape(str(row[key]))}</td>" for key in ("encoder", "modality", "model")]
         if row.get("error"):
-            cells.append(f"<td colspan=\"9\">failed: {html.escape(str(row['error']))}</td>")
+            cells.append(f"<td colspan=\"11\">failed: {html.escape(str(row['error']))}</td>")
         else:
-            f1 = _mean_std(row["macro_f1_mean"], row["macro_f1_std"])
-            if best.get(row["model"]) == row["macro_f1_mean"]:
-                f1 = f"<strong>{f1}</strong>"
-            values = [str(int(row["seeds"])), _mean_std(row["accuracy_mean"], row["accuracy_std"]),
-                      _mean_std(row.get("chance"), None), p_text(row.get("p_value")), p_text(row.get("p_holm")),
-                      p_text(row.get("p_bh")), f1,
-                      str(int(row["n_classes"])), f"{row['n_test']:.0f}"]
+            accuracy = f"{_figure(row['accuracy'])} [{_figure(row['ci_low'])}, {_figure(row['ci_high'])}]"
+            if best.get(row["model"]) == row["accuracy"]:
+                accuracy = f"<strong>{accuracy}</strong>"
+            values = [accuracy, _figure(row.get("chance")), _figure(row.get("null_mean")), p_text(row.get("p_value")),
+                      p_text(row.get("p_holm")), p_text(row.get("p_bh")), _figure(row["macro_f1"]),
+                      str(int(row["n_classes"])), str(int(row["n"])),
+                      f"{_figure(row['test_split_accuracy'])} ({int(row['n_test'])})", html.escape(str(row["notes"]))]
             cells += [f"<td>{v}</td>" for v in values]
         lines.append("<tr>" + "".join(cells) + "</tr>")
     lines.append("</tbody>\n</table>\n</section>")
