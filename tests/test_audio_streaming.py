@@ -49,6 +49,8 @@ def test_streamed_blocks_are_load_audio_bit_for_bit(long_wav: Path, rate: int | 
 def test_an_encoders_own_resampler_gets_the_whole_file(long_wav: Path) -> None:
     streamed = np.concatenate(list(stream_audio(long_wav, 24000, resampler=TORCHAUDIO_SINC_HANN, block_seconds=2.0)))
     np.testing.assert_array_equal(streamed, load_audio(long_wav, 24000, resampler=TORCHAUDIO_SINC_HANN))
+    start = list(stream_audio(long_wav, 24000, resampler=TORCHAUDIO_SINC_HANN, max_seconds=3.0))
+    np.testing.assert_array_equal(np.concatenate(start), streamed[:3 * 24000])
 
 
 def test_max_seconds_reads_only_the_start(long_wav: Path) -> None:

@@ -195,9 +195,10 @@ def stream_audio(path: str | Path, sample_rate: int | None, track_id: str | None
         if handle is not None:
             handle.close()
         waveform = load_audio(path, sample_rate, track_id, resampler)
-        rate = sample_rate or (sf.info(str(path)).samplerate if handle is not None else None)
-        if max_seconds is not None and rate is not None:
-            waveform = waveform[:int(max_seconds * rate)]
+        if max_seconds is not None:
+            import librosa
+
+            waveform = waveform[:int(max_seconds * (sample_rate or librosa.get_samplerate(str(path))))]
         yield waveform
         return
     with handle:
