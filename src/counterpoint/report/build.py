@@ -166,7 +166,8 @@ def build_report(analysis: AnalysisResult, comparison: CompareResult | None = No
     every_note = report_notes(analysis, comparison, probes, notes)
     summary = pd.DataFrame([{"encoder": s.spec, "modality": s.modality, **s.metrics} for s in analysis.spaces])
     summary.to_csv(out / "summary.csv", index=False)
-    (out / "metrics.json").write_text(json.dumps(analysis.metrics(every_note), indent=2, default=_json_default))
+    with (out / "metrics.json").open("w") as handle:  # written as it is encoded: the class-centroid matrices hold
+        json.dump(analysis.metrics(every_note), handle, indent=2, default=_json_default)  # classes² numbers
     sections = []
     if comparison is not None:
         write_comparison(comparison, out / "compare", colours, figure_formats)
