@@ -54,6 +54,7 @@ def test_usage_lines_name_the_arguments_in_capitals(words: list[str]) -> None:
 OUT_OF_RANGE = [
     (["tag", "x.wav", "--top", "0"], "--top"),
     (["embed", "data", "-o", "s.h5", "--batch-size", "-1"], "--batch-size"),
+    (["embed", "data", "-o", "s.h5", "--max-seconds", "0"], "--max-seconds"),
     (["import-legacy", "old.h5", "-o", "s.h5", "--hop", "0"], "--hop"),
     (["analyze", "s.h5", "-l", "style", "-o", "r", "--depth", "-1"], "--depth"),
     (["analyze", "s.h5", "-l", "style", "-o", "r", "--probe-seeds", "0"], "--probe-seeds"),

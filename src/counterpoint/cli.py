@@ -601,7 +601,10 @@ def embed_command(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
                   id_column: Optional[str] = typer.Option(None, help=ID_COLUMN_HELP),
                   id_from: Optional[str] = typer.Option(None, help=ID_FROM_HELP),
                   engine: str = typer.Option(RUN_DEFAULTS.engine, help=ENGINE_HELP),
-                  ray_address: Optional[str] = typer.Option(None, help=RAY_ADDRESS_HELP)) -> None:
+                  ray_address: Optional[str] = typer.Option(None, help=RAY_ADDRESS_HELP),
+                  max_seconds: Optional[float] = typer.Option(None, callback=_above_zero,
+                                                              help="Read only the first seconds of each audio file "
+                                                                   "(MIDI is embedded whole; default: whole files).")) -> None:
     """Embed every track with each encoder into an HDF5 store. Rerunning resumes.
 
     Example: counterpoint embed ~/data/corpus --encoders symbolic-stats,audio-stats --out corpus.h5
@@ -617,7 +620,7 @@ def embed_command(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
         _note(f"note: {note}")
     with task_progress() as update:
         report = embed_dataset(manifest, out, encoders, batch_size=batch_size or None, progress=update,
-                               engine=engine, ray_address=ray_address)
+                               engine=engine, ray_address=ray_address, max_seconds=max_seconds)
     for note in report.notes:
         _note(f"note: {note}")
     for run in report.runs:

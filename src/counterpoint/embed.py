@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from counterpoint.data.manifest import Manifest, load_manifest
-from counterpoint.encoders.base import Encoder
+from counterpoint.encoders.base import AudioEncoder, Encoder
 from counterpoint.encoders.registry import DEFAULT_ENCODERS, build_encoders
 from counterpoint.engines import check_engine, local
 from counterpoint.engines.batch import EncoderRun, ProgressCallback, load_encoder
-from counterpoint.errors import StoreError
+from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.store import StoreWriter
 
 #: The "encoder" under which problems of the dataset itself (missing files...) are recorded.
@@ -49,14 +49,20 @@ def load_encoders(encoders: Sequence[Encoder]) -> None:
 def embed_dataset(dataset: str | Path | Manifest, out: str | Path,
                   encoders: Sequence[Encoder] | Sequence[str] | str = DEFAULT_ENCODERS,
                   batch_size: int | None = None, progress: ProgressCallback | None = None,
-                  engine: str = "local", ray_address: str | None = None, workers: int | None = None) -> EmbedReport:
+                  engine: str = "local", ray_address: str | None = None, workers: int | None = None,
+                  max_seconds: float | None = None) -> EmbedReport:
     """Embed every track of ``dataset`` with each encoder (or spec) into the store ``out`` (resumable).
 
     ``engine`` is ``local`` or ``ray``; ``ray_address`` names a running Ray cluster (``auto``,
     ``ray://host:10001``), or None to start a Ray instance on this machine. ``workers`` is the
     local engine's number of file-reading processes (None: one per core; 0: a thread).
+    ``max_seconds`` makes the audio encoders read only the first seconds of each audio file (MIDI
+    files are embedded whole); it is part of their fingerprints, so a store embedded with another
+    value (or none) is re-embedded rather than mixed.
     """
     check_engine(engine, ray_address)
+    if max_seconds is not None and not max_seconds > 0:
+        raise CounterpointError(f"max seconds must be above 0, got {max_seconds}")
     out = Path(out)
     if out.is_dir():
         raise StoreError(f"{out} is a folder; the store is one file — give a file name inside it, "
@@ -64,6 +70,9 @@ def embed_dataset(dataset: str | Path | Manifest, out: str | Path,
     manifest = dataset if isinstance(dataset, Manifest) else load_manifest(dataset)
     if isinstance(encoders, str) or all(isinstance(e, str) for e in encoders):
         encoders = build_encoders(encoders if isinstance(encoders, str) else list(encoders))
+    for encoder in encoders:
+        if isinstance(encoder, AudioEncoder):
+            encoder.max_seconds = max_seconds
     if engine == "ray":
         from counterpoint.engines import ray as ray_engine
 

@@ -257,3 +257,74 @@ def audio_duration(path: str | Path) -> float:
 
     with decoder_messages(Path(path), str(path)):
         return float(librosa.get_duration(path=str(path)))
+
+
+#: Seconds of audio decoded, resampled and handed on at a time by :func:`stream_audio`.
+STREAM_BLOCK_SECONDS = 30.0
+
+
+def stream_audio(path: str | Path, sample_rate: int | None, track_id: str | None = None,
+                 resampler: Resampler | None = None, max_seconds: float | None = None,
+                 block_seconds: float = STREAM_BLOCK_SECONDS) -> Iterator[np.ndarray]:
+    """:func:`load_audio` in blocks: mono float32 pieces at ``sample_rate`` Hz whose concatenation is
+    the waveform ``load_audio`` returns, so a long file never sits in memory whole.
+
+    soundfile decodes ``block_seconds`` of the file at a time (WAV, FLAC, OGG, MP3), the channels
+    are averaged as ``librosa.to_mono`` does, and soxr resamples them as a stream, which gives the
+    samples of librosa's one-shot soxr bit for bit. ``max_seconds`` reads only the start of the file
+    (its first ``int(max_seconds × file rate)`` samples). A format soundfile cannot stream, or an
+    encoder's own ``resampler`` (which works on whole waveforms), falls back to ``load_audio``.
+    The same checks as ``load_audio`` raise :class:`TrackError`; silence is known only at the end,
+    so that error comes after the last block.
+    """
+    import soundfile as sf
+    import soxr
+
+    path = Path(path)
+    who = f"track {track_id!r} ({path})" if track_id else str(path)
+    _check_whole(path, who)
+    try:
+        with decoder_messages(path, who):
+            handle = sf.SoundFile(str(path))
+    except Exception:  # not for libsndfile: load_audio's decoders (audioread) say what is wrong
+        handle = None
+    if handle is None or resampler is not None:
+        if handle is not None:
+            handle.close()
+        waveform = load_audio(path, sample_rate, track_id, resampler)
+        if max_seconds is not None:
+            import librosa
+
+            waveform = waveform[:int(max_seconds * (sample_rate or librosa.get_samplerate(str(path))))]
+        yield waveform
+        return
+    with handle:
+        file_rate = handle.samplerate
+        remaining = handle.frames if max_seconds is None else min(handle.frames, int(max_seconds * file_rate))
+        per_block = max(1, int(block_seconds * file_rate))
+        stream = (soxr.ResampleStream(file_rate, sample_rate, 1, dtype="float32", quality="soxr_hq")
+                  if sample_rate is not None and sample_rate != file_rate else None)
+        peak, decoded = 0.0, 0
+        while remaining > 0:
+            try:
+                with decoder_messages(path, who):  # each read apart: the block's consumer runs between them
+                    block = handle.read(min(per_block, remaining), dtype="float32", always_2d=True)
+            except Exception as exc:  # decoders raise many unrelated types
+                raise TrackError(f"{who}: cannot decode audio after {decoded / file_rate:.1f} s ({_reason(exc)}) — "
+                                 f"{REPLACE}, or convert it to WAV/FLAC") from exc
+            if not len(block):  # fewer samples than the header said: what was read is the file
+                remaining = 0
+            remaining -= len(block)
+            decoded += len(block)
+            mono = block[:, 0] if block.shape[1] == 1 else np.mean(block, axis=1)
+            if stream is not None:
+                mono = stream.resample_chunk(mono, last=remaining <= 0)
+            if not np.all(np.isfinite(mono)):
+                raise TrackError(f"{who}: the audio holds NaN or infinite samples — re-export the file")
+            if mono.size:
+                peak = max(peak, float(np.max(np.abs(mono))))
+                yield np.ascontiguousarray(mono, dtype=np.float32)
+    if decoded == 0:
+        raise TrackError(f"{who}: the audio file holds no samples — replace it or remove the track")
+    if peak < SILENCE_PEAK:
+        raise TrackError(f"{who}: the audio is silent (peak below {SILENCE_PEAK:g}) — replace it or remove the track")

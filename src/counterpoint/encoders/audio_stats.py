@@ -43,11 +43,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Sequence
 
 import numpy as np
 
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter, batch_size_parameter
+from counterpoint.encoders.streaming import FrameChunk, frame_chunks
 from counterpoint.blas import single_threaded_blas
 from counterpoint.errors import EncoderError
 
@@ -70,6 +71,11 @@ DB_FLOOR = 1e-10  # -100 dB
 ROLL_PERCENT = 0.85
 #: Samples within this of 0 count as positive in the zero-crossing rate (librosa's default).
 ZERO_THRESHOLD = 1e-10
+#: STFT frames computed at a time when a file is streamed, and tempogram frames at a time (about 95 s
+#: at 22.05 kHz); a file shorter than about one chunk is computed whole, as :func:`frame_descriptors` does.
+CHUNK_FRAMES = 4096
+#: Frames a chunk needs on each side of its own: the MFCC delta's 9-frame window.
+DELTA_CONTEXT = 4
 
 
 def base_feature_names(n_mels: int, n_mfcc: int) -> list[str]:
@@ -233,6 +239,15 @@ def spectral_contrast(magnitude: np.ndarray, sample_rate: int) -> np.ndarray:
     """
     import librosa
 
+    peak, valley = contrast_extremes(magnitude, sample_rate)
+    return librosa.power_to_db(peak) - librosa.power_to_db(valley)
+
+
+def contrast_extremes(magnitude: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each octave band's peak and valley ``[CONTRAST_BANDS + 1, T]`` per frame (:func:`spectral_contrast`
+    takes their dB, which is clipped 80 dB under the file's loudest, so a streamed file keeps them)."""
+    import librosa
+
     freq = librosa.fft_frequencies(sr=sample_rate, n_fft=N_FFT)
     edges = np.zeros(CONTRAST_BANDS + 2)
     edges[1:] = CONTRAST_FMIN * 2.0 ** np.arange(CONTRAST_BANDS + 1)
@@ -246,7 +261,7 @@ def spectral_contrast(magnitude: np.ndarray, sample_rate: int) -> np.ndarray:
         ordered = np.sort(magnitude[first:end if k == CONTRAST_BANDS else end - 1], axis=0)  # minus its top bin
         valley[k] = np.mean(np.ascontiguousarray(ordered[:extreme]), axis=0)
         peak[k] = np.mean(np.ascontiguousarray(ordered[-extreme:]), axis=0)
-    return librosa.power_to_db(peak) - librosa.power_to_db(valley)
+    return peak, valley
 
 
 def spectral_shape(magnitude: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -284,7 +299,12 @@ def zero_crossing_rate(y: np.ndarray) -> np.ndarray:
     consecutive samples divided by its length. Here the changes are counted once, by a
     cumulative sum over the whole signal, and each frame takes the difference at its ends.
     """
-    padded = np.pad(y, N_FFT // 2, mode="edge")
+    return framed_zero_crossing_rate(np.pad(y, N_FFT // 2, mode="edge"))
+
+
+def framed_zero_crossing_rate(padded: np.ndarray) -> np.ndarray:
+    """:func:`zero_crossing_rate` ``[1, T]`` of a signal already edge-padded by half a frame at each end
+    (or a stretch of one: the frames starting every :data:`HOP_LENGTH` samples of it)."""
     negative = np.signbit(padded) & (np.abs(padded) > np.asarray(ZERO_THRESHOLD, dtype=padded.dtype))
     changes_before = np.concatenate([[0], np.cumsum(negative[1:] != negative[:-1])])  # [k]: changes at samples 1..k
     starts = np.arange(1 + (padded.size - N_FFT) // HOP_LENGTH) * HOP_LENGTH
@@ -326,15 +346,22 @@ def tempogram_means(onset: np.ndarray, sample_rate: int, heads: np.ndarray) -> t
 
     window = _tempogram_window(sample_rate)
     padded = np.pad(onset, window // 2, mode="linear_ramp", end_values=[0, 0])  # librosa's centring
-    stretches = np.lib.stride_tricks.sliding_window_view(padded, window)[:onset.size]
-    stretches = stretches * scipy.signal.get_window("hann", window, fftbins=True)
+    every_stretch = np.lib.stride_tricks.sliding_window_view(padded, window)[:onset.size]
+    hann = scipy.signal.get_window("hann", window, fftbins=True)
     n_fft = scipy.fft.next_fast_len(2 * window - 1, real=True)  # no wrap-around, as librosa.autocorrelate
-    spectra = scipy.fft.rfft(stretches, n=n_fft, axis=1)
-    power = spectra.real**2 + spectra.imag**2
-    energy = np.einsum("ij,ij->i", stretches, stretches)
-    power /= np.where(energy < np.finfo(energy.dtype).tiny, 1.0, energy)[:, None]  # silence stays 0, as in librosa
-    sums = np.concatenate([np.add.reduceat(power, heads, axis=0), power.sum(axis=0, keepdims=True)])
     counts = np.append(np.diff(np.append(heads, onset.size)), onset.size)
+    block_of_frame = np.repeat(np.arange(heads.size), counts[:-1])
+    sums = np.zeros((heads.size + 1, n_fft // 2 + 1))
+    for first in range(0, onset.size, CHUNK_FRAMES):  # a chunk of frames at a time: memory of one chunk
+        stretches = every_stretch[first:first + CHUNK_FRAMES] * hann
+        spectra = scipy.fft.rfft(stretches, n=n_fft, axis=1)
+        power = spectra.real**2 + spectra.imag**2
+        energy = np.einsum("ij,ij->i", stretches, stretches)
+        power /= np.where(energy < np.finfo(energy.dtype).tiny, 1.0, energy)[:, None]  # silence stays 0, as in librosa
+        blocks = block_of_frame[first:first + CHUNK_FRAMES]
+        starts = np.flatnonzero(np.diff(blocks, prepend=-1))
+        sums[blocks[starts]] += np.add.reduceat(power, starts, axis=0)
+        sums[-1] += power.sum(axis=0)
     means = scipy.fft.irfft(sums, n=n_fft, axis=1)[:, :window] / counts[:, None]
     return means[:-1].T, means[-1]
 
@@ -370,8 +397,119 @@ def summarise(frames: FrameDescriptors, hop: float,
     blocks = np.concatenate([mean, std, tempo_summary(block_tempograms, frames.sample_rate)], axis=1)
     pooled = np.concatenate([base.mean(axis=0), base.std(axis=0),
                              tempo_summary(whole_tempogram[:, None], frames.sample_rate)[0]])
-    centres = (starts + np.minimum(starts + hop, frames.duration)) / 2
-    return blocks, centres, pooled
+    return blocks, block_centres(starts, hop, frames.duration), pooled
+
+
+def block_of_frames(frames: np.ndarray, sample_rate: int, hop: float) -> np.ndarray:
+    """The ``hop``-second block each STFT frame (by index) falls in."""
+    import librosa
+
+    return (librosa.frames_to_time(frames, sr=sample_rate, hop_length=HOP_LENGTH) / hop + 1e-9).astype(int)
+
+
+def block_centres(starts: np.ndarray, hop: float, duration: float) -> np.ndarray:
+    """Centre times (s) of blocks starting at ``starts``, the last one ending with the file."""
+    return (starts + np.minimum(starts + hop, duration)) / 2
+
+
+def _chunk_descriptors(chunk: FrameChunk, sample_rate: int, n_mels: int,
+                       n_mfcc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One chunk's base descriptors ``[frames, B]`` with the spectral contrast and onset columns left
+    NaN (they are clipped 80 dB under the file's loudest, known at its end), the onset-strength mel bands
+    in dB unclipped ``[ONSET_MELS, frames]``, and the contrast bands' peaks and valleys ``[7, frames]``;
+    each descriptor by the same code as :func:`frame_descriptors`."""
+    import librosa
+
+    inner = slice(chunk.first - chunk.context_first, chunk.stop - chunk.context_first)
+    with single_threaded_blas():
+        magnitude = np.abs(librosa.stft(chunk.samples, n_fft=N_FFT, hop_length=HOP_LENGTH, center=False))
+        power = magnitude**2
+        mels = _mel_bases(sample_rate, n_mels) @ power
+        logmel = librosa.power_to_db(mels[:n_mels], ref=1.0, amin=DB_FLOOR, top_db=None)
+        mfcc = librosa.feature.mfcc(S=logmel, n_mfcc=n_mfcc)
+        mfcc_delta = librosa.feature.delta(mfcc, width=9, mode="nearest")
+        onset_db = librosa.power_to_db(mels[n_mels:, inner], top_db=None)
+        magnitude, power = magnitude[:, inner], power[:, inner]
+        chroma = librosa.util.normalize(_chroma_basis(sample_rate) @ power, norm=np.inf, axis=-2)
+        peak, valley = contrast_extremes(magnitude, sample_rate)
+        later = np.full((CONTRAST_BANDS + 2, magnitude.shape[1]), np.nan)
+        rows = [logmel[:, inner], mfcc[:, inner], mfcc_delta[:, inner], chroma, later, spectral_shape(magnitude, sample_rate),
+                librosa.feature.spectral_flatness(S=power, power=1.0),
+                framed_zero_crossing_rate(chunk.edge_samples)[:, inner],
+                librosa.feature.rms(y=chunk.samples, frame_length=N_FFT, hop_length=HOP_LENGTH, center=False)[:, inner]]
+    return np.concatenate(rows, axis=0).T, onset_db, peak, valley
+
+
+def _onset_strength(onset_db: list[np.ndarray]) -> np.ndarray:
+    """``librosa.onset.onset_strength(S=power_to_db(mel power))`` ``[T]`` from the unclipped dB of every
+    chunk: clipped 80 dB under the loudest, the mean rise of each band from the frame before, delayed by
+    3 frames (librosa's lag 1 and centring), a chunk at a time."""
+    floor = max(float(chunk.max()) for chunk in onset_db) - 80.0
+    previous, rises = None, []
+    for chunk in onset_db:
+        clipped = np.maximum(chunk, np.asarray(floor, dtype=chunk.dtype))
+        joined = clipped if previous is None else np.concatenate([previous, clipped], axis=1)
+        rises.append(np.mean(np.maximum(0.0, joined[:, 1:] - joined[:, :-1]), axis=0))
+        previous = clipped[:, -1:]
+    rise = np.concatenate(rises)
+    return np.concatenate([np.zeros(3, dtype=rise.dtype), rise])[:rise.size + 1]
+
+
+def streamed_summary(pieces: Iterable[np.ndarray], sample_rate: int, n_mels: int, n_mfcc: int, hop: float,
+                     chunk_frames: int = CHUNK_FRAMES) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """:func:`summarise` of :func:`frame_descriptors` of the waveform ``pieces`` make (mono float32 blocks at
+    ``sample_rate``), without holding it: (block vectors, block centres, pooled vector, duration in s).
+
+    Frames are computed :data:`CHUNK_FRAMES` at a time (:func:`counterpoint.encoders.streaming.frame_chunks`)
+    and summed per block and over the file; the descriptors clipped under the file's loudest (spectral
+    contrast, onset strength) keep a few numbers per frame until the end. A file of about one chunk or
+    less is computed whole, with :func:`frame_descriptors`. The numbers agree with the whole file's to
+    float64 rounding of the sums (each frame's descriptors are the same computation).
+    """
+    block_sums, onset_db, peaks, valleys = [], [], [], []
+    count, mean, spread = 0, 0.0, 0.0
+    length = 0
+    for chunk in frame_chunks(pieces, N_FFT, HOP_LENGTH, chunk_frames, DELTA_CONTEXT):
+        if chunk.whole is not None:
+            frames = frame_descriptors(chunk.whole, sample_rate, n_mels, n_mfcc)
+            blocks, centres, pooled = summarise(frames, hop)
+            return blocks, centres, pooled, frames.duration
+        base, onset, peak, valley = _chunk_descriptors(chunk, sample_rate, n_mels, n_mfcc)
+        blocks_of = block_of_frames(np.arange(chunk.first, chunk.stop), sample_rate, hop)
+        heads = np.flatnonzero(np.diff(blocks_of, prepend=-1))
+        block_sums.append((blocks_of[heads], np.add.reduceat(base, heads, axis=0), np.add.reduceat(base**2, heads, axis=0),
+                           np.diff(np.append(heads, len(base)))))
+        # the whole file's mean and spread, chunks merged as Chan, Golub & LeVeque do
+        chunk_mean = base.mean(axis=0)
+        chunk_spread = ((base - chunk_mean) ** 2).sum(axis=0)
+        delta = chunk_mean - mean
+        merged = count + len(base)
+        mean, spread = mean + delta * len(base) / merged, spread + chunk_spread + delta**2 * count * len(base) / merged
+        count = merged
+        onset_db.append(onset)
+        peaks.append(peak)
+        valleys.append(valley)
+        length = chunk.length or length
+    import librosa
+
+    ids = np.concatenate([b[0] for b in block_sums])
+    heads = np.flatnonzero(np.diff(ids, prepend=-1))  # a block cut by a chunk's end appears twice
+    sums, squares, counts = (np.add.reduceat(np.concatenate([b[i] for b in block_sums]), heads, axis=0) for i in (1, 2, 3))
+    onset_strength = _onset_strength(onset_db)
+    later = np.column_stack([(librosa.power_to_db(np.concatenate(peaks, axis=1))
+                              - librosa.power_to_db(np.concatenate(valleys, axis=1))).T, onset_strength])
+    columns = slice(n_mels + 2 * n_mfcc + 12, n_mels + 2 * n_mfcc + 12 + CONTRAST_BANDS + 2)
+    frame_heads = np.searchsorted(block_of_frames(np.arange(count), sample_rate, hop), ids[heads])
+    sums[:, columns] = np.add.reduceat(later, frame_heads, axis=0)
+    squares[:, columns] = np.add.reduceat(later**2, frame_heads, axis=0)
+    mean[columns], spread[columns] = later.mean(axis=0), later.var(axis=0) * count
+    block_mean = sums / counts[:, None]
+    block_std = np.sqrt(np.maximum(squares / counts[:, None] - block_mean**2, 0.0))
+    block_tempograms, whole_tempogram = tempogram_means(onset_strength, sample_rate, frame_heads)
+    blocks = np.concatenate([block_mean, block_std, tempo_summary(block_tempograms, sample_rate)], axis=1)
+    pooled = np.concatenate([mean, np.sqrt(spread / count), tempo_summary(whole_tempogram[:, None], sample_rate)[0]])
+    duration = length / sample_rate
+    return blocks, block_centres(np.arange(len(blocks)) * hop, hop, duration), pooled, duration
 
 
 class AudioStatsEncoder(AudioEncoder):
@@ -414,6 +552,13 @@ class AudioStatsEncoder(AudioEncoder):
         processes spread it over every core, and only the block vectors travel back to the writer."""
         return self.summarised(frame_descriptors(np.asarray(waveform, dtype=np.float32), self.sample_rate,
                                                  int(self.params["n_mels"]), int(self.params["n_mfcc"])))
+
+    def prepare_stream(self, pieces: Iterable[np.ndarray], source: str) -> Embedding:
+        """:meth:`prepare_waveform` of a file read in pieces, computed a chunk of frames at a time
+        (:func:`streamed_summary`): memory of one chunk, whatever the file's length."""
+        blocks, centres, pooled, duration = streamed_summary(pieces, self.sample_rate, int(self.params["n_mels"]),
+                                                             int(self.params["n_mfcc"]), float(self.params["hop"]))
+        return Embedding(frames=blocks, timestamps=centres, pooled=pooled, duration=duration)
 
     def embed_prepared(self, inputs: Sequence[Embedding]) -> list[Embedding]:
         return list(inputs)

@@ -29,12 +29,12 @@ from __future__ import annotations
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Iterable, Sequence
 
 import numpy as np
 
 from counterpoint import __version__
-from counterpoint.data.audio import load_audio
+from counterpoint.data.audio import stream_audio
 from counterpoint.data.manifest import Track
 from counterpoint.data.resample import Resampler
 from counterpoint.errors import EncoderError, TrackError
@@ -336,7 +336,10 @@ class LayeredEncoder(Encoder):
     def single_layer(self, layer: str) -> "LayeredEncoder":
         """This encoder returning ``layer`` only (no model of its own: it shares nothing but the parameters)."""
         params = {k: v for k, v in self.params.items() if k != "layers"}
-        return type(self)(**{**params, "layer": layer})
+        single = type(self)(**{**params, "layer": layer})
+        if getattr(self, "max_seconds", None) is not None:  # an audio encoder reading only the start of files
+            single.max_seconds = self.max_seconds
+        return single
 
     def outputs(self) -> list[Encoder]:
         layers = self.selected_layers()
@@ -378,6 +381,8 @@ class AudioEncoder(Encoder):
     #: How a file at another rate is brought to :attr:`sample_rate`: the way the model's reference
     #: code resamples (None: soxr, as ``librosa.load`` does). Part of the fingerprint.
     resampler: ClassVar[Resampler | None] = None
+    #: Seconds read from the start of each file (None: the whole file); ``embed --max-seconds`` sets it.
+    max_seconds: float | None = None
 
     @property
     @abstractmethod
@@ -392,17 +397,27 @@ class AudioEncoder(Encoder):
         when the waveform cannot be embedded, e.g. because it is too short.
         """
 
+    def prepare_stream(self, pieces: Iterable[np.ndarray], source: str) -> Any:
+        """This encoder's input from a waveform that arrives in pieces (mono float32 at :attr:`sample_rate`,
+        :func:`~counterpoint.data.audio.stream_audio`): by default the whole waveform, handed to
+        :meth:`prepare_waveform`; an encoder whose features allow it overrides this to hold one piece at a time."""
+        return self.prepare_waveform(np.concatenate(list(pieces)), source)
+
     def prepare(self, track: Track) -> Any:
         if track.audio_path is None:
             raise TrackError(f"track {track.id!r}: has no audio file — {self.name} embeds audio")
-        waveform = load_audio(track.audio_path, self.sample_rate, track.id, resampler=self.resampler)
-        return self.prepare_waveform(waveform, f"track {track.id!r} ({track.audio_path})")
+        pieces = stream_audio(track.audio_path, self.sample_rate, track.id, resampler=self.resampler,
+                              max_seconds=self.max_seconds)
+        return self.prepare_stream(pieces, f"track {track.id!r} ({track.audio_path})")
 
     def fingerprint(self) -> dict[str, Any]:
-        """The encoder's fingerprint, plus the resampler's name when it has its own."""
+        """The encoder's fingerprint, plus the resampler's name when it has its own, and the seconds read
+        of each file when :attr:`max_seconds` cuts them (so stores of other cuts are not mixed)."""
         fingerprint = super().fingerprint()
         if self.resampler is not None:
             fingerprint["resampler"] = self.resampler.name
+        if self.max_seconds is not None:
+            fingerprint["max_seconds"] = self.max_seconds
         return fingerprint
 
     # HEAR 2021 API ---------------------------------------------------------------------

@@ -42,6 +42,7 @@ import numpy as np
 
 from counterpoint.data.audio import load_audio
 from counterpoint.encoders.base import AudioEncoder, Embedding, LayeredEncoder, Parameter, layers_parameter
+from counterpoint.encoders.streaming import frame_chunks
 from counterpoint.blas import single_threaded_blas
 from counterpoint.encoders.torch_base import TorchEncoder, runtime_parameters
 from counterpoint.encoders.weights import WeightFile, declare_weights, files_digest, find_weights
@@ -244,11 +245,37 @@ def log_mel(audio: np.ndarray) -> np.ndarray:
     float32 value here, and so do bins whose power itself exceeds float16 (audio peaking
     around 30 and more), so loud audio stays finite.
     """
+    return _log_compressed(_mel_power(audio, center=True))
+
+
+#: Spectrogram frames computed at a time when a file is streamed (about 2 minutes).
+CHUNK_FRAMES = 8192
+
+
+def streamed_log_mel(pieces: Iterable[np.ndarray], chunk_frames: int = CHUNK_FRAMES) -> tuple[np.ndarray, int]:
+    """:func:`log_mel` of the 16 kHz waveform ``pieces`` make, and its length in samples, computed
+    ``chunk_frames`` frames at a time (:func:`counterpoint.encoders.streaming.frame_chunks`), so only the
+    spectrogram, a twentieth of the audio's float64 size, is held whole; each frame is the same computation."""
+    parts, length = [], 0
+    for chunk in frame_chunks(pieces, FFT_SIZE, FFT_HOP, chunk_frames):
+        if chunk.whole is not None:
+            return log_mel(chunk.whole), len(chunk.whole)
+        parts.append(_log_compressed(_mel_power(chunk.samples, center=False)))
+        length = chunk.length or length
+    return np.concatenate(parts), length
+
+
+def _mel_power(audio: np.ndarray, center: bool) -> np.ndarray:
+    """librosa's mel power spectrogram ``[frames, 96]`` in float64 (``center``: librosa's zero padding)."""
     import librosa
 
     with single_threaded_blas():  # it runs beside the network's threads (read-ahead): BLAS threads would fight them
-        power = librosa.feature.melspectrogram(y=np.asarray(audio, dtype=np.float64), sr=SAMPLE_RATE, n_fft=FFT_SIZE,
-                                               hop_length=FFT_HOP, n_mels=N_MELS, dtype=np.float64).T
+        return librosa.feature.melspectrogram(y=np.asarray(audio, dtype=np.float64), sr=SAMPLE_RATE, n_fft=FFT_SIZE,
+                                              hop_length=FFT_HOP, n_mels=N_MELS, dtype=np.float64, center=center).T
+
+
+def _log_compressed(power: np.ndarray) -> np.ndarray:
+    """``log10(10000·x + 1)`` of the mel power rounded to float16, as :func:`log_mel` describes."""
     with np.errstate(over="ignore"):
         half = power.astype(np.float16)
     logmel = _log_compression_table()[half.view(np.uint16)]
@@ -297,10 +324,15 @@ def audio_patches(audio: np.ndarray, hop: int, who: str = "audio", center: bool 
     Without ``center``, audio shorter than one patch is a TrackError: the reference crashes on
     it (it concatenates no patches); we say why instead.
     """
-    logmel = log_mel(audio)
+    return logmel_patches(log_mel(audio), len(audio), hop, who, center)
+
+
+def logmel_patches(logmel: np.ndarray, n_samples: int, hop: int, who: str = "audio",
+                   center: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`audio_patches` of the log-mel spectrogram of ``n_samples`` samples of audio."""
     if not center and len(logmel) < PATCH_FRAMES:
         minimum = (PATCH_FRAMES - 1) * FFT_HOP / SAMPLE_RATE
-        raise TrackError(f"{who}: {len(audio) / SAMPLE_RATE:.2f} s of audio is shorter than one musicnn patch "
+        raise TrackError(f"{who}: {n_samples / SAMPLE_RATE:.2f} s of audio is shorter than one musicnn patch "
                          f"({minimum:.3f} s) — remove the track, pad the file to at least {minimum:.3f} s, "
                          "or embed with musicnn:center=true (pads with silence)")
     return make_patches(logmel, hop, center)
@@ -498,6 +530,13 @@ class MusicnnEncoder(TorchEncoder, LayeredEncoder, AudioEncoder):
     def prepare_waveform(self, waveform: np.ndarray, source: str) -> PreparedAudio:
         patches, centres = audio_patches(waveform, self.hop, source, self.params["center"])
         return PreparedAudio(patches, centres, len(waveform) / SAMPLE_RATE)
+
+    def prepare_stream(self, pieces: Iterable[np.ndarray], source: str) -> PreparedAudio:
+        """:meth:`prepare_waveform` of a file read in pieces: the spectrogram is computed a chunk at a
+        time (:func:`streamed_log_mel`), and only it and the patches are held whole."""
+        logmel, n_samples = streamed_log_mel(pieces)
+        patches, centres = logmel_patches(logmel, n_samples, self.hop, source, self.params["center"])
+        return PreparedAudio(patches, centres, n_samples / SAMPLE_RATE)
 
     def layer_names(self) -> list[str]:
         return list(LAYER_DIMS)

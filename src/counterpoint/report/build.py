@@ -23,7 +23,7 @@ from counterpoint.analysis.analyze import AnalysisResult, SpaceAnalysis
 from counterpoint.analysis.compare import CompareResult, verdict_table
 from counterpoint.probes.run import ProbeTable
 from counterpoint.report.compare import compare_html_section, write_comparison
-from counterpoint.report.figures import FIGURE_FORMATS, class_colours, heatmap, scatter_2d
+from counterpoint.report.figures import FIGURE_FORMATS, class_colours, heatmap, named_classes, named_note, scatter_2d
 from counterpoint.report.html import (PROBE_ACCURACY, data_files_section, escape, file_links, image_figure,
                                       interactive_section, page, table_html, write_page)
 from counterpoint.report.probes import probe_html_section, write_probe_table
@@ -64,7 +64,11 @@ def write_space_outputs(space: SpaceAnalysis, out_dir: Path, colours: dict[str, 
         figures[method] = scatter_2d(coords, space.labels, f"{space.spec} — {method.upper()}",
                                      out_dir / f"{name}_{method}", colours, axis_titles(space, method), formats)
     if len(space.centroid_distance) >= 2:
-        figures["centroids"] = heatmap(space.centroid_distance_normalised, f"{space.spec}: class centroids",
+        named = named_classes(space.labels)
+        title = f"{space.spec}: class centroids"
+        if len(named) < len(space.centroid_distance):
+            title += f"\n({named_note(len(named), len(space.centroid_distance), other=False)})"
+        figures["centroids"] = heatmap(space.centroid_distance_normalised.loc[named, named], title,
                                        out_dir / f"{name}_centroid_distance", colour_label="cosine distance / max",
                                        formats=formats)
     return figures
@@ -171,7 +175,8 @@ def build_report(analysis: AnalysisResult, comparison: CompareResult | None = No
     every_note = report_notes(analysis, comparison, probes, notes)
     summary = pd.DataFrame([{"encoder": s.spec, "modality": s.modality, **s.metrics} for s in analysis.spaces])
     summary.to_csv(out / "summary.csv", index=False)
-    (out / "metrics.json").write_text(json.dumps(analysis.metrics(every_note), indent=2, default=_json_default))
+    with (out / "metrics.json").open("w") as handle:  # written as it is encoded: the class-centroid matrices hold
+        json.dump(analysis.metrics(every_note), handle, indent=2, default=_json_default)  # classes² numbers
     sections = []
     payload = page_data(analysis, comparison, colours, out)
     if comparison is not None:

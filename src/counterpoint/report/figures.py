@@ -23,6 +23,11 @@ TOL_MUTED = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "
 PALETTE = OKABE_ITO + TOL_MUTED
 #: Smallest font of any text in a figure (points).
 MIN_FONT_PT = 8
+#: Most classes a figure names: with more, it names the most frequent ones and draws the rest as one "other"
+#: (a figure's size and drawing time then stay the same for hundreds of classes).
+FIGURE_CLASSES = 20
+#: Colour of the "other" classes.
+OTHER_COLOUR = "#BBBBBB"
 
 
 def plain(text: object) -> str:
@@ -35,6 +40,32 @@ def class_colours(classes: Iterable[str]) -> dict[str, str]:
     """One hex colour per class, by sorted class name: built once per report, so a class has
     the same colour in every figure and in the interactive page."""
     return {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(sorted({str(c) for c in classes}))}
+
+
+def most_frequent(names: Sequence[str], counts: Sequence[int], limit: int = FIGURE_CLASSES) -> list[str]:
+    """The classes a figure names, in ``names``' order: all when there are at most ``limit``, else the
+    ``limit`` with the highest ``counts`` (ties broken by name)."""
+    names = [str(n) for n in names]
+    if len(names) <= limit:
+        return names
+    ranked = sorted(range(len(names)), key=lambda i: (-int(counts[i]), names[i]))[:limit]
+    return [names[i] for i in sorted(ranked)]
+
+
+def named_classes(labels: Sequence) -> list[str]:
+    """The classes of ``labels`` a figure names, sorted (:func:`most_frequent` of their counts)."""
+    names, counts = np.unique(np.asarray(labels).astype(str), return_counts=True)
+    return most_frequent(names, counts)
+
+
+def other_label(n_other: int) -> str:
+    """The name under which a figure draws the classes it does not name."""
+    return f"other ({n_other} classes)"
+
+
+def named_note(n_named: int, n_classes: int, other: bool = True) -> str:
+    """What a figure that does not name every class says about it (``other``: the rest are drawn as one)."""
+    return f"the {n_named} most frequent of {n_classes} classes" + ("; the rest as one 'other'" if other else "")
 
 
 def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
@@ -57,10 +88,17 @@ def legend_outside(ax: plt.Axes, n: int) -> None:
 def scatter_2d(coords: np.ndarray, labels: np.ndarray, title: str, stem: Path, colours: Mapping[str, str],
                axis_labels: tuple[str, str] = ("dimension 1", "dimension 2"),
                formats: Sequence[str] = FIGURE_FORMATS) -> Path:
-    """Scatter of 2-D coordinates coloured by label, each class centroid marked with a cross."""
+    """Scatter of 2-D coordinates coloured by label, each class centroid marked with a cross; beyond
+    :data:`FIGURE_CLASSES` classes, the most frequent are coloured and the rest drawn grey as "other"."""
     labels = np.asarray(labels).astype(str)
-    classes = sorted(set(labels))
+    classes = named_classes(labels)
     fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    unnamed = ~np.isin(labels, classes)
+    n_other = len(np.unique(labels[unnamed]))
+    if n_other:
+        title = f"{title}\n({named_note(len(classes), len(classes) + n_other)})"
+        ax.scatter(coords[unnamed, 0], coords[unnamed, 1], s=10, alpha=0.5, color=OTHER_COLOUR,
+                   label=plain(other_label(n_other)), linewidths=0)
     for c in classes:
         points = coords[labels == c]
         ax.scatter(points[:, 0], points[:, 1], s=14, alpha=0.8, color=colours[c], label=plain(c), linewidths=0)
@@ -69,7 +107,7 @@ def scatter_2d(coords: np.ndarray, labels: np.ndarray, title: str, stem: Path, c
     ax.set_xlabel(plain(axis_labels[0]), fontsize=MIN_FONT_PT + 1)
     ax.set_ylabel(plain(axis_labels[1]), fontsize=MIN_FONT_PT + 1)
     ax.tick_params(labelsize=MIN_FONT_PT)
-    legend_outside(ax, len(classes) if len(classes) <= 36 else 0)
+    legend_outside(ax, len(classes) + (n_other > 0))
     return save_figure(fig, stem, formats)
 
 

@@ -19,14 +19,33 @@ import numpy as np  # noqa: E402
 
 from counterpoint.probes.persist import save_probe, write_json  # noqa: E402
 from counterpoint.probes.run import P_VALUE_FAMILIES, EvaluationResult, ProbeResult, ProbeTable  # noqa: E402
-from counterpoint.report.figures import FIGURE_FORMATS, MIN_FONT_PT, plain, save_figure  # noqa: E402
+from counterpoint.report.figures import (FIGURE_FORMATS, MIN_FONT_PT, most_frequent, named_note,  # noqa: E402
+                                         other_label, plain, save_figure)
 from counterpoint.report.html import PROBE_ACCURACY  # noqa: E402
 from counterpoint.report.verdict import family_sentence, p_text  # noqa: E402
 
 
-def confusion_matrix_figure(matrix: np.ndarray, classes: Sequence[str], title: str = "") -> Figure:
-    """A confusion matrix (rows = true class, columns = predicted), coloured by row share, annotated with counts."""
+def folded_confusion(matrix: np.ndarray, classes: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """The confusion matrix a figure shows: every class when there are at most
+    :data:`~counterpoint.report.figures.FIGURE_CLASSES`, else the most frequent true classes and one
+    "other" row and column summing the rest (the counts still add up to the test tracks)."""
     matrix = np.asarray(matrix)
+    named = most_frequent(classes, matrix.sum(axis=1))
+    if len(named) == len(classes):
+        return matrix, list(classes)
+    keep = np.isin(np.asarray(classes, dtype=str), named)
+    rows = np.vstack([matrix[keep], matrix[~keep].sum(axis=0, keepdims=True)])
+    folded = np.column_stack([rows[:, keep], rows[:, ~keep].sum(axis=1)])
+    return folded, [*named, other_label(int((~keep).sum()))]
+
+
+def confusion_matrix_figure(matrix: np.ndarray, classes: Sequence[str], title: str = "") -> Figure:
+    """A confusion matrix (rows = true class, columns = predicted), coloured by row share, annotated with
+    counts; with many classes, the most frequent and one "other" (:func:`folded_confusion`)."""
+    n_classes = len(classes)
+    matrix, classes = folded_confusion(matrix, classes)
+    if len(classes) < n_classes:
+        title = f"{title}\n({named_note(len(classes) - 1, n_classes)})".strip()
     totals = matrix.sum(axis=1, keepdims=True)
     shares = np.divide(matrix, totals, out=np.zeros(matrix.shape, dtype=float), where=totals > 0)
     size = max(4.0, 0.55 * len(classes) + 2.5)
