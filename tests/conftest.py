@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +13,20 @@ import pytest
 import soundfile as sf
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@contextmanager
+def without_root_rights() -> Iterator[None]:
+    """Run the block as a user file permissions apply to: root ignores them, so root drops its
+    effective uid to nobody (65534) until the block ends."""
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if as_root:
+        os.seteuid(65534)
+    try:
+        yield
+    finally:
+        if as_root:
+            os.seteuid(0)
 
 
 def write_midi(path: Path, pitches: list[int], step: float = 0.25, program: int = 0, velocity: int = 80) -> Path:

@@ -17,8 +17,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from conftest import FIXTURES, make_info_csv_dataset, write_midi, write_tone
+from conftest import FIXTURES, make_info_csv_dataset, without_root_rights, write_midi, write_tone
 from counterpoint.cli import app
 from counterpoint.data.manifest import Track
 from counterpoint.encoders.registry import build_encoder
@@ -470,20 +469,6 @@ def test_a_read_only_store_folder_is_a_named_error(tmp_path: Path) -> None:
         assert_handled(run("embed", root, "-e", "symbolic-stats", "-o", folder / "s.h5"), (2,), str(folder))
     finally:
         folder.chmod(0o755)
-
-
-@contextmanager
-def without_root_rights() -> Iterator[None]:
-    """Run the block as a user file permissions apply to: root ignores them, so root drops its
-    effective uid to nobody (65534) until the block ends."""
-    as_root = os.geteuid() == 0
-    if as_root:
-        os.seteuid(65534)
-    try:
-        yield
-    finally:
-        if as_root:
-            os.seteuid(0)
 
 
 def test_unreadable_audio_and_midi_are_named_permission_denied_and_the_other_tracks_go_on() -> None:

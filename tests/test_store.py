@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import pitch_class_encoder  # noqa: F401  (registers test-pitch-class)
-from conftest import make_class_folders, write_midi
+from conftest import make_class_folders, without_root_rights, write_midi
 from counterpoint.data.manifest import load_manifest
 from counterpoint.embed import embed_dataset
 from counterpoint.encoders.base import Embedding
@@ -181,14 +181,10 @@ def unable_to_write(folder: Path):
     """``folder`` becomes read-only for this process, for root too: chmod does not stop root, so
     root also drops its effective uid to nobody (65534) until the block ends."""
     folder.chmod(0o555)
-    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    if as_root:
-        os.seteuid(65534)
     try:
-        yield
+        with without_root_rights():
+            yield
     finally:
-        if as_root:
-            os.seteuid(0)
         folder.chmod(0o755)
 
 
