@@ -228,8 +228,12 @@ def _withdrawn(handle: h5py.File, spec: str) -> set[str]:
     """Ids whose stored embedding of ``spec`` is withdrawn: a later run found their file changed and
     could not embed it again, so it recorded a failure after the embedding (a successful embedding
     resolves every earlier failure of its track). Readers never serve such a stale row."""
-    table = _failure_table(handle)
-    return set(table.loc[table["encoder"] == spec, "track_id"])
+    return _withdrawn_of(_failure_table(handle), spec)
+
+
+def _withdrawn_of(failures: pd.DataFrame, spec: str) -> set[str]:
+    """:func:`_withdrawn` from a failures table already read."""
+    return set(failures.loc[failures["encoder"] == spec, "track_id"])
 
 
 def _read_sources(group: h5py.Group, rows: np.ndarray | None) -> list[SourceIdentity]:
@@ -350,17 +354,19 @@ class Store:
             if problems := _count_problems(handle):  # readers would slice past the rows the file holds
                 raise StoreError(f"{self.path}: the store is inconsistent — {'; '.join(problems)} — restore it from a "
                                  "backup, or re-embed into a new store (`counterpoint embed ROOT --out NEW.h5`)")
-            self._records = [self._record(key, handle["encoders"][key]) for key in handle.get("encoders", {})]
+            failures = _failure_table(handle)
+            self._records = [self._record(key, handle["encoders"][key], failures) for key in handle.get("encoders", {})]
 
     def _open(self) -> AbstractContextManager[h5py.File]:
         """The file open for reading; damage becomes a StoreError naming the dataset and the fix."""
         return _open(self.path, dataset_root=str(self.attrs.get("dataset_root", "")))
 
     @staticmethod
-    def _record(key: str, group: h5py.Group) -> EncoderRecord:
-        """What the store holds of one encoder; counts and sums over current rows (one per track)."""
+    def _record(key: str, group: h5py.Group, failures: pd.DataFrame) -> EncoderRecord:
+        """What the store holds of one encoder; counts and sums over current rows (one per track).
+        ``failures`` is the store's failures table, read once for every record."""
         names = _read_strings(group["feature_names"]) if "feature_names" in group else None
-        rows = _current_rows(_read_strings(group["ids"]), _withdrawn(group.file, _text(group.attrs["spec"])))
+        rows = _current_rows(_read_strings(group["ids"]), _withdrawn_of(failures, _text(group.attrs["spec"])))
         compute, duration = _committed(group["compute_seconds"]), _committed(group["duration"])
         if rows is None:
             n_tracks, n_frames = committed_rows(group["ids"]), committed_rows(group["frames"])
