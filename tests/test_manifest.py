@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from conftest import make_info_csv_dataset, write_midi
-from counterpoint.data.manifest import label_at_depth, load_manifest
+from counterpoint.data.manifest import load_manifest
+from counterpoint.labels import label_at_depth
 from counterpoint.errors import DatasetError
 
 

@@ -17,8 +17,8 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from counterpoint.data.manifest import MISSING_VALUES, canonical_split, label_at_depth
 from counterpoint.errors import StoreError
+from counterpoint.labels import MISSING_VALUES, canonical_split, label_at_depth
 
 #: Columns of the track table that are file paths, never a label or a group.
 PATH_COLUMNS = ("audio_filename", "midi_filename")

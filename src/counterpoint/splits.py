@@ -14,8 +14,10 @@ import numpy as np
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from counterpoint.errors import CounterpointError
+from counterpoint.labels import SPLIT_NAMES
 
-SPLITS = ("train", "validation", "test")
+#: The split names (:data:`counterpoint.labels.SPLIT_NAMES`), in the order they are reported.
+SPLITS = SPLIT_NAMES
 
 
 def _groups_or_singletons(groups: Sequence | None, n: int) -> np.ndarray:

@@ -8,7 +8,7 @@ Two layouts are understood:
   ``group`` have a meaning;
 * class folders, ``ROOT/<class>/<stem>.<audio ext>`` paired with ``<stem>.mid``; the folder
   name becomes the label ``class``. Nested folders give hierarchical labels:
-  ``ROOT/rock/indie/x.wav`` has the class ``rock/indie`` (cut it with ``label_at_depth``).
+  ``ROOT/rock/indie/x.wav`` has the class ``rock/indie`` (cut it with :func:`counterpoint.labels.label_at_depth`).
 
 A manifest with another name is read with ``csv=FILE``; ``id_column`` names the column that
 holds the ids when it is not ``id``, and ``id_from="stem"`` makes each id the stem of the row's
@@ -55,16 +55,11 @@ import numpy as np
 import pandas as pd
 
 from counterpoint.errors import DatasetError
+from counterpoint.labels import MISSING_VALUES, SPLIT_ALIASES, SPLIT_NAMES, canonical_split
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".m4a", ".au")
 MIDI_EXTENSIONS = (".mid", ".midi")
 REQUIRED_COLUMNS = ("id", "audio_filename", "midi_filename")
-SPLIT_NAMES = ("train", "validation", "test")
-#: Other spellings of the three splits, as written by common tools and datasets.
-SPLIT_ALIASES = {"training": "train", "val": "validation", "valid": "validation", "dev": "validation",
-                 "eval": "test", "testing": "test"}
-#: Values that mean "not given" in a label, group or split cell (compared lower-cased).
-MISSING_VALUES = frozenset({"", "nan", "none", "null", "na", "n/a"})
 MANIFEST_NAME = "info.csv"
 #: Where an id can come from when the manifest has no id column (``id_from``).
 ID_SOURCES = ("stem",)
@@ -173,17 +168,6 @@ def _relative(path: Path | None, root: Path) -> str:
     return "" if path is None else path.relative_to(root).as_posix()
 
 
-def label_at_depth(value: str, depth: int | None, separator: str = "/") -> str:
-    """Cut a hierarchical label such as ``rock/indie`` to its first ``depth`` levels.
-
-    >>> label_at_depth("rock/indie/lofi", 1)
-    'rock'
-    """
-    if depth is None or depth <= 0:
-        return value
-    return separator.join(value.split(separator)[:depth])
-
-
 
 
 def given(value: str) -> str:
@@ -228,12 +212,6 @@ def _number_text(number: object) -> str:
         return str(int(number))
     value = float(number)  # type: ignore[arg-type]
     return str(int(value)) if value.is_integer() else repr(value)
-
-
-def canonical_split(value: str) -> str | None:
-    """``train``, ``validation`` or ``test`` for a split cell (aliases such as ``val`` understood); None if unknown."""
-    value = value.strip().lower()
-    return value if value in SPLIT_NAMES else SPLIT_ALIASES.get(value)
 
 
 def load_manifest(root: str | Path, group_column: str | None = None, strict_paths: bool = False,

@@ -15,8 +15,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from counterpoint.data.manifest import MANIFEST_NAME, Manifest, Problem, Track, canonical_split, given, load_manifest
+from counterpoint.data.manifest import MANIFEST_NAME, Manifest, Problem, Track, given, load_manifest
 from counterpoint.errors import DatasetError
+from counterpoint.labels import canonical_split
 
 
 @dataclass(frozen=True)
