@@ -230,9 +230,10 @@ def test_fixed_n_perm_keeps_the_permutations_and_says_the_family_cannot_be_decid
 def test_the_report_section_writes_its_files_and_names_the_families(store_path, tmp_path):
     from counterpoint.analysis.aligned import run_aligned_compare
     from counterpoint.config import AlignedSettings
+    from counterpoint.data.time_pairing import store_time_pairing
 
     result = run_aligned_compare(store_path, AlignedSettings("style", alignment="identity", segment_seconds=2.0,
-                                                             n_boot=20, n_perm=19))
+                                                             n_boot=20, n_perm=19), time_pairing=store_time_pairing(store_path))
     html = aligned_section(result)(tmp_path, ["png"])
     assert (tmp_path / "aligned" / "segment_retrieval.csv").is_file()
     assert html.count("correct over one family: every row of this table") == 2

@@ -11,12 +11,12 @@ import pretty_midi
 import pytest
 import soundfile as sf
 
-from counterpoint.analysis.timealign import (align_files, align_tracks, alignment_error_summary, dtw_hop, dtw_path,
-                                             method_for, path_errors, rendering_check)
+from counterpoint.data.time_pairing import align_files, dtw_hop, dtw_path, method_for, pair_tracks_in_time, path_errors
 from counterpoint.data.chroma import CHROMA_SAMPLE_RATE, chroma_columns
 from counterpoint.data.render import synthesize
 from counterpoint.errors import CounterpointError
-from counterpoint.warping import IDENTITY, WarpingPath, WarpingPathFile, warping_file_path
+from counterpoint.warping import (IDENTITY, WarpingPath, WarpingPathFile, alignment_error_summary, rendering_check,
+                                  warping_file_path)
 
 from conftest import FIXTURES
 
@@ -134,24 +134,24 @@ def test_paths_are_kept_reused_recomputed_when_a_file_changes_and_a_bad_track_is
     kept = WarpingPathFile(warping_file_path(tmp_path / "embeddings.h5"))
     assert kept.path == tmp_path / "embeddings.warping.h5"
 
-    first = align_tracks(obs, root, "auto", kept)
+    first = pair_tracks_in_time(obs, root, "auto", kept=kept)
     assert first.methods == {"t0": "dtw", "t1": "dtw", "rendered": "identity"}
     assert len(first.notes) == 1 and "'broken'" in first.notes[0] and "broken.wav" in first.notes[0]
     assert sorted(kept.track_ids()) == ["t0", "t1"]
 
-    second = align_tracks(obs, root, "auto", kept)
+    second = pair_tracks_in_time(obs, root, "auto", kept=kept)
     assert second.methods["t0"] == second.methods["t1"] == "dtw (kept)"
     assert np.array_equal(second.paths["t1"].audio_seconds, first.paths["t1"].audio_seconds)
 
     # t1's audio replaced by another stretch: its path is computed again, t0's is reused.
     replacement = warped_pairs[WARPS[2]][0]
     (root / rows[1]["audio_filename"]).write_bytes(replacement.read_bytes())
-    third = align_tracks(obs, root, "auto", kept)
+    third = pair_tracks_in_time(obs, root, "auto", kept=kept)
     assert third.methods["t0"] == "dtw (kept)" and third.methods["t1"] == "dtw"
     stretch, offset = WARPS[2]
     errors = path_errors(third.paths["t1"], lambda t: offset + stretch * t, onsets(excerpt()))
     assert np.median(errors) < 0.050
-    assert align_tracks(obs, root, "auto", kept).methods["t1"] == "dtw (kept)"
+    assert pair_tracks_in_time(obs, root, "auto", kept=kept).methods["t1"] == "dtw (kept)"
 
 
 def test_a_damaged_kept_file_is_a_note_and_paths_are_computed(warped_pairs, tmp_path):
@@ -159,7 +159,7 @@ def test_a_damaged_kept_file_is_a_note_and_paths_are_computed(warped_pairs, tmp_
     obs = pd.DataFrame([{"id": "t0", "audio_filename": wav.name, "midi_filename": mid.name}])
     kept = WarpingPathFile(tmp_path / "embeddings.warping.h5")
     kept.path.write_bytes(b"not HDF5")
-    result = align_tracks(obs, wav.parent, "dtw", kept)
+    result = pair_tracks_in_time(obs, wav.parent, "dtw", kept=kept)
     assert result.methods == {"t0": "dtw"}
     assert any("delete the file" in note for note in result.notes)
 
@@ -168,7 +168,7 @@ def test_dtw_on_a_rendering_is_checked_against_the_identity(warped_pairs):
     wav, mid = warped_pairs[(1.0, 0.0)]  # a plain rendering: the true path is the identity
     obs = pd.DataFrame([{"id": "r", "audio_filename": wav.name, "midi_filename": mid.name,
                          "audio_source": "rendered:TimGM6mb"}])
-    alignments = align_tracks(obs, wav.parent, "dtw")
+    alignments = pair_tracks_in_time(obs, wav.parent, "dtw")
     check = rendering_check(alignments, obs)
     assert check["tracks"] == 1 and check["median_s"] < 0.050 and check["p95_s"] >= check["median_s"]
-    assert rendering_check(align_tracks(obs, wav.parent, "auto"), obs) is None  # identity: nothing to check
+    assert rendering_check(pair_tracks_in_time(obs, wav.parent, "auto"), obs) is None  # identity: nothing to check

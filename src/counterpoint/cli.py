@@ -951,11 +951,12 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
         _note(f"  {note}")
     if aligned:
         from counterpoint.analysis.aligned import aligned_summary, run_aligned_compare
+        from counterpoint.data.time_pairing import store_time_pairing
         from counterpoint.report.aligned import FOLDER, write_aligned
 
         _note("pairing audio and score in time")
         with task_progress() as update:
-            timed = run_aligned_compare(store, aligned_settings, progress=lambda done, total: update("aligning tracks", done, total))
+            timed = run_aligned_compare(store, aligned_settings, time_pairing=store_time_pairing(store.path), progress=update)
         write_aligned(timed, out / FOLDER, figure_formats(figure_format))
         _print(aligned_summary(timed))
         for note in timed.notes:

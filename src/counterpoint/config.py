@@ -101,7 +101,7 @@ class CompareSettings:
             require_whole("depth", self.depth, 0)
 
 
-#: ``--alignment`` choices of the time-aligned comparison (see :mod:`counterpoint.analysis.timealign`).
+#: ``--alignment`` choices of the time-aligned comparison (see :mod:`counterpoint.data.time_pairing`).
 ALIGNMENTS = ("auto", "identity", "dtw")
 
 

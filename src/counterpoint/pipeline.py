@@ -204,12 +204,13 @@ def aligned_sections(store: "Store", options: AnalysisOptions, notes: list[str],
     notes are announced and shown in the section; a comparison that cannot run is a note."""
     from counterpoint.analysis.aligned import run_aligned_compare
     from counterpoint.config import AlignedSettings
+    from counterpoint.data.time_pairing import store_time_pairing
     from counterpoint.report.aligned import aligned_section
 
     announce("comparing audio and score on time-paired segments")
     try:
         result = run_aligned_compare(store, AlignedSettings(options.label, depth=options.depth, group=options.group,
-                                                            seed=options.seed))
+                                                            seed=options.seed), time_pairing=store_time_pairing(store.path))
     except CounterpointError as reason:
         notes.append(f"no comparison in time: {str(reason).removeprefix(f'{store.path}: ')}")
         return []

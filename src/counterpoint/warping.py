@@ -22,16 +22,22 @@ Layout of ``FILE.warping.h5``::
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import quote
 
 import numpy as np
+import pandas as pd
 
 from counterpoint.errors import CounterpointError
+from counterpoint.progress import ProgressCallback
 
 FORMAT = "counterpoint-warping"
 FORMAT_VERSION = 1
+#: The ``audio_source`` prefix of a rendered row (see :func:`counterpoint.data.render.audio_source`).
+RENDERED_PREFIX = "rendered:"
 
 
 @dataclass(frozen=True)
@@ -151,3 +157,58 @@ class WarpingPathFile:
 
 def _key(track_id: str) -> str:
     return quote(track_id, safe="")
+
+
+@dataclass
+class TrackAlignments:
+    """Each track's warping path (by id), how it was obtained, and what could not be aligned."""
+
+    paths: dict[str, WarpingPath]
+    methods: dict[str, str]                    # id → "identity", "dtw" (computed now) or "dtw (kept)"
+    notes: list[str] = field(default_factory=list)
+    kept_file: Path | None = None              # the file keeping the DTW paths, when there is one
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many tracks each way (see :attr:`methods`)."""
+        return dict(pd.Series(list(self.methods.values()), dtype=object).value_counts().sort_index())
+
+
+class TimePairing(Protocol):
+    """The time pairing step the time-aligned comparison is handed (the dataset stage's
+    :func:`counterpoint.data.time_pairing.store_time_pairing`): each row of a track table (``id``,
+    ``audio_filename``, ``midi_filename``, optional ``audio_source``) paired in time, files read
+    under ``dataset_root``, ``choice`` one of ``auto``, ``identity``, ``dtw``."""
+
+    def __call__(self, obs: pd.DataFrame, dataset_root: str | Path, choice: str, *,
+                 progress: ProgressCallback | None = None) -> TrackAlignments: ...
+
+
+def alignment_error_summary(errors: Sequence[np.ndarray]) -> dict[str, float]:
+    """Median and 95th percentile (s) of the pooled absolute errors of several tracks."""
+    pooled = np.concatenate([np.asarray(e, dtype=np.float64) for e in errors]) if errors else np.zeros(0)
+    if pooled.size == 0:
+        return {"median_s": float("nan"), "p95_s": float("nan"), "n": 0}
+    return {"median_s": float(np.median(pooled)), "p95_s": float(np.percentile(pooled, 95)), "n": int(pooled.size)}
+
+
+#: Score times (s) apart at which :func:`rendering_check` compares a DTW path with the identity.
+CHECK_STEP = 0.1
+
+
+def rendering_check(alignments: TrackAlignments, obs: pd.DataFrame) -> dict[str, float] | None:
+    """How far DTW paths of rendered rows (whose true path is the identity) are from it: median and 95th
+    percentile of the absolute error (s) every :data:`CHECK_STEP` s of score time, pooled over those tracks.
+    None when no rendered row was aligned by DTW (``--alignment dtw`` on renderings is the check)."""
+    if "audio_source" not in obs:
+        return None
+    rendered = {str(i) for i, source in zip(obs["id"], obs["audio_source"])
+                if str(source).startswith(RENDERED_PREFIX)}
+    errors = []
+    for track_id, path in alignments.paths.items():
+        if track_id in rendered and path.method == "dtw" and len(path.score_seconds):
+            grid = np.arange(path.score_seconds.min(), path.score_seconds.max(), CHECK_STEP)
+            errors.append(np.abs(path.score_to_audio(grid) - grid))
+    if not errors:
+        return None
+    return {**alignment_error_summary(errors), "tracks": len(errors)}

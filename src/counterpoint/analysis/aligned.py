@@ -3,7 +3,7 @@
 Every track's frames of both modalities are brought onto common *segments of score time*
 (``segment_seconds`` long): a symbolic frame counts in the segment its centre falls in, an audio
 frame in the segment its centre falls in once mapped through the track's warping path
-(:mod:`counterpoint.analysis.timealign`). A segment's embedding is the mean of its frames; segments
+(:mod:`counterpoint.data.time_pairing`). A segment's embedding is the mean of its frames; segments
 missing in either modality are left out. Then, per audio × symbolic encoder pair:
 
 * **segment retrieval**: a ridge map (as :mod:`counterpoint.analysis.retrieval` fits for tracks,
@@ -40,15 +40,15 @@ from counterpoint.analysis.inputs import require_columns, require_embeddings
 from counterpoint.analysis.retrieval import RIDGE_ALPHAS, pair_ranks, ridge_maps, standardise_with, unit_rows
 from counterpoint.analysis.statistics import (Estimate, bootstrap_ci, half_sample_ci, half_samples,
                                               permutation_p_value, with_adjusted_p_values)
-from counterpoint.analysis.timealign import TrackAlignments, align_tracks, rendering_check
 from counterpoint.blas import single_threaded_blas
 from counterpoint.config import AlignedSettings
 from counterpoint.errors import CounterpointError
 from counterpoint.matrix import FrameSequences
+from counterpoint.progress import ProgressCallback
 from counterpoint.significance import family_permutations, family_size, undecidable_family_note
 from counterpoint.splits import assign_splits, grouped_folds
 from counterpoint.store import as_store
-from counterpoint.warping import WarpingPath, WarpingPathFile, warping_file_path
+from counterpoint.warping import TimePairing, TrackAlignments, WarpingPath, rendering_check
 
 if TYPE_CHECKING:
     from counterpoint.store import Store
@@ -345,16 +345,17 @@ class AlignedResult:
     store: Path
     warping_file: Path | None
     notes: list[str] = field(default_factory=list)
-    rendering_check: dict[str, float] | None = None   # DTW vs the identity on rendered rows (see timealign)
+    rendering_check: dict[str, float] | None = None   # DTW vs the identity on rendered rows (see warping)
 
 
-def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSettings, progress=None) -> AlignedResult:
+def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSettings, *, time_pairing: TimePairing,
+                        progress: ProgressCallback | None = None) -> AlignedResult:
     """Every audio × symbolic pair of a store on time-paired segments (see the module docstring).
 
-    Tracks are paired in time once (``settings.alignment``); DTW paths are kept in the store's
-    :func:`~counterpoint.warping.warping_file_path` and reused. A track that cannot be aligned is a
-    note and the others go on; a pair with fewer than :data:`MIN_TRACKS` aligned tracks is a note.
-    ``progress(done, total)`` follows the alignment of the tracks.
+    Tracks are paired in time once (``settings.alignment``) by ``time_pairing``, the dataset stage's
+    step (:func:`counterpoint.data.time_pairing.store_time_pairing`, which keeps DTW paths beside the
+    store and reuses them). A track that cannot be aligned is a note and the others go on; a pair with
+    fewer than :data:`MIN_TRACKS` aligned tracks is a note. ``progress`` follows the time pairing.
     """
     store = as_store(store_or_path)
     require_embeddings(store)
@@ -365,9 +366,8 @@ def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSe
     paired_ids = sorted({i for a in audio_specs for s in symbolic_specs
                          for i in frames[a].paired_with(frames[s])[0].ids})
     table = store.tracks().set_index("id", drop=False).loc[paired_ids].reset_index(drop=True)
-    kept = WarpingPathFile(warping_file_path(store.path))
-    alignments: TrackAlignments = align_tracks(table, store.attrs.get("dataset_root", ""), settings.alignment, kept,
-                                               progress)
+    alignments: TrackAlignments = time_pairing(table, store.attrs.get("dataset_root", ""), settings.alignment,
+                                               progress=progress)
     notes = list(alignments.notes)
     counts = ", ".join(f"{n} {method}" for method, n in alignments.counts.items())
     notes.append(f"tracks paired in time: {counts or 'none'} (--alignment {settings.alignment})")
@@ -419,7 +419,7 @@ def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSe
         else pd.DataFrame(columns=MEAN_CURVE_COLUMNS),
         cka_table,
         pd.DataFrame({"id": list(alignments.methods), "method": list(alignments.methods.values())}),
-        settings, store.path, kept.path if kept.path.is_file() else None, notes, check)
+        settings, store.path, alignments.kept_file, notes, check)
 
 
 def _standardised(segments: AlignedSegments, audio_named: bool, symbolic_named: bool) -> AlignedSegments:

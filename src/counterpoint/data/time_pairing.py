@@ -1,4 +1,7 @@
-"""Align each track's audio to its score in time: identity for renderings, DTW on chroma otherwise.
+"""Time pairing, a step of the dataset stage: each track's audio paired with its score in time,
+identity for renderings, DTW on chroma otherwise. It reads the dataset's audio and MIDI files and
+keeps the paths beside the store (:func:`store_time_pairing`); the time-aligned comparison
+(:mod:`counterpoint.analysis.aligned`) reads the paths it returns, never the files.
 
 * **identity**: the audio is a rendering of the MIDI (``audio_source`` reads ``rendered:…``, as
   ``counterpoint dataset render`` writes it), so audio time is score time.
@@ -23,7 +26,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +33,14 @@ import pandas as pd
 
 from counterpoint.config import ALIGNMENTS
 from counterpoint.data.chroma import CHROMA_SAMPLE_RATE, audio_chroma, midi_chroma, read_audio
+from counterpoint.data.midi import midi_duration
 from counterpoint.errors import CounterpointError, TrackError
-from counterpoint.warping import IDENTITY, WarpingPath, WarpingPathFile, file_digest
+from counterpoint.progress import ProgressCallback
+from counterpoint.warping import (IDENTITY, RENDERED_PREFIX, TimePairing, TrackAlignments, WarpingPath, WarpingPathFile, file_digest,
+                                  warping_file_path)
 
+#: What :func:`pair_tracks_in_time` reports progress as.
+PROGRESS_WHAT = "pairing tracks in time"
 #: Samples (at 22 050 Hz) between chroma frames.
 DTW_HOP = 512
 #: Most frames per sequence; longer tracks get a coarser hop.
@@ -42,8 +49,6 @@ MAX_DTW_FRAMES = 4000
 STEP_PENALTY = 0.1
 #: The constant-Q transform needs a hop that is a multiple of this many samples.
 CQT_HOP_MULTIPLE = 64
-#: The ``audio_source`` prefix of a rendered row (see :func:`counterpoint.data.render.audio_source`).
-RENDERED_PREFIX = "rendered:"
 #: Where in its frame a score column's time is taken (0.5: its centre, since MIDI column k covers
 #: ``[k, k+1) / frame_rate``; audio columns are centred on ``k / frame_rate``).
 SCORE_COLUMN_TIME = 0.5
@@ -88,8 +93,6 @@ def align_files(audio_path: str | Path, midi_path: str | Path, track_id: str | N
 
     Raises :class:`~counterpoint.errors.TrackError` naming the file when either cannot be read.
     """
-    from counterpoint.data.midi import midi_duration
-
     waveform = read_audio(audio_path, track_id)
     score_seconds = midi_duration(midi_path, track_id)
     hop = dtw_hop(max(len(waveform) / CHROMA_SAMPLE_RATE, score_seconds))
@@ -111,29 +114,16 @@ def dtw_settings() -> str:
                        "features": "chroma_cqt+silence", "subsequence": True, "version": 2}, sort_keys=True)
 
 
-@dataclass
-class TrackAlignments:
-    """Each track's warping path (by id), how it was obtained, and what could not be aligned."""
-
-    paths: dict[str, WarpingPath]
-    methods: dict[str, str]                    # id → "identity", "dtw" (computed now) or "dtw (kept)"
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        """How many tracks each way (see :attr:`methods`)."""
-        return dict(pd.Series(list(self.methods.values()), dtype=object).value_counts().sort_index())
-
-
-def align_tracks(obs: pd.DataFrame, dataset_root: str | Path, choice: str = "auto",
-                 kept: WarpingPathFile | None = None, progress=None) -> TrackAlignments:
+def pair_tracks_in_time(obs: pd.DataFrame, dataset_root: str | Path, choice: str = "auto", *,
+                        kept: WarpingPathFile | None = None,
+                        progress: ProgressCallback | None = None) -> TrackAlignments:
     """The warping path of every row of a track table (``id``, ``audio_filename``, ``midi_filename``,
     optional ``audio_source``), files read under ``dataset_root``.
 
     ``choice`` is ``auto``, ``identity`` or ``dtw`` (see :func:`method_for`). DTW paths are looked up
     in ``kept`` first (by the files' digests and :func:`dtw_settings`) and written there when computed.
     A track whose files cannot be read or aligned is a note naming it; the others go on.
-    ``progress(done, total)`` is called after each track.
+    ``progress("pairing tracks in time", done, total)`` is called after each track.
     """
     paths: dict[str, WarpingPath] = {}
     methods: dict[str, str] = {}
@@ -153,8 +143,22 @@ def align_tracks(obs: pd.DataFrame, dataset_root: str | Path, choice: str = "aut
             except CounterpointError as error:
                 notes.append(f"track {track_id!r}: not aligned — {error}")
         if progress is not None:
-            progress(done, len(obs))
-    return TrackAlignments(paths, methods, notes)
+            progress(PROGRESS_WHAT, done, len(obs))
+    return TrackAlignments(paths, methods, notes, None if kept is None or not kept.path.is_file() else kept.path)
+
+
+def store_time_pairing(store_path: str | Path) -> TimePairing:
+    """The time pairing of a store's tracks: :func:`pair_tracks_in_time` keeping its DTW paths in the
+    file beside the store (:func:`~counterpoint.warping.warping_file_path`), reused while the audio
+    and MIDI files and the DTW settings are unchanged. Hand it to
+    :func:`~counterpoint.analysis.aligned.run_aligned_compare` as ``time_pairing``."""
+    kept_path = warping_file_path(store_path)
+
+    def pair(obs: pd.DataFrame, dataset_root: str | Path, choice: str, *,
+             progress: ProgressCallback | None = None) -> TrackAlignments:
+        return pair_tracks_in_time(obs, dataset_root, choice, kept=WarpingPathFile(kept_path), progress=progress)
+
+    return pair
 
 
 def _dtw_of_row(track_id: str, root: Path, audio_name: object, midi_name: object, settings: str,
@@ -184,33 +188,3 @@ def _dtw_of_row(track_id: str, root: Path, audio_name: object, midi_name: object
             notes.append(f"warping paths not kept ({error}) — they are computed again next time")
             kept_file[0] = None
     return path, "dtw"
-
-
-def alignment_error_summary(errors: Sequence[np.ndarray]) -> dict[str, float]:
-    """Median and 95th percentile (s) of the pooled absolute errors of several tracks."""
-    pooled = np.concatenate([np.asarray(e, dtype=np.float64) for e in errors]) if errors else np.zeros(0)
-    if pooled.size == 0:
-        return {"median_s": float("nan"), "p95_s": float("nan"), "n": 0}
-    return {"median_s": float(np.median(pooled)), "p95_s": float(np.percentile(pooled, 95)), "n": int(pooled.size)}
-
-
-#: Score times (s) apart at which :func:`rendering_check` compares a DTW path with the identity.
-CHECK_STEP = 0.1
-
-
-def rendering_check(alignments: TrackAlignments, obs: pd.DataFrame) -> dict[str, float] | None:
-    """How far DTW paths of rendered rows (whose true path is the identity) are from it: median and 95th
-    percentile of the absolute error (s) every :data:`CHECK_STEP` s of score time, pooled over those tracks.
-    None when no rendered row was aligned by DTW (``--alignment dtw`` on renderings is the check)."""
-    if "audio_source" not in obs:
-        return None
-    rendered = {str(i) for i, source in zip(obs["id"], obs["audio_source"])
-                if str(source).startswith(RENDERED_PREFIX)}
-    errors = []
-    for track_id, path in alignments.paths.items():
-        if track_id in rendered and path.method == "dtw" and len(path.score_seconds):
-            grid = np.arange(path.score_seconds.min(), path.score_seconds.max(), CHECK_STEP)
-            errors.append(np.abs(path.score_to_audio(grid) - grid))
-    if not errors:
-        return None
-    return {**alignment_error_summary(errors), "tracks": len(errors)}
