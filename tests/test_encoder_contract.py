@@ -20,9 +20,10 @@ import torch
 
 from conftest import write_midi, write_tone
 from counterpoint.data.manifest import Track
-from counterpoint.encoders.base import RUNTIME_PARAMETERS, AudioEncoder, Encoder, parse_spec
+from counterpoint.encoders.base import RUNTIME_PARAMETERS, AudioEncoder, Encoder
 from counterpoint.encoders.registry import REGISTRY, build_encoder, encoder_class
 from counterpoint.encoders.torch_base import TorchEncoder
+from counterpoint.specs import parse_spec
 from float_tolerance import assert_bitwise_equal, assert_float32_close, largest_magnitude
 from tiny_models import write_tiny_models
 

@@ -13,6 +13,7 @@ from counterpoint.analysis.retrieval import (
     retrieval_figures,
     share_space,
 )
+from counterpoint.encoders.registry import build_encoder
 from counterpoint.errors import CounterpointError
 
 
@@ -106,12 +107,17 @@ def test_mapping_is_fitted_on_training_pairs_only():
     np.testing.assert_allclose(first.cca_correlations, second.cca_correlations)
 
 
-def test_shared_space_mapping_and_dimension_check():
-    assert share_space("clamp3-audio", "clamp3-symbolic:device=cpu")
-    assert share_space("clamp3-audio:variant=c2", "clamp3-symbolic:variant=c2")
-    assert not share_space("clamp3-audio", "clamp3-symbolic:variant=c2")   # two different joint spaces
-    assert not share_space("clamp3-audio", "symbolic-stats")
-    assert not share_space("musicnn", "clamp2")
+def test_shared_space_as_the_encoders_declare_it_and_dimension_check():
+    def space(spec: str) -> str | None:
+        return build_encoder(spec).shared_space
+
+    assert space("clamp3-audio") == "clamp3:variant=saas"
+    assert share_space(space("clamp3-audio"), space("clamp3-symbolic:device=cpu"))
+    assert share_space(space("clamp3-audio:variant=c2"), space("clamp3-symbolic:variant=c2"))
+    assert not share_space(space("clamp3-audio"), space("clamp3-symbolic:variant=c2"))   # two different joint spaces
+    assert not share_space(space("clamp3-audio"), space("symbolic-stats"))
+    assert not share_space(space("musicnn"), space("clamp2"))
+    assert not share_space(None, None)   # a store written before spaces were recorded: no shared space
     rng = np.random.default_rng(4)
     with pytest.raises(CounterpointError, match="dimensions 4 and 3"):
         cross_modal_retrieval(rng.normal(size=(40, 4)), rng.normal(size=(40, 3)), np.arange(30), np.arange(30, 40),

@@ -152,9 +152,11 @@ def test_lookups_compare_canonical_specs(class_dataset, tmp_path):
     for spelling in ("symbolic-stats:window=8", "symbolic-stats:window=8.0,hop=2", " symbolic-stats: hop=2.0 , window=8 "):
         assert len(store.pooled(spelling)) == 8 and len(store.frames(spelling)) == 8
     assert np.load(export_embeddings(out, "symbolic-stats:window=8", tmp_path / "e.npz"))["X"].shape[0] == 8
-    # Defaults spelled out, for an encoder whose model is never built here (no weights needed).
+    # Defaults spelled out, for an encoder whose model is never built here (no weights needed): the
+    # store reads specs with the parameters the encoder declared in its record, never the encoder.
+    declared = build_encoder("openl3:content_type=env").recorded_parameters()
     with StoreWriter(out) as writer:
-        meta = EncoderMeta("openl3:content_type=env", "openl3", "audio", 3, {"name": "openl3"})
+        meta = EncoderMeta("openl3:content_type=env", "openl3", "audio", 3, {"name": "openl3"}, parameters=declared)
         writer.begin_encoder(meta)
         writer.add_embeddings(meta.spec, ["low/piece0"], [Embedding(np.ones((2, 3)), np.array([0.0, 0.1]), np.ones(3), 1.0)], [0.1])
     store = Store(out)

@@ -15,8 +15,9 @@ encoders are ``model.encoder`` (scene embeddings) and ``model.timestamp_encoder`
 in as ``[n_sounds, n_samples]`` at ``model.sample_rate`` Hz; timestamps come out in
 milliseconds; the scene embedding is the pooled vector the store keeps for the same spec.
 
-Through HEAR some encoders run with settings of their own, where the spec leaves them unset
-(:data:`HEAR_SETTINGS`, :data:`HEAR_TIMESTAMP_HOPS`):
+Through HEAR some encoders run with settings of their own, where the spec leaves them unset; each
+encoder declares its HEAR framing (:attr:`~counterpoint.encoders.base.AudioEncoder.hear_parameters`,
+:attr:`~counterpoint.encoders.base.AudioEncoder.hear_timestamp_hop`):
 
 * musicnn gets ``center=true``: its 3-s patches are centred at 0, hop, 2·hop… s on audio padded
   with silence, so HEAR's clips (1 s and less) embed, and timestamps start at the sound's start;
@@ -35,14 +36,10 @@ from typing import Any
 
 import torch
 
-from counterpoint.encoders.base import AudioEncoder, parse_spec
+from counterpoint.encoders.base import AudioEncoder
 from counterpoint.encoders.registry import encoder_class
 from counterpoint.errors import EncoderError
-
-#: Spec parameters set for HEAR (scene and timestamp embeddings) unless the spec sets them.
-HEAR_SETTINGS: dict[str, dict[str, str]] = {"musicnn": {"center": "true"}}
-#: The hop parameter and its value (seconds) for HEAR timestamp embeddings, unless the spec sets it.
-HEAR_TIMESTAMP_HOPS: dict[str, tuple[str, str]] = {"musicnn": ("hop", "0.048"), "openl3": ("hop", "0.05")}
+from counterpoint.specs import parse_spec
 
 
 class HearModel(torch.nn.Module):
@@ -93,11 +90,11 @@ def load_model(model_file_path: str = "", spec: str = "musicnn") -> HearModel:
             raise EncoderError(f"HEAR load_model: spec {spec!r} names weights={raw['weights']} but model_file_path is "
                                f"{model_file_path!r} — give the weights file once")
         raw["weights"] = model_file_path
-    scene_params = {**HEAR_SETTINGS.get(name, {}), **raw}
+    scene_params = {**cls.hear_parameters, **raw}
     encoder = cls.from_spec(scene_params)
-    hop_parameter, hop = HEAR_TIMESTAMP_HOPS.get(name, (None, None))
-    if hop_parameter is None or hop_parameter in raw:
+    if cls.hear_timestamp_hop is None or cls.hear_timestamp_hop[0] in raw:
         return HearModel(encoder, encoder)
+    hop_parameter, hop = cls.hear_timestamp_hop
     return HearModel(encoder, cls.from_spec({**scene_params, hop_parameter: hop}))
 
 

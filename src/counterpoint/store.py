@@ -14,7 +14,11 @@ Layout of ``FILE.h5`` (format 2)::
                                   n_tracks, n_frames (committed); for one layer of an encoder with
                                   layers (musicnn, MERT, CLaMP's M3): layer, layer_index (its
                                   position in the network, -1: no single layer) and base_spec
-                                  (the spec without layer=, shared by the encoder's layers)
+                                  (the spec without layer=, shared by the encoder's layers);
+                                  parameters (JSON: each spec parameter's value, default and whether
+                                  it is a runtime one, so specs are read without the encoder) and
+                                  shared_space (the trained joint space the encoder declares, e.g.
+                                  ``clamp3:variant=saas``), both absent in stores written before them
         ids                (N,)    track ids, row order of everything below
         pooled             (N, D)  float32
         frame_offsets      (N+1,)  int64, rows of track i are frames[offsets[i]:offsets[i+1]]
@@ -93,6 +97,7 @@ from counterpoint import __version__
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix, FrameSequences, Rows, require_selection  # noqa: F401  (read results, re-exported)
 from counterpoint.sources import SourceIdentity, is_changed
+from counterpoint.specs import parse_spec, typed_value
 from counterpoint.storefile import (FIXED_DATASETS, FRAME_COUNT, FRAME_DATASETS, LIBVER, REDO_NAME, ROW_COUNT,
                                     TRACK_COUNT, Appends, committed_rows, finish, fsync_file, open_for_appending, open_for_reading,
                                     read_redo, redo_path, replay_redo, text_attr_width, write_appends, write_redo, write_rows)
@@ -119,27 +124,6 @@ log = logging.getLogger(__name__)
 def encoder_key(spec: str) -> str:
     """The HDF5 group name of an encoder spec (specs may hold '/', group names may not)."""
     return quote(spec, safe=":=,.-_+")
-
-
-def canonical_spec(spec: str) -> str:
-    """``spec`` as the encoder registry spells it: parameters typed, defaults left out, in order.
-
-    ``symbolic-stats:window=8`` → ``symbolic-stats:window=8.0``; ``openl3:input_repr=mel256,hop=0.1``
-    → ``openl3``. Built from the declared parameters only, so no model or weights are loaded.
-    A spec the registry cannot read (an imported ``legacy-audio``, an unknown parameter) is
-    returned as written.
-    """
-    from counterpoint.encoders.base import parse_spec
-    from counterpoint.encoders.registry import REGISTRY, encoder_class
-
-    try:
-        name, raw = parse_spec(spec)
-        if name not in REGISTRY:
-            return spec.strip()
-        cls = encoder_class(name)
-        return cls.canonical_spec(cls.parse_parameters(raw))
-    except (CounterpointError, ImportError):  # ImportError: an encoder module whose libraries are not installed
-        return spec.strip()
 
 
 def software_versions() -> dict[str, str]:
@@ -182,6 +166,37 @@ class EncoderRecord:
     layer: str | None = None
     layer_index: int | None = None
     base_spec: str | None = None
+    #: what the encoder declared at write time (None: a store written before it was recorded):
+    #: each spec parameter's ``value``, ``default`` and ``runtime`` flag, and its joint space
+    parameters: dict[str, dict[str, Any]] | None = None
+    shared_space: str | None = None
+
+    def reads_as(self, spec: str) -> bool:
+        """Whether ``spec`` names this record's encoder: parameters typed as declared, spelled-out
+        defaults and runtime parameters (``batch_size``) ignored, so ``symbolic-stats:window=8``
+        reads as ``symbolic-stats:window=8.0``. A record without declared parameters (written
+        before they were recorded, or imported) is named by its spec as written."""
+        if spec.strip() == self.spec:
+            return True
+        try:
+            name, raw = parse_spec(spec)
+        except CounterpointError:
+            return False
+        if self.parameters is None or name != self.name:
+            return False
+        given = {}
+        for key, text in raw.items():
+            declared = self.parameters.get(key)
+            if declared is None:
+                return False
+            if declared["runtime"]:
+                continue
+            try:
+                given[key] = typed_value(text, declared["default"])
+            except ValueError:
+                return False
+        return all(given.get(key, declared["default"]) == declared["value"]
+                   for key, declared in self.parameters.items() if not declared["runtime"])
 
 
 class _DamagedDataset(Exception):
@@ -383,6 +398,8 @@ class Store:
             layer=_text(group.attrs["layer"]) if "layer" in group.attrs else None,
             layer_index=int(group.attrs["layer_index"]) if "layer_index" in group.attrs else None,
             base_spec=_text(group.attrs["base_spec"]) if "base_spec" in group.attrs else None,
+            parameters=json.loads(_text(group.attrs["parameters"])) if "parameters" in group.attrs else None,
+            shared_space=_text(group.attrs["shared_space"]) if "shared_space" in group.attrs else None,
         )
 
     @property
@@ -421,13 +438,13 @@ class Store:
     def encoder(self, spec_or_name: str) -> EncoderRecord:
         """The record whose spec is ``spec_or_name``, or the only one with that encoder name.
 
-        Specs compare in their canonical form (:func:`canonical_spec`): ``window=8`` finds
-        ``window=8.0``, and parameters spelled out at their default values are ignored.
+        Specs are read with the parameters each encoder declared when it wrote its record
+        (:meth:`EncoderRecord.reads_as`): ``window=8`` finds ``window=8.0``, and parameters spelled
+        out at their default values are ignored.
         """
         exact = [r for r in self._records if r.spec == spec_or_name]
-        if not exact:  # only then import encoder modules to read the specs
-            wanted = canonical_spec(spec_or_name)
-            exact = [r for r in self._records if canonical_spec(r.spec) == wanted]
+        if not exact:
+            exact = [r for r in self._records if r.reads_as(spec_or_name)]
         if exact:
             return exact[0]
         by_name = [r for r in self.encoders if r.name == spec_or_name]
@@ -797,6 +814,9 @@ class EncoderMeta:
     layer: str | None = None
     layer_index: int | None = None
     base_spec: str | None = None
+    #: what the encoder declares (see :class:`EncoderRecord`); not part of the digest either
+    parameters: dict[str, dict[str, Any]] | None = None
+    shared_space: str | None = None
 
     @property
     def digest(self) -> str:
@@ -1011,10 +1031,14 @@ def _apply_encoder(fold: _Fold, arrays: dict[str, np.ndarray], meta: dict[str, A
     digest = EncoderMeta(meta["spec"], meta["name"], meta["modality"], meta["dim"], meta["fingerprint"]).digest
     encoders = fold.handle.get("encoders")
     layer = {"layer": meta["layer"], "base_spec": meta["base_spec"]} if meta.get("layer") is not None else {}
+    declared = _declared_attrs(meta)
     if encoders is not None and key in encoders and _text(encoders[key].attrs["fingerprint_digest"]) == digest:
         if layer and "layer" not in encoders[key].attrs:  # written before stores knew layers
             fold.reshape()
             _set_layer_attrs(encoders[key], layer, meta["layer_index"])
+        if any(name not in encoders[key].attrs for name in declared):  # written before they were recorded
+            fold.reshape()
+            _set_text_attrs(encoders[key].attrs, declared)
         return
     fold.reshape()
     encoders = fold.handle.require_group("encoders")
@@ -1024,7 +1048,7 @@ def _apply_encoder(fold: _Fold, arrays: dict[str, np.ndarray], meta: dict[str, A
     dim = int(meta["dim"])
     _set_text_attrs(group.attrs, {"spec": meta["spec"], "name": meta["name"], "modality": meta["modality"],
                                   "fingerprint": json.dumps(meta["fingerprint"], sort_keys=True, default=str),
-                                  "fingerprint_digest": digest})
+                                  "fingerprint_digest": digest, **declared})
     if layer:
         _set_layer_attrs(group, layer, meta["layer_index"])
     group.attrs["dim"] = dim
@@ -1045,6 +1069,16 @@ def _apply_encoder(fold: _Fold, arrays: dict[str, np.ndarray], meta: dict[str, A
         _string_column(group, "feature_names", arrays["feature_names"].astype(str).tolist(), least=1)
     _source_columns(fold, group)
     fold.present[key] = set()
+
+
+def _declared_attrs(meta: dict[str, Any]) -> dict[str, str]:
+    """The text attributes of what an encoder declared (its parameters, its joint space), where it did."""
+    declared = {}
+    if meta.get("parameters") is not None:
+        declared["parameters"] = json.dumps(meta["parameters"], sort_keys=True, default=str)
+    if meta.get("shared_space") is not None:
+        declared["shared_space"] = meta["shared_space"]
+    return declared
 
 
 def _source_columns(fold: _Fold, group: h5py.Group) -> None:
@@ -1299,7 +1333,8 @@ class StoreWriter:
         self.journal.write("encoder", {"feature_names": np.array(meta.feature_names or [], dtype=str)},
                            {"spec": meta.spec, "name": meta.name, "modality": meta.modality, "dim": meta.dim,
                             "fingerprint": meta.fingerprint, "has_feature_names": meta.feature_names is not None,
-                            "layer": meta.layer, "layer_index": meta.layer_index, "base_spec": meta.base_spec})
+                            "layer": meta.layer, "layer_index": meta.layer_index, "base_spec": meta.base_spec,
+                            "parameters": meta.parameters, "shared_space": meta.shared_space})
         self.commit()
         key = encoder_key(meta.spec)
         if key not in self._present:

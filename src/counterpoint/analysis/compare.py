@@ -280,7 +280,7 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
             try:
                 pair = compare_spaces(audio.X, symbolic.X, audio.labels(settings.label, settings.depth),
                                       groups_of(audio), audio.given_split(), settings,
-                                      share_space(audio_spec, symbolic_spec), names=(audio_spec, symbolic_spec))
+                                      share_space(store.encoder(audio_spec).shared_space, store.encoder(symbolic_spec).shared_space), names=(audio_spec, symbolic_spec))
             except CounterpointError as error:  # e.g. too few groups for a held-out part
                 skip((audio_spec, symbolic_spec), f"skipped — {error}")
                 continue

@@ -33,19 +33,8 @@ from counterpoint.analysis.statistics import (
 )
 from counterpoint.blas import single_threaded_blas
 from counterpoint.config import N_BOOT
-from counterpoint.encoders.base import parse_spec
 from counterpoint.errors import CounterpointError
 from counterpoint.splits import grouped_folds
-
-#: Encoders whose audio and symbolic embeddings live in one trained joint space: encoder
-#: name → name of the space. Two encoders with the same space name are compared directly.
-SHARED_SPACES: dict[str, str] = {
-    "clamp3-audio": "clamp3",
-    "clamp3-symbolic": "clamp3",
-}
-#: Spec parameters (with their defaults) that must agree for two encoders to share their
-#: space: CLaMP 3's "saas" and "c2" checkpoints are different joint spaces.
-SPACE_PARAMETERS: dict[str, dict[str, str]] = {"clamp3": {"variant": "saas"}}
 
 RIDGE_ALPHAS = (0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
 CCA_SHRINKAGES = (0.01, 0.1, 0.5)
@@ -55,14 +44,11 @@ RECALL_KS = (1, 5, 10)
 INNER_VALIDATION_MAX_N = 1000
 
 
-def share_space(spec_a: str, spec_b: str) -> bool:
-    """Whether two encoder specs embed into one trained joint space (see :data:`SHARED_SPACES`)."""
-    (name_a, params_a), (name_b, params_b) = parse_spec(spec_a), parse_spec(spec_b)
-    space = SHARED_SPACES.get(name_a)
-    if space is None or space != SHARED_SPACES.get(name_b):
-        return False
-    return all(params_a.get(key, default) == params_b.get(key, default)
-               for key, default in SPACE_PARAMETERS.get(space, {}).items())
+def share_space(space_a: str | None, space_b: str | None) -> bool:
+    """Whether two encoders embed into one trained joint space: the spaces their store records name
+    (:attr:`counterpoint.store.EncoderRecord.shared_space`, as each encoder declares it) are one;
+    None (no joint space, or a store written before spaces were recorded) shares with nothing."""
+    return space_a is not None and space_a == space_b
 
 
 # --------------------------------------------------------------------------------------
@@ -316,8 +302,8 @@ def _cross_modal_retrieval(X: np.ndarray, Y: np.ndarray, train: np.ndarray, test
 
     if shared_space:
         if X.shape[1] != Y.shape[1]:
-            raise CounterpointError(f"encoders marked as one shared space have dimensions {X.shape[1]} and "
-                                    f"{Y.shape[1]} — fix SHARED_SPACES in counterpoint.analysis.retrieval")
+            raise CounterpointError(f"encoders recorded as one shared space have dimensions {X.shape[1]} and "
+                                    f"{Y.shape[1]} — fix the joint_space their encoder classes declare")
         runs.append(RetrievalRun("shared", a_to_b, pair_ranks(X[test], Y[test])))
         runs.append(RetrievalRun("shared", b_to_a, pair_ranks(Y[test], X[test])))
     return RetrievalOutcome(runs, zx, zy, correlations)

@@ -130,22 +130,6 @@ def batch_size_parameter(default: int) -> Parameter:
                               "speed and memory only", low=1)
 
 
-def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
-    """Split ``name:key=value,key=value`` into the name and its raw parameters.
-
-    >>> parse_spec("musicnn:model=MSD,layer=taggram")
-    ('musicnn', {'model': 'MSD', 'layer': 'taggram'})
-    """
-    name, _, rest = spec.strip().partition(":")
-    params: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in rest.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise EncoderError(f"encoder spec {spec!r}: {item!r} is not key=value — write e.g. {name}:key=value,key2=value2")
-        params[key.strip()] = value.strip()
-    return name.strip(), params
-
-
 class Encoder(ABC):
     """Base class of all encoders. Subclasses set the class attributes and two methods."""
 
@@ -159,6 +143,13 @@ class Encoder(ABC):
     requirements: ClassVar[str] = "nothing beyond the base install"
     #: The likely cause of NaN/inf in an embedding and its fix, for the failure message.
     non_finite_hint: ClassVar[str] = "check the file (e.g. audio far louder than 0 dBFS: normalise it)"
+    #: The trained joint space the encoder embeds into together with encoders of the other modality
+    #: (CLaMP 3's audio and symbolic branches: ``clamp3``), or None. Encoders of one joint space are
+    #: also compared directly, without a learnt mapping (:mod:`counterpoint.analysis.retrieval`).
+    joint_space: ClassVar[str | None] = None
+    #: The parameters whose values tell apart joint spaces of one family (CLaMP 3's ``variant``:
+    #: its "saas" and "c2" checkpoints are different spaces).
+    joint_space_parameters: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -215,6 +206,21 @@ class Encoder(ABC):
     def spec(self) -> str:
         """The canonical spec: name plus every parameter that differs from its default."""
         return self.canonical_spec(self.params)
+
+    @property
+    def shared_space(self) -> str | None:
+        """The joint space these parameters embed into (``clamp3:variant=saas``), or None; recorded in
+        the store's encoder record, where the analysis reads it."""
+        if self.joint_space is None:
+            return None
+        values = ",".join(f"{key}={self.params[key]}" for key in self.joint_space_parameters)
+        return self.joint_space + (":" + values if values else "")
+
+    def recorded_parameters(self) -> dict[str, dict[str, Any]]:
+        """Each parameter's value, default and whether it is a runtime one (speed only), as the store
+        records them so that it reads specs (``window=8`` is ``window=8.0``) without the encoder."""
+        return {key: {"value": value, "default": self.parameters[key].default, "runtime": key in RUNTIME_PARAMETERS}
+                for key, value in self.params.items()}
 
     @property
     def batch_size(self) -> int:
@@ -383,6 +389,13 @@ class AudioEncoder(Encoder):
     resampler: ClassVar[Resampler | None] = None
     #: Seconds read from the start of each file (None: the whole file); ``embed --max-seconds`` sets it.
     max_seconds: float | None = None
+    #: HEAR framing (:mod:`counterpoint.hear`): spec parameters set for HEAR's scene and timestamp
+    #: embeddings unless the spec sets them (musicnn: ``center=true``, so HEAR's clips of 1 s and less embed).
+    hear_parameters: ClassVar[dict[str, str]] = {}
+    #: HEAR framing: the hop parameter and its value (seconds) for HEAR timestamp embeddings unless the
+    #: spec sets it, where the encoder's framing is a sliding window (at most 50 ms apart, as
+    #: hear-validator asks); None keeps the spec's framing.
+    hear_timestamp_hop: ClassVar[tuple[str, str] | None] = None
 
     @property
     @abstractmethod

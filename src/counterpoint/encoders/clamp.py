@@ -211,6 +211,8 @@ class Clamp3SymbolicEncoder(M3ClampEncoder):
     """CLaMP 3's symbolic encoder (M3) on MIDI, in the space CLaMP 3 shares with audio and text."""
 
     name = "clamp3-symbolic"
+    joint_space = "clamp3"
+    joint_space_parameters = ("variant",)
     description = "CLaMP 3 symbolic encoder (M3 over MTF patches), 768-d audio-score-text space"
     parameters = {
         "variant": Parameter("saas", "official checkpoint: saas (shared with the audio branch, recommended) "

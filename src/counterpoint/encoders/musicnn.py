@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -473,6 +473,8 @@ class MusicnnEncoder(TorchEncoder, LayeredEncoder, AudioEncoder):
     """musicnn tagger features: one vector per 3-second patch, mean over patches as the pooled vector."""
 
     name = "musicnn"
+    hear_parameters: ClassVar[dict[str, str]] = {"center": "true"}
+    hear_timestamp_hop: ClassVar[tuple[str, str] | None] = ("hop", "0.048")  # three 16-ms frames
     sample_rate = SAMPLE_RATE
     description = "musicnn (Pons & Serra 2019) music tagger trained on MagnaTagATune or the Million Song Dataset, PyTorch port"
     requirements = "the musicnn==0.1.0 wheel for its checkpoints: `counterpoint weights fetch musicnn` (or `make setup`)"

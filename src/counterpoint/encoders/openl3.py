@@ -415,6 +415,7 @@ class OpenL3Encoder(TorchEncoder, AudioEncoder):
     """OpenL3 audio embeddings: one vector per 1-second window every ``hop`` seconds."""
 
     name: ClassVar[str] = "openl3"
+    hear_timestamp_hop: ClassVar[tuple[str, str] | None] = ("hop", "0.05")
     sample_rate: ClassVar[int] = SAMPLE_RATE
     resampler: ClassVar[Resampler] = RESAMPY_KAISER_BEST
     description: ClassVar[str] = ("OpenL3 (Look, Listen and Learn) audio embeddings, 512 or 6144 dims per "

@@ -9,8 +9,9 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from counterpoint.encoders.base import Encoder, parse_spec
+from counterpoint.encoders.base import Encoder
 from counterpoint.errors import EncoderError
+from counterpoint.specs import parse_spec
 
 
 @dataclass(frozen=True)

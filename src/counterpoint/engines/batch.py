@@ -84,7 +84,8 @@ def encoder_meta(encoder: Encoder) -> EncoderMeta:
     """What the store records about an encoder (its fingerprint reads the weights' digest)."""
     info = encoder.layer_info()
     return EncoderMeta(encoder.spec, encoder.name, encoder.modality, encoder.dim, encoder.fingerprint(),
-                       encoder.feature_names(), *((info.layer, info.index, info.base) if info else ()))
+                       encoder.feature_names(), *((info.layer, info.index, info.base) if info else (None, None, None)),
+                       parameters=encoder.recorded_parameters(), shared_space=encoder.shared_space)
 
 
 def output_metas(encoder: Encoder) -> list[EncoderMeta]:
