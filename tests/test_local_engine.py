@@ -58,6 +58,20 @@ def test_engine_options_are_checked_before_any_work(class_dataset, tmp_path) -> 
     assert not out.exists()
 
 
+def test_every_engine_implements_the_one_interface_and_refuses_options_of_another(class_dataset, tmp_path) -> None:
+    from counterpoint.engines import ENGINES, Engine, engine_for
+    from counterpoint.engines.local import LocalEngine
+
+    assert sorted(ENGINES) == ["local", "ray"]
+    local = engine_for("local", workers=0)
+    assert isinstance(local, LocalEngine) and isinstance(local, Engine) and local.workers == 0
+    with pytest.raises(CounterpointError, match="only the local engine takes them"):
+        engine_for("ray", workers=2)
+    with pytest.raises(CounterpointError, match="only the local engine takes them"):
+        embed_dataset(class_dataset, tmp_path / "s.h5", ["symbolic-stats"], engine="ray", workers=2)
+    assert not (tmp_path / "s.h5").exists()
+
+
 def test_a_params_file_chooses_the_engine(tmp_path) -> None:
     from counterpoint.pipeline import RunOptions, read_params_file
 

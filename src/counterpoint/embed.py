@@ -22,9 +22,10 @@ from pathlib import Path
 from counterpoint.data.manifest import Manifest, load_manifest
 from counterpoint.encoders.base import AudioEncoder, Encoder
 from counterpoint.encoders.registry import DEFAULT_ENCODERS, build_encoders
-from counterpoint.engines import check_engine, local
-from counterpoint.engines.batch import EncoderRun, ProgressCallback, load_encoder
+from counterpoint.engines import check_engine, engine_for
+from counterpoint.engines.batch import EncoderRun
 from counterpoint.errors import CounterpointError, StoreError
+from counterpoint.progress import ProgressCallback
 from counterpoint.store import StoreWriter
 
 #: The "encoder" under which problems of the dataset itself (missing files...) are recorded.
@@ -40,27 +41,22 @@ class EmbedReport:
     notes: list[str]
 
 
-def load_encoders(encoders: Sequence[Encoder]) -> None:
-    """Build every encoder's model now; the first that cannot load raises an error naming it."""
-    for encoder in encoders:
-        load_encoder(encoder)
-
-
 def embed_dataset(dataset: str | Path | Manifest, out: str | Path,
-                  encoders: Sequence[Encoder] | Sequence[str] | str = DEFAULT_ENCODERS,
+                  encoders: Sequence[Encoder] | Sequence[str] | str = DEFAULT_ENCODERS, *,
                   batch_size: int | None = None, progress: ProgressCallback | None = None,
                   engine: str = "local", ray_address: str | None = None, workers: int | None = None,
                   max_seconds: float | None = None) -> EmbedReport:
     """Embed every track of ``dataset`` with each encoder (or spec) into the store ``out`` (resumable).
 
-    ``engine`` is ``local`` or ``ray``; ``ray_address`` names a running Ray cluster (``auto``,
-    ``ray://host:10001``), or None to start a Ray instance on this machine. ``workers`` is the
-    local engine's number of file-reading processes (None: one per core; 0: a thread).
+    ``engine`` is ``local`` or ``ray`` (:data:`counterpoint.engines.ENGINES`); ``ray_address`` names
+    a running Ray cluster (``auto``, ``ray://host:10001``), or None to start a Ray instance on this
+    machine. ``workers`` is the local engine's number of file-reading processes (None: one per core;
+    0: a thread). ``progress(spec, done, total)`` is called after every batch.
     ``max_seconds`` makes the audio encoders read only the first seconds of each audio file (MIDI
     files are embedded whole); it is part of their fingerprints, so a store embedded with another
     value (or none) is re-embedded rather than mixed.
     """
-    check_engine(engine, ray_address)
+    check_engine(engine, ray_address, workers)
     if max_seconds is not None and not max_seconds > 0:
         raise CounterpointError(f"max seconds must be above 0, got {max_seconds}")
     out = Path(out)
@@ -73,22 +69,15 @@ def embed_dataset(dataset: str | Path | Manifest, out: str | Path,
     for encoder in encoders:
         if isinstance(encoder, AudioEncoder):
             encoder.max_seconds = max_seconds
-    if engine == "ray":
-        from counterpoint.engines import ray as ray_engine
-
-        ray_engine.connect(ray_address)
-        metas = ray_engine.load_encoders(encoders)
-    else:
-        load_encoders(encoders)
+    runner = engine_for(engine, ray_address=ray_address, workers=workers)
+    metas = runner.load(encoders)
     runs: list[EncoderRun] = []
     with StoreWriter(out, dataset_root=manifest.root) as writer:
         writer.set_tracks(manifest.to_frame())
         writer.add_failures(DATASET_STAGE, [(p.track_id or "", "manifest", str(p)) for p in manifest.problems])
         for index, encoder in enumerate(encoders):
             tracks = manifest.for_modality(encoder.modality)
-            if engine == "ray":
-                runs.append(ray_engine.run_encoder(encoder, metas[index], tracks, writer, batch_size, progress))
-            else:
-                runs.append(local.run_encoder(encoder, tracks, writer, batch_size, progress, workers))
+            runs.append(runner.run_encoder(encoder, metas[index], tracks, writer, batch_size=batch_size,
+                                           progress=progress))
             writer.commit()
     return EmbedReport(Path(out), runs, [str(p) for p in manifest.problems], writer.notes)

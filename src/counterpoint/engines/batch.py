@@ -15,7 +15,7 @@ is embedded when some output lacks it, and each output stores only the tracks it
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -24,12 +24,9 @@ import numpy as np
 from counterpoint.data.manifest import Track
 from counterpoint.encoders.base import Embedding, Encoder
 from counterpoint.errors import CounterpointError, EncoderError
+from counterpoint.progress import ProgressCallback
 from counterpoint.sources import FileState, SourceIdentity, is_changed
 from counterpoint.store import EncoderMeta, StoreWriter
-
-#: progress(encoder spec, tracks done, tracks of its modality) — called after every batch;
-#: tracks already in the store count as done.
-ProgressCallback = Callable[[str, int, int], None]
 
 #: (track id, stage, message): stage is ``load`` (reading the file) or ``embed`` (the model).
 Failure = tuple[str, str, str]
@@ -164,7 +161,8 @@ def _embed_isolating_failures(encoder: Encoder, ok: list[Prepared], failures: li
 def begin_run(writer: StoreWriter, spec: str, metas: Sequence[EncoderMeta], tracks: Sequence[Track],
               progress: ProgressCallback | None) -> tuple[list[Track], EncoderRun]:
     """Declare the encoder ``spec``'s outputs (``metas``) to the store; the tracks still to embed
-    and the run's record, with the skipped ones reported as done. Skipped: the tracks every output
+    and the run's record, with the skipped ones reported as done (``progress(spec, done, total)``,
+    total: the tracks of the encoder's modality). Skipped: the tracks every output
     holds with its fingerprint, embedded from the file the manifest names now, holding the same
     bytes (:func:`changed_tracks`)."""
     held = [writer.begin_encoder(meta) for meta in metas]

@@ -31,13 +31,15 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
 from itertools import islice
+from typing import ClassVar
 
 from counterpoint.data.manifest import Track
 from counterpoint.encoders.base import Encoder
-from counterpoint.engines import available_cores
-from counterpoint.engines.batch import (EncoderRun, Prepared, ProgressCallback, begin_run, embed_batch, output_metas,
+from counterpoint.engines import Engine, available_cores
+from counterpoint.engines.batch import (EncoderRun, Prepared, begin_run, embed_batch, load_encoder, output_metas,
                                         prepare_track, record_batch)
-from counterpoint.store import StoreWriter
+from counterpoint.progress import ProgressCallback
+from counterpoint.store import EncoderMeta, StoreWriter
 
 
 def default_workers() -> int:
@@ -47,27 +49,36 @@ def default_workers() -> int:
     return available_cores()
 
 
-def run_encoder(encoder: Encoder, tracks: Sequence[Track], writer: StoreWriter, batch_size: int | None = None,
-                progress: ProgressCallback | None = None, workers: int | None = None) -> EncoderRun:
-    """Embed ``tracks`` (those of the encoder's modality) with one loaded encoder into ``writer``.
+class LocalEngine(Engine):
+    """The model in this process, the files read ahead by ``workers`` processes (None:
+    :func:`default_workers`; 0: one thread in this process)."""
 
-    ``batch_size`` is the number of tracks per batch (one ``embed_prepared`` call); None takes
-    the encoder's own ``batch_size`` parameter. ``workers`` is the number of processes reading
-    files ahead (None: :func:`default_workers`; 0: one thread in this process).
-    """
-    started = time.perf_counter()
-    todo, run = begin_run(writer, encoder.spec, output_metas(encoder), tracks, progress)
-    size = batch_size or encoder.batch_size
-    handled = 0
-    readers = default_workers() if workers is None else workers
-    with closing(prepared_in_order(encoder, todo, readers, ahead=size)) as prepared:
-        while batch := list(islice(prepared, size)):
-            record_batch(writer, run, *embed_batch(encoder, batch))
-            handled += len(batch)
-            if progress:
-                progress(encoder.spec, run.skipped + handled, len(tracks))
-    run.seconds = time.perf_counter() - started
-    return run
+    name: ClassVar[str] = "local"
+
+    def __init__(self, *, workers: int | None = None) -> None:
+        self.workers = default_workers() if workers is None else workers
+
+    def load(self, encoders: Sequence[Encoder]) -> list[list[EncoderMeta]]:
+        """Build every encoder's model here; the first that cannot load raises an error naming it."""
+        for encoder in encoders:
+            load_encoder(encoder)
+        return [output_metas(encoder) for encoder in encoders]
+
+    def run_encoder(self, encoder: Encoder, metas: Sequence[EncoderMeta], tracks: Sequence[Track],
+                    writer: StoreWriter, *, batch_size: int | None = None,
+                    progress: ProgressCallback | None = None) -> EncoderRun:
+        started = time.perf_counter()
+        todo, run = begin_run(writer, encoder.spec, metas, tracks, progress)
+        size = batch_size or encoder.batch_size
+        handled = 0
+        with closing(prepared_in_order(encoder, todo, self.workers, ahead=size)) as prepared:
+            while batch := list(islice(prepared, size)):
+                record_batch(writer, run, *embed_batch(encoder, batch))
+                handled += len(batch)
+                if progress:
+                    progress(encoder.spec, run.skipped + handled, len(tracks))
+        run.seconds = time.perf_counter() - started
+        return run
 
 
 # ---- reading ahead ---------------------------------------------------------------------------------

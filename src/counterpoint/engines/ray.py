@@ -31,16 +31,17 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from counterpoint.data.manifest import Track
 from counterpoint.encoders.base import Encoder
-from counterpoint.engines import available_cores
-from counterpoint.engines.batch import (EncoderRun, Failure, ProgressCallback, begin_run, embed_batch, load_encoder,
-                                        output_metas, prepare_track, record_batch)
+from counterpoint.engines import Engine, available_cores
+from counterpoint.engines.batch import (EncoderRun, Failure, begin_run, embed_batch, load_encoder, output_metas,
+                                        prepare_track, record_batch)
 from counterpoint.errors import CounterpointError, EncoderError
+from counterpoint.progress import ProgressCallback
 from counterpoint.store import EncoderMeta, StoreWriter
 
 #: How many more times a batch whose actor died is given to another actor.
@@ -113,7 +114,7 @@ def pool_size(encoder: Encoder) -> int:
     return max(1, int(resources.get("CPU", 1)))
 
 
-def load_encoders(encoders: Sequence[Encoder]) -> list[list[EncoderMeta]]:
+def _load_on_workers(encoders: Sequence[Encoder]) -> list[list[EncoderMeta]]:
     """Build each encoder's model once on a worker, with an actor's resources, and return what the store
     records about each of its outputs.
 
@@ -175,33 +176,41 @@ def _rows(tracks: Sequence[Track]) -> list[dict[str, str]]:
     return [{"id": t.id, "audio_path": str(t.audio_path or ""), "midi_path": str(t.midi_path or "")} for t in tracks]
 
 
-def run_encoder(encoder: Encoder, metas: Sequence[EncoderMeta], tracks: Sequence[Track], writer: StoreWriter,
-                batch_size: int | None = None, progress: ProgressCallback | None = None) -> EncoderRun:
-    """Embed ``tracks`` with ``encoder`` on Ray actors into ``writer`` (``metas`` from :func:`load_encoders`).
+class RayEngine(Engine):
+    """Ray Data actors, on the Ray cluster at ``ray_address`` (``auto``, ``ray://host:10001``) or a
+    Ray instance started on this machine (None); :func:`connect` joins it when the engine is made."""
 
-    The same contract as :func:`counterpoint.engines.local.run_encoder`: tracks already in the
-    store with this fingerprint are skipped, ``batch_size`` tracks go to one model call, and
-    ``progress`` is called after every batch.
-    """
-    started = time.perf_counter()
-    todo, run = begin_run(writer, encoder.spec, metas, tracks, progress)
-    size = batch_size or encoder.batch_size
-    returned: set[str] = set()
-    with ray_messages_to_file() as messages:
-        for batch in _embedded_batches(encoder, todo, size):
-            embedded = [e for e in batch["embedded"] if e is not None]
-            failures = [(str(i), str(s), str(m)) for i, s, m in zip(batch["id"], batch["stage"], batch["message"]) if s]
-            record_batch(writer, run, embedded, failures)
-            returned.update(str(i) for i in batch["id"])
+    name: ClassVar[str] = "ray"
+
+    def __init__(self, *, ray_address: str | None = None) -> None:
+        connect(ray_address)
+
+    def load(self, encoders: Sequence[Encoder]) -> list[list[EncoderMeta]]:
+        """Build each encoder's model once on a worker, with an actor's resources (see :func:`_load_on_workers`)."""
+        return _load_on_workers(encoders)
+
+    def run_encoder(self, encoder: Encoder, metas: Sequence[EncoderMeta], tracks: Sequence[Track],
+                    writer: StoreWriter, *, batch_size: int | None = None,
+                    progress: ProgressCallback | None = None) -> EncoderRun:
+        started = time.perf_counter()
+        todo, run = begin_run(writer, encoder.spec, metas, tracks, progress)
+        size = batch_size or encoder.batch_size
+        returned: set[str] = set()
+        with ray_messages_to_file() as messages:
+            for batch in _embedded_batches(encoder, todo, size):
+                embedded = [e for e in batch["embedded"] if e is not None]
+                failures = [(str(i), str(s), str(m)) for i, s, m in zip(batch["id"], batch["stage"], batch["message"]) if s]
+                record_batch(writer, run, embedded, failures)
+                returned.update(str(i) for i in batch["id"])
+                if progress:
+                    progress(encoder.spec, run.skipped + len(returned), len(tracks))
+        lost = [t for t in todo if t.id not in returned]
+        if lost:
+            record_batch(writer, run, [], [_lost(t, encoder.modality, messages) for t in lost])
             if progress:
-                progress(encoder.spec, run.skipped + len(returned), len(tracks))
-    lost = [t for t in todo if t.id not in returned]
-    if lost:
-        record_batch(writer, run, [], [_lost(t, encoder.modality, messages) for t in lost])
-        if progress:
-            progress(encoder.spec, len(tracks), len(tracks))
-    run.seconds = time.perf_counter() - started
-    return run
+                progress(encoder.spec, len(tracks), len(tracks))
+        run.seconds = time.perf_counter() - started
+        return run
 
 
 def _embedded_batches(encoder: Encoder, todo: Sequence[Track], size: int) -> Iterator[dict[str, np.ndarray]]:
