@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from counterpoint.data.manifest import numeric_labels
 from counterpoint.errors import StoreError
+from counterpoint.labels import numeric_labels
 from counterpoint.store import TRACK_ID_COLUMNS, EmbeddingMatrix, Store
 
 def numeric_metadata(obs: pd.DataFrame) -> pd.DataFrame:
-    """``obs`` with each label column that :func:`~counterpoint.data.manifest.numeric_labels` finds
+    """``obs`` with each label column that :func:`~counterpoint.labels.numeric_labels` finds
     numeric converted to numbers.
 
     The store keeps every value as text; an export gives ``year`` or ``tempo`` as int64 (float64

@@ -31,7 +31,7 @@ Missing values: labels, groups and splits written as empty, ``NaN``, ``None``, `
 is what every later stage treats as "no label".
 
 Numeric labels: a label is text, but a column of ``info.csv`` whose every given value is a
-number (:func:`numeric_labels`: no code with leading zeros such as ``007``) has each value
+number (:func:`~counterpoint.labels.numeric_labels`: no code with leading zeros such as ``007``) has each value
 written in one spelling as it is read (:func:`canonical_labels`): an integral value as an
 integer (``4``, ``4.0``, ``+4``, ``4e0`` → ``4``), any other as the shortest decimal that reads
 back (``0.50`` → ``0.5``). So ``4`` and ``4.0`` are one class for probes and analysis, and
@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from counterpoint.errors import DatasetError
-from counterpoint.labels import MISSING_VALUES, SPLIT_ALIASES, SPLIT_NAMES, canonical_split
+from counterpoint.labels import MISSING_VALUES, SPLIT_ALIASES, SPLIT_NAMES, canonical_split, numeric_labels
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".m4a", ".au")
 MIDI_EXTENSIONS = (".mid", ".midi")
@@ -176,26 +175,8 @@ def given(value: str) -> str:
     return "" if value.lower() in MISSING_VALUES else value
 
 
-#: "007", "-01": codes whose leading zeros a number would lose, so their column stays text.
-_LEADING_ZERO = re.compile(r"^[+-]?0\d")
-
-
-def numeric_labels(values: Sequence[object]) -> pd.Series | None:
-    """The numbers of a label column whose every non-empty value is a number and none a code with
-    leading zeros (``007``), NaN where empty; None for any other column. The one test of "a numeric
-    label column", used where labels are read (:func:`canonical_labels`) and by ``export``."""
-    text = pd.Series(list(values), dtype=object).astype(str).str.strip()
-    present = text[text != ""]
-    if present.empty or present.str.match(_LEADING_ZERO).any():
-        return None
-    try:
-        return pd.to_numeric(text.replace("", np.nan), errors="raise")
-    except (ValueError, TypeError):
-        return None
-
-
 def canonical_labels(values: Sequence[str]) -> list[str]:
-    """A label column with every number in one spelling when :func:`numeric_labels` finds it numeric
+    """A label column with every number in one spelling when :func:`~counterpoint.labels.numeric_labels` finds it numeric
     (``4.0`` → ``4``, ``0.50`` → ``0.5``); any other column as given.
 
     >>> canonical_labels(["4", "4.0", "", "0.50"])

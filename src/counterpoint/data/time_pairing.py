@@ -25,7 +25,6 @@ settings are unchanged.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
