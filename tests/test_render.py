@@ -103,8 +103,10 @@ def test_render_dataset_fills_rows_without_audio_and_names_failures(tmp_path):
     import pandas as pd
 
     root = write_midi_only_dataset(tmp_path / "ds")
-    report = render_dataset(root, tmp_path / "out")
+    seen = []
+    report = render_dataset(root, tmp_path / "out", progress=lambda *call: seen.append(call))
     assert report.made == 2 and [f.track_id for f in report.failures] == ["bad"]
+    assert seen and seen[-1] == ("rendering", len(seen), len(seen))  # the one progress shape: (what, done, total)
     assert "bad.mid" in report.failures[0].error
     table = pd.read_csv(report.info_csv, keep_default_na=False).set_index("id")
     assert table.loc["a", "audio_filename"] == "rendered/TimGM6mb/a.wav"

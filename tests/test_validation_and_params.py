@@ -19,7 +19,9 @@ def test_check_opens_every_file_and_names_each_problem(tmp_path):
     sf.write(root / "a/t2.wav", np.zeros(0, np.float32), 22050)              # empty
     (root / "a/t3.wav").write_bytes(b"RIFF....not audio")                    # corrupt
     write_midi(root / "m/t4.mid", [])                                        # no notes
-    report = check_dataset(load_manifest(root))
+    seen = []
+    report = check_dataset(load_manifest(root), progress=lambda *call: seen.append(call))
+    assert seen == [("checking files", done, 5) for done in range(1, 6)]  # the one progress shape
     assert report.n_tracks == 5 and report.n_pairs == 5
     assert report.label_counts["genre"] == {"rock": 2, "jazz": 2, "pop": 1}
     by_track = {(p.track_id, p.path.split("/")[-1]): p for p in report.problems}

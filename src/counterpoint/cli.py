@@ -490,7 +490,7 @@ def dataset_check(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
                              id_from=id_from)
     tolerance = DurationTolerance(duration_tolerance, duration_tolerance_fraction)
     with task_progress() as update:
-        report = check_dataset(manifest, open_files=open_files, progress=lambda d, t: update("checking files", d, t),
+        report = check_dataset(manifest, open_files=open_files, progress=update,
                                tolerance=tolerance)
     _print(f"{report.root} ({report.layout}): {report.n_tracks} tracks, {report.n_pairs} paired, "
            f"{report.n_audio_only} audio only, {report.n_midi_only} MIDI only")
@@ -555,7 +555,7 @@ def dataset_transcribe(root: Path = typer.Argument(..., metavar="ROOT", help="Da
     settings = TranscribeSettings(windows_per_call=windows_per_call, max_seconds=max_seconds)
     with task_progress() as update:
         report = transcribe_dataset(root, out, every_row=every_row, settings=settings,
-                                    progress=lambda d, t: update("transcribing", d, t))
+                                    progress=update)
     _completion_summary(report, "transcribed")
 
 
@@ -580,7 +580,7 @@ def dataset_render(root: Path = typer.Argument(..., metavar="ROOT", help="Datase
 
     with task_progress() as update:
         report = render_dataset(root, out, soundfonts=soundfont, every_row=every_row, sample_rate=sample_rate,
-                                progress=lambda d, t: update("rendering", d, t))
+                                progress=update)
     _completion_summary(report, "rendered")
 
 

@@ -367,7 +367,7 @@ def run_factors_demo(out: str | Path, encoders: str, pieces_per_style: int = 7, 
     announce = step or (lambda text: None)
     folder = Path(out) / "factors"
     announce(f"building the designed corpus in {folder} ({pieces_per_style} pieces per style)")
-    corpus, failures = build_factors_corpus(Path(out) / "corpus", folder, pieces_per_style, seed, embed_progress)
+    corpus, failures = build_factors_corpus(Path(out) / "corpus", folder, pieces_per_style=pieces_per_style, seed=seed, progress=embed_progress)
     for failure in failures:
         announce(f"note: {failure.track_id} left out — {failure.error}")
     announce(f"embedding {corpus} with {encoders}")

@@ -24,6 +24,7 @@ import pandas as pd
 
 from counterpoint.data.manifest import MANIFEST_NAME, Manifest, Problem, load_manifest
 from counterpoint.errors import DatasetError, TrackError
+from counterpoint.progress import ProgressCallback
 
 #: ``midi_source`` / ``audio_source`` of a file that came with the dataset.
 ORIGINAL = "original"
@@ -33,7 +34,8 @@ FILE_COLUMNS = {"midi": "midi_filename", "audio": "audio_filename"}
 PIECE_COLUMN = "piece"
 #: Written beside the rewritten ``info.csv`` the first time one is replaced in place.
 BACKUP_NAME = "info.orig.csv"
-Progress = Callable[[int, int], None]
+#: What :func:`complete_rows` reports progress as, by the kind of file it makes.
+PROGRESS_WHAT = {"audio": "rendering", "midi": "transcribing"}
 
 
 @dataclass
@@ -141,12 +143,13 @@ class Job:
 
 
 def complete_rows(table: pd.DataFrame, jobs: Sequence[Job], kind: str, report: CompletionReport,
-                  failures_name: str, progress: Progress | None = None) -> CompletionReport:
+                  failures_name: str, *, progress: ProgressCallback | None = None) -> CompletionReport:
     """Make the ``kind`` (``"audio"`` or ``"midi"``) file of every job, reusing one that exists, and
     write the completed ``table`` and the failures into ``report.root``; returns ``report``, filled.
 
     A job that fails is a :class:`Failure` (its row's id, the input file of the other kind, the
-    message) and adds or fills no row; the others go on. ``progress(done, total)`` after each job.
+    message) and adds or fills no row; the others go on. ``progress(what, done, total)`` after each job
+    (``what``: ``rendering`` or ``transcribing``, :data:`PROGRESS_WHAT`).
     """
     made_from = FILE_COLUMNS["midi" if kind == "audio" else "audio"]
     added = []
@@ -169,7 +172,7 @@ def complete_rows(table: pd.DataFrame, jobs: Sequence[Job], kind: str, report: C
         elif made:
             table.loc[job.index, [FILE_COLUMNS[kind], SOURCE_COLUMNS[kind]]] = [job.relative, job.source]
         if progress is not None:
-            progress(done, len(jobs))
+            progress(PROGRESS_WHAT[kind], done, len(jobs))
     table = pd.concat([table, pd.DataFrame(added, columns=table.columns)], ignore_index=True) if added else table
     report.info_csv, report.failures_csv = write_dataset(table, report.root, report.failures, failures_name)
     return report

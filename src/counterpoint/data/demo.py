@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from counterpoint.errors import CounterpointError, DatasetError, TrackError
+from counterpoint.progress import ProgressCallback
 
 #: Columns of the written ``info.csv``, in order.
 INFO_COLUMNS = ("id", "audio_filename", "midi_filename", "style", "composer", "work", "group", "split",
@@ -40,8 +41,6 @@ MIN_PIECES_PER_STYLE = 3
 #: Events closer than this to the excerpt's end (s) are dropped: MIDI ticks round times.
 _EPSILON = 1e-3
 
-#: Progress callback: (pieces done, pieces wanted, message about the last piece).
-ProgressCallback = Callable[[int, int, str], None]
 
 # General MIDI programs (0-based) used by the palettes.
 PIANO, CHURCH_ORGAN, ACCORDION, NYLON_GUITAR, VIOLIN, CELLO = 0, 19, 21, 24, 40, 42
@@ -422,12 +421,13 @@ def _prepare_out_dir(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
-def build_corpus(out_dir: str | Path, pieces_per_style: int = 30, excerpt_seconds: float = 30.0, seed: int = 0,
+def build_corpus(out_dir: str | Path, *, pieces_per_style: int = 30, excerpt_seconds: float = 30.0, seed: int = 0,
                  workers: int = 2, sample_rate: int = 22050, styles: Sequence[str | Style] | None = None,
-                 on_progress: ProgressCallback | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 progress: ProgressCallback | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Build the corpus into ``out_dir``; return (info table, skipped scores table).
 
-    The computing core of :func:`build_demo_corpus`, reporting through ``on_progress``.
+    The computing core of :func:`build_demo_corpus`, reporting ``progress(what, done, total)`` after
+    each score: ``what`` is the id of the piece made, or ``skipped SOURCE: reason``.
     Works are taken in the seeded order of :func:`ordered_candidates`; a score that fails is
     recorded as skipped and the next candidate of its style is taken, in waves, so the
     result does not depend on ``workers``.
@@ -474,8 +474,8 @@ def build_corpus(out_dir: str | Path, pieces_per_style: int = 30, excerpt_second
                     used_groups[style.name].add(candidate.group)
                     done += 1
                     message = row["id"]
-                if on_progress is not None:
-                    on_progress(done, total, message)
+                if progress is not None:
+                    progress(message, done, total)
     rows = [row for style in chosen_styles for row in accepted[style.name]]
     info = pd.DataFrame(rows, columns=[c for c in INFO_COLUMNS if c != "split"])
     info.insert(INFO_COLUMNS.index("split"), "split", _splits(info, seed))
@@ -513,7 +513,7 @@ def rich_progress(description: str = "demo corpus") -> Iterator[ProgressCallback
     with Progress(*columns) as bar:
         task = bar.add_task(description, total=None, rate="")
 
-        def update(done: int, total: int, message: str) -> None:
+        def update(message: str, done: int, total: int) -> None:
             if message.startswith("skipped "):
                 bar.console.print(f"[yellow]{escape(message)}")
             speed = bar.tasks[0].speed
@@ -522,7 +522,7 @@ def rich_progress(description: str = "demo corpus") -> Iterator[ProgressCallback
         yield update
 
 
-def build_demo_corpus(out_dir: str | Path, pieces_per_style: int = 30, excerpt_seconds: float = 30.0,
+def build_demo_corpus(out_dir: str | Path, *, pieces_per_style: int = 30, excerpt_seconds: float = 30.0,
                       seed: int = 0, workers: int = 2, progress: bool = True, sample_rate: int = 22050,
                       styles: Sequence[str | Style] | None = None) -> Path:
     """Write ``out_dir/{midi,audio}/<id>.{mid,wav}``, ``info.csv`` and ``skipped.csv``; return ``out_dir``.
@@ -535,7 +535,7 @@ def build_demo_corpus(out_dir: str | Path, pieces_per_style: int = 30, excerpt_s
                   sample_rate=sample_rate, styles=styles)
     if progress:
         with rich_progress() as update:
-            build_corpus(out_dir, on_progress=update, **kwargs)
+            build_corpus(out_dir, progress=update, **kwargs)
     else:
         build_corpus(out_dir, **kwargs)
     return Path(out_dir).expanduser().resolve()
@@ -545,8 +545,8 @@ def build_demo_corpus(out_dir: str | Path, pieces_per_style: int = 30, excerpt_s
 FACTOR_SOUNDFONTS = ("timgm6mb", "merlin")
 
 
-def build_factors_corpus(demo_corpus: str | Path, out_dir: str | Path, pieces_per_style: int = 7, seed: int = 0,
-                         progress: Callable[[str, int, int], None] | None = None) -> tuple[Path, list]:
+def build_factors_corpus(demo_corpus: str | Path, out_dir: str | Path, *, pieces_per_style: int = 7, seed: int = 0,
+                         progress: ProgressCallback | None = None) -> tuple[Path, list]:
     """The designed corpus of ``counterpoint factors`` from the demo corpus's MIDI: ``pieces_per_style``
     pieces of each style (a seeded choice), each rendered through every SoundFont of
     :data:`FACTOR_SOUNDFONTS` and each rendering transcribed back to MIDI with basic-pitch.
@@ -574,7 +574,6 @@ def build_factors_corpus(demo_corpus: str | Path, out_dir: str | Path, pieces_pe
     table[["id", "audio_filename", "midi_filename", "style", "composer", "work", "group",
            "split"]].sort_values("id").to_csv(pieces / "info.csv", index=False)
     corpus = out / "corpus"
-    step = (lambda name: (lambda done, total: progress(name, done, total))) if progress else (lambda name: None)
-    rendered = render_dataset(pieces, corpus, soundfonts=FACTOR_SOUNDFONTS, progress=step("rendering"))
-    transcribed = transcribe_dataset(corpus, every_row=True, progress=step("transcribing"))
+    rendered = render_dataset(pieces, corpus, soundfonts=FACTOR_SOUNDFONTS, progress=progress)
+    transcribed = transcribe_dataset(corpus, every_row=True, progress=progress)
     return corpus, rendered.failures + transcribed.failures

@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from counterpoint.data.completion import (ORIGINAL, CompletionReport, Job, Progress, complete_rows, dataset_table,
+from counterpoint.data.completion import (ORIGINAL, CompletionReport, Job, complete_rows, dataset_table,
                                           made_path, open_dataset, temporary_path)
 from counterpoint.data.midi import midi_bytes as checked_midi_bytes
 from counterpoint.errors import CounterpointError, TrackError
+from counterpoint.progress import ProgressCallback
 
 #: The rate ``midirenderer`` synthesises at (Hz); fixed by the library.
 SYNTH_SAMPLE_RATE = 48000
@@ -173,9 +174,9 @@ def _render_atomically(midi_path: Path, wav_path: Path, sample_rate: int, soundf
     partial.replace(wav_path)
 
 
-def render_dataset(root: str | Path, out: str | Path | None = None, soundfonts: Sequence[str | Path] = (),
+def render_dataset(root: str | Path, out: str | Path | None = None, *, soundfonts: Sequence[str | Path] = (),
                    every_row: bool = False, sample_rate: int = 22050,
-                   progress: Progress | None = None) -> CompletionReport:
+                   progress: ProgressCallback | None = None) -> CompletionReport:
     """Render the MIDI of every row of the dataset at ``root`` that has no audio, and write the
     completed dataset (``info.csv`` with ``audio_source``) to ``out`` (default: ``root`` itself).
 
@@ -209,4 +210,4 @@ def render_dataset(root: str | Path, out: str | Path | None = None, soundfonts: 
             elif (every_row or not row["audio_filename"]) and new_id not in existing:
                 jobs.append(job(index=None))
     report = CompletionReport(target, target / "info.csv", target / FAILURES_NAME, problems=list(manifest.problems))
-    return complete_rows(table, jobs, "audio", report, FAILURES_NAME, progress)
+    return complete_rows(table, jobs, "audio", report, FAILURES_NAME, progress=progress)

@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from counterpoint.data.audio import audio_duration, load_audio
-from counterpoint.data.completion import (ORIGINAL, CompletionReport, Job, Progress, complete_rows, dataset_table,
+from counterpoint.data.completion import (ORIGINAL, CompletionReport, Job, complete_rows, dataset_table,
                                           made_path, open_dataset, temporary_path)
 from counterpoint.errors import CounterpointError, TrackError
+from counterpoint.progress import ProgressCallback
 
 #: Rate basic-pitch's model reads (Hz) and the hop of its output frames (samples).
 SAMPLE_RATE = 22050
@@ -192,9 +193,9 @@ def transcribe_file(model: BasicPitch, audio_path: str | Path, midi_path: str | 
 TRANSCRIBED_ID_SUFFIX = "~transcribed"
 
 
-def transcribe_dataset(root: str | Path, out: str | Path | None = None, every_row: bool = False,
+def transcribe_dataset(root: str | Path, out: str | Path | None = None, *, every_row: bool = False,
                        settings: TranscribeSettings = TranscribeSettings(), model: BasicPitch | None = None,
-                       progress: Progress | None = None) -> CompletionReport:
+                       progress: ProgressCallback | None = None) -> CompletionReport:
     """Transcribe the audio of every row of the dataset at ``root`` that has no MIDI, and write
     the completed dataset (``info.csv`` with ``midi_source``) to ``out`` (default: ``root`` itself).
 
@@ -204,7 +205,7 @@ def transcribe_dataset(root: str | Path, out: str | Path | None = None, every_ro
     ``OUT/transcribed/basic-pitch-<version>/<audio path>.mid``; one that exists is reused (resume).
     A file that fails is listed in ``OUT/transcribe_failures.csv`` and its row keeps no MIDI.
     ``settings`` shape the transcription (and its ``max_seconds`` limit); ``model`` is built from
-    them when not given. ``progress(done, total)`` is called after every file.
+    them when not given. ``progress("transcribing", done, total)`` is called after every file.
     """
     source = midi_source()
     manifest, target = open_dataset(root, out)
@@ -227,4 +228,4 @@ def transcribe_dataset(root: str | Path, out: str | Path | None = None, every_ro
                                   max_seconds=settings.max_seconds, track_id=row["id"]))
             for index, row, relative in wanted]
     report = CompletionReport(target, target / "info.csv", target / FAILURES_NAME, problems=list(manifest.problems))
-    return complete_rows(table, jobs, "midi", report, FAILURES_NAME, progress)
+    return complete_rows(table, jobs, "midi", report, FAILURES_NAME, progress=progress)

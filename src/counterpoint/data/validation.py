@@ -16,7 +16,6 @@ and a class-folder dataset whose root holds a metadata file that was ignored.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from counterpoint.data.manifest import Manifest, Problem, Track
 from counterpoint.data.midi import midi_duration
 from counterpoint.data.tolerance import DurationTolerance
 from counterpoint.errors import CounterpointError, TrackError
+from counterpoint.progress import ProgressCallback
 
 #: Files at the root of a class-folder dataset that look like metadata it would ignore.
 METADATA_SUFFIXES = (".csv", ".tsv", ".json", ".yaml", ".yml")
@@ -152,8 +152,8 @@ def ignored_metadata(manifest: Manifest) -> Problem | None:
                    f"{suggestion}, or --csv {files[0]} if it is a manifest (with --id-column / --id-from stem)")
 
 
-def check_dataset(manifest: Manifest, open_files: bool = True, workers: int = 2,
-                  progress: Callable[[int, int], None] | None = None,
+def check_dataset(manifest: Manifest, *, open_files: bool = True, workers: int = 2,
+                  progress: ProgressCallback | None = None,
                   tolerance: DurationTolerance = DurationTolerance()) -> DatasetReport:
     """Count tracks, pairs, labels and splits, list every problem (opening each file) and every warning."""
     problems = list(manifest.problems)
@@ -166,7 +166,7 @@ def check_dataset(manifest: Manifest, open_files: bool = True, workers: int = 2,
                 if warning is not None:
                     warnings.append(warning)
                 if progress:
-                    progress(done, len(manifest))
+                    progress("checking files", done, len(manifest))
     link_targets = Counter(str(link.target.parent) for link in manifest.links)
     label_counts = {column: dict(Counter(t.labels.get(column, "") for t in manifest).most_common())
                     for column in manifest.label_columns}
