@@ -86,6 +86,12 @@ def test_declared_parameters_have_help_and_defaults_inside_their_ranges(name: st
         parameter.check(key, parameter.default, name)  # the default itself is allowed
     if issubclass(cls, TorchEncoder):
         assert {"forward_batch", "device"} <= set(cls.parameters), f"{name} is a torch encoder without forward_batch/device"
+    # What the encoder declares about itself names its own parameters (the store and HEAR read them).
+    assert set(cls.joint_space_parameters) <= set(cls.parameters) and (cls.joint_space or not cls.joint_space_parameters)
+    if issubclass(cls, AudioEncoder):
+        hop = cls.hear_timestamp_hop
+        assert set(cls.hear_parameters) <= set(cls.parameters) and (hop is None or hop[0] in cls.parameters)
+        cls.parse_parameters({**cls.hear_parameters, **dict([hop] if hop else [])})  # HEAR's values are allowed
 
 
 @pytest.mark.parametrize("name", ENCODERS)
@@ -97,6 +103,9 @@ def test_spec_round_trip_and_a_stable_fingerprint(name: str, specs: dict[str, st
     assert again.fingerprint() == encoder.fingerprint() == build_encoder(specs[name]).fingerprint()
     assert not set(RUNTIME_PARAMETERS) & set(encoder.fingerprint()["params"])
     json.dumps(encoder.fingerprint())  # the store keeps it as JSON
+    recorded = json.loads(json.dumps(encoder.recorded_parameters(), default=str))  # as the store keeps them
+    assert {key for key, p in recorded.items() if not p["runtime"] and p["value"] != p["default"]} == \
+        set(parse_spec(encoder.spec)[1]), "the store reads specs with these, as canonical_spec writes them"
 
 
 def test_fingerprints_are_the_same_in_a_fresh_process(specs: dict[str, str]) -> None:
