@@ -59,3 +59,17 @@ def test_first_missing_names_the_first_absent_file_and_the_local_option(tmp_path
     assert first_missing([PACKAGED]) is None
     reason = first_missing([PACKAGED, HUB_FILE], "model=DIR")
     assert "toy.safetensors" in reason and "counterpoint weights fetch toy" in reason and "model=DIR" in reason
+
+
+def test_each_encoder_declares_its_weight_files_and_the_registry_gathers_them_once_per_model():
+    from counterpoint.encoders.hubert import MERT_CHECKPOINT, MERT_CONFIG
+    from counterpoint.encoders.registry import REGISTRY, declared_weights, encoder_class
+
+    declared = declared_weights()
+    assert declared["mert"] == [MERT_CONFIG, MERT_CHECKPOINT]   # declared by mert and by clamp3-audio, listed once
+    for name, entry in REGISTRY.items():
+        if entry.module.startswith("counterpoint."):
+            for file in encoder_class(name).weight_files:
+                assert file in declared[file.model], (name, file.filename)
+    assert all(len(files) == len(set(files)) for files in declared.values())
+    assert not encoder_class("symbolic-stats").weight_files   # no weights, nothing to fetch

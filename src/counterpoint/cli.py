@@ -352,14 +352,9 @@ def weights_list() -> None:
 
     Example: counterpoint weights list
     """
-    from counterpoint.encoders.registry import REGISTRY
-    from counterpoint.encoders.weights import declared_weights, find_weights
+    from counterpoint.encoders.registry import declared_weights
+    from counterpoint.encoders.weights import find_weights
 
-    for entry in REGISTRY.values():
-        try:
-            entry.load()  # importing an encoder module declares its files
-        except Exception:
-            continue
     rows = []
     for model, files in declared_weights().items():
         for f in files:
@@ -378,14 +373,9 @@ def weights_fetch(name: str = typer.Argument(..., metavar="NAME", help="Model na
 
     Example: counterpoint weights fetch clamp2
     """
-    from counterpoint.encoders.registry import REGISTRY
-    from counterpoint.encoders.weights import declared_weights, fetch_weights
+    from counterpoint.encoders.registry import declared_weights
+    from counterpoint.encoders.weights import fetch_weights
 
-    for entry in REGISTRY.values():
-        try:
-            entry.load()
-        except Exception:
-            continue
     files = declared_weights().get(name)
     if not files:
         raise CounterpointError(f"no model {name!r} with weight files — `counterpoint weights list` shows the models")

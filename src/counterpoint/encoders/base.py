@@ -29,7 +29,7 @@ from __future__ import annotations
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Sequence
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from counterpoint.data.audio import stream_audio
 from counterpoint.data.manifest import Track
 from counterpoint.data.resample import Resampler
 from counterpoint.errors import EncoderError, TrackError
+
+if TYPE_CHECKING:
+    from counterpoint.encoders.weights import WeightFile
 
 #: Parameters that change how fast an encoder runs, never its numbers.
 RUNTIME_PARAMETERS = ("device", "batch_size", "forward_batch")
@@ -143,6 +146,9 @@ class Encoder(ABC):
     requirements: ClassVar[str] = "nothing beyond the base install"
     #: The likely cause of NaN/inf in an embedding and its fix, for the failure message.
     non_finite_hint: ClassVar[str] = "check the file (e.g. audio far louder than 0 dBFS: normalise it)"
+    #: The weight files the encoder may use (every variant's), which `counterpoint weights list` and
+    #: `fetch` show and download, by model (:func:`counterpoint.encoders.registry.declared_weights`).
+    weight_files: ClassVar[tuple["WeightFile", ...]] = ()
     #: The trained joint space the encoder embeds into together with encoders of the other modality
     #: (CLaMP 3's audio and symbolic branches: ``clamp3``), or None. Encoders of one joint space are
     #: also compared directly, without a learnt mapping (:mod:`counterpoint.analysis.retrieval`).

@@ -197,6 +197,7 @@ class Clamp2Encoder(M3ClampEncoder):
     """CLaMP 2's music encoder (M3, 768-d joint text–music space) on MIDI."""
 
     name = "clamp2"
+    weight_files = (CLAMP2_WEIGHTS,)
     description = "CLaMP 2 symbolic encoder (M3 over MTF patches), 768-d text-music space"
     parameters = dict(M3ClampEncoder.common_parameters)
     prefixes = {"music_model.": "encoder.", "music_proj.": "proj."}
@@ -211,6 +212,7 @@ class Clamp3SymbolicEncoder(M3ClampEncoder):
     """CLaMP 3's symbolic encoder (M3) on MIDI, in the space CLaMP 3 shares with audio and text."""
 
     name = "clamp3-symbolic"
+    weight_files = (CLAMP3_SAAS_WEIGHTS, CLAMP3_C2_WEIGHTS)
     joint_space = "clamp3"
     joint_space_parameters = ("variant",)
     description = "CLaMP 3 symbolic encoder (M3 over MTF patches), 768-d audio-score-text space"

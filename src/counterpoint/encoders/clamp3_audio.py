@@ -135,6 +135,7 @@ class Clamp3AudioEncoder(TorchEncoder, AudioEncoder):
     """CLaMP 3 audio embeddings (768-d, shared with CLaMP 3 symbolic and text) from MERT window features."""
 
     name: ClassVar[str] = "clamp3-audio"
+    weight_files: ClassVar[tuple[WeightFile, ...]] = (CLAMP3_SAAS_WEIGHTS, CLAMP3_C2_WEIGHTS, MERT_CONFIG, MERT_CHECKPOINT)
     joint_space: ClassVar[str | None] = "clamp3"
     joint_space_parameters: ClassVar[tuple[str, ...]] = ("variant",)
     description: ClassVar[str] = "CLaMP 3 audio branch over MERT-v1-95M 5-s window features, 768-d audio-score-text space"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from counterpoint.encoders.weights import WeightFile, declare_weights
+from counterpoint.encoders.weights import WeightFile
 from counterpoint.errors import WeightsError
 
 CLAMP2_WEIGHTS = WeightFile(
@@ -25,7 +25,6 @@ CLAMP3_C2_WEIGHTS = WeightFile(
     model="clamp3-c2", repo_id="sander-wood/clamp3",
     filename="weights_clamp3_c2_h_size_768_t_model_FacebookAI_xlm-roberta-base_t_length_128_a_size_768_a_layers_12_a_length_128_s_size_768_s_layers_12_p_size_64_p_length_512.pth")
 
-declare_weights(CLAMP2_WEIGHTS, CLAMP3_SAAS_WEIGHTS, CLAMP3_C2_WEIGHTS)
 
 
 def read_branch_state_dict(path: str | Path, prefixes: dict[str, str]) -> dict[str, Any]:

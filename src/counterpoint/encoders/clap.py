@@ -27,7 +27,7 @@ import numpy as np
 
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
 from counterpoint.encoders.torch_base import TorchEncoder, runtime_parameters
-from counterpoint.encoders.weights import WeightFile, declare_weights, file_digest, first_missing, resolve_weights
+from counterpoint.encoders.weights import WeightFile, file_digest, first_missing, resolve_weights
 from counterpoint.encoders.windowing import mean_pooled, window_starts
 from counterpoint.errors import EncoderError, WeightsError
 
@@ -36,7 +36,6 @@ CLAP_REPO = "laion/larger_clap_music"
 CLAP_FILENAMES = ("config.json", "preprocessor_config.json", "pytorch_model.bin", "vocab.json", "merges.txt",
                   "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 CLAP_FILES = tuple(WeightFile("clap", name, repo_id=CLAP_REPO) for name in CLAP_FILENAMES)
-declare_weights(*CLAP_FILES)
 
 #: Weight file names a CLAP folder may hold, preferred first.
 CHECKPOINT_NAMES = ("model.safetensors", "pytorch_model.bin")
@@ -78,6 +77,7 @@ class ClapEncoder(TorchEncoder, AudioEncoder):
     """LAION CLAP audio embeddings of 10-s windows (L2-normalised), pooled by their mean; text with :meth:`embed_text`."""
 
     name: ClassVar[str] = "clap"
+    weight_files: ClassVar[tuple[WeightFile, ...]] = CLAP_FILES
     description: ClassVar[str] = "LAION CLAP (HTSAT, music checkpoint) audio-text space: one embedding per 10-s window, mean-pooled"
     requirements: ClassVar[str] = (f"torch + transformers and a CLAP checkpoint ({CLAP_REPO}, about 776 MB): "
                                    "`counterpoint weights fetch clap`, or weights=DIR of a local copy")

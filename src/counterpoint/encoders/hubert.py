@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from counterpoint.encoders.weights import WeightFile, declare_weights, resolve_weights
+from counterpoint.encoders.weights import WeightFile, resolve_weights
 from counterpoint.errors import WeightsError
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 MERT_REPO = "m-a-p/MERT-v1-95M"
 MERT_CONFIG = WeightFile("mert", "config.json", repo_id=MERT_REPO)
 MERT_CHECKPOINT = WeightFile("mert", "pytorch_model.bin", repo_id=MERT_REPO)
-declare_weights(MERT_CONFIG, MERT_CHECKPOINT)
 
 #: Weight file names a local Hugging Face folder may hold, in the order we prefer them.
 CHECKPOINT_NAMES = ("model.safetensors", "pytorch_model.bin")

@@ -24,7 +24,7 @@ from counterpoint.encoders.base import AudioEncoder, Embedding, LayeredEncoder, 
 from counterpoint.encoders.hubert import (MERT_CHECKPOINT, MERT_CONFIG, MERT_REPO, MertFiles, MertModel, locate_mert,
                                           normalise_waveform, read_config)
 from counterpoint.encoders.torch_base import TorchEncoder, runtime_parameters
-from counterpoint.encoders.weights import file_digest, first_missing
+from counterpoint.encoders.weights import WeightFile, file_digest, first_missing
 from counterpoint.encoders.windowing import mean_pooled, window_starts
 from counterpoint.errors import EncoderError, TrackError
 
@@ -45,6 +45,7 @@ class MertEncoder(TorchEncoder, LayeredEncoder, AudioEncoder):
     """MERT-v1-95M frames (768-dim, 75 Hz) of one layer or the mean of all 13; pooled = mean over time."""
 
     name: ClassVar[str] = "mert"
+    weight_files: ClassVar[tuple[WeightFile, ...]] = (MERT_CONFIG, MERT_CHECKPOINT)
     description: ClassVar[str] = "MERT-v1-95M self-supervised music model: 768-dim frames at 75 Hz, mean-pooled"
     requirements: ClassVar[str] = (f"torch + transformers and the {MERT_REPO} weights (config.json, pytorch_model.bin, "
                                    "about 380 MB): `counterpoint weights fetch mert`, or weights=DIR of a local copy")

@@ -45,7 +45,7 @@ from counterpoint.encoders.base import AudioEncoder, Embedding, LayeredEncoder, 
 from counterpoint.encoders.streaming import frame_chunks
 from counterpoint.blas import single_threaded_blas
 from counterpoint.encoders.torch_base import TorchEncoder, runtime_parameters
-from counterpoint.encoders.weights import WeightFile, declare_weights, files_digest, find_weights
+from counterpoint.encoders.weights import WeightFile, files_digest, find_weights
 from counterpoint.encoders.windowing import mean_pooled
 from counterpoint.errors import EncoderError, TrackError, WeightsError
 from counterpoint.paths import cache_dir
@@ -91,7 +91,6 @@ PYPI_URL = "https://pypi.org/project/musicnn/0.1.0/"
 CHECKPOINT_FILES = {m: [WeightFile(model="musicnn", filename=f"{m}_musicnn/{name}", url=PYPI_URL, size=size, package="musicnn",
                                    pip_requirement="musicnn==0.1.0")
                         for name, size in ((".index", 4948), (".data-00000-of-00001", 9465596))] for m in TAGS}
-declare_weights(*(f for files in CHECKPOINT_FILES.values() for f in files))
 
 
 # ---------------------------------------------------------------- checkpoint location and conversion
@@ -473,6 +472,7 @@ class MusicnnEncoder(TorchEncoder, LayeredEncoder, AudioEncoder):
     """musicnn tagger features: one vector per 3-second patch, mean over patches as the pooled vector."""
 
     name = "musicnn"
+    weight_files: ClassVar[tuple[WeightFile, ...]] = tuple(f for files in CHECKPOINT_FILES.values() for f in files)
     hear_parameters: ClassVar[dict[str, str]] = {"center": "true"}
     hear_timestamp_hop: ClassVar[tuple[str, str] | None] = ("hop", "0.048")  # three 16-ms frames
     sample_rate = SAMPLE_RATE

@@ -40,7 +40,7 @@ import numpy as np
 from counterpoint.data.resample import RESAMPY_KAISER_BEST, Resampler
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
 from counterpoint.encoders.torch_base import TorchEncoder, runtime_parameters
-from counterpoint.encoders.weights import WeightFile, declare_weights, file_digest, find_weights, resolve_weights
+from counterpoint.encoders.weights import WeightFile, file_digest, find_weights, resolve_weights
 from counterpoint.encoders.windowing import mean_pooled
 from counterpoint.errors import TrackError, WeightsError
 
@@ -114,7 +114,6 @@ WEIGHT_FILES = {
     )
     for repr_ in INPUT_REPRS for content in CONTENT_TYPES
 }
-declare_weights(*WEIGHT_FILES.values())
 
 
 # ---------------------------------------------------------------------------------------
@@ -415,6 +414,7 @@ class OpenL3Encoder(TorchEncoder, AudioEncoder):
     """OpenL3 audio embeddings: one vector per 1-second window every ``hop`` seconds."""
 
     name: ClassVar[str] = "openl3"
+    weight_files: ClassVar[tuple[WeightFile, ...]] = tuple(WEIGHT_FILES.values())
     hear_timestamp_hop: ClassVar[tuple[str, str] | None] = ("hop", "0.05")
     sample_rate: ClassVar[int] = SAMPLE_RATE
     resampler: ClassVar[Resampler] = RESAMPY_KAISER_BEST

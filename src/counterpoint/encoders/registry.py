@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from counterpoint.encoders.base import Encoder
-from counterpoint.errors import EncoderError
+from counterpoint.errors import CounterpointError, EncoderError
 from counterpoint.specs import parse_spec
+
+if TYPE_CHECKING:
+    from counterpoint.encoders.weights import WeightFile
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,21 @@ def encoder_class(name: str) -> type[Encoder]:
     if name not in REGISTRY:
         raise EncoderError(f"unknown encoder {name!r} — `counterpoint encoders` lists the known ones: {', '.join(REGISTRY)}")
     return REGISTRY[name].load()
+
+
+def declared_weights() -> dict[str, list["WeightFile"]]:
+    """Every registered encoder's weight files (:attr:`Encoder.weight_files`) by model, in registry
+    order, each once; an encoder whose module cannot be imported here (a missing library) is left out."""
+    declared: dict[str, list[WeightFile]] = {}
+    for entry in REGISTRY.values():
+        try:
+            files = entry.load().weight_files
+        except (ImportError, CounterpointError):
+            continue
+        for file in files:
+            if file not in declared.setdefault(file.model, []):
+                declared[file.model].append(file)
+    return declared
 
 
 def build_encoder(spec: str) -> Encoder:

