@@ -195,7 +195,7 @@ def _number_text(number: object) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
-def load_manifest(root: str | Path, group_column: str | None = None, strict_paths: bool = False,
+def load_manifest(root: str | Path, *, group_column: str | None = None, strict_paths: bool = False,
                   csv: str | Path | None = None, id_column: str | None = None, id_from: str | None = None) -> Manifest:
     """Read the dataset at ``root``: its ``info.csv`` (or the manifest ``csv``) if present, else its class folders.
 

@@ -20,7 +20,7 @@ from counterpoint.errors import DatasetError
 __all__ = ["ImportResult", "KINDS", "SourceRow", "SourceRows", "guess_kind", "import_dataset", "read_source"]
 
 
-def read_source(kind: str, source: str | Path, index: str | Path | None = None,
+def read_source(kind: str, source: str | Path, *, index: str | Path | None = None,
                 mirdata_version: str = "default") -> SourceRows:
     """The tracks of the dataset of ``kind`` in ``source`` (nothing written).
 
@@ -46,7 +46,7 @@ def read_source(kind: str, source: str | Path, index: str | Path | None = None,
         raise
 
 
-def import_dataset(kind: str, source: str | Path, out: str | Path, copy: bool = False,
+def import_dataset(kind: str, source: str | Path, out: str | Path, *, copy: bool = False,
                    index: str | Path | None = None, mirdata_version: str = "default") -> ImportResult:
     """Write the ``kind`` dataset in ``source`` as an ``info.csv`` dataset in ``out`` (a new or empty folder)."""
     found = read_source(kind, source, index=index, mirdata_version=mirdata_version)
