@@ -25,9 +25,9 @@ CLASSES = ("baroque", "jazz", "rock")
 
 
 def _write_encoder(writer: StoreWriter, spec: str, modality: str, ids: list[str], X: np.ndarray,
-                   feature_names: list[str] | None = None) -> None:
+                   feature_names: list[str] | None = None, shared_space: str | None = None) -> None:
     meta = EncoderMeta(spec=spec, name=spec.split(":")[0], modality=modality, dim=X.shape[1],
-                       fingerprint={"name": spec, "test": True}, feature_names=feature_names)
+                       fingerprint={"name": spec, "test": True}, feature_names=feature_names, shared_space=shared_space)
     writer.begin_encoder(meta)
     embeddings = [Embedding(frames=row[None, :], timestamps=np.array([0.5]), pooled=row, duration=1.0) for row in X]
     writer.add_embeddings(spec, ids, embeddings, [0.01] * len(ids))
@@ -50,9 +50,10 @@ def store_path(tmp_path_factory: pytest.TempPathFactory):
     rotation = np.linalg.qr(rng.normal(size=(16, 16)))[0]
     with StoreWriter(path) as writer:
         writer.set_tracks(table)
-        _write_encoder(writer, "clamp3-audio", "audio", ids, audio)
-        # A shared space: the symbolic branch sees the same music, a little differently.
-        _write_encoder(writer, "clamp3-symbolic", "symbolic", ids, audio + 0.3 * rng.normal(size=audio.shape))
+        _write_encoder(writer, "clamp3-audio", "audio", ids, audio, shared_space="clamp3:variant=saas")
+        # A shared space (recorded as the encoders declare it): the symbolic branch sees the same music, a little differently.
+        _write_encoder(writer, "clamp3-symbolic", "symbolic", ids, audio + 0.3 * rng.normal(size=audio.shape),
+                       shared_space="clamp3:variant=saas")
         # Another symbolic encoder: a rotated, rescaled copy for the first 40 tracks only.
         _write_encoder(writer, "symbolic-stats", "symbolic", ids[:40], 5.0 * audio[:40] @ rotation)
     return path
