@@ -168,6 +168,26 @@ def test_lookups_compare_canonical_specs(class_dataset, tmp_path):
         store.pooled("symbolic-stats:window=9")
 
 
+def test_a_store_written_before_encoders_recorded_their_declarations_stays_readable_and_gains_them(class_dataset,
+                                                                                                 tmp_path):
+    """Old records carry no parameters and no joint space: a spec names them as written, their joint
+    space is unknown; embedding into the store again (same fingerprint, nothing recomputed) records both."""
+    out = tmp_path / "s.h5"
+    embed_dataset(class_dataset, out, ["symbolic-stats:window=8"])
+    with h5py.File(out, "r+") as handle:  # as a writer before encoders' declarations were recorded left it
+        del handle["encoders/symbolic-stats:window=8.0"].attrs["parameters"]
+    old = Store(out).encoder("symbolic-stats:window=8.0")
+    assert old.parameters is None and old.shared_space is None and old.n_tracks == 8
+    with pytest.raises(StoreError, match="no encoder 'symbolic-stats:window=8'"):
+        Store(out).encoder("symbolic-stats:window=8")   # read as written: no declarations to read it with
+    run = embed_dataset(class_dataset, out, ["symbolic-stats:window=8"]).runs[0]
+    assert run.skipped == 8 and run.embedded == 0   # the same fingerprint: the rows are kept, not recomputed
+    record = Store(out).encoder("symbolic-stats:window=8")
+    assert record.parameters["window"]["value"] == 8.0 and not record.parameters["window"]["runtime"]
+    assert record.parameters["batch_size"]["runtime"] and record.shared_space is None  # no joint space declared
+    assert build_encoder("clamp3-symbolic").shared_space == "clamp3:variant=saas"  # what such a record would carry
+
+
 def test_specs_the_registry_does_not_know_are_compared_as_written(tmp_path):
     out = tmp_path / "s.h5"
     with StoreWriter(out) as writer:
