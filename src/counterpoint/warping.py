@@ -6,6 +6,10 @@ the store, ``FILE.h5`` → ``FILE.warping.h5``, each under its track id with the
 the audio and the MIDI file and the alignment settings it was computed with: a later run reuses a
 path only when all three are unchanged.
 
+The file is written by time pairing, a step of the dataset stage (:mod:`counterpoint.data.time_pairing`);
+what it finds (:class:`TimePairs`) is handed to the time-aligned comparison through the
+:class:`TimePairing` interface, so the analysis never reads the dataset's files.
+
 Why a sibling file and not the store: comparing only *reads* a store (it may be in use by an
 embedding run holding its write lock, or be read-only); the store's layout changes go through a
 copy of the whole file; and the paths belong to the dataset's files, not to any encoder. Deleting
@@ -160,8 +164,9 @@ def _key(track_id: str) -> str:
 
 
 @dataclass
-class TrackAlignments:
-    """Each track's warping path (by id), how it was obtained, and what could not be aligned."""
+class TimePairs:
+    """What time pairing found: each track's warping path (by id), how it was obtained, what could not
+    be paired, and the file keeping the DTW paths."""
 
     paths: dict[str, WarpingPath]
     methods: dict[str, str]                    # id → "identity", "dtw" (computed now) or "dtw (kept)"
@@ -181,7 +186,7 @@ class TimePairing(Protocol):
     under ``dataset_root``, ``choice`` one of ``auto``, ``identity``, ``dtw``."""
 
     def __call__(self, obs: pd.DataFrame, dataset_root: str | Path, choice: str, *,
-                 progress: ProgressCallback | None = None) -> TrackAlignments: ...
+                 progress: ProgressCallback | None = None) -> TimePairs: ...
 
 
 def alignment_error_summary(errors: Sequence[np.ndarray]) -> dict[str, float]:
@@ -196,7 +201,7 @@ def alignment_error_summary(errors: Sequence[np.ndarray]) -> dict[str, float]:
 CHECK_STEP = 0.1
 
 
-def rendering_check(alignments: TrackAlignments, obs: pd.DataFrame) -> dict[str, float] | None:
+def rendering_check(pairs: TimePairs, obs: pd.DataFrame) -> dict[str, float] | None:
     """How far DTW paths of rendered rows (whose true path is the identity) are from it: median and 95th
     percentile of the absolute error (s) every :data:`CHECK_STEP` s of score time, pooled over those tracks.
     None when no rendered row was aligned by DTW (``--alignment dtw`` on renderings is the check)."""
@@ -205,7 +210,7 @@ def rendering_check(alignments: TrackAlignments, obs: pd.DataFrame) -> dict[str,
     rendered = {str(i) for i, source in zip(obs["id"], obs["audio_source"])
                 if str(source).startswith(RENDERED_PREFIX)}
     errors = []
-    for track_id, path in alignments.paths.items():
+    for track_id, path in pairs.paths.items():
         if track_id in rendered and path.method == "dtw" and len(path.score_seconds):
             grid = np.arange(path.score_seconds.min(), path.score_seconds.max(), CHECK_STEP)
             errors.append(np.abs(path.score_to_audio(grid) - grid))

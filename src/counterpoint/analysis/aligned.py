@@ -48,7 +48,7 @@ from counterpoint.progress import ProgressCallback
 from counterpoint.significance import family_permutations, family_size, undecidable_family_note
 from counterpoint.splits import assign_splits, grouped_folds
 from counterpoint.store import as_store
-from counterpoint.warping import TimePairing, TrackAlignments, WarpingPath, rendering_check
+from counterpoint.warping import TimePairing, TimePairs, WarpingPath, rendering_check
 
 if TYPE_CHECKING:
     from counterpoint.store import Store
@@ -366,7 +366,7 @@ def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSe
     paired_ids = sorted({i for a in audio_specs for s in symbolic_specs
                          for i in frames[a].paired_with(frames[s])[0].ids})
     table = store.tracks().set_index("id", drop=False).loc[paired_ids].reset_index(drop=True)
-    alignments: TrackAlignments = time_pairing(table, store.attrs.get("dataset_root", ""), settings.alignment,
+    alignments: TimePairs = time_pairing(table, store.attrs.get("dataset_root", ""), settings.alignment,
                                                progress=progress)
     notes = list(alignments.notes)
     counts = ", ".join(f"{n} {method}" for method, n in alignments.counts.items())

@@ -35,8 +35,8 @@ from counterpoint.data.chroma import CHROMA_SAMPLE_RATE, audio_chroma, midi_chro
 from counterpoint.data.midi import midi_duration
 from counterpoint.errors import CounterpointError, TrackError
 from counterpoint.progress import ProgressCallback
-from counterpoint.warping import (IDENTITY, RENDERED_PREFIX, TimePairing, TrackAlignments, WarpingPath, WarpingPathFile, file_digest,
-                                  warping_file_path)
+from counterpoint.warping import (IDENTITY, RENDERED_PREFIX, TimePairing, TimePairs, WarpingPath, WarpingPathFile,
+                                  file_digest, warping_file_path)
 
 #: What :func:`pair_tracks_in_time` reports progress as.
 PROGRESS_WHAT = "pairing tracks in time"
@@ -115,7 +115,7 @@ def dtw_settings() -> str:
 
 def pair_tracks_in_time(obs: pd.DataFrame, dataset_root: str | Path, choice: str = "auto", *,
                         kept: WarpingPathFile | None = None,
-                        progress: ProgressCallback | None = None) -> TrackAlignments:
+                        progress: ProgressCallback | None = None) -> TimePairs:
     """The warping path of every row of a track table (``id``, ``audio_filename``, ``midi_filename``,
     optional ``audio_source``), files read under ``dataset_root``.
 
@@ -143,7 +143,7 @@ def pair_tracks_in_time(obs: pd.DataFrame, dataset_root: str | Path, choice: str
                 notes.append(f"track {track_id!r}: not aligned — {error}")
         if progress is not None:
             progress(PROGRESS_WHAT, done, len(obs))
-    return TrackAlignments(paths, methods, notes, None if kept is None or not kept.path.is_file() else kept.path)
+    return TimePairs(paths, methods, notes, None if kept is None or not kept.path.is_file() else kept.path)
 
 
 def store_time_pairing(store_path: str | Path) -> TimePairing:
@@ -154,7 +154,7 @@ def store_time_pairing(store_path: str | Path) -> TimePairing:
     kept_path = warping_file_path(store_path)
 
     def pair(obs: pd.DataFrame, dataset_root: str | Path, choice: str, *,
-             progress: ProgressCallback | None = None) -> TrackAlignments:
+             progress: ProgressCallback | None = None) -> TimePairs:
         return pair_tracks_in_time(obs, dataset_root, choice, kept=WarpingPathFile(kept_path), progress=progress)
 
     return pair
