@@ -34,7 +34,7 @@ from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix
 from counterpoint.probe_protocol import plan_protocol
 from counterpoint.ranges import check_table, check_values
-from counterpoint.significance import (ALPHA, family_size, permutations_for_family, undecidable_family_note,
+from counterpoint.significance import (ALPHA, family_permutations, family_size, undecidable_family_note,
                                        with_adjusted_p_values)
 from counterpoint.splits import assign_splits
 from counterpoint.store import as_store
@@ -119,9 +119,9 @@ def compare_spaces(audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray, 
 
     BLAS runs single-threaded throughout (see :func:`single_threaded_blas`): the work is many
     medium-sized products and decompositions, where threads cost more than they give.
-    ``settings.n_perm`` is raised to what one pair's verdict needs (:func:`resolve_permutations`).
+    ``settings.n_perm`` is raised to what one pair's verdict needs (:func:`verdict_permutations`).
     """
-    settings = resolve_permutations(settings, 1)
+    settings = verdict_permutations(settings, 1)
     with single_threaded_blas():
         return _compare_spaces(audio, symbolic, labels, groups, given_split, settings, shared_space, names)
 
@@ -204,7 +204,7 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
     agreement, stratified splits); ``settings.group`` a column whose values never straddle a
     split (default: the store's ``group`` column when it has values). Tracks without a label
     are left out. ``matrices`` are pooled matrices already read, by spec. ``settings.n_perm`` is
-    raised for every audio × symbolic pair (:func:`resolve_permutations`; ``result.settings`` holds
+    raised for every audio × symbolic pair (:func:`verdict_permutations`; ``result.settings`` holds
     the number used).
 
     Both tables get ``p_holm`` and ``p_bh``, each table one family (:data:`P_VALUE_FAMILIES`), and
@@ -215,7 +215,7 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
     require_columns(store, settings.label, settings.group)
     notes = [f"{spec}: no embedded tracks — left out" for spec in empty_encoders(store)]
     audio_specs, symbolic_specs = comparable_encoders(store)
-    settings = resolve_permutations(settings, len(audio_specs) * len(symbolic_specs))
+    settings = verdict_permutations(settings, len(audio_specs) * len(symbolic_specs))
 
     spaces: dict[str, EmbeddingMatrix] = {}
     group = settings.group
@@ -346,13 +346,12 @@ def exact_centroid_notes(structure: pd.DataFrame, alpha: float = ALPHA) -> list[
     return notes
 
 
-def resolve_permutations(settings: CompareSettings, n_pairs: int) -> CompareSettings:
-    """``settings`` with ``n_perm`` raised, when ``settings.scale_n_perm``, to what the verdict's Holm family
-    of ``n_pairs`` × :data:`VERDICT_ROWS_PER_PAIR` tests needs (:func:`counterpoint.significance.permutations_for_family`:
-    999 for 1 pair, 1,999 for 2, 9,999 for 10); never lowered."""
-    if not settings.scale_n_perm:
-        return settings
-    return replace(settings, n_perm=max(settings.n_perm, permutations_for_family(n_pairs * VERDICT_ROWS_PER_PAIR)))
+def verdict_permutations(settings: CompareSettings, n_pairs: int) -> CompareSettings:
+    """``settings`` with ``n_perm`` set by the one rule of every analysis,
+    :func:`counterpoint.significance.family_permutations`, for the verdict's Holm family of ``n_pairs`` ×
+    :data:`VERDICT_ROWS_PER_PAIR` tests (999 for 1 pair, 1,999 for 2, 9,999 for 10 and more)."""
+    return replace(settings, n_perm=family_permutations(settings.n_perm, n_pairs * VERDICT_ROWS_PER_PAIR,
+                                                        settings.scale_n_perm))
 
 
 def permutation_notes(alignment: pd.DataFrame, n_perm: int, label_structure: pd.DataFrame | None = None,
