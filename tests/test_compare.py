@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from counterpoint.analysis.alignment import linear_cka
 from counterpoint.analysis.compare import (P_VALUE_FAMILIES, headline_table, run_compare, verdict_permutations,
-                                           VERDICT_ROWS_PER_PAIR, verdict_table)
+                                           verdict_table)
+from counterpoint.ranges import verdict_rows_per_pair
 from counterpoint.significance import MAX_FAMILY_PERMUTATIONS, bh_adjust, family_permutations, holm_adjust
 from counterpoint.cli import app
 from counterpoint.config import CompareSettings
@@ -193,7 +194,7 @@ def test_the_verdict_follows_the_one_permutation_rule_of_every_analysis_capped_l
     # comparison and the factors: 12 pairs × 5 verdict rows would ask for 11,999, capped at 9,999 as a layer map is.
     settings = CompareSettings("style")
     for n_pairs in (1, 2, 10, 12, 40):
-        m = n_pairs * VERDICT_ROWS_PER_PAIR
+        m = n_pairs * verdict_rows_per_pair()
         assert verdict_permutations(settings, n_pairs).n_perm == family_permutations(settings.n_perm, m)
     assert verdict_permutations(settings, 12).n_perm == MAX_FAMILY_PERMUTATIONS
 
