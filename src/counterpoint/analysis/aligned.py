@@ -37,7 +37,6 @@ import pandas as pd
 from counterpoint.analysis.alignment import debiased_cka, kernel_cka, u_centre
 from counterpoint.analysis.compare import standardise_features
 from counterpoint.analysis.pairwise import each_pair, family_notes, family_table, open_pairs
-from counterpoint.results import TabledResult, json_ready
 from counterpoint.analysis.retrieval import RIDGE_ALPHAS, pair_ranks, ridge_maps, standardise_with, unit_rows
 from counterpoint.analysis.statistics import (Estimate, bootstrap_ci, half_sample_ci, half_samples,
                                               permutation_p_value)
@@ -47,6 +46,7 @@ from counterpoint.config import AlignedSettings
 from counterpoint.errors import CounterpointError
 from counterpoint.matrix import FrameSequences
 from counterpoint.progress import ProgressCallback
+from counterpoint.results import TabledResult, json_ready
 from counterpoint.significance import family_permutations
 from counterpoint.splits import assign_splits, grouped_folds
 from counterpoint.warping import WarpingPath, WarpingPathFile, warping_file_path

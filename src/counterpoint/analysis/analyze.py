@@ -16,13 +16,13 @@ import pandas as pd
 
 from counterpoint.analysis.geometry import centroid_distances, clustering_agreement, within_class_variance
 from counterpoint.analysis.inputs import require_columns, require_embeddings
-from counterpoint.results import json_ready
 from counterpoint.analysis.reduce import MIN_TRACKS, pca_2d, reduce_2d
 from counterpoint.config import REDUCTIONS, AnalysisOptions
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix
 from counterpoint.probe_protocol import ProbeAccuracy, probe_accuracy
 from counterpoint.progress import ProgressCallback
+from counterpoint.results import json_ready
 from counterpoint.store import as_store
 
 if TYPE_CHECKING:

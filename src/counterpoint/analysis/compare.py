@@ -23,7 +23,6 @@ from counterpoint.analysis.label_quality import MIN_TRACKS as MIN_LABELLED_TRACK
 from counterpoint.analysis.label_quality import label_quality
 from counterpoint.analysis.label_structure import (EXACT_CLASS_PERMUTATIONS, INFLUENCE_COLUMNS, leave_one_out,
                                                    pair_label_structure)
-from counterpoint.results import TabledResult, json_ready
 from counterpoint.analysis.pairwise import (PairSkipped, comparable_encoders, each_pair, empty_encoders,
                                             family_table, open_pairs)
 from counterpoint.analysis.neighbours import (NEIGHBOUR_COLUMNS, NEIGHBOURS_K, cross_space_neighbours,
@@ -36,6 +35,7 @@ from counterpoint.errors import CounterpointError
 from counterpoint.matrix import EmbeddingMatrix
 from counterpoint.probe_protocol import plan_protocol
 from counterpoint.ranges import base_name, check_table, check_values, pair_measures, verdict_figures, verdict_rows_per_pair
+from counterpoint.results import TabledResult, json_ready
 from counterpoint.significance import (ALPHA, family_permutations, family_size, undecidable_family_note,
                                        with_adjusted_p_values)
 from counterpoint.splits import assign_splits

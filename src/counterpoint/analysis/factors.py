@@ -46,13 +46,13 @@ import pandas as pd
 from counterpoint.analysis.alignment import cka_estimates, mutual_knn
 from counterpoint.analysis.inputs import require_embeddings
 from counterpoint.analysis.pairwise import family_notes, family_table
-from counterpoint.results import TabledResult, json_ready
 from counterpoint.analysis.retrieval import pair_ranks, retrieval_figures
 from counterpoint.analysis.statistics import Estimate, half_sample_ci, half_samples, permutation_p_value
 from counterpoint.blas import single_threaded_blas
 from counterpoint.config import FactorSettings
 from counterpoint.errors import StoreError
 from counterpoint.matrix import EmbeddingMatrix, require_column
+from counterpoint.results import TabledResult, json_ready
 from counterpoint.significance import family_permutations
 from counterpoint.store import as_store
 

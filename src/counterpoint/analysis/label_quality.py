@@ -17,11 +17,11 @@ from sklearn.metrics import f1_score, silhouette_samples
 from sklearn.neighbors import KNeighborsClassifier
 
 from counterpoint.analysis.statistics import Estimate, bootstrap_ci, subsample_indices
-from counterpoint.ranges import CORRELATION, UNIT, declare_measure
 from counterpoint.blas import single_threaded_blas
 from counterpoint.config import N_BOOT
 from counterpoint.errors import CounterpointError
 from counterpoint.probe_protocol import N_PERM, ProbeAccuracy, ProtocolPlan, probe_accuracy
+from counterpoint.ranges import CORRELATION, UNIT, declare_measure
 
 #: Fewest labelled tracks for which held-out accuracies mean anything.
 MIN_TRACKS = 10

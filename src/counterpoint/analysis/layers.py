@@ -27,9 +27,9 @@ import pandas as pd
 from counterpoint.analysis.alignment import cka_estimates
 from counterpoint.analysis.compare import MIN_PAIRED_TRACKS, standardise_features
 from counterpoint.analysis.pairwise import family_table, open_pairs
-from counterpoint.results import json_ready
 from counterpoint.config import N_BOOT, CompareSettings
 from counterpoint.errors import CounterpointError
+from counterpoint.results import json_ready
 from counterpoint.significance import family_permutations, undecidable_family_note
 
 if TYPE_CHECKING:
