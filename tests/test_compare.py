@@ -10,9 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from counterpoint.analysis.alignment import linear_cka
-from counterpoint.analysis.compare import (P_VALUE_FAMILIES, headline_table, resolve_permutations, run_compare,
+from counterpoint.analysis.compare import (P_VALUE_FAMILIES, headline_table, run_compare, verdict_permutations,
                                            verdict_table)
-from counterpoint.significance import bh_adjust, holm_adjust
+from counterpoint.ranges import verdict_rows_per_pair
+from counterpoint.significance import MAX_FAMILY_PERMUTATIONS, bh_adjust, family_permutations, holm_adjust
 from counterpoint.cli import app
 from counterpoint.config import CompareSettings
 from counterpoint.encoders.base import Embedding
@@ -184,9 +185,19 @@ def test_too_few_permutations_for_a_family_are_noted_and_the_default_scales(resu
                for note in result.notes)
     assert any(note.startswith("alignment table:") for note in result.notes)
     settings = CompareSettings("style")   # 199 at least, raised to the verdict's need
-    assert resolve_permutations(settings, 2).n_perm == 1999 and resolve_permutations(settings, 10).n_perm == 9999
-    assert resolve_permutations(CompareSettings("style", n_perm=20_000), 2).n_perm == 20_000   # never lowered
-    assert resolve_permutations(CompareSettings("style", n_perm=49, scale_n_perm=False), 10).n_perm == 49
+    assert verdict_permutations(settings, 2).n_perm == 1999 and verdict_permutations(settings, 10).n_perm == 9999
+    assert verdict_permutations(CompareSettings("style", n_perm=20_000), 2).n_perm == 20_000   # never lowered
+    assert verdict_permutations(CompareSettings("style", n_perm=49, scale_n_perm=False), 10).n_perm == 49
+
+
+def test_the_verdict_follows_the_one_permutation_rule_of_every_analysis_capped_like_the_layer_maps():
+    # One rule (significance.family_permutations) for the comparison, the layer maps, the time-aligned
+    # comparison and the factors: 12 pairs × 5 verdict rows would ask for 11,999, capped at 9,999 as a layer map is.
+    settings = CompareSettings("style")
+    for n_pairs in (1, 2, 10, 12, 40):
+        m = n_pairs * verdict_rows_per_pair()
+        assert verdict_permutations(settings, n_pairs).n_perm == family_permutations(settings.n_perm, m)
+    assert verdict_permutations(settings, 12).n_perm == MAX_FAMILY_PERMUTATIONS
 
 
 def test_neighbours_list_each_track_in_and_across_spaces(result):

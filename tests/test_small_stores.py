@@ -18,6 +18,7 @@ from counterpoint.errors import StoreError
 from counterpoint.pipeline import analyze_everything
 from counterpoint.report.build import build_report
 from counterpoint.report.compare import comparison_to_json
+from counterpoint.report.sections import ReportPage, Section, register_section, unregister_section
 from counterpoint.store import Store, StoreWriter
 
 FAST_COMPARE = {"k": 3, "n_boot": 5, "n_perm": 5}
@@ -128,19 +129,23 @@ def test_a_single_class_still_gets_its_views_and_a_note(tmp_path):
     assert result.probes.table.error.str.contains("at least two classes, found 'only'").all()
 
 
-def test_a_further_section_writes_its_files_and_follows_the_comparison_on_the_page(tmp_path):
+def test_a_registered_section_writes_its_files_and_follows_the_comparison_on_the_page(tmp_path):
     store = tiny_store(tmp_path, ["a", "b"] * 6)
     analysis = analyze_store(store, AnalysisOptions("style"))
     comparison = run_compare(store, CompareSettings("style", **FAST_COMPARE))
 
-    def layered_section(out: Path, formats) -> str:
-        (out / "layers").mkdir()
-        (out / "layers" / "layers.csv").write_text("a,b\n1,2\n")
-        return f"<h2>Layer maps</h2><p>{','.join(formats)}</p>"
+    def layered_section(result: str, page: ReportPage) -> str:
+        (page.out_dir / "layers").mkdir()
+        (page.out_dir / "layers" / "layers.csv").write_text("a,b\n1,2\n")
+        return f"<h2>Layer maps</h2><p>{result} {','.join(page.formats)}</p>"
 
-    index = build_report(analysis, comparison, out_dir=tmp_path / "report", figure_formats=("png", "svg"),
-                         further=[layered_section])
+    register_section(Section("test_layers", 55, write=layered_section))
+    try:
+        index = build_report(analysis, comparison, out_dir=tmp_path / "report", figure_formats=("png", "svg"),
+                             results={"test_layers": "shown"})
+    finally:
+        unregister_section("test_layers")
     page = index.read_text()
     assert (tmp_path / "report" / "layers" / "layers.csv").is_file()
-    assert "<h2>Layer maps</h2><p>png,svg</p>" in page
+    assert "<h2>Layer maps</h2><p>shown png,svg</p>" in page
     assert page.index("Audio × symbolic in detail") < page.index("Layer maps")

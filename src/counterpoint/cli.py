@@ -839,7 +839,7 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
     store = _selected_store(path, where)
     if all_encoders:
         table = probe_table(store, label, models=model, repeats=seeds, depth=depth or None, group=group,
-                            settings=settings, progress=_note)
+                            settings=settings, progress=lambda what, done, total: _note(f"probe {done + 1}/{total}: {what}"))
         write_probe_table(table, out)
         for (probed_encoder, probed_model), result in table.results.items():
             for note in result.notes:
@@ -1016,10 +1016,8 @@ def factors_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
 
 def _print_verdicts(report) -> None:
     """The verdict sentences and compact tables of a written report (``ReportResult``), on stdout."""
-    if report is not None and report.comparison is not None:
-        from counterpoint.report.verdict import comparison_terminal_text
-
-        _print(comparison_terminal_text(report.comparison))
+    if report is not None and report.summary:
+        _print(report.summary)
 
 
 def _run_pipeline(options) -> Path:

@@ -80,7 +80,7 @@ class CompareSettings:
     ``group`` names the column whose values never straddle a split (None: the store's
     ``group`` column when it has values). ``n_perm`` is the fewest permutations per p-value:
     with ``scale_n_perm`` (the default) the comparison raises it to what the verdict's Holm family
-    needs (:func:`counterpoint.analysis.compare.resolve_permutations`); without, it is used as given.
+    needs (:func:`counterpoint.significance.family_permutations`); without, it is used as given.
     """
 
     label: str

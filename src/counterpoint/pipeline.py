@@ -14,17 +14,16 @@ import codecs
 import json
 import shlex
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
-from counterpoint.config import AnalysisOptions, CompareSettings, RunOptions
-from counterpoint.errors import CounterpointError, DatasetError, StoreError
+from counterpoint.config import AnalysisOptions, RunOptions
+from counterpoint.errors import CounterpointError, DatasetError
 
 if TYPE_CHECKING:
     from counterpoint.data.manifest import Manifest, Problem
-    from counterpoint.report.build import SectionWriter
     from counterpoint.store import Store
 
 
@@ -125,11 +124,21 @@ class ReportResult:
     comparison: Any | None            # CompareResult, when the store holds both modalities
     probes: Any | None                # ProbeTable, when probe models were asked for
     notes: list[str]                  # every note of the page
+    results: dict[str, Any] = field(default_factory=dict)   # every section's result, by name
+
+    @property
+    def summary(self) -> str:
+        """What the terminal prints of the report: every section's summary, in page order."""
+        from counterpoint.report.sections import summaries
+
+        return "\n\n".join(summaries(self.results))
 
 
-def analyze_everything(store_path: "str | Path | Store", options: AnalysisOptions, out_dir: str | Path,
+def analyze_everything(store_path: "str | Path | Store", options: AnalysisOptions, out_dir: str | Path, *,
                        step: Callable[[str], None] | None = None, dataset_notes: Sequence[str] = ()) -> ReportResult:
-    """Per-space analysis, cross-modal comparison and probes of a store, in one report folder.
+    """Every registered section of the report (:mod:`counterpoint.report.sections`: per-space analysis,
+    cross-modal comparison, layer maps, time-aligned comparison, probes, a plugin's) run on a store, in one
+    report folder.
 
     The comparison runs when the store holds an audio and a symbolic encoder with tracks;
     probes when ``options.probe_models`` names any. Every section reads the same labels (cut
@@ -137,10 +146,10 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisOption
     and to ``step`` (one ``note: …`` line each), after ``dataset_notes`` (what the dataset's
     check warned of, see :func:`dataset_notes_of`).
     """
-    from counterpoint.analysis.analyze import analyze_store
-    from counterpoint.analysis.compare import comparable_encoders, run_compare
     from counterpoint.analysis.inputs import require_columns, require_embeddings
+    from counterpoint.data.time_pairing import store_time_pairing
     from counterpoint.report.build import build_report, report_notes
+    from counterpoint.report.sections import SectionInputs, run_sections
     from counterpoint.store import as_store
 
     announce = step or (lambda text: None)
@@ -148,75 +157,17 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisOption
     require_embeddings(store)
     require_columns(store, options.label, options.group)
     matrices = {record.spec: store.pooled(record.spec) for record in store.encoders_with_tracks()}
-    announce("analysing every embedding space")
-    analysis = analyze_store(store, options, matrices, progress=lambda spec: announce(f"  {spec}"))
-    notes, comparison, probes = list(dataset_notes), None, None
-    if options.compare:
-        try:
-            comparable_encoders(store)
-        except StoreError as reason:
-            notes.append(f"no audio × symbolic comparison: {str(reason).removeprefix(f'{store.path}: ')}")
-        else:
-            announce("comparing audio and symbolic spaces (alignment, retrieval, label quality)")
-            settings = CompareSettings(options.label, depth=options.depth, group=options.group, seed=options.seed)
-            comparison = run_compare(store, settings, matrices)
-    further = []
-    if comparison is not None:
-        further += layer_map_sections(store, options, notes, announce)
-        if options.aligned:
-            further += aligned_sections(store, options, notes, announce)
-    if options.probe_models:
-        from counterpoint.probes.run import probe_table
-
-        announce(f"training probes ({', '.join(options.probe_models)}; 5-fold cross-validation × {options.probe_seeds} repeats)")
-        probes = probe_table(store, options.label, models=options.probe_models, repeats=options.probe_seeds,
-                             encoders=list(matrices), depth=options.depth, group=options.group, pooled=matrices,
-                             progress=lambda text: announce(f"  {text}"))
+    inputs = SectionInputs(store, options, matrices, {}, list(dataset_notes), announce,
+                           time_pairing=store_time_pairing(store.path))
+    results = run_sections(inputs)
+    analysis, comparison, probes = results["analysis"], results.get("comparison"), results.get("probes")
     announce("writing the report")
-    index = build_report(analysis, comparison, probes, out_dir, notes, options.figure_formats, further)
-    every_note = report_notes(analysis, comparison, probes, notes)
+    index = build_report(analysis, comparison, probes, out_dir, notes=inputs.notes, figure_formats=options.figure_formats,
+                         results=results)
+    every_note = report_notes(analysis, comparison, probes, inputs.notes)
     for note in every_note:
         announce(f"note: {note}")
-    return ReportResult(index, analysis, comparison, probes, every_note)
-
-
-def layer_map_sections(store: "Store", options: AnalysisOptions, notes: list[str],
-                       announce: Callable[[str], None]) -> list["SectionWriter"]:
-    """The layer maps' report section when the store holds an audio encoder's layers (none otherwise);
-    a map that cannot be made is a note."""
-    from counterpoint.analysis.layers import holds_layers, layer_cka_map
-    from counterpoint.report.layers import layers_section
-
-    if not holds_layers(store):
-        return []
-    announce("layer maps (debiased CKA of every stored audio layer × each symbolic encoder)")
-    try:
-        maps = layer_cka_map(store, options.label, depth=options.depth, seed=options.seed)
-    except CounterpointError as reason:
-        notes.append(f"no layer maps: {str(reason).removeprefix(f'{store.path}: ')}")
-        return []
-    return [layers_section(maps)]
-
-
-def aligned_sections(store: "Store", options: AnalysisOptions, notes: list[str],
-                     announce: Callable[[str], None]) -> list["SectionWriter"]:
-    """The time-aligned comparison's report section (``options.aligned``; tracks paired by ``auto``); its
-    notes are announced and shown in the section; a comparison that cannot run is a note."""
-    from counterpoint.analysis.aligned import run_aligned_compare
-    from counterpoint.config import AlignedSettings
-    from counterpoint.data.time_pairing import store_time_pairing
-    from counterpoint.report.aligned import aligned_section
-
-    announce("comparing audio and score on time-paired segments")
-    try:
-        result = run_aligned_compare(store, AlignedSettings(options.label, depth=options.depth, group=options.group,
-                                                            seed=options.seed), time_pairing=store_time_pairing(store.path))
-    except CounterpointError as reason:
-        notes.append(f"no comparison in time: {str(reason).removeprefix(f'{store.path}: ')}")
-        return []
-    for note in result.notes:
-        announce(f"  {note}")
-    return [aligned_section(result)]
+    return ReportResult(index, analysis, comparison, probes, every_note, results)
 
 
 #: File in the report folder recording what the report was computed from (see :func:`report_stamp`).

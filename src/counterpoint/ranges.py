@@ -1,4 +1,6 @@
-"""The range of every statistic Counterpoint reports, in one table, checked before a table is reported.
+"""The range of every statistic Counterpoint reports, checked before a table is reported, and the one
+declaration of each measure (:func:`declare_measure`: range, name, prose, verdict role), made beside its
+computation and read here, by the comparison and by the report.
 
 A value outside its range is a bug, never a finding: :func:`check_table` and :func:`check_values`
 raise a :class:`StatisticRangeError` naming the measure, the row (encoder pair or encoder) and the
@@ -14,8 +16,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,24 +61,78 @@ class Range:
 UNIT = Range(0.0, 1.0)
 CORRELATION = Range(-1.0, 1.0)
 
-#: Every measure's range, by name without its ``@k`` suffix (``mutual_knn@10`` → ``mutual_knn``).
-MEASURE_RANGES: dict[str, Range] = {
-    "cka": UNIT,                          # ‖XᵀY‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F) of centred features (Cauchy–Schwarz)
-    "cka_debiased": CORRELATION,          # cosine of two U-centred Gram matrices; ≈ 0 for unrelated spaces
-    "rsa_spearman": CORRELATION,          # Spearman correlation
-    "centroid_agreement": CORRELATION,    # Spearman correlation
-    "label_transfer": UNIT,               # share of held-out tracks labelled right across the two spaces
-    "error_agreement": CORRELATION,       # Cohen's kappa of two correct/incorrect indicators
-    "confusion_similarity": CORRELATION,  # Pearson correlation of off-diagonal confusion cells
-    "mutual_knn": UNIT,                   # mean share of shared neighbours
-    "recall": UNIT,                       # share of queries whose partner ranks ≤ k
-    "mrr": Range(0.0, 1.0, low_open=True),  # mean of 1 / rank, rank ≤ n
-    "median_rank": Range(1.0, math.inf, high_is_n=True),
-    "knn_accuracy": UNIT, "probe_accuracy": UNIT, "knn_macro_f1": UNIT, "probe_macro_f1": UNIT,
-    "accuracy": UNIT, "macro_f1": UNIT,
-    "silhouette": CORRELATION,            # (b − a) / max(a, b)
-    "canonical_correlation": UNIT,        # of variate pairs whose covariance is a non-negative singular value
-}
+@dataclass(frozen=True)
+class Measure:
+    """Everything about one reported figure, declared once beside its computation (:func:`declare_measure`).
+
+    ``name``: as in the tables, without its ``@k`` suffix (``mutual_knn``); ``range``: where its values,
+    intervals, chance and null mean must lie; ``title``: as a reader names it (``debiased CKA``); ``prose``:
+    one sentence for the report on what it measures and against which null; ``verdict``: the row key
+    (``measure`` column, method) of its headline figure in the track-by-track verdict, None when it is not
+    one, with ``verdict_rows`` rows per pair (two directions: 2); ``compute``: for a cross-modal figure that
+    the comparison runs on every pair beyond the built-in ones, ``compute(audio, symbolic, settings)`` →
+    an :class:`~counterpoint.analysis.statistics.Estimate` of the paired matrices (rows = same tracks).
+    """
+
+    name: str
+    range: Range
+    title: str = ""
+    prose: str = ""
+    verdict: tuple[str, str] | None = None
+    verdict_rows: int = 1
+    compute: Callable[..., Any] | None = None
+
+    def describe(self) -> str:
+        """``debiased CKA in [-1, 1]``."""
+        return f"{self.title or self.name} in {self.range.describe()}"
+
+
+#: Every declared measure, by name, in the order declared (:func:`declare_measure`).
+MEASURES: dict[str, Measure] = {}
+
+
+def declare_measure(name: str, range: Range, *, title: str = "", prose: str = "",
+                    verdict: tuple[str, str] | None = None, verdict_rows: int = 1,
+                    compute: Callable[..., Any] | None = None) -> Measure:
+    """Declare a reported figure once (see :class:`Measure`), in the module that computes it; returns it.
+
+    Its range check, its name and prose in the report, its place in the verdict and (with ``compute``) its
+    computation on every compared pair all read this declaration. Declaring a name again replaces it.
+    """
+    measure = Measure(name, range, title, prose, verdict, verdict_rows, compute)
+    MEASURES[name] = measure
+    return measure
+
+
+def base_name(measure: str) -> str:
+    """A measure's name without its ``@k`` suffix: ``recall@5`` → ``recall``."""
+    return re.sub(r"@\d+$", "", str(measure))
+
+
+def measure_title(measure: str) -> str:
+    """A measure as a reader names it, ``@k`` kept: ``recall@1`` → ``Recall@1``, ``mutual_knn@10`` →
+    ``mutual-kNN@10``; an undeclared name as it is."""
+    declared = MEASURES.get(base_name(measure))
+    if declared is None or not declared.title:
+        return str(measure)
+    return declared.title + str(measure)[len(base_name(measure)):]
+
+
+def verdict_figures() -> tuple[tuple[str, str], ...]:
+    """The (measure, method) keys of the track-by-track verdict's figures, in the order declared."""
+    return tuple(m.verdict for m in MEASURES.values() if m.verdict is not None)
+
+
+def verdict_rows_per_pair() -> int:
+    """Rows of the track-by-track verdict per compared pair (a figure of both directions counts twice)."""
+    return sum(m.verdict_rows for m in MEASURES.values() if m.verdict is not None)
+
+
+def pair_measures() -> list[Measure]:
+    """The declared cross-modal figures the comparison computes on every pair beyond its built-in ones."""
+    return [m for m in MEASURES.values() if m.compute is not None]
+
+
 #: p-values: a Monte-Carlo one counts the observed arrangement, so it is never 0; adjusted ones are capped at 1.
 P_VALUE = Range(0.0, 1.0, low_open=True)
 P_COLUMNS = ("p_value", "p_holm", "p_bh")
@@ -85,11 +142,11 @@ FIGURE_COLUMNS = ("value", "ci_low", "ci_high", "chance", "null_mean")
 
 def measure_range(measure: str) -> Range:
     """The range of a measure (``recall@5`` → that of ``recall``); a :class:`StatisticRangeError` when none is known."""
-    name = re.sub(r"@\d+$", "", str(measure))
-    if name not in MEASURE_RANGES:
-        raise StatisticRangeError(f"no range is declared for the measure {measure!r} — add it to "
-                                  "counterpoint.ranges.MEASURE_RANGES before reporting it")
-    return MEASURE_RANGES[name]
+    name = base_name(measure)
+    if name not in MEASURES:
+        raise StatisticRangeError(f"no range is declared for the measure {measure!r} — declare it with "
+                                  "counterpoint.ranges.declare_measure beside its computation before reporting it")
+    return MEASURES[name].range
 
 
 def _fail(measure: str, where: str, column: str, value: float, allowed: str) -> StatisticRangeError:

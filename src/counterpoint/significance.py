@@ -11,9 +11,9 @@ layers never import each other, so what they share lives here, below both.
   among the rejected).
 * :func:`permutations_for_family`: how many permutations a Monte-Carlo p-value needs for a family
   of m tests to be decided at α after Holm; :func:`smallest_holm_p` what a given number allows;
-  :func:`family_permutations` the number a table of the further analyses (time-aligned comparison,
-  layer maps, controlled factors) runs with, and :func:`undecidable_family_note` the note when it is
-  too few.
+  :func:`family_permutations` the one rule every analysis (comparison, time-aligned comparison, layer
+  maps, controlled factors) takes its number from, and :func:`undecidable_family_note` the note when it
+  is too few.
 """
 
 from __future__ import annotations

@@ -35,19 +35,19 @@ import numpy as np
 import pandas as pd
 
 from counterpoint.analysis.alignment import debiased_cka, kernel_cka, u_centre
-from counterpoint.analysis.compare import comparable_encoders, standardise_features
-from counterpoint.analysis.inputs import require_columns, require_embeddings
+from counterpoint.analysis.compare import standardise_features
+from counterpoint.analysis.pairwise import each_pair, family_notes, family_table, open_pairs
 from counterpoint.analysis.retrieval import RIDGE_ALPHAS, pair_ranks, ridge_maps, standardise_with, unit_rows
 from counterpoint.analysis.statistics import (Estimate, bootstrap_ci, half_sample_ci, half_samples,
-                                              permutation_p_value, with_adjusted_p_values)
+                                              permutation_p_value)
 from counterpoint.blas import single_threaded_blas
 from counterpoint.config import AlignedSettings
 from counterpoint.errors import CounterpointError
 from counterpoint.matrix import FrameSequences
 from counterpoint.progress import ProgressCallback
-from counterpoint.significance import family_permutations, family_size, undecidable_family_note
+from counterpoint.results import TabledResult, json_ready
+from counterpoint.significance import family_permutations
 from counterpoint.splits import assign_splits, grouped_folds
-from counterpoint.store import as_store
 from counterpoint.warping import TimePairing, TimePairs, WarpingPath, rendering_check
 
 if TYPE_CHECKING:
@@ -332,8 +332,9 @@ class AlignedPair:
 
 
 @dataclass
-class AlignedResult:
-    """What :func:`run_aligned_compare` computed; tables hold both encoders' names on every row."""
+class AlignedResult(TabledResult):
+    """What :func:`run_aligned_compare` computed; tables hold both encoders' names on every row (the analysis
+    protocol, :mod:`counterpoint.results`)."""
 
     pairs: list[AlignedPair]
     segment_retrieval: pd.DataFrame   # RETRIEVAL_COLUMNS + p_holm, p_bh (one family: the whole table)
@@ -347,6 +348,20 @@ class AlignedResult:
     notes: list[str] = field(default_factory=list)
     rendering_check: dict[str, float] | None = None   # DTW vs the identity on rendered rows (see warping)
 
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table, by name (``alignment``: how each track was paired in time)."""
+        return {"segment_retrieval": self.segment_retrieval, "agreement_curves": self.agreement_curves,
+                "mean_curves": self.mean_curves, "aligned_cka": self.aligned_cka, "alignment": self.alignment}
+
+    def as_dict(self) -> dict:
+        """The JSON form (NaN as null), ``aligned.json``: the per-segment curves and the tracks' pairing are
+        left to their CSV files."""
+        return json_ready({"store": self.store, "settings": self.settings, "notes": self.notes,
+                           "warping_file": self.warping_file, "rendering_check": self.rendering_check,
+                           "pairs": self.pairs, "segment_retrieval": self.segment_retrieval,
+                           "aligned_cka": self.aligned_cka, "mean_curves": self.mean_curves})
+
 
 def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSettings, *, time_pairing: TimePairing,
                         progress: ProgressCallback | None = None) -> AlignedResult:
@@ -357,17 +372,15 @@ def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSe
     store and reuses them). A track that cannot be aligned is a note and the others go on; a pair with
     fewer than :data:`MIN_TRACKS` aligned tracks is a note. ``progress`` follows the time pairing.
     """
-    store = as_store(store_or_path)
-    require_embeddings(store)
-    require_columns(store, settings.label, settings.group)
-    audio_specs, symbolic_specs = comparable_encoders(store)
+    paired = open_pairs(store_or_path, settings.label, settings.group)
+    store, audio_specs, symbolic_specs = paired.store, paired.audio, paired.symbolic
     frames = {spec: store.frames(spec).labelled(settings.label, settings.depth) for spec in audio_specs + symbolic_specs}
     named = {spec for spec in frames if store.encoder(spec).feature_names}
     paired_ids = sorted({i for a in audio_specs for s in symbolic_specs
                          for i in frames[a].paired_with(frames[s])[0].ids})
     table = store.tracks().set_index("id", drop=False).loc[paired_ids].reset_index(drop=True)
     alignments: TimePairs = time_pairing(table, store.attrs.get("dataset_root", ""), settings.alignment,
-                                               progress=progress)
+                                         progress=progress)
     notes = list(alignments.notes)
     counts = ", ".join(f"{n} {method}" for method, n in alignments.counts.items())
     notes.append(f"tracks paired in time: {counts or 'none'} (--alignment {settings.alignment})")
@@ -379,37 +392,30 @@ def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSe
     retrieval_perm = family_permutations(settings.n_perm, n_pairs * RETRIEVAL_ROWS_PER_PAIR, settings.scale_n_perm)
     cka_perm = family_permutations(settings.n_perm, n_pairs * CKA_ROWS_PER_PAIR, settings.scale_n_perm)
     pairs, retrieval, curves, means, cka = [], [], [], [], []
+
+    def compare_pair(audio_spec: str, symbolic_spec: str) -> None:
+        names = {"audio": audio_spec, "symbolic": symbolic_spec}
+        segments = pair_segments(frames[audio_spec], frames[symbolic_spec], alignments.paths,
+                                 settings.segment_seconds, settings.label, settings.depth, settings.group)
+        if len(np.unique(segments.track)) < MIN_TRACKS:
+            raise CounterpointError(f"only {len(np.unique(segments.track))} tracks with aligned segments "
+                                    f"(need {MIN_TRACKS})")
+        segments = _standardised(segments, audio_spec in named, symbolic_spec in named)
+        found = segment_retrieval(segments, settings.segment_seconds, settings.n_boot, retrieval_perm, settings.seed)
+        cka_rows = aligned_cka(segments, settings.n_boot, cka_perm, settings.max_segments, settings.seed)
+        retrieval.extend({**names, **row} for row in found.rows)
+        curves.append(found.curves.assign(**names))
+        means.append(mean_curve(found.curves, settings.segment_seconds, settings.n_boot, settings.seed).assign(**names))
+        cka.extend({**names, **row} for row in cka_rows)
+        pairs.append(AlignedPair(audio_spec, symbolic_spec, len(np.unique(segments.track)), len(segments.track),
+                                 len(found.test_tracks)))
+
     with single_threaded_blas():
-        for audio_spec in audio_specs:
-            for symbolic_spec in symbolic_specs:
-                names = {"audio": audio_spec, "symbolic": symbolic_spec}
-                try:
-                    segments = pair_segments(frames[audio_spec], frames[symbolic_spec], alignments.paths,
-                                             settings.segment_seconds, settings.label, settings.depth, settings.group)
-                    if len(np.unique(segments.track)) < MIN_TRACKS:
-                        raise CounterpointError(f"only {len(np.unique(segments.track))} tracks with aligned segments "
-                                                f"(need {MIN_TRACKS})")
-                    segments = _standardised(segments, audio_spec in named, symbolic_spec in named)
-                    found = segment_retrieval(segments, settings.segment_seconds, settings.n_boot, retrieval_perm,
-                                              settings.seed)
-                    cka_rows = aligned_cka(segments, settings.n_boot, cka_perm, settings.max_segments, settings.seed)
-                except CounterpointError as error:
-                    notes.append(f"{audio_spec} × {symbolic_spec}: no time-aligned comparison — {error}")
-                    continue
-                retrieval += [{**names, **row} for row in found.rows]
-                curves.append(found.curves.assign(**names))
-                means.append(mean_curve(found.curves, settings.segment_seconds, settings.n_boot,
-                                        settings.seed).assign(**names))
-                cka += [{**names, **row} for row in cka_rows]
-                pairs.append(AlignedPair(audio_spec, symbolic_spec, len(np.unique(segments.track)),
-                                         len(segments.track), len(found.test_tracks)))
-    retrieval_table = with_adjusted_p_values(pd.DataFrame(retrieval, columns=RETRIEVAL_COLUMNS))
-    cka_table = with_adjusted_p_values(pd.DataFrame(cka, columns=CKA_COLUMNS))
-    for name, table, n_perm in (("segment retrieval table", retrieval_table, retrieval_perm),
-                                ("aligned CKA table", cka_table, cka_perm)):
-        note = undecidable_family_note(name, family_size(table), n_perm, fixed=not settings.scale_n_perm)
-        if note:
-            notes.append(note)
+        each_pair(audio_specs, symbolic_specs, compare_pair, notes, left_out="no time-aligned comparison")
+    retrieval_table = family_table(retrieval, [*RETRIEVAL_COLUMNS, "p_holm", "p_bh"])
+    cka_table = family_table(cka, [*CKA_COLUMNS, "p_holm", "p_bh"])
+    notes += family_notes((("segment retrieval table", retrieval_table, retrieval_perm),
+                           ("aligned CKA table", cka_table, cka_perm)), fixed=not settings.scale_n_perm)
     return AlignedResult(
         pairs,
         retrieval_table,

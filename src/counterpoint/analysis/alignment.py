@@ -43,6 +43,21 @@ from counterpoint.analysis.statistics import (
 from counterpoint.blas import single_threaded_blas
 from counterpoint.config import N_BOOT
 from counterpoint.errors import CounterpointError
+from counterpoint.ranges import CORRELATION, UNIT, declare_measure
+
+# The figures this module computes, declared once (range, name, prose, verdict role; see counterpoint.ranges).
+declare_measure("cka", UNIT, title="linear CKA",   # ‖XᵀY‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F) of centred features (Cauchy–Schwarz)
+                prose="Linear CKA: the similarity of the two spaces' centred track-similarity matrices, biased "
+                      "upwards on few tracks.")
+declare_measure("cka_debiased", CORRELATION, title="debiased CKA", verdict=("cka_debiased", ""),
+                prose="Debiased CKA: the cosine of the two spaces' U-centred track-similarity matrices, about 0 for "
+                      "unrelated spaces; all paired tracks, p from shuffled pairings.")
+declare_measure("rsa_spearman", CORRELATION, title="RSA (Spearman)", verdict=("rsa_spearman", ""),
+                prose="RSA: the Spearman correlation of the two spaces' track-to-track distances; all paired tracks, "
+                      "p from shuffled pairings.")
+declare_measure("mutual_knn", UNIT, title="mutual-kNN", verdict=("mutual_knn", ""),
+                prose="Mutual kNN: the mean share of each track's k nearest neighbours both spaces agree on; all "
+                      "paired tracks, p from shuffled pairings.")
 
 #: Above this many tracks, nearest neighbours come from an approximate pynndescent index.
 EXACT_KNN_MAX_N = 20_000

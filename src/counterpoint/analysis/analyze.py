@@ -6,7 +6,7 @@ arrays; :mod:`counterpoint.report` draws and writes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,8 @@ from counterpoint.config import REDUCTIONS, AnalysisOptions
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix
 from counterpoint.probe_protocol import ProbeAccuracy, probe_accuracy
+from counterpoint.progress import ProgressCallback
+from counterpoint.results import json_ready
 from counterpoint.store import as_store
 
 if TYPE_CHECKING:
@@ -103,7 +105,8 @@ def analyze_space(matrix: EmbeddingMatrix, label: str, depth: int | None = None,
 
 @dataclass
 class AnalysisResult:
-    """Every space of a store analysed for one label, and what was left out (``skipped``, ``notes``)."""
+    """Every space of a store analysed for one label, and what was left out (``skipped``, ``notes``); the
+    analysis protocol (:mod:`counterpoint.results`), its JSON form ``metrics.json``."""
 
     store: Path
     label: str
@@ -113,6 +116,17 @@ class AnalysisResult:
     n_failures: int
     notes: list[str] = field(default_factory=list)
     dataset_root: str = ""          # the folder the store's file names are relative to ("" when unknown)
+    settings: AnalysisOptions | None = None   # what :func:`analyze_store` was given
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``summary`` (one row per space: its flat figures) and ``timing`` (the store's embedding times)."""
+        summary = pd.DataFrame([{"encoder": s.spec, "modality": s.modality, **s.metrics} for s in self.spaces])
+        return {"summary": summary, "timing": self.timing}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form (NaN as null): :meth:`metrics`."""
+        return json_ready(self.metrics())
 
     def metrics(self, notes: list[str] | None = None) -> dict[str, Any]:
         """The JSON-ready numbers of ``metrics.json``; ``notes`` replaces :attr:`notes` (a report's notes
@@ -131,22 +145,24 @@ class AnalysisResult:
         }
 
 
-def analyze_store(store_or_path: "Store | str | Path", options: AnalysisOptions, matrices: Mapping[str, EmbeddingMatrix] | None = None,
-                  progress: Callable[[str], None] | None = None) -> AnalysisResult:
+def analyze_store(store_or_path: "Store | str | Path", options: AnalysisOptions,
+                  *, matrices: Mapping[str, EmbeddingMatrix] | None = None,
+                  progress: ProgressCallback | None = None) -> AnalysisResult:
     """Analyse every encoder of ``store`` for ``options.label`` (cut to ``options.depth``).
 
     ``matrices`` are pooled matrices already read, by spec (the others are read here). An
     encoder without labelled tracks is skipped and a figure a space is too small for is left
-    out; both are said in ``AnalysisResult.notes``.
+    out; both are said in ``AnalysisResult.notes``. ``progress(spec, i, n)`` is called before the i-th
+    (from 0) of the n encoders.
     """
     store = as_store(store_or_path)
     require_embeddings(store)
     require_columns(store, options.label, options.group)
     spaces, skipped, space_notes = [], {}, []
-    for record in store.encoders:
+    for done, record in enumerate(store.encoders):
         spec = record.spec
         if progress:
-            progress(spec)
+            progress(spec, done, len(store.encoders))
         if record.n_tracks == 0:
             skipped[spec] = "no embedded tracks"
             continue
@@ -166,4 +182,4 @@ def analyze_store(store_or_path: "Store | str | Path", options: AnalysisOptions,
         notes.append(f"{n_failures} track/encoder failures are recorded in the store "
                      f"(`counterpoint store info {store.path}` lists them).")
     return AnalysisResult(store.path, options.label, spaces, store.timing(), skipped, n_failures, notes,
-                          str(store.attrs.get("dataset_root", "") or ""))
+                          str(store.attrs.get("dataset_root", "") or ""), settings=options)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,27 +17,28 @@ import numpy as np
 import pandas as pd
 
 from counterpoint.analysis.alignment import align_spaces, debiased_cka, debiased_cka_without_each
-from counterpoint.analysis.inputs import require_columns, require_embeddings
 from counterpoint.analysis.label_knowledge import COLUMNS as KNOWLEDGE_COLUMNS
 from counterpoint.analysis.label_knowledge import label_knowledge
 from counterpoint.analysis.label_quality import MIN_TRACKS as MIN_LABELLED_TRACKS
 from counterpoint.analysis.label_quality import label_quality
 from counterpoint.analysis.label_structure import (EXACT_CLASS_PERMUTATIONS, INFLUENCE_COLUMNS, leave_one_out,
                                                    pair_label_structure)
+from counterpoint.analysis.pairwise import (PairSkipped, comparable_encoders, each_pair, empty_encoders,
+                                            family_table, open_pairs)
 from counterpoint.analysis.neighbours import (NEIGHBOUR_COLUMNS, NEIGHBOURS_K, cross_space_neighbours,
                                               space_neighbours)
 from counterpoint.analysis.retrieval import RetrievalOutcome, cross_modal_retrieval, retrieval_figures, share_space
 from counterpoint.analysis.statistics import Estimate, subsample_indices
 from counterpoint.blas import single_threaded_blas
 from counterpoint.config import CompareSettings
-from counterpoint.errors import CounterpointError, StoreError
+from counterpoint.errors import CounterpointError
 from counterpoint.matrix import EmbeddingMatrix
 from counterpoint.probe_protocol import plan_protocol
-from counterpoint.ranges import check_table, check_values
-from counterpoint.significance import (ALPHA, family_size, permutations_for_family, undecidable_family_note,
+from counterpoint.ranges import base_name, check_table, check_values, pair_measures, verdict_figures, verdict_rows_per_pair
+from counterpoint.results import TabledResult, json_ready
+from counterpoint.significance import (ALPHA, family_permutations, family_size, undecidable_family_note,
                                        with_adjusted_p_values)
 from counterpoint.splits import assign_splits
-from counterpoint.store import as_store
 
 if TYPE_CHECKING:
     from counterpoint.store import Store
@@ -50,10 +51,6 @@ ALIGNMENT_COLUMNS = ["audio", "symbolic", "family", "measure", "method", "direct
 LABEL_COLUMNS = ["encoder", "modality", "measure", "value", "ci_low", "ci_high", "chance", "p_value", "p_holm", "p_bh",
                  "n", "n_resample"]
 
-#: The figures of the verdict table, in its column order: (measure, method), method "" for alignment.
-VERDICT_FIGURES = (("cka_debiased", ""), ("rsa_spearman", ""), ("mutual_knn", ""), ("recall@1", "ridge"))
-#: Rows of the verdict table per pair: the figures above, Recall@1 in both directions.
-VERDICT_ROWS_PER_PAIR = len(VERDICT_FIGURES) + 1
 
 #: Which tests each table's Holm and Benjamini–Hochberg adjustment (``p_holm``, ``p_bh``) runs over.
 P_VALUE_FAMILIES = {
@@ -87,8 +84,8 @@ class PairComparison:
 
 
 @dataclass
-class CompareResult:
-    """What :func:`run_compare` computed."""
+class CompareResult(TabledResult):
+    """What :func:`run_compare` computed (the analysis protocol, :mod:`counterpoint.results`)."""
 
     alignment: pd.DataFrame          # long table, one row per pair × figure (ALIGNMENT_COLUMNS)
     label_quality: pd.DataFrame      # one row per encoder × figure (LABEL_COLUMNS)
@@ -107,21 +104,52 @@ class CompareResult:
     #: Verdict (a), one row per encoder: its probe accuracy of the label under the one protocol.
     knowledge: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=KNOWLEDGE_COLUMNS))
 
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table, by the name of its file (``verdict`` is derived, see :func:`verdict_table`)."""
+        return {"alignment": self.alignment, "label_quality": self.label_quality, "neighbours": self.neighbours,
+                "label_structure": self.label_structure, "influence": self.influence,
+                "label_knowledge": self.knowledge}
+
+    def as_dict(self) -> dict:
+        """Everything of the comparison as JSON data (NaN as null): ``compare.json`` but the plots' file names."""
+        return json_ready({
+            "store": self.store,
+            "settings": {**asdict(self.settings), "group": self.group},
+            "notes": self.notes,
+            "p_value_families": P_VALUE_FAMILIES,
+            "pairs": [{
+                "audio": pair.audio, "symbolic": pair.symbolic, "n_pairs": pair.n_pairs,
+                "n_test": int(len(pair.test_labels)),
+                "dims": {"audio": pair.dims[0], "symbolic": pair.dims[1]},
+                "retrieval_settings": [{"method": run.method, "direction": run.direction, **run.settings}
+                                       for run in pair.retrieval.runs],
+                "cca_correlations": [float(c) for c in pair.retrieval.cca_correlations],
+                "test_ranks": {f"{run.method} {run.direction}": [float(r) for r in run.ranks]
+                               for run in pair.retrieval.runs},
+            } for pair in self.pairs],
+            "alignment": self.alignment,
+            "label_quality": self.label_quality,
+            "label_knowledge": self.knowledge,
+            "label_structure": self.label_structure,
+            "influence": self.influence,
+        })
+
 
 def _row(estimate: Estimate, **keys: object) -> dict:
     return {**keys, **estimate.as_dict()}
 
 
 def compare_spaces(audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray, groups: np.ndarray | None,
-                   given_split: np.ndarray | None, settings: CompareSettings, shared_space: bool = False,
+                   given_split: np.ndarray | None, settings: CompareSettings, *, shared_space: bool = False,
                    names: tuple[str, str] = ("audio", "symbolic")) -> PairComparison:
     """Alignment and retrieval figures of one pair of paired matrices (rows = same tracks).
 
     BLAS runs single-threaded throughout (see :func:`single_threaded_blas`): the work is many
     medium-sized products and decompositions, where threads cost more than they give.
-    ``settings.n_perm`` is raised to what one pair's verdict needs (:func:`resolve_permutations`).
+    ``settings.n_perm`` is raised to what one pair's verdict needs (:func:`verdict_permutations`).
     """
-    settings = resolve_permutations(settings, 1)
+    settings = verdict_permutations(settings, 1)
     with single_threaded_blas():
         return _compare_spaces(audio, symbolic, labels, groups, given_split, settings, shared_space, names)
 
@@ -132,6 +160,8 @@ def _compare_spaces(audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray,
     rows = []
     figures = align_spaces(audio, symbolic, k=min(settings.k, len(audio) - 1), n_boot=settings.n_boot,
                            n_perm=settings.n_perm, max_n_pairwise=settings.max_n_pairwise, seed=settings.seed)
+    for measure in pair_measures():   # declared beside their computation (counterpoint.ranges.declare_measure)
+        figures[measure.name] = measure.compute(audio, symbolic, settings)
     for measure, estimate in figures.items():
         rows.append(_row(estimate, family="alignment", measure=measure, method="", direction=""))
     split = assign_splits(labels, groups, given=given_split, seed=settings.seed)
@@ -196,7 +226,7 @@ def pair_label_figures(pair: PairComparison, audio: np.ndarray, symbolic: np.nda
     pair.influence = [{**row, "audio": pair.audio, "symbolic": pair.symbolic} for row in influence + structure.influence]
 
 
-def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
+def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings, *,
                 matrices: Mapping[str, EmbeddingMatrix] | None = None) -> CompareResult:
     """Compare all audio × all symbolic encoders of a store on their paired tracks.
 
@@ -204,18 +234,16 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
     agreement, stratified splits); ``settings.group`` a column whose values never straddle a
     split (default: the store's ``group`` column when it has values). Tracks without a label
     are left out. ``matrices`` are pooled matrices already read, by spec. ``settings.n_perm`` is
-    raised for every audio × symbolic pair (:func:`resolve_permutations`; ``result.settings`` holds
+    raised for every audio × symbolic pair (:func:`verdict_permutations`; ``result.settings`` holds
     the number used).
 
     Both tables get ``p_holm`` and ``p_bh``, each table one family (:data:`P_VALUE_FAMILIES`), and
     every figure is checked against its range (:mod:`counterpoint.ranges`) before it is returned.
     """
-    store = as_store(store_or_path)
-    require_embeddings(store)
-    require_columns(store, settings.label, settings.group)
+    paired = open_pairs(store_or_path, settings.label, settings.group)
+    store, audio_specs, symbolic_specs = paired.store, paired.audio, paired.symbolic
     notes = [f"{spec}: no embedded tracks — left out" for spec in empty_encoders(store)]
-    audio_specs, symbolic_specs = comparable_encoders(store)
-    settings = resolve_permutations(settings, len(audio_specs) * len(symbolic_specs))
+    settings = verdict_permutations(settings, len(audio_specs) * len(symbolic_specs))
 
     spaces: dict[str, EmbeddingMatrix] = {}
     group = settings.group
@@ -259,46 +287,36 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings,
         for measure, estimate in figures.items():
             quality_rows.append(_row(estimate, encoder=spec, modality=space.modality, measure=measure))
 
-    pairs = []
     neighbour_tables = [space_neighbours(space.X, space.ids, NEIGHBOURS_K, view=spec)
                         for spec, space in spaces.items() if len(space) > 1]
-    skipped: dict[tuple[str, str], str] = {}
     too_few: dict[tuple[str, str], int] = {}
 
-    def skip(pair: tuple[str, str], reason: str) -> None:
-        skipped[pair] = reason
-        notes.append(f"{pair[0]} × {pair[1]}: {reason}")
+    def compare_pair(audio_spec: str, symbolic_spec: str) -> PairComparison:
+        audio, symbolic = spaces[audio_spec].paired_with(spaces[symbolic_spec])
+        if len(audio) < MIN_PAIRED_TRACKS:
+            too_few[(audio_spec, symbolic_spec)] = len(audio)
+            raise PairSkipped(f"only {len(audio)} paired tracks — skipped (need {MIN_PAIRED_TRACKS})")
+        # A CounterpointError here (e.g. too few groups for a held-out part) skips the pair.
+        pair = compare_spaces(audio.X, symbolic.X, audio.labels(settings.label, settings.depth),
+                              groups_of(audio), audio.given_split(), settings,
+                              shared_space=share_space(store.encoder(audio_spec).shared_space,
+                                                              store.encoder(symbolic_spec).shared_space),
+                              names=(audio_spec, symbolic_spec))
+        pair.ids = audio.ids
+        try:
+            pair_label_figures(pair, audio.X, symbolic.X, audio.labels(settings.label, settings.depth),
+                               groups_of(audio), audio.given_split(), settings)
+        except CounterpointError as error:  # e.g. a fold with one class: the track-level figures still stand
+            notes.append(f"{audio_spec} × {symbolic_spec}: no label-structure figures — {error}")
+        notes.extend(pair.notes)
+        neighbour_tables.extend(pair_neighbours(pair, audio.X, symbolic.X, NEIGHBOURS_K))
+        return pair
 
-    for audio_spec in audio_specs:
-        for symbolic_spec in symbolic_specs:
-            audio, symbolic = spaces[audio_spec].paired_with(spaces[symbolic_spec])
-            if len(audio) < MIN_PAIRED_TRACKS:
-                too_few[(audio_spec, symbolic_spec)] = len(audio)
-                skip((audio_spec, symbolic_spec), f"only {len(audio)} paired tracks — skipped "
-                                                  f"(need {MIN_PAIRED_TRACKS})")
-                continue
-            try:
-                pair = compare_spaces(audio.X, symbolic.X, audio.labels(settings.label, settings.depth),
-                                      groups_of(audio), audio.given_split(), settings,
-                                      share_space(store.encoder(audio_spec).shared_space, store.encoder(symbolic_spec).shared_space), names=(audio_spec, symbolic_spec))
-            except CounterpointError as error:  # e.g. too few groups for a held-out part
-                skip((audio_spec, symbolic_spec), f"skipped — {error}")
-                continue
-            pair.ids = audio.ids
-            try:
-                pair_label_figures(pair, audio.X, symbolic.X, audio.labels(settings.label, settings.depth),
-                                   groups_of(audio), audio.given_split(), settings)
-            except CounterpointError as error:  # e.g. a fold with one class: the track-level figures still stand
-                notes.append(f"{audio_spec} × {symbolic_spec}: no label-structure figures — {error}")
-            notes.extend(pair.notes)
-            pairs.append(pair)
-            neighbour_tables += pair_neighbours(pair, audio.X, symbolic.X, NEIGHBOURS_K)
-
-    alignment = with_adjusted_p_values(pd.DataFrame([row for pair in pairs for row in pair.rows])
-                                       .reindex(columns=ALIGNMENT_COLUMNS))
-    quality = with_adjusted_p_values(pd.DataFrame(quality_rows).reindex(columns=LABEL_COLUMNS))
-    structure = with_adjusted_p_values(pd.DataFrame([row for pair in pairs for row in pair.label_structure])
-                                       .reindex(columns=ALIGNMENT_COLUMNS))
+    compared = each_pair(audio_specs, symbolic_specs, compare_pair, notes)
+    pairs, skipped = list(compared.done.values()), compared.skipped
+    alignment = family_table([row for pair in pairs for row in pair.rows], ALIGNMENT_COLUMNS)
+    quality = family_table(quality_rows, LABEL_COLUMNS)
+    structure = family_table([row for pair in pairs for row in pair.label_structure], ALIGNMENT_COLUMNS)
     influence = pd.DataFrame([row for pair in pairs for row in pair.influence]).reindex(columns=INFLUENCE_COLUMNS)
     check_table(alignment, keys=("audio", "symbolic"))
     check_table(structure, keys=("audio", "symbolic"))
@@ -346,13 +364,12 @@ def exact_centroid_notes(structure: pd.DataFrame, alpha: float = ALPHA) -> list[
     return notes
 
 
-def resolve_permutations(settings: CompareSettings, n_pairs: int) -> CompareSettings:
-    """``settings`` with ``n_perm`` raised, when ``settings.scale_n_perm``, to what the verdict's Holm family
-    of ``n_pairs`` × :data:`VERDICT_ROWS_PER_PAIR` tests needs (:func:`counterpoint.significance.permutations_for_family`:
-    999 for 1 pair, 1,999 for 2, 9,999 for 10); never lowered."""
-    if not settings.scale_n_perm:
-        return settings
-    return replace(settings, n_perm=max(settings.n_perm, permutations_for_family(n_pairs * VERDICT_ROWS_PER_PAIR)))
+def verdict_permutations(settings: CompareSettings, n_pairs: int) -> CompareSettings:
+    """``settings`` with ``n_perm`` set by the one rule of every analysis,
+    :func:`counterpoint.significance.family_permutations`, for the verdict's Holm family of ``n_pairs`` ×
+    :func:`~counterpoint.ranges.verdict_rows_per_pair` tests (999 for 1 pair, 1,999 for 2, 9,999 for 10 and more)."""
+    return replace(settings, n_perm=family_permutations(settings.n_perm, n_pairs * verdict_rows_per_pair(),
+                                                        settings.scale_n_perm))
 
 
 def permutation_notes(alignment: pd.DataFrame, n_perm: int, label_structure: pd.DataFrame | None = None,
@@ -376,10 +393,11 @@ def _verdict_rows(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return frame
     wanted = np.zeros(len(frame), dtype=bool)
-    measures = frame.measure.str.replace(r"@\d+$", "", regex=True).where(~frame.measure.str.startswith("recall"),
-                                                                          frame.measure)
-    for measure, method in VERDICT_FIGURES:
-        wanted |= (measures == measure).to_numpy() & (frame.method.fillna("") == method).to_numpy()
+    bases = frame.measure.map(base_name)
+    methods = frame.method.fillna("")
+    for key, method in verdict_figures():   # a key with "@k" is that k only, one without every k
+        named = frame.measure == key if "@" in key else bases == key
+        wanted |= (named & (methods == method)).to_numpy()
     return frame[wanted].reset_index(drop=True)
 
 
@@ -395,26 +413,6 @@ def verdict_table(result: CompareResult) -> pd.DataFrame:
     table = with_adjusted_p_values(_verdict_rows(result.alignment).drop(columns=["p_holm", "p_bh"], errors="ignore"))
     return check_table(table, keys=("audio", "symbolic"))
 
-
-
-def empty_encoders(store: "Store") -> list[str]:
-    """Specs of the encoders that hold no track (e.g. an audio encoder on MIDI-only rows)."""
-    return [r.spec for r in store.encoders if r.n_tracks == 0]
-
-
-def comparable_encoders(store: "Store") -> tuple[list[str], list[str]]:
-    """The audio and the symbolic encoder specs holding tracks; a :class:`StoreError` when one kind has none."""
-    audio = [r.spec for r in store.encoders if r.modality == "audio" and r.n_tracks]
-    symbolic = [r.spec for r in store.encoders if r.modality == "symbolic" and r.n_tracks]
-    if not audio or not symbolic:
-        empty = empty_encoders(store)
-        held = f" ({', '.join(empty)}: no tracks)" if empty else ""
-        raise StoreError(f"{store.path}: comparing needs an audio and a symbolic encoder with embedded tracks (audio: "
-                         f"{', '.join(audio) or 'none'}; symbolic: {', '.join(symbolic) or 'none'}){held} — "
-                         "embed paired audio and MIDI with both kinds, e.g. "
-                         "`counterpoint embed ROOT --encoders audio-stats,symbolic-stats`; "
-                         "`counterpoint store info FILE --failures` says why tracks failed")
-    return audio, symbolic
 
 
 def standardise_features(X: np.ndarray) -> np.ndarray:

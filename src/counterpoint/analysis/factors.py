@@ -45,14 +45,15 @@ import pandas as pd
 
 from counterpoint.analysis.alignment import cka_estimates, mutual_knn
 from counterpoint.analysis.inputs import require_embeddings
+from counterpoint.analysis.pairwise import family_notes, family_table
 from counterpoint.analysis.retrieval import pair_ranks, retrieval_figures
-from counterpoint.analysis.statistics import (Estimate, half_sample_ci, half_samples, permutation_p_value,
-                                              with_adjusted_p_values)
+from counterpoint.analysis.statistics import Estimate, half_sample_ci, half_samples, permutation_p_value
 from counterpoint.blas import single_threaded_blas
 from counterpoint.config import FactorSettings
 from counterpoint.errors import StoreError
 from counterpoint.matrix import EmbeddingMatrix, require_column
-from counterpoint.significance import family_permutations, undecidable_family_note
+from counterpoint.results import TabledResult, json_ready
+from counterpoint.significance import family_permutations
 from counterpoint.store import as_store
 
 if TYPE_CHECKING:
@@ -273,7 +274,7 @@ def transcription_pairs(matrix: EmbeddingMatrix, settings: FactorSettings) -> li
 
 
 @dataclass
-class FactorsResult:
+class FactorsResult(TabledResult):
     """What :func:`run_factors` computed: three tables (columns :data:`VARIANCE_COLUMNS`,
     :data:`RENDERING_COLUMNS`, :data:`TRANSCRIPTION_COLUMNS`), each with ``p_holm`` and ``p_bh``
     over its own rows; the layouts behind them (``layouts``: audio encoder → pieces and renderings;
@@ -291,12 +292,23 @@ class FactorsResult:
     notes: list[str] = field(default_factory=list)
     n_perm: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"variance": self.variance, "renderings": self.renderings, "transcription": self.transcription}
+
+    def as_dict(self) -> dict:
+        """The JSON form (NaN as null), ``factors.json``: the settings, the layouts behind the numbers, the
+        permutations per table, the notes and the three tables."""
+        return json_ready({"store": self.store, "settings": self.settings, "n_perm": self.n_perm,
+                           "notes": self.notes, "layouts": self.layouts, "transcriptions": self.transcriptions,
+                           **self.tables})
+
 
 def _estimate_row(estimate: Estimate, **keys: object) -> dict:
     return {**keys, **estimate.as_dict()}
 
 
-def run_factors(store_or_path: "Store | str | Path", settings: FactorSettings = FactorSettings(),
+def run_factors(store_or_path: "Store | str | Path", settings: FactorSettings = FactorSettings(), *,
                 matrices: dict[str, EmbeddingMatrix] | None = None) -> FactorsResult:
     """The three analyses of the module docstring on every audio and every symbolic encoder of a store.
 
@@ -368,17 +380,10 @@ def run_factors(store_or_path: "Store | str | Path", settings: FactorSettings = 
                                                                  settings.seed).items():
                     transcription_rows.append(_estimate_row(estimate, encoder=spec, transcription=pairs.transcription,
                                                             measure=measure))
-    for name, m in tests.items():
-        note = undecidable_family_note(f"{name} table", m, n_perm[name], fixed=not settings.scale_n_perm)
-        if note:
-            notes.append(note)
-
-    def table(rows: list[dict], columns: list[str]) -> pd.DataFrame:
-        frame = pd.DataFrame(rows).reindex(columns=[c for c in columns if c not in ("p_holm", "p_bh")])
-        return with_adjusted_p_values(frame).reindex(columns=columns)
-
-    return FactorsResult(table(variance_rows, VARIANCE_COLUMNS), table(rendering_rows, RENDERING_COLUMNS),
-                         table(transcription_rows, TRANSCRIPTION_COLUMNS), settings, store.path,
+    notes += family_notes(((f"{name} table", m, n_perm[name]) for name, m in tests.items()),
+                          fixed=not settings.scale_n_perm)
+    return FactorsResult(family_table(variance_rows, VARIANCE_COLUMNS), family_table(rendering_rows, RENDERING_COLUMNS),
+                         family_table(transcription_rows, TRANSCRIPTION_COLUMNS), settings, store.path,
                          {spec: {"pieces": layout.pieces, "renderings": layout.renderings}
                           for spec, layout in layouts.items()},
                          {spec: {pairs.transcription: pairs.pieces for pairs in found}

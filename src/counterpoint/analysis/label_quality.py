@@ -21,11 +21,21 @@ from counterpoint.blas import single_threaded_blas
 from counterpoint.config import N_BOOT
 from counterpoint.errors import CounterpointError
 from counterpoint.probe_protocol import N_PERM, ProbeAccuracy, ProtocolPlan, probe_accuracy
+from counterpoint.ranges import CORRELATION, UNIT, declare_measure
 
 #: Fewest labelled tracks for which held-out accuracies mean anything.
 MIN_TRACKS = 10
 #: Tracks in the silhouette subsample (its cost grows with the square of the count).
 SILHOUETTE_MAX_N = 5000
+
+# The figures this module computes, declared once (range, name, prose; see counterpoint.ranges).
+for _classifier, _title in (("probe", "logistic-regression probe"), ("knn", "k-NN (cosine)")):
+    declare_measure(f"{_classifier}_accuracy", UNIT, title=f"{_title} accuracy",
+                    prose=f"The {_title}'s accuracy on the held-out tracks of the one probe protocol.")
+    declare_measure(f"{_classifier}_macro_f1", UNIT, title=f"{_title} macro-F1",
+                    prose=f"The {_title}'s macro-F1 on the same held-out tracks.")
+declare_measure("silhouette", CORRELATION, title="silhouette",   # (b − a) / max(a, b)
+                prose="Silhouette of the true labels (cosine): how much closer tracks are to their own class.")
 
 
 def knn_fit_predict(X: np.ndarray, labels: np.ndarray, k: int):

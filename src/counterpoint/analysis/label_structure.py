@@ -42,6 +42,7 @@ from counterpoint.analysis.statistics import (Estimate, bootstrap_indices, perce
 from counterpoint.blas import single_threaded_blas
 from counterpoint.config import N_BOOT
 from counterpoint.errors import CounterpointError
+from counterpoint.ranges import CORRELATION, UNIT, declare_measure
 from counterpoint.splits import majority_share
 
 #: Up to this many classes the centroid test runs over every relabelling (6! = 720).
@@ -50,6 +51,20 @@ EXACT_CLASS_PERMUTATIONS = 6
 DEFAULT_TRANSFER_ALPHA = 100.0
 #: How many tracks :func:`leave_one_out` lists per figure.
 INFLUENTIAL_TRACKS = 3
+
+# The figures this module computes, declared once (range, name, prose; see counterpoint.ranges).
+declare_measure("centroid_agreement", CORRELATION, title="centroid agreement",
+                prose="Centroid agreement: the Spearman correlation of the class-centroid distances (null: class "
+                      "names permuted).")
+declare_measure("label_transfer", UNIT, title="label transfer",
+                prose="Label transfer A→B: A's held-out tracks, carried into B's space by a ridge map fitted on the "
+                      "training folds, labelled by B's classifier (null: the map fitted on re-paired tracks).")
+declare_measure("error_agreement", CORRELATION, title="error agreement (κ)",
+                prose="Error agreement: Cohen's κ of the two probes' per-track correctness (null: one side's tracks "
+                      "permuted).")
+declare_measure("confusion_similarity", CORRELATION, title="confusion similarity",
+                prose="Confusion similarity: the Pearson correlation of the two probes' off-diagonal confusions "
+                      "(null: one side's tracks permuted).")
 
 
 def _upper(matrix: np.ndarray) -> np.ndarray:

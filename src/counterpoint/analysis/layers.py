@@ -26,12 +26,11 @@ import pandas as pd
 
 from counterpoint.analysis.alignment import cka_estimates
 from counterpoint.analysis.compare import MIN_PAIRED_TRACKS, standardise_features
-from counterpoint.analysis.inputs import require_columns, require_embeddings
-from counterpoint.analysis.statistics import with_adjusted_p_values
+from counterpoint.analysis.pairwise import family_table, open_pairs
 from counterpoint.config import N_BOOT, CompareSettings
 from counterpoint.errors import CounterpointError
+from counterpoint.results import json_ready
 from counterpoint.significance import family_permutations, undecidable_family_note
-from counterpoint.store import as_store
 
 if TYPE_CHECKING:
     from counterpoint.store import EncoderRecord, Store
@@ -56,6 +55,24 @@ class LayerMap:
     n_boot: int
     n_perm: int
     fixed_n_perm: bool = False   # n_perm taken as given rather than raised to the map's family
+
+    @property
+    def settings(self) -> dict[str, int | bool]:
+        """The resampling the map's cells used."""
+        return {"n_boot": self.n_boot, "n_perm": self.n_perm, "fixed_n_perm": self.fixed_n_perm}
+
+    @property
+    def notes(self) -> list[str]:
+        return [self.note] if self.note else []
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"layer_cka": self.table}
+
+    def as_dict(self) -> dict:
+        """The JSON form of one map (NaN as null), as ``layer_cka.json`` lists it."""
+        return json_ready({"audio": self.audio, "symbolic": self.symbolic, "n_boot": self.n_boot,
+                           "n_perm": self.n_perm, "cells": self.table})
 
     @property
     def note(self) -> str | None:
@@ -102,7 +119,7 @@ def holds_layers(store: "Store") -> bool:
     return any(len(layers) > 1 for layers in layer_groups(store, "audio").values())
 
 
-def layer_cka_map(store_or_path: "Store | str | Path", label: str, audio: str | None = None, symbolic: str | None = None,
+def layer_cka_map(store_or_path: "Store | str | Path", label: str, *, audio: str | None = None, symbolic: str | None = None,
                   depth: int | None = None, n_boot: int = N_BOOT, n_perm: int = CompareSettings.n_perm,
                   seed: int = 0, scale_n_perm: bool = True) -> list[LayerMap]:
     """One :class:`LayerMap` per audio encoder with several stored layers × symbolic encoder.
@@ -113,9 +130,7 @@ def layer_cka_map(store_or_path: "Store | str | Path", label: str, audio: str | 
     the fewest permutations per cell, raised to what the map's Holm family needs when
     ``scale_n_perm``. A store without layered audio entries is a CounterpointError saying how to embed them.
     """
-    store = as_store(store_or_path)
-    require_embeddings(store)
-    require_columns(store, label, None)
+    store = open_pairs(store_or_path, label, comparable=False).store   # its own errors say what a map needs
     audio_groups = {base: layers for base, layers in layer_groups(store, "audio").items() if len(layers) > 1}
     if not audio_groups:  # holds_layers(store) is False
         raise CounterpointError(f"{store.path}: holds no audio encoder with several layers — embed them first, e.g. "
@@ -160,5 +175,4 @@ def _one_map(store: "Store", audio_layers: list["EncoderRecord"], symbolic_layer
             rows.append({"audio": audio_base, "symbolic": symbolic_base, "audio_layer": _layer_name(a),
                          "symbolic_layer": _layer_name(s), "audio_index": a.layer_index, "symbolic_index": s.layer_index,
                          "audio_spec": a.spec, "symbolic_spec": s.spec, **estimate.as_dict()})
-    table = with_adjusted_p_values(pd.DataFrame(rows))
-    return LayerMap(audio_base, symbolic_base, table[LAYER_COLUMNS], n_boot, n_perm, fixed_n_perm)
+    return LayerMap(audio_base, symbolic_base, family_table(rows, LAYER_COLUMNS), n_boot, n_perm, fixed_n_perm)

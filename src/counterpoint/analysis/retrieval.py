@@ -34,6 +34,7 @@ from counterpoint.analysis.statistics import (
 from counterpoint.blas import single_threaded_blas
 from counterpoint.config import N_BOOT
 from counterpoint.errors import CounterpointError
+from counterpoint.ranges import UNIT, Range, declare_measure
 from counterpoint.splits import grouped_folds
 
 RIDGE_ALPHAS = (0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
@@ -42,6 +43,17 @@ CCA_COMPONENTS = (8, 32, 128)
 RECALL_KS = (1, 5, 10)
 #: Held-out rows per inner fold when choosing hyper-parameters.
 INNER_VALIDATION_MAX_N = 1000
+
+# The figures this module computes, declared once (range, name, prose, verdict role; see counterpoint.ranges).
+declare_measure("recall", UNIT, title="Recall", verdict=("recall@1", "ridge"), verdict_rows=2,
+                prose="Recall@1: the share of held-out tracks whose partner comes first when the ridge map fitted on "
+                      "the training tracks ranks the held-out tracks, both directions.")
+declare_measure("mrr", Range(0.0, 1.0, low_open=True), title="MRR",   # mean of 1 / rank, rank ≤ n
+                prose="MRR: the mean of 1 / the true partner's rank among the held-out tracks.")
+declare_measure("median_rank", Range(1.0, float("inf"), high_is_n=True), title="median rank",
+                prose="Median rank: the true partner's median rank among the held-out tracks (1 is best).")
+declare_measure("canonical_correlation", UNIT, title="canonical correlation",  # of non-negative singular values
+                prose="Canonical correlation: the correlation of a pair of canonical variates of the CCA.")
 
 
 def share_space(space_a: str | None, space_b: str | None) -> bool:

@@ -20,7 +20,7 @@ the group column, seeded with the probe's seed. No group ever sits on two sides;
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,8 +44,10 @@ from counterpoint.probes.models import (
     takes_sequences,
 )
 from counterpoint.probes.persist import load_probe
+from counterpoint.progress import ProgressCallback
 from counterpoint.probes.train import predict_logits, scores, seed_everything, train_probe
-from counterpoint.ranges import check_columns
+from counterpoint.ranges import UNIT, check_columns, declare_measure
+from counterpoint.results import json_ready
 from counterpoint.probe_protocol import (MIN_TRACKS_PER_CLASS, TRAINED_PROBE_REPEATS, ProbeAccuracy, ProtocolPlan,
                                          plan_protocol, probe_accuracy, score_predictions)
 from counterpoint.significance import with_adjusted_p_values
@@ -446,6 +448,10 @@ P_VALUE_FAMILIES = {
     "table": "every row of probe_table.csv (all encoders × models), each probe accuracy tested by the probe "
              "protocol's label-permutation null (held-out truth permuted against the held-out predictions)",
 }
+# The figures of the probe table, declared once (range, name, prose; see counterpoint.ranges).
+declare_measure("accuracy", UNIT, title="probe accuracy",
+                prose="A trained probe's accuracy on the held-out tracks of the one probe protocol.")
+declare_measure("macro_f1", UNIT, title="probe macro-F1", prose="A trained probe's macro-F1 on the same held-out tracks.")
 #: The measure of each figure column of the probe table (for :mod:`counterpoint.ranges`).
 TABLE_MEASURES = {"accuracy": "accuracy", "ci_low": "accuracy", "ci_high": "accuracy", "chance": "accuracy",
                   "null_mean": "accuracy", "macro_f1": "macro_f1", "test_split_accuracy": "accuracy"}
@@ -466,7 +472,8 @@ def protocol_macro_f1(result: ProbeAccuracy) -> float:
 @dataclass
 class ProbeTable:
     """Every encoder × model: ``table`` (one row each: the protocol's accuracy with interval, chance, null and
-    p, Holm and BH over the rows, and details) and each trained result by (encoder, model)."""
+    p, Holm and BH over the rows, and details) and each trained result by (encoder, model); the analysis
+    protocol (:mod:`counterpoint.results`), its JSON form ``probe_table.json``."""
 
     label: str
     repeats: int
@@ -478,19 +485,37 @@ class ProbeTable:
         """One ``encoder · model: error`` line per failed combination."""
         return [f"{row.encoder} · {row.model}: {row.error}" for row in self.table.itertuples() if row.error]
 
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"label": self.label, "repeats": self.repeats}
 
-def probe_table(store_or_path: "Store | str | Path", label: str, models: Sequence[str] = ("linear",),
+    @property
+    def notes(self) -> list[str]:
+        """The failed combinations, then each trained probe's guard notes."""
+        return [*self.errors, *(f"{encoder} · {model}: {note}" for (encoder, model), result in self.results.items()
+                                for note in result.notes)]
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"probe_table": self.table}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form (NaN as null), ``probe_table.json``."""
+        return json_ready({"label": self.label, "repeats": self.repeats, "rows": self.table})
+
+
+def probe_table(store_or_path: "Store | str | Path", label: str, *, models: Sequence[str] = ("linear",),
                 repeats: int = PROBE_SEEDS, encoders: Sequence[str] | None = None, depth: int | None = None,
                 group: str | None = None, settings: TrainSettings = TrainSettings(),
                 pooled: Mapping[str, EmbeddingMatrix] | None = None,
-                progress: Callable[[str], None] | None = None) -> ProbeTable:
+                progress: ProgressCallback | None = None) -> ProbeTable:
     """Every encoder (or those given) × model: the probe accuracy under the one protocol (``repeats`` repeats
     of the cross-validation, each its own fold shuffle and training seed ``settings.seed + repeat``) with
     its interval, chance, permutation null and p, Holm- and BH-adjusted over the rows (:data:`P_VALUE_FAMILIES`);
     the macro-F1 of the same predictions, and the test split accuracy of the saved run as details.
 
     ``pooled`` are pooled matrices already read, by spec (each encoder's embeddings are read once
-    either way). ``progress`` is called with ``"probe i/n: encoder · model"`` before each. One failing
+    either way). ``progress("encoder · model", i - 1, n)`` is called before the i-th of n. One failing
     combination (e.g. a store without frames) is recorded in the ``error`` column and the rest go on.
     """
     if repeats < 1:
@@ -502,9 +527,9 @@ def probe_table(store_or_path: "Store | str | Path", label: str, models: Sequenc
     total, done = len(specs) * len(models), 0
     for encoder in specs:
         for model in models:
-            done += 1
             if progress is not None:
-                progress(f"probe {done}/{total}: {encoder} · {model}")
+                progress(f"{encoder} · {model}", done, total)
+            done += 1
             row: dict[str, Any] = {"encoder": encoder, "modality": "", "model": model, "error": "", "notes": ""}
             try:
                 key = (encoder, takes_sequences(resolve_model_class(model)))

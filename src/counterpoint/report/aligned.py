@@ -5,10 +5,7 @@ one agreement-curve figure per encoder pair, and its section of the report page.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 import matplotlib
@@ -19,7 +16,9 @@ import pandas as pd  # noqa: E402
 
 from counterpoint.analysis.aligned import AlignedPair, AlignedResult  # noqa: E402
 from counterpoint.report.figures import FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, plain, save_figure  # noqa: E402
+from counterpoint.report.files import pair_slug, relative, write_json  # noqa: E402
 from counterpoint.report.html import escape, image_figure, table_html  # noqa: E402
+from counterpoint.report.sections import Section, SectionInputs, register_section  # noqa: E402
 
 #: The folder of the report (or of ``compare --out``) the files go to.
 FOLDER = "aligned"
@@ -30,7 +29,7 @@ TABLE_FILES = {"segment_retrieval": "segment_retrieval.csv", "agreement_curves":
 
 def curve_stem(pair: AlignedPair) -> str:
     """File stem of a pair's agreement-curve figure."""
-    return "agreement_curve_" + "".join(c if c.isalnum() or c in "-_.=" else "_" for c in f"{pair.audio}__{pair.symbolic}")
+    return f"agreement_curve_{pair_slug(pair.audio, pair.symbolic)}"
 
 
 def plot_mean_curve(curve: pd.DataFrame, title: str, stem: Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
@@ -50,25 +49,6 @@ def plot_mean_curve(curve: pd.DataFrame, title: str, stem: Path, formats: Sequen
     return save_figure(fig, stem, formats)
 
 
-def _finite(value: object) -> object:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
-def aligned_to_json(result: AlignedResult) -> dict:
-    """Everything of the time-aligned comparison as JSON-ready data (NaN as null): ``aligned.json``."""
-    def records(frame: pd.DataFrame) -> list[dict]:
-        return [{key: _finite(value) for key, value in row.items()} for row in frame.to_dict(orient="records")]
-
-    return {"store": str(result.store), "settings": asdict(result.settings), "notes": result.notes,
-            "warping_file": str(result.warping_file) if result.warping_file else None,
-            "rendering_check": result.rendering_check,
-            "pairs": [asdict(pair) for pair in result.pairs],
-            "segment_retrieval": records(result.segment_retrieval), "aligned_cka": records(result.aligned_cka),
-            "mean_curves": records(result.mean_curves)}
-
-
 def write_aligned(result: AlignedResult, out_dir: str | Path, formats: Sequence[str] = FIGURE_FORMATS) -> dict[str, Path]:
     """Write the tables, ``aligned.json`` and each pair's curve figure into ``out_dir``; returns
     {table name: path} and {``curve <audio> × <symbolic>``: the figure the page shows}."""
@@ -77,7 +57,7 @@ def write_aligned(result: AlignedResult, out_dir: str | Path, formats: Sequence[
     files = {key: out / name for key, name in TABLE_FILES.items()}
     for key in ("segment_retrieval", "agreement_curves", "mean_curves", "aligned_cka", "alignment"):
         getattr(result, key).to_csv(files[key], index=False)
-    files["json"].write_text(json.dumps(aligned_to_json(result), indent=2, allow_nan=False))
+    write_json(files["json"], result.as_dict())
     for pair in result.pairs:
         curve = result.mean_curves[(result.mean_curves.audio == pair.audio)
                                    & (result.mean_curves.symbolic == pair.symbolic)]
@@ -91,7 +71,7 @@ def write_aligned(result: AlignedResult, out_dir: str | Path, formats: Sequence[
 def aligned_html(result: AlignedResult, files: dict[str, Path], page_dir: Path) -> str:
     """The section of the report page: what was paired and how, the two tables, the curves."""
     s = result.settings
-    link = {key: f'<a href="{escape(path.resolve().relative_to(page_dir.resolve()).as_posix())}">{escape(path.name)}</a>'
+    link = {key: f'<a href="{escape(relative(path, page_dir))}">{escape(path.name)}</a>'
             for key, path in files.items() if key in TABLE_FILES}
     parts = ['<section id="aligned"><h2>Audio × score in time</h2>',
              f"<p>Frames of both modalities averaged over {s.segment_seconds:g}-s segments of score time, audio "
@@ -132,10 +112,40 @@ def aligned_html(result: AlignedResult, files: dict[str, Path], page_dir: Path) 
 
 
 def aligned_section(result: AlignedResult):
-    """A :data:`~counterpoint.report.build.SectionWriter` for ``build_report(further=[...])``: writes
-    ``REPORT/aligned/`` and returns the section's HTML."""
+    """A writer, given (page folder, figure formats), of ``PAGE/aligned/``, returning the section's HTML (the
+    report's registered ``aligned`` section)."""
     def write(report_dir: Path, figure_formats: Sequence[str]) -> str:
         files = write_aligned(result, Path(report_dir) / FOLDER, figure_formats)
         return aligned_html(result, files, Path(report_dir))
 
     return write
+
+
+def _run_aligned(inputs: SectionInputs) -> AlignedResult | None:
+    """The time-aligned comparison of a report (``options.aligned``, with a comparison; tracks paired by
+    ``auto``); its notes are announced and shown in the section; a comparison that cannot run is a note."""
+    from counterpoint.analysis.aligned import run_aligned_compare
+    from counterpoint.config import AlignedSettings
+    from counterpoint.errors import CounterpointError
+
+    if inputs.results.get("comparison") is None or not inputs.options.aligned:
+        return None
+    if inputs.time_pairing is None:
+        inputs.notes.append("no comparison in time: no time pairing of the tracks was given")
+        return None
+    inputs.announce("comparing audio and score on time-paired segments")
+    options = inputs.options
+    try:
+        result = run_aligned_compare(inputs.store, AlignedSettings(options.label, depth=options.depth,
+                                                                   group=options.group, seed=options.seed),
+                                     time_pairing=inputs.time_pairing)
+    except CounterpointError as reason:
+        inputs.note_failure("comparison in time", reason)
+        return None
+    for note in result.notes:
+        inputs.announce(f"  {note}")
+    return result
+
+
+register_section(Section("aligned", 70, run=_run_aligned,
+                         write=lambda result, page: aligned_section(result)(page.out_dir, page.formats)))

@@ -1,33 +1,31 @@
-"""The report folder, written last from what the analysis, the comparison and the probes computed.
+"""The report folder, written last from what the registered sections computed.
 
 ``DIR/index.html`` (one self-contained page: the verdict first, then each space's quality, the
 linked interactive scatter plots and nearest neighbours, then the details), ``metrics.json``,
 ``summary.csv`` and ``timing.csv``; per space its centroid-distance and variance CSVs and its
-static figures (each in every ``--figure-format``); ``DIR/compare/`` (see
-:mod:`counterpoint.report.compare`) and ``DIR/probes/`` (see :mod:`counterpoint.report.probes`).
+static figures (each in every ``--figure-format``); each further section's folder (``DIR/compare/``,
+``DIR/layers/``, ``DIR/aligned/``, ``DIR/probes/``). The page's sections, in order, are those of the
+registry (:mod:`counterpoint.report.sections`); the per-space ones register here.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from counterpoint.analysis.analyze import AnalysisResult, SpaceAnalysis
-from counterpoint.analysis.compare import CompareResult, verdict_table
+from counterpoint.analysis.analyze import AnalysisResult, SpaceAnalysis, analyze_store
+from counterpoint.analysis.compare import CompareResult
 from counterpoint.probes.run import ProbeTable
-from counterpoint.report.compare import compare_html_section, write_comparison
+from counterpoint.report.files import slug, write_json
 from counterpoint.report.figures import FIGURE_FORMATS, class_colours, heatmap, named_classes, named_note, scatter_2d
 from counterpoint.report.html import (PROBE_ACCURACY, data_files_section, escape, file_links, image_figure,
                                       interactive_section, page, table_html, write_page)
-from counterpoint.report.probes import probe_html_section, write_probe_table
-from counterpoint.report.verdict import influence_section, verdicts_block
+from counterpoint.report.sections import ReportPage, Section, SectionInputs, register_section, write_sections
 
 METRIC_LABELS = {
     "n_tracks": "tracks", "n_classes": "classes",
@@ -38,11 +36,6 @@ METRIC_LABELS = {
     "label_silhouette": "silhouette of true labels",
     "mean_relative_within_variance": "within-class variance / total (mean over classes)",
 }
-
-
-def slug(spec: str) -> str:
-    """A file-name-safe form of an encoder spec."""
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", spec).strip("_")
 
 
 def axis_titles(space: SpaceAnalysis, method: str) -> tuple[str, str]:
@@ -151,21 +144,15 @@ def quality_section(analysis: AnalysisResult, figures: dict[str, dict[str, Path]
             f'<p class="note">Static 2-D views (paper-ready files):</p><ul class="files">{statics}</ul></section>')
 
 
-#: A further section of the page, given (report folder, figure formats): it writes its own files
-#: (tables, JSON, figures) under the report folder and returns its HTML. Analyses beyond the
-#: per-space one, the comparison and the probes add their sections this way.
-SectionWriter = Callable[[Path, Sequence[str]], str]
-
-
 def build_report(analysis: AnalysisResult, comparison: CompareResult | None = None, probes: ProbeTable | None = None,
-                 out_dir: str | Path = "report", notes: Sequence[str] = (),
-                 figure_formats: Sequence[str] = FIGURE_FORMATS, further: Sequence[SectionWriter] = ()) -> Path:
+                 out_dir: str | Path = "report", *, notes: Sequence[str] = (),
+                 figure_formats: Sequence[str] = FIGURE_FORMATS, results: Mapping[str, Any] | None = None) -> Path:
     """Write the whole report folder and return the path of its ``index.html``.
 
-    ``comparison`` and ``probes`` (when given) get their section and their subfolder;
-    ``further`` sections (see :data:`SectionWriter`) follow the comparison's, in order;
-    ``notes`` go first among the page's notes (see :func:`report_notes`); every static figure
-    is written in each of ``figure_formats`` (png, svg, pdf).
+    Every registered section (:mod:`counterpoint.report.sections`) whose result is given is written, in
+    page order: ``analysis``, ``comparison`` and ``probes``, and the other sections' ``results`` by name
+    (``layers``, ``aligned``, ``factors``, a plugin's); ``notes`` go first among the page's notes (see
+    :func:`report_notes`); every static figure is written in each of ``figure_formats`` (png, svg, pdf).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -173,42 +160,35 @@ def build_report(analysis: AnalysisResult, comparison: CompareResult | None = No
     figures = {space.spec: write_space_outputs(space, out, colours, figure_formats) for space in analysis.spaces}
     analysis.timing.to_csv(out / "timing.csv", index=False)
     every_note = report_notes(analysis, comparison, probes, notes)
-    summary = pd.DataFrame([{"encoder": s.spec, "modality": s.modality, **s.metrics} for s in analysis.spaces])
-    summary.to_csv(out / "summary.csv", index=False)
-    with (out / "metrics.json").open("w") as handle:  # written as it is encoded: the class-centroid matrices hold
-        json.dump(analysis.metrics(every_note), handle, indent=2, default=_json_default)  # classes² numbers
-    sections = []
-    payload = page_data(analysis, comparison, colours, out)
-    if comparison is not None:
-        write_comparison(comparison, out / "compare", colours, figure_formats)
-        dims = {(pair.audio, pair.symbolic): pair.dims for pair in comparison.pairs}
-        sections.append(verdicts_block(analysis.label, comparison.knowledge, comparison.label_structure,
-                                       verdict_table(comparison) if comparison.pairs else comparison.alignment.iloc[:0],
-                                       dims))
-        playable = {i for space in payload["spaces"] for i, link in zip(space["ids"], space["audio"]) if link}
-        sections.append(influence_section(comparison.influence, playable if payload["spaces"] else set()))
-    sections.append(quality_section(analysis, figures, out))
-    if payload["spaces"]:
-        sections.append(interactive_section(payload, payload["methods"]))
-    if comparison is not None:
-        sections.append(compare_html_section(comparison, out / "compare", out))
-    sections += [write_section(out, figure_formats) for write_section in further]
-    if probes is not None:
-        write_probe_table(probes, out / "probes", figure_formats)
-        sections.append(probe_html_section(probes))
-    sections.append(f'<h2>Embedding time</h2>{table_html(analysis.timing)}')
-    if every_note:
-        sections.append("<h2>Notes</h2>" + "".join(f'<p class="note">{escape(n)}</p>' for n in every_note))
-    sections.append(data_files_section(out))
+    analysis.tables["summary"].to_csv(out / "summary.csv", index=False)
+    write_json(out / "metrics.json", analysis.metrics(every_note))
+    shown = {**(results or {}), "analysis": analysis, "comparison": comparison, "probes": probes}
+    report_page = ReportPage(out, figure_formats, shown, every_note, colours, figures,
+                             page_data(analysis, comparison, colours, out))
     subtitle = f"store <code>{escape(analysis.store)}</code>"
-    text = page(f"Counterpoint report — {analysis.label} — {analysis.store.name}", subtitle, sections,
-                payload if payload["spaces"] else None)
+    text = page(f"Counterpoint report — {analysis.label} — {analysis.store.name}", subtitle,
+                write_sections(report_page), report_page.payload if report_page.payload["spaces"] else None)
     return write_page(out, text)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
+def _run_analysis(inputs: SectionInputs) -> AnalysisResult:
+    inputs.announce("analysing every embedding space")
+    return analyze_store(inputs.store, inputs.options, matrices=inputs.matrices,
+                         progress=lambda spec, done, total: inputs.announce(f"  {spec}"))
+
+
+def _notes_html(_: None, report_page: ReportPage) -> str:
+    if not report_page.notes:
+        return ""
+    return "<h2>Notes</h2>" + "".join(f'<p class="note">{escape(n)}</p>' for n in report_page.notes)
+
+
+register_section(Section("analysis", 30, run=_run_analysis,
+                         write=lambda analysis, p: quality_section(analysis, p.figures, p.out_dir)))
+register_section(Section("interactive", 40, uses="analysis",
+                         write=lambda _, p: interactive_section(p.payload, p.payload["methods"])
+                         if p.payload["spaces"] else ""))
+register_section(Section("timing", 90, uses="analysis",
+                         write=lambda analysis, _: f"<h2>Embedding time</h2>{table_html(analysis.timing)}"))
+register_section(Section("notes", 95, uses=None, write=_notes_html))
+register_section(Section("data_files", 100, uses=None, write=lambda _, p: data_files_section(p.out_dir)))

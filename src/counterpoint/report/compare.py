@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +18,9 @@ from matplotlib.ticker import MaxNLocator, ScalarFormatter  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from counterpoint.analysis.compare import P_VALUE_FAMILIES, CompareResult, PairComparison, verdict_table  # noqa: E402
+from counterpoint.ranges import MEASURES, P_VALUE, base_name  # noqa: E402
+from counterpoint.report.files import pair_slug, relative, write_json  # noqa: E402
+from counterpoint.report.sections import ReportPage, Section, SectionInputs, register_section  # noqa: E402
 from counterpoint.report.html import PROBE_ACCURACY, escape, image_figure, table_html  # noqa: E402
 from counterpoint.report.figures import (FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, class_colours,  # noqa: E402
                                          legend_outside, plain, save_figure)
@@ -110,12 +110,11 @@ def compare_html_section(result: CompareResult, folder: Path, page_dir: Path) ->
              f"intervals, {result.settings.n_perm} permutations for p-values, seed {result.settings.seed}. "
              "Pairwise figures (RSA, CKA intervals and p-values) use at most "
              f"{result.settings.max_n_pairwise} tracks (column n_resample). From "
-             f'<a href="{escape(_relative(folder, page_dir))}/alignment.csv">alignment.csv</a>.</p>',
+             f'<a href="{escape(relative(folder, page_dir))}/alignment.csv">alignment.csv</a>.</p>',
              f'<p class="note">p_holm, p_bh: {escape(family_sentence(P_VALUE_FAMILIES["alignment"]))} A Monte-Carlo '
              f"p-value is at least 1/(n_perm + 1) = {1 / (result.settings.n_perm + 1):.2g}. Every figure was checked "
-             "against its range before it was written (CKA in [0, 1], debiased CKA, RSA and correlations in [−1, 1], "
-             "shares in [0, 1], MRR in (0, 1], p-values in (0, 1]); the reflected half-sample intervals of CKA and RSA "
-             "are clipped to that range.</p>"]
+             f"against its range before it was written ({escape(ranges_prose(result.alignment))}, p-values in "
+             f"{P_VALUE.describe()}); the reflected half-sample intervals of CKA and RSA are clipped to that range.</p>"]
     frame = result.alignment
     for pair in result.pairs:
         rows = frame[(frame.audio == pair.audio) & (frame.symbolic == pair.symbolic)]
@@ -131,61 +130,33 @@ def compare_html_section(result: CompareResult, folder: Path, page_dir: Path) ->
     parts.append("<h3>Label quality of each space</h3>")
     parts.append(f'<p class="note">{PROBE_ACCURACY} Here: logistic regression (probe_accuracy); '
                  "k-NN (cosine, knn_accuracy) is a detail on the same held-out tracks; from "
-                 f'<a href="{escape(_relative(folder, page_dir))}/label_quality.csv">label_quality.csv</a>. '
+                 f'<a href="{escape(relative(folder, page_dir))}/label_quality.csv">label_quality.csv</a>. '
                  f"p_holm, p_bh: {escape(family_sentence(P_VALUE_FAMILIES['label_quality']))}</p>")
     parts.append(table_html(result.label_quality))
     parts.append("</section>")
     return "\n".join(parts)
 
 
-def _relative(path: Path, page_dir: Path) -> str:
-    return path.resolve().relative_to(page_dir.resolve()).as_posix()
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "-", text).strip("-")[:120]
+def ranges_prose(table: pd.DataFrame) -> str:
+    """The range of each measure of a long table, once per measure in table order, from its declaration:
+    ``linear CKA in [0, 1], debiased CKA in [-1, 1], …``."""
+    names = dict.fromkeys(base_name(m) for m in table.get("measure", pd.Series(dtype=object)))
+    return ", ".join(MEASURES[name].describe() for name in names if name in MEASURES)
 
 
 def plot_names(pair: PairComparison) -> dict[str, str]:
     """File names of a pair's plots in the comparison's folder: ``{"ranks": …, "cca": …}``."""
-    slug = _slug(f"{pair.audio}__{pair.symbolic}")
-    return {"ranks": f"ranks_{slug}.png", "cca": f"cca_{slug}.png"}
-
-
-def _finite(value: object) -> object:
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
+    name = pair_slug(pair.audio, pair.symbolic)
+    return {"ranks": f"ranks_{name}.png", "cca": f"cca_{name}.png"}
 
 
 def comparison_to_json(result: CompareResult) -> dict:
-    """Everything of a comparison as JSON-ready data (NaN written as null): ``compare.json``."""
-    def records(frame: pd.DataFrame) -> list[dict]:
-        return [{key: _finite(value) for key, value in row.items()} for row in frame.to_dict(orient="records")]
-
-    return {
-        "store": str(result.store),
-        "settings": {**asdict(result.settings), "group": result.group},
-        "notes": result.notes,
-        "p_value_families": P_VALUE_FAMILIES,
-        "pairs": [{
-            "audio": pair.audio, "symbolic": pair.symbolic, "n_pairs": pair.n_pairs,
-            "n_test": int(len(pair.test_labels)), "plots": plot_names(pair),
-            "dims": {"audio": pair.dims[0], "symbolic": pair.dims[1]},
-            "retrieval_settings": [{"method": run.method, "direction": run.direction, **run.settings}
-                                   for run in pair.retrieval.runs],
-            "cca_correlations": [float(c) for c in pair.retrieval.cca_correlations],
-            "test_ranks": {f"{run.method} {run.direction}": [float(r) for r in run.ranks]
-                           for run in pair.retrieval.runs},
-        } for pair in result.pairs],
-        "alignment": records(result.alignment),
-        "label_quality": records(result.label_quality),
-        "label_knowledge": records(result.knowledge),
-        "label_structure": records(result.label_structure),
-        "influence": records(result.influence),
-    }
+    """Everything of a comparison as JSON data (NaN written as null): ``compare.json``, the result's own JSON
+    form with each pair's plot files."""
+    data = result.as_dict()
+    for pair, written in zip(result.pairs, data["pairs"]):
+        written["plots"] = plot_names(pair)
+    return data
 
 
 def write_comparison(result: CompareResult, out_dir: str | Path, colours: dict[str, str] | None = None,
@@ -208,5 +179,35 @@ def write_comparison(result: CompareResult, out_dir: str | Path, colours: dict[s
     result.label_structure.to_csv(files["label_structure"], index=False)
     result.influence.to_csv(files["influence"], index=False)
     result.knowledge.to_csv(files["label_knowledge"], index=False)
-    files["json"].write_text(json.dumps(comparison_to_json(result), indent=2, allow_nan=False))
+    write_json(files["json"], comparison_to_json(result))
     return files
+
+
+def _run_comparison(inputs: SectionInputs) -> CompareResult | None:
+    """The comparison of a report, when asked for (``options.compare``) and the store holds an audio and a
+    symbolic encoder with tracks (else a note says why)."""
+    from counterpoint.analysis.compare import run_compare
+    from counterpoint.analysis.pairwise import comparable_encoders
+    from counterpoint.config import CompareSettings
+    from counterpoint.errors import StoreError
+
+    if not inputs.options.compare:
+        return None
+    try:
+        comparable_encoders(inputs.store)
+    except StoreError as reason:
+        inputs.note_failure("audio × symbolic comparison", reason)
+        return None
+    inputs.announce("comparing audio and symbolic spaces (alignment, retrieval, label quality)")
+    options = inputs.options
+    settings = CompareSettings(options.label, depth=options.depth, group=options.group, seed=options.seed)
+    return run_compare(inputs.store, settings, matrices=inputs.matrices)
+
+
+def _comparison_html(result: CompareResult, page: ReportPage) -> str:
+    folder = page.out_dir / "compare"
+    write_comparison(result, folder, page.colours, page.formats)
+    return compare_html_section(result, folder, page.out_dir)
+
+
+register_section(Section("comparison", 50, run=_run_comparison, write=_comparison_html))

@@ -1,13 +1,11 @@
 """Controlled factors (see :mod:`counterpoint.analysis.factors`) written out: ``variance.csv``,
 ``renderings.csv``, ``transcription.csv``, ``factors.json``, two figures, and their HTML section —
-inside a report (:func:`factors_section`, a SectionWriter for ``build_report(further=[…])``) or
+inside a report (the registered ``factors`` section: ``build_report(..., results={"factors": result})``) or
 as a page of its own (:func:`write_factors_report`, what ``counterpoint factors`` writes)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +17,8 @@ import pandas as pd  # noqa: E402
 
 from counterpoint.analysis.factors import FactorsResult  # noqa: E402
 from counterpoint.report.figures import FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, plain, save_figure  # noqa: E402
+from counterpoint.report.files import write_json  # noqa: E402
+from counterpoint.report.sections import Section, register_section  # noqa: E402
 from counterpoint.report.html import data_files_section, escape, image_figure, page, table_html, write_page  # noqa: E402
 
 #: The files :func:`write_factors` writes besides the figures.
@@ -26,17 +26,6 @@ TABLE_FILES = {"variance": "variance.csv", "renderings": "renderings.csv", "tran
                "json": "factors.json"}
 FACTOR_NAMES = {"piece": "piece", "rendering": "rendering", "residual": "residual (interaction + noise)",
                 "label": "label", "piece_within_label": "piece within its label"}
-
-
-def factors_to_json(result: FactorsResult) -> dict:
-    """Everything of ``factors.json``: the settings, the layouts behind the numbers, the notes and the three tables."""
-    def records(frame: pd.DataFrame) -> list[dict]:
-        return json.loads(frame.to_json(orient="records"))  # NaN written as null
-
-    return {"store": str(result.store), "settings": asdict(result.settings), "n_perm": result.n_perm,
-            "notes": result.notes, "layouts": result.layouts, "transcriptions": result.transcriptions,
-            "variance": records(result.variance), "renderings": records(result.renderings),
-            "transcription": records(result.transcription)}
 
 
 def plot_variance_shares(variance: pd.DataFrame, stem: Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
@@ -94,7 +83,7 @@ def write_factors(result: FactorsResult, out_dir: str | Path, formats: Sequence[
     result.variance.to_csv(files["variance"], index=False)
     result.renderings.to_csv(files["renderings"], index=False)
     result.transcription.to_csv(files["transcription"], index=False)
-    files["json"].write_text(json.dumps(factors_to_json(result), indent=2, allow_nan=False))
+    write_json(files["json"], result.as_dict())
     if len(result.variance):
         files["variance_figure"] = plot_variance_shares(result.variance, out / "variance_shares", formats)
     if len(result.renderings) or len(result.transcription):
@@ -142,8 +131,8 @@ the smallest possible p is 1 / (permutations + 1)).</p>
 
 
 def factors_section(result: FactorsResult, folder: str = "factors"):
-    """A SectionWriter for :func:`~counterpoint.report.build.build_report`'s ``further``: it writes the
-    files into ``REPORT/<folder>/`` and returns the section's HTML."""
+    """A writer, given (page folder, figure formats), of the files into ``PAGE/<folder>/``, returning the
+    section's HTML (the report's registered ``factors`` section)."""
     def write(report_dir: Path, formats: Sequence[str]) -> str:
         report_dir = Path(report_dir)
         return factors_html(result, write_factors(result, report_dir / folder, formats), report_dir)
@@ -159,3 +148,6 @@ def write_factors_report(result: FactorsResult, out_dir: str | Path,
     subtitle = f"store <code>{escape(result.store)}</code>"
     return write_page(out, page(f"Counterpoint — controlled factors of {result.store.name}", subtitle,
                                 [section, data_files_section(out)], None))
+
+
+register_section(Section("factors", 75, write=lambda result, page: factors_section(result)(page.out_dir, page.formats)))

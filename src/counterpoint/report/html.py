@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from counterpoint import __version__
+from counterpoint.report.files import relative
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.4rem 2rem; color: #222; max-width: 1600px; }
@@ -90,19 +91,15 @@ def image_figure(path: Path, page_dir: Path, caption: str) -> str:
 
 def file_links(path: Path, page_dir: Path) -> str:
     """Links to ``path`` in each format found beside it (png, svg, pdf), relative to the page."""
-    links = [f'<a href="{escape(_relative(candidate, page_dir))}">{suffix}</a>'
+    links = [f'<a href="{escape(relative(candidate, page_dir))}">{suffix}</a>'
              for suffix in ("png", "svg", "pdf") if (candidate := path.with_suffix(f".{suffix}")).exists()]
     return f'<span class="files">[{" · ".join(links)}]</span>' if links else ""
-
-
-def _relative(path: Path, page_dir: Path) -> str:
-    return path.resolve().relative_to(page_dir.resolve()).as_posix()
 
 
 def data_files_section(page_dir: Path) -> str:
     """Links to every CSV and JSON of the report folder (what every figure and table comes from)."""
     files = sorted(p for p in page_dir.rglob("*") if p.suffix in (".csv", ".json") and p.is_file())
-    items = "".join(f'<li><a href="{escape(_relative(p, page_dir))}">{escape(_relative(p, page_dir))}</a></li>'
+    items = "".join(f'<li><a href="{escape(relative(p, page_dir))}">{escape(relative(p, page_dir))}</a></li>'
                     for p in files)
     return (f'<section id="data-files"><h2>Data files</h2><p class="note">Every figure and table above is drawn '
             f'from these files (relative to this page).</p><ul class="files">{items}</ul></section>')

@@ -1,23 +1,23 @@
 """The layer-wise maps' files and report section: ``layers/layer_cka.csv``, ``layer_cka.json``, one heatmap per map.
 
-:func:`layers_section` turns the :class:`~counterpoint.analysis.layers.LayerMap` list of
-:func:`~counterpoint.analysis.layers.layer_cka_map` into a
-:data:`~counterpoint.report.build.SectionWriter` for ``build_report(further=[...])``;
-``counterpoint compare --layers`` calls the same writer and keeps its HTML as ``layers/section.html``.
+:func:`layers_section` writes the :class:`~counterpoint.analysis.layers.LayerMap` list of
+:func:`~counterpoint.analysis.layers.layer_cka_map`: the report's registered ``layers`` section
+(:mod:`counterpoint.report.sections`) and ``counterpoint compare --layers``, which keeps its HTML as
+``layers/section.html``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from counterpoint.analysis.layers import LAYER_COLUMNS, LayerMap
-from counterpoint.report.build import SectionWriter, slug
+from counterpoint.report.files import pair_slug, write_json
 from counterpoint.report.figures import heatmap
 from counterpoint.report.html import escape, image_figure, table_html
+from counterpoint.report.sections import Section, SectionInputs, register_section
 
 #: The subfolder of the report (or of ``compare --out``) the maps are written to.
 LAYERS_DIR = "layers"
@@ -33,19 +33,19 @@ def write_layer_files(maps: Sequence[LayerMap], folder: Path, formats: Sequence[
     table.to_csv(folder / "layer_cka.csv", index=False)
     payload = {"measure": "debiased CKA", "interval": "half-sample 95 %", "p_value": "shuffled pairing",
                "adjusted": "Holm and Benjamini-Hochberg over the cells of each map",
-               "maps": [{"audio": m.audio, "symbolic": m.symbolic, "n_boot": m.n_boot, "n_perm": m.n_perm,
-                         "cells": json.loads(m.table.to_json(orient="records"))} for m in maps]}
-    (folder / "layer_cka.json").write_text(json.dumps(payload, indent=2))
+               "maps": [m.as_dict() for m in maps]}
+    write_json(folder / "layer_cka.json", payload)
     figures = {}
     for m in maps:
         figures[(m.audio, m.symbolic)] = heatmap(m.matrix(), f"debiased CKA: {m.audio} layers × {m.symbolic}",
-                                                 folder / f"layer_cka_{slug(m.audio)}__{slug(m.symbolic)}",
+                                                 folder / f"layer_cka_{pair_slug(m.audio, m.symbolic)}",
                                                  colour_label="debiased CKA", formats=formats)
     return figures
 
 
-def layers_section(maps: Sequence[LayerMap]) -> SectionWriter:
-    """A report section writing the maps' files under ``REPORT/layers/`` and returning their HTML."""
+def layers_section(maps: Sequence[LayerMap]) -> Callable[[Path, Sequence[str]], str]:
+    """A writer of the maps' files under ``PAGE/layers/``, given (page folder, figure formats), returning their
+    HTML: the report's ``layers`` section, and the page of ``compare --layers``."""
 
     def write(report_dir: Path, formats: Sequence[str]) -> str:
         figures = write_layer_files(maps, report_dir / LAYERS_DIR, formats)
@@ -71,3 +71,23 @@ def layers_section(maps: Sequence[LayerMap]) -> SectionWriter:
         return "\n".join(parts)
 
     return write
+
+
+def _run_layer_maps(inputs: SectionInputs) -> list[LayerMap] | None:
+    """The layer maps of a report: when it has a comparison and the store holds an audio encoder's layers;
+    a map that cannot be made is a note."""
+    from counterpoint.analysis.layers import holds_layers, layer_cka_map
+    from counterpoint.errors import CounterpointError
+
+    if inputs.results.get("comparison") is None or not holds_layers(inputs.store):
+        return None
+    inputs.announce("layer maps (debiased CKA of every stored audio layer × each symbolic encoder)")
+    try:
+        return layer_cka_map(inputs.store, inputs.options.label, depth=inputs.options.depth, seed=inputs.options.seed)
+    except CounterpointError as reason:
+        inputs.note_failure("layer maps", reason)
+        return None
+
+
+register_section(Section("layers", 60, run=_run_layer_maps,
+                         write=lambda maps, page: layers_section(maps)(page.out_dir, page.formats)))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,11 +16,13 @@ from matplotlib.figure import Figure  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from counterpoint.probes.persist import save_probe, write_json  # noqa: E402
+from counterpoint.probes.persist import save_probe  # noqa: E402
+from counterpoint.report.files import slug, write_json  # noqa: E402
 from counterpoint.probes.run import P_VALUE_FAMILIES, EvaluationResult, ProbeResult, ProbeTable  # noqa: E402
 from counterpoint.report.figures import (FIGURE_FORMATS, MIN_FONT_PT, most_frequent, named_note,  # noqa: E402
                                          other_label, plain, save_figure)
 from counterpoint.report.html import PROBE_ACCURACY  # noqa: E402
+from counterpoint.report.sections import ReportPage, Section, SectionInputs, register_section  # noqa: E402
 from counterpoint.report.verdict import family_sentence, p_text  # noqa: E402
 
 
@@ -110,20 +111,15 @@ def write_evaluation(result: EvaluationResult, out_dir: str | Path) -> Path:
     return out
 
 
-def _folder_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._=-]+", "_", text).strip("_") or "probe"
-
-
 def write_probe_table(table: ProbeTable, out_dir: str | Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
     """Write every probe under ``out_dir/<encoder>/<model>`` (see :func:`write_probe_result`),
     ``probe_table.csv`` (one row per encoder × model) and ``probe_table.json``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for (encoder, model), result in table.results.items():
-        write_probe_result(result, out / _folder_name(encoder) / _folder_name(model), formats)
+        write_probe_result(result, out / slug(encoder) / slug(model), formats)
     table.table.to_csv(out / "probe_table.csv", index=False)
-    write_json(out / "probe_table.json", {"label": table.label, "repeats": table.repeats,
-                                          "rows": table.table.replace({np.nan: None}).to_dict(orient="records")})
+    write_json(out / "probe_table.json", table.as_dict())
     return out
 
 
@@ -166,3 +162,26 @@ def probe_html_section(probes: ProbeTable, title: str = "Probes") -> str:
         lines.append("<tr>" + "".join(cells) + "</tr>")
     lines.append("</tbody>\n</table>\n</section>")
     return "\n".join(lines)
+
+
+def _run_probes(inputs: SectionInputs) -> ProbeTable | None:
+    """The probe table of a report, when ``options.probe_models`` names any."""
+    from counterpoint.probes.run import probe_table
+
+    options = inputs.options
+    if not options.probe_models:
+        return None
+    inputs.announce(f"training probes ({', '.join(options.probe_models)}; 5-fold cross-validation × "
+                    f"{options.probe_seeds} repeats)")
+    return probe_table(inputs.store, options.label, models=options.probe_models, repeats=options.probe_seeds,
+                       encoders=list(inputs.matrices), depth=options.depth, group=options.group,
+                       pooled=inputs.matrices,
+                       progress=lambda what, done, total: inputs.announce(f"  probe {done + 1}/{total}: {what}"))
+
+
+def _probes_html(probes: ProbeTable, page: ReportPage) -> str:
+    write_probe_table(probes, page.out_dir / "probes", page.formats)
+    return probe_html_section(probes)
+
+
+register_section(Section("probes", 80, run=_run_probes, write=_probes_html))

@@ -20,22 +20,21 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from counterpoint.analysis.compare import P_VALUE_FAMILIES
+from counterpoint.ranges import MEASURES, base_name, measure_title
 from counterpoint.report.html import escape, format_value, table_html
+from counterpoint.report.sections import ReportPage, Section, register_section
 from counterpoint.significance import (ABOVE_CHANCE, CANNOT_TELL, NOT_COMPUTED, TOUCHES_CHANCE, VERDICT_RULE,
                                        verdict_of)
 
 if TYPE_CHECKING:
     from counterpoint.analysis.compare import CompareResult
 
-FIGURE_NAMES = {"cka_debiased": "debiased CKA", "rsa_spearman": "RSA (Spearman)", "recall@1": "Recall@1",
-                "centroid_agreement": "centroid agreement", "label_transfer": "label transfer",
-                "error_agreement": "error agreement (κ)", "confusion_similarity": "confusion similarity"}
 
 
 def figure_name(row: pd.Series) -> str:
     """A figure as a reader names it: ``Recall@1 audio→symbolic (ridge)``, ``mutual-kNN@10``, ``label transfer
     symbolic→audio``."""
-    name = FIGURE_NAMES.get(row.measure, str(row.measure).replace("mutual_knn", "mutual-kNN"))
+    name = measure_title(row.measure)
     if row.measure == "label_transfer":
         return f"{name} {row.direction}"
     return f"{name} {row.direction} ({row.method})" if row.method else name
@@ -181,11 +180,7 @@ def structure_section(table: pd.DataFrame, label: str, dims: dict[tuple[str, str
     sentences = "".join(f'<p class="answer">{escape(s)}</p>' for s in pair_sentences(table, STRUCTURE_CLAIM, label))
     return (f'<section class="verdict" id="verdict-b"><h2>(b) Do audio and score organise {escape(label)} the same '
             f"way?</h2>{sentences}{table_html(compact_table(table, dims))}"
-            '<p class="note">Centroid agreement: Spearman correlation of the class-centroid distances (null: class '
-            "names permuted). Label transfer A→B: A's held-out tracks, carried into B's space by a ridge map fitted "
-            "on the training folds, labelled by B's classifier (null: the map fitted on re-paired tracks). Error "
-            "agreement: Cohen's κ of the two probes' per-track correctness; confusion similarity: correlation of "
-            f"their off-diagonal confusions (null: one side's tracks permuted). "
+            f'<p class="note">{escape(measures_prose(table))} '
             f"{escape(family_sentence(P_VALUE_FAMILIES['label_structure']))}</p></section>")
 
 
@@ -195,8 +190,7 @@ def verdict_section(table: pd.DataFrame, dims: dict[tuple[str, str], tuple[int, 
     return (f'<section class="verdict" id="verdict"><h2>(c) Do they agree track by track?</h2>{sentences}'
             f"{table_html(compact_table(table, dims))}"
             f"<p class=\"note\">{escape(family_sentence(P_VALUE_FAMILIES['verdict']))} "
-            "Recall@1 is of the ridge map fitted on the training tracks, ranking the held-out tracks; "
-            "CKA, RSA and mutual-kNN use all paired tracks, p-values from shuffled pairings.</p></section>")
+            f"{escape(measures_prose(table))}</p></section>")
 
 
 def verdicts_block(label: str, knowledge: pd.DataFrame, structure: pd.DataFrame, track: pd.DataFrame,
@@ -229,7 +223,7 @@ def influence_section(influence: pd.DataFrame, playable: set[str]) -> str:
         track = escape(r.id)
         link = (f'<a href="#explore" class="cp-track-link" data-cp-track="{track}">▶ {track}</a>'
                 if str(r.id) in playable else track)
-        figure = FIGURE_NAMES.get(r.measure, r.measure) + (f" {r.direction}" if r.direction else "")
+        figure = measure_title(r.measure) + (f" {r.direction}" if r.direction else "")
         rows.append(f"<tr><td>{escape(r.audio)} × {escape(r.symbolic)}</td><td>{escape(figure)}</td>"
                     f"<td>{int(r['rank'])}</td><td>{link}</td><td>{format_value(r.value)}</td>"
                     f"<td>{format_value(r.value_without)}</td><td>{format_value(r.change)}</td></tr>")
@@ -237,6 +231,13 @@ def influence_section(influence: pd.DataFrame, playable: set[str]) -> str:
     return (f'<section id="influence"><h2>How robust is the answer? The tracks that move each figure most</h2>'
             f'<p class="note">{escape(INFLUENCE_NOTE)}</p><table class="sortable"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table></section>")
+
+
+def measures_prose(table: pd.DataFrame) -> str:
+    """What each measure of a long table is, once per measure in table order, from its declaration
+    (:func:`counterpoint.ranges.declare_measure`)."""
+    names = dict.fromkeys(base_name(m) for m in table.get("measure", pd.Series(dtype=object)))
+    return " ".join(MEASURES[name].prose for name in names if name in MEASURES and MEASURES[name].prose)
 
 
 def family_sentence(family: str) -> str:
@@ -285,3 +286,25 @@ def comparison_terminal_text(result: "CompareResult") -> str:
     track = verdict_table(result) if result.pairs else result.alignment.iloc[:0]
     text = terminal_text(result.settings.label, result.knowledge, result.label_structure, track, dims)
     return text if result.pairs else f"{text}\n\n{compare_summary(result)}"
+
+
+# --------------------------------------------------------------------------------------
+# The report's first sections (see counterpoint.report.sections)
+
+
+def _verdicts_html(result: "CompareResult", page: ReportPage) -> str:
+    from counterpoint.analysis.compare import verdict_table
+
+    dims = {(pair.audio, pair.symbolic): pair.dims for pair in result.pairs}
+    track = verdict_table(result) if result.pairs else result.alignment.iloc[:0]
+    return verdicts_block(page.results["analysis"].label, result.knowledge, result.label_structure, track, dims)
+
+
+def _influence_html(result: "CompareResult", page: ReportPage) -> str:
+    spaces = page.payload.get("spaces", [])
+    playable = {i for space in spaces for i, link in zip(space["ids"], space["audio"]) if link}
+    return influence_section(result.influence, playable)
+
+
+register_section(Section("verdicts", 10, uses="comparison", write=_verdicts_html, summary=comparison_terminal_text))
+register_section(Section("influence", 20, uses="comparison", write=_influence_html))
