@@ -376,8 +376,8 @@ def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSe
         notes.append(f"DTW on {check['tracks']} renderings, whose true path is the identity: median error "
                      f"{1000 * check['median_s']:.0f} ms, 95th percentile {1000 * check['p95_s']:.0f} ms")
     n_pairs = len(audio_specs) * len(symbolic_specs)
-    retrieval_perm = family_permutations(settings.n_perm, n_pairs * RETRIEVAL_ROWS_PER_PAIR, settings.scale_n_perm)
-    cka_perm = family_permutations(settings.n_perm, n_pairs * CKA_ROWS_PER_PAIR, settings.scale_n_perm)
+    retrieval_perm = family_permutations(settings.n_perm, n_pairs * RETRIEVAL_ROWS_PER_PAIR, not settings.fixed_n_perm)
+    cka_perm = family_permutations(settings.n_perm, n_pairs * CKA_ROWS_PER_PAIR, not settings.fixed_n_perm)
     pairs, retrieval, curves, means, cka = [], [], [], [], []
     with single_threaded_blas():
         for audio_spec in audio_specs:
@@ -407,7 +407,7 @@ def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSe
     cka_table = with_adjusted_p_values(pd.DataFrame(cka, columns=CKA_COLUMNS))
     for name, table, n_perm in (("segment retrieval table", retrieval_table, retrieval_perm),
                                 ("aligned CKA table", cka_table, cka_perm)):
-        note = undecidable_family_note(name, family_size(table), n_perm, fixed=not settings.scale_n_perm)
+        note = undecidable_family_note(name, family_size(table), n_perm, fixed=settings.fixed_n_perm)
         if note:
             notes.append(note)
     return AlignedResult(

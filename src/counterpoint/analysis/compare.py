@@ -347,10 +347,10 @@ def exact_centroid_notes(structure: pd.DataFrame, alpha: float = ALPHA) -> list[
 
 
 def resolve_permutations(settings: CompareSettings, n_pairs: int) -> CompareSettings:
-    """``settings`` with ``n_perm`` raised, when ``settings.scale_n_perm``, to what the verdict's Holm family
+    """``settings`` with ``n_perm`` raised, unless ``settings.fixed_n_perm``, to what the verdict's Holm family
     of ``n_pairs`` × :data:`VERDICT_ROWS_PER_PAIR` tests needs (:func:`counterpoint.significance.permutations_for_family`:
     999 for 1 pair, 1,999 for 2, 9,999 for 10); never lowered."""
-    if not settings.scale_n_perm:
+    if settings.fixed_n_perm:
         return settings
     return replace(settings, n_perm=max(settings.n_perm, permutations_for_family(n_pairs * VERDICT_ROWS_PER_PAIR)))
 

@@ -19,7 +19,7 @@ import os
 from counterpoint.errors import CounterpointError
 
 #: The values of ``--engine``.
-ENGINES = ("local", "ray")
+from counterpoint.defaults import ENGINES  # noqa: E402  (where encoders run)
 
 
 def check_engine(engine: str, ray_address: str | None = None) -> None:
