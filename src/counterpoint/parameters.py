@@ -52,7 +52,7 @@ class Parameter:
             return self.kind
         return type(self.default) if self.default not in (None, REQUIRED) else str
 
-    def parse(self, name: str, text: str, where: str, error: type[CounterpointError] = CounterpointError) -> Any:
+    def parse(self, name: str, text: str, where: str, *, error: type[CounterpointError] = CounterpointError) -> Any:
         """The typed value of ``name=text`` (a spec's parameter), checked by :meth:`check`; ``where`` starts
         the message (``encoder musicnn``) and ``error`` is what is raised."""
         kind = self.value_type
@@ -66,10 +66,10 @@ class Parameter:
                 value = kind(text)
         except ValueError:
             raise error(f"{where}: parameter {name}={text!r} is not a {kind.__name__} — {self.help}") from None
-        self.check(name, value, where, error)
+        self.check(name, value, where, error=error)
         return value
 
-    def check(self, name: str, value: Any, where: str, error: type[CounterpointError] = CounterpointError) -> None:
+    def check(self, name: str, value: Any, where: str, *, error: type[CounterpointError] = CounterpointError) -> None:
         """Raise ``error`` naming ``where`` and the parameter if ``value`` is not among the choices or out of range."""
         if self.choices is not None and value not in self.choices:
             options = ", ".join(str(c) for c in self.choices)

@@ -10,12 +10,13 @@ settings object itself gives (:meth:`~counterpoint.parameters.Parameter.problem`
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from counterpoint.config import (DEPTH_SETTING, FIGURE_FORMAT_SETTING, GROUP_SETTING, LABEL_SETTING, SEED_SETTING)
+from counterpoint.config import DEPTH_SETTING, FIGURE_FORMAT_SETTING, GROUP_SETTING, LABEL_SETTING, SEED_SETTING
 from counterpoint.errors import CounterpointError
 from counterpoint.parameters import REQUIRED, Parameter, declarations, flag_of
 
@@ -35,9 +36,7 @@ def option(parameter: Parameter, *spellings: str, help: str | None = None, defau
             raise typer.BadParameter(message)
         return given
 
-    text = parameter.help_text() if help is None else Parameter(parameter.default, help, parameter.choices,
-                                                                  parameter.low, parameter.high, parameter.closed,
-                                                                  kind=parameter.kind).help_text()
+    text = (parameter if help is None else replace(parameter, help=help)).help_text()
     return typer.Option(... if value is REQUIRED else value, *spellings, help=text, callback=check, **extra)
 
 

@@ -117,7 +117,7 @@ class Encoder(ABC):
             raise EncoderError(f"encoder {self.name}: unknown parameter(s) {', '.join(sorted(unknown))} (known: {known})")
         self.params = {key: params.get(key, p.default) for key, p in self.parameters.items()}
         for key, value in params.items():
-            self.parameters[key].check(key, value, f"encoder {self.name}", EncoderError)
+            self.parameters[key].check(key, value, f"encoder {self.name}", error=EncoderError)
 
     @classmethod
     def _renamed(cls, params: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +142,7 @@ class Encoder(ABC):
         if unknown:
             known = ", ".join(cls.parameters) or "none"
             raise EncoderError(f"encoder {cls.name}: unknown parameter(s) {', '.join(sorted(unknown))} (known: {known})")
-        return {k: cls.parameters[k].parse(k, v, f"encoder {cls.name}", EncoderError) for k, v in raw.items()}
+        return {k: cls.parameters[k].parse(k, v, f"encoder {cls.name}", error=EncoderError) for k, v in raw.items()}
 
     @classmethod
     def from_spec(cls, raw: dict[str, str]) -> "Encoder":
