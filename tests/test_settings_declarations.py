@@ -92,11 +92,11 @@ def test_a_params_file_is_refused_with_the_message_of_the_settings(tmp_path: Pat
 
 
 def test_the_help_shows_the_declared_range() -> None:
-    assert command_option(COMMANDS[CompareSettings], "n_boot").help == "Resamples per 95% interval. (whole number ≥ 1)"
-    assert "(whole number 0 … 4294967295)" in command_option(["probe"], "seed").help
-    assert "(number in [0, 1))" in command_option(["probe"], "dropout").help
-    assert "(number > 0)" in command_option(["probe"], "lr").help
-    assert "(one of local, ray)" in command_option(["run"], "engine").help
+    assert command_option(COMMANDS[CompareSettings], "n_boot").help == "Resamples per 95% interval.  [whole number ≥ 1]"
+    assert "[whole number 0 … 4294967295]" in command_option(["probe"], "seed").help
+    assert "[number in [0, 1)]" in command_option(["probe"], "dropout").help
+    assert "[number > 0]" in command_option(["probe"], "lr").help
+    assert "[one of local, ray]" in command_option(["run"], "engine").help
 
 
 def test_every_params_key_is_a_run_option_and_every_run_option_a_flag_of_run() -> None:

@@ -144,8 +144,9 @@ class Parameter:
         return ""
 
     def help_text(self) -> str:
-        """The help of an option: the declared help and the values it accepts (generated, never a stale copy)."""
-        return f"{self.help} ({self.range_symbols})" if self.range_symbols else self.help
+        """The help of an option: the declared help and, in brackets as click shows a default, the values it
+        accepts (generated from the declaration, never a stale copy)."""
+        return f"{self.help}  [{self.range_symbols}]" if self.range_symbols else self.help
 
 
 def declared(parameter: Parameter) -> Any:
