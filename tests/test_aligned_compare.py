@@ -232,7 +232,7 @@ def test_the_report_section_writes_its_files_and_names_the_families(store_path, 
     from counterpoint.config import AlignedSettings
     from counterpoint.data.time_pairing import store_time_pairing
 
-    result = run_aligned_compare(store_path, AlignedSettings("style", alignment="identity", segment_seconds=2.0,
+    result = run_aligned_compare(store_path, AlignedSettings(label="style", alignment="identity", segment_seconds=2.0,
                                                              n_boot=20, n_perm=19), time_pairing=store_time_pairing(store_path))
     html = aligned_section(result)(tmp_path, ["png"])
     assert (tmp_path / "aligned" / "segment_retrieval.csv").is_file()
@@ -245,7 +245,7 @@ def test_analyze_aligned_puts_the_section_in_the_report(store_path, tmp_path):
     from counterpoint.config import AnalysisOptions
     from counterpoint.pipeline import analyze_everything
 
-    options = AnalysisOptions("style", reductions=("pca",), aligned=True, figure_formats=("png",))
+    options = AnalysisOptions(label="style", reductions=("pca",), aligned=True, figure_formats=("png",))
     report = analyze_everything(store_path, options, tmp_path / "report")
     page = report.report.read_text()
     assert '<section id="aligned">' in page and "aligned/segment_retrieval.csv" in page

@@ -67,3 +67,13 @@ def test_the_analysis_never_writes_the_warping_path_file() -> None:
              for detail in graph.get_import_details(importer=module, imported="counterpoint.warping")]
     assert lines, "the time-aligned comparison reads warping paths from counterpoint.warping"
     assert not [line for line in lines if "WarpingPathFile" in line or "warping_file_path" in line], lines
+
+
+def test_every_module_of_the_package_sits_in_a_layer() -> None:
+    """The layers cover every package and top-level module: a new module must be given its place in the flow."""
+    layered = {name.strip(" ()") for c in contracts() if c["type"] == "layers" for layer in c["layers"]
+               for name in layer.split("|")}
+    package = ROOT / "src" / "counterpoint"
+    modules = {f"counterpoint.{path.stem}" for path in package.glob("*.py") if path.stem != "__init__"}
+    packages = {f"counterpoint.{path.parent.name}" for path in package.glob("*/__init__.py")}
+    assert sorted((modules | packages) - layered) == []

@@ -62,7 +62,7 @@ def store_path(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def result(store_path, tmp_path_factory):
-    return run_compare(store_path, CompareSettings("style", k=5, n_boot=30, seed=0, n_perm=49, scale_n_perm=False))
+    return run_compare(store_path, CompareSettings(label="style", k=5, n_boot=30, seed=0, n_perm=49, fixed_n_perm=True))
 
 
 @pytest.fixture(scope="module")
@@ -184,16 +184,16 @@ def test_too_few_permutations_for_a_family_are_noted_and_the_default_scales(resu
     assert any(note.startswith("verdict table: 10 tests with 49 permutations") and "--n-perm 1999" in note
                for note in result.notes)
     assert any(note.startswith("alignment table:") for note in result.notes)
-    settings = CompareSettings("style")   # 199 at least, raised to the verdict's need
+    settings = CompareSettings(label="style")   # 199 at least, raised to the verdict's need
     assert verdict_permutations(settings, 2).n_perm == 1999 and verdict_permutations(settings, 10).n_perm == 9999
-    assert verdict_permutations(CompareSettings("style", n_perm=20_000), 2).n_perm == 20_000   # never lowered
-    assert verdict_permutations(CompareSettings("style", n_perm=49, scale_n_perm=False), 10).n_perm == 49
+    assert verdict_permutations(CompareSettings(label="style", n_perm=20_000), 2).n_perm == 20_000   # never lowered
+    assert verdict_permutations(CompareSettings(label="style", n_perm=49, fixed_n_perm=True), 10).n_perm == 49
 
 
 def test_the_verdict_follows_the_one_permutation_rule_of_every_analysis_capped_like_the_layer_maps():
     # One rule (significance.family_permutations) for the comparison, the layer maps, the time-aligned
     # comparison and the factors: 12 pairs × 5 verdict rows would ask for 11,999, capped at 9,999 as a layer map is.
-    settings = CompareSettings("style")
+    settings = CompareSettings(label="style")
     for n_pairs in (1, 2, 10, 12, 40):
         m = n_pairs * verdict_rows_per_pair()
         assert verdict_permutations(settings, n_pairs).n_perm == family_permutations(settings.n_perm, m)
@@ -213,7 +213,7 @@ def test_neighbours_list_each_track_in_and_across_spaces(result):
 
 def test_unknown_label_column_is_a_store_error_naming_the_columns(store_path, tmp_path):
     with pytest.raises(StoreError, match="no label column 'genre'.*style"):
-        run_compare(store_path, CompareSettings("genre", k=5, n_boot=5, n_perm=5))
+        run_compare(store_path, CompareSettings(label="genre", k=5, n_boot=5, n_perm=5))
 
 
 def test_headline_table_has_one_row_per_pair(result):
@@ -234,7 +234,7 @@ def test_spaces_too_small_to_compare_are_noted_not_fatal(tmp_path):
         writer.set_tracks(table)
         _write_encoder(writer, "audio-stats", "audio", ids, rng.normal(size=(30, 4)))
         _write_encoder(writer, "symbolic-stats", "symbolic", ids[:3], rng.normal(size=(3, 4)))
-    result = run_compare(path, CompareSettings("style", k=3, n_boot=5, n_perm=5))
+    result = run_compare(path, CompareSettings(label="style", k=3, n_boot=5, n_perm=5))
     assert result.pairs == [] and result.alignment.empty
     assert any("only 3 paired tracks" in note for note in result.notes)
     assert any(note.startswith("symbolic-stats: no label quality") for note in result.notes)
@@ -256,7 +256,7 @@ def test_named_descriptors_are_z_scored_so_one_unit_does_not_dominate(tmp_path):
         writer.set_tracks(table)
         _write_encoder(writer, "audio-stats", "audio", ids, audio)
         _write_encoder(writer, "symbolic-stats", "symbolic", ids, descriptors, [f"f{i}" for i in range(6)])
-    result = run_compare(path, CompareSettings("style", k=5, n_boot=5, n_perm=19))
+    result = run_compare(path, CompareSettings(label="style", k=5, n_boot=5, n_perm=19))
     cka = result.alignment[result.alignment.measure == "cka"].value.iloc[0]
     raw = linear_cka(audio, descriptors)
     assert raw < 0.1 < 0.5 < cka
@@ -296,7 +296,7 @@ def test_every_statistic_lies_in_its_range(result, written):
 def test_unknown_group_column_is_a_named_error_listing_the_columns(store_path, tmp_path):
     with pytest.raises(StoreError, match=r"no group column 'nosuch' in the track table \(it has: id, split, group, "
                                          r"style\) — pass one of those as --group"):
-        run_compare(store_path, CompareSettings("style", group="nosuch", k=5, n_boot=5, n_perm=5))
+        run_compare(store_path, CompareSettings(label="style", group="nosuch", k=5, n_boot=5, n_perm=5))
     for command in (["compare", "--group", "nosuch"], ["analyze", "--group", "nosuch"]):
         outcome = CliRunner().invoke(app, [command[0], str(store_path), "--label", "style",
                                            "--out", str(tmp_path / "x"), *command[1:]])

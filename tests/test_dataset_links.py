@@ -155,7 +155,7 @@ def test_dataset_check_and_embed_report_links_and_take_strict_paths(tmp_path):
     from typer.testing import CliRunner
 
     from counterpoint.cli import app
-    from counterpoint.pipeline import RunOptions, read_params_file
+    from counterpoint.config import RunOptions, read_params_file
 
     corpus = _corpus(tmp_path)
     root = tmp_path / "subset"

@@ -170,7 +170,7 @@ def test_factors_of_a_store_written_by_the_real_path(designed_store):
 
 
 def test_fixed_permutations_too_few_for_a_family_are_a_note(designed_store):
-    result = run_factors(designed_store, FactorSettings(label="style", n_boot=10, n_perm=19, scale_n_perm=False))
+    result = run_factors(designed_store, FactorSettings(label="style", n_boot=10, n_perm=19, fixed_n_perm=True))
     assert result.n_perm == {"variance": 19, "renderings": 19, "transcription": 19}
     assert result.variance.p_value.min() >= 1 / 20
     families = [note.split(":")[0] for note in result.notes if "permutations each" in note]

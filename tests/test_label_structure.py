@@ -215,7 +215,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 
 def _compare(path) -> object:
-    return run_compare(path, CompareSettings("tune_type", n_boot=100, n_perm=199, seed=0, scale_n_perm=False))
+    return run_compare(path, CompareSettings(label="tune_type", n_boot=100, n_perm=199, seed=0, fixed_n_perm=True))
 
 
 def _figure(table: pd.DataFrame, measure: str, direction: str = "") -> pd.Series:
@@ -276,7 +276,7 @@ def test_a_map_fitted_on_fewer_tracks_than_dimensions_is_noted(tmp_path) -> None
     labels = _labels(4)          # 16 tracks, 64 dimensions
     _write(tmp_path / "wide.h5", {"audio-w": ("audio", rng.normal(size=(16, 64))),
                                   "score-w": ("symbolic", rng.normal(size=(16, 5)))}, labels)
-    result = run_compare(tmp_path / "wide.h5", CompareSettings("tune_type", n_boot=20, n_perm=19, scale_n_perm=False))
+    result = run_compare(tmp_path / "wide.h5", CompareSettings(label="tune_type", n_boot=20, n_perm=19, fixed_n_perm=True))
     notes = [n for n in result.notes if "fewer tracks than dimensions" in n]
     assert any("ridge map audio→symbolic (retrieval) is fitted on" in n and "of 64 dimensions" in n for n in notes)
     assert any("label transfer" in n for n in notes)

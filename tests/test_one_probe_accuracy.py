@@ -96,8 +96,8 @@ def traced(tmp_path_factory: pytest.TempPathFactory):
     patch = pytest.MonkeyPatch()
     patch.setattr(protocol, "score_predictions", recording)  # the real function runs; its results are kept
     try:
-        analysis = analyze_store(store, AnalysisOptions("tune_type", reductions=("pca",)))
-        comparison = run_compare(store, CompareSettings("tune_type", n_boot=20, n_perm=19, scale_n_perm=False))
+        analysis = analyze_store(store, AnalysisOptions(label="tune_type", reductions=("pca",)))
+        comparison = run_compare(store, CompareSettings(label="tune_type", n_boot=20, n_perm=19, fixed_n_perm=True))
         probes = probe_table(store, "tune_type", models=("linear",), settings=TrainSettings(epochs=10, patience=3))
         build_report(analysis, comparison, probes, folder / "report", figure_formats=("png",))
         knowledge = label_knowledge_table(store, "tune_type", n_perm=199)

@@ -80,7 +80,7 @@ def test_the_probes_use_the_cut_labels(report: Path) -> None:
 
 
 def test_the_figures_are_drawn_from_the_cut_labels(store_path: Path, tmp_path: Path) -> None:
-    options = AnalysisOptions("style", depth=1, probe_models=("linear",), probe_seeds=1)
+    options = AnalysisOptions(label="style", depth=1, probe_models=("linear",), probe_seeds=1)
     result = analyze_everything(store_path, options, tmp_path / "report")
     for space in result.analysis.spaces:                       # scatter legends and centroid heat maps
         assert set(space.labels) == CUT and set(space.centroid_distance.index) == CUT
@@ -103,8 +103,8 @@ def test_analysis_comparison_and_probes_write_nothing(store_path: Path, tmp_path
     monkeypatch.chdir(tmp_path)
     before = sorted(store_path.parent.iterdir())
     store = Store(store_path)
-    analysis = analyze_store(store, AnalysisOptions("style", depth=1))
-    comparison = run_compare(store, CompareSettings("style", depth=1, n_boot=5, n_perm=5))
+    analysis = analyze_store(store, AnalysisOptions(label="style", depth=1))
+    comparison = run_compare(store, CompareSettings(label="style", depth=1, n_boot=5, n_perm=5))
     probes = probe_table(store, "style", models=("linear",), repeats=1, depth=1, settings=TrainSettings(epochs=2))
     assert list(tmp_path.iterdir()) == [] and sorted(store_path.parent.iterdir()) == before
     assert [space.metrics["n_classes"] for space in analysis.spaces] == [2, 2]

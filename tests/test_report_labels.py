@@ -24,7 +24,7 @@ def test_a_report_with_dollar_labels_builds_every_figure(tmp_path: Path) -> None
              "style": DOLLAR_LABELS[i % 3]} for i in range(15)]
     store = tmp_path / "store.h5"
     embed_dataset(make_info_csv_dataset(tmp_path / "data", rows), store, "symbolic-stats,audio-stats")
-    result = analyze_everything(store, AnalysisOptions("style", probe_models=("linear",), probe_seeds=1),
+    result = analyze_everything(store, AnalysisOptions(label="style", probe_models=("linear",), probe_seeds=1),
                                 tmp_path / "report")
     report = tmp_path / "report"
     for spec in ("audio-stats", "symbolic-stats"):

@@ -135,9 +135,9 @@ def test_every_result_follows_the_one_protocol(toy_plugins, paired_store):
     from counterpoint.analysis.compare import run_compare
     from counterpoint.config import AnalysisOptions, CompareSettings
 
-    results = [analyze_store(paired_store, AnalysisOptions("style", reductions=("pca",))),
-               run_compare(paired_store, CompareSettings("style", k=3, n_boot=5, n_perm=5)),
-               count_tracks(SectionInputs(None, AnalysisOptions("style"), {}, {}, [], print))]
+    results = [analyze_store(paired_store, AnalysisOptions(label="style", reductions=("pca",))),
+               run_compare(paired_store, CompareSettings(label="style", k=3, n_boot=5, n_perm=5)),
+               count_tracks(SectionInputs(None, AnalysisOptions(label="style"), {}, {}, [], print))]
     for result in results:
         assert isinstance(result, AnalysisOutcome)
         assert all(isinstance(table, pd.DataFrame) for table in result.tables.values())

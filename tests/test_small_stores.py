@@ -54,7 +54,7 @@ def tiny_store(folder: Path, styles: list[str]) -> Path:
 
 
 def test_compare_leaves_out_an_encoder_without_tracks_and_compares_the_rest(short_clips_store, tmp_path):
-    result = run_compare(short_clips_store, CompareSettings("class", **FAST_COMPARE))
+    result = run_compare(short_clips_store, CompareSettings(label="class", **FAST_COMPARE))
     assert [(p.audio, p.symbolic) for p in result.pairs] == [("audio-stats", "symbolic-stats")]
     assert "musicnn: no embedded tracks — left out" in result.notes
     assert "musicnn: no embedded tracks — left out" in comparison_to_json(result)["notes"]
@@ -63,7 +63,7 @@ def test_compare_leaves_out_an_encoder_without_tracks_and_compares_the_rest(shor
 
 def test_analysis_notes_an_encoder_without_tracks_in_the_report_and_the_terminal(short_clips_store, tmp_path):
     lines: list[str] = []
-    result = analyze_everything(short_clips_store, AnalysisOptions("class"), tmp_path, step=lines.append)
+    result = analyze_everything(short_clips_store, AnalysisOptions(label="class"), tmp_path, step=lines.append)
     assert result.analysis.skipped == {"musicnn": "no embedded tracks"}
     assert {s.spec for s in result.analysis.spaces} == {"audio-stats", "symbolic-stats"}
     assert "note: musicnn: skipped — no embedded tracks" in lines
@@ -73,9 +73,9 @@ def test_analysis_notes_an_encoder_without_tracks_in_the_report_and_the_terminal
 
 def test_midi_only_rows_are_analysed_and_the_comparison_is_a_note(midi_only_store, tmp_path):
     with pytest.raises(StoreError, match=r"audio: none; symbolic: symbolic-stats\) \(audio-stats: no tracks\)"):
-        run_compare(midi_only_store, CompareSettings("style", **FAST_COMPARE))
+        run_compare(midi_only_store, CompareSettings(label="style", **FAST_COMPARE))
     lines: list[str] = []
-    result = analyze_everything(midi_only_store, AnalysisOptions("style"), tmp_path / "report", step=lines.append)
+    result = analyze_everything(midi_only_store, AnalysisOptions(label="style"), tmp_path / "report", step=lines.append)
     assert result.comparison is None and result.analysis.skipped == {"audio-stats": "no embedded tracks"}
     assert any(line.startswith("note: no audio × symbolic comparison") for line in lines)
     assert "no audio × symbolic comparison" in result.report.read_text()
@@ -89,9 +89,9 @@ def test_a_store_without_embeddings_is_a_named_error(tmp_path):
         writer.set_tracks(pd.DataFrame({"id": ["t0"], "audio_filename": [""], "midi_filename": ["m0.mid"],
                                         "style": ["a"]}))
     message = r"the store holds no embeddings — run `counterpoint embed ROOT --out .*empty.h5` first"
-    for analysis in (lambda: analyze_everything(path, AnalysisOptions("style", **LINEAR_PROBE), tmp_path / "a"),
-                     lambda: analyze_store(path, AnalysisOptions("style")),
-                     lambda: run_compare(path, CompareSettings("style"))):
+    for analysis in (lambda: analyze_everything(path, AnalysisOptions(label="style", **LINEAR_PROBE), tmp_path / "a"),
+                     lambda: analyze_store(path, AnalysisOptions(label="style")),
+                     lambda: run_compare(path, CompareSettings(label="style"))):
         with pytest.raises(StoreError, match=message):
             analysis()
 
@@ -100,7 +100,7 @@ def test_a_store_without_embeddings_is_a_named_error(tmp_path):
 def test_analysis_of_one_to_three_tracks_leaves_out_what_it_cannot_compute(tmp_path, styles):
     store = tiny_store(tmp_path, styles)
     lines: list[str] = []
-    result = analyze_everything(store, AnalysisOptions("style", **LINEAR_PROBE), tmp_path / "report",
+    result = analyze_everything(store, AnalysisOptions(label="style", **LINEAR_PROBE), tmp_path / "report",
                                 step=lines.append)
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
     n = len(styles)
@@ -120,7 +120,7 @@ def test_analysis_of_one_to_three_tracks_leaves_out_what_it_cannot_compute(tmp_p
 def test_a_single_class_still_gets_its_views_and_a_note(tmp_path):
     store = tiny_store(tmp_path, ["only"] * 8)
     lines: list[str] = []
-    result = analyze_everything(store, AnalysisOptions("style", **LINEAR_PROBE), tmp_path / "report",
+    result = analyze_everything(store, AnalysisOptions(label="style", **LINEAR_PROBE), tmp_path / "report",
                                 step=lines.append)
     assert "note: audio-stats: one 'style' class only ('only') — no centroid distances, clustering or probe" in lines
     for method in ("pca", "tsne", "umap"):
@@ -131,8 +131,8 @@ def test_a_single_class_still_gets_its_views_and_a_note(tmp_path):
 
 def test_a_registered_section_writes_its_files_and_follows_the_comparison_on_the_page(tmp_path):
     store = tiny_store(tmp_path, ["a", "b"] * 6)
-    analysis = analyze_store(store, AnalysisOptions("style"))
-    comparison = run_compare(store, CompareSettings("style", **FAST_COMPARE))
+    analysis = analyze_store(store, AnalysisOptions(label="style"))
+    comparison = run_compare(store, CompareSettings(label="style", **FAST_COMPARE))
 
     def layered_section(result: str, page: ReportPage) -> str:
         (page.out_dir / "layers").mkdir()

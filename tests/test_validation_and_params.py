@@ -8,7 +8,7 @@ from conftest import make_info_csv_dataset, write_midi
 from counterpoint.data.manifest import load_manifest
 from counterpoint.data.validation import check_dataset
 from counterpoint.errors import CounterpointError
-from counterpoint.pipeline import read_params_file
+from counterpoint.config import read_params_file
 
 
 def test_check_opens_every_file_and_names_each_problem(tmp_path):

@@ -1,34 +1,43 @@
-"""The options of every stage as dataclasses, each default written once.
+"""The settings of every stage as frozen, keyword-only dataclasses, each field declared once.
 
-The command line reads its defaults from these classes (:func:`default`), and each class
-checks its own values when it is made, so a number out of range is refused before any work,
-with a message naming the option as a user types it. Imported by the CLI at start-up: it
-imports nothing heavy (no torch, no scikit-learn).
+Each field is declared by a :class:`~counterpoint.parameters.Parameter` (default, help, type,
+range, choices; :func:`~counterpoint.parameters.declared`), and the rest is generated from that
+declaration: the check every settings object runs when it is made (:func:`check_declared`), the
+command line's options (``counterpoint.cli.options``), the keys of a params or TOML file
+(:func:`read_params_file`) and the ranges the help shows. A value out of range is refused with
+the same message wherever it comes from. None means "unset" (the dataset's group column, the
+whole label, each encoder's batch size). Shared parts are declared once and reused:
+:class:`LabelSelection` (label, depth, group) and :class:`Resampling` (n_boot, n_perm, seed,
+fixed_n_perm). Imported by the CLI at start-up: it imports nothing heavy (no torch, no
+scikit-learn) and none of the layers it configures (encoders, engines).
 """
 
 from __future__ import annotations
 
-import math
-from numbers import Integral
-from dataclasses import MISSING, dataclass, fields
+import codecs
+import shlex
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from counterpoint.encoders.registry import DEFAULT_ENCODERS
-
-#: What `counterpoint demo` embeds: the offline defaults, musicnn with every layer (for the report's layer maps).
-DEMO_ENCODERS = "symbolic-stats,audio-stats,musicnn:layers=all"
+from counterpoint.defaults import DEFAULT_ENCODERS, ENGINES
 from counterpoint.errors import CounterpointError
+from counterpoint.parameters import REQUIRED, Parameter, check_declared, declarations, declared
 
 #: The 2-D views of each space, in the order the report shows them.
 REDUCTIONS = ("pca", "tsne", "umap")
 #: The formats every static figure of a report is written in (``--figure-format``).
 FIGURE_FORMATS = ("png", "svg", "pdf")
+#: ``--alignment`` choices of the time-aligned comparison (see :mod:`counterpoint.data.time_pairing`).
+ALIGNMENTS = ("auto", "identity", "dtw")
+#: The seeds every random choice accepts (numpy's generators take 0 … 2³²−1); every seed option has this range.
+SEED_LOW, SEED_HIGH = 0, 2**32 - 1
+#: Bootstrap resamples per 95 % interval.
+N_BOOT = 200
 #: Repeats of a trained probe's 5-fold cross-validation (each its own fold shuffle and training seed
 #: 0..N-1), in a report and in ``probe``: every fold is a full training run, so one by default.
 PROBE_SEEDS = 1
-#: Bootstrap resamples per 95 % interval.
-N_BOOT = 200
 
 
 def figure_formats(text: str) -> tuple[str, ...]:
@@ -41,212 +50,185 @@ def figure_formats(text: str) -> tuple[str, ...]:
     return formats
 
 
-#: The seeds every random choice accepts (numpy's generators take 0 … 2³²−1); every seed option has this range.
-SEED_LOW, SEED_HIGH = 0, 2**32 - 1
+def probe_model_names(text: str) -> tuple[str, ...]:
+    """``"linear, mlp"`` → ``("linear", "mlp")``: the probe models of a report (empty text: none)."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def require_whole(name: str, value: object, lowest: int, highest: int | None = None) -> None:
-    """Raise a :class:`CounterpointError` unless ``value`` is a whole number ≥ ``lowest`` (and ≤ ``highest``).
+# ---- the declarations every settings class shares ---------------------------------------------------
 
-    ``name`` is the option as a user types it (``n_boot`` is shown as ``n-boot``).
-    """
-    if (isinstance(value, bool) or not isinstance(value, Integral) or value < lowest
-            or (highest is not None and value > highest)):
-        within = f"from {lowest} to {highest}" if highest is not None else f"≥ {lowest}"
-        raise CounterpointError(f"{name.replace('_', '-')} = {value!r}: give a whole number {within}")
-
-
-def require_seed(value: object, name: str = "seed") -> None:
-    """Raise a :class:`CounterpointError` unless ``value`` is a seed, a whole number in ``SEED_LOW`` … ``SEED_HIGH``."""
-    require_whole(name, value, SEED_LOW, SEED_HIGH)
-
-
-def default(cls: type, name: str) -> Any:
-    """The default of field ``name`` of the dataclass ``cls`` (what a command-line option shows)."""
-    for item in fields(cls):
-        if item.name == name:
-            if item.default is not MISSING:
-                return item.default
-            if item.default_factory is not MISSING:
-                return item.default_factory()
-    raise KeyError(f"{cls.__name__} has no field {name!r} with a default")
+SEED_SETTING = Parameter(0, "Seed of every random choice.", low=SEED_LOW, high=SEED_HIGH)
+LABEL_SETTING = Parameter(REQUIRED, "Metadata column to colour, score and stratify by.", kind=str)
+DEPTH_SETTING = Parameter(None, "Cut hierarchical labels like rock/indie to this depth (0 or unset: the whole label).",
+                  low=0, kind=int)
+GROUP_SETTING = Parameter(None, "Column whose values never straddle splits or folds (default: the dataset's group column).",
+                  kind=str)
+N_BOOT_SETTING = Parameter(N_BOOT, "Resamples per 95% interval.", low=1)
+N_PERM_SETTING = Parameter(199, "Fewest permutations per p-value: raised to what each table's Holm family needs "
+                        "(10·m/0.05 − 1 for m tests, at most 9,999) unless --fixed-n-perm.", low=1)
+FIXED_N_PERM_SETTING = Parameter(False, "Use --n-perm as given, even when too few for a table's Holm family (a note says so).")
+PROBE_SEEDS_SETTING = Parameter(PROBE_SEEDS, "Repeats of each probe's 5-fold cross-validation (each its own fold shuffle and "
+                           "training seed): every fold is a full training run, so one by default.", low=1)
+FIGURE_FORMAT_SETTING = Parameter(",".join(FIGURE_FORMATS), "Formats of every static figure: png, svg, pdf, comma-separated.")
+ALIGNED_SETTING = Parameter(False, "Also compare on time-paired segments: segment retrieval within and across pieces, "
+                           "agreement over time, CKA of aligned segments vs time-shifted ones (into OUT/aligned/).")
+COMPARE_SETTING = Parameter(True, "Compare audio with symbolic spaces (when the store has both).")
 
 
-@dataclass(frozen=True)
-class CompareSettings:
-    """Everything that shapes the numbers of an audio × symbolic comparison (written to ``compare.json``).
-
-    ``depth`` cuts hierarchical labels (``rock/indie`` → ``rock`` at 1; None or 0: whole);
-    ``group`` names the column whose values never straddle a split (None: the store's
-    ``group`` column when it has values). ``n_perm`` is the fewest permutations per p-value:
-    with ``scale_n_perm`` (the default) the comparison raises it to what the verdict's Holm family
-    needs (:func:`counterpoint.significance.family_permutations`); without, it is used as given.
-    """
-
-    label: str
-    depth: int | None = None
-    group: str | None = None
-    k: int = 10
-    n_boot: int = N_BOOT
-    n_perm: int = 199
-    max_n_pairwise: int = 1000
-    seed: int = 0
-    scale_n_perm: bool = True
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Base of every settings class: made with keywords only, frozen, each declared field checked on creation."""
 
     def __post_init__(self) -> None:
-        for name, lowest in (("k", 1), ("n_boot", 1), ("n_perm", 1), ("max_n_pairwise", 4)):
-            require_whole(name, getattr(self, name), lowest)
-        require_seed(self.seed)
-        if self.depth is not None:
-            require_whole("depth", self.depth, 0)
+        check_declared(self)
 
 
-#: ``--alignment`` choices of the time-aligned comparison (see :mod:`counterpoint.data.time_pairing`).
-ALIGNMENTS = ("auto", "identity", "dtw")
+@dataclass(frozen=True, kw_only=True)
+class LabelSelection(Settings):
+    """Which label is read: the ``label`` column cut to ``depth`` levels (``rock/indie`` → ``rock`` at 1;
+    None or 0: whole), and the ``group`` column whose values never straddle a split (None: the store's
+    ``group`` column when it has values)."""
+
+    label: str = declared(LABEL_SETTING)
+    depth: int | None = declared(DEPTH_SETTING)
+    group: str | None = declared(GROUP_SETTING)
 
 
-@dataclass(frozen=True)
-class AlignedSettings:
+@dataclass(frozen=True, kw_only=True)
+class Resampling(Settings):
+    """Bootstrap intervals (``n_boot`` resamples) and permutation p-values: ``n_perm`` is the fewest
+    permutations per p-value, raised to what a table's Holm family needs
+    (:func:`counterpoint.significance.family_permutations`) unless ``fixed_n_perm``; ``seed`` seeds both."""
+
+    n_boot: int = declared(N_BOOT_SETTING)
+    n_perm: int = declared(N_PERM_SETTING)
+    seed: int = declared(SEED_SETTING)
+    fixed_n_perm: bool = declared(FIXED_N_PERM_SETTING)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompareSettings(LabelSelection, Resampling):
+    """Everything that shapes the numbers of an audio × symbolic comparison (written to ``compare.json``):
+    the label selection, resampling (without ``fixed_n_perm`` the comparison raises ``n_perm`` to what the
+    verdict's Holm family needs, :func:`counterpoint.analysis.compare.verdict_permutations`), the neighbours
+    ``k`` of mutual kNN and the kNN classifier, and the most rows of pairwise resampling."""
+
+    k: int = declared(Parameter(10, "Neighbours for mutual kNN and the kNN classifier.", low=1))
+    max_n_pairwise: int = declared(Parameter(1000, "Most rows that pairwise resampling (CKA, RSA) runs on.", low=4))
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlignedSettings(LabelSelection, Resampling):
     """What shapes the numbers of the time-aligned comparison (``compare --aligned``, written to ``aligned.json``).
 
     ``alignment`` pairs audio with score time (``auto``: identity for rendered rows, DTW otherwise);
     frames are averaged over ``segment_seconds``-long segments of score time; pairwise resampling
-    (CKA intervals and nulls) runs on at most ``max_segments`` segments of whole tracks. ``label``,
-    ``depth`` and ``group`` are those of :class:`CompareSettings`. ``n_perm`` is the fewest permutations
-    per p-value: with ``scale_n_perm`` each table gets what its Holm family needs
-    (:func:`counterpoint.significance.family_permutations`); without, it is used as given.
+    (CKA intervals and nulls) runs on at most ``max_segments`` segments of whole tracks.
     """
 
-    label: str
-    depth: int | None = None
-    group: str | None = None
-    alignment: str = "auto"
-    segment_seconds: float = 3.0
-    n_boot: int = N_BOOT
-    n_perm: int = 199
-    max_segments: int = 1000
-    seed: int = 0
-    scale_n_perm: bool = True
-
-    def __post_init__(self) -> None:
-        for name, lowest in (("n_boot", 1), ("n_perm", 1), ("max_segments", 8)):
-            require_whole(name, getattr(self, name), lowest)
-        require_seed(self.seed)
-        if self.depth is not None:
-            require_whole("depth", self.depth, 0)
-        if self.alignment not in ALIGNMENTS:
-            raise CounterpointError(f"alignment = {self.alignment!r}: choose one of {', '.join(ALIGNMENTS)}")
-        if not (math.isfinite(self.segment_seconds) and self.segment_seconds > 0):
-            raise CounterpointError(f"segment-seconds = {self.segment_seconds!r}: give a number of seconds > 0, e.g. 3")
+    alignment: str = declared(Parameter(
+        "auto", "With --aligned: how audio time is paired with score time: identity (renderings), dtw (DTW on "
+                "chroma; paths kept beside the store), or auto (identity for rows whose audio_source is rendered:…).",
+        choices=ALIGNMENTS))
+    segment_seconds: float = declared(Parameter(3.0, "With --aligned: length of the segments of score time (s).",
+                                                low=0.0, closed="right"))
+    max_segments: int = declared(Parameter(1000, "Most segments that pairwise resampling runs on.", low=8))
 
 
-@dataclass(frozen=True)
-class TrainSettings:
+@dataclass(frozen=True, kw_only=True)
+class TrainSettings(Settings):
     """How a probe is built and trained: ``hidden`` sizes and ``dropout`` of the built-in models;
     at most ``epochs`` passes with Adam (``lr``, ``weight_decay``) over batches of ``batch_size``
     tracks, stopping after ``patience`` epochs without a better validation macro-F1."""
 
-    epochs: int = 100
-    patience: int = 10
-    lr: float = 1e-3
-    batch_size: int = 32
-    seed: int = 0
-    device: str = "cpu"
-    weight_decay: float = 0.0
-    hidden: tuple[int, ...] = (256,)
-    dropout: float = 0.2
+    epochs: int = declared(Parameter(100, "Maximum epochs.", low=1))
+    patience: int = declared(Parameter(10, "Stop after this many epochs without a better validation macro-F1.", low=1))
+    lr: float = declared(Parameter(1e-3, "Adam learning rate.", low=0.0, closed="right"))
+    batch_size: int = declared(Parameter(32, "Tracks per training batch.", low=1))
+    seed: int = declared(SEED_SETTING)
+    device: str = declared(Parameter("cpu", "cpu or cuda."))
+    weight_decay: float = declared(Parameter(0.0, "Adam weight decay.", low=0.0))
+    hidden: tuple[int, ...] = declared(Parameter(
+        (256,), "Hidden sizes, comma-separated (mlp: every size; lstm/attention: the first)."))
+    dropout: float = declared(Parameter(0.2, "Dropout probability.", low=0.0, high=1.0, closed="left"))
 
     def __post_init__(self) -> None:
-        whole = all(isinstance(getattr(self, name), int) and not isinstance(getattr(self, name), bool)
-                    for name in ("epochs", "patience", "batch_size", "seed"))
-        if (not whole or min(self.epochs, self.patience, self.batch_size) < 1 or not SEED_LOW <= self.seed <= SEED_HIGH
-                or not (math.isfinite(self.lr) and self.lr > 0)
-                or not (math.isfinite(self.weight_decay) and self.weight_decay >= 0)):
-            raise CounterpointError(f"training settings {self}: epochs, patience and batch_size must be whole numbers "
-                                    f"≥ 1, seed from {SEED_LOW} to {SEED_HIGH}, lr a finite number > 0 and "
-                                    "weight_decay ≥ 0")
-        if not 0 <= self.dropout < 1:
-            raise CounterpointError(f"dropout = {self.dropout!r}: give a probability in [0, 1)")
         object.__setattr__(self, "hidden", tuple(self.hidden))
+        super().__post_init__()
         for size in self.hidden:
-            require_whole("hidden", size, 1)
+            message = Parameter(1, "", low=1).problem("--hidden", size)
+            if message is not None:
+                raise CounterpointError(message)
 
 
-@dataclass(frozen=True)
-class AnalysisOptions:
-    """What one report is computed from: the label column cut to ``depth`` levels (None or 0:
-    whole), the ``group`` column (None: the dataset's), the seed, the 2-D views, whether to
-    compare the modalities, and the probe models with the repeats of their cross-validation (no models: no
-    probes)."""
+@dataclass(frozen=True, kw_only=True)
+class AnalysisOptions(LabelSelection):
+    """What one report is computed from: the label selection, the seed, the 2-D views, whether to
+    compare the modalities (and on time-paired segments), and the probe models with the repeats of
+    their cross-validation (no models: no probes)."""
 
-    label: str
-    depth: int | None = None
-    group: str | None = None
-    seed: int = 0
-    reductions: tuple[str, ...] = REDUCTIONS
-    compare: bool = True
-    probe_models: tuple[str, ...] = ()
-    probe_seeds: int = PROBE_SEEDS
-    figure_formats: tuple[str, ...] = FIGURE_FORMATS
-    aligned: bool = False  # also the time-aligned comparison (auto pairing) as a section of the report
+    seed: int = declared(SEED_SETTING)
+    reductions: tuple[str, ...] = declared(Parameter(REDUCTIONS, "2-D views of each space."))
+    compare: bool = declared(COMPARE_SETTING)
+    probe_models: tuple[str, ...] = declared(Parameter((), "Probe models for a probe table in the report."))
+    probe_seeds: int = declared(PROBE_SEEDS_SETTING)
+    figure_formats: tuple[str, ...] = declared(Parameter(FIGURE_FORMATS, FIGURE_FORMAT_SETTING.help))
+    aligned: bool = declared(ALIGNED_SETTING)  # also the time-aligned comparison (auto pairing) as a section of the report
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "figure_formats", figure_formats(",".join(self.figure_formats)))
-        require_seed(self.seed)
-        require_whole("probe seeds", self.probe_seeds, 1)
-        if self.depth is not None:
-            require_whole("depth", self.depth, 0)
+        object.__setattr__(self, "reductions", tuple(self.reductions))
+        object.__setattr__(self, "probe_models", tuple(self.probe_models))
+        super().__post_init__()
         unknown = [method for method in self.reductions if method not in REDUCTIONS]
         if unknown:
             raise CounterpointError(f"unknown reduction {unknown[0]!r}; choose from {', '.join(REDUCTIONS)}")
-        object.__setattr__(self, "reductions", tuple(self.reductions))
-        object.__setattr__(self, "probe_models", tuple(self.probe_models))
 
 
-@dataclass
-class RunOptions:
-    """Everything `counterpoint run` takes; the field names are the flags (``--batch-size``).
+@dataclass(frozen=True, kw_only=True)
+class RunOptions(Settings):
+    """Everything `counterpoint run` takes; the field names are the flags (``--batch-size``) and the keys
+    of a params or TOML file. None is unset: ``batch_size`` each encoder's default, ``depth`` the whole
+    label, ``group`` the dataset's group column, ``csv``, ``id_column`` and ``id_from`` ``info.csv`` with
+    its ``id`` column, ``ray_address`` a Ray started here."""
 
-    ``batch_size`` is tracks per runner batch (0: each encoder's default); ``depth`` 0 and
-    ``group`` "" mean the whole label and the dataset's group column; ``csv``, ``id_column``
-    and ``id_from`` "" mean ``info.csv`` with its ``id`` column.
-    """
+    dataset: str | None = declared(Parameter(None, "Dataset folder.", kind=str))
+    out: str = declared(Parameter("counterpoint-output", "Output folder (embeddings.h5 + report/)."))
+    encoders: str = declared(Parameter(",".join(DEFAULT_ENCODERS), "Encoder specs, separated by '+' or ','."))
+    label: str = declared(Parameter("class", "Label column for the analysis."))
+    depth: int | None = declared(DEPTH_SETTING)
+    group: str | None = declared(GROUP_SETTING)
+    batch_size: int | None = declared(Parameter(None, "Tracks per model call (0 or unset: each encoder's default).",
+                                                low=0, kind=int))
+    seed: int = declared(SEED_SETTING)
+    compare: bool = declared(COMPARE_SETTING)
+    probe_models: str = declared(Parameter("linear,mlp", "Probe models for the report (empty: none)."))
+    probe_seeds: int = declared(PROBE_SEEDS_SETTING)
+    strict_paths: bool = declared(Parameter(False, "Refuse symbolic links that lead outside the dataset folder."))
+    csv: str | None = declared(Parameter(None, "Manifest CSV with another name than info.csv (relative to ROOT or "
+                                               "absolute).", kind=str))
+    id_column: str | None = declared(Parameter(None, "Column of the manifest that holds the track ids (default: id).",
+                                               kind=str))
+    id_from: str | None = declared(Parameter(None, "Take ids from the file names when the manifest has no id "
+                                                   "column: stem.", kind=str))
+    engine: str = declared(Parameter("local", "Where encoders run: local (this machine) or ray (Ray Data; needs "
+                                              "counterpoint[ray]).", choices=ENGINES))
+    ray_address: str | None = declared(Parameter(None, "Ray cluster to join with --engine ray (auto, "
+                                                       "ray://HOST:10001); default: start Ray on this machine.",
+                                                 kind=str))
+    figure_format: str = declared(FIGURE_FORMAT_SETTING)
+    aligned: bool = declared(ALIGNED_SETTING)
 
-    dataset: str = ""
-    out: str = "counterpoint-output"
-    encoders: str = ",".join(DEFAULT_ENCODERS)
-    label: str = "class"
-    depth: int = 0
-    group: str = ""
-    batch_size: int = 0
-    seed: int = 0
-    compare: bool = True
-    probe_models: str = "linear,mlp"
-    probe_seeds: int = PROBE_SEEDS
-    strict_paths: bool = False
-    csv: str = ""
-    id_column: str = ""
-    id_from: str = ""
-    engine: str = "local"  # where encoders run: local, or ray (Ray Data)
-    ray_address: str = ""  # a running Ray cluster (auto, ray://host:10001); empty: start one here
-    figure_format: str = ",".join(FIGURE_FORMATS)
-    aligned: bool = False  # also compare on time-paired segments (see AlignedSettings)
-
-    def check(self) -> None:
-        """Raise a :class:`CounterpointError` for a whole-number option out of range or an unknown engine."""
-        from counterpoint.engines import check_engine
-
-        for name, lowest in (("depth", 0), ("batch_size", 0), ("probe_seeds", 1)):
-            require_whole(name, getattr(self, name), lowest)
-        require_seed(self.seed)
-        check_engine(self.engine, self.ray_address or None)
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        figure_formats(self.figure_format)
 
     def analysis(self) -> AnalysisOptions:
         """The options of the report part of the run."""
-        models = tuple(m.strip() for m in self.probe_models.split(",") if m.strip())
-        return AnalysisOptions(self.label, depth=self.depth or None, group=self.group or None, seed=self.seed,
-                               compare=self.compare, probe_models=models, probe_seeds=self.probe_seeds,
-                               figure_formats=figure_formats(self.figure_format), aligned=self.aligned)
+        return AnalysisOptions(label=self.label, depth=self.depth, group=self.group, seed=self.seed,
+                               compare=self.compare, probe_models=probe_model_names(self.probe_models),
+                               probe_seeds=self.probe_seeds, figure_formats=figure_formats(self.figure_format),
+                               aligned=self.aligned)
 
     @property
     def store_path(self) -> Path:
@@ -257,26 +239,119 @@ class RunOptions:
         return Path(self.out) / "report"
 
 
-
-@dataclass(frozen=True)
-class FactorSettings:
+@dataclass(frozen=True, kw_only=True)
+class FactorSettings(Resampling):
     """What shapes the numbers of ``counterpoint factors`` (written to ``factors.json``): the column
     naming the piece behind each row (``piece``, written by ``dataset render``/``transcribe``), the
     column naming its rendering (``audio_source``), an optional ``label`` whose share of the piece
-    variance is split out (e.g. ``style``), the neighbours of mutual kNN, resamples, permutations
-    and the seed. ``n_perm`` is the fewest permutations per p-value: with ``scale_n_perm`` each table
-    gets what its Holm family needs (:func:`counterpoint.significance.family_permutations`)."""
+    variance is split out (e.g. ``style``), the neighbours of mutual kNN, and the resampling (each
+    table gets the permutations its Holm family needs unless ``fixed_n_perm``)."""
 
-    piece: str = "piece"
-    rendering: str = "audio_source"
-    label: str | None = None
-    k: int = 5  # a designed corpus holds tens of pieces, not hundreds
-    n_boot: int = N_BOOT
-    n_perm: int = 199
-    seed: int = 0
-    scale_n_perm: bool = True
+    piece: str = declared(Parameter("piece", "Column naming the piece behind each row."))
+    rendering: str = declared(Parameter("audio_source", "Column naming each row's rendering."))
+    label: str | None = declared(Parameter(None, "Label column whose share of the piece variance is split out "
+                                                 "(e.g. style).", kind=str))
+    # a designed corpus holds tens of pieces, not hundreds
+    k: int = declared(Parameter(5, "Neighbours for mutual kNN.", low=1))
 
-    def __post_init__(self) -> None:
-        for name, lowest in (("k", 1), ("n_boot", 1), ("n_perm", 1)):
-            require_whole(name, getattr(self, name), lowest)
-        require_seed(self.seed)
+
+# ---- params and TOML files: the keys of RunOptions ---------------------------------------------------
+
+_TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
+
+
+def _run_types() -> dict[str, type]:
+    return {name: parameter.value_type for name, parameter in declarations(RunOptions).items()}
+
+
+def _coerce(name: str, value: Any, source: str) -> tuple[str, Any]:
+    """The RunOptions field and typed value of ``--name value`` (``--no-name`` turns a switch off)."""
+    types = _run_types()
+    key = name.replace("-", "_")
+    if key not in types and key.startswith("no_") and types.get(key[3:]) is bool:
+        key, value = key[3:], "false"
+    if key not in types:
+        raise CounterpointError(f"{source}: unknown option {name!r} — known: {', '.join('--' + k.replace('_', '-') for k in types)}")
+    kind = types[key]
+    if kind is not bool and isinstance(value, bool):
+        raise CounterpointError(f"{source}: option {name!r} needs a {kind.__name__} value, got {str(value).lower()}")
+    if kind is bool and not isinstance(value, bool):
+        text = str(value).strip().lower()
+        if text not in _TRUE + _FALSE:
+            raise CounterpointError(f"{source}: option {name!r} is a switch (true/false), got {value!r}")
+        return key, text in _TRUE
+    try:
+        return key, kind(value)
+    except (TypeError, ValueError):
+        raise CounterpointError(f"{source}: option {name!r} needs a {kind.__name__}, got {value!r}") from None
+
+
+def params_text(path: Path) -> str:
+    """The text of a params or TOML file: UTF-8 (with or without a byte-order mark) or UTF-16 with its mark
+    (Notepad's "Unicode"); a :class:`CounterpointError` for anything else (Latin-1, UTF-16 without a mark)."""
+    data = path.read_bytes()
+    encoding = "utf-16" if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8-sig"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise CounterpointError(f"{path} is not UTF-8 text (byte {exc.start} cannot be read as {exc.encoding}): "
+                                "save it as UTF-8") from None
+    if "\x00" in text:  # UTF-16 without its mark decodes as UTF-8 with a NUL after every ASCII character
+        raise CounterpointError(f"{path} is not UTF-8 text (it holds NUL bytes, as UTF-16 without a byte-order mark "
+                                "does): save it as UTF-8")
+    return text
+
+
+def _is_switch(name: str) -> bool:
+    """Whether ``--name`` (``--no-name`` too) is an on/off option of :class:`RunOptions`, written without a value."""
+    types, key = _run_types(), name.replace("-", "_")
+    return types.get(key) is bool or (key.startswith("no_") and types.get(key[3:]) is bool)
+
+
+def read_params_file(path: str | Path) -> dict[str, Any]:
+    """Options from a TOML file (``key = value``) or a file of ``--flag value`` lines with ``#`` comments.
+
+    Switches (``--aligned``, ``--no-compare``) stand alone; any other flag without a value is an error
+    naming its line. The file is read as :func:`params_text` reads it. The keys are :class:`RunOptions`'
+    fields; their values are checked when the options are made (:func:`run_options`).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CounterpointError(f"{path}: no such params file")
+    text = params_text(path)
+    values: dict[str, Any] = {}
+    if path.suffix == ".toml":
+        try:
+            table = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise CounterpointError(f"{path}: not valid TOML ({exc})") from exc
+        table = table.get("run", table)
+        for name, value in table.items():
+            key, coerced = _coerce(name, "+".join(value) if isinstance(value, list) else value, str(path))
+            values[key] = coerced
+        return values
+    for number, line in enumerate(text.splitlines(), start=1):
+        tokens = shlex.split(line, comments=True)
+        if not tokens:
+            continue
+        if not tokens[0].startswith("--") or len(tokens) > 2:
+            raise CounterpointError(f"{path} line {number}: expected '--flag value', got {line.strip()!r}")
+        name = tokens[0][2:]
+        if len(tokens) == 1 and name.replace("-", "_") in _run_types() and not _is_switch(name):
+            raise CounterpointError(f"{path} line {number}: {tokens[0]} needs a value, e.g. {tokens[0]} VALUE "
+                                    f"(only switches such as --aligned stand alone)")
+        value = tokens[1] if len(tokens) == 2 else "true"
+        key, coerced = _coerce(tokens[0][2:], value, f"{path} line {number}")
+        values[key] = coerced
+    return values
+
+
+def run_options(values: dict[str, Any], source: str | Path | None = None) -> RunOptions:
+    """:class:`RunOptions` from ``values`` (a params file's, the command line's); a value its declaration
+    refuses is a :class:`CounterpointError` naming ``source`` (the params file) when given."""
+    try:
+        return RunOptions(**values)
+    except CounterpointError as exc:
+        if source is None:
+            raise
+        raise CounterpointError(f"{source}: {exc}") from None

@@ -1,4 +1,4 @@
-"""Progress bars and tables for the terminal (the only module besides cli.py that prints)."""
+"""Progress bars for the terminal (with `counterpoint.cli.output`, the only code that prints)."""
 
 from __future__ import annotations
 

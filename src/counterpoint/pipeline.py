@@ -10,11 +10,8 @@ matrix is read once, the per-space analysis, the comparison and the probes compu
 
 from __future__ import annotations
 
-import codecs
 import json
-import shlex
-import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable
@@ -25,94 +22,6 @@ from counterpoint.errors import CounterpointError, DatasetError
 if TYPE_CHECKING:
     from counterpoint.data.manifest import Manifest, Problem
     from counterpoint.store import Store
-
-
-def _field_types() -> dict[str, type]:
-    return {f.name: type(f.default) for f in fields(RunOptions)}
-
-
-_TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
-
-
-def _coerce(name: str, value: Any, source: str) -> tuple[str, Any]:
-    """The RunOptions field and typed value of ``--name value`` (``--no-name`` turns a switch off)."""
-    types = _field_types()
-    key = name.replace("-", "_")
-    if key not in types and key.startswith("no_") and types.get(key[3:]) is bool:
-        key, value = key[3:], "false"
-    if key not in types:
-        raise CounterpointError(f"{source}: unknown option {name!r} — known: {', '.join('--' + k.replace('_', '-') for k in types)}")
-    kind = types[key]
-    if kind is not bool and isinstance(value, bool):
-        raise CounterpointError(f"{source}: option {name!r} needs a {kind.__name__} value, got {str(value).lower()}")
-    if kind is bool and not isinstance(value, bool):
-        text = str(value).strip().lower()
-        if text not in _TRUE + _FALSE:
-            raise CounterpointError(f"{source}: option {name!r} is a switch (true/false), got {value!r}")
-        return key, text in _TRUE
-    try:
-        return key, kind(value)
-    except (TypeError, ValueError):
-        raise CounterpointError(f"{source}: option {name!r} needs a {kind.__name__}, got {value!r}") from None
-
-
-def params_text(path: Path) -> str:
-    """The text of a params or TOML file: UTF-8 (with or without a byte-order mark) or UTF-16 with its mark
-    (Notepad's "Unicode"); a :class:`CounterpointError` for anything else (Latin-1, UTF-16 without a mark)."""
-    data = path.read_bytes()
-    encoding = "utf-16" if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8-sig"
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise CounterpointError(f"{path} is not UTF-8 text (byte {exc.start} cannot be read as {exc.encoding}): "
-                                "save it as UTF-8") from None
-    if "\x00" in text:  # UTF-16 without its mark decodes as UTF-8 with a NUL after every ASCII character
-        raise CounterpointError(f"{path} is not UTF-8 text (it holds NUL bytes, as UTF-16 without a byte-order mark "
-                                "does): save it as UTF-8")
-    return text
-
-
-def _is_switch(name: str) -> bool:
-    """Whether ``--name`` (``--no-name`` too) is an on/off option of :class:`RunOptions`, written without a value."""
-    types, key = _field_types(), name.replace("-", "_")
-    return types.get(key) is bool or (key.startswith("no_") and types.get(key[3:]) is bool)
-
-
-def read_params_file(path: str | Path) -> dict[str, Any]:
-    """Options from a TOML file (``key = value``) or a file of ``--flag value`` lines with ``#`` comments.
-
-    Switches (``--aligned``, ``--no-compare``) stand alone; any other flag without a value is an error
-    naming its line. The file is read as :func:`params_text` reads it.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CounterpointError(f"{path}: no such params file")
-    text = params_text(path)
-    values: dict[str, Any] = {}
-    if path.suffix == ".toml":
-        try:
-            table = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise CounterpointError(f"{path}: not valid TOML ({exc})") from exc
-        table = table.get("run", table)
-        for name, value in table.items():
-            key, coerced = _coerce(name, "+".join(value) if isinstance(value, list) else value, str(path))
-            values[key] = coerced
-        return values
-    for number, line in enumerate(text.splitlines(), start=1):
-        tokens = shlex.split(line, comments=True)
-        if not tokens:
-            continue
-        if not tokens[0].startswith("--") or len(tokens) > 2:
-            raise CounterpointError(f"{path} line {number}: expected '--flag value', got {line.strip()!r}")
-        name = tokens[0][2:]
-        if len(tokens) == 1 and name.replace("-", "_") in _field_types() and not _is_switch(name):
-            raise CounterpointError(f"{path} line {number}: {tokens[0]} needs a value, e.g. {tokens[0]} VALUE "
-                                    f"(only switches such as --aligned stand alone)")
-        value = tokens[1] if len(tokens) == 2 else "true"
-        key, coerced = _coerce(tokens[0][2:], value, f"{path} line {number}")
-        values[key] = coerced
-    return values
 
 
 @dataclass
@@ -274,10 +183,11 @@ def run_pipeline(options: RunOptions, embed_progress=None, step=None) -> Pipelin
     from counterpoint.data.manifest import load_manifest
     from counterpoint.data.validation import dataset_warnings
     from counterpoint.embed import embed_dataset
+    from counterpoint.engines import check_engine
 
     if not options.dataset:
         raise CounterpointError("no dataset given — pass --dataset ROOT (or dataset = \"ROOT\" in the params file)")
-    options.check()
+    check_engine(options.engine, options.ray_address)
     analysis_options = options.analysis()
     announce = step or (lambda text: None)
     manifest = load_manifest(options.dataset, strict_paths=options.strict_paths, csv=options.csv or None,

@@ -389,8 +389,8 @@ def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSe
         notes.append(f"DTW on {check['tracks']} renderings, whose true path is the identity: median error "
                      f"{1000 * check['median_s']:.0f} ms, 95th percentile {1000 * check['p95_s']:.0f} ms")
     n_pairs = len(audio_specs) * len(symbolic_specs)
-    retrieval_perm = family_permutations(settings.n_perm, n_pairs * RETRIEVAL_ROWS_PER_PAIR, settings.scale_n_perm)
-    cka_perm = family_permutations(settings.n_perm, n_pairs * CKA_ROWS_PER_PAIR, settings.scale_n_perm)
+    retrieval_perm = family_permutations(settings.n_perm, n_pairs * RETRIEVAL_ROWS_PER_PAIR, not settings.fixed_n_perm)
+    cka_perm = family_permutations(settings.n_perm, n_pairs * CKA_ROWS_PER_PAIR, not settings.fixed_n_perm)
     pairs, retrieval, curves, means, cka = [], [], [], [], []
 
     def compare_pair(audio_spec: str, symbolic_spec: str) -> None:
@@ -415,7 +415,7 @@ def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSe
     retrieval_table = family_table(retrieval, [*RETRIEVAL_COLUMNS, "p_holm", "p_bh"])
     cka_table = family_table(cka, [*CKA_COLUMNS, "p_holm", "p_bh"])
     notes += family_notes((("segment retrieval table", retrieval_table, retrieval_perm),
-                           ("aligned CKA table", cka_table, cka_perm)), fixed=not settings.scale_n_perm)
+                           ("aligned CKA table", cka_table, cka_perm)), fixed=settings.fixed_n_perm)
     return AlignedResult(
         pairs,
         retrieval_table,

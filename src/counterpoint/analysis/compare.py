@@ -369,7 +369,7 @@ def verdict_permutations(settings: CompareSettings, n_pairs: int) -> CompareSett
     :func:`counterpoint.significance.family_permutations`, for the verdict's Holm family of ``n_pairs`` ×
     :func:`~counterpoint.ranges.verdict_rows_per_pair` tests (999 for 1 pair, 1,999 for 2, 9,999 for 10 and more)."""
     return replace(settings, n_perm=family_permutations(settings.n_perm, n_pairs * verdict_rows_per_pair(),
-                                                        settings.scale_n_perm))
+                                                        scale=not settings.fixed_n_perm))
 
 
 def permutation_notes(alignment: pd.DataFrame, n_perm: int, label_structure: pd.DataFrame | None = None,

@@ -280,7 +280,7 @@ class FactorsResult(TabledResult):
     over its own rows; the layouts behind them (``layouts``: audio encoder → pieces and renderings;
     ``transcriptions``: symbolic encoder → transcription → pieces); the settings, notes, and the
     permutations each table's p-values used (``n_perm``, by table: ``variance``, ``renderings``,
-    ``transcription``; what the table's Holm family needs, see ``FactorSettings.scale_n_perm``)."""
+    ``transcription``; what the table's Holm family needs, unless ``FactorSettings.fixed_n_perm``)."""
 
     variance: pd.DataFrame
     renderings: pd.DataFrame
@@ -355,7 +355,7 @@ def run_factors(store_or_path: "Store | str | Path", settings: FactorSettings = 
     tests = {"variance": sum(VARIANCE_TESTS + LABEL_TESTS * (layout.classes is not None) for layout in layouts.values()),
              "renderings": sum(math.comb(len(layout.renderings), 2) for layout in layouts.values()),
              "transcription": TRANSCRIPTION_TESTS * sum(len(found) for found in found_pairs.values())}
-    n_perm = {name: family_permutations(settings.n_perm, m, settings.scale_n_perm) for name, m in tests.items()}
+    n_perm = {name: family_permutations(settings.n_perm, m, not settings.fixed_n_perm) for name, m in tests.items()}
     variance_rows, rendering_rows, transcription_rows = [], [], []
     with single_threaded_blas():
         for spec, layout in layouts.items():
@@ -381,7 +381,7 @@ def run_factors(store_or_path: "Store | str | Path", settings: FactorSettings = 
                     transcription_rows.append(_estimate_row(estimate, encoder=spec, transcription=pairs.transcription,
                                                             measure=measure))
     notes += family_notes(((f"{name} table", m, n_perm[name]) for name, m in tests.items()),
-                          fixed=not settings.scale_n_perm)
+                          fixed=settings.fixed_n_perm)
     return FactorsResult(family_table(variance_rows, VARIANCE_COLUMNS), family_table(rendering_rows, RENDERING_COLUMNS),
                          family_table(transcription_rows, TRANSCRIPTION_COLUMNS), settings, store.path,
                          {spec: {"pieces": layout.pieces, "renderings": layout.renderings}

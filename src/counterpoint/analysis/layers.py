@@ -121,14 +121,14 @@ def holds_layers(store: "Store") -> bool:
 
 def layer_cka_map(store_or_path: "Store | str | Path", label: str, *, audio: str | None = None, symbolic: str | None = None,
                   depth: int | None = None, n_boot: int = N_BOOT, n_perm: int = CompareSettings.n_perm,
-                  seed: int = 0, scale_n_perm: bool = True) -> list[LayerMap]:
+                  seed: int = 0, fixed_n_perm: bool = False) -> list[LayerMap]:
     """One :class:`LayerMap` per audio encoder with several stored layers × symbolic encoder.
 
     ``audio`` / ``symbolic`` name one encoder each (base spec, a layer's spec, or the encoder
     name); None takes every audio encoder with layers and every symbolic encoder. Tracks are
     those with a ``label`` (cut to ``depth``) that every layer of both encoders holds. ``n_perm`` is
-    the fewest permutations per cell, raised to what the map's Holm family needs when
-    ``scale_n_perm``. A store without layered audio entries is a CounterpointError saying how to embed them.
+    the fewest permutations per cell, raised to what the map's Holm family needs unless
+    ``fixed_n_perm``. A store without layered audio entries is a CounterpointError saying how to embed them.
     """
     store = open_pairs(store_or_path, label, comparable=False).store   # its own errors say what a map needs
     audio_groups = {base: layers for base, layers in layer_groups(store, "audio").items() if len(layers) > 1}
@@ -144,7 +144,7 @@ def layer_cka_map(store_or_path: "Store | str | Path", label: str, *, audio: str
         for symbolic_base in _pick(symbolic_groups, symbolic, "symbolic", store):
             cells = len(audio_groups[audio_base]) * len(symbolic_groups[symbolic_base])
             maps.append(_one_map(store, audio_groups[audio_base], symbolic_groups[symbolic_base], label, depth,
-                                 n_boot, family_permutations(n_perm, cells, scale_n_perm), not scale_n_perm, seed))
+                                 n_boot, family_permutations(n_perm, cells, not fixed_n_perm), fixed_n_perm, seed))
     return maps
 
 

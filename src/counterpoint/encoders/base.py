@@ -38,6 +38,7 @@ from counterpoint.data.audio import stream_audio
 from counterpoint.data.manifest import Track
 from counterpoint.data.resample import Resampler
 from counterpoint.errors import EncoderError, TrackError
+from counterpoint.parameters import Parameter
 
 if TYPE_CHECKING:
     from counterpoint.encoders.weights import WeightFile
@@ -68,63 +69,6 @@ class Embedding:
         self.pooled = np.asarray(self.pooled, dtype=np.float32).ravel()
         if self.frames.shape[0] and self.frames.shape[1] != self.pooled.shape[0]:
             raise ValueError(f"frames have dimension {self.frames.shape[1]} but pooled has {self.pooled.shape[0]}")
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """One spec parameter: its type, default, help text and the values it may take.
-
-    ``choices`` lists the allowed values; ``low`` / ``high`` bound numbers (inclusive, unless
-    ``closed`` says otherwise: ``"both"``, ``"left"``, ``"right"`` or ``"neither"``). Every
-    encoder's values are checked here, by :meth:`check`, whether they come from a spec or from
-    keyword arguments. ``formerly`` is the parameter's old name: specs may still use it (with a
-    DeprecationWarning), and the fingerprint keeps it so stores made before the rename stay valid.
-    """
-
-    default: Any
-    help: str
-    choices: tuple[Any, ...] | None = None
-    low: float | None = None
-    high: float | None = None
-    closed: str = "both"
-    formerly: str | None = None
-
-    def parse(self, name: str, text: str, encoder: str) -> Any:
-        """The typed value of a spec's ``name=text``, checked by :meth:`check`."""
-        kind = type(self.default) if self.default is not None else str
-        try:
-            if kind is bool:
-                lowered = text.lower()
-                if lowered not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(text)
-                value: Any = lowered in ("true", "1", "yes")
-            else:
-                value = kind(text)
-        except ValueError:
-            raise EncoderError(f"encoder {encoder}: parameter {name}={text!r} is not a {kind.__name__} — {self.help}") from None
-        self.check(name, value, encoder)
-        return value
-
-    def check(self, name: str, value: Any, encoder: str) -> None:
-        """Raise EncoderError naming the parameter if ``value`` is not among the choices or out of range."""
-        if self.choices is not None and value not in self.choices:
-            options = ", ".join(str(c) for c in self.choices)
-            raise EncoderError(f"encoder {encoder}: {name}={value!r} is not one of {options}")
-        if self.low is None and self.high is None:
-            return
-        above = self.low is None or (value >= self.low if self.closed in ("both", "left") else value > self.low)
-        below = self.high is None or (value <= self.high if self.closed in ("both", "right") else value < self.high)
-        if not (above and below):
-            raise EncoderError(f"encoder {encoder}: {name}={value} must be {self.range_text} — {self.help}")
-
-    @property
-    def range_text(self) -> str:
-        """The allowed range in words, e.g. ``at least 0.1`` or ``between 8 and 256``."""
-        low_word = "at least" if self.closed in ("both", "left") else "above"
-        high_word = "at most" if self.closed in ("both", "right") else "below"
-        if self.low is not None and self.high is not None:
-            return f"{low_word} {self.low:g} and {high_word} {self.high:g}"
-        return f"{low_word} {self.low:g}" if self.low is not None else f"{high_word} {self.high:g}"
 
 
 def batch_size_parameter(default: int) -> Parameter:
@@ -170,7 +114,7 @@ class Encoder(ABC):
             raise EncoderError(f"encoder {self.name}: unknown parameter(s) {', '.join(sorted(unknown))} (known: {known})")
         self.params = {key: params.get(key, p.default) for key, p in self.parameters.items()}
         for key, value in params.items():
-            self.parameters[key].check(key, value, self.name)
+            self.parameters[key].check(key, value, f"encoder {self.name}", error=EncoderError)
 
     @classmethod
     def _renamed(cls, params: dict[str, Any]) -> dict[str, Any]:
@@ -195,7 +139,7 @@ class Encoder(ABC):
         if unknown:
             known = ", ".join(cls.parameters) or "none"
             raise EncoderError(f"encoder {cls.name}: unknown parameter(s) {', '.join(sorted(unknown))} (known: {known})")
-        return {k: cls.parameters[k].parse(k, v, cls.name) for k, v in raw.items()}
+        return {k: cls.parameters[k].parse(k, v, f"encoder {cls.name}", error=EncoderError) for k, v in raw.items()}
 
     @classmethod
     def from_spec(cls, raw: dict[str, str]) -> "Encoder":

@@ -45,8 +45,7 @@ REGISTRY: dict[str, EncoderEntry] = {
     )
 }
 
-#: Encoders `embed` and `demo` use when none are named.
-DEFAULT_ENCODERS = ("symbolic-stats", "audio-stats", "musicnn")
+from counterpoint.defaults import DEFAULT_ENCODERS  # noqa: E402  (encoders `embed` and `run` use when none are named)
 
 
 def register(entry: EncoderEntry) -> None:

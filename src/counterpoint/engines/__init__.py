@@ -12,7 +12,7 @@ the one :class:`~counterpoint.store.StoreWriter`. Engines differ only in where t
   extra (``pip install counterpoint[ray]``); nothing imports Ray unless this engine is chosen.
 
 Both implement one interface, :class:`Engine`, and :func:`engine_for` picks one by name from
-:data:`ENGINES`: a new engine needs its module and one line there.
+:data:`counterpoint.defaults.ENGINES`: a new engine needs its module and its name there.
 """
 
 from __future__ import annotations
@@ -26,17 +26,17 @@ from typing import TYPE_CHECKING, ClassVar
 from counterpoint.errors import CounterpointError
 from counterpoint.progress import ProgressCallback
 
+from counterpoint.defaults import ENGINES
+
 if TYPE_CHECKING:
     from counterpoint.data.manifest import Track
     from counterpoint.encoders.base import Encoder
     from counterpoint.engines.batch import EncoderRun
     from counterpoint.store import EncoderMeta, StoreWriter
 
-#: The values of ``--engine``: name → the module and class implementing it (imported when chosen).
-ENGINES: dict[str, str] = {
-    "local": "counterpoint.engines.local:LocalEngine",
-    "ray": "counterpoint.engines.ray:RayEngine",
-}
+#: Each engine of :data:`~counterpoint.defaults.ENGINES` (the values of ``--engine``) is the class
+#: ``<Name>Engine`` of the module ``counterpoint.engines.<name>``, imported when chosen.
+ENGINE_CLASSES: dict[str, str] = {name: f"counterpoint.engines.{name}:{name.capitalize()}Engine" for name in ENGINES}
 
 
 class Engine(ABC):
@@ -80,7 +80,7 @@ def engine_for(engine: str, *, ray_address: str | None = None, workers: int | No
     """The engine named ``engine`` (one of :data:`ENGINES`), with its options: ``ray_address`` for
     Ray (None: a Ray instance on this machine), ``workers`` for the local engine (None: one per core)."""
     check_engine(engine, ray_address, workers)
-    module, _, name = ENGINES[engine].partition(":")
+    module, _, name = ENGINE_CLASSES[engine].partition(":")
     given = {key: value for key, value in (("ray_address", ray_address), ("workers", workers)) if value is not None}
     return getattr(importlib.import_module(module), name)(**given)  # check_engine let through only its own options
 

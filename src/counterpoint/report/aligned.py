@@ -136,7 +136,7 @@ def _run_aligned(inputs: SectionInputs) -> AlignedResult | None:
     inputs.announce("comparing audio and score on time-paired segments")
     options = inputs.options
     try:
-        result = run_aligned_compare(inputs.store, AlignedSettings(options.label, depth=options.depth,
+        result = run_aligned_compare(inputs.store, AlignedSettings(label=options.label, depth=options.depth,
                                                                    group=options.group, seed=options.seed),
                                      time_pairing=inputs.time_pairing)
     except CounterpointError as reason:

@@ -200,7 +200,7 @@ def _run_comparison(inputs: SectionInputs) -> CompareResult | None:
         return None
     inputs.announce("comparing audio and symbolic spaces (alignment, retrieval, label quality)")
     options = inputs.options
-    settings = CompareSettings(options.label, depth=options.depth, group=options.group, seed=options.seed)
+    settings = CompareSettings(label=options.label, depth=options.depth, group=options.group, seed=options.seed)
     return run_compare(inputs.store, settings, matrices=inputs.matrices)
 
 

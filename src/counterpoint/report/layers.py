@@ -73,6 +73,16 @@ def layers_section(maps: Sequence[LayerMap]) -> Callable[[Path, Sequence[str]], 
     return write
 
 
+def write_layer_maps(maps: Sequence[LayerMap], out: str | Path, *, formats: Sequence[str]) -> Path:
+    """The files of ``compare --layers``: the layer maps' tables, figures in ``formats`` and ``section.html``
+    under ``out/layers/``; returns that folder."""
+    out = Path(out)
+    folder = out / LAYERS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "section.html").write_text(layers_section(list(maps))(out, list(formats)))
+    return folder
+
+
 def _run_layer_maps(inputs: SectionInputs) -> list[LayerMap] | None:
     """The layer maps of a report: when it has a comparison and the store holds an audio encoder's layers;
     a map that cannot be made is a note."""

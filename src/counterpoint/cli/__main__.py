@@ -1,0 +1,5 @@
+"""``python -m counterpoint.cli``: the `counterpoint` command."""
+
+from counterpoint.cli import main
+
+main()

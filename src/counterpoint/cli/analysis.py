@@ -1,0 +1,252 @@
+"""The analysis commands: `analyze` (one report), `probe`, `compare` (also `--aligned`, `--layers`), `factors`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from counterpoint.cli.app import PlainUsageCommand, app, friendly
+from counterpoint.cli.options import (check_output_path, depth_option, figure_format_option, group_option,
+                                      hidden_sizes, label_option, seed_option, selected_store, setting, where_option)
+from counterpoint.cli.output import (accuracy_line, interval_text, progress_bars, number_text, result_table, show,
+                                     show_verdicts, tell)
+from counterpoint.config import (AlignedSettings, AnalysisOptions, CompareSettings, FactorSettings, TrainSettings,
+                                 figure_formats, probe_model_names)
+from counterpoint.parameters import declarations
+
+
+@app.command("analyze", cls=PlainUsageCommand)
+@friendly
+def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5)."),
+                    label: str = label_option("Metadata column to colour and score by."),
+                    out: Path = typer.Option(..., "--out", "-o", callback=check_output_path,
+                                             help="Output folder for figures, CSVs, metrics.json, index.html."),
+                    depth: Optional[int] = depth_option(),
+                    group: Optional[str] = group_option(),
+                    seed: int = seed_option(),
+                    compare: bool = setting(AnalysisOptions, "compare", "--compare/--no-compare"),
+                    probe_models: str = typer.Option("", help="Probe models for a probe table in the report, e.g. linear,mlp (empty: none)."),
+                    where: list[str] = where_option(),
+                    probe_seeds: int = setting(AnalysisOptions, "probe_seeds"),
+                    figure_format: str = figure_format_option(),
+                    aligned: bool = setting(AnalysisOptions, "aligned")) -> None:
+    """Per-space figures (PCA/t-SNE/UMAP, centroid distances, variance, clustering, timing),
+    the audio-vs-symbolic comparison, optional probes — one report page.
+
+    Example: counterpoint analyze corpus.h5 --label style --group work --out report/
+    """
+    from counterpoint.pipeline import analyze_everything
+
+    options = AnalysisOptions(label=label, depth=depth, group=group, seed=seed, compare=compare,
+                              probe_models=probe_model_names(probe_models), probe_seeds=probe_seeds,
+                              figure_formats=figure_formats(figure_format), aligned=aligned)
+    result = analyze_everything(selected_store(path, where), options, out, step=tell)
+    show_verdicts(result)
+    show(f"report: {result.report}")
+
+
+@app.command("probe", cls=PlainUsageCommand)
+@friendly
+def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5)."),
+                  label: Optional[str] = typer.Option(None, "--label", "-l", help="Metadata column to predict (not with --model-path: the saved probe has its own)."),
+                  encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Encoder spec or name in the store."),
+                  all_encoders: bool = typer.Option(False, "--all-encoders", help="Every encoder × every --model: probe_table.csv/json."),
+                  model: list[str] = typer.Option(["linear"], "--model", "-m", help="linear | mlp | lstm | attention | package.module:Class | file.py:Class (repeatable with --all-encoders)."),
+                  model_path: Optional[Path] = typer.Option(None, "--model-path", help="Evaluate a saved probe folder on this store instead of training."),
+                  out: Path = typer.Option(..., "--out", "-o", callback=check_output_path, help="Output folder."),
+                  group: Optional[str] = group_option(),
+                  hidden: str = typer.Option(",".join(map(str, TrainSettings.hidden)),
+                                             help=declarations(TrainSettings)["hidden"].help),
+                  dropout: float = setting(TrainSettings, "dropout"),
+                  epochs: int = setting(TrainSettings, "epochs"),
+                  patience: int = setting(TrainSettings, "patience"),
+                  lr: float = setting(TrainSettings, "lr"),
+                  batch_size: int = setting(TrainSettings, "batch_size"),
+                  seed: int = seed_option("Seed of the folds and the training (repeat r trains with seed + r)."),
+                  seeds: int = setting(AnalysisOptions, "probe_seeds", "--seeds",
+                                       help="Repeats of the 5-fold cross-validation that gives the probe accuracy (each "
+                                            "its own fold shuffle and training seed --seed + repeat)."),
+                  depth: Optional[int] = depth_option(),
+                  where: list[str] = where_option(),
+                  device: str = setting(TrainSettings, "device")) -> None:
+    """Train classifiers on embeddings and test them on a leak-free split.
+
+    \b
+    Examples:
+      counterpoint probe corpus.h5 --encoder musicnn --label style --model mlp --out probes/musicnn-mlp
+      counterpoint probe corpus.h5 --label style --all-encoders --model linear --model lstm --seeds 5 --out probes/
+      counterpoint probe other.h5 --model-path probes/musicnn-mlp --out probes/musicnn-mlp-on-other
+    """
+    from counterpoint.probes.run import evaluate_saved, probe, probe_table
+    from counterpoint.report.probes import write_evaluation, write_probe_result, write_probe_table
+
+    if model_path is not None:
+        if label is not None or all_encoders:
+            raise typer.BadParameter("--model-path evaluates a saved probe: its label and encoder are the saved ones, "
+                                     "so leave out --label and --all-encoders")
+        evaluation = evaluate_saved(model_path, selected_store(path, where), device=device)
+        write_evaluation(evaluation, out)
+        for note in evaluation.notes:
+            tell(note)
+        show(f"{evaluation.encoder} · {evaluation.model} (saved): {accuracy_line(evaluation.scored)}; "
+               f"macro-F1 {evaluation.macro_f1:.3f} → {out}")
+        return
+    if label is None:
+        raise typer.BadParameter("give --label (the metadata column to predict)")
+    settings = TrainSettings(epochs=epochs, patience=patience, lr=lr, batch_size=batch_size, seed=seed, device=device,
+                             hidden=hidden_sizes(hidden), dropout=dropout)
+    store = selected_store(path, where)
+    if all_encoders:
+        table = probe_table(store, label, models=model, repeats=seeds, depth=depth, group=group,
+                            settings=settings, progress=lambda what, done, total: tell(f"probe {done + 1}/{total}: {what}"))
+        write_probe_table(table, out)
+        for (probed_encoder, probed_model), result in table.results.items():
+            for note in result.notes:
+                tell(f"{probed_encoder} · {probed_model}: {note}")
+        show(result_table(f"probe accuracy of {label!r} (95 % interval; chance = majority share; p: permutation, Holm "
+                      "over the rows)", ["encoder", "model", "accuracy [95 % CI]", "chance", "p", "p (Holm)", "n",
+                                         "protocol", "error"],
+                      [[r.encoder, r.model, interval_text(r.accuracy, r.ci_low, r.ci_high), number_text(r.chance),
+                        number_text(r.p_value, ".3g"), number_text(r.p_holm, ".3g"), number_text(r.n, ".0f"),
+                        r.protocol if isinstance(r.protocol, str) else "", r.error]
+                       for r in table.table.itertuples()]))
+        show(f"table: {out / 'probe_table.csv'}")
+        return
+    if encoder is None or len(model) != 1:
+        raise typer.BadParameter("a single probe needs --encoder and one --model (or use --all-encoders)")
+    result = probe(store, encoder, label, model=model[0], depth=depth, group=group, settings=settings,
+                   repeats=seeds)
+    write_probe_result(result, out)
+    for note in result.notes:
+        tell(note)
+    show(f"{result.config['encoder']} · {result.model}: {accuracy_line(result.protocol)}")
+    show(f"  protocol: {result.protocol.plan.description} — {result.protocol.plan.reason}")
+    show(f"  saved model ({result.config['split_source']}): test split accuracy {result.test_split_accuracy:.3f} "
+           f"({result.split_counts['test']} tracks), macro-F1 {result.macro_f1:.3f}, best epoch {result.best_epoch} "
+           f"→ {out}")
+
+
+@app.command("compare", cls=PlainUsageCommand)
+@friendly
+def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5) with audio and symbolic encoders."),
+                    label: str = label_option("Class column: label quality, centroid agreement, stratified splits."),
+                    out: Path = typer.Option(..., "--out", "-o", callback=check_output_path,
+                                             help="Folder for alignment.csv, label_quality.csv, compare.json, PNGs."),
+                    depth: Optional[int] = depth_option(),
+                    group: Optional[str] = group_option(),
+                    k: int = setting(CompareSettings, "k"),
+                    n_boot: int = setting(CompareSettings, "n_boot"),
+                    n_perm: int = setting(CompareSettings, "n_perm"),
+                    fixed_n_perm: bool = setting(CompareSettings, "fixed_n_perm"),
+                    where: list[str] = where_option(),
+                    seed: int = seed_option(),
+                    figure_format: str = figure_format_option(),
+                    layers: bool = typer.Option(False, "--layers", help="Instead of the comparison: the layer × layer "
+                                                "debiased-CKA map of audio encoders embedded with layers=all (OUT/layers/)."),
+                    audio: Optional[str] = typer.Option(None, "--audio", help="With --layers: the audio encoder (default: every one with layers)."),
+                    symbolic: Optional[str] = typer.Option(None, "--symbolic", help="With --layers: the symbolic encoder (default: every one)."),
+                    aligned: bool = setting(AnalysisOptions, "aligned"),
+                    alignment: str = setting(AlignedSettings, "alignment"),
+                    segment_seconds: float = setting(AlignedSettings, "segment_seconds")) -> None:
+    """Do audio and symbolic embeddings agree? CKA, RSA, mutual kNN, retrieval, label quality, with CIs.
+
+    \b
+    Examples:
+      counterpoint compare corpus.h5 --label style --group work --out compare/
+      counterpoint compare corpus.h5 --label style --aligned --alignment auto --segment-seconds 3 --out compare/
+      counterpoint compare corpus.h5 --label style --layers --out compare/
+    """
+    if layers:
+        _compare_layers(selected_store(path, where), label, out, depth=depth, audio=audio, symbolic=symbolic,
+                        n_boot=n_boot, n_perm=n_perm, seed=seed, fixed_n_perm=fixed_n_perm,
+                        formats=figure_formats(figure_format))
+        return
+    from counterpoint.analysis.compare import run_compare
+    from counterpoint.report.compare import write_comparison
+    from counterpoint.report.verdict import comparison_terminal_text
+
+    settings = CompareSettings(label=label, depth=depth, group=group, k=k, n_boot=n_boot, n_perm=n_perm, seed=seed,
+                               fixed_n_perm=fixed_n_perm)
+    aligned_settings = AlignedSettings(label=label, depth=depth, group=group, alignment=alignment,
+                                       segment_seconds=segment_seconds, n_boot=n_boot, n_perm=n_perm, seed=seed,
+                                       fixed_n_perm=fixed_n_perm)
+    store = selected_store(path, where)
+    result = run_compare(store, settings)
+    write_comparison(result, out, formats=figure_formats(figure_format))
+    show(comparison_terminal_text(result))
+    for note in result.notes:
+        tell(f"  {note}")
+    if aligned:
+        from counterpoint.analysis.aligned import aligned_summary, run_aligned_compare
+        from counterpoint.data.time_pairing import store_time_pairing
+        from counterpoint.report.aligned import FOLDER, write_aligned
+
+        tell("pairing audio and score in time")
+        with progress_bars() as progress:
+            timed = run_aligned_compare(store, aligned_settings, time_pairing=store_time_pairing(store.path),
+                                        progress=progress)
+        write_aligned(timed, out / FOLDER, figure_formats(figure_format))
+        show(aligned_summary(timed))
+        for note in timed.notes:
+            tell(f"  {note}")
+    show(f"tables and figures: {out}")
+
+
+def _compare_layers(store, label: str, out: Path, *, depth: Optional[int], audio: Optional[str],
+                    symbolic: Optional[str], n_boot: int, n_perm: int, seed: int, fixed_n_perm: bool,
+                    formats: tuple[str, ...]) -> None:
+    """``compare --layers``: the layer maps computed, written under OUT/layers/ and printed."""
+    from counterpoint.analysis.layers import layer_cka_map
+    from counterpoint.report.layers import write_layer_maps
+
+    maps = layer_cka_map(store, label, audio=audio, symbolic=symbolic, depth=depth, n_boot=n_boot, n_perm=n_perm, seed=seed,
+                         fixed_n_perm=fixed_n_perm)
+    folder = write_layer_maps(maps, out, formats=formats)
+    for m in maps:
+        show(f"{m.audio} × {m.symbolic} (debiased CKA, 95% CI, Holm-adjusted p):")
+        for row in m.table.itertuples(index=False):
+            show(f"  {row.audio_layer:>14} × {row.symbolic_layer}: {row.value:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}] "
+                   f"p_holm={row.p_holm:.3g} n={row.n}")
+        if m.note:
+            tell(f"  {m.note}")
+    show(f"tables and figures: {folder}")
+
+
+@app.command("factors", cls=PlainUsageCommand)
+@friendly
+def factors_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store of a designed corpus (pieces rendered several ways, transcribed)."),
+                    out: Path = typer.Option(..., "--out", "-o", callback=check_output_path,
+                                             help="Folder for variance.csv, renderings.csv, transcription.csv, factors.json, figures, index.html."),
+                    label: Optional[str] = setting(FactorSettings, "label", "--label", "-l"),
+                    piece: str = setting(FactorSettings, "piece"),
+                    rendering: str = setting(FactorSettings, "rendering"),
+                    k: int = setting(FactorSettings, "k"),
+                    n_boot: int = setting(FactorSettings, "n_boot"),
+                    n_perm: int = setting(FactorSettings, "n_perm"),
+                    fixed_n_perm: bool = setting(FactorSettings, "fixed_n_perm"),
+                    where: list[str] = where_option(),
+                    seed: int = seed_option(),
+                    figure_format: str = figure_format_option()) -> None:
+    """Piece vs rendering vs transcription: variance shares, CKA between renderings, ground truth vs transcribed MIDI.
+
+    Example: counterpoint factors designed.h5 --label style --out factors/
+    """
+    from counterpoint.analysis.factors import run_factors
+    from counterpoint.report.factors import write_factors_report
+
+    settings = FactorSettings(piece=piece, rendering=rendering, label=label, k=k, n_boot=n_boot, n_perm=n_perm,
+                              seed=seed, fixed_n_perm=fixed_n_perm)
+    result = run_factors(selected_store(path, where), settings)
+    index = write_factors_report(result, out, figure_formats(figure_format))
+    for title, frame, columns in (
+            ("variance shares (audio encoders)", result.variance, ["encoder", "factor", "share", "ci_low", "ci_high", "p_holm"]),
+            ("between renderings", result.renderings, ["encoder", "rendering_a", "rendering_b", "value", "ci_low", "ci_high", "p_holm"]),
+            ("ground truth vs transcription", result.transcription, ["encoder", "transcription", "measure", "value", "ci_low", "ci_high", "chance", "p_holm"])):
+        if len(frame):
+            show(result_table(title, columns, frame[columns].values.tolist()))
+    for note in result.notes:
+        tell(f"  {note}")
+    show(f"report: {index}")
+

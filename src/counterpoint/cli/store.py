@@ -1,0 +1,141 @@
+"""Commands that read or convert a store: `store info`, `export`, `import-legacy`, `export-legacy`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from counterpoint.cli.app import PlainUsageCommand, app, friendly, store_app
+from counterpoint.cli.options import above_zero
+from counterpoint.cli.output import result_table, show, styled
+
+
+def _layer_text(record) -> str:
+    """``#2 max_pool`` for one layer of an encoder with layers (its position in the network), else ``—``."""
+    if record.layer is None:
+        return "—"
+    return f"#{record.layer_index} {record.layer}" if record.layer_index is not None and record.layer_index >= 0 else record.layer
+
+
+@store_app.command("info", cls=PlainUsageCommand)
+@friendly
+def store_info(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5)."),
+               failures: bool = typer.Option(False, "--failures", help="List every failure."),
+               check_files: bool = typer.Option(False, "--check-files",
+                                                help="Compare every embedding's recorded source file with the file in "
+                                                     "the dataset now (stat; a digest where size or mtime differ). "
+                                                     "Exit status 1 if any changed or is missing.")) -> None:
+    """Summarise a store: tracks, encoders (dim, count, fingerprint), failures, timing, source files.
+
+    Checks every checksum and the layout's invariants (row counts, frame offsets, track rows of
+    embedded tracks): a store that breaks one is an error (exit status 2) naming it.
+    Example: counterpoint store info corpus.h5 --check-files
+    """
+    from counterpoint.errors import StoreError
+    from counterpoint.store import Store
+
+    store = Store(path)
+    store.verify()  # every checksum, so a damaged store says so here
+    if problems := store.problems():
+        raise StoreError(f"{path}: the store is inconsistent — {'; '.join(problems)} — restore it from a backup, or "
+                         "re-embed into a new store (`counterpoint embed ROOT --out NEW.h5`)")
+    tracks = store.tracks()
+    roots = store.roots
+    show(f"{path}: {len(tracks)} tracks; created {store.attrs.get('created')}, updated {store.attrs.get('updated')}; "
+           f"dataset {' and '.join(roots) if roots else '?'}")
+    label_columns = [c for c in tracks.columns if c not in ("id", "audio_filename", "midi_filename")]
+    show(f"metadata columns: {', '.join(label_columns)}")
+    timing = store.timing().set_index("encoder")
+    grouped = [layer for r in store.encoders for layer in (store.layers(r.base_spec) if r.base_spec else [r])]
+    records = list({r.spec: r for r in grouped + store.all_encoders}.values())  # an encoder's layers together
+    rows = [[r.spec, r.modality, r.dim, r.n_tracks, r.n_frames, f"{timing.loc[r.spec, 'seconds']:.1f}",
+             r.fingerprint.get("weights") or "—", _layer_text(r)] for r in records]
+    show(result_table("Encoders", ["spec", "modality", "dim", "tracks", "frames", "seconds", "weights digest", "layer"], rows))
+    table = store.failures()
+    show(f"failures: {len(table)}")
+    if len(table):
+        shown = table if failures else table.head(10)
+        for row in shown.itertuples(index=False):
+            show(f"  {row.encoder} · {row.track_id} · {row.stage}: {row.error}")
+        if not failures and len(table) > 10:
+            show("  … (--failures lists all)")
+    for problem in store.journal_problems():
+        show(styled("journal:", "red", problem))
+    if store.pending_batches() and not store.journal_problems():
+        show(styled(f"{store.pending_batches()} batch(es) of an interrupted run are not folded in yet — "
+                       "rerun the same `counterpoint embed` command to resume", "yellow"))
+    stale = _print_sources(store, path, check_files)
+    if stale:
+        raise typer.Exit(1)
+
+
+def _print_sources(store, path: Path, check_files: bool) -> int:
+    """Print what the store knows of each embedding's source file; the number of stale or missing ones."""
+    checks = store.check_sources(files=check_files)
+    root = store.roots[-1] if store.roots else "ROOT"
+    found = 0
+    for check in checks:
+        if check.unknown:
+            show(f"{check.spec}: {len(check.unknown)} of {check.tracks} tracks were embedded before stores recorded "
+                   f"their source files — they cannot be checked (embed into a new store to record them)")
+        for ids, what in ((check.other_file, "were embedded from another file than the track table names now"),
+                          (check.changed, "have files that changed since they were embedded"),
+                          (check.missing, "have files missing from the dataset")):
+            if ids:
+                found += len(ids)
+                show(styled(f"{check.spec}:", "yellow", f"{len(ids)} tracks {what} (e.g. {ids[0]!r}) — rerun "
+                               f"`counterpoint embed {root} -e '{check.spec}' --out {path}` to embed them again"))
+    recorded = sum(c.tracks - len(c.unknown) for c in checks)
+    if not found:
+        state = ("unchanged on disk" if check_files else
+                 "recorded (--check-files compares them with the files on disk)")
+        show(f"source files: {recorded} embeddings' files {state}")
+    return found if check_files else 0
+
+
+@app.command("export", cls=PlainUsageCommand)
+@friendly
+def export_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5)."),
+                   encoder: str = typer.Option(..., "--encoder", "-e", help="Encoder spec or name in the store."),
+                   out: Path = typer.Option(..., "--out", "-o", help="Output file: .npz or .parquet.")) -> None:
+    """Write one encoder's pooled embeddings with ids, labels and feature names.
+
+    Example: counterpoint export corpus.h5 --encoder audio-stats --out audio_stats.npz
+    """
+    from counterpoint.export import export_embeddings
+
+    show(f"wrote {export_embeddings(path, encoder, out)}")
+
+
+@app.command("import-legacy", cls=PlainUsageCommand)
+@friendly
+def import_legacy_command(source: Path = typer.Argument(..., metavar="OLD.h5", help="HDF5 file in the student tools' layout."),
+                          out: Path = typer.Option(..., "--out", "-o", help="Store file to write (.h5)."),
+                          hop: Optional[float] = typer.Option(None, callback=above_zero,
+                                                              help="Seconds between frames (else frame indices).")) -> None:
+    """Convert an audio_embeddings/ + symbolic_embeddings/ file into a store.
+
+    Example: counterpoint import-legacy old_embeddings.h5 --out imported.h5 --hop 0.5
+    """
+    from counterpoint.legacy import import_legacy
+
+    store = import_legacy(source, out, hop)
+    show(f"wrote {out}: {', '.join(store.encoder_specs)}")
+
+
+@app.command("export-legacy", cls=PlainUsageCommand)
+@friendly
+def export_legacy_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5)."),
+                          out: Path = typer.Option(..., "--out", "-o", help="HDF5 file in the legacy layout."),
+                          audio_encoder: Optional[str] = typer.Option(None, help="Audio encoder to write."),
+                          symbolic_encoder: Optional[str] = typer.Option(None, help="Symbolic encoder to write.")) -> None:
+    """Write encoders of a store in the student tools' layout, for old notebooks.
+
+    Example: counterpoint export-legacy corpus.h5 --audio-encoder audio-stats --symbolic-encoder symbolic-stats --out old.h5
+    """
+    from counterpoint.legacy import export_legacy
+
+    show(f"wrote {export_legacy(path, out, audio_encoder, symbolic_encoder)}")
+

