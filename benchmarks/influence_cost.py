@@ -1,7 +1,7 @@
 """What leave-one-out influence and the label-structure figures cost, next to what they replace.
 
 Prints, for N tracks of two spaces: debiased CKA without each track from the two Gram matrices
-(:func:`counterpoint.analysis.alignment.debiased_cka_without_each`) against recomputing it N times,
+(:func:`counterpoint.analysis.similarity.debiased_cka_without_each`) against recomputing it N times,
 their ratio, and the seconds of each label-structure figure of one pair with the comparison's
 defaults; then the peak RSS of the process. Ratios, not absolute seconds, are what compare across
 machines.
@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from counterpoint.analysis.alignment import debiased_cka, debiased_cka_without_each
+from counterpoint.analysis.similarity import debiased_cka, debiased_cka_without_each
 from counterpoint.analysis.label_structure import (centroid_agreement, confusion_similarity, error_agreement,
                                                    label_transfer)
 from counterpoint.probe_protocol import plan_protocol, probe_accuracy

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from counterpoint.config import (SEED_HIGH, AlignedSettings, AnalysisOptions, CompareSettings, FactorSettings, RunOptions,
+from counterpoint.config import (SEED_HIGH, AlignedSettings, AnalysisSettings, CompareSettings, FactorSettings, RunSettings,
                                 TrainSettings)
 from counterpoint.errors import CounterpointError
 from counterpoint.pipeline import run_pipeline
@@ -31,7 +31,7 @@ def test_compare_options_out_of_range_are_refused(option, value, message):
 @pytest.mark.parametrize("make", [lambda seed: CompareSettings(label="style", seed=seed),
                                   lambda seed: AlignedSettings(label="style", seed=seed),
                                   lambda seed: FactorSettings(seed=seed), lambda seed: TrainSettings(seed=seed),
-                                  lambda seed: AnalysisOptions(label="style", seed=seed)],
+                                  lambda seed: AnalysisSettings(label="style", seed=seed)],
                          ids=["compare", "aligned", "factors", "train", "analysis"])
 def test_every_settings_object_takes_the_seeds_numpy_takes_and_no_more(make):
     """Seeds run from 0 to 2³²−1 everywhere (numpy's limit): the top one is kept, one more is a named error."""
@@ -71,7 +71,7 @@ def test_probe_architecture_out_of_range_is_refused(settings, message):
 ])
 def test_analysis_options_out_of_range_are_refused(options, message):
     with pytest.raises(CounterpointError, match=message):
-        AnalysisOptions(label="style", **options)
+        AnalysisSettings(label="style", **options)
 
 
 @pytest.mark.parametrize("field, value", [("batch_size", -1), ("depth", -2), ("seed", -1), ("seed", 2**32),
@@ -79,5 +79,5 @@ def test_analysis_options_out_of_range_are_refused(options, message):
 def test_run_options_are_checked_before_embedding(tmp_path: Path, field, value):
     """Run options are checked when they are made, so no run can start with a value out of range."""
     with pytest.raises(CounterpointError, match=f"{field.replace('_', '-')} = {value}"):
-        run_pipeline(RunOptions(dataset=str(tmp_path / "data"), out=str(tmp_path / "out"), **{field: value}))
+        run_pipeline(RunSettings(dataset=str(tmp_path / "data"), out=str(tmp_path / "out"), **{field: value}))
     assert not (tmp_path / "out").exists()

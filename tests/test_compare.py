@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from counterpoint.analysis.alignment import linear_cka
+from counterpoint.analysis.similarity import linear_cka
 from counterpoint.analysis.compare import (P_VALUE_FAMILIES, headline_table, run_compare, verdict_permutations,
                                            verdict_table)
 from counterpoint.ranges import verdict_rows_per_pair

@@ -155,7 +155,7 @@ def test_dataset_check_and_embed_report_links_and_take_strict_paths(tmp_path):
     from typer.testing import CliRunner
 
     from counterpoint.cli import app
-    from counterpoint.config import RunOptions, read_params_file
+    from counterpoint.config import RunSettings, read_params_file
 
     corpus = _corpus(tmp_path)
     root = tmp_path / "subset"
@@ -174,4 +174,4 @@ def test_dataset_check_and_embed_report_links_and_take_strict_paths(tmp_path):
     assert embedded.exit_code == 0 and "0 embedded" in embedded.output and "skipped" in embedded.output
     params = tmp_path / "run.params"
     params.write_text(f"--dataset {root}\n--strict-paths\n")
-    assert read_params_file(params)["strict_paths"] is True and RunOptions().strict_paths is False
+    assert read_params_file(params)["strict_paths"] is True and RunSettings().strict_paths is False

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from counterpoint.analysis.alignment import debiased_cka, debiased_cka_without_each
+from counterpoint.analysis.similarity import debiased_cka, debiased_cka_without_each
 from counterpoint.analysis.compare import run_compare, verdict_table
 from counterpoint.analysis.label_structure import (centroid_agreement, centroid_agreement_without_each,
                                                    cohen_kappa, confusion_similarity, error_agreement,

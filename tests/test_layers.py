@@ -16,7 +16,7 @@ import layered_encoder
 from conftest import make_class_folders, write_midi
 from counterpoint.analysis.layers import layer_cka_map
 from counterpoint.cli import app
-from counterpoint.config import AnalysisOptions
+from counterpoint.config import AnalysisSettings
 from counterpoint.data.manifest import Track
 from counterpoint.embed import embed_dataset
 from counterpoint.encoders.registry import build_encoder
@@ -117,7 +117,7 @@ def test_compare_layers_writes_csv_json_heatmap_and_section(known_store: Path, t
 
 
 def test_the_report_of_a_store_with_layers_has_the_layer_maps(known_store: Path, tmp_path: Path) -> None:
-    result = analyze_everything(known_store, AnalysisOptions(label="class", reductions=("pca",)), tmp_path / "report")
+    result = analyze_everything(known_store, AnalysisSettings(label="class", reductions=("pca",)), tmp_path / "report")
     assert "At which layer do audio and score agree?" in result.report.read_text()
     table = pd.read_csv(tmp_path / "report" / "layers" / "layer_cka.csv")
     assert table.audio_layer.tolist() == ["same", "rotated", "scaled", "independent"]

@@ -73,13 +73,13 @@ def test_every_engine_implements_the_one_interface_and_refuses_options_of_anothe
 
 
 def test_a_params_file_chooses_the_engine(tmp_path) -> None:
-    from counterpoint.config import RunOptions, read_params_file
+    from counterpoint.config import RunSettings, read_params_file
     from counterpoint.pipeline import run_pipeline
 
     toml = tmp_path / "run.toml"
     toml.write_text('dataset = "corpus"\nengine = "ray"\nray_address = "ray://head:10001"\n')
     assert read_params_file(toml) == {"dataset": "corpus", "engine": "ray", "ray_address": "ray://head:10001"}
-    options = RunOptions(dataset="corpus", engine="local", ray_address="auto")
+    options = RunSettings(dataset="corpus", engine="local", ray_address="auto")
     with pytest.raises(CounterpointError, match="needs --engine ray"):
         run_pipeline(options)  # before the dataset is read
 

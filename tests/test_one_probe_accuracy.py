@@ -20,7 +20,7 @@ import counterpoint.probe_protocol as protocol
 from counterpoint.analysis.analyze import analyze_store
 from counterpoint.analysis.compare import run_compare
 from counterpoint.analysis.label_knowledge import label_knowledge_table
-from counterpoint.config import AnalysisOptions, CompareSettings, TrainSettings
+from counterpoint.config import AnalysisSettings, CompareSettings, TrainSettings
 from counterpoint.encoders.base import Embedding
 from counterpoint.probes.run import probe_table
 from counterpoint.report.build import build_report
@@ -96,7 +96,7 @@ def traced(tmp_path_factory: pytest.TempPathFactory):
     patch = pytest.MonkeyPatch()
     patch.setattr(protocol, "score_predictions", recording)  # the real function runs; its results are kept
     try:
-        analysis = analyze_store(store, AnalysisOptions(label="tune_type", reductions=("pca",)))
+        analysis = analyze_store(store, AnalysisSettings(label="tune_type", reductions=("pca",)))
         comparison = run_compare(store, CompareSettings(label="tune_type", n_boot=20, n_perm=19, fixed_n_perm=True))
         probes = probe_table(store, "tune_type", models=("linear",), settings=TrainSettings(epochs=10, patience=3))
         build_report(analysis, comparison, probes, folder / "report", figure_formats=("png",))

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from counterpoint.analysis.aligned import AlignedPair
+from counterpoint.analysis.time_aligned import AlignedPair
 from counterpoint.analysis.pairwise import PairSkipped, each_pair, family_notes, family_table
 from counterpoint.errors import CounterpointError
-from counterpoint.report.aligned import curve_stem
+from counterpoint.report.time_aligned import curve_stem
 from counterpoint.report.compare import plot_names
 from counterpoint.report.files import pair_slug, slug, write_json
 from counterpoint.significance import holm_adjust

@@ -6,10 +6,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from conftest import make_class_folders
-from counterpoint.pipeline import STAMP_FILE, RunOptions, run_pipeline
+from counterpoint.pipeline import STAMP_FILE, RunSettings, run_pipeline
 
 
-def run(options: RunOptions) -> tuple[list[str], dict[str, int]]:
+def run(options: RunSettings) -> tuple[list[str], dict[str, int]]:
     """The announced steps, and the modification times of the report's files afterwards."""
     steps: list[str] = []
     run_pipeline(options, step=steps.append)
@@ -19,7 +19,7 @@ def run(options: RunOptions) -> tuple[list[str], dict[str, int]]:
 
 def test_a_rerun_keeps_the_report_and_a_change_recomputes_it(tmp_path: Path) -> None:
     root = make_class_folders(tmp_path / "data", per_class=4)
-    options = RunOptions(dataset=str(root), out=str(tmp_path / "out"), encoders="symbolic-stats", label="class",
+    options = RunSettings(dataset=str(root), out=str(tmp_path / "out"), encoders="symbolic-stats", label="class",
                          probe_models="")
     first_steps, first = run(options)
     assert "analysing every embedding space" in first_steps and STAMP_FILE in first

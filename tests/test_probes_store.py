@@ -282,3 +282,16 @@ def test_a_saved_probe_without_its_track_ids_says_it_cannot_check(store_path: Pa
     evaluated = evaluate_saved(tmp_path / "probe", store_path)
     assert evaluated.seen_left_out == 0 and evaluated.scored.n == 69
     assert "does not record the tracks it was trained on" in " ".join(evaluated.notes)
+
+
+def test_a_probe_saved_before_training_batch_was_named_so_is_still_evaluated(store_path: Path, tmp_path: Path) -> None:
+    # Probes saved before the training setting was called training_batch wrote it as batch_size.
+    write_probe_result(probe(store_path, "signal", "style", model="linear", **FAST), tmp_path / "probe")
+    evaluated_now = evaluate_saved(tmp_path / "probe", store_path)
+    config_path = tmp_path / "probe" / "config.json"
+    config = json.loads(config_path.read_text())
+    assert config["training"]["training_batch"] == FAST["settings"].training_batch
+    config["training"]["batch_size"] = config["training"].pop("training_batch")
+    config_path.write_text(json.dumps(config))
+    evaluated_old = evaluate_saved(tmp_path / "probe", store_path)
+    assert evaluated_old.predictions["predicted"].tolist() == evaluated_now.predictions["predicted"].tolist()

@@ -16,7 +16,7 @@ from counterpoint.probes.train import class_weights, resolve_device
 torch.set_num_threads(1)  # tiny models: threads only add overhead on a shared machine
 
 HELPER = Path(__file__).with_name("probes_custom_model.py")
-FAST = TrainSettings(epochs=25, patience=6, lr=1e-2, batch_size=32, seed=0)
+FAST = TrainSettings(epochs=25, patience=6, lr=1e-2, training_batch=32, seed=0)
 
 
 def blobs(n: int = 150, dim: int = 8, classes: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

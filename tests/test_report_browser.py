@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_info_csv_dataset
-from counterpoint.config import AnalysisOptions
+from counterpoint.config import AnalysisSettings
 from counterpoint.embed import embed_dataset
 from counterpoint.pipeline import analyze_everything
 
@@ -46,7 +46,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
             for i in range(N_TRACKS)]
     store = root / "store.h5"
     embed_dataset(make_info_csv_dataset(root / "data", rows), store, "symbolic-stats,audio-stats")
-    options = AnalysisOptions(label="style", reductions=("pca",), figure_formats=("png",))
+    options = AnalysisSettings(label="style", reductions=("pca",), figure_formats=("png",))
     return analyze_everything(store, options, root / "report").report
 
 

@@ -19,7 +19,7 @@ from conftest import make_info_csv_dataset
 from counterpoint.analysis.analyze import analyze_store
 from counterpoint.analysis.compare import run_compare
 from counterpoint.cli import app
-from counterpoint.config import AnalysisOptions, CompareSettings, TrainSettings
+from counterpoint.config import AnalysisSettings, CompareSettings, TrainSettings
 from counterpoint.embed import embed_dataset
 from counterpoint.pipeline import analyze_everything
 from counterpoint.probes.run import probe_table
@@ -80,7 +80,7 @@ def test_the_probes_use_the_cut_labels(report: Path) -> None:
 
 
 def test_the_figures_are_drawn_from_the_cut_labels(store_path: Path, tmp_path: Path) -> None:
-    options = AnalysisOptions(label="style", depth=1, probe_models=("linear",), probe_seeds=1)
+    options = AnalysisSettings(label="style", depth=1, probe_models=("linear",), probe_seeds=1)
     result = analyze_everything(store_path, options, tmp_path / "report")
     for space in result.analysis.spaces:                       # scatter legends and centroid heat maps
         assert set(space.labels) == CUT and set(space.centroid_distance.index) == CUT
@@ -103,7 +103,7 @@ def test_analysis_comparison_and_probes_write_nothing(store_path: Path, tmp_path
     monkeypatch.chdir(tmp_path)
     before = sorted(store_path.parent.iterdir())
     store = Store(store_path)
-    analysis = analyze_store(store, AnalysisOptions(label="style", depth=1))
+    analysis = analyze_store(store, AnalysisSettings(label="style", depth=1))
     comparison = run_compare(store, CompareSettings(label="style", depth=1, n_boot=5, n_perm=5))
     probes = probe_table(store, "style", models=("linear",), repeats=1, depth=1, settings=TrainSettings(epochs=2))
     assert list(tmp_path.iterdir()) == [] and sorted(store_path.parent.iterdir()) == before

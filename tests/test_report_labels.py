@@ -9,7 +9,7 @@ from matplotlib.cbook import is_math_text
 from matplotlib.text import Text
 
 from conftest import make_info_csv_dataset
-from counterpoint.config import AnalysisOptions
+from counterpoint.config import AnalysisSettings
 from counterpoint.embed import embed_dataset
 from counterpoint.pipeline import analyze_everything
 from counterpoint.report.compare import plot_names
@@ -24,7 +24,7 @@ def test_a_report_with_dollar_labels_builds_every_figure(tmp_path: Path) -> None
              "style": DOLLAR_LABELS[i % 3]} for i in range(15)]
     store = tmp_path / "store.h5"
     embed_dataset(make_info_csv_dataset(tmp_path / "data", rows), store, "symbolic-stats,audio-stats")
-    result = analyze_everything(store, AnalysisOptions(label="style", probe_models=("linear",), probe_seeds=1),
+    result = analyze_everything(store, AnalysisSettings(label="style", probe_models=("linear",), probe_seeds=1),
                                 tmp_path / "report")
     report = tmp_path / "report"
     for spec in ("audio-stats", "symbolic-stats"):

@@ -133,11 +133,11 @@ def test_without_the_plugins_neither_appears_and_an_undeclared_measure_is_refuse
 def test_every_result_follows_the_one_protocol(toy_plugins, paired_store):
     from counterpoint.analysis.analyze import analyze_store
     from counterpoint.analysis.compare import run_compare
-    from counterpoint.config import AnalysisOptions, CompareSettings
+    from counterpoint.config import AnalysisSettings, CompareSettings
 
-    results = [analyze_store(paired_store, AnalysisOptions(label="style", reductions=("pca",))),
+    results = [analyze_store(paired_store, AnalysisSettings(label="style", reductions=("pca",))),
                run_compare(paired_store, CompareSettings(label="style", k=3, n_boot=5, n_perm=5)),
-               count_tracks(SectionInputs(None, AnalysisOptions(label="style"), {}, {}, [], print))]
+               count_tracks(SectionInputs(None, AnalysisSettings(label="style"), {}, {}, [], print))]
     for result in results:
         assert isinstance(result, AnalysisOutcome)
         assert all(isinstance(table, pd.DataFrame) for table in result.tables.values())

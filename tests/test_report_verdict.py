@@ -11,7 +11,7 @@ import pytest
 from counterpoint.analysis.statistics import bh_adjust, holm_adjust, with_adjusted_p_values
 from counterpoint.significance import (accuracy_p_value, family_permutations, permutations_for_family, smallest_holm_p,
                                        undecidable_family_note)
-from counterpoint.config import AnalysisOptions, figure_formats
+from counterpoint.config import AnalysisSettings, figure_formats
 from counterpoint.errors import CounterpointError
 from counterpoint.report.figures import class_colours
 from counterpoint.report.html import inline_json
@@ -98,7 +98,7 @@ def test_a_significant_figure_whose_interval_reaches_below_chance_only_touches_i
 
 def test_figure_formats_are_checked_once() -> None:
     assert figure_formats("svg, PDF,svg") == ("svg", "pdf")
-    assert AnalysisOptions(label="style").figure_formats == ("png", "svg", "pdf")
+    assert AnalysisSettings(label="style").figure_formats == ("png", "svg", "pdf")
     with pytest.raises(CounterpointError, match="--figure-format 'jpg'"):
         figure_formats("jpg")
 

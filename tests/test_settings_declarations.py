@@ -14,21 +14,21 @@ import typer
 from typer.testing import CliRunner
 
 from counterpoint.cli import app
-from counterpoint.config import (AlignedSettings, AnalysisOptions, CompareSettings, FactorSettings, RunOptions,
+from counterpoint.config import (AlignedSettings, AnalysisSettings, CompareSettings, FactorSettings, RunSettings,
                                  TrainSettings, read_params_file, run_options)
 from counterpoint.errors import CounterpointError
 from counterpoint.parameters import REQUIRED, Parameter, declarations, flag_of
 
-SETTINGS = (CompareSettings, AlignedSettings, FactorSettings, TrainSettings, AnalysisOptions, RunOptions)
+SETTINGS = (CompareSettings, AlignedSettings, FactorSettings, TrainSettings, AnalysisSettings, RunSettings)
 #: What each settings class needs beyond its defaults.
-NEEDED = {CompareSettings: {"label": "style"}, AlignedSettings: {"label": "style"}, AnalysisOptions: {"label": "style"}}
+NEEDED = {CompareSettings: {"label": "style"}, AlignedSettings: {"label": "style"}, AnalysisSettings: {"label": "style"}}
 #: The command whose options come from each settings class, with the arguments it needs besides them.
 COMMANDS = {CompareSettings: ["compare", "s.h5", "-l", "style", "-o", "c"],
             AlignedSettings: ["compare", "s.h5", "-l", "style", "-o", "c", "--aligned"],
             FactorSettings: ["factors", "s.h5", "-o", "f"],
             TrainSettings: ["probe", "s.h5", "-l", "style", "-e", "x", "-o", "p"],
-            AnalysisOptions: ["analyze", "s.h5", "-l", "style", "-o", "r"],
-            RunOptions: ["run"]}
+            AnalysisSettings: ["analyze", "s.h5", "-l", "style", "-o", "r"],
+            RunSettings: ["run"]}
 
 
 def out_of_range(parameter: Parameter) -> object:
@@ -80,12 +80,12 @@ def test_a_value_out_of_range_is_refused_alike_by_the_settings_and_the_command_l
 
 
 def test_a_params_file_is_refused_with_the_message_of_the_settings(tmp_path: Path) -> None:
-    for name, parameter in ranged(RunOptions):
+    for name, parameter in ranged(RunSettings):
         value = out_of_range(parameter)
         params = tmp_path / f"{name}.params"
         params.write_text(f"{flag_of(name)} {value}\n")
         with pytest.raises(CounterpointError) as direct:
-            RunOptions(**{name: value})
+            RunSettings(**{name: value})
         with pytest.raises(CounterpointError) as from_file:
             run_options(read_params_file(params), params)
         assert str(from_file.value) == f"{params}: {direct.value}"
@@ -101,8 +101,8 @@ def test_the_help_shows_the_declared_range() -> None:
 
 def test_every_params_key_is_a_run_option_and_every_run_option_a_flag_of_run() -> None:
     run_flags = {param.name for param in typer.main.get_command(app).commands["run"].params}
-    assert set(declarations(RunOptions)) == run_flags - {"params_file"}
-    assert {f.name for f in dataclasses.fields(RunOptions)} == set(declarations(RunOptions))
+    assert set(declarations(RunSettings)) == run_flags - {"params_file"}
+    assert {f.name for f in dataclasses.fields(RunSettings)} == set(declarations(RunSettings))
 
 
 def test_none_means_unset() -> None:
@@ -112,7 +112,7 @@ def test_none_means_unset() -> None:
             assert parameter.default != "" or name == "probe_models", (cls.__name__, name)
             if parameter.default is None:
                 assert cls(**NEEDED.get(cls, {}), **{name: None}).__getattribute__(name) is None
-    options = RunOptions()
+    options = RunSettings()
     assert (options.dataset, options.depth, options.group, options.batch_size, options.csv, options.ray_address) == \
         (None, None, None, None, None, None)
     analysis = options.analysis()
@@ -133,7 +133,7 @@ def test_shared_parts_are_declared_once() -> None:
     """Label selection and resampling are the same declarations in every settings class that has them."""
     for name in ("depth", "group"):
         assert declarations(CompareSettings)[name] is declarations(AlignedSettings)[name] \
-               is declarations(AnalysisOptions)[name] is declarations(RunOptions)[name]
+               is declarations(AnalysisSettings)[name] is declarations(RunSettings)[name]
     for name in ("n_boot", "n_perm", "fixed_n_perm"):
         assert declarations(CompareSettings)[name] is declarations(AlignedSettings)[name] \
                is declarations(FactorSettings)[name]

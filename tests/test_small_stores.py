@@ -12,7 +12,7 @@ import pytest
 from conftest import make_class_folders, make_info_csv_dataset
 from counterpoint.analysis.analyze import analyze_store
 from counterpoint.analysis.compare import compare_summary, run_compare
-from counterpoint.config import AnalysisOptions, CompareSettings
+from counterpoint.config import AnalysisSettings, CompareSettings
 from counterpoint.embed import embed_dataset
 from counterpoint.errors import StoreError
 from counterpoint.pipeline import analyze_everything
@@ -63,7 +63,7 @@ def test_compare_leaves_out_an_encoder_without_tracks_and_compares_the_rest(shor
 
 def test_analysis_notes_an_encoder_without_tracks_in_the_report_and_the_terminal(short_clips_store, tmp_path):
     lines: list[str] = []
-    result = analyze_everything(short_clips_store, AnalysisOptions(label="class"), tmp_path, step=lines.append)
+    result = analyze_everything(short_clips_store, AnalysisSettings(label="class"), tmp_path, step=lines.append)
     assert result.analysis.skipped == {"musicnn": "no embedded tracks"}
     assert {s.spec for s in result.analysis.spaces} == {"audio-stats", "symbolic-stats"}
     assert "note: musicnn: skipped — no embedded tracks" in lines
@@ -75,7 +75,7 @@ def test_midi_only_rows_are_analysed_and_the_comparison_is_a_note(midi_only_stor
     with pytest.raises(StoreError, match=r"audio: none; symbolic: symbolic-stats\) \(audio-stats: no tracks\)"):
         run_compare(midi_only_store, CompareSettings(label="style", **FAST_COMPARE))
     lines: list[str] = []
-    result = analyze_everything(midi_only_store, AnalysisOptions(label="style"), tmp_path / "report", step=lines.append)
+    result = analyze_everything(midi_only_store, AnalysisSettings(label="style"), tmp_path / "report", step=lines.append)
     assert result.comparison is None and result.analysis.skipped == {"audio-stats": "no embedded tracks"}
     assert any(line.startswith("note: no audio × symbolic comparison") for line in lines)
     assert "no audio × symbolic comparison" in result.report.read_text()
@@ -89,8 +89,8 @@ def test_a_store_without_embeddings_is_a_named_error(tmp_path):
         writer.set_tracks(pd.DataFrame({"id": ["t0"], "audio_filename": [""], "midi_filename": ["m0.mid"],
                                         "style": ["a"]}))
     message = r"the store holds no embeddings — run `counterpoint embed ROOT --out .*empty.h5` first"
-    for analysis in (lambda: analyze_everything(path, AnalysisOptions(label="style", **LINEAR_PROBE), tmp_path / "a"),
-                     lambda: analyze_store(path, AnalysisOptions(label="style")),
+    for analysis in (lambda: analyze_everything(path, AnalysisSettings(label="style", **LINEAR_PROBE), tmp_path / "a"),
+                     lambda: analyze_store(path, AnalysisSettings(label="style")),
                      lambda: run_compare(path, CompareSettings(label="style"))):
         with pytest.raises(StoreError, match=message):
             analysis()
@@ -100,7 +100,7 @@ def test_a_store_without_embeddings_is_a_named_error(tmp_path):
 def test_analysis_of_one_to_three_tracks_leaves_out_what_it_cannot_compute(tmp_path, styles):
     store = tiny_store(tmp_path, styles)
     lines: list[str] = []
-    result = analyze_everything(store, AnalysisOptions(label="style", **LINEAR_PROBE), tmp_path / "report",
+    result = analyze_everything(store, AnalysisSettings(label="style", **LINEAR_PROBE), tmp_path / "report",
                                 step=lines.append)
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
     n = len(styles)
@@ -120,7 +120,7 @@ def test_analysis_of_one_to_three_tracks_leaves_out_what_it_cannot_compute(tmp_p
 def test_a_single_class_still_gets_its_views_and_a_note(tmp_path):
     store = tiny_store(tmp_path, ["only"] * 8)
     lines: list[str] = []
-    result = analyze_everything(store, AnalysisOptions(label="style", **LINEAR_PROBE), tmp_path / "report",
+    result = analyze_everything(store, AnalysisSettings(label="style", **LINEAR_PROBE), tmp_path / "report",
                                 step=lines.append)
     assert "note: audio-stats: one 'style' class only ('only') — no centroid distances, clustering or probe" in lines
     for method in ("pca", "tsne", "umap"):
@@ -131,7 +131,7 @@ def test_a_single_class_still_gets_its_views_and_a_note(tmp_path):
 
 def test_a_registered_section_writes_its_files_and_follows_the_comparison_on_the_page(tmp_path):
     store = tiny_store(tmp_path, ["a", "b"] * 6)
-    analysis = analyze_store(store, AnalysisOptions(label="style"))
+    analysis = analyze_store(store, AnalysisSettings(label="style"))
     comparison = run_compare(store, CompareSettings(label="style", **FAST_COMPARE))
 
     def layered_section(result: str, page: ReportPage) -> str:

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from counterpoint.analysis.alignment import align_spaces, debiased_cka, linear_cka
+from counterpoint.analysis.similarity import align_spaces, debiased_cka, linear_cka
 from counterpoint.analysis.label_structure import centroid_agreement
 from counterpoint.analysis.retrieval import canonical_correlations, cross_modal_retrieval, retrieval_figures
 from counterpoint.ranges import P_VALUE, StatisticRangeError, check_table, check_values, measure_range

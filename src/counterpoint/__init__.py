@@ -10,7 +10,7 @@ The public API, importable from the package itself (each name is loaded on first
     m = store.pooled("audio-stats")          # m.X [N, D] float32, m.obs: track metadata, same rows
     comparison = cp.run_compare(store, cp.CompareSettings(label="style"))
     result = cp.probe(store, "audio-stats", label="style", model="linear")
-    cp.run_pipeline(cp.RunOptions(dataset="my-corpus", out="results", label="style"))  # embed + full report
+    cp.run_pipeline(cp.RunSettings(dataset="my-corpus", out="results", label="style"))  # embed + full report
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ _PUBLIC = {
     "probe_table": "counterpoint.probes.run",
     "build_report": "counterpoint.report.build",
     "run_pipeline": "counterpoint.pipeline",
-    "RunOptions": "counterpoint.config",
-    "AnalysisOptions": "counterpoint.config",
+    "RunSettings": "counterpoint.config",
+    "AnalysisSettings": "counterpoint.config",
     "CompareSettings": "counterpoint.config",
     "TrainSettings": "counterpoint.config",
     "CounterpointError": "counterpoint.errors",
@@ -59,7 +59,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and editors; never imported at run time
     from counterpoint.analysis.analyze import analyze_store
     from counterpoint.analysis.compare import run_compare
-    from counterpoint.config import AnalysisOptions, CompareSettings, RunOptions, TrainSettings
+    from counterpoint.config import AnalysisSettings, CompareSettings, RunSettings, TrainSettings
     from counterpoint.data.manifest import load_manifest
     from counterpoint.embed import embed_dataset
     from counterpoint.errors import CounterpointError

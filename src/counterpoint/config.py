@@ -138,13 +138,13 @@ class AlignedSettings(LabelSelection, Resampling):
 @dataclass(frozen=True, kw_only=True)
 class TrainSettings(Settings):
     """How a probe is built and trained: ``hidden`` sizes and ``dropout`` of the built-in models;
-    at most ``epochs`` passes with Adam (``lr``, ``weight_decay``) over batches of ``batch_size``
+    at most ``epochs`` passes with Adam (``lr``, ``weight_decay``) over batches of ``training_batch``
     tracks, stopping after ``patience`` epochs without a better validation macro-F1."""
 
     epochs: int = declared(Parameter(100, "Maximum epochs.", low=1))
     patience: int = declared(Parameter(10, "Stop after this many epochs without a better validation macro-F1.", low=1))
     lr: float = declared(Parameter(1e-3, "Adam learning rate.", low=0.0, closed="right"))
-    batch_size: int = declared(Parameter(32, "Tracks per training batch.", low=1))
+    training_batch: int = declared(Parameter(32, "Tracks per training batch.", low=1))
     seed: int = declared(SEED_SETTING)
     device: str = declared(Parameter("cpu", "cpu or cuda."))
     weight_decay: float = declared(Parameter(0.0, "Adam weight decay.", low=0.0))
@@ -162,7 +162,7 @@ class TrainSettings(Settings):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AnalysisOptions(LabelSelection):
+class AnalysisSettings(LabelSelection):
     """What one report is computed from: the label selection, the seed, the 2-D views, whether to
     compare the modalities (and on time-paired segments), and the probe models with the repeats of
     their cross-validation (no models: no probes)."""
@@ -186,7 +186,7 @@ class AnalysisOptions(LabelSelection):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunOptions(Settings):
+class RunSettings(Settings):
     """Everything `counterpoint run` takes; the field names are the flags (``--batch-size``) and the keys
     of a params or TOML file. None is unset: ``batch_size`` each encoder's default, ``depth`` the whole
     label, ``group`` the dataset's group column, ``csv``, ``id_column`` and ``id_from`` ``info.csv`` with
@@ -223,9 +223,9 @@ class RunOptions(Settings):
         super().__post_init__()
         figure_formats(self.figure_format)
 
-    def analysis(self) -> AnalysisOptions:
+    def analysis(self) -> AnalysisSettings:
         """The options of the report part of the run."""
-        return AnalysisOptions(label=self.label, depth=self.depth, group=self.group, seed=self.seed,
+        return AnalysisSettings(label=self.label, depth=self.depth, group=self.group, seed=self.seed,
                                compare=self.compare, probe_models=probe_model_names(self.probe_models),
                                probe_seeds=self.probe_seeds, figure_formats=figure_formats(self.figure_format),
                                aligned=self.aligned)
@@ -255,17 +255,17 @@ class FactorSettings(Resampling):
     k: int = declared(Parameter(5, "Neighbours for mutual kNN.", low=1))
 
 
-# ---- params and TOML files: the keys of RunOptions ---------------------------------------------------
+# ---- params and TOML files: the keys of RunSettings ---------------------------------------------------
 
 _TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
 
 
 def _run_types() -> dict[str, type]:
-    return {name: parameter.value_type for name, parameter in declarations(RunOptions).items()}
+    return {name: parameter.value_type for name, parameter in declarations(RunSettings).items()}
 
 
 def _coerce(name: str, value: Any, source: str) -> tuple[str, Any]:
-    """The RunOptions field and typed value of ``--name value`` (``--no-name`` turns a switch off)."""
+    """The RunSettings field and typed value of ``--name value`` (``--no-name`` turns a switch off)."""
     types = _run_types()
     key = name.replace("-", "_")
     if key not in types and key.startswith("no_") and types.get(key[3:]) is bool:
@@ -303,7 +303,7 @@ def params_text(path: Path) -> str:
 
 
 def _is_switch(name: str) -> bool:
-    """Whether ``--name`` (``--no-name`` too) is an on/off option of :class:`RunOptions`, written without a value."""
+    """Whether ``--name`` (``--no-name`` too) is an on/off option of :class:`RunSettings`, written without a value."""
     types, key = _run_types(), name.replace("-", "_")
     return types.get(key) is bool or (key.startswith("no_") and types.get(key[3:]) is bool)
 
@@ -312,7 +312,7 @@ def read_params_file(path: str | Path) -> dict[str, Any]:
     """Options from a TOML file (``key = value``) or a file of ``--flag value`` lines with ``#`` comments.
 
     Switches (``--aligned``, ``--no-compare``) stand alone; any other flag without a value is an error
-    naming its line. The file is read as :func:`params_text` reads it. The keys are :class:`RunOptions`'
+    naming its line. The file is read as :func:`params_text` reads it. The keys are :class:`RunSettings`'
     fields; their values are checked when the options are made (:func:`run_options`).
     """
     path = Path(path)
@@ -346,11 +346,11 @@ def read_params_file(path: str | Path) -> dict[str, Any]:
     return values
 
 
-def run_options(values: dict[str, Any], source: str | Path | None = None) -> RunOptions:
-    """:class:`RunOptions` from ``values`` (a params file's, the command line's); a value its declaration
+def run_options(values: dict[str, Any], source: str | Path | None = None) -> RunSettings:
+    """:class:`RunSettings` from ``values`` (a params file's, the command line's); a value its declaration
     refuses is a :class:`CounterpointError` naming ``source`` (the params file) when given."""
     try:
-        return RunOptions(**values)
+        return RunSettings(**values)
     except CounterpointError as exc:
         if source is None:
             raise

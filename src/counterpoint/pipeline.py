@@ -2,7 +2,7 @@
 
 Used by ``counterpoint run`` (any dataset, flags or a params/TOML file), ``counterpoint demo``
 (the built-in corpus) and ``counterpoint analyze`` (a store). Options of a run are a plain
-dataclass (:class:`~counterpoint.config.RunOptions`) so a file of ``--flag value`` lines and a
+dataclass (:class:`~counterpoint.config.RunSettings`) so a file of ``--flag value`` lines and a
 TOML table map onto the same fields. The stages run in the order the data flows: every
 matrix is read once, the per-space analysis, the comparison and the probes compute, and
 :func:`counterpoint.report.build.build_report` writes last.
@@ -16,7 +16,7 @@ from pathlib import Path
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
-from counterpoint.config import AnalysisOptions, RunOptions
+from counterpoint.config import AnalysisSettings, RunSettings
 from counterpoint.errors import CounterpointError, DatasetError
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class ReportResult:
         return "\n\n".join(summaries(self.results))
 
 
-def analyze_everything(store_path: "str | Path | Store", options: AnalysisOptions, out_dir: str | Path, *,
+def analyze_everything(store_path: "str | Path | Store", options: AnalysisSettings, out_dir: str | Path, *,
                        step: Callable[[str], None] | None = None, dataset_notes: Sequence[str] = ()) -> ReportResult:
     """Every registered section of the report (:mod:`counterpoint.report.sections`: per-space analysis,
     cross-modal comparison, layer maps, time-aligned comparison, probes, a plugin's) run on a store, in one
@@ -110,7 +110,7 @@ def store_digest(store_path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def report_stamp(options: RunOptions) -> dict[str, Any]:
+def report_stamp(options: RunSettings) -> dict[str, Any]:
     """What a run's report is computed from: the store's content, the analysis options, the version."""
     from counterpoint import __version__
 
@@ -143,7 +143,7 @@ def require_manifest_columns(manifest: "Manifest", label: str, group: str | None
     for option, column in (("label", label), ("group", group)):
         if column is not None and column not in columns:
             default = (" (the default label, which only class-folder datasets have)"
-                       if option == "label" and column == RunOptions.label else "")
+                       if option == "label" and column == RunSettings.label else "")
             raise DatasetError(f"{manifest.root}: no {option} column {column!r}{default} in its {manifest.layout} "
                                f"(it has: {', '.join(columns)}) — pass one of those as --{option}")
 
@@ -170,7 +170,7 @@ def dataset_notes_of(warnings: "Sequence[Problem]", csv_path: Path) -> list[str]
     return notes
 
 
-def run_pipeline(options: RunOptions, embed_progress=None, step=None) -> PipelineResult:
+def run_pipeline(options: RunSettings, embed_progress=None, step=None) -> PipelineResult:
     """Embed ``options.dataset`` into ``out/embeddings.h5`` and write ``out/report/index.html``.
 
     ``embed_progress`` is the embedding progress callback; ``step(text)`` announces each stage.

@@ -17,7 +17,7 @@ import pandas as pd
 from counterpoint.analysis.geometry import centroid_distances, clustering_agreement, within_class_variance
 from counterpoint.analysis.inputs import require_columns, require_embeddings
 from counterpoint.analysis.reduce import MIN_TRACKS, pca_2d, reduce_2d
-from counterpoint.config import REDUCTIONS, AnalysisOptions
+from counterpoint.config import REDUCTIONS, AnalysisSettings
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix
 from counterpoint.probe_protocol import ProbeAccuracy, probe_accuracy
@@ -116,7 +116,7 @@ class AnalysisResult:
     n_failures: int
     notes: list[str] = field(default_factory=list)
     dataset_root: str = ""          # the folder the store's file names are relative to ("" when unknown)
-    settings: AnalysisOptions | None = None   # what :func:`analyze_store` was given
+    settings: AnalysisSettings | None = None   # what :func:`analyze_store` was given
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -145,7 +145,7 @@ class AnalysisResult:
         }
 
 
-def analyze_store(store_or_path: "Store | str | Path", options: AnalysisOptions,
+def analyze_store(store_or_path: "Store | str | Path", options: AnalysisSettings,
                   *, matrices: Mapping[str, EmbeddingMatrix] | None = None,
                   progress: ProgressCallback | None = None) -> AnalysisResult:
     """Analyse every encoder of ``store`` for ``options.label`` (cut to ``options.depth``).

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from counterpoint.analysis.alignment import align_spaces, debiased_cka, debiased_cka_without_each
+from counterpoint.analysis.similarity import align_spaces, debiased_cka, debiased_cka_without_each
 from counterpoint.analysis.label_knowledge import COLUMNS as KNOWLEDGE_COLUMNS
 from counterpoint.analysis.label_knowledge import label_knowledge
 from counterpoint.analysis.label_quality import MIN_TRACKS as MIN_LABELLED_TRACKS

@@ -21,7 +21,7 @@ layout is known. Three analyses read it:
   each piece, the label share against labels shuffled over pieces.
 * **Agreement between renderings** (per audio encoder, every pair of renderings): debiased CKA of
   the same pieces rendered two ways, with half-sample intervals and the shuffled-pairing null
-  (:func:`~counterpoint.analysis.alignment.cka_estimates`).
+  (:func:`~counterpoint.analysis.similarity.cka_estimates`).
 * **Ground truth vs transcription** (per symbolic encoder and transcription): debiased CKA,
   mutual kNN and Recall@1 of the true partner (both ways, by cosine in the encoder's own space:
   both sides are the same encoder), with chance, intervals and shuffled nulls.
@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from counterpoint.analysis.alignment import cka_estimates, mutual_knn
+from counterpoint.analysis.similarity import cka_estimates, mutual_knn
 from counterpoint.analysis.inputs import require_embeddings
 from counterpoint.analysis.pairwise import family_notes, family_table
 from counterpoint.analysis.retrieval import pair_ranks, retrieval_figures

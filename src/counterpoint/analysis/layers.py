@@ -5,7 +5,7 @@ musicnn:layers=all``) and a symbolic encoder (its layers too, when it has some; 
 counts as one layer), :func:`layer_cka_map` computes the debiased CKA of every audio layer
 with every symbolic layer on the paired labelled tracks — the same tracks for every cell —
 each with its half-sample 95 % interval and shuffled-pairing p-value
-(:func:`~counterpoint.analysis.alignment.cka_estimates`), and Holm and Benjamini–Hochberg
+(:func:`~counterpoint.analysis.similarity.cka_estimates`), and Holm and Benjamini–Hochberg
 adjusted p-values over the cells of the map (one family per map,
 :func:`~counterpoint.analysis.statistics.with_adjusted_p_values`). Named descriptors are
 z-scored first, as in the ordinary comparison. Each cell uses the comparison's default
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from counterpoint.analysis.alignment import cka_estimates
+from counterpoint.analysis.similarity import cka_estimates
 from counterpoint.analysis.compare import MIN_PAIRED_TRACKS, standardise_features
 from counterpoint.analysis.pairwise import family_table, open_pairs
 from counterpoint.config import N_BOOT, CompareSettings

@@ -4,7 +4,7 @@ adjusts each table's p-values as one family, and notes each family too large for
 
 :func:`open_pairs` does the first three, :func:`each_pair` the loop, :func:`family_table` the adjustment
 and :func:`family_notes` the last; :func:`~counterpoint.analysis.compare.run_compare`,
-:func:`~counterpoint.analysis.aligned.run_aligned_compare`, :func:`~counterpoint.analysis.layers.layer_cka_map`
+:func:`~counterpoint.analysis.time_aligned.run_aligned_compare`, :func:`~counterpoint.analysis.layers.layer_cka_map`
 and (its tables) :func:`~counterpoint.analysis.factors.run_factors` use them.
 """
 

@@ -12,7 +12,7 @@ from counterpoint.cli.options import (check_output_path, depth_option, figure_fo
                                       hidden_sizes, label_option, seed_option, selected_store, setting, where_option)
 from counterpoint.cli.output import (accuracy_line, interval_text, progress_bars, number_text, result_table, show,
                                      show_verdicts, tell)
-from counterpoint.config import (AlignedSettings, AnalysisOptions, CompareSettings, FactorSettings, TrainSettings,
+from counterpoint.config import (AlignedSettings, AnalysisSettings, CompareSettings, FactorSettings, TrainSettings,
                                  figure_formats, probe_model_names)
 from counterpoint.parameters import declarations
 
@@ -26,12 +26,12 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     depth: Optional[int] = depth_option(),
                     group: Optional[str] = group_option(),
                     seed: int = seed_option(),
-                    compare: bool = setting(AnalysisOptions, "compare", "--compare/--no-compare"),
+                    compare: bool = setting(AnalysisSettings, "compare", "--compare/--no-compare"),
                     probe_models: str = typer.Option("", help="Probe models for a probe table in the report, e.g. linear,mlp (empty: none)."),
                     where: list[str] = where_option(),
-                    probe_seeds: int = setting(AnalysisOptions, "probe_seeds"),
+                    probe_seeds: int = setting(AnalysisSettings, "probe_seeds"),
                     figure_format: str = figure_format_option(),
-                    aligned: bool = setting(AnalysisOptions, "aligned")) -> None:
+                    aligned: bool = setting(AnalysisSettings, "aligned")) -> None:
     """Per-space figures (PCA/t-SNE/UMAP, centroid distances, variance, clustering, timing),
     the audio-vs-symbolic comparison, optional probes — one report page.
 
@@ -39,7 +39,7 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     """
     from counterpoint.pipeline import analyze_everything
 
-    options = AnalysisOptions(label=label, depth=depth, group=group, seed=seed, compare=compare,
+    options = AnalysisSettings(label=label, depth=depth, group=group, seed=seed, compare=compare,
                               probe_models=probe_model_names(probe_models), probe_seeds=probe_seeds,
                               figure_formats=figure_formats(figure_format), aligned=aligned)
     result = analyze_everything(selected_store(path, where), options, out, step=tell)
@@ -63,9 +63,9 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
                   epochs: int = setting(TrainSettings, "epochs"),
                   patience: int = setting(TrainSettings, "patience"),
                   lr: float = setting(TrainSettings, "lr"),
-                  batch_size: int = setting(TrainSettings, "batch_size"),
+                  training_batch: int = setting(TrainSettings, "training_batch"),
                   seed: int = seed_option("Seed of the folds and the training (repeat r trains with seed + r)."),
-                  seeds: int = setting(AnalysisOptions, "probe_seeds", "--seeds",
+                  seeds: int = setting(AnalysisSettings, "probe_seeds", "--seeds",
                                        help="Repeats of the 5-fold cross-validation that gives the probe accuracy (each "
                                             "its own fold shuffle and training seed --seed + repeat)."),
                   depth: Optional[int] = depth_option(),
@@ -95,7 +95,7 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
         return
     if label is None:
         raise typer.BadParameter("give --label (the metadata column to predict)")
-    settings = TrainSettings(epochs=epochs, patience=patience, lr=lr, batch_size=batch_size, seed=seed, device=device,
+    settings = TrainSettings(epochs=epochs, patience=patience, lr=lr, training_batch=training_batch, seed=seed, device=device,
                              hidden=hidden_sizes(hidden), dropout=dropout)
     store = selected_store(path, where)
     if all_encoders:
@@ -147,7 +147,7 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                                                 "debiased-CKA map of audio encoders embedded with layers=all (OUT/layers/)."),
                     audio: Optional[str] = typer.Option(None, "--audio", help="With --layers: the audio encoder (default: every one with layers)."),
                     symbolic: Optional[str] = typer.Option(None, "--symbolic", help="With --layers: the symbolic encoder (default: every one)."),
-                    aligned: bool = setting(AnalysisOptions, "aligned"),
+                    aligned: bool = setting(AnalysisSettings, "aligned"),
                     alignment: str = setting(AlignedSettings, "alignment"),
                     segment_seconds: float = setting(AlignedSettings, "segment_seconds")) -> None:
     """Do audio and symbolic embeddings agree? CKA, RSA, mutual kNN, retrieval, label quality, with CIs.
@@ -179,9 +179,9 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     for note in result.notes:
         tell(f"  {note}")
     if aligned:
-        from counterpoint.analysis.aligned import aligned_summary, run_aligned_compare
+        from counterpoint.analysis.time_aligned import aligned_summary, run_aligned_compare
         from counterpoint.data.time_pairing import store_time_pairing
-        from counterpoint.report.aligned import FOLDER, write_aligned
+        from counterpoint.report.time_aligned import FOLDER, write_aligned
 
         tell("pairing audio and score in time")
         with progress_bars() as progress:

@@ -10,7 +10,7 @@ import typer
 from counterpoint.cli.app import PlainUsageCommand, dataset_app, friendly
 from counterpoint.cli.options import above_zero, check_output_path, group_option, seed_option, setting
 from counterpoint.cli.output import progress_bars, show, styled, tell
-from counterpoint.config import RunOptions
+from counterpoint.config import RunSettings
 from counterpoint.data.tolerance import DURATION_TOLERANCE_FRACTION, DURATION_TOLERANCE_S
 from counterpoint.data.transcribe import TranscribeSettings
 
@@ -47,9 +47,9 @@ def dataset_check(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
                                                     help="Refuse symbolic links that lead outside the dataset folder."),
                   open_files: bool = typer.Option(True, "--open-files/--no-open-files",
                                                   help="Decode every audio and MIDI file (slower, finds corrupt files)."),
-                  csv: Optional[str] = setting(RunOptions, "csv", "--csv"),
-                  id_column: Optional[str] = setting(RunOptions, "id_column"),
-                  id_from: Optional[str] = setting(RunOptions, "id_from"),
+                  csv: Optional[str] = setting(RunSettings, "csv", "--csv"),
+                  id_column: Optional[str] = setting(RunSettings, "id_column"),
+                  id_from: Optional[str] = setting(RunSettings, "id_from"),
                   duration_tolerance: float = typer.Option(DURATION_TOLERANCE_S, min=0,
                                                            help="Seconds paired audio and MIDI may differ before a warning."),
                   duration_tolerance_fraction: float = typer.Option(DURATION_TOLERANCE_FRACTION, min=0,

@@ -10,25 +10,25 @@ import typer
 from counterpoint.cli.app import PlainUsageCommand, app, friendly
 from counterpoint.cli.options import above_zero, group_option, setting
 from counterpoint.cli.output import progress_bars, show, styled, tell
-from counterpoint.config import RunOptions
+from counterpoint.config import RunSettings
 
 
 @app.command("embed", cls=PlainUsageCommand)
 @friendly
 def embed_command(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset folder (info.csv or class folders)."),
-                  encoders: str = setting(RunOptions, "encoders", "--encoders", "-e",
+                  encoders: str = setting(RunSettings, "encoders", "--encoders", "-e",
                                           help="Encoder specs, e.g. 'musicnn:model=MSD+symbolic-stats' "
                                                "(separate specs by '+' or ',')."),
                   out: Path = typer.Option(..., "--out", "-o", help="Store file to create or resume (.h5)."),
-                  batch_size: Optional[int] = setting(RunOptions, "batch_size"),
+                  batch_size: Optional[int] = setting(RunSettings, "batch_size"),
                   group: Optional[str] = group_option(),
                   strict_paths: bool = typer.Option(False, "--strict-paths",
                                                     help="Refuse symbolic links that lead outside the dataset folder."),
-                  csv: Optional[str] = setting(RunOptions, "csv", "--csv"),
-                  id_column: Optional[str] = setting(RunOptions, "id_column"),
-                  id_from: Optional[str] = setting(RunOptions, "id_from"),
-                  engine: str = setting(RunOptions, "engine"),
-                  ray_address: Optional[str] = setting(RunOptions, "ray_address"),
+                  csv: Optional[str] = setting(RunSettings, "csv", "--csv"),
+                  id_column: Optional[str] = setting(RunSettings, "id_column"),
+                  id_from: Optional[str] = setting(RunSettings, "id_from"),
+                  engine: str = setting(RunSettings, "engine"),
+                  ray_address: Optional[str] = setting(RunSettings, "ray_address"),
                   max_seconds: Optional[float] = typer.Option(None, callback=above_zero,
                                                               help="Read only the first seconds of each audio file "
                                                                    "(MIDI is embedded whole; default: whole files).")) -> None:

@@ -12,13 +12,13 @@ from counterpoint.cli.app import (PlainUsageCommand, app, flags_on_command_line,
                                   typed_flag)
 from counterpoint.cli.options import above_zero, depth_option, figure_format_option, group_option, seed_option, setting
 from counterpoint.cli.output import progress_bars, show, show_verdicts, tell
-from counterpoint.config import RunOptions, read_params_file, run_options
+from counterpoint.config import RunSettings, read_params_file, run_options
 from counterpoint.defaults import DEMO_ENCODERS
 from counterpoint.errors import CounterpointError
 from counterpoint.parameters import declarations
 
 
-def _run_pipeline(options: RunOptions) -> Path:
+def _run_pipeline(options: RunSettings) -> Path:
     from counterpoint.pipeline import run_pipeline
 
     with progress_bars() as progress:
@@ -71,11 +71,11 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), metavar="OUT", 
         from counterpoint.pipeline import run_factors_demo
 
         with progress_bars() as progress:
-            index = run_factors_demo(out, encoders or RunOptions.encoders, factor_pieces_per_style, seed,
+            index = run_factors_demo(out, encoders or RunSettings.encoders, factor_pieces_per_style, seed,
                                      embed_progress=progress, step=tell)
         show(f"factors report: {index.resolve()}")
         return
-    options = RunOptions(dataset=str(corpus), out=str(out), encoders=encoders or DEMO_ENCODERS,
+    options = RunSettings(dataset=str(corpus), out=str(out), encoders=encoders or DEMO_ENCODERS,
                          label="style", seed=seed,  # the corpus's group column keeps each work on one side
                          aligned=True)  # its audio renders its MIDI: identity pairing, seconds
     show(f"report: {_run_pipeline(options).resolve()}")
@@ -85,25 +85,25 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), metavar="OUT", 
 @friendly
 def run_command(ctx: typer.Context,
                 params_file: Optional[Path] = typer.Option(None, help="File of '--flag value' lines (# comments) or a .toml file."),
-                dataset: Optional[str] = setting(RunOptions, "dataset"),
-                out: str = setting(RunOptions, "out"),
-                encoders: str = setting(RunOptions, "encoders"),
-                label: str = setting(RunOptions, "label"),
+                dataset: Optional[str] = setting(RunSettings, "dataset"),
+                out: str = setting(RunSettings, "out"),
+                encoders: str = setting(RunSettings, "encoders"),
+                label: str = setting(RunSettings, "label"),
                 depth: Optional[int] = depth_option(),
                 group: Optional[str] = group_option(),
-                batch_size: Optional[int] = setting(RunOptions, "batch_size"),
+                batch_size: Optional[int] = setting(RunSettings, "batch_size"),
                 seed: int = seed_option(),
-                compare: bool = setting(RunOptions, "compare", "--compare/--no-compare"),
-                probe_models: str = setting(RunOptions, "probe_models"),
-                probe_seeds: int = setting(RunOptions, "probe_seeds"),
-                strict_paths: bool = setting(RunOptions, "strict_paths"),
-                csv: Optional[str] = setting(RunOptions, "csv", "--csv"),
-                id_column: Optional[str] = setting(RunOptions, "id_column"),
-                id_from: Optional[str] = setting(RunOptions, "id_from"),
-                engine: str = setting(RunOptions, "engine"),
-                ray_address: Optional[str] = setting(RunOptions, "ray_address"),
+                compare: bool = setting(RunSettings, "compare", "--compare/--no-compare"),
+                probe_models: str = setting(RunSettings, "probe_models"),
+                probe_seeds: int = setting(RunSettings, "probe_seeds"),
+                strict_paths: bool = setting(RunSettings, "strict_paths"),
+                csv: Optional[str] = setting(RunSettings, "csv", "--csv"),
+                id_column: Optional[str] = setting(RunSettings, "id_column"),
+                id_from: Optional[str] = setting(RunSettings, "id_from"),
+                engine: str = setting(RunSettings, "engine"),
+                ray_address: Optional[str] = setting(RunSettings, "ray_address"),
                 figure_format: str = figure_format_option(),
-                aligned: bool = setting(RunOptions, "aligned", "--aligned/--no-aligned")) -> None:
+                aligned: bool = setting(RunSettings, "aligned", "--aligned/--no-aligned")) -> None:
     """Embed a dataset and write the full report; options from flags, a params file, or TOML.
 
     Flags given on the command line override the file.
@@ -126,7 +126,7 @@ def run_command(ctx: typer.Context,
         conflict = option_conflict("run", given)
         if conflict is not None:
             raise CounterpointError(f"{params_file} with the command line: {conflict}")
-    for key in declarations(RunOptions):
+    for key in declarations(RunSettings):
         if params_file is None or ctx.get_parameter_source(key).name == "COMMANDLINE":
             values[key] = ctx.params[key]
     show(f"report: {_run_pipeline(run_options(values, params_file))}")

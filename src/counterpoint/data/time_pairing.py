@@ -1,7 +1,7 @@
 """Time pairing, a step of the dataset stage: each track's audio paired with its score in time,
 identity for renderings, DTW on chroma otherwise. It reads the dataset's audio and MIDI files and
 keeps the paths beside the store (:func:`store_time_pairing`); the time-aligned comparison
-(:mod:`counterpoint.analysis.aligned`) reads the paths it returns, never the files.
+(:mod:`counterpoint.analysis.time_aligned`) reads the paths it returns, never the files.
 
 * **identity**: the audio is a rendering of the MIDI (``audio_source`` reads ``rendered:…``, as
   ``counterpoint dataset render`` writes it), so audio time is score time.
@@ -150,7 +150,7 @@ def store_time_pairing(store_path: str | Path) -> TimePairing:
     """The time pairing of a store's tracks: :func:`pair_tracks_in_time` keeping its DTW paths in the
     file beside the store (:func:`~counterpoint.warping.warping_file_path`), reused while the audio
     and MIDI files and the DTW settings are unchanged. Hand it to
-    :func:`~counterpoint.analysis.aligned.run_aligned_compare` as ``time_pairing``."""
+    :func:`~counterpoint.analysis.time_aligned.run_aligned_compare` as ``time_pairing``."""
     kept_path = warping_file_path(store_path)
 
     def pair(obs: pd.DataFrame, dataset_root: str | Path, choice: str, *,

@@ -194,7 +194,7 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
     outcome = train_probe(probe, take(inputs, rows["train"]), y[rows["train"]], take(inputs, rows["validation"]),
                           y[rows["validation"]], len(classes), settings)
 
-    test_logits = predict_logits(outcome.model.cpu(), take(inputs, rows["test"]), settings.batch_size)
+    test_logits = predict_logits(outcome.model.cpu(), take(inputs, rows["test"]), settings.training_batch)
     predicted = test_logits.argmax(axis=1)
     y_test = y[rows["test"]]
     accuracy, macro_f1 = scores(y_test, predicted, len(classes))
@@ -212,7 +212,7 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
         "classes": classes,
         "scaler": {"kind": "standard", "fitted_on": "train", "tensors": ["scaler_mean", "scaler_scale"]},
         "training": {"epochs": settings.epochs, "patience": settings.patience, "lr": settings.lr,
-                     "batch_size": settings.batch_size, "weight_decay": settings.weight_decay,
+                     "training_batch": settings.training_batch, "weight_decay": settings.weight_decay,
                      "class_weights": "inverse frequency", "early_stopping": "validation macro-F1",
                      "best_epoch": outcome.best_epoch, "epochs_run": len(outcome.history)},
         "seed": settings.seed,
@@ -234,6 +234,12 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
 
 
 # ----------------------------------------------------------------------------- on a store
+
+
+def _training_batch(config: Mapping[str, Any]) -> int:
+    """Tracks per training batch of a saved probe (probes saved before the name ``training_batch`` wrote ``batch_size``)."""
+    training = config["training"]
+    return int(training["training_batch"] if "training_batch" in training else training["batch_size"])
 
 
 def read_probe_data(store: "Store", encoder: str, sequences: bool) -> ProbeData:
@@ -395,7 +401,7 @@ def evaluate_saved(model_dir: str | Path, store_or_path: "Store | str | Path", s
                      + "): the accuracy rests on too few tracks to mean much")
     classes = list(config["classes"])
     y = np.searchsorted(classes, labels[keep].astype(str))
-    logits = predict_logits(probe_model, take(inputs, keep), config["training"]["batch_size"], device=device)
+    logits = predict_logits(probe_model, take(inputs, keep), _training_batch(config), device=device)
     predicted = logits.argmax(axis=1)
     _, macro_f1 = scores(y, predicted, len(classes))
     label_range = np.arange(len(classes))

@@ -68,7 +68,7 @@ def predict_logits(model: ProbeClassifier, inputs: ProbeInputs, batch_size: int 
 
 def _evaluate(model: ProbeClassifier, inputs: ProbeInputs, y: np.ndarray, loss_fn: nn.Module,
               settings: TrainSettings, device: torch.device, num_classes: int) -> dict[str, float]:
-    logits = torch.as_tensor(predict_logits(model, inputs, settings.batch_size, device))
+    logits = torch.as_tensor(predict_logits(model, inputs, settings.training_batch, device))
     loss = float(loss_fn(logits, torch.as_tensor(y, dtype=torch.long)))
     accuracy, macro_f1 = scores(y, logits.argmax(dim=1).numpy(), num_classes)
     return {"loss": loss, "accuracy": accuracy, "macro_f1": macro_f1}
@@ -112,7 +112,7 @@ def train_probe(model: ProbeClassifier, train_inputs: ProbeInputs, y_train: np.n
     best_f1, best_loss, best_epoch, best_state = -1.0, float("inf"), 0, copy.deepcopy(model.state_dict())
     for epoch in range(1, settings.epochs + 1):
         model.train()
-        for batch in batches(train_inputs, y_train, settings.batch_size, shuffle=True, generator=shuffler):
+        for batch in batches(train_inputs, y_train, settings.training_batch, shuffle=True, generator=shuffler):
             batch = batch.to(device)
             optimizer.zero_grad()
             loss = loss_fn(model(batch.x, batch.mask), batch.y)

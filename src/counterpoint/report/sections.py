@@ -10,7 +10,7 @@ module and one ``register_section`` call.
 
 Built-in sections register where they are drawn (:mod:`counterpoint.report.build`,
 :mod:`~counterpoint.report.verdict`, :mod:`~counterpoint.report.compare`, :mod:`~counterpoint.report.layers`,
-:mod:`~counterpoint.report.aligned`, :mod:`~counterpoint.report.probes`, :mod:`~counterpoint.report.factors`);
+:mod:`~counterpoint.report.time_aligned`, :mod:`~counterpoint.report.probes`, :mod:`~counterpoint.report.factors`);
 :func:`sections` imports them all first.
 """
 
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from counterpoint.warping import TimePairing
-    from counterpoint.config import AnalysisOptions
+    from counterpoint.config import AnalysisSettings
     from counterpoint.matrix import EmbeddingMatrix
     from counterpoint.store import Store
 
@@ -37,7 +37,7 @@ class SectionInputs:
     ``time_pairing`` pairs audio with score time for the time-aligned section (None: that section is a note)."""
 
     store: "Store"
-    options: "AnalysisOptions"
+    options: "AnalysisSettings"
     matrices: Mapping[str, "EmbeddingMatrix"]
     results: dict[str, Any]
     notes: list[str]
@@ -95,7 +95,7 @@ _REGISTRY: dict[str, Section] = {}
 
 #: The modules whose sections are built in (each registers its own when imported).
 BUILT_IN = ("counterpoint.report.build", "counterpoint.report.verdict", "counterpoint.report.compare",
-            "counterpoint.report.layers", "counterpoint.report.aligned", "counterpoint.report.probes",
+            "counterpoint.report.layers", "counterpoint.report.time_aligned", "counterpoint.report.probes",
             "counterpoint.report.factors")
 
 

@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from counterpoint.analysis.label_structure import centroid_agreement
-from counterpoint.analysis.alignment import (
+from counterpoint.analysis.similarity import (
     cka_estimates,
     debiased_cka,
     knn_indices,

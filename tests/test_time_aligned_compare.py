@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from counterpoint.analysis.aligned import (OTHER_PIECES, TIME_SHIFTED, AlignedSegments, aligned_cka, clustered_figures,
+from counterpoint.analysis.time_aligned import (OTHER_PIECES, TIME_SHIFTED, AlignedSegments, aligned_cka, clustered_figures,
                                            pair_segments, segment_means, segment_retrieval, time_shifted, track_centred)
 from counterpoint.cli import app
 from counterpoint.encoders.base import Embedding
 from counterpoint.matrix import FrameSequences
-from counterpoint.report.aligned import aligned_section
+from counterpoint.report.time_aligned import aligned_section
 from counterpoint.store import EncoderMeta, StoreWriter
 from counterpoint.warping import IDENTITY, WarpingPath
 
@@ -228,7 +228,7 @@ def test_fixed_n_perm_keeps_the_permutations_and_says_the_family_cannot_be_decid
 
 
 def test_the_report_section_writes_its_files_and_names_the_families(store_path, tmp_path):
-    from counterpoint.analysis.aligned import run_aligned_compare
+    from counterpoint.analysis.time_aligned import run_aligned_compare
     from counterpoint.config import AlignedSettings
     from counterpoint.data.time_pairing import store_time_pairing
 
@@ -242,10 +242,10 @@ def test_the_report_section_writes_its_files_and_names_the_families(store_path, 
 
 
 def test_analyze_aligned_puts_the_section_in_the_report(store_path, tmp_path):
-    from counterpoint.config import AnalysisOptions
+    from counterpoint.config import AnalysisSettings
     from counterpoint.pipeline import analyze_everything
 
-    options = AnalysisOptions(label="style", reductions=("pca",), aligned=True, figure_formats=("png",))
+    options = AnalysisSettings(label="style", reductions=("pca",), aligned=True, figure_formats=("png",))
     report = analyze_everything(store_path, options, tmp_path / "report")
     page = report.report.read_text()
     assert '<section id="aligned">' in page and "aligned/segment_retrieval.csv" in page

@@ -1,4 +1,4 @@
-"""The time-aligned comparison (see :mod:`counterpoint.analysis.aligned`) written out: ``aligned/``
+"""The time-aligned comparison (see :mod:`counterpoint.analysis.time_aligned`) written out: ``aligned/``
 with ``segment_retrieval.csv``, ``agreement_curves.csv`` (one row per held-out segment of every
 track), ``agreement_mean_curve.csv``, ``aligned_cka.csv``, ``track_alignment.csv``, ``aligned.json``,
 one agreement-curve figure per encoder pair, and its section of the report page."""
@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from counterpoint.analysis.aligned import AlignedPair, AlignedResult  # noqa: E402
+from counterpoint.analysis.time_aligned import AlignedPair, AlignedResult  # noqa: E402
 from counterpoint.report.figures import FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, plain, save_figure  # noqa: E402
 from counterpoint.report.files import pair_slug, relative, write_json  # noqa: E402
 from counterpoint.report.html import escape, image_figure, table_html  # noqa: E402
@@ -124,7 +124,7 @@ def aligned_section(result: AlignedResult):
 def _run_aligned(inputs: SectionInputs) -> AlignedResult | None:
     """The time-aligned comparison of a report (``options.aligned``, with a comparison; tracks paired by
     ``auto``); its notes are announced and shown in the section; a comparison that cannot run is a note."""
-    from counterpoint.analysis.aligned import run_aligned_compare
+    from counterpoint.analysis.time_aligned import run_aligned_compare
     from counterpoint.config import AlignedSettings
     from counterpoint.errors import CounterpointError
 

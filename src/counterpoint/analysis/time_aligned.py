@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from counterpoint.analysis.alignment import debiased_cka, kernel_cka, u_centre
+from counterpoint.analysis.similarity import debiased_cka, kernel_cka, u_centre
 from counterpoint.analysis.compare import standardise_features
 from counterpoint.analysis.pairwise import each_pair, family_notes, family_table, open_pairs
 from counterpoint.analysis.retrieval import RIDGE_ALPHAS, pair_ranks, ridge_maps, standardise_with, unit_rows
