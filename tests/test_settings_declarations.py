@@ -144,10 +144,10 @@ def test_shared_parts_are_declared_once() -> None:
 
 def test_fixed_n_perm_says_what_the_flag_says() -> None:
     """``--fixed-n-perm`` and the field of the same name mean the same: the permutations are used as given."""
-    from counterpoint.analysis.compare import resolve_permutations
+    from counterpoint.analysis.compare import verdict_permutations
 
-    assert resolve_permutations(CompareSettings(label="style", n_perm=49, fixed_n_perm=True), 10).n_perm == 49
-    assert resolve_permutations(CompareSettings(label="style", n_perm=49), 10).n_perm > 49
+    assert verdict_permutations(CompareSettings(label="style", n_perm=49, fixed_n_perm=True), 10).n_perm == 49
+    assert verdict_permutations(CompareSettings(label="style", n_perm=49), 10).n_perm > 49
     option = command_option(COMMANDS[CompareSettings], "fixed_n_perm")
     assert option.opts == ["--fixed-n-perm"] and option.default is False
 
