@@ -50,7 +50,7 @@ def test_hidden_sizes_are_parsed_or_refused_with_the_text_given():
         assert str(error.value) == f"hidden sizes must be comma-separated positive integers, got {text!r}"
 
 
-@pytest.mark.parametrize("settings", [dict(epochs=0), dict(patience=0), dict(batch_size=-1), dict(lr=0.0),
+@pytest.mark.parametrize("settings", [dict(epochs=0), dict(patience=0), dict(training_batch=-1), dict(lr=0.0),
                                       dict(lr=math.nan), dict(lr=math.inf), dict(weight_decay=-0.1), dict(seed=-1)])
 def test_training_settings_out_of_range_are_refused(settings):
     (name, value), = settings.items()
