@@ -176,6 +176,12 @@ def test_to_frame_holds_the_exact_numbers_ids_and_metadata(store_path):
     assert frame[metadata.columns].reset_index(drop=True).equals(metadata)
     assert set(frame["class"]) == {"low", "high"} and "high/piece1" not in frame.index
     assert matrix.to_frame(metadata=False).columns.tolist() == PITCH_NAMES
+    columns = "id, audio_filename, midi_filename, split, group, class"
+    assert repr(matrix) == (f"EmbeddingMatrix(spec='{SPEC}', modality='symbolic', X=7 tracks × 12 float32, "
+                            f"obs columns: {columns})")  # never the numbers
+    frames = Store(store_path).frames(SPEC)
+    assert repr(frames) == (f"FrameSequences(spec='{SPEC}', modality='symbolic', 7 tracks, "
+                            f"{sum(len(f) for f in frames.frames)} frames × 12, obs columns: {columns})")
 
 
 def test_to_frame_of_a_filtered_store_keeps_its_rows_in_order(store_path):

@@ -214,7 +214,7 @@ class EmbeddingMatrix(TrackRows):
         return anndata.AnnData(X=np.array(self.X, dtype=np.float32), obs=obs, var=var, uns=uns)
 
 
-@dataclass
+@dataclass(repr=False)
 class FrameSequences(TrackRows):
     """Frame embeddings of one encoder: per track a float32 ``[T_i, D]`` array and ``[T_i]``
     timestamps in seconds, with the track metadata ``obs`` in the same order."""
@@ -224,6 +224,11 @@ class FrameSequences(TrackRows):
     frames: list[np.ndarray]
     timestamps: list[np.ndarray]
     obs: pd.DataFrame
+
+    def __repr__(self) -> str:
+        dim = self.frames[0].shape[1] if self.frames else "?"
+        return (f"FrameSequences(spec={self.spec!r}, modality={self.modality!r}, {len(self)} tracks, "
+                f"{sum(len(f) for f in self.frames)} frames × {dim}, obs columns: {', '.join(map(str, self.obs.columns))})")
 
     def take(self, rows: np.ndarray) -> "FrameSequences":
         index = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=int)
