@@ -86,6 +86,8 @@ def test_the_store_repr_is_one_short_block_read_from_metadata_only(store_path):
     assert "pc0" not in text and "pc11" not in text and len(lines) == 3  # feature names counted, never listed
     page = store._repr_html_()
     assert "<table" in page and f"<td>{SPEC}</td>" in page and "pc3" not in page and "8 tracks" in page
+    store_path.unlink()  # a store removed after it was opened: its repr says so instead of raising
+    assert repr(store).startswith(f"Store('{store_path}'): cannot be read now — {store_path}: cannot be read as a store")
 
 
 def test_the_encoder_record_repr_counts_feature_names(store_path):
@@ -131,7 +133,7 @@ def test_an_empty_store_and_a_store_being_written(tmp_path):
         during = repr(Store(path))
         assert during.splitlines()[0] == f"Store('{path}'): 4 tracks, 1 encoder, 0 failures"
         assert during.splitlines()[2].split() == ["toy", "audio", "3", "0", "0"]  # no feature_names column: none named
-        assert during.splitlines()[3] == ("  1 journal batches not yet committed: a writer is running, or was stopped "
+        assert during.splitlines()[3] == ("  1 journal batch not yet committed: a writer is running, or was stopped "
                                           "(the next one folds them in)")
     after = repr(Store(path)).splitlines()
     assert after[2].split() == ["toy", "audio", "3", "4", "8"] and len(after) == 3

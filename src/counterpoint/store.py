@@ -607,10 +607,16 @@ class Store:
                              more_layers=len(self._records) - len(self.encoders), pending_batches=self.pending_batches())
 
     def __repr__(self) -> str:
-        return self.overview().text()
+        try:
+            return self.overview().text()
+        except CounterpointError as exc:  # moved or damaged since it was opened: a repr says so, never raises
+            return f"Store('{self.path}'): cannot be read now — {exc}"
 
     def _repr_html_(self) -> str:
-        return self.overview().html()
+        try:
+            return self.overview().html()
+        except CounterpointError as exc:
+            return f"<p><b>Store</b> <code>{html.escape(str(self.path))}</code>: cannot be read now — {html.escape(str(exc))}</p>"
 
     def timing(self) -> pd.DataFrame:
         """One row per encoder: ``tracks``, compute ``seconds``, ``files_per_second`` and ``realtime_factor``
@@ -769,10 +775,11 @@ class StoreOverview:
         if not len(self.encoders):
             below.append("no encoders yet")
         if self.more_layers:
-            below.append(f"{self.more_layers} more layer entries: Store.all_encoders, Store.layers(BASE_SPEC)")
+            below.append(f"{self.more_layers} more layer {'entry' if self.more_layers == 1 else 'entries'}: "
+                         "Store.all_encoders, Store.layers(BASE_SPEC)")
         if self.pending_batches:
-            below.append(f"{self.pending_batches} journal batches not yet committed: a writer is running, or was "
-                         "stopped (the next one folds them in)")
+            below.append(f"{self.pending_batches} journal batch{'es' * (self.pending_batches != 1)} not yet committed: "
+                         "a writer is running, or was stopped (the next one folds them in)")
         return heading, above, below
 
     def _shown(self) -> pd.DataFrame:
