@@ -572,8 +572,11 @@ class Store:
         store seen through :meth:`where`, those of the tracks it keeps), ``layer`` (set for one layer of an
         encoder with layers) and ``feature_names`` (how many features the encoder named; <NA>: unnamed).
         Reads track ids and frame offsets, never embeddings."""
-        records = self.all_encoders if all_layers else self.encoders
-        kept = self._kept_ids()
+        return self._encoder_table(self.all_encoders if all_layers else self.encoders,
+                                   self._kept_ids(self.tracks()) if self.selection else None)
+
+    def _encoder_table(self, records: list[EncoderRecord], kept: AbstractSet[str] | None) -> pd.DataFrame:
+        """:meth:`encoder_table` of ``records``, counting the tracks of ``kept`` (None: every track)."""
         counts = [(r.n_tracks, r.n_frames) for r in records]
         if kept is not None:
             with self._open() as handle:
@@ -585,11 +588,11 @@ class Store:
                              columns=["encoder", "modality", "dim", "tracks", "frames", "layer", "feature_names"])
         return table.astype({"dim": "int64", "tracks": "int64", "frames": "int64", "feature_names": "Int64"})
 
-    def _kept_ids(self) -> set[str] | None:
-        """Ids of the tracks the filters of :meth:`where` keep; None when the store is not filtered."""
+    def _kept_ids(self, tracks: pd.DataFrame) -> set[str] | None:
+        """Ids of the rows of the track table ``tracks`` that the filters of :meth:`where` keep; None when the
+        store is not filtered."""
         if not self.selection:
             return None
-        tracks = self.tracks()
         for column, value in self.selection:
             tracks = tracks[matching_rows(tracks, column, value, self.path)]
         return set(tracks["id"])
@@ -598,12 +601,12 @@ class Store:
         """What :func:`repr` shows: track, encoder and failure counts (of the tracks a filtered store keeps)
         and the journal batches not yet committed. Reads metadata only, never embeddings."""
         every, failures = self.tracks(), self.failures()
-        kept = self._kept_ids()
+        kept = self._kept_ids(every)
         tracks = every if kept is None else every[every["id"].isin(kept)]
         if kept is not None:
             failures = failures[failures["track_id"].isin(kept)]
         return StoreOverview(path=self.path, selection=self.selection, tracks=len(tracks), all_tracks=len(every),
-                             failures=len(failures), encoders=self.encoder_table(),
+                             failures=len(failures), encoders=self._encoder_table(self.encoders, kept),
                              more_layers=len(self._records) - len(self.encoders), pending_batches=self.pending_batches())
 
     def __repr__(self) -> str:
