@@ -11,6 +11,10 @@ $(BIN)/counterpoint: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,ray]'
+	# AnnData for EmbeddingMatrix.to_anndata() (the extra `anndata`): anndata 0.12, its last release for Python 3.11,
+	# declares pandas<3 but works on the pandas 3 pinned here, so it and its requirements are installed --no-deps.
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt anndata array-api-compat legacy-api-wrap natsort scverse-misc \
+	  session-info2 zarr donfig google-crc32c numcodecs
 	# musicnn's own code needs TensorFlow 1; we take only the checkpoints it ships (pip install --no-deps).
 	$(BIN)/counterpoint weights fetch musicnn
 	# basic-pitch's wheel for its ONNX model and note-creation code (`dataset transcribe`); its TensorFlow

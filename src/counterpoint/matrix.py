@@ -9,16 +9,20 @@ section of a report.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from counterpoint.errors import StoreError
+from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.labels import MISSING_VALUES, canonical_split, label_at_depth
+
+if TYPE_CHECKING:
+    import anndata
 
 #: Columns of the track table that are file paths, never a label or a group.
 PATH_COLUMNS = ("audio_filename", "midi_filename")
@@ -139,22 +143,78 @@ class TrackRows:
         return self.obs.iloc[np.flatnonzero(rows) if np.asarray(rows).dtype == bool else rows].reset_index(drop=True)
 
 
-@dataclass
+@dataclass(repr=False)
 class EmbeddingMatrix(TrackRows):
     """Pooled embeddings ``X`` [N, D] float32 of one encoder with their track metadata ``obs``
-    (N rows, same order); ``feature_names`` [D] for named descriptors."""
+    (N rows, same order); ``feature_names`` [D] for named descriptors; ``fingerprint``: what the
+    encoder recorded in the store (name, parameters, weights digest, code version), None when unknown."""
 
     spec: str
     modality: str
     X: np.ndarray
     obs: pd.DataFrame
     feature_names: list[str] | None = None
+    fingerprint: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return (f"EmbeddingMatrix(spec={self.spec!r}, modality={self.modality!r}, X={len(self)} tracks × {self.X.shape[1]} "
+                f"{self.X.dtype}, obs columns: {', '.join(map(str, self.obs.columns))})")
 
     def take(self, rows: np.ndarray) -> "EmbeddingMatrix":
-        return EmbeddingMatrix(self.spec, self.modality, self.X[rows], self._obs_rows(rows), self.feature_names)
+        return EmbeddingMatrix(self.spec, self.modality, self.X[rows], self._obs_rows(rows), self.feature_names,
+                               self.fingerprint)
+
+    @property
+    def column_names(self) -> list[str]:
+        """The names of the D columns of ``X``: :attr:`feature_names` when the encoder named its
+        features, else ``dim_0`` … ``dim_{D-1}``."""
+        if self.feature_names is not None:
+            return list(self.feature_names)
+        return [f"dim_{i}" for i in range(self.X.shape[1])]
+
+    def to_frame(self, *, metadata: bool = True) -> pd.DataFrame:
+        """A DataFrame with one row per track, indexed by track ``id``, in row order: the D feature
+        columns (:attr:`column_names`, float32, the numbers of ``X`` unchanged), then with ``metadata``
+        every other column of ``obs`` (``audio_filename``, ``midi_filename``, ``split``, ``group`` and the
+        dataset's labels, as text). A metadata column named like a feature column is a
+        :class:`StoreError`: pass ``metadata=False`` and join ``obs`` yourself."""
+        index = pd.Index(self.ids, name="id")
+        features = pd.DataFrame(self.X.copy(), columns=self.column_names, index=index)
+        if not metadata:
+            return features
+        extra = self.obs.drop(columns="id").set_axis(index, axis=0)
+        clashes = sorted(set(extra.columns) & set(features.columns))
+        if clashes:
+            raise StoreError(f"{self.spec}: the track table's column {clashes[0]!r} is also the name of a feature column "
+                             "— call to_frame(metadata=False) for the features and join matrix.obs yourself "
+                             "(e.g. with a suffix)")
+        return pd.concat([features, extra], axis=1)
+
+    def to_anndata(self) -> "anndata.AnnData":
+        """The matrix as an :class:`anndata.AnnData` (the optional extra ``anndata``): ``X`` float32 [N, D]
+        (a copy, same numbers and row order), ``obs`` the track metadata indexed by ``id`` (every column but
+        ``id``, as text), ``var`` indexed by :attr:`column_names`, and ``uns`` the encoder's ``spec``,
+        ``modality`` and ``fingerprint`` (JSON text, so that ``write_h5ad`` stores it whatever it holds).
+
+        Text columns are plain Python strings (object dtype), which ``write_h5ad`` writes without opting in to
+        pandas' string arrays. Without anndata installed, a :class:`CounterpointError` names the extra.
+        """
+        try:
+            import anndata
+        except ImportError:
+            raise CounterpointError("EmbeddingMatrix.to_anndata() needs the optional package anndata — install the "
+                                    "extra with `pip install 'counterpoint[anndata]'` (`make setup` installs it), or "
+                                    "use to_frame() for a pandas DataFrame") from None
+        index = pd.Index(self.ids, dtype=object, name="id")
+        obs = self.obs.drop(columns="id").astype(object).set_axis(index, axis=0)
+        var = pd.DataFrame(index=pd.Index(self.column_names, dtype=object, name="feature"))
+        uns: dict[str, str] = {"spec": self.spec, "modality": self.modality}
+        if self.fingerprint is not None:
+            uns["fingerprint"] = json.dumps(self.fingerprint, sort_keys=True, default=str)
+        return anndata.AnnData(X=np.array(self.X, dtype=np.float32), obs=obs, var=var, uns=uns)
 
 
-@dataclass
+@dataclass(repr=False)
 class FrameSequences(TrackRows):
     """Frame embeddings of one encoder: per track a float32 ``[T_i, D]`` array and ``[T_i]``
     timestamps in seconds, with the track metadata ``obs`` in the same order."""
@@ -164,6 +224,11 @@ class FrameSequences(TrackRows):
     frames: list[np.ndarray]
     timestamps: list[np.ndarray]
     obs: pd.DataFrame
+
+    def __repr__(self) -> str:
+        dim = self.frames[0].shape[1] if self.frames else "?"
+        return (f"FrameSequences(spec={self.spec!r}, modality={self.modality!r}, {len(self)} tracks, "
+                f"{sum(len(f) for f in self.frames)} frames × {dim}, obs columns: {', '.join(map(str, self.obs.columns))})")
 
     def take(self, rows: np.ndarray) -> "FrameSequences":
         index = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=int)

@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import copy
 import errno
+import html
 import json
 import logging
 import os
@@ -95,7 +96,7 @@ from filelock import FileLock, Timeout
 
 from counterpoint import __version__
 from counterpoint.errors import CounterpointError, StoreError
-from counterpoint.matrix import EmbeddingMatrix, FrameSequences, Rows, require_selection  # noqa: F401  (read results, re-exported)
+from counterpoint.matrix import EmbeddingMatrix, FrameSequences, Rows, matching_rows, require_selection  # noqa: F401  (read results, re-exported)
 from counterpoint.sources import SourceIdentity, is_changed
 from counterpoint.specs import parse_spec, typed_value
 from counterpoint.storefile import (FIXED_DATASETS, FRAME_COUNT, FRAME_DATASETS, LIBVER, REDO_NAME, ROW_COUNT,
@@ -147,7 +148,7 @@ def software_versions() -> dict[str, str]:
 # Reading
 
 
-@dataclass
+@dataclass(repr=False)
 class EncoderRecord:
     """What the store knows about one encoder's results."""
 
@@ -170,6 +171,13 @@ class EncoderRecord:
     #: each spec parameter's ``value``, ``default`` and ``runtime`` flag, and its joint space
     parameters: dict[str, dict[str, Any]] | None = None
     shared_space: str | None = None
+
+    def __repr__(self) -> str:
+        """One line: spec, modality, dim, counts and layer; feature names counted, never listed."""
+        layer = f", layer={self.layer!r}" if self.layer is not None else ""
+        names = f", feature_names=<{len(self.feature_names)} names>" if self.feature_names is not None else ""
+        return (f"EncoderRecord(spec={self.spec!r}, modality={self.modality!r}, dim={self.dim}, tracks={self.n_tracks}, "
+                f"frames={self.n_frames}{layer}{names})")
 
     def reads_as(self, spec: str) -> bool:
         """Whether ``spec`` names this record's encoder: parameters typed as declared, spelled-out
@@ -506,7 +514,8 @@ class Store:
             rows = _current_rows(ids, _withdrawn(handle, record.spec))
         if rows is not None:
             X, ids = X[rows], [ids[i] for i in rows]
-        return self._selected(EmbeddingMatrix(record.spec, record.modality, X, self._obs(ids), record.feature_names))
+        return self._selected(EmbeddingMatrix(record.spec, record.modality, X, self._obs(ids), record.feature_names,
+                                              record.fingerprint))
 
     def frames(self, spec_or_name: str, ids: Sequence[str] | None = None) -> FrameSequences:
         """Frame embeddings of one encoder: per track a float32 ``[T_i, D]`` array and its ``[T_i]``
@@ -556,6 +565,61 @@ class Store:
         for column, value in self.selection:
             rows = rows.where(column, value)
         return rows
+
+    def encoder_table(self, *, all_layers: bool = False) -> pd.DataFrame:
+        """One row per encoder of :attr:`encoders` (with ``all_layers``, of :attr:`all_encoders`), for a
+        notebook: ``encoder`` (its spec), ``modality``, ``dim``, ``tracks`` and ``frames`` (current rows; in a
+        store seen through :meth:`where`, those of the tracks it keeps), ``layer`` (set for one layer of an
+        encoder with layers) and ``feature_names`` (how many features the encoder named; <NA>: unnamed).
+        Reads track ids and frame offsets, never embeddings."""
+        return self._encoder_table(self.all_encoders if all_layers else self.encoders,
+                                   self._kept_ids(self.tracks()) if self.selection else None)
+
+    def _encoder_table(self, records: list[EncoderRecord], kept: AbstractSet[str] | None) -> pd.DataFrame:
+        """:meth:`encoder_table` of ``records``, counting the tracks of ``kept`` (None: every track)."""
+        counts = [(r.n_tracks, r.n_frames) for r in records]
+        if kept is not None:
+            with self._open() as handle:
+                failures = _failure_table(handle)
+                counts = [_held(handle["encoders"][r.key], _withdrawn_of(failures, r.spec), kept) for r in records]
+        table = pd.DataFrame([{"encoder": r.spec, "modality": r.modality, "dim": r.dim, "tracks": tracks, "frames": frames,
+                               "layer": r.layer, "feature_names": None if r.feature_names is None else len(r.feature_names)}
+                              for r, (tracks, frames) in zip(records, counts)],
+                             columns=["encoder", "modality", "dim", "tracks", "frames", "layer", "feature_names"])
+        return table.astype({"dim": "int64", "tracks": "int64", "frames": "int64", "feature_names": "Int64"})
+
+    def _kept_ids(self, tracks: pd.DataFrame) -> set[str] | None:
+        """Ids of the rows of the track table ``tracks`` that the filters of :meth:`where` keep; None when the
+        store is not filtered."""
+        if not self.selection:
+            return None
+        for column, value in self.selection:
+            tracks = tracks[matching_rows(tracks, column, value, self.path)]
+        return set(tracks["id"])
+
+    def overview(self) -> StoreOverview:
+        """What :func:`repr` shows: track, encoder and failure counts (of the tracks a filtered store keeps)
+        and the journal batches not yet committed. Reads metadata only, never embeddings."""
+        every, failures = self.tracks(), self.failures()
+        kept = self._kept_ids(every)
+        tracks = every if kept is None else every[every["id"].isin(kept)]
+        if kept is not None:
+            failures = failures[failures["track_id"].isin(kept)]
+        return StoreOverview(path=self.path, selection=self.selection, tracks=len(tracks), all_tracks=len(every),
+                             failures=len(failures), encoders=self._encoder_table(self.encoders, kept),
+                             more_layers=len(self._records) - len(self.encoders), pending_batches=self.pending_batches())
+
+    def __repr__(self) -> str:
+        try:
+            return self.overview().text()
+        except CounterpointError as exc:  # moved or damaged since it was opened: a repr says so, never raises
+            return f"Store('{self.path}'): cannot be read now — {exc}"
+
+    def _repr_html_(self) -> str:
+        try:
+            return self.overview().html()
+        except CounterpointError as exc:
+            return f"<p><b>Store</b> <code>{html.escape(str(self.path))}</code>: cannot be read now — {html.escape(str(exc))}</p>"
 
     def timing(self) -> pd.DataFrame:
         """One row per encoder: ``tracks``, compute ``seconds``, ``files_per_second`` and ``realtime_factor``
@@ -675,6 +739,72 @@ class Store:
                 if orphans:
                     found.append(f"{where}: {len(orphans)} embedded tracks have no row in /tracks (e.g. {orphans[0]!r})")
         return found
+
+
+def _held(group: h5py.Group, withdrawn: AbstractSet[str], kept: AbstractSet[str]) -> tuple[int, int]:
+    """Tracks and frames of an encoder group's current rows whose id is in ``kept`` (ids and offsets only)."""
+    ids = _read_strings(group["ids"])
+    rows = _current_rows(ids, withdrawn)
+    rows = np.arange(len(ids)) if rows is None else rows
+    rows = rows[np.array([ids[i] in kept for i in rows], dtype=bool)]
+    offsets = _committed(group["frame_offsets"])
+    return len(rows), int(np.sum(offsets[rows + 1] - offsets[rows]))
+
+
+@dataclass
+class StoreOverview:
+    """A store at a glance (:meth:`Store.overview`): counts of the tracks a filtered store keeps
+    (``all_tracks``: before its filters), the :meth:`Store.encoder_table`, ``more_layers`` (layer
+    entries beyond :attr:`Store.encoders`) and journal batches not yet committed."""
+
+    path: Path
+    selection: tuple[tuple[str, str], ...]
+    tracks: int
+    all_tracks: int
+    failures: int
+    encoders: pd.DataFrame
+    more_layers: int
+    pending_batches: int
+
+    def lines(self) -> tuple[str, list[str], list[str]]:
+        """The heading, the notes above the encoder table (the filters) and those below it, as text."""
+        heading = (f"{self.tracks} tracks, {len(self.encoders)} encoder{'s' * (len(self.encoders) != 1)}, "
+                   f"{self.failures} failure{'s' * (self.failures != 1)}")
+        above = []
+        if self.selection:
+            filters = " and ".join(f"{column}={value}" for column, value in self.selection)
+            above.append(f"where {filters}: {self.tracks} of {self.all_tracks} tracks")
+        below = []
+        if not len(self.encoders):
+            below.append("no encoders yet")
+        if self.more_layers:
+            below.append(f"{self.more_layers} more layer {'entry' if self.more_layers == 1 else 'entries'}: "
+                         "Store.all_encoders, Store.layers(BASE_SPEC)")
+        if self.pending_batches:
+            below.append(f"{self.pending_batches} journal batch{'es' * (self.pending_batches != 1)} not yet committed: "
+                         "a writer is running, or was stopped (the next one folds them in)")
+        return heading, above, below
+
+    def _shown(self) -> pd.DataFrame:
+        """The encoder table without the optional columns no encoder fills (``layer``, ``feature_names``)."""
+        optional = self.encoders.columns.isin(["layer", "feature_names"])
+        return self.encoders.loc[:, ~optional | self.encoders.notna().any(axis=0).to_numpy()]
+
+    def text(self) -> str:
+        heading, above, below = self.lines()
+        table = self._shown()
+        body = table.to_string(index=False, na_rep="").splitlines() if len(table) else []
+        return "\n".join([f"Store('{self.path}'): {heading}", *(f"  {line}" for line in [*above, *body, *below])])
+
+    def html(self) -> str:
+        heading, above, below = self.lines()
+        table = self._shown()
+        parts = [f"<p><b>Store</b> <code>{html.escape(str(self.path))}</code>: {html.escape(heading)}</p>"]
+        parts += [f"<p>{html.escape(note)}</p>" for note in above]
+        if len(table):
+            parts.append(table.to_html(index=False, na_rep="", border=0))
+        parts += [f"<p>{html.escape(note)}</p>" for note in below]
+        return "\n".join(parts)
 
 
 @dataclass
