@@ -109,8 +109,10 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
                              hidden=hidden_sizes(hidden), dropout=dropout)
     store = selected_store(path, where)
     if all_encoders:
-        table = probe_table(store, label, models=model, repeats=seeds, depth=depth, group=group,
-                            settings=settings, progress=lambda what, done, total: tell(f"probe {done + 1}/{total}: {what}"))
+        with progress_bars() as bars:
+            table = probe_table(store, label, models=model, repeats=seeds, depth=depth, group=group, settings=settings,
+                                progress=lambda what, started, total: bars("probes (encoder × model)", started, total))
+            bars("probes (encoder × model)", len(table.table), len(table.table))
         write_probe_table(table, out)
         for (probed_encoder, probed_model), result in table.results.items():
             for note in result.notes:
@@ -130,8 +132,9 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
         return
     if encoder is None or len(model) != 1:
         raise typer.BadParameter("a single probe needs --encoder and one --model (or use --all-encoders)")
-    result = probe(store, encoder, label, model=model[0], depth=depth, group=group, settings=settings,
-                   repeats=seeds)
+    with progress_bars() as bars:
+        result = probe(store, encoder, label, model=model[0], depth=depth, group=group, settings=settings,
+                       repeats=seeds, progress=bars)
     write_probe_result(result, out)
     for note in result.notes:
         tell(note)
