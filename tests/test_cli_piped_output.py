@@ -121,3 +121,14 @@ def test_compare_and_probe_json_hold_the_headline_figures_and_the_written_paths(
     written = pd.read_csv(table["files"]["table_csv"])
     assert [(row["encoder"], row["model"]) for row in table["table"]] == list(zip(written["encoder"], written["model"]))
     assert [row["accuracy"] for row in table["table"]] == pytest.approx(list(written["accuracy"]), rel=1e-9)
+
+
+def test_weights_sizes_are_shown_in_a_unit_that_shows_them_and_match_the_installed_files() -> None:
+    document = json.loads(invoke("weights", "list", "--json").stdout)
+    musicnn = [row for row in document if row["model"] == "musicnn"]
+    assert {row["size"] for row in musicnn} == {"4.9 kB", "9.5 MB"}   # the .index files were "0.0 MB"
+    assert all(not row["size"].startswith("0.0 ") for row in document)
+    installed = [row for row in musicnn if row["path"] is not None]
+    if not installed:
+        pytest.skip("the musicnn wheel is not installed here (`counterpoint weights fetch musicnn`)")
+    assert all(Path(row["path"]).stat().st_size == row["bytes"] for row in installed)
