@@ -263,3 +263,25 @@ def test_options_that_agree_still_run_and_a_switch_left_on_is_no_conflict(tmp_pa
     assert result.exit_code == 2 and "nowhere: no such dataset folder" in result.output, result.output
     result = invoke("run", "--params-file", params, "--no-compare")
     assert result.exit_code == 2 and "--aligned cannot be combined with --no-compare" in result.output, result.output
+
+
+def test_run_takes_the_dataset_as_root_with_e_and_o_as_embed_does(class_dataset: Path, tmp_path: Path) -> None:
+    # A label the dataset lacks is refused before anything is embedded: the message shows ROOT was read as the dataset.
+    by_root = invoke("run", class_dataset, "-e", "symbolic-stats", "-o", tmp_path / "out", "--label", "nosuch")
+    assert by_root.exit_code == 2 and f"{class_dataset}: no label column 'nosuch'" in by_root.output
+    by_flag = invoke("run", "--dataset", class_dataset, "--encoders", "symbolic-stats", "--out", tmp_path / "out",
+                     "--label", "nosuch")
+    assert by_flag.exit_code == 2 and by_flag.output == by_root.output
+    both = invoke("run", class_dataset, "--dataset", tmp_path / "other", "-o", tmp_path / "out")
+    assert both.exit_code == 2 and f"ROOT {class_dataset} and --dataset {tmp_path / 'other'}" in both.output
+    params = tmp_path / "run.params"
+    params.write_text(f"--dataset {tmp_path / 'other'}\n")
+    from_file = invoke("run", class_dataset, "--params-file", params)
+    assert from_file.exit_code == 2 and f"--dataset of {params}" in from_file.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_demo_data_help_states_the_range_its_option_accepts(tmp_path: Path) -> None:
+    assert "x>=3" in invoke("demo-data", "--help", env={"COLUMNS": "200"}).output
+    refused = invoke("demo-data", tmp_path / "corpus", "--pieces-per-style", 2)
+    assert refused.exit_code == 2 and "'--pieces-per-style'" in refused.output and not (tmp_path / "corpus").exists()

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 import soundfile
 
-from counterpoint.data.demo import (INFO_COLUMNS, MIN_PIECES_PER_STYLE, SKIPPED_NAME, STYLES, Candidate, Style,
+from counterpoint.data.demo import (INFO_COLUMNS, SKIPPED_NAME, STYLES, Candidate, Style,
                                     build_corpus, build_demo_corpus, build_piece, corpus_root, ordered_candidates)
 from counterpoint.data.manifest import load_manifest
+from counterpoint.defaults import DEMO_MIN_PIECES_PER_STYLE
 from counterpoint.data.midi import load_pretty_midi
 from counterpoint.data.render import SILENT_PEAK
 from counterpoint.errors import CounterpointError, DatasetError
@@ -134,8 +135,8 @@ def test_a_score_that_fails_is_skipped_and_the_next_taken(tmp_path):
 
 
 def test_refuses_bad_arguments_and_foreign_folders(tmp_path):
-    with pytest.raises(CounterpointError, match=f"at least {MIN_PIECES_PER_STYLE}"):
-        build_corpus(tmp_path / "x", pieces_per_style=MIN_PIECES_PER_STYLE - 1)
+    with pytest.raises(CounterpointError, match=f"at least {DEMO_MIN_PIECES_PER_STYLE}"):
+        build_corpus(tmp_path / "x", pieces_per_style=DEMO_MIN_PIECES_PER_STYLE - 1)
     with pytest.raises(CounterpointError, match="unknown demo style"):
         build_corpus(tmp_path / "x", styles=["polka"])
     foreign = tmp_path / "mine"

@@ -295,3 +295,36 @@ def test_a_probe_saved_before_training_batch_was_named_so_is_still_evaluated(sto
     config_path.write_text(json.dumps(config))
     evaluated_old = evaluate_saved(tmp_path / "probe", store_path)
     assert evaluated_old.predictions["predicted"].tolist() == evaluated_now.predictions["predicted"].tolist()
+
+
+def test_a_probe_trained_to_its_epoch_cap_says_so_and_one_that_stops_early_does_not(store_path: Path) -> None:
+    capped = probe(store_path, "signal", "style", settings=TrainSettings(epochs=2, patience=5, lr=1e-2, hidden=(8,)))
+    assert capped.config["training"]["epochs_run"] == 2
+    assert [note for note in capped.notes if "epoch cap (2 epochs" in note and "--epochs" in note]
+    # A linear probe of separable classes keeps lowering its validation loss (progress at equal macro-F1) to any
+    # cap; a wide MLP at a high rate overshoots within a few epochs and stops early.
+    early = probe(store_path, "signal", "style", model="mlp",
+                  settings=TrainSettings(epochs=200, patience=1, lr=0.3, hidden=(8,)))
+    assert early.config["training"]["epochs_run"] < 200
+    assert not [note for note in early.notes if "epoch cap" in note]
+
+
+def test_a_probe_reports_each_training_run_and_the_command_draws_bars(store_path: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from counterpoint.cli import app
+
+    calls: list[tuple[str, int, int]] = []
+    result = probe(store_path, "signal", "style", repeats=2, progress=lambda *call: calls.append(call), **FAST)
+    runs = 1 + len(result.protocol.plan.folds)  # the saved model's training, then one per fold
+    assert runs == 11 and calls == [("training runs", done, runs) for done in range(1, runs + 1)]
+    n_probes = len(Store(store_path).encoder_specs)
+    table = CliRunner().invoke(app, ["probe", str(store_path), "--label", "style", "--all-encoders", "--epochs", "3",
+                                     "--out", str(tmp_path / "probes")])
+    assert table.exit_code == 0, table.output
+    assert "probes (encoder × model)" in table.stderr and f"{n_probes}/{n_probes}" in table.stderr
+    one = CliRunner().invoke(app, ["probe", str(store_path), "--label", "style", "--encoder", "signal", "--epochs", "3",
+                                   "--seeds", "2", "--out", str(tmp_path / "one")])
+    assert one.exit_code == 0, one.output
+    assert "training runs" in one.stderr and "11/11" in one.stderr
+    assert "epoch cap (3 epochs" in one.stderr

@@ -6,25 +6,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
 
 console = Console(stderr=True)
 
 
-class _RateColumn(TextColumn):
-    """Items per second of a task."""
+def _progress():
+    """The bars (rich.progress is imported here, when a command draws one, not at start-up)."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
-    def __init__(self) -> None:
-        super().__init__("")
+    class RateColumn(TextColumn):
+        """Items per second of a task."""
 
-    def render(self, task):  # type: ignore[override]
-        speed = task.finished_speed or task.speed
-        return f"{speed:5.1f} files/s" if speed else "  —  files/s"
+        def __init__(self) -> None:
+            super().__init__("")
 
+        def render(self, task):  # type: ignore[override]
+            speed = task.finished_speed or task.speed
+            return f"{speed:5.1f} files/s" if speed else "  —  files/s"
 
-def _progress() -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
                     TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
                     transient=False)
 
@@ -32,7 +33,7 @@ def _progress() -> Progress:
 @contextmanager
 def task_progress() -> Iterator:
     """A callback ``update(name, done, total)`` that draws one bar per name."""
-    tasks: dict[str, TaskID] = {}
+    tasks: dict[str, int] = {}
     with _progress() as progress:
         def update(name: str, done: int, total: int) -> None:
             if name not in tasks:

@@ -10,3 +10,5 @@ DEFAULT_ENCODERS = ("symbolic-stats", "audio-stats", "musicnn")
 DEMO_ENCODERS = "symbolic-stats,audio-stats,musicnn:layers=all"
 #: Where encoders run: this machine, or Ray Data.
 ENGINES = ("local", "ray")
+#: Fewest works per style of the demo corpus that still give every style a train, a validation and a test work.
+DEMO_MIN_PIECES_PER_STYLE = 3

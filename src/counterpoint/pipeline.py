@@ -186,7 +186,7 @@ def run_pipeline(options: RunSettings, embed_progress=None, step=None) -> Pipeli
     from counterpoint.engines import check_engine
 
     if not options.dataset:
-        raise CounterpointError("no dataset given — pass --dataset ROOT (or dataset = \"ROOT\" in the params file)")
+        raise CounterpointError("no dataset given — give the dataset folder as ROOT or --dataset ROOT (or dataset = \"ROOT\" in the params file)")
     check_engine(options.engine, options.ray_address)
     analysis_options = options.analysis()
     announce = step or (lambda text: None)

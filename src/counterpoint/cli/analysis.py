@@ -11,10 +11,14 @@ from counterpoint.cli.app import PlainUsageCommand, app, friendly
 from counterpoint.cli.options import (check_output_path, depth_option, figure_format_option, group_option,
                                       hidden_sizes, label_option, seed_option, selected_store, setting, where_option)
 from counterpoint.cli.output import (accuracy_line, interval_text, progress_bars, number_text, result_table, show,
-                                     show_verdicts, tell)
+                                     show_json, show_verdicts, tell)
 from counterpoint.config import (AlignedSettings, AnalysisSettings, CompareSettings, FactorSettings, TrainSettings,
                                  figure_formats, probe_model_names)
 from counterpoint.parameters import declarations
+
+#: ``--json`` of compare and probe.
+JSON_HELP = ("Print one JSON document on standard output (the headline figures, notes and the paths of what was "
+             "written) instead of tables.")
 
 
 @app.command("analyze", cls=PlainUsageCommand)
@@ -70,7 +74,8 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
                                             "its own fold shuffle and training seed --seed + repeat)."),
                   depth: Optional[int] = depth_option(),
                   where: list[str] = where_option(),
-                  device: str = setting(TrainSettings, "device")) -> None:
+                  device: str = setting(TrainSettings, "device"),
+                  as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Train classifiers on embeddings and test them on a leak-free split.
 
     \b
@@ -90,6 +95,11 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
         write_evaluation(evaluation, out)
         for note in evaluation.notes:
             tell(note)
+        if as_json:
+            show_json({"encoder": evaluation.encoder, "model": evaluation.model, "saved_probe": str(model_path),
+                       "accuracy": evaluation.scored.to_dict(), "macro_f1": evaluation.macro_f1,
+                       "notes": evaluation.notes, "folder": str(out)})
+            return
         show(f"{evaluation.encoder} · {evaluation.model} (saved): {accuracy_line(evaluation.scored)}; "
                f"macro-F1 {evaluation.macro_f1:.3f} → {out}")
         return
@@ -99,12 +109,18 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
                              hidden=hidden_sizes(hidden), dropout=dropout)
     store = selected_store(path, where)
     if all_encoders:
-        table = probe_table(store, label, models=model, repeats=seeds, depth=depth, group=group,
-                            settings=settings, progress=lambda what, done, total: tell(f"probe {done + 1}/{total}: {what}"))
+        with progress_bars() as bars:
+            table = probe_table(store, label, models=model, repeats=seeds, depth=depth, group=group, settings=settings,
+                                progress=lambda what, started, total: bars("probes (encoder × model)", started, total))
+            bars("probes (encoder × model)", len(table.table), len(table.table))
         write_probe_table(table, out)
         for (probed_encoder, probed_model), result in table.results.items():
             for note in result.notes:
                 tell(f"{probed_encoder} · {probed_model}: {note}")
+        if as_json:
+            show_json({"label": label, "table": table.table.to_dict(orient="records"), "folder": str(out),
+                       "files": {"table_csv": str(out / "probe_table.csv"), "table_json": str(out / "probe_table.json")}})
+            return
         show(result_table(f"probe accuracy of {label!r} (95 % interval; chance = majority share; p: permutation, Holm "
                       "over the rows)", ["encoder", "model", "accuracy [95 % CI]", "chance", "p", "p (Holm)", "n",
                                          "protocol", "error"],
@@ -116,11 +132,18 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
         return
     if encoder is None or len(model) != 1:
         raise typer.BadParameter("a single probe needs --encoder and one --model (or use --all-encoders)")
-    result = probe(store, encoder, label, model=model[0], depth=depth, group=group, settings=settings,
-                   repeats=seeds)
+    with progress_bars() as bars:
+        result = probe(store, encoder, label, model=model[0], depth=depth, group=group, settings=settings,
+                       repeats=seeds, progress=bars)
     write_probe_result(result, out)
     for note in result.notes:
         tell(note)
+    if as_json:
+        show_json({"encoder": result.config["encoder"], "model": result.model, "label": label,
+                   "accuracy": result.protocol.to_dict(), "test_split_accuracy": result.test_split_accuracy,
+                   "test_tracks": result.split_counts["test"], "macro_f1": result.macro_f1,
+                   "best_epoch": result.best_epoch, "notes": result.notes, "folder": str(out)})
+        return
     show(f"{result.config['encoder']} · {result.model}: {accuracy_line(result.protocol)}")
     show(f"  protocol: {result.protocol.plan.description} — {result.protocol.plan.reason}")
     show(f"  saved model ({result.config['split_source']}): test split accuracy {result.test_split_accuracy:.3f} "
@@ -149,7 +172,8 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     symbolic: Optional[str] = typer.Option(None, "--symbolic", help="With --layers: the symbolic encoder (default: every one)."),
                     aligned: bool = setting(AnalysisSettings, "aligned"),
                     alignment: str = setting(AlignedSettings, "alignment"),
-                    segment_seconds: float = setting(AlignedSettings, "segment_seconds")) -> None:
+                    segment_seconds: float = setting(AlignedSettings, "segment_seconds"),
+                    as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Do audio and symbolic embeddings agree? CKA, RSA, mutual kNN, retrieval, label quality, with CIs.
 
     \b
@@ -161,9 +185,9 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     if layers:
         _compare_layers(selected_store(path, where), label, out, depth=depth, audio=audio, symbolic=symbolic,
                         n_boot=n_boot, n_perm=n_perm, seed=seed, fixed_n_perm=fixed_n_perm,
-                        formats=figure_formats(figure_format))
+                        formats=figure_formats(figure_format), as_json=as_json)
         return
-    from counterpoint.analysis.compare import run_compare
+    from counterpoint.analysis.compare import run_compare, verdict_table
     from counterpoint.report.compare import write_comparison
     from counterpoint.report.verdict import comparison_terminal_text
 
@@ -174,8 +198,11 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                                        fixed_n_perm=fixed_n_perm)
     store = selected_store(path, where)
     result = run_compare(store, settings)
-    write_comparison(result, out, formats=figure_formats(figure_format))
-    show(comparison_terminal_text(result))
+    written = write_comparison(result, out, formats=figure_formats(figure_format))
+    document = {"label": label, "verdicts": verdict_table(result).to_dict(orient="records") if result.pairs else [],
+                "notes": result.notes, "folder": str(out), "files": {key: str(file) for key, file in written.items()}}
+    if not as_json:
+        show(comparison_terminal_text(result))
     for note in result.notes:
         tell(f"  {note}")
     if aligned:
@@ -188,15 +215,20 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
             timed = run_aligned_compare(store, aligned_settings, time_pairing=store_time_pairing(store.path),
                                         progress=progress)
         write_aligned(timed, out / FOLDER, figure_formats(figure_format))
-        show(aligned_summary(timed))
+        document["aligned"] = {"summary": aligned_summary(timed), "notes": timed.notes, "folder": str(out / FOLDER)}
+        if not as_json:
+            show(aligned_summary(timed))
         for note in timed.notes:
             tell(f"  {note}")
-    show(f"tables and figures: {out}")
+    if as_json:
+        show_json(document)
+    else:
+        show(f"tables and figures: {out}")
 
 
 def _compare_layers(store, label: str, out: Path, *, depth: Optional[int], audio: Optional[str],
                     symbolic: Optional[str], n_boot: int, n_perm: int, seed: int, fixed_n_perm: bool,
-                    formats: tuple[str, ...]) -> None:
+                    formats: tuple[str, ...], as_json: bool) -> None:
     """``compare --layers``: the layer maps computed, written under OUT/layers/ and printed."""
     from counterpoint.analysis.layers import layer_cka_map
     from counterpoint.report.layers import write_layer_maps
@@ -205,12 +237,18 @@ def _compare_layers(store, label: str, out: Path, *, depth: Optional[int], audio
                          fixed_n_perm=fixed_n_perm)
     folder = write_layer_maps(maps, out, formats=formats)
     for m in maps:
+        if m.note:
+            tell(f"  {m.note}")
+    if as_json:
+        show_json({"label": label, "layer_maps": [{"audio": m.audio, "symbolic": m.symbolic,
+                                                   "table": m.table.to_dict(orient="records"), "note": m.note}
+                                                  for m in maps], "folder": str(folder)})
+        return
+    for m in maps:
         show(f"{m.audio} × {m.symbolic} (debiased CKA, 95% CI, Holm-adjusted p):")
         for row in m.table.itertuples(index=False):
             show(f"  {row.audio_layer:>14} × {row.symbolic_layer}: {row.value:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}] "
                    f"p_holm={row.p_holm:.3g} n={row.n}")
-        if m.note:
-            tell(f"  {m.note}")
     show(f"tables and figures: {folder}")
 
 

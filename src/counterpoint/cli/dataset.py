@@ -12,7 +12,7 @@ from counterpoint.cli.options import above_zero, check_output_path, group_option
 from counterpoint.cli.output import progress_bars, show, styled, tell
 from counterpoint.config import RunSettings
 from counterpoint.data.tolerance import DURATION_TOLERANCE_FRACTION, DURATION_TOLERANCE_S
-from counterpoint.data.transcribe import TranscribeSettings
+from counterpoint.data.transcribe_settings import TranscribeSettings
 
 
 @dataset_app.command("import", cls=PlainUsageCommand)

@@ -3,20 +3,30 @@ standard error, and the progress bars that the one progress callback (:mod:`coun
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
 from rich.text import Text
 
 from counterpoint.console import console, task_progress
 from counterpoint.progress import ProgressCallback
 
+if TYPE_CHECKING:
+    from rich.table import Table
+
+#: The width results are laid out in when standard output is not a terminal (a pipe, a file, a notebook's
+#: capture): wide enough that no table cell is cut or wrapped, as a table only takes the width it needs.
+UNBOUNDED_WIDTH = 100_000
+
 
 def result_table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
     """A terminal table; its first column (what each row is: an encoder spec, a track id) is never
     wrapped, so a narrow terminal shrinks the other columns instead."""
+    from rich.table import Table
+
     cells = [[Text(f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row] for row in rows]
     table = Table(title=title, title_justify="left")
     for index, column in enumerate(columns):
@@ -34,10 +44,33 @@ def styled(prefix: str, style: str, rest: str = "") -> Text:
 
 def show(renderable: str | Text | Table) -> None:
     """Results go to standard output; long lines stay whole so they can be grepped. Strings are
-    printed as they are: no rich markup, so a label like ``[x]`` stays visible."""
+    printed as they are: no rich markup, so a label like ``[x]`` stays visible. When standard output
+    is not a terminal, tables are laid out at :data:`UNBOUNDED_WIDTH`, so no value is cut ("mo…")."""
     from rich.console import Console
 
-    Console().print(renderable, soft_wrap=True, highlight=False, markup=False)
+    results = Console()
+    if not results.is_terminal:
+        results = Console(width=UNBOUNDED_WIDTH)
+    results.print(renderable, soft_wrap=True, highlight=False, markup=False)
+
+
+def show_json(document: Any) -> None:
+    """One machine-readable JSON document on standard output (``--json``); paths and other values
+    JSON cannot hold are written as text, NaN as null."""
+    print(json.dumps(_json_safe(document), indent=2, ensure_ascii=False, default=str))
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities as None (JSON has no NaN), numpy numbers as Python numbers."""
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", None) == 0:
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def tell(text: str | Text) -> None:

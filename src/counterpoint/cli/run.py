@@ -13,7 +13,7 @@ from counterpoint.cli.app import (PlainUsageCommand, app, flags_on_command_line,
 from counterpoint.cli.options import above_zero, depth_option, figure_format_option, group_option, seed_option, setting
 from counterpoint.cli.output import progress_bars, show, show_verdicts, tell
 from counterpoint.config import RunSettings, read_params_file, run_options
-from counterpoint.defaults import DEMO_ENCODERS
+from counterpoint.defaults import DEMO_ENCODERS, DEMO_MIN_PIECES_PER_STYLE
 from counterpoint.errors import CounterpointError
 from counterpoint.parameters import declarations
 
@@ -33,7 +33,9 @@ def _run_pipeline(options: RunSettings) -> Path:
 @app.command("demo-data", cls=PlainUsageCommand)
 @friendly
 def demo_data_command(out: Path = typer.Argument(..., metavar="OUT", help="Folder to write the corpus into."),
-                      pieces_per_style: int = typer.Option(30, min=1, help="Works per style (one excerpt each)."),
+                      pieces_per_style: int = typer.Option(30, min=DEMO_MIN_PIECES_PER_STYLE,
+                                                           help="Works per style (one excerpt each; at least "
+                                                                "three, so each style has a train, validation and test work)."),
                       seconds: float = typer.Option(30.0, callback=above_zero, help="Excerpt length in seconds."),
                       seed: int = seed_option("Seed of every choice (instruments, splits)."),
                       workers: int = typer.Option(2, min=1, help="Processes for parsing and rendering.")) -> None:
@@ -51,7 +53,9 @@ def demo_data_command(out: Path = typer.Argument(..., metavar="OUT", help="Folde
 @friendly
 def demo_command(out: Path = typer.Argument(Path("demo-output"), metavar="OUT", help="Output folder (corpus, store, report)."),
                  encoders: str = typer.Option("", help=f"Encoder specs (default: {DEMO_ENCODERS})."),
-                 pieces_per_style: int = typer.Option(30, min=1, help="Works per style in the corpus."),
+                 pieces_per_style: int = typer.Option(30, min=DEMO_MIN_PIECES_PER_STYLE,
+                                                      help="Works per style in the corpus (at least three, so each "
+                                                           "style has a train, validation and test work)."),
                  seconds: float = typer.Option(30.0, callback=above_zero, help="Excerpt length in seconds."),
                  seed: int = seed_option(),
                  factors: bool = typer.Option(False, "--factors", help="Instead of the main report: the designed "
@@ -84,10 +88,12 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), metavar="OUT", 
 @app.command("run", cls=PlainUsageCommand)
 @friendly
 def run_command(ctx: typer.Context,
+                root: Optional[str] = typer.Argument(None, metavar="ROOT",
+                                                     help="Dataset folder, as `embed` takes it (or --dataset)."),
                 params_file: Optional[Path] = typer.Option(None, help="File of '--flag value' lines (# comments) or a .toml file."),
                 dataset: Optional[str] = setting(RunSettings, "dataset"),
-                out: str = setting(RunSettings, "out"),
-                encoders: str = setting(RunSettings, "encoders"),
+                out: str = setting(RunSettings, "out", "--out", "-o"),
+                encoders: str = setting(RunSettings, "encoders", "--encoders", "-e"),
                 label: str = setting(RunSettings, "label"),
                 depth: Optional[int] = depth_option(),
                 group: Optional[str] = group_option(),
@@ -106,10 +112,11 @@ def run_command(ctx: typer.Context,
                 aligned: bool = setting(RunSettings, "aligned", "--aligned/--no-aligned")) -> None:
     """Embed a dataset and write the full report; options from flags, a params file, or TOML.
 
-    Flags given on the command line override the file.
+    Flags given on the command line override the file. The dataset folder is ROOT or --dataset (not both).
 
     \b
-    Example:
+    Examples:
+      counterpoint run ~/corpus -e symbolic-stats,audio-stats -o results --label genre
       counterpoint run --params-file run.params
     where run.params holds lines such as
       --dataset ~/corpus   # the folder with info.csv
@@ -129,4 +136,10 @@ def run_command(ctx: typer.Context,
     for key in declarations(RunSettings):
         if params_file is None or ctx.get_parameter_source(key).name == "COMMANDLINE":
             values[key] = ctx.params[key]
+    if root is not None:
+        if values.get("dataset") is not None:
+            where = "--dataset" if ctx.get_parameter_source("dataset").name == "COMMANDLINE" else f"--dataset of {params_file}"
+            raise CounterpointError(f"ROOT {root} and {where} {values['dataset']} both name the dataset folder — give "
+                                    "one of them")
+        values["dataset"] = root
     show(f"report: {_run_pipeline(run_options(values, params_file))}")

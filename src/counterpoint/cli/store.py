@@ -9,7 +9,7 @@ import typer
 
 from counterpoint.cli.app import PlainUsageCommand, app, friendly, store_app
 from counterpoint.cli.options import above_zero
-from counterpoint.cli.output import result_table, show, styled
+from counterpoint.cli.output import result_table, show, show_json, styled
 
 
 def _layer_text(record) -> str:
@@ -26,7 +26,9 @@ def store_info(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store f
                check_files: bool = typer.Option(False, "--check-files",
                                                 help="Compare every embedding's recorded source file with the file in "
                                                      "the dataset now (stat; a digest where size or mtime differ). "
-                                                     "Exit status 1 if any changed or is missing.")) -> None:
+                                                     "Exit status 1 if any changed or is missing."),
+               as_json: bool = typer.Option(False, "--json", help="Print one JSON document (every encoder, every "
+                                                                  "failure, the source files' state) instead of tables.")) -> None:
     """Summarise a store: tracks, encoders (dim, count, fingerprint), failures, timing, source files.
 
     Checks every checksum and the layout's invariants (row counts, frame offsets, track rows of
@@ -41,58 +43,82 @@ def store_info(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store f
     if problems := store.problems():
         raise StoreError(f"{path}: the store is inconsistent — {'; '.join(problems)} — restore it from a backup, or "
                          "re-embed into a new store (`counterpoint embed ROOT --out NEW.h5`)")
-    tracks = store.tracks()
-    roots = store.roots
-    show(f"{path}: {len(tracks)} tracks; created {store.attrs.get('created')}, updated {store.attrs.get('updated')}; "
-           f"dataset {' and '.join(roots) if roots else '?'}")
-    label_columns = [c for c in tracks.columns if c not in ("id", "audio_filename", "midi_filename")]
-    show(f"metadata columns: {', '.join(label_columns)}")
-    timing = store.timing().set_index("encoder")
-    grouped = [layer for r in store.encoders for layer in (store.layers(r.base_spec) if r.base_spec else [r])]
-    records = list({r.spec: r for r in grouped + store.all_encoders}.values())  # an encoder's layers together
-    rows = [[r.spec, r.modality, r.dim, r.n_tracks, r.n_frames, f"{timing.loc[r.spec, 'seconds']:.1f}",
-             r.fingerprint.get("weights") or "—", _layer_text(r)] for r in records]
-    show(result_table("Encoders", ["spec", "modality", "dim", "tracks", "frames", "seconds", "weights digest", "layer"], rows))
-    table = store.failures()
-    show(f"failures: {len(table)}")
-    if len(table):
-        shown = table if failures else table.head(10)
-        for row in shown.itertuples(index=False):
-            show(f"  {row.encoder} · {row.track_id} · {row.stage}: {row.error}")
-        if not failures and len(table) > 10:
-            show("  … (--failures lists all)")
-    for problem in store.journal_problems():
-        show(styled("journal:", "red", problem))
-    if store.pending_batches() and not store.journal_problems():
-        show(styled(f"{store.pending_batches()} batch(es) of an interrupted run are not folded in yet — "
-                       "rerun the same `counterpoint embed` command to resume", "yellow"))
-    stale = _print_sources(store, path, check_files)
-    if stale:
+    summary = _store_summary(store, path, check_files)
+    if as_json:
+        show_json(summary)
+    else:
+        _print_summary(summary, path, list_all_failures=failures)
+    if check_files and any(s["other_file"] or s["changed"] or s["missing"] for s in summary["sources"]):
         raise typer.Exit(1)
 
 
-def _print_sources(store, path: Path, check_files: bool) -> int:
-    """Print what the store knows of each embedding's source file; the number of stale or missing ones."""
-    checks = store.check_sources(files=check_files)
-    root = store.roots[-1] if store.roots else "ROOT"
+#: The columns of the encoders table of `store info` (and the keys of its JSON form).
+_ENCODER_COLUMNS = ("spec", "modality", "dim", "tracks", "frames", "seconds", "weights digest", "layer")
+
+
+def _store_summary(store, path: Path, check_files: bool) -> dict:
+    """What `store info` reports, as plain values: the same document is printed as tables or as JSON."""
+    tracks = store.tracks()
+    timing = store.timing().set_index("encoder")
+    grouped = [layer for r in store.encoders for layer in (store.layers(r.base_spec) if r.base_spec else [r])]
+    records = list({r.spec: r for r in grouped + store.all_encoders}.values())  # an encoder's layers together
+    encoders = [dict(zip(_ENCODER_COLUMNS, (r.spec, r.modality, int(r.dim), int(r.n_tracks), int(r.n_frames),
+                                            float(timing.loc[r.spec, "seconds"]), r.fingerprint.get("weights"),
+                                            _layer_text(r) if r.layer is not None else None)))
+                for r in records]
+    return {"path": str(path), "tracks": len(tracks), "created": store.attrs.get("created"),
+            "updated": store.attrs.get("updated"), "datasets": list(store.roots),
+            "metadata_columns": [c for c in tracks.columns if c not in ("id", "audio_filename", "midi_filename")],
+            "encoders": encoders, "failures": store.failures().to_dict(orient="records"),
+            "journal_problems": store.journal_problems(), "pending_batches": store.pending_batches(),
+            "checked_files": check_files,
+            "sources": [{"spec": c.spec, "tracks": c.tracks, "unknown": len(c.unknown), "other_file": c.other_file,
+                         "changed": c.changed, "missing": c.missing} for c in store.check_sources(files=check_files)]}
+
+
+def _print_summary(summary: dict, path: Path, list_all_failures: bool) -> None:
+    """`store info` as text and tables (see :func:`_store_summary`)."""
+    roots = summary["datasets"]
+    show(f"{path}: {summary['tracks']} tracks; created {summary['created']}, updated {summary['updated']}; "
+         f"dataset {' and '.join(roots) if roots else '?'}")
+    show(f"metadata columns: {', '.join(summary['metadata_columns'])}")
+    rows = [[e["spec"], e["modality"], e["dim"], e["tracks"], e["frames"], f"{e['seconds']:.1f}",
+             e["weights digest"] or "—", e["layer"] or "—"] for e in summary["encoders"]]
+    show(result_table("Encoders", list(_ENCODER_COLUMNS), rows))
+    failures = summary["failures"]
+    show(f"failures: {len(failures)}")
+    for row in failures if list_all_failures else failures[:10]:
+        show(f"  {row['encoder']} · {row['track_id']} · {row['stage']}: {row['error']}")
+    if not list_all_failures and len(failures) > 10:
+        show("  … (--failures lists all)")
+    for problem in summary["journal_problems"]:
+        show(styled("journal:", "red", problem))
+    if summary["pending_batches"] and not summary["journal_problems"]:
+        show(styled(f"{summary['pending_batches']} batch(es) of an interrupted run are not folded in yet — "
+                    "rerun the same `counterpoint embed` command to resume", "yellow"))
+    _print_sources(summary, path)
+
+
+def _print_sources(summary: dict, path: Path) -> None:
+    """Print what the store knows of each embedding's source file."""
+    root = summary["datasets"][-1] if summary["datasets"] else "ROOT"
     found = 0
-    for check in checks:
-        if check.unknown:
-            show(f"{check.spec}: {len(check.unknown)} of {check.tracks} tracks were embedded before stores recorded "
-                   f"their source files — they cannot be checked (embed into a new store to record them)")
-        for ids, what in ((check.other_file, "were embedded from another file than the track table names now"),
-                          (check.changed, "have files that changed since they were embedded"),
-                          (check.missing, "have files missing from the dataset")):
-            if ids:
+    for check in summary["sources"]:
+        if check["unknown"]:
+            show(f"{check['spec']}: {check['unknown']} of {check['tracks']} tracks were embedded before stores recorded "
+                 f"their source files — they cannot be checked (embed into a new store to record them)")
+        for key, what in (("other_file", "were embedded from another file than the track table names now"),
+                          ("changed", "have files that changed since they were embedded"),
+                          ("missing", "have files missing from the dataset")):
+            if ids := check[key]:
                 found += len(ids)
-                show(styled(f"{check.spec}:", "yellow", f"{len(ids)} tracks {what} (e.g. {ids[0]!r}) — rerun "
-                               f"`counterpoint embed {root} -e '{check.spec}' --out {path}` to embed them again"))
-    recorded = sum(c.tracks - len(c.unknown) for c in checks)
+                show(styled(f"{check['spec']}:", "yellow", f"{len(ids)} tracks {what} (e.g. {ids[0]!r}) — rerun "
+                            f"`counterpoint embed {root} -e '{check['spec']}' --out {path}` to embed them again"))
+    recorded = sum(c["tracks"] - c["unknown"] for c in summary["sources"])
     if not found:
-        state = ("unchanged on disk" if check_files else
+        state = ("unchanged on disk" if summary["checked_files"] else
                  "recorded (--check-files compares them with the files on disk)")
         show(f"source files: {recorded} embeddings' files {state}")
-    return found if check_files else 0
 
 
 @app.command("export", cls=PlainUsageCommand)

@@ -8,51 +8,57 @@ from pathlib import Path
 import typer
 
 from counterpoint.cli.app import PlainUsageCommand, app, friendly, weights_app
-from counterpoint.cli.output import result_table, show, styled, tell
+from counterpoint.cli.output import result_table, show, show_json, styled, tell
 from counterpoint.errors import CounterpointError
 
 
 @app.command("encoders", cls=PlainUsageCommand)
 @friendly
-def encoders_command() -> None:
+def encoders_command(as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of a table.")) -> None:
     """List every encoder: name, modality, dimension, whether it can run here, what it needs.
 
-    Example: counterpoint encoders
+    Example: counterpoint encoders --json
     """
     from counterpoint.encoders.registry import REGISTRY
 
-    rows, missing = [], []
+    encoders = []
     for name, entry in REGISTRY.items():
         try:
             cls = entry.load()
             reason = cls.unavailable_reason()
-            rows.append([name, cls.modality, str(cls().dim) if reason is None else "—", "yes" if reason is None else "no",
-                         cls.requirements])
+            encoders.append({"name": name, "modality": cls.modality, "dim": cls().dim if reason is None else None,
+                             "usable": reason is None, "needs": cls.requirements, "unavailable_reason": reason})
         except Exception as exc:  # an encoder whose module cannot even import
-            reason = f"{type(exc).__name__}: {exc}"
-            rows.append([name, "?", "—", "no", ""])
-        if reason is not None:
-            missing.append(f"{name}: {reason}")
+            encoders.append({"name": name, "modality": None, "dim": None, "usable": False, "needs": "",
+                             "unavailable_reason": f"{type(exc).__name__}: {exc}"})
+    if as_json:
+        show_json(encoders)
+        return
+    rows = [[e["name"], e["modality"] or "?", "—" if e["dim"] is None else str(e["dim"]), "yes" if e["usable"] else "no",
+             e["needs"]] for e in encoders]
     show(result_table("Encoders", ["name", "modality", "dim", "usable now", "needs"], rows))
-    for line in missing:
-        show(f"- {line}")
+    for e in encoders:
+        if e["unavailable_reason"] is not None:
+            show(f"- {e['name']}: {e['unavailable_reason']}")
 
 
 @weights_app.command("list", cls=PlainUsageCommand)
 @friendly
-def weights_list() -> None:
+def weights_list(as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of a table.")) -> None:
     """Show each model's weight files, sizes, source and whether they are present.
 
-    Example: counterpoint weights list
+    Example: counterpoint weights list --json
     """
     from counterpoint.encoders.registry import declared_weights
     from counterpoint.encoders.weights import find_weights
 
-    rows = []
-    for model, files in declared_weights().items():
-        for f in files:
-            path = find_weights(f)
-            rows.append([model, f.filename, f.size_text, f.source, str(path) if path else "missing"])
+    files = [{"model": model, "file": f.filename, "bytes": f.size, "size": f.size_text, "source": f.source,
+              "path": None if (path := find_weights(f)) is None else str(path)}
+             for model, declared in declared_weights().items() for f in declared]
+    if as_json:
+        show_json(files)
+        return
+    rows = [[f["model"], f["file"], f["size"], f["source"], f["path"] or "missing"] for f in files]
     show(result_table("Model weights", ["model", "file", "size", "source", "present"], rows))
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from counterpoint.defaults import DEMO_MIN_PIECES_PER_STYLE
 from counterpoint.errors import CounterpointError, DatasetError, TrackError
 from counterpoint.progress import ProgressCallback
 
@@ -36,8 +37,6 @@ from counterpoint.progress import ProgressCallback
 INFO_COLUMNS = ("id", "audio_filename", "midi_filename", "style", "composer", "work", "group", "split",
                 "source", "instrument", "programs", "tempo_qpm", "duration_s", "audio_source")
 SKIPPED_NAME = "skipped.csv"
-#: Fewest works per style that still give every style a train, a validation and a test work.
-MIN_PIECES_PER_STYLE = 3
 #: Events closer than this to the excerpt's end (s) are dropped: MIDI ticks round times.
 _EPSILON = 1e-3
 
@@ -432,8 +431,8 @@ def build_corpus(out_dir: str | Path, *, pieces_per_style: int = 30, excerpt_sec
     recorded as skipped and the next candidate of its style is taken, in waves, so the
     result does not depend on ``workers``.
     """
-    if pieces_per_style < MIN_PIECES_PER_STYLE:
-        raise CounterpointError(f"pieces_per_style is {pieces_per_style} — give at least {MIN_PIECES_PER_STYLE}, "
+    if pieces_per_style < DEMO_MIN_PIECES_PER_STYLE:
+        raise CounterpointError(f"pieces_per_style is {pieces_per_style} — give at least {DEMO_MIN_PIECES_PER_STYLE}, "
                                 "so that every style has a work in train, validation and test")
     if excerpt_seconds <= 0:
         raise CounterpointError(f"excerpt_seconds is {excerpt_seconds} — give a positive length in seconds")

@@ -27,6 +27,7 @@ import numpy as np
 from counterpoint.data.audio import audio_duration, load_audio
 from counterpoint.data.completion import (ORIGINAL, CompletionReport, Job, complete_rows, dataset_table,
                                           made_path, open_dataset, temporary_path)
+from counterpoint.data.transcribe_settings import TranscribeSettings
 from counterpoint.errors import CounterpointError, TrackError
 from counterpoint.progress import ProgressCallback
 
@@ -43,29 +44,6 @@ INSTALL = "pip install --no-deps basic-pitch==0.4.0 onnxruntime mir_eval (or `ma
 _INPUT = "serving_default_input_2:0"
 _OUTPUTS = {"note": "StatefulPartitionedCall:1", "onset": "StatefulPartitionedCall:2",
             "contour": "StatefulPartitionedCall:0"}
-
-
-@dataclass(frozen=True)
-class TranscribeSettings:
-    """How `dataset transcribe` runs basic-pitch (here, not in ``counterpoint.config``, which the
-    encoders import: data modules never import it): its note-creation thresholds (its own defaults:
-    onset 0.5, frame 0.3, notes of at least 127.7 ms), the 2-s windows per model call (speed
-    only) and the longest audio accepted, in seconds (a longer file is a named failure)."""
-
-    onset_threshold: float = 0.5
-    frame_threshold: float = 0.3
-    minimum_note_ms: float = 127.70
-    windows_per_call: int = 16
-    max_seconds: float = 1800.0
-
-    def __post_init__(self) -> None:
-        if isinstance(self.windows_per_call, bool) or not isinstance(self.windows_per_call, int) or self.windows_per_call < 1:
-            raise CounterpointError(f"windows-per-call = {self.windows_per_call!r}: give a whole number ≥ 1")
-        if not (0 < self.onset_threshold < 1 and 0 < self.frame_threshold < 1):
-            raise CounterpointError(f"thresholds {self.onset_threshold}, {self.frame_threshold}: give numbers in (0, 1)")
-        if not (self.minimum_note_ms >= 0 and self.max_seconds > 0):
-            raise CounterpointError(f"minimum note {self.minimum_note_ms} ms, max seconds {self.max_seconds}: "
-                                    "give a length ≥ 0 and a limit > 0")
 
 
 def basic_pitch_version() -> str:

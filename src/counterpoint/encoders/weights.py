@@ -55,7 +55,11 @@ class WeightFile:
 
     @property
     def size_text(self) -> str:
-        return "size unknown" if self.size is None else f"{self.size / 1e6:,.1f} MB"
+        """``9.5 MB``, ``4.9 kB``: the declared size in the unit that shows it (decimal units, as publishers give them)."""
+        if self.size is None:
+            return "size unknown"
+        unit, scale = next(((u, f) for u, f in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)) if self.size >= f), ("bytes", 1))
+        return f"{self.size} bytes" if scale == 1 else f"{self.size / scale:,.1f} {unit}"
 
     @property
     def how_to_fetch(self) -> str:

@@ -20,7 +20,7 @@ the group column, seeded with the probe's seed. No group ever sits on two sides;
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -193,6 +193,10 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
     probe.set_scaler(torch.as_tensor(scaler.mean), torch.as_tensor(scaler.scale))
     outcome = train_probe(probe, take(inputs, rows["train"]), y[rows["train"]], take(inputs, rows["validation"]),
                           y[rows["validation"]], len(classes), settings)
+    if not outcome.stopped_early:
+        notes.append(f"training stopped at the epoch cap ({settings.epochs} epochs; best validation epoch "
+                     f"{outcome.best_epoch}) before {settings.patience} epochs without improvement: the probe may "
+                     "not have converged — give more --epochs")
 
     test_logits = predict_logits(outcome.model.cpu(), take(inputs, rows["test"]), settings.training_batch)
     predicted = test_logits.argmax(axis=1)
@@ -271,10 +275,11 @@ def _usable_rows(data: ProbeData, labels: np.ndarray) -> tuple[np.ndarray, list[
 
 def trained_probe_fit_predict(inputs: ProbeInputs, labels: np.ndarray, ids: np.ndarray, groups: np.ndarray | None,
                               plan: ProtocolPlan, model: str, settings: TrainSettings,
-                              model_kwargs: dict[str, Any] | None = None):
+                              model_kwargs: dict[str, Any] | None = None, on_fold_done: Callable[[], None] | None = None):
     """The protocol's classifier for a trained probe: on each fold of ``plan`` (called in order), a validation
     part is cut from the training rows by group (:data:`VALIDATION_SHARE`, for early stopping), the probe is
-    trained with seed ``settings.seed + repeat`` and its predictions of the test rows returned."""
+    trained with seed ``settings.seed + repeat`` and its predictions of the test rows returned; ``on_fold_done``
+    is called after each fold's training."""
     repeats = iter(plan.repeat_of_fold)
 
     def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
@@ -285,13 +290,16 @@ def trained_probe_fit_predict(inputs: ProbeInputs, labels: np.ndarray, ids: np.n
         splits = np.concatenate([inner, np.full(len(test), "test")])
         result = fit_probe(take(inputs, rows), labels[rows], splits, model=model, ids=ids[rows],
                            settings=replace(settings, seed=seed), model_kwargs=model_kwargs)
+        if on_fold_done is not None:
+            on_fold_done()
         return result.test_predictions["predicted"].to_numpy()
     return fit_predict
 
 
 def probe_data(data: ProbeData, label: str, model: str = "linear", depth: int | None = None,
                group: str | None = None, settings: TrainSettings = TrainSettings(),
-               model_kwargs: dict[str, Any] | None = None, repeats: int = TRAINED_PROBE_REPEATS) -> ProbeResult:
+               model_kwargs: dict[str, Any] | None = None, repeats: int = TRAINED_PROBE_REPEATS,
+               progress: ProgressCallback | None = None) -> ProbeResult:
     """Train and test one probe of ``label`` (cut to ``depth``) on one encoder's embeddings already read.
 
     ``data`` is pooled vectors for ``linear``/``mlp`` (and custom classes by default), frame
@@ -303,7 +311,8 @@ def probe_data(data: ProbeData, label: str, model: str = "linear", depth: int | 
     ``result.protocol`` is the probe accuracy under the one protocol (``repeats`` repeats of the
     cross-validation unless the given split is large enough), the probe trained anew on every fold;
     the returned model is the one trained on the train/validation/test split (its test split accuracy
-    a detail).
+    a detail). ``progress("training runs", done, total)`` is called after each training run (the saved
+    model's, then one per fold of the protocol).
     """
     labels = data.labels(label, depth)
     keep, notes = _usable_rows(data, labels)
@@ -312,13 +321,23 @@ def probe_data(data: ProbeData, label: str, model: str = "linear", depth: int | 
     splits = plan_splits(labels, groups, data.given_split(), settings.seed)
     extra = {"encoder": data.spec, "modality": data.modality, "label": label, "label_depth": depth,
              "group": data.group_column(group), "split_source": splits.source, "notes": notes}
+    plan = plan_protocol(labels, groups=groups, given_split=data.given_split(), seed=settings.seed, n_repeats=repeats)
+    runs, done = 1 + len(plan.folds), 0
+
+    def run_done() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress("training runs", done, runs)
+
     result = fit_probe(_inputs(data), labels, splits.splits, model=model, ids=data.ids, settings=settings,
                        model_kwargs=model_kwargs, extra_config=extra)
-    plan = plan_protocol(labels, groups=groups, given_split=data.given_split(), seed=settings.seed, n_repeats=repeats)
+    run_done()
     protocol = probe_accuracy(_inputs(data), labels, ids=data.ids, classifier=canonical_model_name(model), plan=plan,
                               seed=settings.seed,
                               fit_predict=trained_probe_fit_predict(_inputs(data), labels, np.asarray(data.ids),
-                                                                    groups, plan, model, settings, model_kwargs))
+                                                                    groups, plan, model, settings, model_kwargs,
+                                                                    on_fold_done=run_done))
     result.notes.extend(f"probe accuracy: {note}" for note in protocol.notes)
     result.config["probe_accuracy"] = protocol.to_dict()
     return replace(result, protocol=protocol)
@@ -326,11 +345,12 @@ def probe_data(data: ProbeData, label: str, model: str = "linear", depth: int | 
 
 def probe(store_or_path: "Store | str | Path", encoder: str, label: str, model: str = "linear",
           depth: int | None = None, group: str | None = None, settings: TrainSettings = TrainSettings(),
-          model_kwargs: dict[str, Any] | None = None, repeats: int = TRAINED_PROBE_REPEATS) -> ProbeResult:
+          model_kwargs: dict[str, Any] | None = None, repeats: int = TRAINED_PROBE_REPEATS,
+          progress: ProgressCallback | None = None) -> ProbeResult:
     """Train and test one probe of ``label`` on ``encoder``'s embeddings in a store (see :func:`probe_data`)."""
     store = as_store(store_or_path)
     data = read_probe_data(store, encoder, takes_sequences(resolve_model_class(model)))
-    return probe_data(data, label, model, depth, group, settings, model_kwargs, repeats)
+    return probe_data(data, label, model, depth, group, settings, model_kwargs, repeats, progress)
 
 
 @dataclass
