@@ -116,7 +116,7 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
         return
     if encoder is None or len(model) != 1:
         raise typer.BadParameter("a single probe needs --encoder and one --model (or use --all-encoders)")
-    result = probe(store, encoder, label, model=model[0], depth=depth, group=group, settings=settings,
+    result = probe(store, encoder, label=label, model=model[0], depth=depth, group=group, settings=settings,
                    repeats=seeds)
     write_probe_result(result, out)
     for note in result.notes:

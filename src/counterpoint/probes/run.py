@@ -79,7 +79,7 @@ class SplitPlan:
         return {name: int((self.splits == name).sum()) for name in SPLITS}
 
 
-def plan_splits(labels: np.ndarray, groups: np.ndarray | None, given: Sequence[str] | None, seed: int) -> SplitPlan:
+def plan_splits(labels: np.ndarray, groups: np.ndarray | None, given: Sequence[str] | None, *, seed: int) -> SplitPlan:
     """The dataset's split column when complete, else a stratified grouped split; leak-checked.
 
     ``given`` is the split column as :meth:`~counterpoint.matrix.TrackRows.given_split` reads it.
@@ -147,7 +147,7 @@ def model_kwargs_for(model: str, settings: TrainSettings, model_kwargs: dict[str
     return dict(model_kwargs or {})
 
 
-def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str], model: str = "linear",
+def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str], *, model: str = "linear",
               ids: Sequence[str] | None = None, settings: TrainSettings = TrainSettings(),
               model_kwargs: dict[str, Any] | None = None, extra_config: dict[str, Any] | None = None) -> ProbeResult:
     """Train a probe on the train rows, stop early on the validation rows, test on the test rows.
@@ -189,12 +189,13 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
     kwargs = model_kwargs_for(model, settings, model_kwargs)
     scaler = Standardizer.fit(take(inputs, rows["train"]))
     seed_everything(settings.seed)  # the initial weights depend on the seed too
-    probe = ProbeClassifier(build_model(model, dim, len(classes), kwargs), dim)
+    probe = ProbeClassifier(build_model(model, dim, len(classes), kwargs=kwargs), dim)
     probe.set_scaler(torch.as_tensor(scaler.mean), torch.as_tensor(scaler.scale))
-    outcome = train_probe(probe, take(inputs, rows["train"]), y[rows["train"]], take(inputs, rows["validation"]),
-                          y[rows["validation"]], len(classes), settings)
+    outcome = train_probe(probe, take(inputs, rows["train"]), y[rows["train"]], val_inputs=take(inputs,
+                                                                                                rows["validation"]),
+                          y_val=y[rows["validation"]], num_classes=len(classes), settings=settings)
 
-    test_logits = predict_logits(outcome.model.cpu(), take(inputs, rows["test"]), settings.training_batch)
+    test_logits = predict_logits(outcome.model.cpu(), take(inputs, rows["test"]), batch_size=settings.training_batch)
     predicted = test_logits.argmax(axis=1)
     y_test = y[rows["test"]]
     accuracy, macro_f1 = scores(y_test, predicted, len(classes))
@@ -269,7 +270,7 @@ def _usable_rows(data: ProbeData, labels: np.ndarray) -> tuple[np.ndarray, list[
     return np.flatnonzero(keep), notes
 
 
-def trained_probe_fit_predict(inputs: ProbeInputs, labels: np.ndarray, ids: np.ndarray, groups: np.ndarray | None,
+def trained_probe_fit_predict(inputs: ProbeInputs, labels: np.ndarray, ids: np.ndarray, *, groups: np.ndarray | None,
                               plan: ProtocolPlan, model: str, settings: TrainSettings,
                               model_kwargs: dict[str, Any] | None = None):
     """The protocol's classifier for a trained probe: on each fold of ``plan`` (called in order), a validation
@@ -289,7 +290,7 @@ def trained_probe_fit_predict(inputs: ProbeInputs, labels: np.ndarray, ids: np.n
     return fit_predict
 
 
-def probe_data(data: ProbeData, label: str, model: str = "linear", depth: int | None = None,
+def probe_data(data: ProbeData, *, label: str, model: str = "linear", depth: int | None = None,
                group: str | None = None, settings: TrainSettings = TrainSettings(),
                model_kwargs: dict[str, Any] | None = None, repeats: int = TRAINED_PROBE_REPEATS) -> ProbeResult:
     """Train and test one probe of ``label`` (cut to ``depth``) on one encoder's embeddings already read.
@@ -309,7 +310,7 @@ def probe_data(data: ProbeData, label: str, model: str = "linear", depth: int | 
     keep, notes = _usable_rows(data, labels)
     data, labels = data.take(keep), labels[keep]
     groups = data.groups(group)
-    splits = plan_splits(labels, groups, data.given_split(), settings.seed)
+    splits = plan_splits(labels, groups, data.given_split(), seed=settings.seed)
     extra = {"encoder": data.spec, "modality": data.modality, "label": label, "label_depth": depth,
              "group": data.group_column(group), "split_source": splits.source, "notes": notes}
     result = fit_probe(_inputs(data), labels, splits.splits, model=model, ids=data.ids, settings=settings,
@@ -318,19 +319,21 @@ def probe_data(data: ProbeData, label: str, model: str = "linear", depth: int | 
     protocol = probe_accuracy(_inputs(data), labels, ids=data.ids, classifier=canonical_model_name(model), plan=plan,
                               seed=settings.seed,
                               fit_predict=trained_probe_fit_predict(_inputs(data), labels, np.asarray(data.ids),
-                                                                    groups, plan, model, settings, model_kwargs))
+                                                                    groups=groups, plan=plan, model=model,
+                                                                    settings=settings, model_kwargs=model_kwargs))
     result.notes.extend(f"probe accuracy: {note}" for note in protocol.notes)
     result.config["probe_accuracy"] = protocol.to_dict()
     return replace(result, protocol=protocol)
 
 
-def probe(store_or_path: "Store | str | Path", encoder: str, label: str, model: str = "linear",
+def probe(store_or_path: "Store | str | Path", encoder: str, *, label: str, model: str = "linear",
           depth: int | None = None, group: str | None = None, settings: TrainSettings = TrainSettings(),
           model_kwargs: dict[str, Any] | None = None, repeats: int = TRAINED_PROBE_REPEATS) -> ProbeResult:
     """Train and test one probe of ``label`` on ``encoder``'s embeddings in a store (see :func:`probe_data`)."""
     store = as_store(store_or_path)
     data = read_probe_data(store, encoder, takes_sequences(resolve_model_class(model)))
-    return probe_data(data, label, model, depth, group, settings, model_kwargs, repeats)
+    return probe_data(data, label=label, model=model, depth=depth, group=group, settings=settings,
+                      model_kwargs=model_kwargs, repeats=repeats)
 
 
 @dataclass
@@ -353,7 +356,7 @@ class EvaluationResult:
     seen_left_out: int = 0  # tracks left out because the probe was trained or validated on them
 
 
-def evaluate_saved(model_dir: str | Path, store_or_path: "Store | str | Path", split: str | None = None,
+def evaluate_saved(model_dir: str | Path, store_or_path: "Store | str | Path", *, split: str | None = None,
                    device: str = "cpu") -> EvaluationResult:
     """Apply a saved probe to a store without training.
 
@@ -401,7 +404,7 @@ def evaluate_saved(model_dir: str | Path, store_or_path: "Store | str | Path", s
                      + "): the accuracy rests on too few tracks to mean much")
     classes = list(config["classes"])
     y = np.searchsorted(classes, labels[keep].astype(str))
-    logits = predict_logits(probe_model, take(inputs, keep), _training_batch(config), device=device)
+    logits = predict_logits(probe_model, take(inputs, keep), batch_size=_training_batch(config), device=device)
     predicted = logits.argmax(axis=1)
     _, macro_f1 = scores(y, predicted, len(classes))
     label_range = np.arange(len(classes))
@@ -541,7 +544,8 @@ def probe_table(store_or_path: "Store | str | Path", label: str, *, models: Sequ
                 key = (encoder, takes_sequences(resolve_model_class(model)))
                 if key not in read:
                     read[key] = read_probe_data(store, *key)
-                result = probe_data(read[key], label, model, depth, group, settings, repeats=repeats)
+                result = probe_data(read[key], label=label, model=model, depth=depth, group=group, settings=settings,
+                                    repeats=repeats)
             except CounterpointError as error:
                 rows.append({**row, "error": str(error)})
                 continue
