@@ -191,9 +191,9 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
     seed_everything(settings.seed)  # the initial weights depend on the seed too
     probe = ProbeClassifier(build_model(model, dim, len(classes), kwargs=kwargs), dim)
     probe.set_scaler(torch.as_tensor(scaler.mean), torch.as_tensor(scaler.scale))
-    outcome = train_probe(probe, take(inputs, rows["train"]), y[rows["train"]], val_inputs=take(inputs,
-                                                                                                rows["validation"]),
-                          y_val=y[rows["validation"]], num_classes=len(classes), settings=settings)
+    outcome = train_probe(probe, take(inputs, rows["train"]), y[rows["train"]],
+                          val_inputs=take(inputs, rows["validation"]), y_val=y[rows["validation"]],
+                          num_classes=len(classes), settings=settings)
 
     test_logits = predict_logits(outcome.model.cpu(), take(inputs, rows["test"]), batch_size=settings.training_batch)
     predicted = test_logits.argmax(axis=1)
