@@ -37,7 +37,7 @@ class PreviousAudioStats(AudioStatsEncoder):
 
     def prepare_waveform(self, waveform: np.ndarray, source: str):
         return reference_frame_descriptors(np.asarray(waveform, dtype=np.float32), self.sample_rate,
-                                           int(self.params["n_mels"]), int(self.params["n_mfcc"]))
+                                           n_mels=int(self.params["n_mels"]), n_mfcc=int(self.params["n_mfcc"]))
 
     def embed_prepared(self, inputs):
         return [self.summarised(frames, reference_tempogram_means) for frames in inputs]
@@ -49,13 +49,15 @@ def measure(folder: Path | None, n: int, spec: str) -> tuple[list[Stage], Stage]
     previous = PreviousAudioStats(**encoder.params)
     with benchmark_tracks(folder, n) as manifest:
         tracks = manifest.tracks
-        waveforms = [load_audio(t.audio_path, encoder.sample_rate, t.id) for t in tracks]  # warm the cache, untimed
+        # warm the cache, untimed
+        waveforms = [load_audio(t.audio_path, encoder.sample_rate, track_id=t.id) for t in tracks]
         seconds = sum(len(w) for w in waveforms) / encoder.sample_rate
         for model in (previous, encoder):  # warm the libraries up, untimed
             model.embed_prepared([model.prepare_waveform(waveforms[0], "warm-up")])
 
         def decode() -> float:
-            return sum(len(load_audio(t.audio_path, encoder.sample_rate, t.id)) for t in tracks) / encoder.sample_rate
+            return sum(len(load_audio(t.audio_path, encoder.sample_rate,
+                                      track_id=t.id)) for t in tracks) / encoder.sample_rate
 
         def descriptors(model: AudioStatsEncoder) -> float:
             for first in range(0, len(waveforms), model.batch_size):

@@ -40,7 +40,7 @@ def run_one(n: int, dim: int, n_boot: int, n_perm: int, seed: int) -> dict:
     settings = CompareSettings(label="class", n_boot=n_boot, n_perm=n_perm, seed=seed)
     tracemalloc.start()
     started = time.perf_counter()
-    pair = compare_spaces(audio, symbolic, labels, None, None, settings)
+    pair = compare_spaces(audio, symbolic, labels, groups=None, given_split=None, settings=settings)
     seconds = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

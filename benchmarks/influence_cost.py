@@ -56,7 +56,8 @@ def main() -> None:
                  for p in predictions]
     for name, work in (
             ("centroid agreement", lambda: centroid_agreement(X, Y, labels, n_perm=args.n_perm)),
-            ("label transfer (one direction)", lambda: label_transfer(X, Y, labels, plan.folds, plan.repeat_of_fold,
+            ("label transfer (one direction)", lambda: label_transfer(X, Y, labels, folds=plan.folds,
+                                                                      repeat_of_fold=plan.repeat_of_fold,
                                                                       n_perm=args.n_perm)),
             ("error agreement", lambda: error_agreement(*correct, n_perm=args.n_perm)),
             ("confusion similarity", lambda: confusion_similarity(labels, *predicted, n_perm=args.n_perm))):

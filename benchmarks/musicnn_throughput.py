@@ -51,11 +51,12 @@ def measure(folder: Path | None, n: int, spec: str) -> tuple[list[Stage], Stage]
         tracks = manifest.tracks
         encoder.embed(tracks[:1])  # load the weights, warm the cache and the libraries up, untimed
         for track in tracks:
-            load_audio(track.audio_path, musicnn.SAMPLE_RATE, track.id)
+            load_audio(track.audio_path, musicnn.SAMPLE_RATE, track_id=track.id)
         prepared: list[musicnn.PreparedAudio] = []
 
         def decode() -> float:
-            return sum(len(load_audio(t.audio_path, musicnn.SAMPLE_RATE, t.id)) for t in tracks) / musicnn.SAMPLE_RATE
+            return sum(len(load_audio(t.audio_path, musicnn.SAMPLE_RATE,
+                                      track_id=t.id)) for t in tracks) / musicnn.SAMPLE_RATE
 
         def front_end() -> float:
             prepared[:] = [encoder.prepare(t) for t in tracks]

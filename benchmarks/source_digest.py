@@ -57,9 +57,9 @@ def main() -> None:
             encoder.load()
             embed = best(args.repeat, lambda: encoder.embed_prepared([encoder.prepare(track)]))
             digest = best(args.repeat, lambda: file_digest(path))
-            unchanged = best(args.repeat, lambda: is_changed(recorded[path], 0, path.name, path))
+            unchanged = best(args.repeat, lambda: is_changed(recorded[path], 0, path.name, path=path))
             os.utime(path)
-            touched = best(args.repeat, lambda: is_changed(recorded[path], 0, path.name, path))
+            touched = best(args.repeat, lambda: is_changed(recorded[path], 0, path.name, path=path))
             rows.append((spec, path.stat().st_size, digest, unchanged, touched, embed))
     print(f"{'encoder':<15} {'bytes':>10} {'digest s':>9} {'resume: same s':>15} {'resume: touched s':>18} "
           f"{'prepare+embed s':>16} {'digest/embed':>13}")

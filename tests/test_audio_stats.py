@@ -176,9 +176,9 @@ def test_fast_descriptors_match_one_librosa_function_per_descriptor(waveform: np
     from counterpoint.encoders.audio_stats import frame_descriptors, reference_frame_descriptors
     from counterpoint.blas import single_threaded_blas
 
-    fast = frame_descriptors(waveform, SR, 40, 20)
+    fast = frame_descriptors(waveform, SR, n_mels=40, n_mfcc=20)
     with single_threaded_blas():  # as the fast path runs: float32 products round by BLAS thread count
-        reference = reference_frame_descriptors(waveform, SR, 40, 20)
+        reference = reference_frame_descriptors(waveform, SR, n_mels=40, n_mfcc=20)
     assert fast.base.shape == reference.base.shape and np.isfinite(fast.base).all()
     names = base_feature_names(40, 20)
     # The paths share the STFT and differ in their mel and chroma products (one stacked matrix against one per
@@ -203,7 +203,7 @@ def test_block_tempograms_are_the_means_of_librosas_tempogram(waveform: np.ndarr
     from counterpoint.encoders.audio_stats import (frame_descriptors, reference_tempogram_means, summarise,
                                                    tempogram_means)
 
-    frames = frame_descriptors(waveform, SR, 40, 20)
+    frames = frame_descriptors(waveform, SR, n_mels=40, n_mfcc=20)
     blocks = (frames.times / hop + 1e-9).astype(int)
     heads = np.searchsorted(blocks, np.arange(blocks[-1] + 1))
     fast_blocks, fast_whole = tempogram_means(frames.onset, SR, heads)

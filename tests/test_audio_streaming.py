@@ -65,16 +65,17 @@ def test_a_silent_long_file_is_an_error_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "quiet.wav"
     sf.write(path, np.zeros((5 * FILE_RATE, 2), dtype=np.float32), FILE_RATE)
     with pytest.raises(TrackError, match=r"'quiet'.*quiet\.wav.*silent"):
-        list(stream_audio(path, 22050, "quiet", block_seconds=1.0))
+        list(stream_audio(path, 22050, track_id="quiet", block_seconds=1.0))
 
 
 def test_audio_stats_streamed_in_chunks_agrees_with_the_whole_file(long_wav: Path) -> None:
     """Chunks of 300 STFT frames (7 s) over blocks of 2 s of resampled audio, so blocks, chunks and
     0.5-s summary blocks all end at different places; against the whole file at once."""
     whole = load_audio(long_wav, 22050)
-    blocks, centres, pooled = audio_stats.summarise(audio_stats.frame_descriptors(whole, 22050, 40, 20), 0.5)
-    streamed = audio_stats.streamed_summary(stream_audio(long_wav, 22050, block_seconds=2.0), 22050, 40, 20, 0.5,
-                                            chunk_frames=300)
+    frames = audio_stats.frame_descriptors(whole, 22050, n_mels=40, n_mfcc=20)
+    blocks, centres, pooled = audio_stats.summarise(frames, 0.5)
+    streamed = audio_stats.streamed_summary(stream_audio(long_wav, 22050, block_seconds=2.0), 22050, n_mels=40,
+                                            n_mfcc=20, hop=0.5, chunk_frames=300)
     np.testing.assert_array_equal(streamed[1], centres)
     assert streamed[3] == len(whole) / 22050
     # Each frame's descriptors are the same float32 computation, but the mel products of a chunk may

@@ -62,7 +62,8 @@ def test_legacy_import_then_export_preserves_numbers_and_metadata(tmp_path):
     assert set(audio.obs["drummer"]) == {"d1", "d2"}
     frames = store.frames("legacy-symbolic")
     np.testing.assert_allclose(frames.timestamps[0], [0, 0.5, 1.0, 1.5])
-    back = export_legacy(tmp_path / "new.h5", tmp_path / "back.h5", "legacy-audio", "legacy-symbolic")
+    back = export_legacy(tmp_path / "new.h5", tmp_path / "back.h5", audio_encoder="legacy-audio",
+                         symbolic_encoder="legacy-symbolic")
     with h5py.File(source) as a, h5py.File(back) as b:
         for section in ("audio_embeddings", "symbolic_embeddings"):
             for rec in ("rec1", "rec2"):
@@ -97,7 +98,8 @@ def test_export_of_an_encoder_without_tracks_is_refused_and_writes_nothing(store
 
 def test_legacy_export_of_empty_encoders_and_import_of_an_empty_file_are_refused(store_with_an_empty_encoder, tmp_path):
     with pytest.raises(StoreError, match="encoder audio-stats holds no tracks"):
-        export_legacy(store_with_an_empty_encoder, tmp_path / "old.h5", "audio-stats", "symbolic-stats")
+        export_legacy(store_with_an_empty_encoder, tmp_path / "old.h5", audio_encoder="audio-stats",
+                      symbolic_encoder="symbolic-stats")
     assert not (tmp_path / "old.h5").exists()
     empty = tmp_path / "empty_legacy.h5"
     with h5py.File(empty, "w") as handle:
@@ -140,7 +142,7 @@ def test_4_and_4_0_are_one_class_for_probes_and_export_and_codes_with_leading_ze
     assert matrix.labels("meter").tolist() == ["4", "4", "3", "3", "4", "3"] * 3
     assert set(matrix.labels("code")) == {"04", "4"}  # a code with leading zeros: text as written
     assert set(matrix.labels("ratio")) == {"0.5", "1.25"}
-    assert probe(store_path, "test-pitch-class", "meter").classes == ["3", "4"]
+    assert probe(store_path, "test-pitch-class", label="meter").classes == ["3", "4"]
     labels = np.load(export_embeddings(store_path, "test-pitch-class", tmp_path / "e.npz"))["labels"]
     assert labels.dtype["meter"] == np.int64 and set(labels["meter"].tolist()) == {3, 4}
     assert [str(v) for v in labels["meter"]] == matrix.labels("meter").tolist()

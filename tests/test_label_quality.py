@@ -18,10 +18,10 @@ def test_separated_classes_score_perfectly_and_noise_scores_near_chance():
     X = centres[np.repeat([0, 1, 2], 40)] + rng.normal(size=(120, 10))
     plan = plan_protocol(labels, seed=0)
     ids = [f"t{i}" for i in range(120)]
-    good = label_quality(X, labels, plan, ids, k=5, n_boot=50)
+    good = label_quality(X, labels, plan, ids=ids, k=5, n_boot=50)
     assert good["knn_accuracy"].value == 1.0 and good["probe_macro_f1"].value == 1.0
     assert good["silhouette"].value > 0.5
-    noise = label_quality(rng.normal(size=(120, 10)), labels, plan, ids, k=5, n_boot=50)
+    noise = label_quality(rng.normal(size=(120, 10)), labels, plan, ids=ids, k=5, n_boot=50)
     for name in ("knn_accuracy", "probe_accuracy"):
         assert noise[name].ci_low < 1 / 3 + 0.05
         assert noise[name].chance == pytest.approx(1 / 3)
@@ -63,8 +63,8 @@ def test_grouped_folds_stop_a_group_signature_from_leaking():
     labels = np.repeat(rng.choice(["x", "y"], size=n_groups), per_group)
     X = np.repeat(rng.normal(size=(n_groups, 16)), per_group, axis=0) + 0.05 * rng.normal(size=(n_groups * per_group, 16))
     ids = [f"t{i}" for i in range(len(labels))]
-    grouped = label_quality(X, labels, plan_protocol(labels, groups=groups), ids, k=3, n_boot=20)
-    leaky = label_quality(X, labels, plan_protocol(labels), ids, k=3, n_boot=20)
+    grouped = label_quality(X, labels, plan_protocol(labels, groups=groups), ids=ids, k=3, n_boot=20)
+    leaky = label_quality(X, labels, plan_protocol(labels), ids=ids, k=3, n_boot=20)
     assert leaky["knn_accuracy"].value > 0.95
     assert grouped["knn_accuracy"].value < 0.75
     for train, test in plan_protocol(labels, groups=groups).folds:
@@ -77,7 +77,7 @@ def test_macro_f1_interval_contains_a_perfect_score():
     labels = np.repeat(["a", "b", "c", "d"], 6)
     X = np.repeat(np.eye(4) * 10, 6, axis=0) + 0.1 * rng.normal(size=(24, 4))
     given = np.array((["train"] * 5 + ["test"]) * 4)
-    figures = label_quality(X, labels, plan_protocol(labels, given_split=given), [str(i) for i in range(24)], k=3,
+    figures = label_quality(X, labels, plan_protocol(labels, given_split=given), ids=[str(i) for i in range(24)], k=3,
                             n_boot=100)
     assert figures["knn_macro_f1"].value == 1.0
     assert figures["knn_macro_f1"].ci_low == figures["knn_macro_f1"].ci_high == 1.0

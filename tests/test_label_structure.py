@@ -125,21 +125,23 @@ def test_label_transfer_is_at_chance_when_the_map_carries_nothing_and_high_when_
     audio = latent @ rng.normal(size=(5, 12)) + 0.2 * rng.normal(size=(48, 12))
     score = latent @ rng.normal(size=(5, 9)) + 0.2 * rng.normal(size=(48, 9))
     plan = plan_protocol(labels, seed=0, n_repeats=2)
-    carried = label_transfer(audio, score, labels, plan.folds, plan.repeat_of_fold, n_boot=100, n_perm=199)
+    carried = label_transfer(audio, score, labels, folds=plan.folds, repeat_of_fold=plan.repeat_of_fold, n_boot=100,
+                             n_perm=199)
     assert carried.estimate.value > 0.5 and carried.estimate.p_value < 0.01
     assert carried.estimate.chance == pytest.approx(0.25)
     # The null (maps fitted on re-paired tracks) sits near chance: a map that carries nothing transfers nothing.
     assert abs(carried.estimate.null_mean - 0.25) < 0.1
     # Audio unrelated to the score's tracks (the same classes, but every track's vector drawn afresh): no transfer.
     unrelated = rng.normal(size=(48, 12))
-    nothing = label_transfer(unrelated, score, labels, plan.folds, plan.repeat_of_fold, n_boot=100, n_perm=199)
+    nothing = label_transfer(unrelated, score, labels, folds=plan.folds, repeat_of_fold=plan.repeat_of_fold,
+                             n_boot=100, n_perm=199)
     assert nothing.estimate.p_value > 0.05 and abs(nothing.estimate.value - 0.25) < 0.15
     assert verdict_of(nothing.estimate.p_value, nothing.estimate.ci_low, 0.25) == CANNOT_TELL
     # Into a space that knows nothing of the label: its classifier cannot label what the map brings, however
     # well the source knows the label (map and classifier are fitted on different halves of each fold, so
     # no classifier has memorised the very tracks a carried track is blended from).
-    into_noise = label_transfer(score, rng.normal(size=(48, 40)), labels, plan.folds, plan.repeat_of_fold,
-                                n_boot=100, n_perm=199)
+    into_noise = label_transfer(score, rng.normal(size=(48, 40)), labels, folds=plan.folds,
+                                repeat_of_fold=plan.repeat_of_fold, n_boot=100, n_perm=199)
     assert into_noise.estimate.p_value > 0.05 and abs(into_noise.estimate.value - 0.25) < 0.15
 
 

@@ -242,7 +242,7 @@ def test_patching_keeps_whole_patches_only_and_refuses_short_audio():
     patches, _ = mn.audio_patches(rng.standard_normal(minimum).astype(np.float32) * 0.1, 187)
     assert patches.shape == (1, 187, 96)
     with pytest.raises(TrackError, match="shorter than one musicnn patch"):
-        mn.audio_patches(rng.standard_normal(minimum - 1).astype(np.float32) * 0.1, 187, "short.wav")
+        mn.audio_patches(rng.standard_normal(minimum - 1).astype(np.float32) * 0.1, 187, who="short.wav")
 
 
 def test_centred_patches_pad_with_silence_and_start_at_every_hop():

@@ -99,7 +99,7 @@ def traced(tmp_path_factory: pytest.TempPathFactory):
         analysis = analyze_store(store, AnalysisSettings(label="tune_type", reductions=("pca",)))
         comparison = run_compare(store, CompareSettings(label="tune_type", n_boot=20, n_perm=19, fixed_n_perm=True))
         probes = probe_table(store, "tune_type", models=("linear",), settings=TrainSettings(epochs=10, patience=3))
-        build_report(analysis, comparison, probes, folder / "report", figure_formats=("png",))
+        build_report(analysis, comparison, probes, out_dir=folder / "report", figure_formats=("png",))
         knowledge = label_knowledge_table(store, "tune_type", n_perm=199)
     finally:
         patch.undo()

@@ -29,14 +29,15 @@ def test_each_pair_loops_in_order_and_notes_each_pair_left_out():
         return f"{audio}+{symbolic}"
 
     notes: list[str] = []
-    found = each_pair(["a1", "a2", "a3"], ["s1", "s2"], compare_pair, notes, left_out="no time-aligned comparison")
+    found = each_pair(["a1", "a2", "a3"], ["s1", "s2"], compare_pair, notes=notes,
+                      left_out="no time-aligned comparison")
     assert list(found.done) == [("a1", "s1"), ("a2", "s2")] and found.done[("a2", "s2")] == "a2+s2"
     assert found.skipped == {("a1", "s2"): "no time-aligned comparison — too few groups",
                              ("a2", "s1"): "only 3 paired tracks — skipped (need 10)"}
     assert notes == ["a1 × s2: no time-aligned comparison — too few groups",
                      "a2 × s1: only 3 paired tracks — skipped (need 10)"]
     with pytest.raises(ZeroDivisionError):   # a bug is not a pair left out
-        each_pair(["a"], ["s"], lambda a, s: 1 / 0, [])
+        each_pair(["a"], ["s"], lambda a, s: 1 / 0, notes=[])
 
 
 def test_a_family_table_adjusts_its_finite_p_values_as_one_family_and_notes_undecidable_families():

@@ -122,7 +122,7 @@ def test_batches_pad_at_the_end_with_a_mask() -> None:
 
 
 def test_mlp_uses_every_hidden_size() -> None:
-    net = build_model("mlp", 10, 4, builtin_kwargs("mlp", (16, 8), 0.1))
+    net = build_model("mlp", 10, 4, kwargs=builtin_kwargs("mlp", (16, 8), 0.1))
     linear_shapes = [tuple(m.weight.shape) for m in net.modules() if isinstance(m, torch.nn.Linear)]
     assert isinstance(net, MLPProbe) and linear_shapes == [(16, 10), (8, 16), (4, 8)]
 
@@ -133,7 +133,7 @@ def test_custom_classes_resolve_by_file_path_and_module(monkeypatch: pytest.Monk
     monkeypatch.syspath_prepend(str(HELPER.parent))
     by_module = resolve_model_class("probes_custom_model:CentroidDistanceProbe")
     assert not takes_sequences(by_module)
-    net = build_model("probes_custom_model:CentroidDistanceProbe", 4, 3, {"temperature": 2.0})
+    net = build_model("probes_custom_model:CentroidDistanceProbe", 4, 3, kwargs={"temperature": 2.0})
     assert net(torch.zeros(2, 4)).shape == (2, 3)
 
 
@@ -151,7 +151,7 @@ def test_bad_model_names_fail_clearly(name: str, message: str) -> None:
 
 def test_custom_class_with_wrong_signature_fails_clearly() -> None:
     with pytest.raises(CounterpointError, match=r"must take \(input_dim, num_classes"):
-        build_model(f"{HELPER}:CentroidDistanceProbe", 4, 3, {"width": 3})
+        build_model(f"{HELPER}:CentroidDistanceProbe", 4, 3, kwargs={"width": 3})
 
 
 def test_scaler_on_sequences_equals_statistics_of_all_frames() -> None:

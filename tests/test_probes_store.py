@@ -73,7 +73,7 @@ def group_of(track_id: str) -> str:
 
 @pytest.mark.parametrize("model", ["linear", "lstm"])
 def test_probe_on_a_store_writes_everything_and_does_not_leak(store_path: Path, tmp_path: Path, model: str) -> None:
-    result = probe(store_path, "signal", "style", model=model, **FAST)
+    result = probe(store_path, "signal", label="style", model=model, **FAST)
     write_probe_result(result, tmp_path)
     assert result.protocol.accuracy >= 0.9 and result.protocol.p_value < 0.01
     for name in ("model.safetensors", "config.json", "training_history.json", "classification_report.json",
@@ -103,7 +103,7 @@ def test_probe_on_a_store_writes_everything_and_does_not_leak(store_path: Path, 
 def test_group_column_keeps_works_on_one_side(store_path: Path) -> None:
     """Re-derive every side from the saved predictions and the split counts of three seeds."""
     for seed in range(3):
-        result = probe(store_path, "signal", "style", model="linear", group="group",
+        result = probe(store_path, "signal", label="style", model="linear", group="group",
                        settings=TrainSettings(seed=seed, epochs=2, patience=2))
         test_ids = set(result.test_predictions["id"])
         test_works = {group_of(i) for i in test_ids}
@@ -115,7 +115,7 @@ def test_group_column_keeps_works_on_one_side(store_path: Path) -> None:
 
 def test_split_column_is_honoured(tmp_path: Path) -> None:
     path = write_store(tmp_path / "split.h5", split_column=True)
-    result = probe(path, "signal", "style", model="mlp", **FAST)
+    result = probe(path, "signal", label="style", model="mlp", **FAST)
     tracks = Store(path).tracks()
     labelled = tracks[tracks["style"] != ""]
     assert result.config["split_source"] == "split column"
@@ -126,7 +126,7 @@ def test_split_column_is_honoured(tmp_path: Path) -> None:
 def test_saved_model_round_trip_gives_identical_predictions(store_path: Path, tmp_path: Path) -> None:
     for model in ("mlp", "attention"):
         out = tmp_path / model
-        trained = probe(store_path, "signal", "style", model=model, **FAST)
+        trained = probe(store_path, "signal", label="style", model=model, **FAST)
         write_probe_result(trained, out)
         tracks = Store(store_path).tracks().set_index("id")
         test_ids = list(trained.test_predictions["id"])
@@ -144,7 +144,7 @@ def test_saved_model_round_trip_gives_identical_predictions(store_path: Path, tm
 
 
 def test_evaluate_saved_reports_unseen_labels(store_path: Path, tmp_path: Path) -> None:
-    write_probe_result(probe(store_path, "signal", "style", model="linear", **FAST), tmp_path / "probe")
+    write_probe_result(probe(store_path, "signal", label="style", model="linear", **FAST), tmp_path / "probe")
     other = write_store(tmp_path / "other.h5", extra_style="impressionist", seed=1, id_prefix="other-")
     result = evaluate_saved(tmp_path / "probe", other)
     write_evaluation(result, tmp_path / "eval")
@@ -155,7 +155,7 @@ def test_evaluate_saved_reports_unseen_labels(store_path: Path, tmp_path: Path) 
 
 
 def test_evaluate_saved_needs_the_same_spec(store_path: Path, tmp_path: Path) -> None:
-    write_probe_result(probe(store_path, "signal", "style", model="linear",
+    write_probe_result(probe(store_path, "signal", label="style", model="linear",
                              settings=TrainSettings(epochs=1, patience=1)), tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     config["encoder"] = "signal:scale=2"
@@ -166,7 +166,7 @@ def test_evaluate_saved_needs_the_same_spec(store_path: Path, tmp_path: Path) ->
 
 def test_custom_sequence_class_trains_on_a_store(store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(HELPER.parent)  # a relative file path, as a user types it
-    result = probe(store_path, "signal", "style", model=f"{HELPER.name}:MaskedMaxProbe",
+    result = probe(store_path, "signal", label="style", model=f"{HELPER.name}:MaskedMaxProbe",
                    settings=TrainSettings(epochs=20, patience=5, lr=1e-2))
     write_probe_result(result, tmp_path / "probe")
     assert result.protocol.accuracy >= 0.8
@@ -177,14 +177,15 @@ def test_custom_sequence_class_trains_on_a_store(store_path: Path, tmp_path: Pat
 
 
 def test_label_depth_and_missing_columns(store_path: Path) -> None:
-    result = probe(store_path, "signal", "era", model="linear", depth=1, settings=TrainSettings(epochs=3, patience=3))
+    result = probe(store_path, "signal", label="era", model="linear", depth=1,
+                   settings=TrainSettings(epochs=3, patience=3))
     assert result.classes == ["baroque", "classical", "romantic"]
     with pytest.raises(CounterpointError, match="label column 'mood'"):
-        probe(store_path, "signal", "mood")
+        probe(store_path, "signal", label="mood")
     with pytest.raises(CounterpointError, match="group column 'composer'"):
-        probe(store_path, "signal", "style", group="composer")
+        probe(store_path, "signal", label="style", group="composer")
     with pytest.raises(StoreError):
-        probe(store_path, "openl3", "style")
+        probe(store_path, "openl3", label="style")
 
 
 def test_probe_table_over_encoders_and_models(store_path: Path, tmp_path: Path) -> None:
@@ -228,7 +229,7 @@ def test_probe_table_records_a_failing_combination(store_path: Path) -> None:
 @pytest.mark.parametrize("n_works", [13, 14, 15, 16])
 def test_probe_on_11_to_14_tracks_states_the_split_it_gave_and_trains_on_every_class(tmp_path: Path, n_works: int) -> None:
     path = write_store(tmp_path / "small.h5", n_works=n_works, per_work=1)   # 2 of the tracks have no label
-    result = probe(path, "signal", "style", model="linear", settings=TrainSettings(epochs=3, patience=2, lr=1e-2))
+    result = probe(path, "signal", label="style", model="linear", settings=TrainSettings(epochs=3, patience=2, lr=1e-2))
     counts = result.split_counts
     n = n_works - 2
     assert sum(counts.values()) == n
@@ -244,7 +245,7 @@ def test_probe_on_11_to_14_tracks_states_the_split_it_gave_and_trains_on_every_c
 
 def test_evaluating_a_saved_probe_on_its_own_tracks_leaves_them_out_and_says_how_many(store_path: Path,
                                                                                       tmp_path: Path) -> None:
-    trained = probe(store_path, "signal", "style", model="linear", **FAST)
+    trained = probe(store_path, "signal", label="style", model="linear", **FAST)
     write_probe_result(trained, tmp_path / "probe")
     evaluated = evaluate_saved(tmp_path / "probe", store_path)
     seen = trained.split_counts["train"] + trained.split_counts["validation"]
@@ -260,7 +261,7 @@ def test_evaluating_a_saved_probe_on_its_own_tracks_leaves_them_out_and_says_how
 
 def test_a_saved_probe_evaluated_only_on_its_training_tracks_is_refused(tmp_path: Path) -> None:
     path = write_store(tmp_path / "split.h5", split_column=True)
-    write_probe_result(probe(path, "signal", "style", model="linear", **FAST), tmp_path / "probe")
+    write_probe_result(probe(path, "signal", label="style", model="linear", **FAST), tmp_path / "probe")
     with pytest.raises(CounterpointError, match="among its .* training and 0 validation tracks"):
         evaluate_saved(tmp_path / "probe", path, split="train")
     # On its 12 test tracks (4 works of 3): enough of every class, so no tiny-set note.
@@ -274,7 +275,7 @@ def test_a_saved_probe_evaluated_only_on_its_training_tracks_is_refused(tmp_path
 
 
 def test_a_saved_probe_without_its_track_ids_says_it_cannot_check(store_path: Path, tmp_path: Path) -> None:
-    write_probe_result(probe(store_path, "signal", "style", model="linear", **FAST), tmp_path / "probe")
+    write_probe_result(probe(store_path, "signal", label="style", model="linear", **FAST), tmp_path / "probe")
     config_path = tmp_path / "probe" / "config.json"
     config = json.loads(config_path.read_text())
     del config["train_ids"], config["validation_ids"]
@@ -286,7 +287,7 @@ def test_a_saved_probe_without_its_track_ids_says_it_cannot_check(store_path: Pa
 
 def test_a_probe_saved_before_training_batch_was_named_so_is_still_evaluated(store_path: Path, tmp_path: Path) -> None:
     # Probes saved before the training setting was called training_batch wrote it as batch_size.
-    write_probe_result(probe(store_path, "signal", "style", model="linear", **FAST), tmp_path / "probe")
+    write_probe_result(probe(store_path, "signal", label="style", model="linear", **FAST), tmp_path / "probe")
     evaluated_now = evaluate_saved(tmp_path / "probe", store_path)
     config_path = tmp_path / "probe" / "config.json"
     config = json.loads(config_path.read_text())

@@ -73,10 +73,10 @@ def test_load_audio_resamples_with_the_given_resampler(tmp_path: Path, torchaudi
     audio = torchaudio_reference["input_44100"]
     path = tmp_path / "tone.wav"
     sf.write(path, audio, 44100, subtype="FLOAT")
-    loaded = load_audio(path, 24000, "tone", resampler=TORCHAUDIO_SINC_HANN)
+    loaded = load_audio(path, 24000, track_id="tone", resampler=TORCHAUDIO_SINC_HANN)
     assert_float32_close(loaded, torchaudio_reference["output_44100"], scale=largest_magnitude(audio),
                          terms=sinc_resample_kernel(44100, 24000)[0].shape[-1])
-    default = load_audio(path, 24000, "tone")  # soxr, as librosa.load
+    default = load_audio(path, 24000, track_id="tone")  # soxr, as librosa.load
     assert default.shape != loaded.shape or np.abs(default - loaded).max() > 1e-3
 
 
@@ -84,4 +84,4 @@ def test_a_file_too_short_to_resample_is_a_track_error(tmp_path: Path) -> None:
     path = tmp_path / "click.wav"
     sf.write(path, np.array([0.5], dtype=np.float32), 96000, subtype="FLOAT")
     with pytest.raises(TrackError, match=r"click.wav.*cannot resample 96000 Hz to 48000 Hz.*too short"):
-        load_audio(path, 48000, "click", resampler=RESAMPY_KAISER_BEST)
+        load_audio(path, 48000, track_id="click", resampler=RESAMPY_KAISER_BEST)

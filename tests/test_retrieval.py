@@ -58,13 +58,13 @@ def test_rotated_rescaled_copy_is_retrieved_perfectly_by_every_method():
     X = rng.normal(size=(200, 12))
     Y = 4.0 * X @ np.linalg.qr(rng.normal(size=(12, 12)))[0] - 1.0
     train, test = _split(200)
-    outcome = cross_modal_retrieval(X, Y, train, test, labels=rng.integers(0, 3, 200), shared_space=True)
+    outcome = cross_modal_retrieval(X, Y, train=train, test=test, labels=rng.integers(0, 3, 200), shared_space=True)
     assert {(run.method, run.direction) for run in outcome.runs} == {
         (m, d) for m in ("ridge", "cca", "shared") for d in ("audio→symbolic", "symbolic→audio")}
     for run in outcome.runs:
         if run.method != "shared":   # a rotation is not the identity: direct cosine cannot undo it
             assert (run.ranks == 1).all(), run.method
-    identical = cross_modal_retrieval(X, 2.0 * X, train, test, shared_space=True)
+    identical = cross_modal_retrieval(X, 2.0 * X, train=train, test=test, shared_space=True)
     assert all((run.ranks == 1).all() for run in identical.runs if run.method == "shared")
     assert outcome.cca_test_x.shape == outcome.cca_test_y.shape == (len(test), outcome.runs[2].settings["components"])
 
@@ -75,7 +75,7 @@ def test_shuffled_pairing_retrieves_at_chance():
     Y = X @ rng.normal(size=(10, 8)) + 0.1 * rng.normal(size=(300, 8))
     Y = Y[rng.permutation(300)]                  # break the pairing
     train, test = _split(300)
-    for run in cross_modal_retrieval(X, Y, train, test).runs:
+    for run in cross_modal_retrieval(X, Y, train=train, test=test).runs:
         figures = retrieval_figures(run.ranks, n_boot=50, n_perm=199)
         assert figures["mrr"].ci_low <= figures["mrr"].chance <= figures["mrr"].ci_high + 0.02
         assert figures["median_rank"].value == pytest.approx(figures["median_rank"].chance, rel=0.3)
@@ -87,7 +87,7 @@ def test_noisy_relation_beats_chance_with_small_p():
     X = rng.normal(size=(300, 10))
     Y = X[:, :6] @ rng.normal(size=(6, 9)) + 1.0 * rng.normal(size=(300, 9))
     train, test = _split(300)
-    for run in cross_modal_retrieval(X, Y, train, test).runs:
+    for run in cross_modal_retrieval(X, Y, train=train, test=test).runs:
         figures = retrieval_figures(run.ranks, n_boot=50, n_perm=99)
         assert figures["recall@10"].value > 3 * figures["recall@10"].chance
         assert figures["mrr"].p_value == pytest.approx(0.01)
@@ -98,11 +98,11 @@ def test_mapping_is_fitted_on_training_pairs_only():
     X = rng.normal(size=(120, 6))
     Y = X @ rng.normal(size=(6, 5)) + 0.5 * rng.normal(size=(120, 5))
     train, test = _split(120)
-    first = cross_modal_retrieval(X, Y, train, test)
+    first = cross_modal_retrieval(X, Y, train=train, test=test)
     X2, Y2 = X.copy(), Y.copy()
     X2[test] = 1000.0 * rng.normal(size=(len(test), 6))  # wild held-out values
     Y2[test] *= -50.0
-    second = cross_modal_retrieval(X2, Y2, train, test)
+    second = cross_modal_retrieval(X2, Y2, train=train, test=test)
     assert [run.settings for run in first.runs] == [run.settings for run in second.runs]
     np.testing.assert_allclose(first.cca_correlations, second.cca_correlations)
 
@@ -120,10 +120,11 @@ def test_shared_space_as_the_encoders_declare_it_and_dimension_check():
     assert not share_space(None, None)   # a store written before spaces were recorded: no shared space
     rng = np.random.default_rng(4)
     with pytest.raises(CounterpointError, match="dimensions 4 and 3"):
-        cross_modal_retrieval(rng.normal(size=(40, 4)), rng.normal(size=(40, 3)), np.arange(30), np.arange(30, 40),
-                              shared_space=True)
+        cross_modal_retrieval(rng.normal(size=(40, 4)), rng.normal(size=(40, 3)), train=np.arange(30),
+                              test=np.arange(30, 40), shared_space=True)
     with pytest.raises(CounterpointError, match="at least 6 training"):
-        cross_modal_retrieval(rng.normal(size=(8, 4)), rng.normal(size=(8, 3)), np.arange(4), np.arange(4, 8))
+        cross_modal_retrieval(rng.normal(size=(8, 4)), rng.normal(size=(8, 3)), train=np.arange(4),
+                              test=np.arange(4, 8))
 
 
 @pytest.mark.parametrize("n, dim", [(60, 40), (40, 80), (100, 10)])
@@ -134,7 +135,7 @@ def test_canonical_correlations_are_correlations_of_the_canonical_variates(n, di
     X = rng.normal(size=(n, dim)) * np.linspace(0.1, 5, dim)
     Y = X[:, :dim // 2] @ rng.normal(size=(dim // 2, dim)) + rng.normal(size=(n, dim))
     train, test = _split(n)
-    outcome = cross_modal_retrieval(X, Y, train, test)
+    outcome = cross_modal_retrieval(X, Y, train=train, test=test)
     correlations = outcome.cca_correlations
     assert len(correlations) == outcome.runs[2].settings["components"]
     assert np.all((correlations >= 0) & (correlations <= 1))

@@ -86,7 +86,7 @@ def test_retrieval_figures_and_canonical_correlations_stay_in_range(draw: tuple)
     X, Y = paired(draw)
     n = len(X)
     train, test = np.arange(n - n // 3), np.arange(n - n // 3, n)
-    outcome = cross_modal_retrieval(X, Y, train, test, seed=draw[5])
+    outcome = cross_modal_retrieval(X, Y, train=train, test=test, seed=draw[5])
     check_values("canonical_correlation", outcome.cca_correlations, "X × Y")
     for run in outcome.runs:
         for name, estimate in retrieval_figures(run.ranks, n_boot=20, n_perm=20).items():

@@ -202,7 +202,7 @@ def test_a_chunk_torn_by_a_kill_is_rewritten_from_the_redo_record(tmp_path, capl
         appends.add(pooled, np.full((10, DIM), 7.0, np.float32))
         blocks = appends.blocks()
         last_chunk = pooled.id.get_chunk_info_by_coord((blocks[0].start, 0))
-        write_redo(journal_dir(path), appends, blocks, [], store_id)
+        write_redo(journal_dir(path), appends, blocks, entries=[], store_id=store_id)
     committed_in_chunk = 5500 - blocks[0].start
     with open(path, "r+b") as handle:  # the new rows' bytes landed, the chunk's checksum did not
         handle.seek(last_chunk.byte_offset + committed_in_chunk * DIM * 4)

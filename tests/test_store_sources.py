@@ -134,14 +134,14 @@ def test_size_and_mtime_are_trusted_and_anything_else_is_decided_by_the_digest(t
     path = tmp_path / "a.bin"
     path.write_bytes(b"x" * 1000)
     recorded = FileState.read(path).identity(0, "a.bin")
-    assert is_changed(recorded, 0, "a.bin", path) is False
+    assert is_changed(recorded, 0, "a.bin", path=path) is False
     os.utime(path, ns=(1, 1))
-    assert is_changed(recorded, 0, "a.bin", path) is False  # touched: the digest says same bytes
+    assert is_changed(recorded, 0, "a.bin", path=path) is False  # touched: the digest says same bytes
     path.write_bytes(b"y" * 1000)
     os.utime(path, ns=(recorded.mtime_ns, recorded.mtime_ns))  # `cp -p`: same size and mtime, other bytes
-    assert is_changed(recorded, 0, "a.bin", path) is False  # trusted by size and mtime, as documented
-    assert is_changed(recorded, 1, "a.bin", path) is True  # the same name under another root is read
-    assert is_changed(SourceIdentity.unknown(), 0, "a.bin", path) is None
+    assert is_changed(recorded, 0, "a.bin", path=path) is False  # trusted by size and mtime, as documented
+    assert is_changed(recorded, 1, "a.bin", path=path) is True  # the same name under another root is read
+    assert is_changed(SourceIdentity.unknown(), 0, "a.bin", path=path) is None
 
 
 def test_a_store_without_source_columns_opens_says_so_and_resumes(tmp_path):
@@ -197,7 +197,7 @@ def test_a_redo_record_of_another_store_is_refused_and_the_store_left_as_it_was(
     with storefile.open_for_appending(first) as handle:  # a commit of first.h5 recorded, then killed
         appends = storefile.Appends(handle)
         appends.add(handle["encoders/symbolic-stats/pooled"], np.full((2, 137), 7.0, np.float32))
-        storefile.write_redo(journal_dir(first), appends, appends.blocks(), [], first_id)
+        storefile.write_redo(journal_dir(first), appends, appends.blocks(), entries=[], store_id=first_id)
     before = Store(second).pooled("symbolic-stats").X.copy()
     journal_dir(second).mkdir(exist_ok=True)
     shutil.copyfile(journal_dir(first) / "commit.redo", journal_dir(second) / "commit.redo")

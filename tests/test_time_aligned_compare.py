@@ -25,9 +25,9 @@ SEGMENT_SECONDS = 2.0
 
 def test_segment_means_by_hand():
     frames = np.array([[1.0, 0.0], [3.0, 2.0], [5.0, 5.0], [7.0, 7.0]])
-    means, present = segment_means(frames, np.array([0.5, 1.9, 4.1, 9.0]), 2.0, 3)
+    means, present = segment_means(frames, np.array([0.5, 1.9, 4.1, 9.0]), 2.0, n_segments=3)
     # Segment 0 holds the first two frames, segment 1 none, segment 2 the third; 9.0 s is past the last.
-    assert np.array_equal(segment_means(frames, np.array([0.5, 1.9, 4.1, np.nan]), 2.0, 3)[0], means)
+    assert np.array_equal(segment_means(frames, np.array([0.5, 1.9, 4.1, np.nan]), 2.0, n_segments=3)[0], means)
     assert present.tolist() == [True, False, True]
     assert np.allclose(means[[0, 2]], [[2.0, 1.0], [5.0, 5.0]])
 
@@ -42,17 +42,19 @@ def test_audio_frames_reach_their_score_segment_through_the_warping_path():
     path = WarpingPath("dtw", np.array([0.0, 6.0]), np.array([1.0, 13.0]))
     symbolic = _frames("s", "symbolic", ["a"], [np.array([[1.0], [2.0], [3.0]])], [np.array([1.0, 3.0, 5.0])], ["x"])
     audio = _frames("a", "audio", ["a"], [np.array([[10.0], [20.0], [30.0]])], [np.array([3.0, 7.0, 11.0])], ["x"])
-    segments = pair_segments(audio, symbolic, {"a": path}, 2.0, "style", None, None)
+    segments = pair_segments(audio, symbolic, {"a": path}, segment_seconds=2.0, label="style", depth=None, group=None)
     assert segments.segment.tolist() == [0, 1, 2]
     assert np.allclose(segments.audio[:, 0], [10, 20, 30]) and np.allclose(segments.symbolic[:, 0], [1, 2, 3])
     # Read as identity, the audio frames would land in segments 1, 3 and 5: only segment 1 pairs.
-    assert pair_segments(audio, symbolic, {"a": IDENTITY}, 2.0, "style", None, None).segment.tolist() == [1]
+    assert pair_segments(audio, symbolic, {"a": IDENTITY}, segment_seconds=2.0, label="style", depth=None,
+                         group=None).segment.tolist() == [1]
     # A last window centred on a segment boundary (6 s) opens no segment of its own.
     late = _frames("s", "symbolic", ["a"], [np.array([[1.0], [2.0], [3.0], [4.0]])], [np.array([1.0, 3.0, 5.0, 6.0])],
                    ["x"])
     late_audio = _frames("a", "audio", ["a"], [np.array([[10.0], [20.0], [30.0], [40.0]])],
                          [np.array([3.0, 7.0, 11.0, 13.5])], ["x"])
-    assert pair_segments(late_audio, late, {"a": path}, 2.0, "style", None, None).segment.tolist() == [0, 1, 2]
+    assert pair_segments(late_audio, late, {"a": path}, segment_seconds=2.0, label="style", depth=None,
+                         group=None).segment.tolist() == [0, 1, 2]
 
 
 def test_clustered_figures_by_hand_and_the_interval_resamples_tracks():
@@ -140,7 +142,8 @@ def test_segment_retrieval_finds_every_segment_when_the_score_is_a_linear_map_of
     n_tracks = 20
     audio = rng.normal(size=(n_tracks * SEGMENTS_PER_TRACK, 6))
     symbolic = audio @ rng.normal(size=(6, 9)) + 0.01 * rng.normal(size=(len(audio), 9))
-    found = segment_retrieval(_segments(audio, symbolic, n_tracks), SEGMENT_SECONDS, n_boot=50, n_perm=49, seed=0)
+    found = segment_retrieval(_segments(audio, symbolic, n_tracks), segment_seconds=SEGMENT_SECONDS, n_boot=50,
+                              n_perm=49, seed=0)
     table = pd.DataFrame(found.rows).set_index(["direction", "scope", "measure"])
     assert np.allclose(table.value, 1.0)
     n_test = len(found.test_tracks)

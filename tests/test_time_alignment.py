@@ -53,7 +53,8 @@ def write_pair(folder: Path, name: str, score: pretty_midi.PrettyMIDI, stretch: 
     folder.mkdir(parents=True, exist_ok=True)
     midi_path, wav_path = folder / f"{name}.mid", folder / f"{name}.wav"
     score.write(str(midi_path))
-    sf.write(wav_path, synthesize(midi_bytes(warped(score, stretch, offset)), CHROMA_SAMPLE_RATE), CHROMA_SAMPLE_RATE)
+    sf.write(wav_path, synthesize(midi_bytes(warped(score, stretch, offset)), sample_rate=CHROMA_SAMPLE_RATE),
+             CHROMA_SAMPLE_RATE)
     return wav_path, midi_path
 
 

@@ -60,7 +60,7 @@ def melody(seed: int, program: int = 0, bass: bool = False) -> pretty_midi.Prett
 def rendered(midi: pretty_midi.PrettyMIDI) -> np.ndarray:
     buffer = io.BytesIO()
     midi.write(buffer)
-    return synthesize(buffer.getvalue(), SAMPLE_RATE)
+    return synthesize(buffer.getvalue(), sample_rate=SAMPLE_RATE)
 
 
 def onset_f_measure(reference: pretty_midi.PrettyMIDI, estimate: pretty_midi.PrettyMIDI, shift: float = 0.0) -> float:

@@ -105,7 +105,7 @@ def import_legacy(source: str | Path, out: str | Path, hop_seconds: float | None
     return Store(out)
 
 
-def export_legacy(store_path: str | Path, out: str | Path, audio_encoder: str | None = None,
+def export_legacy(store_path: str | Path, out: str | Path, *, audio_encoder: str | None = None,
                   symbolic_encoder: str | None = None) -> Path:
     """Write the chosen encoders of a store in the legacy layout (for old notebooks)."""
     store = Store(store_path)

@@ -30,7 +30,7 @@ PATH_COLUMNS = ("audio_filename", "midi_filename")
 Rows = TypeVar("Rows", bound="TrackRows")
 
 
-def require_column(columns: Sequence[str], name: str, option: str, store: str | Path) -> None:
+def require_column(columns: Sequence[str], name: str, option: str, *, store: str | Path) -> None:
     """Raise a :class:`StoreError` naming the columns there are when ``name`` is not one of ``columns``.
 
     ``option`` is the command-line option that chose the column (``label``, ``group``).
@@ -41,10 +41,10 @@ def require_column(columns: Sequence[str], name: str, option: str, store: str | 
                          f"— pass one of those as --{option}")
 
 
-def matching_rows(table: pd.DataFrame, column: str, value: str, store: str | Path) -> np.ndarray:
+def matching_rows(table: pd.DataFrame, column: str, value: str, *, store: str | Path) -> np.ndarray:
     """Boolean mask [N] of the rows of ``table`` whose ``column`` reads ``value`` (as text, stripped; what
     ``--where COLUMN=VALUE`` selects). A :class:`StoreError` lists the columns when there is no such column."""
-    require_column(list(table.columns), column, "where", store)
+    require_column(list(table.columns), column, "where", store=store)
     return _text(table[column]) == value.strip()
 
 
@@ -53,7 +53,7 @@ def require_selection(table: pd.DataFrame, selection: Sequence[tuple[str, str]],
     keep a row of ``table``: it names the filter that keeps none and lists the column's 10 most frequent
     values among the rows the filters before it kept (or the columns, when there is no such column)."""
     for position, (column, value) in enumerate(selection):
-        mask = matching_rows(table, column, value, store)
+        mask = matching_rows(table, column, value, store=store)
         if not mask.any():
             counts = pd.Series(_text(table[column]), dtype=object).value_counts()
             shown = ", ".join(f"{v or '(empty)'} ({n})" for v, n in counts.head(10).items()) or "none, no tracks"
@@ -99,13 +99,13 @@ class TrackRows:
     def labels(self, label: str, depth: int | None = None) -> np.ndarray:
         """The ``label`` column as text [N] cut to ``depth`` levels of ``a/b/c`` (None or 0: whole);
         ``""`` where a track has none. A :class:`StoreError` lists the columns when there is no such column."""
-        require_column(list(self.obs.columns), label, "label", self.spec)
+        require_column(list(self.obs.columns), label, "label", store=self.spec)
         return np.array([label_at_depth(v, depth) if v else "" for v in _text(self.obs[label])], dtype=object)
 
     def where(self: Rows, column: str, value: str) -> Rows:
         """The rows whose ``column`` reads ``value`` (as text, e.g. ``midi_source`` = ``original``).
         A :class:`StoreError` lists the columns when there is no such column."""
-        return self.take(matching_rows(self.obs, column, value, self.spec))
+        return self.take(matching_rows(self.obs, column, value, store=self.spec))
 
     def labelled(self: Rows, label: str, depth: int | None = None) -> Rows:
         """The rows that carry a ``label`` (see :meth:`labels`)."""
@@ -115,7 +115,7 @@ class TrackRows:
         """The column that keeps tracks together in splits: ``group`` when named, else the
         dataset's ``group`` column when any track has one, else None (every track on its own)."""
         if group is not None:
-            require_column(list(self.obs.columns), group, "group", self.spec)
+            require_column(list(self.obs.columns), group, "group", store=self.spec)
             return group
         if "group" in self.obs.columns and (_text(self.obs["group"]) != "").any():
             return "group"

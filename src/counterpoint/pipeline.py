@@ -71,9 +71,9 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisSettin
     results = run_sections(inputs)
     analysis, comparison, probes = results["analysis"], results.get("comparison"), results.get("probes")
     announce("writing the report")
-    index = build_report(analysis, comparison, probes, out_dir, notes=inputs.notes, figure_formats=options.figure_formats,
-                         results=results)
-    every_note = report_notes(analysis, comparison, probes, inputs.notes)
+    index = build_report(analysis, comparison, probes, out_dir=out_dir, notes=inputs.notes,
+                         figure_formats=options.figure_formats, results=results)
+    every_note = report_notes(analysis, comparison, probes, notes=inputs.notes)
     for note in every_note:
         announce(f"note: {note}")
     return ReportResult(index, analysis, comparison, probes, every_note, results)
@@ -212,7 +212,7 @@ def run_pipeline(options: RunSettings, embed_progress=None, step=None) -> Pipeli
     return PipelineResult(options.store_path, report.report, embedded, report)
 
 
-def run_factors_demo(out: str | Path, encoders: str, pieces_per_style: int = 7, seed: int = 0,
+def run_factors_demo(out: str | Path, encoders: str, *, pieces_per_style: int = 7, seed: int = 0,
                      embed_progress=None, step=None) -> Path:
     """``counterpoint demo OUT --factors``: the designed corpus of the demo pieces (two SoundFonts,
     basic-pitch transcriptions; :func:`~counterpoint.data.demo.build_factors_corpus`) in

@@ -226,7 +226,7 @@ def _dim(X: Any) -> int:
     return int(np.asarray(X).shape[1]) if np.ndim(X) == 2 else 0
 
 
-def permutation_null(truth_codes: np.ndarray, predicted_codes: np.ndarray, track_of_row: np.ndarray, n_perm: int,
+def permutation_null(truth_codes: np.ndarray, predicted_codes: np.ndarray, track_of_row: np.ndarray, *, n_perm: int,
                      seed: int = 0) -> np.ndarray:
     """Accuracies of the fixed predictions against the truth permuted across tracks, ``[n_perm]``.
 
@@ -313,7 +313,8 @@ def score_predictions(held_out: pd.DataFrame, labels: Sequence, ids: Sequence, *
     truth_codes = np.searchsorted(classes, labels[evaluated])
     known = np.isin(predicted_text, classes)
     predicted_codes = np.where(known, np.searchsorted(classes, np.where(known, predicted_text, classes[0])), -1)
-    null = permutation_null(truth_codes, predicted_codes, track_of_row, n_perm, seed) if n_perm > 0 else np.zeros(0)
+    null = (permutation_null(truth_codes, predicted_codes, track_of_row, n_perm=n_perm, seed=seed) if n_perm > 0
+            else np.zeros(0))
     p_value = float((1 + np.sum(null >= accuracy - 1e-12)) / (n_perm + 1)) if n_perm > 0 else float("nan")
     return ProbeAccuracy(accuracy=accuracy, ci_low=ci_low, ci_high=ci_high, chance=majority_share(labels[evaluated]),
                          null_mean=float(null.mean()) if len(null) else float("nan"), p_value=p_value,

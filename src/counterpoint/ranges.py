@@ -154,7 +154,7 @@ def _fail(measure: str, where: str, column: str, value: float, allowed: str) -> 
                                "Counterpoint, not a finding; please report it with the inputs of this pair")
 
 
-def check_values(measure: str, values: Iterable[float], where: str, column: str = "value",
+def check_values(measure: str, values: Iterable[float], where: str, *, column: str = "value",
                  n: float = math.inf) -> None:
     """Every one of ``values`` (e.g. a pair's canonical correlations) in ``measure``'s range."""
     allowed = P_VALUE if column in P_COLUMNS else measure_range(measure)
@@ -176,7 +176,7 @@ def check_table(table: pd.DataFrame, keys: Sequence[str], measure_column: str = 
         n = float(row["n"]) if "n" in row and pd.notna(row["n"]) else math.inf
         for column in (*FIGURE_COLUMNS, *P_COLUMNS):
             if column in row and pd.notna(row[column]):
-                check_values(measure, [row[column]], where, column, n)
+                check_values(measure, [row[column]], where, column=column, n=n)
         low, high = row.get("ci_low", math.nan), row.get("ci_high", math.nan)
         if pd.notna(low) and pd.notna(high) and low > high + TOLERANCE:
             raise StatisticRangeError(f"{measure} of {where}: the interval [{low!r}, {high!r}] is reversed — a bug "
@@ -191,5 +191,5 @@ def check_columns(table: pd.DataFrame, measures: Mapping[str, str], keys: Sequen
         where = " · ".join(str(row[key]) for key in keys)
         for column, measure in {**measures, **{p: "p-value" for p in P_COLUMNS}}.items():
             if column in row and pd.notna(row[column]):
-                check_values(measure, [row[column]], where, column)
+                check_values(measure, [row[column]], where, column=column)
     return table

@@ -115,7 +115,7 @@ def permutations_for_family(m: int, alpha: float = ALPHA) -> int:
     return max(MIN_PERMUTATIONS, math.ceil(EXCEEDANCES_AT_THRESHOLD * m / alpha) - 1)
 
 
-def family_permutations(n_perm: int, m: int, scale: bool = True, alpha: float = ALPHA) -> int:
+def family_permutations(n_perm: int, m: int, *, scale: bool = True, alpha: float = ALPHA) -> int:
     """Permutations per p-value for a table whose ``m`` tests form one Holm family: ``n_perm`` (the
     fewest), raised when ``scale`` to :func:`permutations_for_family` ``(m)`` but not beyond
     :data:`MAX_FAMILY_PERMUTATIONS`."""
@@ -124,7 +124,8 @@ def family_permutations(n_perm: int, m: int, scale: bool = True, alpha: float = 
     return max(n_perm, min(permutations_for_family(m, alpha), MAX_FAMILY_PERMUTATIONS))
 
 
-def undecidable_family_note(table: str, m: int, n_perm: int, alpha: float = ALPHA, fixed: bool = False) -> str | None:
+def undecidable_family_note(table: str, m: int, n_perm: int, *, alpha: float = ALPHA,
+                            fixed: bool = False) -> str | None:
     """A note when a family of ``m`` tests of ``n_perm`` permutations each cannot be decided at ``alpha``
     after Holm (its smallest reachable adjusted p, ``m / (n_perm + 1)``, is not below ``alpha``); None otherwise.
     ``fixed``: ``n_perm`` was taken as given (``--fixed-n-perm``), and the note says it can be left out."""
@@ -148,7 +149,7 @@ VERDICT_RULE = (f"A figure is {ABOVE_CHANCE} when its Holm-adjusted p < {ALPHA} 
                 f"p ≥ {ALPHA}. Chance is the figure's chance level, else the mean of its null.")
 
 
-def verdict_of(p_holm: float, ci_low: float, reference: float, alpha: float = ALPHA) -> str:
+def verdict_of(p_holm: float, ci_low: float, reference: float, *, alpha: float = ALPHA) -> str:
     """The one rule every verdict sentence follows (:data:`VERDICT_RULE`), for one figure against its
     chance level ``reference`` (its chance, else the mean of its null):
 

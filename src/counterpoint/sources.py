@@ -77,7 +77,7 @@ class FileState:
         return SourceIdentity(root, relative, self.size, self.mtime_ns, self.digest)
 
 
-def is_changed(recorded: SourceIdentity, root: int, relative: str, path: Path) -> bool | None:
+def is_changed(recorded: SourceIdentity, root: int, relative: str, *, path: Path) -> bool | None:
     """Whether the file at ``path`` (``relative`` inside dataset root number ``root``) holds other bytes
     than the recorded ones; None when nothing was recorded. Raises OSError when the file cannot be
     read (the caller decides: a missing file is its own finding)."""

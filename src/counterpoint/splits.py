@@ -29,7 +29,7 @@ def _groups_or_singletons(groups: Sequence | None, n: int) -> np.ndarray:
     return np.where(missing, np.array([f"__track{i}" for i in range(n)], dtype=object), groups).astype(str)
 
 
-def grouped_folds(labels: Sequence, groups: Sequence | None = None, n_splits: int = 5,
+def grouped_folds(labels: Sequence, groups: Sequence | None = None, *, n_splits: int = 5,
                   seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified, grouped K-fold: a list of (train indices, test indices).
 
@@ -52,7 +52,7 @@ def grouped_folds(labels: Sequence, groups: Sequence | None = None, n_splits: in
 
 
 def assign_splits(labels: Sequence, groups: Sequence | None = None, given: Sequence | None = None,
-                  fractions: tuple[float, float, float] = (0.7, 0.15, 0.15), seed: int = 0) -> np.ndarray:
+                  *, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15), seed: int = 0) -> np.ndarray:
     """One of ``train``/``validation``/``test`` per track.
 
     ``given`` is the dataset's split column as :func:`counterpoint.matrix.canonical_splits` reads

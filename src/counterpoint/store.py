@@ -715,7 +715,7 @@ class Store:
                         check.missing.append(track_id)
                         continue
                     try:
-                        if is_changed(source, source.root, named, Path(roots[source.root]) / named):
+                        if is_changed(source, source.root, named, path=Path(roots[source.root]) / named):
                             check.changed.append(track_id)
                     except OSError:
                         check.missing.append(track_id)
@@ -1600,8 +1600,9 @@ class StoreWriter:
                 return False
             self._failed = fold.failed
             blocks = fold.appends.blocks()
-            record = write_redo(self.journal.folder, fold.appends, blocks, [entry for entry, *_ in batches], self.store_id)
-            write_appends(handle, blocks, fold.appends.counts, fold.appends.texts)
+            record = write_redo(self.journal.folder, fold.appends, blocks, entries=[entry for entry, *_ in batches],
+                                store_id=self.store_id)
+            write_appends(handle, blocks, fold.appends.counts, texts=fold.appends.texts)
         finish(self.path, record, [entry for entry, *_ in batches])
         return True
 
@@ -1626,7 +1627,7 @@ class StoreWriter:
                     fold = _Fold(handle, Appends(handle), True, self._present, self._failed)
                     self._fold(fold, [batch])
                     self._failed = fold.failed
-                    write_appends(handle, fold.appends.blocks(), fold.appends.counts, fold.appends.texts)
+                    write_appends(handle, fold.appends.blocks(), fold.appends.counts, texts=fold.appends.texts)
                 if not batches:
                     fold = _Fold(handle, Appends(handle), True, self._present, self._failed)
                     fold.set_root_texts(self._root_texts())

@@ -189,7 +189,7 @@ class Appends:
 
 
 def write_appends(handle: h5py.File, blocks: list[Block], counts: dict[str, dict[str, int]],
-                  texts: dict[str, dict[str, bytes]]) -> None:
+                  *, texts: dict[str, dict[str, bytes]]) -> None:
     """Write blocks as whole chunks, flush, then the committed lengths (and text attributes), flush."""
     for block in blocks:
         dataset = handle[block.path]
@@ -213,7 +213,7 @@ def redo_path(journal: Path) -> Path:
     return journal / REDO_NAME
 
 
-def write_redo(journal: Path, appends: Appends, blocks: list[Block], entries: list[Path], store_id: str) -> Path:
+def write_redo(journal: Path, appends: Appends, blocks: list[Block], *, entries: list[Path], store_id: str) -> Path:
     """Record atomically (temporary name, fsync, rename) everything a commit is about to write, with
     the UUID of the store it is for."""
     final = redo_path(journal)
@@ -271,7 +271,7 @@ def finish(store: Path, record: Path, entries: list[Path]) -> None:
 def replay_redo(store: Path, journal: Path, redo: Redo) -> None:
     """Finish a commit a killed writer began from its record (writes the same bytes again)."""
     with open_for_appending(store) as handle:
-        write_appends(handle, redo.blocks, redo.counts, redo.texts)
+        write_appends(handle, redo.blocks, redo.counts, texts=redo.texts)
     finish(store, redo_path(journal), [journal / name for name in redo.entries])
 
 

@@ -55,7 +55,7 @@ def probe_metrics(result: ProbeAccuracy) -> dict[str, float]:
             "probe_p_value": result.p_value}
 
 
-def analyze_space(matrix: EmbeddingMatrix, label: str, depth: int | None = None, group: str | None = None,
+def analyze_space(matrix: EmbeddingMatrix, label: str, *, depth: int | None = None, group: str | None = None,
                   reductions: tuple[str, ...] = REDUCTIONS, seed: int = 0) -> SpaceAnalysis:
     """All per-space figures of one encoder for one label.
 
@@ -168,8 +168,8 @@ def analyze_store(store_or_path: "Store | str | Path", options: AnalysisSettings
             continue
         matrix = matrices[spec] if matrices and spec in matrices else store.pooled(spec)
         try:
-            space = analyze_space(matrix, options.label, options.depth, options.group, options.reductions,
-                                  options.seed)
+            space = analyze_space(matrix, options.label, depth=options.depth, group=options.group,
+                                  reductions=options.reductions, seed=options.seed)
         except StoreError as exc:
             skipped[spec] = str(exc)
             continue

@@ -140,8 +140,8 @@ def _row(estimate: Estimate, **keys: object) -> dict:
     return {**keys, **estimate.as_dict()}
 
 
-def compare_spaces(audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray, groups: np.ndarray | None,
-                   given_split: np.ndarray | None, settings: CompareSettings, *, shared_space: bool = False,
+def compare_spaces(audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray, *, groups: np.ndarray | None,
+                   given_split: np.ndarray | None, settings: CompareSettings, shared_space: bool = False,
                    names: tuple[str, str] = ("audio", "symbolic")) -> PairComparison:
     """Alignment and retrieval figures of one pair of paired matrices (rows = same tracks).
 
@@ -166,7 +166,7 @@ def _compare_spaces(audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray,
         rows.append(_row(estimate, family="alignment", measure=measure, method="", direction=""))
     split = assign_splits(labels, groups, given=given_split, seed=settings.seed)
     train, test = np.flatnonzero(split != "test"), np.flatnonzero(split == "test")
-    outcome = cross_modal_retrieval(audio, symbolic, train, test, labels=labels, groups=groups,
+    outcome = cross_modal_retrieval(audio, symbolic, train=train, test=test, labels=labels, groups=groups,
                                     shared_space=shared_space, seed=settings.seed)
     for run in outcome.runs:
         for measure, estimate in retrieval_figures(run.ranks, n_boot=settings.n_boot, n_perm=settings.n_perm,
@@ -193,7 +193,7 @@ def underdetermined_map_note(mapping: str, n: int, dim: int) -> str | None:
             "held-out figures stand, but read them as a lower bound of what more tracks would show")
 
 
-def pair_label_figures(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarray, labels: np.ndarray,
+def pair_label_figures(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarray, *, labels: np.ndarray,
                        groups: np.ndarray | None, given_split: np.ndarray | None, settings: CompareSettings) -> None:
     """Verdict (b) of a compared pair (:func:`~counterpoint.analysis.label_structure.pair_label_structure`) on
     the folds of the one probe protocol, and the tracks that move its debiased CKA most; set on ``pair``.
@@ -210,8 +210,10 @@ def pair_label_figures(pair: PairComparison, audio: np.ndarray, symbolic: np.nda
         predictions = tuple(probe_accuracy(X, labels, ids=ids, plan=plan, seed=settings.seed, n_perm=0,
                                            n_boot=0).predictions for X in (audio, symbolic))
         alphas = {run.direction: run.settings["alpha"] for run in pair.retrieval.runs if run.method == "ridge"}
-        structure = pair_label_structure(audio, symbolic, labels, ids, plan.folds, plan.repeat_of_fold, predictions,
-                                         alphas, n_boot=settings.n_boot, n_perm=settings.n_perm, seed=settings.seed)
+        structure = pair_label_structure(audio, symbolic, labels, ids=ids, folds=plan.folds,
+                                         repeat_of_fold=plan.repeat_of_fold, predictions=predictions,
+                                         alphas=alphas, n_boot=settings.n_boot, n_perm=settings.n_perm,
+                                         seed=settings.seed)
         sub = subsample_indices(len(audio), settings.max_n_pairwise, settings.seed)
         cka_value = debiased_cka(audio[sub], symbolic[sub])
         influence = leave_one_out(cka_value, debiased_cka_without_each(audio[sub], symbolic[sub]), ids[sub],
@@ -278,7 +280,7 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings, 
         try:
             with single_threaded_blas():
                 plan = plan_protocol(labels, groups=groups_of(space), given_split=space.given_split(), seed=settings.seed)
-                figures = label_quality(space.X, labels, plan, space.ids, k=settings.k, n_boot=settings.n_boot,
+                figures = label_quality(space.X, labels, plan, ids=space.ids, k=settings.k, n_boot=settings.n_boot,
                                         seed=settings.seed)
             notes += [f"{spec}: label quality — {note}" for note in plan.notes]
         except CounterpointError as error:  # too few tracks, classes or groups in this one space
@@ -287,7 +289,7 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings, 
         for measure, estimate in figures.items():
             quality_rows.append(_row(estimate, encoder=spec, modality=space.modality, measure=measure))
 
-    neighbour_tables = [space_neighbours(space.X, space.ids, NEIGHBOURS_K, view=spec)
+    neighbour_tables = [space_neighbours(space.X, space.ids, k=NEIGHBOURS_K, view=spec)
                         for spec, space in spaces.items() if len(space) > 1]
     too_few: dict[tuple[str, str], int] = {}
 
@@ -298,21 +300,21 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings, 
             raise PairSkipped(f"only {len(audio)} paired tracks — skipped (need {MIN_PAIRED_TRACKS})")
         # A CounterpointError here (e.g. too few groups for a held-out part) skips the pair.
         pair = compare_spaces(audio.X, symbolic.X, audio.labels(settings.label, settings.depth),
-                              groups_of(audio), audio.given_split(), settings,
+                              groups=groups_of(audio), given_split=audio.given_split(), settings=settings,
                               shared_space=share_space(store.encoder(audio_spec).shared_space,
                                                               store.encoder(symbolic_spec).shared_space),
                               names=(audio_spec, symbolic_spec))
         pair.ids = audio.ids
         try:
-            pair_label_figures(pair, audio.X, symbolic.X, audio.labels(settings.label, settings.depth),
-                               groups_of(audio), audio.given_split(), settings)
+            pair_label_figures(pair, audio.X, symbolic.X, labels=audio.labels(settings.label, settings.depth),
+                               groups=groups_of(audio), given_split=audio.given_split(), settings=settings)
         except CounterpointError as error:  # e.g. a fold with one class: the track-level figures still stand
             notes.append(f"{audio_spec} × {symbolic_spec}: no label-structure figures — {error}")
         notes.extend(pair.notes)
-        neighbour_tables.extend(pair_neighbours(pair, audio.X, symbolic.X, NEIGHBOURS_K))
+        neighbour_tables.extend(pair_neighbours(pair, audio.X, symbolic.X, k=NEIGHBOURS_K))
         return pair
 
-    compared = each_pair(audio_specs, symbolic_specs, compare_pair, notes)
+    compared = each_pair(audio_specs, symbolic_specs, compare_pair, notes=notes)
     pairs, skipped = list(compared.done.values()), compared.skipped
     alignment = family_table([row for pair in pairs for row in pair.rows], ALIGNMENT_COLUMNS)
     quality = family_table(quality_rows, LABEL_COLUMNS)
@@ -323,7 +325,7 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings, 
     check_table(quality, keys=("encoder",))
     for pair in pairs:
         check_values("canonical_correlation", pair.retrieval.cca_correlations, f"{pair.audio} × {pair.symbolic}")
-    notes += permutation_notes(alignment, settings.n_perm, structure)
+    notes += permutation_notes(alignment, settings.n_perm, label_structure=structure)
     notes += exact_centroid_notes(structure)
     neighbours = pd.concat(neighbour_tables, ignore_index=True) if neighbour_tables else None
     return CompareResult(alignment, quality, pairs, settings, group, store.path, notes, skipped, too_few,
@@ -331,7 +333,7 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings, 
                          influence=influence, knowledge=knowledge.table)
 
 
-def pair_neighbours(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarray, k: int) -> list[pd.DataFrame]:
+def pair_neighbours(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarray, *, k: int) -> list[pd.DataFrame]:
     """Across the two spaces of a compared pair, both ways: through the ridge map retrieval chose
     (view ``"A → B (ridge)"``) and, for one shared space, directly (``"A → B (shared)"``)."""
     tables = []
@@ -341,7 +343,8 @@ def pair_neighbours(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarra
         forward = run.direction.startswith("audio")
         source, target = (audio, symbolic) if forward else (symbolic, audio)
         names = (pair.audio, pair.symbolic) if forward else (pair.symbolic, pair.audio)
-        tables.append(cross_space_neighbours(source, target, pair.ids, pair.train, run.settings.get("alpha"), k,
+        tables.append(cross_space_neighbours(source, target, pair.ids, train=pair.train,
+                                             alpha=run.settings.get("alpha"), k=k,
                                              view=f"{names[0]} → {names[1]} ({run.method})"))
     return tables
 
@@ -372,7 +375,7 @@ def verdict_permutations(settings: CompareSettings, n_pairs: int) -> CompareSett
                                                         scale=not settings.fixed_n_perm))
 
 
-def permutation_notes(alignment: pd.DataFrame, n_perm: int, label_structure: pd.DataFrame | None = None,
+def permutation_notes(alignment: pd.DataFrame, n_perm: int, *, label_structure: pd.DataFrame | None = None,
                       alpha: float = ALPHA) -> list[str]:
     """A note for each family (alignment table, verdict, label structure) too large for ``n_perm`` permutations:
     one whose smallest reachable Holm-adjusted p, ``m / (n_perm + 1)``, is not below ``alpha`` (at ``alpha``
@@ -383,7 +386,7 @@ def permutation_notes(alignment: pd.DataFrame, n_perm: int, label_structure: pd.
     if label_structure is not None:
         tables.append(("label-structure", label_structure))
     for name, table in tables:
-        note = undecidable_family_note(f"{name} table", family_size(table), n_perm, alpha, fixed=True)
+        note = undecidable_family_note(f"{name} table", family_size(table), n_perm, alpha=alpha, fixed=True)
         if note:
             notes.append(note)
     return notes

@@ -115,7 +115,7 @@ def variance_shares(cube: np.ndarray, classes: np.ndarray | None = None) -> dict
     return {name: value / total if total > 0 else float("nan") for name, value in sums.items()}
 
 
-def variance_decomposition(cube: np.ndarray, classes: np.ndarray | None = None, n_boot: int = 200,
+def variance_decomposition(cube: np.ndarray, classes: np.ndarray | None = None, *, n_boot: int = 200,
                            n_perm: int = 199, seed: int = 0) -> dict[str, Estimate]:
     """:func:`variance_shares` with intervals (``n_boot`` half-samples of the pieces) and p-values
     (``n_perm`` shuffles; see the module docstring), by factor.
@@ -160,13 +160,13 @@ def variance_decomposition(cube: np.ndarray, classes: np.ndarray | None = None, 
     return out
 
 
-def rendering_agreement(X: np.ndarray, Y: np.ndarray, n_boot: int = 200, n_perm: int = 199,
+def rendering_agreement(X: np.ndarray, Y: np.ndarray, *, n_boot: int = 200, n_perm: int = 199,
                         seed: int = 0) -> Estimate:
     """Debiased CKA between two renderings ``X``, ``Y`` ``[P, D]`` of the same pieces (rows paired)."""
     return cka_estimates(X, Y, n_boot=n_boot, n_perm=n_perm, seed=seed)["cka_debiased"]
 
 
-def transcription_agreement(truth: np.ndarray, transcribed: np.ndarray, k: int = 10, n_boot: int = 200,
+def transcription_agreement(truth: np.ndarray, transcribed: np.ndarray, *, k: int = 10, n_boot: int = 200,
                             n_perm: int = 199, seed: int = 0) -> dict[str, Estimate]:
     """How well one symbolic encoder's embeddings of transcribed MIDI ``[P, D]`` match those of the
     ground-truth MIDI of the same pieces (rows paired): debiased CKA, mutual kNN@k, and Recall@1
@@ -321,7 +321,7 @@ def run_factors(store_or_path: "Store | str | Path", settings: FactorSettings = 
     columns = list(store.tracks().columns)
     for column, option in ((settings.piece, "piece"), (settings.rendering, "rendering"), (settings.label, "label")):
         if column is not None:
-            require_column(columns, column, option, store.path)
+            require_column(columns, column, option, store=store.path)
     if "midi_source" not in columns:
         raise StoreError(f"{store.path}: the track table has no midi_source column, so no row is known to be a "
                          "transcription — make the designed corpus with `counterpoint dataset render` and "
@@ -355,12 +355,13 @@ def run_factors(store_or_path: "Store | str | Path", settings: FactorSettings = 
     tests = {"variance": sum(VARIANCE_TESTS + LABEL_TESTS * (layout.classes is not None) for layout in layouts.values()),
              "renderings": sum(math.comb(len(layout.renderings), 2) for layout in layouts.values()),
              "transcription": TRANSCRIPTION_TESTS * sum(len(found) for found in found_pairs.values())}
-    n_perm = {name: family_permutations(settings.n_perm, m, not settings.fixed_n_perm) for name, m in tests.items()}
+    n_perm = {name: family_permutations(settings.n_perm, m, scale=not settings.fixed_n_perm)
+              for name, m in tests.items()}
     variance_rows, rendering_rows, transcription_rows = [], [], []
     with single_threaded_blas():
         for spec, layout in layouts.items():
-            shares = variance_decomposition(layout.cube, layout.classes, settings.n_boot, n_perm["variance"],
-                                            settings.seed)
+            shares = variance_decomposition(layout.cube, layout.classes, n_boot=settings.n_boot,
+                                            n_perm=n_perm["variance"], seed=settings.seed)
             sums = sums_of_squares(layout.cube, layout.classes)
             for factor, estimate in shares.items():
                 variance_rows.append({"encoder": spec, "factor": factor, "share": estimate.value,
@@ -369,15 +370,15 @@ def run_factors(store_or_path: "Store | str | Path", settings: FactorSettings = 
                                       "sum_of_squares": sums[factor], "n_pieces": len(layout.pieces),
                                       "n_renderings": len(layout.renderings)})
             for a, b in itertools.combinations(range(len(layout.renderings)), 2):
-                estimate = rendering_agreement(layout.cube[:, a], layout.cube[:, b], settings.n_boot,
-                                               n_perm["renderings"], settings.seed)
+                estimate = rendering_agreement(layout.cube[:, a], layout.cube[:, b], n_boot=settings.n_boot,
+                                               n_perm=n_perm["renderings"], seed=settings.seed)
                 rendering_rows.append(_estimate_row(estimate, encoder=spec, rendering_a=layout.renderings[a],
                                                     rendering_b=layout.renderings[b], measure="cka_debiased"))
         for spec, found in found_pairs.items():
             for pairs in found:
-                for measure, estimate in transcription_agreement(pairs.truth, pairs.transcribed, settings.k,
-                                                                 settings.n_boot, n_perm["transcription"],
-                                                                 settings.seed).items():
+                for measure, estimate in transcription_agreement(pairs.truth, pairs.transcribed, k=settings.k,
+                                                                 n_boot=settings.n_boot, n_perm=n_perm["transcription"],
+                                                                 seed=settings.seed).items():
                     transcription_rows.append(_estimate_row(estimate, encoder=spec, transcription=pairs.transcription,
                                                             measure=measure))
     notes += family_notes(((f"{name} table", m, n_perm[name]) for name, m in tests.items()),

@@ -25,6 +25,6 @@ def require_embeddings(store: "Store") -> None:
 def require_columns(store: "Store", label: str, group: str | None = None) -> None:
     """:func:`~counterpoint.matrix.require_column` on the store's track table: the label, and the group if named."""
     columns = list(store.tracks().columns)
-    require_column(columns, label, "label", store.path)
+    require_column(columns, label, "label", store=store.path)
     if group is not None:
-        require_column(columns, group, "group", store.path)
+        require_column(columns, group, "group", store=store.path)

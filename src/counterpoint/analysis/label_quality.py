@@ -55,7 +55,7 @@ def _estimates(result: ProbeAccuracy, prefix: str, n_boot: int, seed: int) -> di
         # miss entirely is not scored as a failure.
         return float(f1_score(rows[:, 0], rows[:, 1], average="macro", zero_division=0))
 
-    low, high = bootstrap_ci(pairs, macro_f1, n_boot=n_boot, seed=seed)
+    low, high = bootstrap_ci(pairs, statistic=macro_f1, n_boot=n_boot, seed=seed)
     return {f"{prefix}_accuracy": Estimate(value=result.accuracy, ci_low=result.ci_low, ci_high=result.ci_high,
                                            p_value=result.p_value, n=result.n, n_resample=result.n,
                                            chance=result.chance, null_mean=result.null_mean),
@@ -63,7 +63,7 @@ def _estimates(result: ProbeAccuracy, prefix: str, n_boot: int, seed: int) -> di
                                            n_resample=len(pairs))}
 
 
-def silhouette(X: np.ndarray, labels: np.ndarray, n_boot: int = N_BOOT, max_n: int = SILHOUETTE_MAX_N,
+def silhouette(X: np.ndarray, labels: np.ndarray, *, n_boot: int = N_BOOT, max_n: int = SILHOUETTE_MAX_N,
                seed: int = 0) -> Estimate:
     """Mean cosine silhouette of the true classes (−1…1), on at most ``max_n`` tracks."""
     sub = subsample_indices(len(X), max_n, seed)
@@ -75,7 +75,7 @@ def silhouette(X: np.ndarray, labels: np.ndarray, n_boot: int = N_BOOT, max_n: i
     return Estimate(value=float(per_track.mean()), ci_low=low, ci_high=high, n=len(X), n_resample=len(sub))
 
 
-def label_quality(X: np.ndarray, labels: Sequence, plan: ProtocolPlan, ids: Sequence, k: int = 10,
+def label_quality(X: np.ndarray, labels: Sequence, plan: ProtocolPlan, *, ids: Sequence, k: int = 10,
                   n_boot: int = N_BOOT, n_perm: int = N_PERM, seed: int = 0) -> dict[str, Estimate]:
     """Probe (logistic) and k-NN accuracy and macro-F1 on the held-out tracks of ``plan``, and the silhouette.
 

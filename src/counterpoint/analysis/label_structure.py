@@ -99,7 +99,7 @@ def _centroid_value(X: np.ndarray, Y: np.ndarray, membership: np.ndarray) -> flo
     return float(spearmanr(class_centroid_distances(X, membership), class_centroid_distances(Y, membership)).statistic)
 
 
-def centroid_agreement(X: np.ndarray, Y: np.ndarray, labels: np.ndarray, n_boot: int = N_BOOT,
+def centroid_agreement(X: np.ndarray, Y: np.ndarray, labels: np.ndarray, *, n_boot: int = N_BOOT,
                        n_perm: int = 999, seed: int = 0) -> Estimate:
     """Spearman correlation of the two spaces' class-centroid distance matrices.
 
@@ -225,9 +225,10 @@ def _halves(labels: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, n
     return np.sort(order[0::2]), np.sort(order[1::2])
 
 
-def label_transfer(source: np.ndarray, target: np.ndarray, labels: Sequence, folds: Sequence[tuple[np.ndarray, np.ndarray]],
-                   repeat_of_fold: Sequence[int] | None = None, alpha: float = DEFAULT_TRANSFER_ALPHA,
-                   n_boot: int = N_BOOT, n_perm: int = 999, seed: int = 0) -> TransferOutcome:
+def label_transfer(source: np.ndarray, target: np.ndarray, labels: Sequence, *,
+                   folds: Sequence[tuple[np.ndarray, np.ndarray]], repeat_of_fold: Sequence[int] | None = None,
+                   alpha: float = DEFAULT_TRANSFER_ALPHA, n_boot: int = N_BOOT, n_perm: int = 999,
+                   seed: int = 0) -> TransferOutcome:
     """Accuracy of a classifier trained on ``target``'s training rows, labelling ``source``'s held-out
     rows carried into ``target``'s space by a ridge map (strength ``alpha``) fitted on training rows;
     over every fold (``repeat_of_fold[i]``: the repeat fold i belongs to, each track held out once per
@@ -321,7 +322,7 @@ def cohen_kappa(a: np.ndarray, b: np.ndarray) -> float:
     return float((observed - expected) / (1 - expected))
 
 
-def error_agreement(correct_a: np.ndarray, correct_b: np.ndarray, n_boot: int = N_BOOT, n_perm: int = 999,
+def error_agreement(correct_a: np.ndarray, correct_b: np.ndarray, *, n_boot: int = N_BOOT, n_perm: int = 999,
                     seed: int = 0) -> Estimate:
     """Do the two spaces' probes fail on the same tracks? Cohen's kappa of their per-track correctness.
 
@@ -381,7 +382,7 @@ def _codes_of(truth: np.ndarray, predicted_a: np.ndarray, predicted_b: np.ndarra
     return classes, np.array([index[t] for t in truth]), code(predicted_a), code(predicted_b)
 
 
-def confusion_similarity(truth: np.ndarray, predicted_a: np.ndarray, predicted_b: np.ndarray, n_boot: int = N_BOOT,
+def confusion_similarity(truth: np.ndarray, predicted_a: np.ndarray, predicted_b: np.ndarray, *, n_boot: int = N_BOOT,
                          n_perm: int = 999, seed: int = 0) -> Estimate:
     """Do the two spaces mistake the same classes for each other? Pearson correlation of the off-diagonal
     cells of their row-normalised confusion matrices.
@@ -441,7 +442,7 @@ def confusion_similarity_without_each(truth: np.ndarray, predicted_a: np.ndarray
 INFLUENCE_COLUMNS = ["audio", "symbolic", "measure", "direction", "rank", "id", "value", "value_without", "change"]
 
 
-def leave_one_out(value: float, without_each: np.ndarray, ids: Sequence, k: int = INFLUENTIAL_TRACKS,
+def leave_one_out(value: float, without_each: np.ndarray, ids: Sequence, *, k: int = INFLUENTIAL_TRACKS,
                   **keys: object) -> list[dict]:
     """The ``k`` tracks whose removal moves a figure most: one row each (``keys`` first, then rank, id,
     the figure, the figure without the track, and the change), largest absolute change first."""
@@ -473,7 +474,7 @@ def predictions_matrix(predictions: pd.DataFrame, ids: Sequence, column: str) ->
     return table.reindex([str(i) for i in ids]).to_numpy()
 
 
-def pair_label_structure(audio: np.ndarray, symbolic: np.ndarray, labels: Sequence, ids: Sequence,
+def pair_label_structure(audio: np.ndarray, symbolic: np.ndarray, labels: Sequence, *, ids: Sequence,
                          folds: Sequence[tuple[np.ndarray, np.ndarray]], repeat_of_fold: Sequence[int],
                          predictions: tuple[pd.DataFrame, pd.DataFrame], alphas: dict[str, float] | None = None,
                          n_boot: int = N_BOOT, n_perm: int = 999, seed: int = 0) -> LabelStructure:
@@ -498,7 +499,7 @@ def pair_label_structure(audio: np.ndarray, symbolic: np.ndarray, labels: Sequen
     estimate = centroid_agreement(audio, symbolic, labels, n_boot=n_boot, n_perm=n_perm, seed=seed)
     add("centroid_agreement", "", estimate, lambda: centroid_agreement_without_each(audio, symbolic, labels))
     for direction, source, target in (("audio→symbolic", audio, symbolic), ("symbolic→audio", symbolic, audio)):
-        outcome = label_transfer(source, target, labels, folds, repeat_of_fold,
+        outcome = label_transfer(source, target, labels, folds=folds, repeat_of_fold=repeat_of_fold,
                                  alpha=alphas.get(direction, DEFAULT_TRANSFER_ALPHA), n_boot=n_boot, n_perm=n_perm,
                                  seed=seed)
         add("label_transfer", direction, outcome.estimate, lambda: transfer_without_each(outcome.correct))

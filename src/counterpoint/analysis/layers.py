@@ -144,7 +144,8 @@ def layer_cka_map(store_or_path: "Store | str | Path", label: str, *, audio: str
         for symbolic_base in _pick(symbolic_groups, symbolic, "symbolic", store):
             cells = len(audio_groups[audio_base]) * len(symbolic_groups[symbolic_base])
             maps.append(_one_map(store, audio_groups[audio_base], symbolic_groups[symbolic_base], label, depth,
-                                 n_boot, family_permutations(n_perm, cells, not fixed_n_perm), fixed_n_perm, seed))
+                                 n_boot, family_permutations(n_perm, cells, scale=not fixed_n_perm), fixed_n_perm,
+                                 seed))
     return maps
 
 

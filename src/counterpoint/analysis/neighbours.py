@@ -38,7 +38,7 @@ def _table(view: str, ids: np.ndarray, order: np.ndarray, sims: np.ndarray, held
     }, columns=NEIGHBOUR_COLUMNS)
 
 
-def space_neighbours(X: np.ndarray, ids: np.ndarray, k: int = 5, view: str = "") -> pd.DataFrame:
+def space_neighbours(X: np.ndarray, ids: np.ndarray, *, k: int = 5, view: str = "") -> pd.DataFrame:
     """Each track's ``k`` nearest other tracks in one space (cosine of standardised rows)."""
     X = np.asarray(X, dtype=np.float64)
     std = X.std(0)
@@ -47,7 +47,7 @@ def space_neighbours(X: np.ndarray, ids: np.ndarray, k: int = 5, view: str = "")
     return _table(view, np.asarray(ids, dtype=object), order, sims, None)
 
 
-def cross_space_neighbours(X: np.ndarray, Y: np.ndarray, ids: np.ndarray, train: np.ndarray, alpha: float | None,
+def cross_space_neighbours(X: np.ndarray, Y: np.ndarray, ids: np.ndarray, *, train: np.ndarray, alpha: float | None,
                            k: int = 5, view: str = "") -> pd.DataFrame:
     """Each track's ``k`` nearest tracks of the other space ``Y`` for its row of ``X`` (paired rows).
 

@@ -85,7 +85,7 @@ def open_pairs(store_or_path: "Store | str | Path", label: str, group: str | Non
 
 
 def each_pair(audio: Sequence[str], symbolic: Sequence[str], compare_pair: Callable[[str, str], Any],
-              notes: list[str], *, left_out: str = "skipped") -> PairResults:
+              *, notes: list[str], left_out: str = "skipped") -> PairResults:
     """``compare_pair(audio_spec, symbolic_spec)`` for every audio × symbolic pair, in order.
 
     A pair that raises a :class:`~counterpoint.errors.CounterpointError` is left out and the others go on:

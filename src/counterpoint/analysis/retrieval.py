@@ -111,7 +111,7 @@ def _figures(ranks: np.ndarray, ks: Sequence[int]) -> dict[str, np.ndarray]:
     return out
 
 
-def retrieval_figures(ranks: np.ndarray, ks: Sequence[int] = RECALL_KS, n_boot: int = N_BOOT,
+def retrieval_figures(ranks: np.ndarray, *, ks: Sequence[int] = RECALL_KS, n_boot: int = N_BOOT,
                       n_perm: int = 999, seed: int = 0) -> dict[str, Estimate]:
     """Recall@k, median rank and MRR of per-query ranks, with intervals, chance and p-values.
 
@@ -253,7 +253,7 @@ def _inner_folds(n: int, labels: np.ndarray | None, groups: np.ndarray | None,
     return [(fit, held[subsample_indices(len(held), INNER_VALIDATION_MAX_N, seed)]) for fit, held in folds]
 
 
-def cross_modal_retrieval(X: np.ndarray, Y: np.ndarray, train: np.ndarray, test: np.ndarray,
+def cross_modal_retrieval(X: np.ndarray, Y: np.ndarray, *, train: np.ndarray, test: np.ndarray,
                           labels: np.ndarray | None = None, groups: np.ndarray | None = None,
                           shared_space: bool = False, names: tuple[str, str] = ("audio", "symbolic"),
                           seed: int = 0) -> RetrievalOutcome:

@@ -255,7 +255,7 @@ def debiased_cka_without_each(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         return np.where((xx > 0) & (yy > 0), xy / np.sqrt(np.abs(xx * yy)), np.nan)
 
 
-def cka_estimates(X: np.ndarray, Y: np.ndarray, n_boot: int = N_BOOT, n_perm: int = 999,
+def cka_estimates(X: np.ndarray, Y: np.ndarray, *, n_boot: int = N_BOOT, n_perm: int = 999,
                   max_n: int = 1000, seed: int = 0) -> dict[str, Estimate]:
     """Linear and debiased CKA with half-sample intervals and shuffled-pairing p-values.
 
@@ -355,7 +355,7 @@ def _upper(matrix: np.ndarray) -> np.ndarray:
 
 
 @_serial
-def rsa(X: np.ndarray, Y: np.ndarray, max_n: int = 1000, n_boot: int = N_BOOT, n_perm: int = 999,
+def rsa(X: np.ndarray, Y: np.ndarray, *, max_n: int = 1000, n_boot: int = N_BOOT, n_perm: int = 999,
         seed: int = 0) -> Estimate:
     """Spearman correlation of the two cosine-distance matrices (upper triangles).
 
@@ -403,7 +403,7 @@ def _standardised(values: np.ndarray) -> np.ndarray:
 # Mutual nearest neighbours
 
 
-def knn_indices(X: np.ndarray, k: int, seed: int = 0, exact_max_n: int = EXACT_KNN_MAX_N) -> np.ndarray:
+def knn_indices(X: np.ndarray, k: int, *, seed: int = 0, exact_max_n: int = EXACT_KNN_MAX_N) -> np.ndarray:
     """``[N, k]`` indices of each track's k nearest others by cosine distance (self excluded).
 
     Exact (scikit-learn brute force) up to ``exact_max_n`` tracks, approximate
@@ -437,7 +437,7 @@ def neighbour_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @_serial
-def mutual_knn(X: np.ndarray, Y: np.ndarray, k: int = 10, n_boot: int = N_BOOT, n_perm: int = 999,
+def mutual_knn(X: np.ndarray, Y: np.ndarray, *, k: int = 10, n_boot: int = N_BOOT, n_perm: int = 999,
                seed: int = 0, exact_max_n: int = EXACT_KNN_MAX_N) -> Estimate:
     """Mean overlap of the k-nearest-neighbour sets of each track in the two spaces.
 
@@ -445,8 +445,8 @@ def mutual_knn(X: np.ndarray, Y: np.ndarray, k: int = 10, n_boot: int = N_BOOT, 
     overlaps; the null re-pairs the precomputed neighbour lists under random pairings.
     """
     X, Y = _check_pair(X, Y)
-    nx = knn_indices(X, k, seed, exact_max_n)
-    ny = knn_indices(Y, k, seed, exact_max_n)
+    nx = knn_indices(X, k, seed=seed, exact_max_n=exact_max_n)
+    ny = knn_indices(Y, k, seed=seed, exact_max_n=exact_max_n)
     per_track = neighbour_overlap(nx, ny)
     value = float(per_track.mean())
     rng = np.random.default_rng(seed + 1)
@@ -462,7 +462,7 @@ def mutual_knn(X: np.ndarray, Y: np.ndarray, k: int = 10, n_boot: int = N_BOOT, 
                     null_mean=float(null_array.mean()) if null else float("nan"))
 
 
-def align_spaces(X: np.ndarray, Y: np.ndarray, k: int = 10, n_boot: int = N_BOOT, n_perm: int = 999,
+def align_spaces(X: np.ndarray, Y: np.ndarray, *, k: int = 10, n_boot: int = N_BOOT, n_perm: int = 999,
                  max_n_pairwise: int = 1000, seed: int = 0) -> dict[str, Estimate]:
     """Every track-by-track alignment figure of one pair of spaces, keyed by name (the figures through the
     label, centroid agreement among them, are :mod:`counterpoint.analysis.label_structure`'s)."""

@@ -66,7 +66,7 @@ def percentile_interval(samples: np.ndarray, confidence: float = CONFIDENCE) -> 
     return float(low), float(high)
 
 
-def bootstrap_ci(scores: np.ndarray, statistic: Callable[[np.ndarray], float] | None = None,
+def bootstrap_ci(scores: np.ndarray, *, statistic: Callable[[np.ndarray], float] | None = None,
                  n_boot: int = N_BOOT, seed: int = 0, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic`` over per-track ``scores`` (resampling tracks).
 
@@ -88,7 +88,7 @@ def bootstrap_indices(n: int, n_boot: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, (max(n_boot, 0), n))
 
 
-def half_sample_ci(estimate: float, half_estimates: np.ndarray, scale: float = 1.0,
+def half_sample_ci(estimate: float, half_estimates: np.ndarray, *, scale: float = 1.0,
                    bounds: tuple[float, float] = (-np.inf, np.inf),
                    confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Basic (reflected) interval from half-sample estimates around the full estimate.

@@ -88,7 +88,7 @@ class AlignedSegments:
 
 
 def segment_means(frames: np.ndarray, seconds: np.ndarray, segment_seconds: float,
-                  n_segments: int) -> tuple[np.ndarray, np.ndarray]:
+                  *, n_segments: int) -> tuple[np.ndarray, np.ndarray]:
     """The mean frame ``[n_segments, D]`` of each segment ``[k, k+1) · segment_seconds`` of the frames
     ``[T, D]`` whose times ``seconds`` [T] fall in it (NaN: in none), and which segments hold any ``[n_segments]``."""
     seconds = np.asarray(seconds, dtype=np.float64)
@@ -101,7 +101,7 @@ def segment_means(frames: np.ndarray, seconds: np.ndarray, segment_seconds: floa
 
 
 def pair_segments(audio: FrameSequences, symbolic: FrameSequences, paths: dict[str, WarpingPath],
-                  segment_seconds: float, label: str, depth: int | None, group: str | None) -> AlignedSegments:
+                  *, segment_seconds: float, label: str, depth: int | None, group: str | None) -> AlignedSegments:
     """Segments of score time of the tracks both hold and that have a warping path (see the module docstring).
 
     The score's extent is the symbolic frames': segments ``0 … ⌈last centre / segment_seconds⌉ − 1``, so a
@@ -118,8 +118,8 @@ def pair_segments(audio: FrameSequences, symbolic: FrameSequences, paths: dict[s
             continue
         n_segments = max(1, int(np.ceil(score_seconds.max() / segment_seconds)))
         mapped = paths[track_id].audio_to_score(audio.timestamps[i])
-        means_a, has_a = segment_means(audio.frames[i], mapped, segment_seconds, n_segments)
-        means_s, has_s = segment_means(symbolic.frames[i], score_seconds, segment_seconds, n_segments)
+        means_a, has_a = segment_means(audio.frames[i], mapped, segment_seconds, n_segments=n_segments)
+        means_s, has_s = segment_means(symbolic.frames[i], score_seconds, segment_seconds, n_segments=n_segments)
         both = np.flatnonzero(has_a & has_s)
         rows_a.append(means_a[both])
         rows_s.append(means_s[both])
@@ -135,7 +135,7 @@ def pair_segments(audio: FrameSequences, symbolic: FrameSequences, paths: dict[s
 # Segment retrieval
 
 
-def clustered_figures(ranks: np.ndarray, n_candidates: np.ndarray, tracks: np.ndarray, n_boot: int, n_perm: int,
+def clustered_figures(ranks: np.ndarray, n_candidates: np.ndarray, tracks: np.ndarray, *, n_boot: int, n_perm: int,
                       seed: int) -> dict[str, Estimate]:
     """Recall@1 and MRR of per-query ``ranks`` among ``n_candidates`` each, with a cluster-bootstrap
     interval (the queries' ``tracks`` are resampled, each with all its queries), the chance level (a
@@ -153,7 +153,8 @@ def clustered_figures(ranks: np.ndarray, n_candidates: np.ndarray, tracks: np.nd
     out = {}
     for name, scores in figures(ranks).items():
         per_track = np.stack([np.bincount(cluster, weights=scores), np.bincount(cluster)], axis=1)
-        low, high = bootstrap_ci(per_track, lambda rows: float(rows[:, 0].sum() / rows[:, 1].sum()), n_boot, seed)
+        low, high = bootstrap_ci(per_track, statistic=lambda rows: float(rows[:, 0].sum() / rows[:, 1].sum()),
+                                 n_boot=n_boot, seed=seed)
         null = null_draws[name].mean(axis=1)
         value = float(scores.mean())
         out[name] = Estimate(value=value, ci_low=low, ci_high=high, p_value=permutation_p_value(value, null),
@@ -180,7 +181,7 @@ class SegmentRetrieval:
     test_tracks: np.ndarray
 
 
-def segment_retrieval(segments: AlignedSegments, segment_seconds: float, n_boot: int, n_perm: int,
+def segment_retrieval(segments: AlignedSegments, *, segment_seconds: float, n_boot: int, n_perm: int,
                       seed: int) -> SegmentRetrieval:
     """Fit on the training tracks' segments, retrieve the held-out ones within and across pieces, both ways."""
     groups = segments.groups if segments.groups is not None else segments.ids
@@ -209,8 +210,8 @@ def segment_retrieval(segments: AlignedSegments, segment_seconds: float, n_boot:
         pieces = n_within >= 2
         for scope, ranks, n_candidates, keep in (("within piece", within, n_within, pieces),
                                                   ("across pieces", across, np.full(len(test), len(test)), slice(None))):
-            for measure, estimate in clustered_figures(ranks[keep], n_candidates[keep], test_track[keep], n_boot,
-                                                       n_perm, seed).items():
+            for measure, estimate in clustered_figures(ranks[keep], n_candidates[keep], test_track[keep], n_boot=n_boot,
+                                                       n_perm=n_perm, seed=seed).items():
                 rows.append({"direction": direction, "scope": scope, "measure": measure, **estimate.as_dict(),
                              "n_perm": n_perm, "alpha": alpha})
         if direction == "audio→symbolic":
@@ -224,7 +225,7 @@ def segment_retrieval(segments: AlignedSegments, segment_seconds: float, n_boot:
     return SegmentRetrieval(rows, curves, test_tracks)
 
 
-def mean_curve(curves: pd.DataFrame, segment_seconds: float, n_boot: int, seed: int) -> pd.DataFrame:
+def mean_curve(curves: pd.DataFrame, *, segment_seconds: float, n_boot: int, seed: int) -> pd.DataFrame:
     """Mean agreement over tracks per segment number, with a bootstrap interval over tracks."""
     rows = []
     for segment, part in curves.dropna(subset=["agreement"]).groupby("segment"):
@@ -267,7 +268,7 @@ def time_shifted(track: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return order
 
 
-def aligned_cka(segments: AlignedSegments, n_boot: int, n_perm: int, max_segments: int, seed: int) -> list[dict]:
+def aligned_cka(segments: AlignedSegments, *, n_boot: int, n_perm: int, max_segments: int, seed: int) -> list[dict]:
     """Debiased CKA of the time-paired segments against the two nulls, both centrings (CKA_COLUMNS rows
     without the encoder names).
 
@@ -389,29 +390,34 @@ def run_aligned_compare(store_or_path: "Store | str | Path", settings: AlignedSe
         notes.append(f"DTW on {check['tracks']} renderings, whose true path is the identity: median error "
                      f"{1000 * check['median_s']:.0f} ms, 95th percentile {1000 * check['p95_s']:.0f} ms")
     n_pairs = len(audio_specs) * len(symbolic_specs)
-    retrieval_perm = family_permutations(settings.n_perm, n_pairs * RETRIEVAL_ROWS_PER_PAIR, not settings.fixed_n_perm)
-    cka_perm = family_permutations(settings.n_perm, n_pairs * CKA_ROWS_PER_PAIR, not settings.fixed_n_perm)
+    retrieval_perm = family_permutations(settings.n_perm, n_pairs * RETRIEVAL_ROWS_PER_PAIR,
+                                         scale=not settings.fixed_n_perm)
+    cka_perm = family_permutations(settings.n_perm, n_pairs * CKA_ROWS_PER_PAIR, scale=not settings.fixed_n_perm)
     pairs, retrieval, curves, means, cka = [], [], [], [], []
 
     def compare_pair(audio_spec: str, symbolic_spec: str) -> None:
         names = {"audio": audio_spec, "symbolic": symbolic_spec}
         segments = pair_segments(frames[audio_spec], frames[symbolic_spec], alignments.paths,
-                                 settings.segment_seconds, settings.label, settings.depth, settings.group)
+                                 segment_seconds=settings.segment_seconds, label=settings.label, depth=settings.depth,
+                                 group=settings.group)
         if len(np.unique(segments.track)) < MIN_TRACKS:
             raise CounterpointError(f"only {len(np.unique(segments.track))} tracks with aligned segments "
                                     f"(need {MIN_TRACKS})")
         segments = _standardised(segments, audio_spec in named, symbolic_spec in named)
-        found = segment_retrieval(segments, settings.segment_seconds, settings.n_boot, retrieval_perm, settings.seed)
-        cka_rows = aligned_cka(segments, settings.n_boot, cka_perm, settings.max_segments, settings.seed)
+        found = segment_retrieval(segments, segment_seconds=settings.segment_seconds, n_boot=settings.n_boot,
+                                  n_perm=retrieval_perm, seed=settings.seed)
+        cka_rows = aligned_cka(segments, n_boot=settings.n_boot, n_perm=cka_perm, max_segments=settings.max_segments,
+                               seed=settings.seed)
         retrieval.extend({**names, **row} for row in found.rows)
         curves.append(found.curves.assign(**names))
-        means.append(mean_curve(found.curves, settings.segment_seconds, settings.n_boot, settings.seed).assign(**names))
+        means.append(mean_curve(found.curves, segment_seconds=settings.segment_seconds, n_boot=settings.n_boot,
+                                seed=settings.seed).assign(**names))
         cka.extend({**names, **row} for row in cka_rows)
         pairs.append(AlignedPair(audio_spec, symbolic_spec, len(np.unique(segments.track)), len(segments.track),
                                  len(found.test_tracks)))
 
     with single_threaded_blas():
-        each_pair(audio_specs, symbolic_specs, compare_pair, notes, left_out="no time-aligned comparison")
+        each_pair(audio_specs, symbolic_specs, compare_pair, notes=notes, left_out="no time-aligned comparison")
     retrieval_table = family_table(retrieval, [*RETRIEVAL_COLUMNS, "p_holm", "p_bh"])
     cka_table = family_table(cka, [*CKA_COLUMNS, "p_holm", "p_bh"])
     notes += family_notes((("segment retrieval table", retrieval_table, retrieval_perm),

@@ -133,7 +133,7 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
     if encoder is None or len(model) != 1:
         raise typer.BadParameter("a single probe needs --encoder and one --model (or use --all-encoders)")
     with progress_bars() as bars:
-        result = probe(store, encoder, label, model=model[0], depth=depth, group=group, settings=settings,
+        result = probe(store, encoder, label=label, model=model[0], depth=depth, group=group, settings=settings,
                        repeats=seeds, progress=bars)
     write_probe_result(result, out)
     for note in result.notes:

@@ -75,8 +75,8 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), metavar="OUT", 
         from counterpoint.pipeline import run_factors_demo
 
         with progress_bars() as progress:
-            index = run_factors_demo(out, encoders or RunSettings.encoders, factor_pieces_per_style, seed,
-                                     embed_progress=progress, step=tell)
+            index = run_factors_demo(out, encoders or RunSettings.encoders, pieces_per_style=factor_pieces_per_style,
+                                     seed=seed, embed_progress=progress, step=tell)
         show(f"factors report: {index.resolve()}")
         return
     options = RunSettings(dataset=str(corpus), out=str(out), encoders=encoders or DEMO_ENCODERS,

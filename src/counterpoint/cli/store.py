@@ -163,5 +163,5 @@ def export_legacy_command(path: Path = typer.Argument(..., metavar="FILE.h5", he
     """
     from counterpoint.legacy import export_legacy
 
-    show(f"wrote {export_legacy(path, out, audio_encoder, symbolic_encoder)}")
+    show(f"wrote {export_legacy(path, out, audio_encoder=audio_encoder, symbolic_encoder=symbolic_encoder)}")
 

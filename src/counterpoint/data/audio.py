@@ -211,7 +211,7 @@ def _check_whole(path: Path, who: str) -> None:
         raise TrackError(f"{who}: {truncated} — {REPLACE}")
 
 
-def load_audio(path: str | Path, sample_rate: int | None, track_id: str | None = None,
+def load_audio(path: str | Path, sample_rate: int | None, *, track_id: str | None = None,
                resampler: Resampler | None = None) -> np.ndarray:
     """Decode ``path`` to a mono float32 waveform at ``sample_rate`` Hz (None: the file's own rate).
 
@@ -263,7 +263,7 @@ def audio_duration(path: str | Path) -> float:
 STREAM_BLOCK_SECONDS = 30.0
 
 
-def stream_audio(path: str | Path, sample_rate: int | None, track_id: str | None = None,
+def stream_audio(path: str | Path, sample_rate: int | None, *, track_id: str | None = None,
                  resampler: Resampler | None = None, max_seconds: float | None = None,
                  block_seconds: float = STREAM_BLOCK_SECONDS) -> Iterator[np.ndarray]:
     """:func:`load_audio` in blocks: mono float32 pieces at ``sample_rate`` Hz whose concatenation is
@@ -291,7 +291,7 @@ def stream_audio(path: str | Path, sample_rate: int | None, track_id: str | None
     if handle is None or resampler is not None:
         if handle is not None:
             handle.close()
-        waveform = load_audio(path, sample_rate, track_id, resampler)
+        waveform = load_audio(path, sample_rate, track_id=track_id, resampler=resampler)
         if max_seconds is not None:
             import librosa
 

@@ -47,7 +47,7 @@ def audio_chroma(waveform: np.ndarray, hop_length: int) -> np.ndarray:
 def read_audio(path: str | Path, track_id: str | None = None) -> np.ndarray:
     """An audio file as a mono waveform at :data:`CHROMA_SAMPLE_RATE`; a
     :class:`~counterpoint.errors.TrackError` names the file when it cannot be read."""
-    return load_audio(path, CHROMA_SAMPLE_RATE, track_id)
+    return load_audio(path, CHROMA_SAMPLE_RATE, track_id=track_id)
 
 
 def midi_chroma(path: str | Path, frame_rate: float, track_id: str | None = None) -> np.ndarray:

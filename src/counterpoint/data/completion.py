@@ -100,7 +100,7 @@ def open_dataset(root: str | Path, out: str | Path | None) -> tuple[Manifest, Pa
     return manifest, target
 
 
-def made_path(root: Path, folder: str, source_file: str, suffix: str) -> Path:
+def made_path(root: Path, folder: str, source_file: str, *, suffix: str) -> Path:
     """Where a made file goes: ``root/folder/<the source's relative path with suffix>``."""
     return root / folder / Path(source_file).with_suffix(suffix)
 
@@ -110,7 +110,7 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}.partial{path.suffix}")
 
 
-def write_dataset(table: pd.DataFrame, root: Path, failures: list[Failure], failures_name: str) -> tuple[Path, Path]:
+def write_dataset(table: pd.DataFrame, root: Path, failures: list[Failure], *, failures_name: str) -> tuple[Path, Path]:
     """Write ``table`` as ``root/info.csv`` (the original kept once as ``info.orig.csv``) and the
     failures as ``root/<failures_name>`` (id, file, error; header only when none). Both atomically."""
     info = root / MANIFEST_NAME
@@ -142,8 +142,8 @@ class Job:
     make: Callable[[Path], None]
 
 
-def complete_rows(table: pd.DataFrame, jobs: Sequence[Job], kind: str, report: CompletionReport,
-                  failures_name: str, *, progress: ProgressCallback | None = None) -> CompletionReport:
+def complete_rows(table: pd.DataFrame, jobs: Sequence[Job], kind: str, *, report: CompletionReport,
+                  failures_name: str, progress: ProgressCallback | None = None) -> CompletionReport:
     """Make the ``kind`` (``"audio"`` or ``"midi"``) file of every job, reusing one that exists, and
     write the completed ``table`` and the failures into ``report.root``; returns ``report``, filled.
 
@@ -174,5 +174,6 @@ def complete_rows(table: pd.DataFrame, jobs: Sequence[Job], kind: str, report: C
         if progress is not None:
             progress(PROGRESS_WHAT[kind], done, len(jobs))
     table = pd.concat([table, pd.DataFrame(added, columns=table.columns)], ignore_index=True) if added else table
-    report.info_csv, report.failures_csv = write_dataset(table, report.root, report.failures, failures_name)
+    report.info_csv, report.failures_csv = write_dataset(table, report.root, report.failures,
+                                                         failures_name=failures_name)
     return report

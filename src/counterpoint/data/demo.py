@@ -318,7 +318,7 @@ def _score_to_excerpt_midi(score, style: Style, seconds: float, programs_rng: np
     return midi, qpm
 
 
-def build_piece(style: Style, candidate: Candidate, out_dir: Path, seconds: float, seed: int,
+def build_piece(style: Style, candidate: Candidate, out_dir: Path, *, seconds: float, seed: int,
                 sample_rate: int) -> dict[str, str]:
     """Parse one score, write its MIDI excerpt and rendered audio; the info.csv row (sans split).
 
@@ -379,7 +379,8 @@ def build_piece(style: Style, candidate: Candidate, out_dir: Path, seconds: floa
 def _build_piece_job(args: tuple) -> tuple[dict[str, str] | None, str | None]:
     """Process-pool entry: (row, None) on success, (None, error message) on a skipped score."""
     try:
-        return build_piece(*args), None
+        style, candidate, out_dir, seconds, seed, sample_rate = args
+        return build_piece(style, candidate, out_dir, seconds=seconds, seed=seed, sample_rate=sample_rate), None
     except TrackError as exc:
         # Memory addresses in music21's messages would make skipped.csv differ between runs.
         return None, re.sub(r"(id\(\)=\d+|0x[0-9a-f]+)", "…", str(exc))

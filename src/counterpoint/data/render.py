@@ -101,7 +101,7 @@ def _with_release_tail(midi_bytes: bytes, tail_seconds: float) -> bytes:
     return out.getvalue()
 
 
-def synthesize(midi_bytes: bytes, sample_rate: int = 22050, soundfont: str | Path | None = None,
+def synthesize(midi_bytes: bytes, *, sample_rate: int = 22050, soundfont: str | Path | None = None,
                tail_seconds: float = 1.0, mono: bool = True) -> np.ndarray:
     """Render MIDI bytes to float32 audio at ``sample_rate`` Hz, peak-normalised.
 
@@ -128,7 +128,7 @@ def synthesize(midi_bytes: bytes, sample_rate: int = 22050, soundfont: str | Pat
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 
-def render_midi(midi_path: str | Path, wav_path: str | Path, sample_rate: int = 22050,
+def render_midi(midi_path: str | Path, wav_path: str | Path, *, sample_rate: int = 22050,
                 soundfont: str | Path | None = None, tail_seconds: float = 1.0, mono: bool = True) -> Path:
     """Synthesise the MIDI file ``midi_path`` into a 16-bit PCM WAV at ``wav_path``.
 
@@ -145,7 +145,8 @@ def render_midi(midi_path: str | Path, wav_path: str | Path, sample_rate: int = 
         raise TrackError(f"{midi_path}: SoundFont {soundfont_path} not found — give an existing .sf2 file "
                          "or reinstall pretty_midi, which ships TimGM6mb.sf2")
     try:
-        audio = synthesize(checked_midi_bytes(midi_path), sample_rate, soundfont_path, tail_seconds, mono)
+        audio = synthesize(checked_midi_bytes(midi_path), sample_rate=sample_rate, soundfont=soundfont_path,
+                           tail_seconds=tail_seconds, mono=mono)
     except (ValueError, RuntimeError, OSError, EOFError, KeyError, IndexError) as exc:
         raise TrackError(f"{midi_path}: cannot render to audio ({type(exc).__name__}: {exc}) — "
                          "re-export it as a standard MIDI file") from exc
@@ -170,7 +171,7 @@ def audio_source(soundfont: str | Path) -> str:
 def _render_atomically(midi_path: Path, wav_path: Path, sample_rate: int, soundfont: Path) -> None:
     """:func:`render_midi` into a temporary name beside ``wav_path``, then renamed (never half a file)."""
     partial = temporary_path(wav_path)
-    render_midi(midi_path, partial, sample_rate, soundfont)
+    render_midi(midi_path, partial, sample_rate=sample_rate, soundfont=soundfont)
     partial.replace(wav_path)
 
 
@@ -200,7 +201,8 @@ def render_dataset(root: str | Path, out: str | Path | None = None, *, soundfont
         if not row["midi_filename"] or row["audio_source"] not in (ORIGINAL, ""):
             continue  # nothing to render, or a rendering itself
         for number, font in enumerate(fonts):
-            relative = made_path(Path(), f"{RENDERED_FOLDER}/{font.stem}", row["midi_filename"], ".wav").as_posix()
+            relative = made_path(Path(), f"{RENDERED_FOLDER}/{font.stem}", row["midi_filename"],
+                                 suffix=".wav").as_posix()
             new_id = f"{row['id']}~{font.stem}"
             job = functools.partial(Job, row=row, relative=relative, source=audio_source(font), new_id=new_id,
                                     make=functools.partial(_render_atomically, manifest.root / row["midi_filename"],
@@ -210,4 +212,4 @@ def render_dataset(root: str | Path, out: str | Path | None = None, *, soundfont
             elif (every_row or not row["audio_filename"]) and new_id not in existing:
                 jobs.append(job(index=None))
     report = CompletionReport(target, target / "info.csv", target / FAILURES_NAME, problems=list(manifest.problems))
-    return complete_rows(table, jobs, "audio", report, FAILURES_NAME, progress=progress)
+    return complete_rows(table, jobs, "audio", report=report, failures_name=FAILURES_NAME, progress=progress)

@@ -84,7 +84,7 @@ def resampy_kaiser_best(waveform: np.ndarray, orig_rate: int, target_rate: int) 
 
 
 @lru_cache(maxsize=16)
-def sinc_resample_kernel(orig_rate: int, target_rate: int, lowpass_filter_width: int = 6,
+def sinc_resample_kernel(orig_rate: int, target_rate: int, *, lowpass_filter_width: int = 6,
                          rolloff: float = 0.99) -> tuple["torch.Tensor", int]:
     """The polyphase kernel ``[new, 1, 2·width + orig]`` (float32) and ``width`` of torchaudio's resampler.
 

@@ -138,7 +138,7 @@ class BasicPitch:
 
 
 def transcribe_file(model: BasicPitch, audio_path: str | Path, midi_path: str | Path,
-                    max_seconds: float = TranscribeSettings.max_seconds, track_id: str | None = None) -> Path:
+                    *, max_seconds: float = TranscribeSettings.max_seconds, track_id: str | None = None) -> Path:
     """Transcribe ``audio_path`` into the MIDI file ``midi_path`` (written atomically).
 
     Raises :class:`TrackError` naming the file when it is longer than ``max_seconds``, cannot be
@@ -155,7 +155,7 @@ def transcribe_file(model: BasicPitch, audio_path: str | Path, midi_path: str | 
     if seconds > max_seconds:
         raise TrackError(f"{who}: {seconds:.0f} s of audio is longer than the {max_seconds:.0f}-s limit of "
                          "transcription — cut the file into parts, or raise --max-seconds")
-    waveform = load_audio(audio_path, SAMPLE_RATE, track_id)
+    waveform = load_audio(audio_path, SAMPLE_RATE, track_id=track_id)
     midi = model.transcribe(waveform)
     if not any(instrument.notes for instrument in midi.instruments):
         raise TrackError(f"{who}: basic-pitch found no notes (noise, speech or very quiet audio?) — "
@@ -194,7 +194,7 @@ def transcribe_dataset(root: str | Path, out: str | Path | None = None, *, every
     for index, row in table.iterrows():
         if not row["audio_filename"]:
             continue
-        relative = made_path(Path(), folder, row["audio_filename"], ".mid").as_posix()
+        relative = made_path(Path(), folder, row["audio_filename"], suffix=".mid").as_posix()
         if not row["midi_filename"]:
             wanted.append((index, row, relative))
         elif every_row and row["midi_source"] == ORIGINAL and row["id"] + TRANSCRIBED_ID_SUFFIX not in existing:
@@ -206,4 +206,4 @@ def transcribe_dataset(root: str | Path, out: str | Path | None = None, *, every
                                   max_seconds=settings.max_seconds, track_id=row["id"]))
             for index, row, relative in wanted]
     report = CompletionReport(target, target / "info.csv", target / FAILURES_NAME, problems=list(manifest.problems))
-    return complete_rows(table, jobs, "midi", report, FAILURES_NAME, progress=progress)
+    return complete_rows(table, jobs, "midi", report=report, failures_name=FAILURES_NAME, progress=progress)

@@ -80,11 +80,11 @@ def _file_problems(track: Track, tolerance: DurationTolerance) -> tuple[list[Pro
             midi_s = midi_duration(track.midi_path, track_id=track.id)
         except TrackError as exc:
             found.append(_as_problem(track, track.midi_path, exc))
-    return found, duration_warning(track, audio_s, midi_s, tolerance)
+    return found, duration_warning(track, audio_s, midi_s, tolerance=tolerance)
 
 
 def duration_warning(track: Track, audio_s: float | None, midi_s: float | None,
-                     tolerance: DurationTolerance) -> Problem | None:
+                     *, tolerance: DurationTolerance) -> Problem | None:
     """A warning when a pair's audio and MIDI last longer apart (seconds) than ``tolerance`` allows."""
     if audio_s is None or midi_s is None or tolerance.allows(audio_s, midi_s):
         return None
@@ -107,7 +107,7 @@ def _pair_duration_warning(track: Track, tolerance: DurationTolerance) -> Proble
         audio_s = audio_duration(track.audio_path)
     except Exception:  # noqa: BLE001 — a header no decoder reads (any library's error): embedding names it
         return None
-    return duration_warning(track, audio_s, midi_s, tolerance)
+    return duration_warning(track, audio_s, midi_s, tolerance=tolerance)
 
 
 def dataset_warnings(manifest: Manifest, workers: int = 2,

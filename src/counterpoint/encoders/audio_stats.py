@@ -138,7 +138,7 @@ def _chroma_basis(sample_rate: int) -> np.ndarray:
     return librosa.filters.chroma(sr=sample_rate, n_fft=N_FFT, tuning=0.0)
 
 
-def frame_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: int, n_mfcc: int) -> FrameDescriptors:
+def frame_descriptors(waveform: np.ndarray, sample_rate: int, *, n_mels: int, n_mfcc: int) -> FrameDescriptors:
     """Compute every per-frame descriptor from one STFT of a mono waveform.
 
     The numbers are those of :func:`reference_frame_descriptors` (one librosa function per
@@ -177,7 +177,8 @@ def _one_stft_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: int, n
     return _frame_descriptors(y, [logmel, mfcc, mfcc_delta, chroma, contrast], onset, spectral, duration, sample_rate)
 
 
-def reference_frame_descriptors(waveform: np.ndarray, sample_rate: int, n_mels: int, n_mfcc: int) -> FrameDescriptors:
+def reference_frame_descriptors(waveform: np.ndarray, sample_rate: int, *, n_mels: int,
+                                n_mfcc: int) -> FrameDescriptors:
     """:func:`frame_descriptors` with every descriptor from its own librosa function (code version 1).
 
     The definition the fast path is checked against (``tests/test_audio_stats.py``) and timed
@@ -455,7 +456,7 @@ def _onset_strength(onset_db: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([np.zeros(3, dtype=rise.dtype), rise])[:rise.size + 1]
 
 
-def streamed_summary(pieces: Iterable[np.ndarray], sample_rate: int, n_mels: int, n_mfcc: int, hop: float,
+def streamed_summary(pieces: Iterable[np.ndarray], sample_rate: int, *, n_mels: int, n_mfcc: int, hop: float,
                      chunk_frames: int = CHUNK_FRAMES) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """:func:`summarise` of :func:`frame_descriptors` of the waveform ``pieces`` make (mono float32 blocks at
     ``sample_rate``), without holding it: (block vectors, block centres, pooled vector, duration in s).
@@ -469,9 +470,9 @@ def streamed_summary(pieces: Iterable[np.ndarray], sample_rate: int, n_mels: int
     block_sums, onset_db, peaks, valleys = [], [], [], []
     count, mean, spread = 0, 0.0, 0.0
     length = 0
-    for chunk in frame_chunks(pieces, N_FFT, HOP_LENGTH, chunk_frames, DELTA_CONTEXT):
+    for chunk in frame_chunks(pieces, n_fft=N_FFT, hop=HOP_LENGTH, chunk_frames=chunk_frames, context=DELTA_CONTEXT):
         if chunk.whole is not None:
-            frames = frame_descriptors(chunk.whole, sample_rate, n_mels, n_mfcc)
+            frames = frame_descriptors(chunk.whole, sample_rate, n_mels=n_mels, n_mfcc=n_mfcc)
             blocks, centres, pooled = summarise(frames, hop)
             return blocks, centres, pooled, frames.duration
         base, onset, peak, valley = _chunk_descriptors(chunk, sample_rate, n_mels, n_mfcc)
@@ -551,13 +552,15 @@ class AudioStatsEncoder(AudioEncoder):
         """The whole embedding, computed where the runner reads files: the local engine's reading
         processes spread it over every core, and only the block vectors travel back to the writer."""
         return self.summarised(frame_descriptors(np.asarray(waveform, dtype=np.float32), self.sample_rate,
-                                                 int(self.params["n_mels"]), int(self.params["n_mfcc"])))
+                                                 n_mels=int(self.params["n_mels"]), n_mfcc=int(self.params["n_mfcc"])))
 
     def prepare_stream(self, pieces: Iterable[np.ndarray], source: str) -> Embedding:
         """:meth:`prepare_waveform` of a file read in pieces, computed a chunk of frames at a time
         (:func:`streamed_summary`): memory of one chunk, whatever the file's length."""
-        blocks, centres, pooled, duration = streamed_summary(pieces, self.sample_rate, int(self.params["n_mels"]),
-                                                             int(self.params["n_mfcc"]), float(self.params["hop"]))
+        blocks, centres, pooled, duration = streamed_summary(pieces, self.sample_rate,
+                                                             n_mels=int(self.params["n_mels"]),
+                                                             n_mfcc=int(self.params["n_mfcc"]),
+                                                             hop=float(self.params["hop"]))
         return Embedding(frames=blocks, timestamps=centres, pooled=pooled, duration=duration)
 
     def embed_prepared(self, inputs: Sequence[Embedding]) -> list[Embedding]:

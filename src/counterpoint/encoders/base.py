@@ -369,7 +369,7 @@ class AudioEncoder(Encoder):
     def prepare(self, track: Track) -> Any:
         if track.audio_path is None:
             raise TrackError(f"track {track.id!r}: has no audio file — {self.name} embeds audio")
-        pieces = stream_audio(track.audio_path, self.sample_rate, track.id, resampler=self.resampler,
+        pieces = stream_audio(track.audio_path, self.sample_rate, track_id=track.id, resampler=self.resampler,
                               max_seconds=self.max_seconds)
         return self.prepare_stream(pieces, f"track {track.id!r} ({track.audio_path})")
 

@@ -40,7 +40,7 @@ from counterpoint.errors import TrackError, WeightsError
 PROJECTED = "proj"
 
 
-def m3_features(model: Any, patches: Sequence[np.ndarray], forward_batch: int = 4,
+def m3_features(model: Any, patches: Sequence[np.ndarray], *, forward_batch: int = 4,
                 device: Any = "cpu") -> list[tuple[np.ndarray, np.ndarray]]:
     """Reference ``extract_feature`` for symbolic input, for several pieces at once.
 
@@ -55,7 +55,7 @@ def m3_features(model: Any, patches: Sequence[np.ndarray], forward_batch: int = 
     config = model.config
     items = [torch.as_tensor(np.asarray(p, dtype=np.int64)) for p in patches]
     pad = torch.zeros(config.patch_size, dtype=torch.int64)
-    return run_segmented(items, config.patch_length, model, forward_batch, pad, device)
+    return run_segmented(items, config.patch_length, model, forward_batch=forward_batch, pad_item=pad, device=device)
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,8 @@ class PreparedScore:
     duration: float
 
 
-def patch_times(first_line: np.ndarray, last_line: np.ndarray, line_seconds: np.ndarray, duration: float) -> np.ndarray:
+def patch_times(first_line: np.ndarray, last_line: np.ndarray, line_seconds: np.ndarray, *,
+                duration: float) -> np.ndarray:
     """Middle of each patch in seconds; special patches (line -1) at 0 s (opening) and ``duration`` (closing)."""
     first = np.where(first_line >= 0, line_seconds[np.maximum(first_line, 0)], np.nan)
     last = np.where(last_line >= 0, line_seconds[np.maximum(last_line, 0)], np.nan)
@@ -151,7 +152,7 @@ class M3ClampEncoder(TorchEncoder, LayeredEncoder):
             raise TrackError(f"track {track.id!r}: has no MIDI file — {self.name} embeds MIDI; give midi_filename")
         mtf = midi_to_mtf(track.midi_path, self.converter, track.id)
         patches = M3Patchilizer(self.config.patch_size).encode(mtf.text, add_special_patches=True)
-        times = patch_times(patches.first_line, patches.last_line, mtf.line_seconds, mtf.duration)
+        times = patch_times(patches.first_line, patches.last_line, mtf.line_seconds, duration=mtf.duration)
         return PreparedScore(patches.ids, times, mtf.duration)
 
     def embed_prepared(self, inputs: Sequence[PreparedScore]) -> list[Embedding]:
@@ -177,7 +178,8 @@ class M3ClampEncoder(TorchEncoder, LayeredEncoder):
 
         pad = torch.zeros(self.config.patch_size, dtype=torch.int64)
         items = [torch.as_tensor(np.asarray(p.patches, dtype=np.int64)) for p in inputs]
-        results = run_segmented(items, self.config.patch_length, forward, self.forward_batch, pad, self.device)
+        results = run_segmented(items, self.config.patch_length, forward, forward_batch=self.forward_batch,
+                                pad_item=pad, device=self.device)
         hidden_size = self.config.hidden_size
         by_layer: dict[str, list[Embedding]] = {layer: [] for layer in layers}
         with torch.inference_mode():

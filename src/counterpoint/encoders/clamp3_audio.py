@@ -218,8 +218,8 @@ class Clamp3AudioEncoder(TorchEncoder, AudioEncoder):
         windows = self.mert_window_vectors([p.waveform for p in inputs])
         zero = torch.zeros(1, self.config.hidden_size)
         sequences = [torch.cat([zero, torch.from_numpy(vectors), zero]) for vectors, _ in windows]  # BOS / EOS zero vectors
-        results = run_segmented(sequences, self.config.max_audio_length, branch, self.forward_batch,
-                                torch.zeros(self.config.hidden_size), self.device)
+        results = run_segmented(sequences, self.config.max_audio_length, branch, forward_batch=self.forward_batch,
+                                pad_item=torch.zeros(self.config.hidden_size), device=self.device)
         embeddings = []
         with torch.inference_mode():
             for prepared, (_, times), (hidden, pooled) in zip(inputs, windows, results):

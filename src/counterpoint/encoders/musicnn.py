@@ -256,7 +256,7 @@ def streamed_log_mel(pieces: Iterable[np.ndarray], chunk_frames: int = CHUNK_FRA
     ``chunk_frames`` frames at a time (:func:`counterpoint.encoders.streaming.frame_chunks`), so only the
     spectrogram, a twentieth of the audio's float64 size, is held whole; each frame is the same computation."""
     parts, length = [], 0
-    for chunk in frame_chunks(pieces, FFT_SIZE, FFT_HOP, chunk_frames):
+    for chunk in frame_chunks(pieces, n_fft=FFT_SIZE, hop=FFT_HOP, chunk_frames=chunk_frames):
         if chunk.whole is not None:
             return log_mel(chunk.whole), len(chunk.whole)
         parts.append(_log_compressed(_mel_power(chunk.samples, center=False)))
@@ -317,16 +317,17 @@ def make_patches(logmel: np.ndarray, hop: int, center: bool = False) -> tuple[np
     return logmel[index], centres
 
 
-def audio_patches(audio: np.ndarray, hop: int, who: str = "audio", center: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def audio_patches(audio: np.ndarray, hop: int, *, who: str = "audio",
+                  center: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Patches and centre times of 16 kHz mono audio (see :func:`make_patches`).
 
     Without ``center``, audio shorter than one patch is a TrackError: the reference crashes on
     it (it concatenates no patches); we say why instead.
     """
-    return logmel_patches(log_mel(audio), len(audio), hop, who, center)
+    return logmel_patches(log_mel(audio), len(audio), hop, who=who, center=center)
 
 
-def logmel_patches(logmel: np.ndarray, n_samples: int, hop: int, who: str = "audio",
+def logmel_patches(logmel: np.ndarray, n_samples: int, hop: int, *, who: str = "audio",
                    center: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """:func:`audio_patches` of the log-mel spectrogram of ``n_samples`` samples of audio."""
     if not center and len(logmel) < PATCH_FRAMES:
@@ -530,14 +531,14 @@ class MusicnnEncoder(TorchEncoder, LayeredEncoder, AudioEncoder):
         return list(TAGS[self.params["model"]]) if self.params["layer"] == "taggram" else None
 
     def prepare_waveform(self, waveform: np.ndarray, source: str) -> PreparedAudio:
-        patches, centres = audio_patches(waveform, self.hop, source, self.params["center"])
+        patches, centres = audio_patches(waveform, self.hop, who=source, center=self.params["center"])
         return PreparedAudio(patches, centres, len(waveform) / SAMPLE_RATE)
 
     def prepare_stream(self, pieces: Iterable[np.ndarray], source: str) -> PreparedAudio:
         """:meth:`prepare_waveform` of a file read in pieces: the spectrogram is computed a chunk at a
         time (:func:`streamed_log_mel`), and only it and the patches are held whole."""
         logmel, n_samples = streamed_log_mel(pieces)
-        patches, centres = logmel_patches(logmel, n_samples, self.hop, source, self.params["center"])
+        patches, centres = logmel_patches(logmel, n_samples, self.hop, who=source, center=self.params["center"])
         return PreparedAudio(patches, centres, n_samples / SAMPLE_RATE)
 
     def layer_names(self) -> list[str]:
@@ -604,7 +605,7 @@ def top_tags(path: str | Path, model: str = "MTT", k: int = 10) -> list[tuple[st
     """
     encoder = MusicnnEncoder(model=model, layer="taggram")
     audio = load_audio(path, SAMPLE_RATE)
-    patches, _ = audio_patches(audio, encoder.hop, str(path))
+    patches, _ = audio_patches(audio, encoder.hop, who=str(path))
     mean = encoder.layer_outputs([patches])[0].mean(axis=0)
     order = np.argsort(-mean, kind="stable")[:k]
     return [(TAGS[model][i], float(mean[i])) for i in order]

@@ -39,7 +39,7 @@ def stitch_windows(window_frames: Sequence[np.ndarray], n_items: int, window: in
     return np.concatenate(parts, axis=0)
 
 
-def run_segmented(items: Sequence[Any], window: int, forward: Callable, forward_batch: int, pad_item: Any,
+def run_segmented(items: Sequence[Any], window: int, forward: Callable, *, forward_batch: int, pad_item: Any,
                   device: Any = "cpu") -> list[tuple[np.ndarray, np.ndarray]]:
     """The reference long-input extractor, batched over windows of several pieces.
 

@@ -55,7 +55,7 @@ def _span(buffer: np.ndarray, start: int, low: int, high: int, length: int | Non
     return np.pad(inside, (before, after))
 
 
-def frame_chunks(pieces: Iterable[np.ndarray], n_fft: int, hop: int, chunk_frames: int,
+def frame_chunks(pieces: Iterable[np.ndarray], *, n_fft: int, hop: int, chunk_frames: int,
                  context: int = 0) -> Iterator[FrameChunk]:
     """Chunks of ``chunk_frames`` centred STFT frames (each with ``context`` frames on both sides) of the
     waveform that ``pieces`` (mono float32 blocks) make, in order, holding only what the next chunk needs."""

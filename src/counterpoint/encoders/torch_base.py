@@ -96,4 +96,4 @@ class TorchEncoder(Encoder):
             with torch.inference_mode():
                 return forward(torch.from_numpy(batch).to(device)).float().cpu().numpy()
 
-        return run_windows(windows, call, self.forward_batch, map_batches)
+        return run_windows(windows, call, self.forward_batch, map_batches=map_batches)

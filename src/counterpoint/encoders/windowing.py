@@ -31,7 +31,7 @@ def window_starts(n_samples: int, window: int, min_tail: int) -> list[int]:
 
 
 def run_windows(windows: Sequence[Sequence[np.ndarray]], forward: Callable[[np.ndarray], np.ndarray],
-                forward_batch: int, map_batches: BatchMap = map) -> list[list[np.ndarray]]:
+                forward_batch: int, *, map_batches: BatchMap = map) -> list[list[np.ndarray]]:
     """Run every window of every track through ``forward`` in batches; outputs regrouped per track.
 
     ``windows[i]`` holds track ``i``'s windows. Windows of the same shape are stacked into

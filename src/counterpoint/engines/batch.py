@@ -158,7 +158,7 @@ def _embed_isolating_failures(encoder: Encoder, ok: list[Prepared], failures: li
     return finite
 
 
-def begin_run(writer: StoreWriter, spec: str, metas: Sequence[EncoderMeta], tracks: Sequence[Track],
+def begin_run(writer: StoreWriter, spec: str, metas: Sequence[EncoderMeta], *, tracks: Sequence[Track],
               progress: ProgressCallback | None) -> tuple[list[Track], EncoderRun]:
     """Declare the encoder ``spec``'s outputs (``metas``) to the store; the tracks still to embed
     and the run's record, with the skipped ones reported as done (``progress(spec, done, total)``,
@@ -191,7 +191,7 @@ def changed_tracks(writer: StoreWriter, meta: EncoderMeta, tracks: Sequence[Trac
         if path is None or source is None:
             continue
         try:
-            if is_changed(source, *writer.source_location(path), path):
+            if is_changed(source, *writer.source_location(path), path=path):
                 changed.add(track.id)
         except OSError:
             changed.add(track.id)
@@ -204,7 +204,8 @@ def _identity(writer: StoreWriter, embedded: Embedded) -> SourceIdentity:
     return embedded.source.identity(*writer.source_location(embedded.source.path))
 
 
-def record_batch(writer: StoreWriter, run: EncoderRun, embedded: Sequence[Embedded], failures: Sequence[Failure]) -> None:
+def record_batch(writer: StoreWriter, run: EncoderRun, embedded: Sequence[Embedded], *,
+                 failures: Sequence[Failure]) -> None:
     """Journal one batch's embeddings (each output the tracks it lacks, and the tracks whose file
     changed, which replace their rows) and failures (the driver's part, for every engine)."""
     for index, (spec, held) in enumerate(zip(run.outputs, run.held)):

@@ -68,12 +68,13 @@ class LocalEngine(Engine):
                     writer: StoreWriter, *, batch_size: int | None = None,
                     progress: ProgressCallback | None = None) -> EncoderRun:
         started = time.perf_counter()
-        todo, run = begin_run(writer, encoder.spec, metas, tracks, progress)
+        todo, run = begin_run(writer, encoder.spec, metas, tracks=tracks, progress=progress)
         size = batch_size or encoder.batch_size
         handled = 0
         with closing(prepared_in_order(encoder, todo, self.workers, ahead=size)) as prepared:
             while batch := list(islice(prepared, size)):
-                record_batch(writer, run, *embed_batch(encoder, batch))
+                embedded, failures = embed_batch(encoder, batch)
+                record_batch(writer, run, embedded, failures=failures)
                 handled += len(batch)
                 if progress:
                     progress(encoder.spec, run.skipped + handled, len(tracks))
@@ -147,7 +148,7 @@ class _Readers:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
-def prepared_in_order(encoder: Encoder, tracks: Sequence[Track], workers: int, ahead: int) -> Iterator[Prepared]:
+def prepared_in_order(encoder: Encoder, tracks: Sequence[Track], workers: int, *, ahead: int) -> Iterator[Prepared]:
     """Every track prepared, in order, with ``ahead + 2 * workers`` tracks read ahead at most."""
     readers = _Readers(encoder, workers)
     coming = iter(tracks)

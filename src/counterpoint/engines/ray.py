@@ -193,20 +193,20 @@ class RayEngine(Engine):
                     writer: StoreWriter, *, batch_size: int | None = None,
                     progress: ProgressCallback | None = None) -> EncoderRun:
         started = time.perf_counter()
-        todo, run = begin_run(writer, encoder.spec, metas, tracks, progress)
+        todo, run = begin_run(writer, encoder.spec, metas, tracks=tracks, progress=progress)
         size = batch_size or encoder.batch_size
         returned: set[str] = set()
         with ray_messages_to_file() as messages:
             for batch in _embedded_batches(encoder, todo, size):
                 embedded = [e for e in batch["embedded"] if e is not None]
                 failures = [(str(i), str(s), str(m)) for i, s, m in zip(batch["id"], batch["stage"], batch["message"]) if s]
-                record_batch(writer, run, embedded, failures)
+                record_batch(writer, run, embedded, failures=failures)
                 returned.update(str(i) for i in batch["id"])
                 if progress:
                     progress(encoder.spec, run.skipped + len(returned), len(tracks))
         lost = [t for t in todo if t.id not in returned]
         if lost:
-            record_batch(writer, run, [], [_lost(t, encoder.modality, messages) for t in lost])
+            record_batch(writer, run, [], failures=[_lost(t, encoder.modality, messages) for t in lost])
             if progress:
                 progress(encoder.spec, len(tracks), len(tracks))
         run.seconds = time.perf_counter() - started

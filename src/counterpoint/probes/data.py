@@ -99,7 +99,7 @@ class Batch:
         return Batch(self.x.to(device), None if self.mask is None else self.mask.to(device), self.y.to(device))
 
 
-def batches(inputs: ProbeInputs, y: np.ndarray, batch_size: int, shuffle: bool = False,
+def batches(inputs: ProbeInputs, y: np.ndarray, batch_size: int, *, shuffle: bool = False,
             generator: np.random.Generator | None = None) -> Iterator[Batch]:
     """Batches in order, or shuffled with ``generator`` (seeded by the caller)."""
     order = np.arange(len(y))

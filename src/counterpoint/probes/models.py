@@ -216,7 +216,7 @@ def takes_sequences(cls: type[nn.Module]) -> bool:
     return bool(getattr(cls, "takes_sequences", False))
 
 
-def build_model(model: str, input_dim: int, num_classes: int, kwargs: dict[str, Any]) -> nn.Module:
+def build_model(model: str, input_dim: int, num_classes: int, *, kwargs: dict[str, Any]) -> nn.Module:
     """Instantiate a probe, turning a bad signature into a message that says what is expected."""
     cls = resolve_model_class(model)
     try:

@@ -54,7 +54,7 @@ def load_config(model_dir: str | Path) -> dict[str, Any]:
 def load_probe(model_dir: str | Path, device: str = "cpu") -> tuple[ProbeClassifier, dict[str, Any]]:
     """Rebuild the probe from its folder; custom classes must be importable as when it was trained."""
     config = load_config(model_dir)
-    net = build_model(config["model"], config["input_dim"], len(config["classes"]), config["model_kwargs"])
+    net = build_model(config["model"], config["input_dim"], len(config["classes"]), kwargs=config["model_kwargs"])
     model = ProbeClassifier(net, config["input_dim"])
     state = load_file(str(Path(model_dir) / MODEL_FILE))
     try:

@@ -79,7 +79,7 @@ class SplitPlan:
         return {name: int((self.splits == name).sum()) for name in SPLITS}
 
 
-def plan_splits(labels: np.ndarray, groups: np.ndarray | None, given: Sequence[str] | None, seed: int) -> SplitPlan:
+def plan_splits(labels: np.ndarray, groups: np.ndarray | None, given: Sequence[str] | None, *, seed: int) -> SplitPlan:
     """The dataset's split column when complete, else a stratified grouped split; leak-checked.
 
     ``given`` is the split column as :meth:`~counterpoint.matrix.TrackRows.given_split` reads it.
@@ -147,7 +147,7 @@ def model_kwargs_for(model: str, settings: TrainSettings, model_kwargs: dict[str
     return dict(model_kwargs or {})
 
 
-def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str], model: str = "linear",
+def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str], *, model: str = "linear",
               ids: Sequence[str] | None = None, settings: TrainSettings = TrainSettings(),
               model_kwargs: dict[str, Any] | None = None, extra_config: dict[str, Any] | None = None) -> ProbeResult:
     """Train a probe on the train rows, stop early on the validation rows, test on the test rows.
@@ -189,16 +189,17 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
     kwargs = model_kwargs_for(model, settings, model_kwargs)
     scaler = Standardizer.fit(take(inputs, rows["train"]))
     seed_everything(settings.seed)  # the initial weights depend on the seed too
-    probe = ProbeClassifier(build_model(model, dim, len(classes), kwargs), dim)
+    probe = ProbeClassifier(build_model(model, dim, len(classes), kwargs=kwargs), dim)
     probe.set_scaler(torch.as_tensor(scaler.mean), torch.as_tensor(scaler.scale))
-    outcome = train_probe(probe, take(inputs, rows["train"]), y[rows["train"]], take(inputs, rows["validation"]),
-                          y[rows["validation"]], len(classes), settings)
+    outcome = train_probe(probe, take(inputs, rows["train"]), y[rows["train"]],
+                          val_inputs=take(inputs, rows["validation"]), y_val=y[rows["validation"]],
+                          num_classes=len(classes), settings=settings)
     if not outcome.stopped_early:
         notes.append(f"training stopped at the epoch cap ({settings.epochs} epochs; best validation epoch "
                      f"{outcome.best_epoch}) before {settings.patience} epochs without improvement: the probe may "
                      "not have converged — give more --epochs")
 
-    test_logits = predict_logits(outcome.model.cpu(), take(inputs, rows["test"]), settings.training_batch)
+    test_logits = predict_logits(outcome.model.cpu(), take(inputs, rows["test"]), batch_size=settings.training_batch)
     predicted = test_logits.argmax(axis=1)
     y_test = y[rows["test"]]
     accuracy, macro_f1 = scores(y_test, predicted, len(classes))
@@ -273,7 +274,7 @@ def _usable_rows(data: ProbeData, labels: np.ndarray) -> tuple[np.ndarray, list[
     return np.flatnonzero(keep), notes
 
 
-def trained_probe_fit_predict(inputs: ProbeInputs, labels: np.ndarray, ids: np.ndarray, groups: np.ndarray | None,
+def trained_probe_fit_predict(inputs: ProbeInputs, labels: np.ndarray, ids: np.ndarray, *, groups: np.ndarray | None,
                               plan: ProtocolPlan, model: str, settings: TrainSettings,
                               model_kwargs: dict[str, Any] | None = None, on_fold_done: Callable[[], None] | None = None):
     """The protocol's classifier for a trained probe: on each fold of ``plan`` (called in order), a validation
@@ -296,7 +297,7 @@ def trained_probe_fit_predict(inputs: ProbeInputs, labels: np.ndarray, ids: np.n
     return fit_predict
 
 
-def probe_data(data: ProbeData, label: str, model: str = "linear", depth: int | None = None,
+def probe_data(data: ProbeData, *, label: str, model: str = "linear", depth: int | None = None,
                group: str | None = None, settings: TrainSettings = TrainSettings(),
                model_kwargs: dict[str, Any] | None = None, repeats: int = TRAINED_PROBE_REPEATS,
                progress: ProgressCallback | None = None) -> ProbeResult:
@@ -318,7 +319,7 @@ def probe_data(data: ProbeData, label: str, model: str = "linear", depth: int | 
     keep, notes = _usable_rows(data, labels)
     data, labels = data.take(keep), labels[keep]
     groups = data.groups(group)
-    splits = plan_splits(labels, groups, data.given_split(), settings.seed)
+    splits = plan_splits(labels, groups, data.given_split(), seed=settings.seed)
     extra = {"encoder": data.spec, "modality": data.modality, "label": label, "label_depth": depth,
              "group": data.group_column(group), "split_source": splits.source, "notes": notes}
     plan = plan_protocol(labels, groups=groups, given_split=data.given_split(), seed=settings.seed, n_repeats=repeats)
@@ -336,21 +337,23 @@ def probe_data(data: ProbeData, label: str, model: str = "linear", depth: int | 
     protocol = probe_accuracy(_inputs(data), labels, ids=data.ids, classifier=canonical_model_name(model), plan=plan,
                               seed=settings.seed,
                               fit_predict=trained_probe_fit_predict(_inputs(data), labels, np.asarray(data.ids),
-                                                                    groups, plan, model, settings, model_kwargs,
+                                                                    groups=groups, plan=plan, model=model,
+                                                                    settings=settings, model_kwargs=model_kwargs,
                                                                     on_fold_done=run_done))
     result.notes.extend(f"probe accuracy: {note}" for note in protocol.notes)
     result.config["probe_accuracy"] = protocol.to_dict()
     return replace(result, protocol=protocol)
 
 
-def probe(store_or_path: "Store | str | Path", encoder: str, label: str, model: str = "linear",
+def probe(store_or_path: "Store | str | Path", encoder: str, *, label: str, model: str = "linear",
           depth: int | None = None, group: str | None = None, settings: TrainSettings = TrainSettings(),
           model_kwargs: dict[str, Any] | None = None, repeats: int = TRAINED_PROBE_REPEATS,
           progress: ProgressCallback | None = None) -> ProbeResult:
     """Train and test one probe of ``label`` on ``encoder``'s embeddings in a store (see :func:`probe_data`)."""
     store = as_store(store_or_path)
     data = read_probe_data(store, encoder, takes_sequences(resolve_model_class(model)))
-    return probe_data(data, label, model, depth, group, settings, model_kwargs, repeats, progress)
+    return probe_data(data, label=label, model=model, depth=depth, group=group, settings=settings,
+                      model_kwargs=model_kwargs, repeats=repeats, progress=progress)
 
 
 @dataclass
@@ -373,7 +376,7 @@ class EvaluationResult:
     seen_left_out: int = 0  # tracks left out because the probe was trained or validated on them
 
 
-def evaluate_saved(model_dir: str | Path, store_or_path: "Store | str | Path", split: str | None = None,
+def evaluate_saved(model_dir: str | Path, store_or_path: "Store | str | Path", *, split: str | None = None,
                    device: str = "cpu") -> EvaluationResult:
     """Apply a saved probe to a store without training.
 
@@ -421,7 +424,7 @@ def evaluate_saved(model_dir: str | Path, store_or_path: "Store | str | Path", s
                      + "): the accuracy rests on too few tracks to mean much")
     classes = list(config["classes"])
     y = np.searchsorted(classes, labels[keep].astype(str))
-    logits = predict_logits(probe_model, take(inputs, keep), _training_batch(config), device=device)
+    logits = predict_logits(probe_model, take(inputs, keep), batch_size=_training_batch(config), device=device)
     predicted = logits.argmax(axis=1)
     _, macro_f1 = scores(y, predicted, len(classes))
     label_range = np.arange(len(classes))
@@ -561,7 +564,8 @@ def probe_table(store_or_path: "Store | str | Path", label: str, *, models: Sequ
                 key = (encoder, takes_sequences(resolve_model_class(model)))
                 if key not in read:
                     read[key] = read_probe_data(store, *key)
-                result = probe_data(read[key], label, model, depth, group, settings, repeats=repeats)
+                result = probe_data(read[key], label=label, model=model, depth=depth, group=group, settings=settings,
+                                    repeats=repeats)
             except CounterpointError as error:
                 rows.append({**row, "error": str(error)})
                 continue

@@ -56,7 +56,7 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> tuple[fl
 
 
 @torch.no_grad()
-def predict_logits(model: ProbeClassifier, inputs: ProbeInputs, batch_size: int = 64,
+def predict_logits(model: ProbeClassifier, inputs: ProbeInputs, *, batch_size: int = 64,
                    device: torch.device | str = "cpu") -> np.ndarray:
     """Logits ``[N, num_classes]`` in input order, in eval mode."""
     model.eval()
@@ -68,7 +68,7 @@ def predict_logits(model: ProbeClassifier, inputs: ProbeInputs, batch_size: int 
 
 def _evaluate(model: ProbeClassifier, inputs: ProbeInputs, y: np.ndarray, loss_fn: nn.Module,
               settings: TrainSettings, device: torch.device, num_classes: int) -> dict[str, float]:
-    logits = torch.as_tensor(predict_logits(model, inputs, settings.training_batch, device))
+    logits = torch.as_tensor(predict_logits(model, inputs, batch_size=settings.training_batch, device=device))
     loss = float(loss_fn(logits, torch.as_tensor(y, dtype=torch.long)))
     accuracy, macro_f1 = scores(y, logits.argmax(dim=1).numpy(), num_classes)
     return {"loss": loss, "accuracy": accuracy, "macro_f1": macro_f1}
@@ -85,7 +85,7 @@ class TrainOutcome:
 
 
 def train_probe(model: ProbeClassifier, train_inputs: ProbeInputs, y_train: np.ndarray,
-                val_inputs: ProbeInputs, y_val: np.ndarray, num_classes: int,
+                *, val_inputs: ProbeInputs, y_val: np.ndarray, num_classes: int,
                 settings: TrainSettings) -> TrainOutcome:
     """Train with Adam and class-weighted cross-entropy; keep the epoch with the best validation macro-F1.
 

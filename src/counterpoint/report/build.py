@@ -46,7 +46,7 @@ def axis_titles(space: SpaceAnalysis, method: str) -> tuple[str, str]:
 
 
 def write_space_outputs(space: SpaceAnalysis, out_dir: Path, colours: dict[str, str],
-                        formats: Sequence[str] = FIGURE_FORMATS) -> dict[str, Path]:
+                        *, formats: Sequence[str] = FIGURE_FORMATS) -> dict[str, Path]:
     """CSVs and static figures of one space; returns {figure name: the file the page shows}."""
     name = slug(space.spec)
     space.centroid_distance.to_csv(out_dir / f"{name}_centroid_cosine_distance.csv")
@@ -54,21 +54,22 @@ def write_space_outputs(space: SpaceAnalysis, out_dir: Path, colours: dict[str, 
     space.within_variance.to_csv(out_dir / f"{name}_within_class_variance.csv", index=False)
     figures = {}
     for method, coords in space.projections.items():
-        figures[method] = scatter_2d(coords, space.labels, f"{space.spec} — {method.upper()}",
-                                     out_dir / f"{name}_{method}", colours, axis_titles(space, method), formats)
+        figures[method] = scatter_2d(coords, space.labels, title=f"{space.spec} — {method.upper()}",
+                                     stem=out_dir / f"{name}_{method}", colours=colours,
+                                     axis_labels=axis_titles(space, method), formats=formats)
     if len(space.centroid_distance) >= 2:
         named = named_classes(space.labels)
         title = f"{space.spec}: class centroids"
         if len(named) < len(space.centroid_distance):
             title += f"\n({named_note(len(named), len(space.centroid_distance), other=False)})"
-        figures["centroids"] = heatmap(space.centroid_distance_normalised.loc[named, named], title,
-                                       out_dir / f"{name}_centroid_distance", colour_label="cosine distance / max",
+        figures["centroids"] = heatmap(space.centroid_distance_normalised.loc[named, named], title=title,
+                                       stem=out_dir / f"{name}_centroid_distance", colour_label="cosine distance / max",
                                        formats=formats)
     return figures
 
 
 def report_notes(analysis: AnalysisResult, comparison: CompareResult | None = None, probes: ProbeTable | None = None,
-                 notes: Sequence[str] = ()) -> list[str]:
+                 *, notes: Sequence[str] = ()) -> list[str]:
     """Every note of a report, in page order: ``notes`` (e.g. why there is no comparison), the
     comparison's (but the z-scoring of descriptors, said in its own section), failed probes and the
     probes' guard notes (tiny test splits, scarce classes), then the per-space analysis's."""
@@ -89,7 +90,7 @@ def audio_links(obs: pd.DataFrame, dataset_root: str, out_dir: Path) -> list[str
 
 
 def page_data(analysis: AnalysisResult, comparison: CompareResult | None, colours: dict[str, str],
-              out_dir: Path) -> dict[str, Any]:
+              *, out_dir: Path) -> dict[str, Any]:
     """What the page's scripts read: per space its ids, labels, hover texts (HTML-escaped: Plotly
     renders tags), audio links and 2-D views; the class colours; the neighbour lists."""
     spaces = []
@@ -145,7 +146,7 @@ def quality_section(analysis: AnalysisResult, figures: dict[str, dict[str, Path]
 
 
 def build_report(analysis: AnalysisResult, comparison: CompareResult | None = None, probes: ProbeTable | None = None,
-                 out_dir: str | Path = "report", *, notes: Sequence[str] = (),
+                 *, out_dir: str | Path = "report", notes: Sequence[str] = (),
                  figure_formats: Sequence[str] = FIGURE_FORMATS, results: Mapping[str, Any] | None = None) -> Path:
     """Write the whole report folder and return the path of its ``index.html``.
 
@@ -157,17 +158,18 @@ def build_report(analysis: AnalysisResult, comparison: CompareResult | None = No
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     colours = class_colours(label for space in analysis.spaces for label in space.labels)
-    figures = {space.spec: write_space_outputs(space, out, colours, figure_formats) for space in analysis.spaces}
+    figures = {space.spec: write_space_outputs(space, out, colours, formats=figure_formats)
+               for space in analysis.spaces}
     analysis.timing.to_csv(out / "timing.csv", index=False)
-    every_note = report_notes(analysis, comparison, probes, notes)
+    every_note = report_notes(analysis, comparison, probes, notes=notes)
     analysis.tables["summary"].to_csv(out / "summary.csv", index=False)
     write_json(out / "metrics.json", analysis.metrics(every_note))
     shown = {**(results or {}), "analysis": analysis, "comparison": comparison, "probes": probes}
     report_page = ReportPage(out, figure_formats, shown, every_note, colours, figures,
-                             page_data(analysis, comparison, colours, out))
+                             page_data(analysis, comparison, colours, out_dir=out))
     subtitle = f"store <code>{escape(analysis.store)}</code>"
     text = page(f"Counterpoint report — {analysis.label} — {analysis.store.name}", subtitle,
-                write_sections(report_page), report_page.payload if report_page.payload["spaces"] else None)
+                write_sections(report_page), payload=report_page.payload if report_page.payload["spaces"] else None)
     return write_page(out, text)
 
 

@@ -35,7 +35,7 @@ TABLE_FILES = {"alignment": "alignment.csv", "label_quality": "label_quality.csv
                "influence": "influence.csv", "label_knowledge": "label_knowledge.csv"}
 
 
-def plot_rank_histograms(runs: Sequence["RetrievalRun"], path: str | Path, title: str = "",
+def plot_rank_histograms(runs: Sequence["RetrievalRun"], path: str | Path, *, title: str = "",
                          formats: Sequence[str] = FIGURE_FORMATS) -> Path:
     """One histogram per method × direction of the true partner's rank among held-out tracks.
 
@@ -70,7 +70,7 @@ def plot_rank_histograms(runs: Sequence["RetrievalRun"], path: str | Path, title
     return save_figure(figure, path.with_suffix(""), formats)
 
 
-def plot_cca_joint(zx: np.ndarray, zy: np.ndarray, labels: np.ndarray, path: str | Path,
+def plot_cca_joint(zx: np.ndarray, zy: np.ndarray, labels: np.ndarray, *, path: str | Path,
                    names: tuple[str, str] = ("audio", "symbolic"), colours: dict[str, str] | None = None,
                    formats: Sequence[str] = FIGURE_FORMATS) -> Path:
     """Held-out tracks of both modalities on the first two canonical components.
@@ -159,7 +159,7 @@ def comparison_to_json(result: CompareResult) -> dict:
     return data
 
 
-def write_comparison(result: CompareResult, out_dir: str | Path, colours: dict[str, str] | None = None,
+def write_comparison(result: CompareResult, out_dir: str | Path, *, colours: dict[str, str] | None = None,
                      formats: Sequence[str] = FIGURE_FORMATS) -> dict[str, Path]:
     """Write the tables, ``compare.json`` and every pair's plots (in each of ``formats``) into
     ``out_dir``; returns {``alignment``, ``label_quality``, ``json``, ``neighbours``: path}."""
@@ -169,7 +169,7 @@ def write_comparison(result: CompareResult, out_dir: str | Path, colours: dict[s
         names = plot_names(pair)
         plot_rank_histograms(pair.retrieval.runs, out / names["ranks"], title=f"{pair.audio} × {pair.symbolic}",
                              formats=formats)
-        plot_cca_joint(pair.retrieval.cca_test_x, pair.retrieval.cca_test_y, pair.test_labels, out / names["cca"],
+        plot_cca_joint(pair.retrieval.cca_test_x, pair.retrieval.cca_test_y, pair.test_labels, path=out / names["cca"],
                        names=(pair.audio, pair.symbolic), colours=colours, formats=formats)
     files = {key: out / name for key, name in TABLE_FILES.items()}
     result.alignment.to_csv(files["alignment"], index=False)
@@ -206,7 +206,7 @@ def _run_comparison(inputs: SectionInputs) -> CompareResult | None:
 
 def _comparison_html(result: CompareResult, page: ReportPage) -> str:
     folder = page.out_dir / "compare"
-    write_comparison(result, folder, page.colours, page.formats)
+    write_comparison(result, folder, colours=page.colours, formats=page.formats)
     return compare_html_section(result, folder, page.out_dir)
 
 

@@ -147,7 +147,7 @@ def write_factors_report(result: FactorsResult, out_dir: str | Path,
     section = factors_html(result, write_factors(result, out, formats), out)
     subtitle = f"store <code>{escape(result.store)}</code>"
     return write_page(out, page(f"Counterpoint — controlled factors of {result.store.name}", subtitle,
-                                [section, data_files_section(out)], None))
+                                [section, data_files_section(out)], payload=None))
 
 
 register_section(Section("factors", 75, write=lambda result, page: factors_section(result)(page.out_dir, page.formats)))

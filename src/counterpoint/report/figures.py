@@ -85,7 +85,7 @@ def legend_outside(ax: plt.Axes, n: int) -> None:
                   frameon=False, ncols=1 if n <= 18 else 2)
 
 
-def scatter_2d(coords: np.ndarray, labels: np.ndarray, title: str, stem: Path, colours: Mapping[str, str],
+def scatter_2d(coords: np.ndarray, labels: np.ndarray, *, title: str, stem: Path, colours: Mapping[str, str],
                axis_labels: tuple[str, str] = ("dimension 1", "dimension 2"),
                formats: Sequence[str] = FIGURE_FORMATS) -> Path:
     """Scatter of 2-D coordinates coloured by label, each class centroid marked with a cross; beyond
@@ -111,7 +111,7 @@ def scatter_2d(coords: np.ndarray, labels: np.ndarray, title: str, stem: Path, c
     return save_figure(fig, stem, formats)
 
 
-def heatmap(matrix: pd.DataFrame, title: str, stem: Path, fmt: str = "{:.2f}", colour_label: str = "",
+def heatmap(matrix: pd.DataFrame, *, title: str, stem: Path, fmt: str = "{:.2f}", colour_label: str = "",
             formats: Sequence[str] = FIGURE_FORMATS) -> Path:
     """A labelled heatmap with its values written in the cells (at least :data:`MIN_FONT_PT`)."""
     n_cols, n_rows = len(matrix.columns), len(matrix.index)

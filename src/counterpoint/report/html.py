@@ -131,7 +131,7 @@ class.</p>
 </section>"""
 
 
-def page(title: str, subtitle: str, sections: Sequence[str], payload: dict | None) -> str:
+def page(title: str, subtitle: str, sections: Sequence[str], *, payload: dict | None) -> str:
     """The whole page: Plotly's offline bundle and ``payload`` inlined when there is one."""
     scripts = ""
     if payload is not None:

@@ -37,8 +37,8 @@ def write_layer_files(maps: Sequence[LayerMap], folder: Path, formats: Sequence[
     write_json(folder / "layer_cka.json", payload)
     figures = {}
     for m in maps:
-        figures[(m.audio, m.symbolic)] = heatmap(m.matrix(), f"debiased CKA: {m.audio} layers × {m.symbolic}",
-                                                 folder / f"layer_cka_{pair_slug(m.audio, m.symbolic)}",
+        figures[(m.audio, m.symbolic)] = heatmap(m.matrix(), title=f"debiased CKA: {m.audio} layers × {m.symbolic}",
+                                                 stem=folder / f"layer_cka_{pair_slug(m.audio, m.symbolic)}",
                                                  colour_label="debiased CKA", formats=formats)
     return figures
 

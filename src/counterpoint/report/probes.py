@@ -66,7 +66,7 @@ def confusion_matrix_figure(matrix: np.ndarray, classes: Sequence[str], title: s
     return fig
 
 
-def save_confusion_matrix(matrix: np.ndarray, classes: Sequence[str], path: str | Path, title: str = "",
+def save_confusion_matrix(matrix: np.ndarray, classes: Sequence[str], path: str | Path, *, title: str = "",
                           formats: Sequence[str] = FIGURE_FORMATS) -> Path:
     """Write :func:`confusion_matrix_figure` in each of ``formats`` (``path``'s suffix replaced)."""
     return save_figure(confusion_matrix_figure(matrix, classes, title), Path(path).with_suffix(""), formats)

@@ -32,7 +32,7 @@ def curve_stem(pair: AlignedPair) -> str:
     return f"agreement_curve_{pair_slug(pair.audio, pair.symbolic)}"
 
 
-def plot_mean_curve(curve: pd.DataFrame, title: str, stem: Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+def plot_mean_curve(curve: pd.DataFrame, *, title: str, stem: Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
     """The mean agreement over tracks per segment of score time, its 95 % band, and chance (0.5)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
     centre = (curve["start_s"] + curve["end_s"]) / 2
@@ -63,8 +63,8 @@ def write_aligned(result: AlignedResult, out_dir: str | Path, formats: Sequence[
                                    & (result.mean_curves.symbolic == pair.symbolic)]
         if len(curve):
             files[f"curve {pair.audio} × {pair.symbolic}"] = plot_mean_curve(
-                curve, f"{pair.audio} × {pair.symbolic}: where in time audio and score agree",
-                out / curve_stem(pair), formats)
+                curve, title=f"{pair.audio} × {pair.symbolic}: where in time audio and score agree",
+                stem=out / curve_stem(pair), formats=formats)
     return files
 
 

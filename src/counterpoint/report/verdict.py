@@ -100,7 +100,7 @@ def knowledge_sentence(row: pd.Series, label: str) -> str:
 # (b) and (c) per pair
 
 
-def pair_sentence(audio: str, symbolic: str, rows: pd.DataFrame, claim: str) -> str:
+def pair_sentence(audio: str, symbolic: str, rows: pd.DataFrame, *, claim: str) -> str:
     """The sentence of one pair from its figures' verdicts: the two ``claim`` (e.g. "organise style the same
     way") when all are above chance, "partly" when some are, "no evidence that" they do when none is; the
     figures whose interval touches chance and those that cannot be told from chance are named apart."""
@@ -132,7 +132,7 @@ TRACK_CLAIM = "agree track by track"
 
 def pair_sentences(table: pd.DataFrame, claim: str, label: str = "") -> list[str]:
     """One sentence per pair of a long table (columns audio, symbolic, and the figure columns)."""
-    return [pair_sentence(audio, symbolic, part, claim.format(label=label))
+    return [pair_sentence(audio, symbolic, part, claim=claim.format(label=label))
             for (audio, symbolic), part in table.groupby(["audio", "symbolic"], sort=False)]
 
 
@@ -193,7 +193,7 @@ def verdict_section(table: pd.DataFrame, dims: dict[tuple[str, str], tuple[int, 
             f"{escape(measures_prose(table))}</p></section>")
 
 
-def verdicts_block(label: str, knowledge: pd.DataFrame, structure: pd.DataFrame, track: pd.DataFrame,
+def verdicts_block(label: str, knowledge: pd.DataFrame, structure: pd.DataFrame, *, track: pd.DataFrame,
                    dims: dict[tuple[str, str], tuple[int, int]] | None = None) -> str:
     """The report's first screen: the label's question, verdicts (a) and (b), then (c), and the rule once."""
     parts = [f'<h2 class="question">Do the audio and the score carry the same information about '
@@ -254,7 +254,7 @@ def family_sentence(family: str) -> str:
 # The terminal
 
 
-def terminal_text(label: str, knowledge: pd.DataFrame, structure: pd.DataFrame, track: pd.DataFrame,
+def terminal_text(label: str, knowledge: pd.DataFrame, structure: pd.DataFrame, *, track: pd.DataFrame,
                   dims: dict[tuple[str, str], tuple[int, int]] | None = None) -> str:
     """What ``run``, ``analyze`` and ``compare`` print: the rule, then per verdict its sentences and its compact
     table (interval, chance, p, verdict)."""
@@ -284,7 +284,7 @@ def comparison_terminal_text(result: "CompareResult") -> str:
 
     dims = {(pair.audio, pair.symbolic): pair.dims for pair in result.pairs}
     track = verdict_table(result) if result.pairs else result.alignment.iloc[:0]
-    text = terminal_text(result.settings.label, result.knowledge, result.label_structure, track, dims)
+    text = terminal_text(result.settings.label, result.knowledge, result.label_structure, track=track, dims=dims)
     return text if result.pairs else f"{text}\n\n{compare_summary(result)}"
 
 
@@ -297,7 +297,8 @@ def _verdicts_html(result: "CompareResult", page: ReportPage) -> str:
 
     dims = {(pair.audio, pair.symbolic): pair.dims for pair in result.pairs}
     track = verdict_table(result) if result.pairs else result.alignment.iloc[:0]
-    return verdicts_block(page.results["analysis"].label, result.knowledge, result.label_structure, track, dims)
+    return verdicts_block(page.results["analysis"].label, result.knowledge, result.label_structure, track=track,
+                          dims=dims)
 
 
 def _influence_html(result: "CompareResult", page: ReportPage) -> str:

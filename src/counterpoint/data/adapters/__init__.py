@@ -32,7 +32,7 @@ def read_source(kind: str, source: str | Path, *, index: str | Path | None = Non
         raise DatasetError(f"{source}: no such folder — give the top folder of the {kind} dataset")
     if kind.startswith(mirdata_loader.PREFIX):
         return mirdata_loader.read(kind[len(mirdata_loader.PREFIX):], source,
-                                   Path(index) if index is not None else None, mirdata_version)
+                                   index=Path(index) if index is not None else None, version=mirdata_version)
     if index is not None:
         raise DatasetError(f"--index is for mirdata:NAME kinds only, not {kind!r}")
     module = adapter(kind)
@@ -51,4 +51,4 @@ def import_dataset(kind: str, source: str | Path, out: str | Path, *, copy: bool
     """Write the ``kind`` dataset in ``source`` as an ``info.csv`` dataset in ``out`` (a new or empty folder)."""
     found = read_source(kind, source, index=index, mirdata_version=mirdata_version)
     return write_dataset(kind, found, Path(os.path.abspath(Path(source).expanduser())),
-                         Path(os.path.abspath(Path(out).expanduser())), copy=copy)
+                         out=Path(os.path.abspath(Path(out).expanduser())), copy=copy)

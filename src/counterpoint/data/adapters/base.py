@@ -50,7 +50,7 @@ class ImportResult:
     problems: list[Problem]
 
 
-def layout_error(kind: str, source: Path, expected: str, found: str, hint: str = "") -> DatasetError:
+def layout_error(kind: str, source: Path, expected: str, *, found: str, hint: str = "") -> DatasetError:
     """The error for a source folder that is not laid out as ``kind`` expects."""
     return DatasetError(f"{source}: not a {kind} layout — {found}. Expected: {expected}.{(' ' + hint) if hint else ''}")
 
@@ -96,7 +96,7 @@ def _place(source_file: Path, source_root: Path, out: Path, copy: bool) -> Path:
     return target
 
 
-def write_dataset(kind: str, found: SourceRows, source: Path, out: Path, copy: bool = False) -> ImportResult:
+def write_dataset(kind: str, found: SourceRows, source: Path, *, out: Path, copy: bool = False) -> ImportResult:
     """Write ``found`` as an ``info.csv`` dataset in ``out`` (a new or empty folder) and read it back."""
     if not found.rows:
         raise DatasetError(f"{source}: the {kind} metadata lists no track whose audio or MIDI file is present — "

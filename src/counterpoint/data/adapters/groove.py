@@ -25,11 +25,11 @@ def read(source: Path) -> SourceRows:
     """One row per performance; group = drummer; ``style`` kept whole (``funk/groove1``, cut it with --depth 1)."""
     info = source / "info.csv"
     if not info.is_file():
-        raise layout_error(KIND, source, LAYOUT, "there is no info.csv")
+        raise layout_error(KIND, source, LAYOUT, found="there is no info.csv")
     table = pd.read_csv(info, dtype=str, keep_default_na=False)
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
-        raise layout_error(KIND, source, LAYOUT, f"{info} lacks the column(s) {', '.join(missing)}")
+        raise layout_error(KIND, source, LAYOUT, found=f"{info} lacks the column(s) {', '.join(missing)}")
     problems = []
     rows = []
     labels = [c for c in table.columns if c not in ("id", "midi_filename", "audio_filename", "split")]

@@ -28,10 +28,10 @@ def read(source: Path) -> SourceRows:
     """
     scores_file = source / "match_scores.json"
     if not scores_file.is_file():
-        raise layout_error(KIND, source, LAYOUT, "there is no match_scores.json")
+        raise layout_error(KIND, source, LAYOUT, found="there is no match_scores.json")
     midi_root = next((source / name for name in MIDI_FOLDERS if (source / name).is_dir()), None)
     if midi_root is None:
-        raise layout_error(KIND, source, LAYOUT, f"there is no {' or '.join(MIDI_FOLDERS)} folder")
+        raise layout_error(KIND, source, LAYOUT, found=f"there is no {' or '.join(MIDI_FOLDERS)} folder")
     try:
         scores = json.loads(scores_file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:

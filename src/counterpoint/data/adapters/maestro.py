@@ -46,11 +46,11 @@ def read(source: Path) -> SourceRows:
     """One row per performance; labels composer, title, year, duration; group = canonical title; split honoured."""
     files = metadata_files(source)
     if not files:
-        raise layout_error(KIND, source, LAYOUT, "there is no maestro-v*.csv or maestro-v*.json")
+        raise layout_error(KIND, source, LAYOUT, found="there is no maestro-v*.csv or maestro-v*.json")
     table = _table(files[0])
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
-        raise layout_error(KIND, source, LAYOUT, f"{files[0]} lacks the column(s) {', '.join(missing)}")
+        raise layout_error(KIND, source, LAYOUT, found=f"{files[0]} lacks the column(s) {', '.join(missing)}")
     problems = []
     rows = []
     for record in table.to_dict("records"):

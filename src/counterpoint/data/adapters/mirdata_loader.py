@@ -77,7 +77,7 @@ def _labels(track) -> dict[str, str]:
     return found
 
 
-def read(name: str, source: Path, index: Path | None = None, version: str = "default") -> SourceRows:
+def read(name: str, source: Path, *, index: Path | None = None, version: str = "default") -> SourceRows:
     """One row per track of the mirdata index whose audio or MIDI file is in ``source``."""
     dataset = _dataset(name, source, index, version)
     try:

@@ -42,7 +42,7 @@ def read(source: Path) -> SourceRows:
     Dataset id of the Lakh MIDI file it was rendered from."""
     folders = track_folders(source)
     if not folders:
-        raise layout_error(KIND, source, LAYOUT, "no TrackNNNNN/metadata.yaml found")
+        raise layout_error(KIND, source, LAYOUT, found="no TrackNNNNN/metadata.yaml found")
     problems: list[Problem] = []
     found = []
     for folder in folders:
