@@ -22,6 +22,7 @@ from counterpoint.errors import CounterpointError, DatasetError
 if TYPE_CHECKING:
     from counterpoint.data.manifest import Manifest, Problem
     from counterpoint.store import Store
+    from counterpoint.progress import ProgressCallback
 
 
 @dataclass
@@ -170,7 +171,8 @@ def dataset_notes_of(warnings: "Sequence[Problem]", csv_path: Path) -> list[str]
     return notes
 
 
-def run_pipeline(options: RunSettings, embed_progress=None, step=None) -> PipelineResult:
+def run_pipeline(options: RunSettings, *, embed_progress: ProgressCallback | None = None,
+                 step: Callable[[str], None] | None = None) -> PipelineResult:
     """Embed ``options.dataset`` into ``out/embeddings.h5`` and write ``out/report/index.html``.
 
     ``embed_progress`` is the embedding progress callback; ``step(text)`` announces each stage.
@@ -213,7 +215,7 @@ def run_pipeline(options: RunSettings, embed_progress=None, step=None) -> Pipeli
 
 
 def run_factors_demo(out: str | Path, encoders: str, *, pieces_per_style: int = 7, seed: int = 0,
-                     embed_progress=None, step=None) -> Path:
+                     embed_progress: ProgressCallback | None = None, step: Callable[[str], None] | None = None) -> Path:
     """``counterpoint demo OUT --factors``: the designed corpus of the demo pieces (two SoundFonts,
     basic-pitch transcriptions; :func:`~counterpoint.data.demo.build_factors_corpus`) in
     ``OUT/factors/``, embedded with ``encoders`` into ``OUT/factors/embeddings.h5``, and its factors
