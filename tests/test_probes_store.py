@@ -299,12 +299,12 @@ def test_a_probe_saved_before_training_batch_was_named_so_is_still_evaluated(sto
 
 
 def test_a_probe_trained_to_its_epoch_cap_says_so_and_one_that_stops_early_does_not(store_path: Path) -> None:
-    capped = probe(store_path, "signal", "style", settings=TrainSettings(epochs=2, patience=5, lr=1e-2, hidden=(8,)))
+    capped = probe(store_path, "signal", label="style", settings=TrainSettings(epochs=2, patience=5, lr=1e-2, hidden=(8,)))
     assert capped.config["training"]["epochs_run"] == 2
     assert [note for note in capped.notes if "epoch cap (2 epochs" in note and "--epochs" in note]
     # A linear probe of separable classes keeps lowering its validation loss (progress at equal macro-F1) to any
     # cap; a wide MLP at a high rate overshoots within a few epochs and stops early.
-    early = probe(store_path, "signal", "style", model="mlp",
+    early = probe(store_path, "signal", label="style", model="mlp",
                   settings=TrainSettings(epochs=200, patience=1, lr=0.3, hidden=(8,)))
     assert early.config["training"]["epochs_run"] < 200
     assert not [note for note in early.notes if "epoch cap" in note]
@@ -316,7 +316,7 @@ def test_a_probe_reports_each_training_run_and_the_command_draws_bars(store_path
     from counterpoint.cli import app
 
     calls: list[tuple[str, int, int]] = []
-    result = probe(store_path, "signal", "style", repeats=2, progress=lambda *call: calls.append(call), **FAST)
+    result = probe(store_path, "signal", label="style", repeats=2, progress=lambda *call: calls.append(call), **FAST)
     runs = 1 + len(result.protocol.plan.folds)  # the saved model's training, then one per fold
     assert runs == 11 and calls == [("training runs", done, runs) for done in range(1, runs + 1)]
     n_probes = len(Store(store_path).encoder_specs)

@@ -594,7 +594,7 @@ class Store:
         if not self.selection:
             return None
         for column, value in self.selection:
-            tracks = tracks[matching_rows(tracks, column, value, self.path)]
+            tracks = tracks[matching_rows(tracks, column, value, store=self.path)]
         return set(tracks["id"])
 
     def overview(self) -> StoreOverview:
