@@ -255,6 +255,22 @@ class FactorSettings(Resampling):
     k: int = declared(Parameter(5, "Neighbours for mutual kNN.", low=1))
 
 
+@dataclass(frozen=True, kw_only=True)
+class EquivarianceSettings(Resampling):
+    """What shapes the numbers of ``counterpoint equivariance`` (written to ``equivariance.json``): the
+    columns naming the piece behind each row, the transformation that made it (``original``,
+    ``transpose``, ``tempo``; written by ``dataset transform``) and its amount, the ridge penalty of
+    the classifier that predicts the amount from the displacement, and the resampling (each table
+    gets the permutations its Holm family needs unless ``fixed_n_perm``)."""
+
+    piece: str = declared(Parameter("piece", "Column naming the piece behind each row."))
+    transform: str = declared(Parameter("transform", "Column naming the transformation that made each row "
+                                                     "(original, transpose, tempo)."))
+    amount: str = declared(Parameter("amount", "Column holding each transformed row's amount (semitones, tempo factor)."))
+    alpha: float = declared(Parameter(1.0, "Ridge penalty of the classifier that predicts the amount from the "
+                                           "displacement.", low=0.0))
+
+
 # ---- params and TOML files: the keys of RunSettings ---------------------------------------------------
 
 _TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")

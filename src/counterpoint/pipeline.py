@@ -241,3 +241,39 @@ def run_factors_demo(out: str | Path, encoders: str, *, pieces_per_style: int = 
     for note in result.notes:
         announce(f"note: {note}")
     return write_factors_report(result, folder / "report")
+
+
+#: Encoders of ``counterpoint demo --equivariance``: the two descriptors and musicnn's penultimate layer.
+EQUIVARIANCE_DEMO_ENCODERS = "audio-stats,musicnn:layer=penultimate,symbolic-stats"
+
+
+def run_equivariance_demo(out: str | Path, encoders: str = EQUIVARIANCE_DEMO_ENCODERS, *, pieces: int = 8,
+                          seed: int = 0, embed_progress: ProgressCallback | None = None,
+                          step: Callable[[str], None] | None = None) -> Path:
+    """``counterpoint demo OUT --equivariance``: ``pieces`` demo pieces (a seeded choice from ``OUT/corpus``)
+    transposed and tempo-changed (:func:`~counterpoint.data.transforms.transform_dataset`, its default
+    amounts) into ``OUT/equivariance/corpus``, embedded with ``encoders`` into
+    ``OUT/equivariance/embeddings.h5``, and their equivariance report
+    (``OUT/equivariance/report/index.html``, whose path is returned). Every step resumes."""
+    from counterpoint.analysis.equivariance import run_equivariance
+    from counterpoint.config import EquivarianceSettings
+    from counterpoint.data.transforms import transform_dataset
+    from counterpoint.embed import embed_dataset
+    from counterpoint.report.equivariance import write_equivariance_report
+
+    announce = step or (lambda text: None)
+    folder = Path(out) / "equivariance"
+    announce(f"transposing and changing the tempo of {pieces} demo pieces into {folder / 'corpus'}")
+    made = transform_dataset(Path(out) / "corpus", folder / "corpus", pieces=pieces, seed=seed, progress=embed_progress)
+    for text in made.skipped:
+        announce(f"note: {text}")
+    for failure in made.failures:
+        announce(f"note: {failure.track_id} left out — {failure.error}")
+    announce(f"embedding {made.root} with {encoders}")
+    store = folder / "embeddings.h5"
+    embed_dataset(made.root, store, encoders, progress=embed_progress)
+    announce("measuring how each encoder moves under transposition and tempo change")
+    result = run_equivariance(store, EquivarianceSettings(seed=seed))
+    for note in result.notes:
+        announce(f"note: {note}")
+    return write_equivariance_report(result, folder / "report")

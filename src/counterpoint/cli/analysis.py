@@ -1,4 +1,5 @@
-"""The analysis commands: `analyze` (one report), `probe`, `compare` (also `--aligned`, `--layers`), `factors`."""
+"""The analysis commands: `analyze` (one report), `probe`, `compare` (also `--aligned`, `--layers`), `factors`,
+`equivariance`."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from counterpoint.cli.options import (check_output_path, depth_option, figure_fo
                                       hidden_sizes, label_option, seed_option, selected_store, setting, where_option)
 from counterpoint.cli.output import (accuracy_line, interval_text, progress_bars, number_text, result_table, show,
                                      show_json, show_verdicts, tell)
-from counterpoint.config import (AlignedSettings, AnalysisSettings, CompareSettings, FactorSettings, TrainSettings,
-                                 figure_formats, probe_model_names)
+from counterpoint.config import (AlignedSettings, AnalysisSettings, CompareSettings, EquivarianceSettings,
+                                 FactorSettings, TrainSettings, figure_formats, probe_model_names)
 from counterpoint.parameters import declarations
 
 #: ``--json`` of compare and probe.
@@ -288,3 +289,41 @@ def factors_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
         tell(f"  {note}")
     show(f"report: {index}")
 
+
+
+@app.command("equivariance", cls=PlainUsageCommand)
+@friendly
+def equivariance_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store of a transformed corpus (`dataset transform`)."),
+                         out: Path = typer.Option(..., "--out", "-o", callback=check_output_path,
+                                                  help="Folder for displacement.csv, predictability.csv, agreement.csv, "
+                                                       "equivariance.json, figures, index.html."),
+                         piece: str = setting(EquivarianceSettings, "piece"),
+                         transform: str = setting(EquivarianceSettings, "transform"),
+                         amount: str = setting(EquivarianceSettings, "amount"),
+                         alpha: float = setting(EquivarianceSettings, "alpha"),
+                         n_boot: int = setting(EquivarianceSettings, "n_boot"),
+                         n_perm: int = setting(EquivarianceSettings, "n_perm"),
+                         fixed_n_perm: bool = setting(EquivarianceSettings, "fixed_n_perm"),
+                         where: list[str] = where_option(),
+                         seed: int = seed_option(),
+                         figure_format: str = figure_format_option()) -> None:
+    """Transposition and tempo: how far each encoder moves, whether the amount is predictable, whether audio and score move alike.
+
+    Example: counterpoint equivariance moved.h5 --out equivariance/
+    """
+    from counterpoint.analysis.equivariance import run_equivariance
+    from counterpoint.report.equivariance import write_equivariance_report
+
+    settings = EquivarianceSettings(piece=piece, transform=transform, amount=amount, alpha=alpha, n_boot=n_boot,
+                                    n_perm=n_perm, seed=seed, fixed_n_perm=fixed_n_perm)
+    result = run_equivariance(selected_store(path, where), settings)
+    index = write_equivariance_report(result, out, figure_formats(figure_format))
+    for title, frame, columns in (
+            ("relative displacement", result.displacement, ["encoder", "transform", "amount", "value", "ci_low", "ci_high"]),
+            ("amount from the displacement", result.predictability, ["encoder", "transform", "value", "ci_low", "ci_high", "chance", "p_holm"]),
+            ("audio and score move alike", result.agreement, ["audio", "symbolic", "transform", "value", "ci_low", "ci_high", "null_mean", "p_holm"])):
+        if len(frame):
+            show(result_table(title, columns, frame[columns].values.tolist()))
+    for note in result.notes:
+        tell(f"  {note}")
+    show(f"report: {index}")

@@ -69,6 +69,9 @@ OPTION_RULES: tuple[Exclusive | Requires, ...] = (
     Exclusive("dataset check", "--no-open-files", ("--duration-tolerance", "--duration-tolerance-fraction"),
               "durations are measured only when the files are opened — drop --no-open-files or the tolerance"),
     Requires("demo", "--factor-pieces-per-style", "--factors", "it sizes the designed corpus of --factors"),
+    Requires("demo", "--equivariance-pieces", "--equivariance", "it sizes the transformed corpus of --equivariance"),
+    Exclusive("demo", "--equivariance", ("--factors",), "each makes its own corpus and report — run the demo once with "
+              "each"),
 )
 
 

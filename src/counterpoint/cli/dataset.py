@@ -161,3 +161,44 @@ def dataset_render(root: Path = typer.Argument(..., metavar="ROOT", help="Datase
                                 progress=progress)
     _completion_summary(report, "rendered")
 
+
+
+@dataset_app.command("transform", cls=PlainUsageCommand)
+@friendly
+def dataset_transform(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset folder (info.csv or class folders) with MIDI files."),
+                      out: Path = typer.Option(..., "--out", "-o", callback=check_output_path,
+                                               help="Folder for the transformed corpus (MIDI copies, renderings, info.csv)."),
+                      transpose: str = typer.Option("-5,-3,-1,1,3,6", "--transpose",
+                                                    help="Transpositions in semitones, comma-separated (empty: none); "
+                                                         "drums (channel 10) stay as they are."),
+                      tempo: str = typer.Option("0.8,1.25", "--tempo",
+                                                help="Tempo factors, comma-separated (empty: none); 1.25 plays 25% faster."),
+                      pieces: Optional[int] = typer.Option(None, "--pieces", min=1,
+                                                           help="Transform a seeded choice of this many pieces (default: all)."),
+                      soundfont: str = typer.Option("timgm6mb", "--soundfont",
+                                                    help="SoundFont every copy and its original are rendered with: a name "
+                                                         "(timgm6mb, merlin) or an .sf2 file."),
+                      sample_rate: int = typer.Option(22050, min=8000, help="Sample rate of the WAV files (Hz)."),
+                      seed: int = seed_option("Seed of the choice of --pieces.")) -> None:
+    """Transposed and tempo-changed copies of each piece's MIDI, each rendered again: the corpus of `equivariance`.
+
+    Writes OUT/info.csv with piece, transform (original, transpose, tempo) and amount; rerunning
+    reuses what exists. A transposition that leaves MIDI's 0-127 is skipped with a note.
+    Example: counterpoint dataset transform ~/data/midi --out ~/data/moved --transpose=-3,-1,1,3 --tempo 0.8,1.25
+    """
+    from counterpoint.data.transforms import TEMPO, TRANSPOSE, amounts_from_text, transform_dataset
+
+    with progress_bars() as progress:
+        report = transform_dataset(root, out, transpositions=amounts_from_text(transpose, TRANSPOSE),
+                                   tempo_factors=amounts_from_text(tempo, TEMPO), pieces=pieces, seed=seed,
+                                   soundfont=soundfont, sample_rate=sample_rate, progress=progress)
+    for skipped in report.skipped:
+        tell(styled("skipped:", "yellow", skipped))
+    show(f"{len(report.pieces)} pieces: {report.made} copies made, {report.reused} already there, "
+         f"{len(report.skipped)} skipped, {len(report.failures)} failed")
+    for failure in report.failures:
+        show(styled("  failed:", "red", failure.error))
+    if report.failures:
+        show(f"failures: {report.failures_csv}")
+    show(f"dataset: {report.info_csv} — next: counterpoint embed {report.root} -o STORE.h5, then "
+         "counterpoint equivariance STORE.h5 --out DIR")

@@ -61,11 +61,16 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), metavar="OUT", 
                  factors: bool = typer.Option(False, "--factors", help="Instead of the main report: the designed "
                                               "experiment of `counterpoint factors` on demo pieces (two SoundFonts, "
                                               "basic-pitch transcriptions), in OUT/factors/."),
-                 factor_pieces_per_style: int = typer.Option(7, min=2, help="Pieces per style of --factors.")) -> None:
+                 factor_pieces_per_style: int = typer.Option(7, min=2, help="Pieces per style of --factors."),
+                 equivariance: bool = typer.Option(False, "--equivariance", help="Instead of the main report: "
+                                                   "`counterpoint equivariance` on transposed and tempo-changed demo "
+                                                   "pieces (audio-stats, musicnn's penultimate layer, symbolic-stats), "
+                                                   "in OUT/equivariance/."),
+                 equivariance_pieces: int = typer.Option(8, min=4, help="Pieces of --equivariance.")) -> None:
     """Build the demo corpus, embed it with the default encoders, analyse it, print the report's path.
 
     Every step resumes: rerunning skips the corpus and the embeddings already made.
-    Example: counterpoint demo demo-output   (or: counterpoint demo demo-output --factors)
+    Example: counterpoint demo demo-output   (or: counterpoint demo demo-output --factors, or --equivariance)
     """
     from counterpoint.data.demo_corpus import ensure_demo_corpus
 
@@ -78,6 +83,14 @@ def demo_command(out: Path = typer.Argument(Path("demo-output"), metavar="OUT", 
             index = run_factors_demo(out, encoders or RunSettings.encoders, pieces_per_style=factor_pieces_per_style,
                                      seed=seed, embed_progress=progress, step=tell)
         show(f"factors report: {index.resolve()}")
+        return
+    if equivariance:
+        from counterpoint.pipeline import EQUIVARIANCE_DEMO_ENCODERS, run_equivariance_demo
+
+        with progress_bars() as progress:
+            index = run_equivariance_demo(out, encoders or EQUIVARIANCE_DEMO_ENCODERS, pieces=equivariance_pieces,
+                                          seed=seed, embed_progress=progress, step=tell)
+        show(f"equivariance report: {index.resolve()}")
         return
     options = RunSettings(dataset=str(corpus), out=str(out), encoders=encoders or DEMO_ENCODERS,
                          label="style", seed=seed,  # the corpus's group column keeps each work on one side
