@@ -271,3 +271,14 @@ def test_equivariance_section_is_registered_and_joins_a_report(transformed, tmp_
     html = equivariance_section(result)(tmp_path, ("png",))
     assert html.startswith('<section id="equivariance">') and (tmp_path / "equivariance" / "agreement.csv").is_file()
     assert 'src="data:image/png' in html
+
+
+def test_demo_options_of_equivariance_that_cannot_combine(tmp_path):
+    from counterpoint.cli import app
+
+    runner = CliRunner()
+    alone = runner.invoke(app, ["demo", str(tmp_path / "demo"), "--equivariance-pieces", "5"])
+    assert alone.exit_code == 2 and "--equivariance-pieces needs --equivariance" in alone.output
+    both = runner.invoke(app, ["demo", str(tmp_path / "demo"), "--equivariance", "--factors"])
+    assert both.exit_code == 2 and "--equivariance cannot be combined with --factors" in both.output
+    assert not (tmp_path / "demo").exists()
