@@ -76,7 +76,7 @@ def plot_tests(result: EquivarianceResult, stem: Path, formats: Sequence[str] = 
                     markersize=5)
     ax.set_yticks(range(len(rows)), [plain(name) for name, _ in rows], fontsize=MIN_FONT_PT)
     ax.invert_yaxis()
-    lowest = min([r.ci_low for _, r in rows if np.isfinite(r.ci_low)] + [r.value for _, r in rows], default=0.0)
+    lowest = min((v for _, r in rows for v in (r.ci_low, r.value) if np.isfinite(v)), default=0.0)
     ax.set_xlim(min(-0.1, lowest - 0.05), 1.05)  # debiased CKA may fall below 0
     ax.axvline(0, color="#bbb", linewidth=0.8)
     ax.set_xlabel("value (hollow: chance or shuffled-pairing null)", fontsize=MIN_FONT_PT + 1)
