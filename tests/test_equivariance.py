@@ -273,6 +273,29 @@ def test_equivariance_section_is_registered_and_joins_a_report(transformed, tmp_
     assert 'src="data:image/png' in html
 
 
+def test_a_report_computes_the_section_on_a_store_with_transformed_copies_only(transformed, tmp_path):
+    from counterpoint.config import AnalysisSettings
+    from counterpoint.embed import embed_dataset
+    from counterpoint.report.sections import SectionInputs, sections
+    from counterpoint.store import Store
+
+    run = next(section for section in sections() if section.name == "equivariance").run
+
+    def inputs(path: Path) -> SectionInputs:
+        store = Store(path)
+        matrices = {record.spec: store.pooled(record.spec) for record in store.encoders_with_tracks()}
+        return SectionInputs(store, AnalysisSettings(label="style"), matrices, {}, [], lambda text: None)
+
+    found = inputs(transformed[1])
+    result = run(found)
+    assert result is not None and len(result.agreement) == 4 and not found.notes
+    make_info_csv_dataset(tmp_path / "ds", [{"id": f"t{i}", "audio_filename": "", "midi_filename": f"m{i}.mid",
+                                             "style": "a"} for i in range(3)])
+    embed_dataset(tmp_path / "ds", tmp_path / "plain.h5", "test-durations", workers=0)
+    plain = inputs(tmp_path / "plain.h5")
+    assert run(plain) is None and not plain.notes
+
+
 def test_demo_options_of_equivariance_that_cannot_combine(tmp_path):
     from counterpoint.cli import app
 
