@@ -184,7 +184,7 @@ def dataset_transform(root: Path = typer.Argument(..., metavar="ROOT", help="Dat
 
     Writes OUT/info.csv with piece, transform (original, transpose, tempo) and amount; rerunning
     reuses what exists. A transposition that leaves MIDI's 0-127 is skipped with a note.
-    Example: counterpoint dataset transform ~/data/midi --out ~/data/moved --transpose=-3,-1,1,3 --tempo 0.8,1.25
+    Example: counterpoint dataset transform ~/data/midi --out ~/data/moved --transpose -3,-1,1,3 --tempo 0.8,1.25
     """
     from counterpoint.data.transforms import TEMPO, TRANSPOSE, amounts_from_text, transform_dataset
 

@@ -242,6 +242,8 @@ def transform_dataset(root: str | Path, out: str | Path, *, transpositions: Sequ
                          TRANSFORM_COLUMN: transform, AMOUNT_COLUMN: "" if amount is None else amount_text(transform, amount),
                          SOURCE_COLUMNS["audio"]: audio_source(font),
                          SOURCE_COLUMNS["midi"]: ORIGINAL if amount is None else f"{transform}:{amount_text(transform, amount)}"})
-    report.info_csv, report.failures_csv = write_dataset(pd.DataFrame(rows), target, report.failures,
+    columns = ["id", FILE_COLUMNS["audio"], FILE_COLUMNS["midi"], *label_columns, TRANSFORM_COLUMN, AMOUNT_COLUMN,
+               SOURCE_COLUMNS["audio"], SOURCE_COLUMNS["midi"]]
+    report.info_csv, report.failures_csv = write_dataset(pd.DataFrame(rows, columns=columns), target, report.failures,
                                                          failures_name=FAILURES_NAME)
     return report
