@@ -305,3 +305,17 @@ def test_demo_options_of_equivariance_that_cannot_combine(tmp_path):
     both = runner.invoke(app, ["demo", str(tmp_path / "demo"), "--equivariance", "--factors"])
     assert both.exit_code == 2 and "--equivariance cannot be combined with --factors" in both.output
     assert not (tmp_path / "demo").exists()
+
+
+def test_a_file_that_cannot_be_read_is_a_named_failure_and_the_other_pieces_are_made(tmp_path):
+    write_midi(tmp_path / "ds" / "good.mid", [60, 64, 67, 72])
+    (tmp_path / "ds" / "broken.mid").write_bytes(b"not a MIDI file")
+    make_info_csv_dataset(tmp_path / "ds", [{"id": "good", "audio_filename": "", "midi_filename": "good.mid"},
+                                            {"id": "broken", "audio_filename": "", "midi_filename": "broken.mid"}],
+                          files=False)
+    report = transform_dataset(tmp_path / "ds", tmp_path / "moved", transpositions=(2,), tempo_factors=())
+    assert [failure.track_id for failure in report.failures] == ["broken"] and "broken.mid" in report.failures[0].error
+    info = pd.read_csv(report.info_csv, dtype=str, keep_default_na=False)
+    assert list(info.id) == ["good~original", "good~transpose+2"]
+    assert pd.read_csv(report.failures_csv).track_id.tolist() == ["broken"]
+    assert [n.pitch for n in notes_of((tmp_path / "moved" / info.midi_filename[1]).read_bytes())[False]] == [62, 66, 69, 74]
