@@ -305,6 +305,8 @@ def test_demo_options_of_equivariance_that_cannot_combine(tmp_path):
     both = runner.invoke(app, ["demo", str(tmp_path / "demo"), "--equivariance", "--factors"])
     assert both.exit_code == 2 and "--equivariance cannot be combined with --factors" in both.output
     assert not (tmp_path / "demo").exists()
+    seed = runner.invoke(app, ["dataset", "transform", str(tmp_path), "--out", str(tmp_path / "moved"), "--seed", "3"])
+    assert seed.exit_code == 2 and "--seed needs --pieces" in seed.output and not (tmp_path / "moved").exists()
 
 
 def test_a_file_that_cannot_be_read_is_a_named_failure_and_the_other_pieces_are_made(tmp_path):

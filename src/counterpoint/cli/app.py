@@ -70,6 +70,8 @@ OPTION_RULES: tuple[Exclusive | Requires, ...] = (
               "durations are measured only when the files are opened — drop --no-open-files or the tolerance"),
     Requires("demo", "--factor-pieces-per-style", "--factors", "it sizes the designed corpus of --factors"),
     Requires("demo", "--equivariance-pieces", "--equivariance", "it sizes the transformed corpus of --equivariance"),
+    Requires("dataset transform", "--seed", "--pieces", "it seeds the choice of --pieces (without it every piece is "
+             "transformed)"),
     Exclusive("demo", "--equivariance", ("--factors",), "each makes its own corpus and report — run the demo once with "
               "each"),
 )
