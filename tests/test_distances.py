@@ -259,3 +259,23 @@ def test_distance_command_errors_name_the_problem_and_the_fix(two_class_store, t
 def test_more_than_two_stores_is_an_error(two_class_store, tmp_path):
     done = run_cli(str(two_class_store), str(two_class_store), str(two_class_store), "--out", str(tmp_path))
     assert done.exit_code == 2 and "one store with --a and --b, or two stores" in " ".join(done.output.split())
+
+
+def test_the_distances_join_the_main_report_and_follow_the_one_protocol(two_class_store, tmp_path):
+    from counterpoint.analysis.analyze import analyze_store
+    from counterpoint.config import AnalysisSettings
+    from counterpoint.report.build import build_report
+    from counterpoint.results import AnalysisOutcome
+
+    store = Store(two_class_store)
+    result = run_distances(store.where("class", "low"), store.where("class", "high"), FAST)
+    assert isinstance(result, AnalysisOutcome)
+    json.dumps(result.as_dict(), allow_nan=False)
+    analysis = analyze_store(two_class_store, AnalysisSettings(label="class", reductions=("pca",)))
+    index = build_report(analysis, out_dir=tmp_path / "report", figure_formats=("png",),
+                         results={"distances": result})
+    page = index.read_text()
+    assert '<section id="distances">' in page and (tmp_path / "report" / "distances" / "distances.csv").is_file()
+    # An outlier the page's explorer holds is a link that plays it there, as in the influence table.
+    section = page.split('<section id="distances">')[1].split("</section>")[0]
+    assert 'class="cp-track-link" data-cp-track="' in section and "<audio controls" in section

@@ -14,12 +14,13 @@ import typer
 from typer.testing import CliRunner
 
 from counterpoint.cli import app
-from counterpoint.config import (AlignedSettings, AnalysisSettings, CompareSettings, FactorSettings, RunSettings,
-                                 TrainSettings, read_params_file, run_options)
+from counterpoint.config import (AlignedSettings, AnalysisSettings, CompareSettings, DistanceSettings, FactorSettings,
+                                 RunSettings, TrainSettings, read_params_file, run_options)
 from counterpoint.errors import CounterpointError
 from counterpoint.parameters import REQUIRED, Parameter, declarations, flag_of
 
-SETTINGS = (CompareSettings, AlignedSettings, FactorSettings, TrainSettings, AnalysisSettings, RunSettings)
+SETTINGS = (CompareSettings, AlignedSettings, FactorSettings, TrainSettings, AnalysisSettings, RunSettings,
+            DistanceSettings)
 #: What each settings class needs beyond its defaults.
 NEEDED = {CompareSettings: {"label": "style"}, AlignedSettings: {"label": "style"}, AnalysisSettings: {"label": "style"}}
 #: The command whose options come from each settings class, with the arguments it needs besides them.
@@ -28,7 +29,8 @@ COMMANDS = {CompareSettings: ["compare", "s.h5", "-l", "style", "-o", "c"],
             FactorSettings: ["factors", "s.h5", "-o", "f"],
             TrainSettings: ["probe", "s.h5", "-l", "style", "-e", "x", "-o", "p"],
             AnalysisSettings: ["analyze", "s.h5", "-l", "style", "-o", "r"],
-            RunSettings: ["run"]}
+            RunSettings: ["run"],
+            DistanceSettings: ["distance", "s.h5", "--a", "x=1", "--b", "x=2", "-o", "d"]}
 
 
 def out_of_range(parameter: Parameter) -> object:
@@ -137,7 +139,7 @@ def test_shared_parts_are_declared_once() -> None:
                is declarations(AnalysisSettings)[name] is declarations(RunSettings)[name]
     for name in ("n_boot", "n_perm", "fixed_n_perm"):
         assert declarations(CompareSettings)[name] is declarations(AlignedSettings)[name] \
-               is declarations(FactorSettings)[name]
+               is declarations(FactorSettings)[name] is declarations(DistanceSettings)[name]
     seeds = {id(declarations(cls)["seed"]) for cls in SETTINGS}
     assert len(seeds) == 1
     assert declarations(CompareSettings)["label"].default is REQUIRED

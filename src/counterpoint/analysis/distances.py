@@ -380,7 +380,7 @@ def describe_set(store: "Store") -> str:
     return f"{store.path.name} where {where}" if where else store.path.name
 
 
-def comparable_specs(first: "Store", second: "Store", encoders: Sequence[str] | None,
+def comparable_specs(first: "Store", second: "Store", encoders: Sequence[str] | None, *,
                      notes: list[str]) -> list[str]:
     """The encoder specs both sets are compared in: ``encoders`` as given (each must be held by both stores with
     one fingerprint: a :class:`StoreError` otherwise), or every encoder with tracks of ``first`` that ``second``
@@ -420,7 +420,7 @@ def run_distances(first: "Store", second: "Store", settings: DistanceSettings, *
     :class:`CounterpointError` when that leaves none.
     """
     notes: list[str] = []
-    specs = comparable_specs(first, second, encoders, notes)
+    specs = comparable_specs(first, second, encoders, notes=notes)
     matrices = {}
     for spec in specs:
         a, b = first.pooled(spec), second.pooled(spec)
