@@ -183,6 +183,8 @@ def test_two_selections_of_one_store_are_far_apart_in_every_encoder(two_class_st
     assert len(result.contributions) == 2 * 12 and set(result.contributions.set) == {"a", "b"}
     assert (result.outliers["rank"] <= 10).all()
     assert result.contributions.audio_filename.str.endswith(".wav").all()
+    # audio-stats and symbolic-stats are named descriptors: z-scored over both sets first, and said so.
+    assert sum("z-scored over both sets together" in note for note in result.notes) == 2
 
 
 def test_one_store_against_itself_is_zero_and_says_the_sets_overlap(two_class_store):

@@ -4,7 +4,8 @@ The two sets are two ``--where`` selections of one store (rendered vs recorded a
 ground-truth vs transcribed MIDI) or two stores embedded with the same encoder. Each track is one sample: its
 pooled embedding (fadtk pools every frame of every file into one sample set instead; one vector per track keeps
 the samples independent, so the bootstrap, the permutation test and the per-track contributions resample units
-that are).
+that are). Named descriptors (``audio-stats``, ``symbolic-stats``) are z-scored over both sets together first,
+as the comparison z-scores them, so that no unit (Hz beside a share) makes the whole distance.
 
 * **Fréchet distance** (:func:`frechet_distance`; FAD for an audio encoder, FMD for a symbolic one):
   ``‖μ_a − μ_b‖² + tr(Σ_a + Σ_b − 2 (Σ_a^½ Σ_b Σ_a^½)^½)`` of the Gaussians with the sets' means and
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from counterpoint.analysis.compare import standardise_features
 from counterpoint.analysis.pairwise import family_notes, family_table
 from counterpoint.analysis.statistics import CONFIDENCE, half_sample_ci, percentile_interval, permutation_p_value
 from counterpoint.blas import single_threaded_blas
@@ -442,8 +444,14 @@ def run_distances(first: "Store", second: "Store", settings: DistanceSettings, *
     n_perm = family_permutations(settings.n_perm, 2 * len(matrices), scale=not settings.fixed_n_perm)
     rows, contributions, points = [], [], []
     for key, (spec, (a, b)) in enumerate(matrices.items()):
+        joint = np.vstack([a.X, b.X])
+        if a.feature_names:
+            # Named descriptors (a centroid in Hz beside a flatness in [0, 1]) would let the largest units make the
+            # whole distance: z-scored over both sets together, one transform of both, as the comparison does.
+            joint = standardise_features(joint)
+            notes.append(f"{spec}: named descriptors, each z-scored over both sets together before measuring")
         with single_threaded_blas():  # thousands of small products: threads only fight (see counterpoint.blas)
-            found = encoder_distances(a.X, b.X, settings, n_perm=n_perm, seed_key=key)
+            found = encoder_distances(joint[:len(a)], joint[len(a):], settings, n_perm=n_perm, seed_key=key)
         name = "FMD" if a.modality == "symbolic" else "FAD"
         for row in found.rows:
             rows.append({"encoder": spec, "modality": a.modality, "name": name, **row, "n_a": len(a), "n_b": len(b),
