@@ -453,6 +453,10 @@ def run_distances(first: "Store", second: "Store", settings: DistanceSettings, *
         with single_threaded_blas():  # thousands of small products: threads only fight (see counterpoint.blas)
             found = encoder_distances(joint[:len(a)], joint[len(a):], settings, n_perm=n_perm, seed_key=key)
         name = "FMD" if a.modality == "symbolic" else "FAD"
+        if min(len(a), len(b)) <= a.X.shape[1]:
+            notes.append(f"{spec}: FD∞ — a set holds fewer tracks ({min(len(a), len(b))}) than the space has dimensions "
+                         f"({a.X.shape[1]}); the 1/n law it is fitted on holds for many more tracks than dimensions, "
+                         "so read it as a rough correction of the Fréchet distance's bias, not its limit")
         for row in found.rows:
             rows.append({"encoder": spec, "modality": a.modality, "name": name, **row, "n_a": len(a), "n_b": len(b),
                          "dim": a.X.shape[1]})

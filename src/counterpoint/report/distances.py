@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from counterpoint.analysis.distances import DistanceResult  # noqa: E402
+from counterpoint.analysis.distances import DistanceResult, extrapolate_frechet  # noqa: E402
 from counterpoint.ranges import MEASURES  # noqa: E402
 from counterpoint.report.build import audio_links  # noqa: E402
 from counterpoint.report.figures import FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, plain, save_figure  # noqa: E402
@@ -48,7 +48,7 @@ def plot_extrapolation(result: DistanceResult, stem: Path, formats: Sequence[str
         full, limit = table.loc[(encoder, "frechet_distance")], table.loc[(encoder, "frechet_distance_inf")]
         x_full = 1.0 / full.n_a + 1.0 / full.n_b
         if np.isfinite(limit.value):
-            slope = (full.value - limit.value) / x_full
+            slope = extrapolate_frechet(points.inverse_n, points.frechet_distance).slope
             axis.plot([0.0, points.inverse_n.max()], [limit.value, limit.value + slope * points.inverse_n.max()],
                       color="#444", linewidth=0.8, linestyle="--")
             axis.errorbar(0.0, limit.value, yerr=[[limit.value - limit.ci_low], [limit.ci_high - limit.value]],
