@@ -11,7 +11,7 @@ from counterpoint.cli.output import number_text, result_table, show, show_json, 
 from counterpoint.config import DistanceSettings, figure_formats
 from counterpoint.errors import CounterpointError, StoreError
 
-SET_HELP = ("Set {name}: the tracks whose COLUMN reads VALUE, e.g. audio_source=rendered:TimGM6mb (repeatable: all "
+SET_HELP = ("Set {name}: the tracks whose COLUMN reads VALUE, e.g. audio_source=rendered:{example} (repeatable: all "
             "must hold).{extra}")
 
 
@@ -38,9 +38,10 @@ def selected_set(path: Path, conditions: list[str], flag: str):
 def distance_command(stores: list[Path] = typer.Argument(..., metavar="STORE [STORE_B]",
                                                          help="One store (with --a and --b), or two stores (set A, set B)."),
                      a: list[str] = typer.Option([], "--a", metavar="COLUMN=VALUE",
-                                                 help=SET_HELP.format(name="A (the reference of KAD)", extra="")),
+                                                 help=SET_HELP.format(name="A (the reference of KAD)", example="TimGM6mb", extra="")),
                      b: list[str] = typer.Option([], "--b", metavar="COLUMN=VALUE",
-                                                 help=SET_HELP.format(name="B", extra=" With two stores: of the second.")),
+                                                 help=SET_HELP.format(name="B", example="Merlin",
+                                                                     extra=" With two stores: of the second.")),
                      encoder: list[str] = typer.Option([], "--encoder", "-e",
                                                        help="Encoder spec or name (repeatable; default: every encoder "
                                                             "both sets hold, with one fingerprint)."),
