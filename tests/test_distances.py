@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -149,6 +150,29 @@ def test_the_permutation_p_value_is_uniform_under_the_null_and_small_under_a_shi
     assert (shifted.p <= 0.02).all()
 
 
+def matched_p_values(shift: float, seed: int, *, paired: bool) -> dict[str, float]:
+    """Two renderings of the same 20 pieces: pieces far apart (sd 3), a rendering's own noise small (sd 0.3)."""
+    rng = np.random.default_rng(seed)
+    pieces = rng.normal(0.0, 3.0, (20, 3))
+    a = pieces + rng.normal(0.0, 0.3, pieces.shape)
+    b = pieces + rng.normal(0.0, 0.3, pieces.shape) + shift
+    found = encoder_distances(a, b, DistanceSettings(n_boot=5, extrapolation_steps=3), n_perm=199, seed_key=seed,
+                              paired=paired)
+    return {row["measure"]: row["p_value"] for row in found.rows if "p_value" in row}
+
+
+def test_paired_sets_are_tested_by_swapping_within_pairs():
+    # A shift small beside the spread of the pieces: swapping within pairs sees it, reshuffling all tracks
+    # (which breaks the pairs and widens the null) does not.
+    for seed in range(5):
+        assert matched_p_values(0.5, seed, paired=True)["frechet_distance"] <= 0.01
+        assert matched_p_values(0.5, seed, paired=False)["frechet_distance"] > 0.05
+    # Under the null the paired p-values spread over (0, 1]: mean about 1/2, few small.
+    null = pd.DataFrame([matched_p_values(0.0, seed, paired=True) for seed in range(30)])
+    for measure, p in null.items():
+        assert 0.3 < p.mean() < 0.7 and (p <= 0.05).mean() <= 0.15, measure
+
+
 # ---- real stores --------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -281,3 +305,15 @@ def test_the_distances_join_the_main_report_and_follow_the_one_protocol(two_clas
     # An outlier the page's explorer holds is a link that plays it there, as in the influence table.
     section = page.split('<section id="distances">')[1].split("</section>")[0]
     assert 'class="cp-track-link" data-cp-track="' in section and "<audio controls" in section
+
+
+def test_pairing_by_a_column_with_repeated_values_is_refused_and_pairs_line_up(two_class_store):
+    store = Store(two_class_store)
+    with pytest.raises(StoreError, match=r"--paired class: 'low' names 6 tracks of set A.*pair by another column"):
+        run_distances(store.where("class", "low"), store.where("class", "high"), replace(FAST, paired="class"))
+    with pytest.raises(StoreError, match=r"no paired column 'piece'.*--paired"):
+        run_distances(store, store, replace(FAST, paired="piece"))
+    # The store against itself, paired by id: each pair is one track twice, so every swap changes nothing.
+    result = run_distances(store, Store(two_class_store), replace(FAST, paired="id"))
+    frechet = result.distances[result.distances.measure == "frechet_distance"]
+    assert (frechet.value <= 1e-9).all() and (frechet.null_mean <= 1e-9).all() and (frechet.p_value == 1).all()

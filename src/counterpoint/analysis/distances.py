@@ -24,7 +24,10 @@ as the comparison z-scores them, so that no unit (Hz beside a share) makes the w
 * **KAD** (kernel audio distance, Chung et al. 2025, as kadtk computes it): the same unbiased MMD² with the
   Gaussian kernel whose σ is the median pairwise distance of the reference set (``--a``), times 100.
 
-Every figure has a 95 % bootstrap interval (each set resampled with replacement on its own): for the Fréchet
+With ``paired`` (a column naming the piece behind each track, when both sets hold the same pieces rendered or
+transcribed two ways) the sets are matched samples, not independent ones: the permutations swap the two tracks of
+each pair and the bootstrap resamples pairs (reshuffling over all tracks would break the pairs and make the null
+too wide). Every figure has a 95 % bootstrap interval (each set resampled with replacement on its own): for the Fréchet
 distance the resamples' deviations from their mean reflected around the estimate (a resample's copies bias it
 upwards), for the kernel distances the percentile interval (a drawn track is never paired with a copy of
 itself, so a resample stays unbiased), the Fréchet distance and MMD² a permutation
@@ -49,11 +52,13 @@ from counterpoint.analysis.statistics import CONFIDENCE, half_sample_ci, percent
 from counterpoint.blas import single_threaded_blas
 from counterpoint.config import DistanceSettings
 from counterpoint.errors import CounterpointError, StoreError
+from counterpoint.matrix import require_column
 from counterpoint.ranges import Range, check_table, declare_measure
 from counterpoint.results import TabledResult
 from counterpoint.significance import family_permutations
 
 if TYPE_CHECKING:
+    from counterpoint.matrix import EmbeddingMatrix
     from counterpoint.store import Store
 
 #: Fewest tracks a set needs per encoder: a covariance, a bootstrap and a leave-one-out need several.
@@ -288,17 +293,31 @@ class EncoderDistances:
     contributions: pd.DataFrame
 
 
+def _reshufflings(n_a: int, n_b: int, n_perm: int, rng: np.random.Generator, *, paired: bool) -> np.ndarray:
+    """``[n_perm, n_a + n_b]`` orders of the pooled rows, set A first: the set labels reshuffled over all tracks,
+    or (``paired``: row i of A and row i of B are one pair) each pair's two tracks swapped with probability ½."""
+    if not paired:
+        return np.stack([rng.permutation(n_a + n_b) for _ in range(n_perm)]) if n_perm else np.zeros((0, n_a + n_b), int)
+    swapped = rng.random((n_perm, n_a)) < 0.5
+    first, second = np.arange(n_a), np.arange(n_a) + n_a
+    return np.hstack([np.where(swapped, second, first), np.where(swapped, first, second)])
+
+
 def encoder_distances(a: np.ndarray, b: np.ndarray, settings: DistanceSettings, *, n_perm: int,
-                      seed_key: int = 0) -> EncoderDistances:
+                      seed_key: int = 0, paired: bool = False) -> EncoderDistances:
     """Every figure of one encoder between the rows of ``a`` and ``b`` (see the module's docstring); ``n_perm``
-    permutations per p-value, ``seed_key`` tells the encoders' random draws apart under one ``settings.seed``."""
+    permutations per p-value, ``seed_key`` tells the encoders' random draws apart under one ``settings.seed``.
+    ``paired``: row i of ``a`` and row i of ``b`` are one pair (the same piece twice): the null swaps the two
+    tracks of each pair, the bootstrap resamples pairs."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     n_a, n_b = len(a), len(b)
+    if paired and n_a != n_b:
+        raise ValueError(f"paired sets hold one track of each pair, got {n_a} and {n_b} rows")
     pooled = np.vstack([a, b])
     rng = np.random.default_rng([settings.seed, seed_key])
     draws_a = rng.integers(0, n_a, (settings.n_boot, n_a))
-    draws_b = rng.integers(0, n_b, (settings.n_boot, n_b))
-    orders = np.stack([rng.permutation(n_a + n_b) for _ in range(n_perm)]) if n_perm else np.zeros((0, n_a + n_b), int)
+    draws_b = draws_a if paired else rng.integers(0, n_b, (settings.n_boot, n_b))
+    orders = _reshufflings(n_a, n_b, n_perm, rng, paired=paired)
 
     frechet = frechet_distance(a, b)
     frechet_boot = np.array([frechet_distance(a[i], b[j]) for i, j in zip(draws_a, draws_b)])
@@ -413,6 +432,29 @@ def comparable_specs(first: "Store", second: "Store", encoders: Sequence[str] | 
     return specs
 
 
+def paired_rows(a: "EmbeddingMatrix", b: "EmbeddingMatrix", column: str, *,
+                notes: list[str]) -> tuple["EmbeddingMatrix", "EmbeddingMatrix"]:
+    """The rows of ``a`` and ``b`` whose ``column`` value both hold, in one order (row i of each: one pair); a
+    note for the rows left without a partner, a :class:`StoreError` when a value names several rows of a set."""
+    keys = []
+    for name, matrix in (("A", a), ("B", b)):
+        require_column(list(matrix.obs.columns), column, "paired", store=matrix.spec)
+        values = matrix.labels(column)
+        repeated = pd.Series(values[values != ""]).value_counts()
+        if len(repeated) and repeated.iloc[0] > 1:
+            raise StoreError(f"{matrix.spec}: --paired {column}: {repeated.index[0]!r} names {repeated.iloc[0]} tracks "
+                             f"of set {name}, so they cannot be paired one to one — narrow the set (e.g. add "
+                             f"--{name.lower()} audio_source=…) or pair by another column")
+        keys.append(values)
+    shared = sorted(set(keys[0]) & set(keys[1]) - {""})
+    unpaired = len(a) + len(b) - 2 * len(shared)
+    if unpaired:
+        notes.append(f"{a.spec}: {unpaired} track(s) without a partner of the same {column} in the other set left out")
+    position = [{value: row for row, value in enumerate(values)} for values in keys]
+    return (a.take(np.array([position[0][v] for v in shared], dtype=int)),
+            b.take(np.array([position[1][v] for v in shared], dtype=int)))
+
+
 def run_distances(first: "Store", second: "Store", settings: DistanceSettings, *,
                   encoders: Sequence[str] | None = None) -> DistanceResult:
     """Distribution distances between the tracks of ``first`` and those of ``second`` (two stores, or two
@@ -426,6 +468,8 @@ def run_distances(first: "Store", second: "Store", settings: DistanceSettings, *
     matrices = {}
     for spec in specs:
         a, b = first.pooled(spec), second.pooled(spec)
+        if settings.paired is not None:
+            a, b = paired_rows(a, b, settings.paired, notes=notes)
         short = [(name, len(m)) for name, m in (("A", a), ("B", b)) if len(m) < MIN_TRACKS]
         if short:
             notes.append(f"{spec}: left out — " + "; ".join(
@@ -451,7 +495,8 @@ def run_distances(first: "Store", second: "Store", settings: DistanceSettings, *
             joint = standardise_features(joint)
             notes.append(f"{spec}: named descriptors, each z-scored over both sets together before measuring")
         with single_threaded_blas():  # thousands of small products: threads only fight (see counterpoint.blas)
-            found = encoder_distances(joint[:len(a)], joint[len(a):], settings, n_perm=n_perm, seed_key=key)
+            found = encoder_distances(joint[:len(a)], joint[len(a):], settings, n_perm=n_perm, seed_key=key,
+                                      paired=settings.paired is not None)
         name = "FMD" if a.modality == "symbolic" else "FAD"
         if min(len(a), len(b)) <= a.X.shape[1]:
             notes.append(f"{spec}: FD∞ — a set holds fewer tracks ({min(len(a), len(b))}) than the space has dimensions "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 import typer
 
 from counterpoint.cli.app import PlainUsageCommand, app, friendly
@@ -54,6 +55,7 @@ def distance_command(stores: list[Path] = typer.Argument(..., metavar="STORE [ST
                      extrapolation_steps: int = setting(DistanceSettings, "extrapolation_steps"),
                      extrapolation_min_fraction: float = setting(DistanceSettings, "extrapolation_min_fraction"),
                      outliers: int = setting(DistanceSettings, "outliers"),
+                     paired: Optional[str] = setting(DistanceSettings, "paired"),
                      seed: int = seed_option(),
                      figure_format: str = figure_format_option(),
                      as_json: bool = typer.Option(False, "--json", help="Print one JSON document (the distance "
@@ -64,7 +66,7 @@ def distance_command(stores: list[Path] = typer.Argument(..., metavar="STORE [ST
 
     \b
     Examples:
-      counterpoint distance corpus.h5 --a audio_source=rendered:TimGM6mb --b audio_source=rendered:Merlin --out dist/
+      counterpoint distance corpus.h5 --a audio_source=rendered:TimGM6mb --b audio_source=rendered:Merlin --paired piece --out dist/
       counterpoint distance corpus.h5 --a midi_source=original --b midi_source=transcribed:basic-pitch-0.4.0 --out dist/
       counterpoint distance rendered.h5 recorded.h5 --encoder musicnn --out dist/
     """
@@ -79,7 +81,8 @@ def distance_command(stores: list[Path] = typer.Argument(..., metavar="STORE [ST
                                 "--a style=trecento --b style=fiddle_tune), or a second store")
     settings = DistanceSettings(n_boot=n_boot, n_perm=n_perm, fixed_n_perm=fixed_n_perm, seed=seed,
                                 extrapolation_steps=extrapolation_steps,
-                                extrapolation_min_fraction=extrapolation_min_fraction, outliers=outliers)
+                                extrapolation_min_fraction=extrapolation_min_fraction, outliers=outliers,
+                                paired=paired)
     first = selected_set(stores[0], a, "--a")
     second = selected_set(stores[-1], b, "--b")
     tell("computing distribution distances (bootstrap, permutations, leave-one-out)")

@@ -112,6 +112,9 @@ def distances_html(result: DistanceResult, files: dict[str, Path], page_dir: Pat
     prose = " ".join(escape(MEASURES[name].prose) for name in dict.fromkeys(result.distances.measure)
                      if name in MEASURES)
     notes = "".join(f'<p class="note">{escape(n)}</p>' for n in result.notes)
+    pairing = ("reshufflings of the set labels over the pooled tracks" if settings.paired is None else
+               f"swaps of the two tracks of random pairs (tracks paired by <code>{escape(settings.paired)}</code>; the "
+               "bootstrap resamples pairs)")
     shown = ["encoder", "name", "measure", "value", "ci_low", "ci_high", "null_mean", "p_value", "p_holm", "p_bh",
              "n_a", "n_b", "dim", "bandwidth"]
     figure = image_figure(files["figure"], page_dir, "Fréchet distance of subsamples against 1/n, extrapolated to "
@@ -120,7 +123,7 @@ def distances_html(result: DistanceResult, files: dict[str, Path], page_dir: Pat
 <p>{sets}. Each track is one sample, its pooled embedding.</p>
 <p class="note">{prose} Intervals: {settings.n_boot} bootstrap resamples of each set (the Fréchet distance's
 reflected around the resamples' mean, as a resample's copies bias it upwards; the kernel distances' percentile).
-p-values: {result.n_perm:,} reshufflings of the set labels over the pooled tracks (the smallest possible p is
+p-values: {result.n_perm:,} {pairing} (the smallest possible p is
 {1 / (result.n_perm + 1):.2g}). {escape(family_sentence(FAMILY))}</p>
 <div class="grid" style="grid-template-columns: minmax(320px, 1fr);">{figure}</div>
 {table_html(result.distances.reindex(columns=shown))}
