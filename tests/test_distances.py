@@ -167,6 +167,17 @@ def test_paired_sets_are_tested_by_swapping_within_pairs():
     for seed in range(5):
         assert matched_p_values(0.5, seed, paired=True)["frechet_distance"] <= 0.01
         assert matched_p_values(0.5, seed, paired=False)["frechet_distance"] > 0.05
+    # The bootstrap resamples pairs: a resample drawing every pair once is the sets themselves, and the resamples
+    # centre on the estimate (copies of a matched pair, counted as they fall, would pull MMD² far below it).
+    rng = np.random.default_rng(0)
+    pieces = rng.normal(0.0, 3.0, (20, 3))
+    pooled = np.vstack([pieces + rng.normal(0.0, 0.3, pieces.shape), pieces + rng.normal(0.0, 0.3, pieces.shape)])
+    kernel = _KernelSets(pooled, 20, 2.0)
+    once = rng.permutation(20)[None]
+    assert kernel.bootstrap(once, once, paired=True)[0] == pytest.approx(kernel.value(), rel=FLOAT64_RTOL)
+    draws = rng.integers(0, 20, (400, 20))
+    resampled = kernel.bootstrap(draws, draws, paired=True)
+    assert abs(resampled.mean() - kernel.value()) < 0.2 * resampled.std()
     # Under the null the paired p-values spread over (0, 1]: mean about 1/2, few small.
     null = pd.DataFrame([matched_p_values(0.0, seed, paired=True) for seed in range(30)])
     for measure, p in null.items():

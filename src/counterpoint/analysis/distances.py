@@ -252,9 +252,11 @@ class _KernelSets:
                                            - 2.0 * between / (n_a * n_b))
         return values
 
-    def bootstrap(self, draws_a: np.ndarray, draws_b: np.ndarray) -> np.ndarray:
+    def bootstrap(self, draws_a: np.ndarray, draws_b: np.ndarray, *, paired: bool = False) -> np.ndarray:
         """MMD² of each bootstrap resample (rows of ``draws_a`` [B, n_a] and ``draws_b`` [B, n_b], indices within
-        each set); pairs of copies of one track are left out of the within-set means."""
+        each set); pairs of copies of one track are left out of the within-set means. ``paired``: row i of A and
+        of B are one pair, drawn together (``draws_b`` is ``draws_a``); a resample's matched pairs then keep the
+        weight 1/n they have among the n² pairs between the sets, as copies would otherwise multiply them."""
         n_a = self.n_a
         counts_a = np.stack([np.bincount(row, minlength=n_a) for row in draws_a]).astype(np.float64)
         counts_b = np.stack([np.bincount(row, minlength=self.n - n_a) for row in draws_b]).astype(np.float64)
@@ -263,7 +265,14 @@ class _KernelSets:
         pairs_b = draws_b.shape[1] ** 2 - (counts_b ** 2).sum(axis=1)
         within_a = np.einsum("pi,pi->p", counts_a @ k_aa, counts_a) / pairs_a
         within_b = np.einsum("pi,pi->p", counts_b @ k_bb, counts_b) / pairs_b
-        between = np.einsum("pi,pi->p", counts_a @ k_ab, counts_b) / (draws_a.shape[1] * draws_b.shape[1])
+        between_sum = np.einsum("pi,pi->p", counts_a @ k_ab, counts_b)
+        if paired:
+            n, matched = draws_a.shape[1], np.diag(k_ab)
+            other_pairs = n * n - (counts_a ** 2).sum(axis=1)
+            between = ((1.0 - 1.0 / n) * (between_sum - (counts_a ** 2) @ matched) / other_pairs
+                       + (counts_a @ matched) / n ** 2)
+        else:
+            between = between_sum / (draws_a.shape[1] * draws_b.shape[1])
         return within_a + within_b - 2.0 * between
 
     def leave_one_out(self) -> np.ndarray:
@@ -341,11 +350,12 @@ def encoder_distances(a: np.ndarray, b: np.ndarray, settings: DistanceSettings, 
          "p_value": permutation_p_value(frechet, frechet_null), "null_mean": _mean(frechet_null)},
         {"measure": FRECHET_INF.name, "value": extrapolation.value, "ci_low": extrapolation.ci_low,
          "ci_high": extrapolation.ci_high},
-        {"measure": MMD2.name, "value": mmd2, **_interval(kernel.bootstrap(draws_a, draws_b)),
+        {"measure": MMD2.name, "value": mmd2, **_interval(kernel.bootstrap(draws_a, draws_b, paired=paired)),
          "p_value": permutation_p_value(mmd2, mmd2_null), "null_mean": _mean(mmd2_null),
          "bandwidth": pooled_bandwidth},
         {"measure": KAD.name, "value": KAD_SCALE * kad_kernel.value(),
-         **_interval(KAD_SCALE * kad_kernel.bootstrap(draws_a, draws_b)), "bandwidth": reference_bandwidth},
+         **_interval(KAD_SCALE * kad_kernel.bootstrap(draws_a, draws_b, paired=paired)),
+         "bandwidth": reference_bandwidth},
     ]
     frechet_without = np.array([frechet_distance(np.delete(a, i, axis=0), b) for i in range(n_a)]
                                + [frechet_distance(a, np.delete(b, j, axis=0)) for j in range(n_b)])
