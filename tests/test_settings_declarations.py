@@ -14,13 +14,14 @@ import typer
 from typer.testing import CliRunner
 
 from counterpoint.cli import app
-from counterpoint.config import (AlignedSettings, AnalysisSettings, CompareSettings, EquivarianceSettings,
-                                 FactorSettings, RunSettings, TrainSettings, read_params_file, run_options)
+from counterpoint.config import (AlignedSettings, AnalysisSettings, CompareSettings, DistanceSettings,
+                                 EquivarianceSettings, FactorSettings, RunSettings, TrainSettings, read_params_file,
+                                 run_options)
 from counterpoint.errors import CounterpointError
 from counterpoint.parameters import REQUIRED, Parameter, declarations, flag_of
 
 SETTINGS = (CompareSettings, AlignedSettings, FactorSettings, EquivarianceSettings, TrainSettings, AnalysisSettings,
-            RunSettings)
+            RunSettings, DistanceSettings)
 #: What each settings class needs beyond its defaults.
 NEEDED = {CompareSettings: {"label": "style"}, AlignedSettings: {"label": "style"}, AnalysisSettings: {"label": "style"}}
 #: The command whose options come from each settings class, with the arguments it needs besides them.
@@ -30,7 +31,8 @@ COMMANDS = {CompareSettings: ["compare", "s.h5", "-l", "style", "-o", "c"],
             EquivarianceSettings: ["equivariance", "s.h5", "-o", "e"],
             TrainSettings: ["probe", "s.h5", "-l", "style", "-e", "x", "-o", "p"],
             AnalysisSettings: ["analyze", "s.h5", "-l", "style", "-o", "r"],
-            RunSettings: ["run"]}
+            RunSettings: ["run"],
+            DistanceSettings: ["distance", "s.h5", "--a", "x=1", "--b", "x=2", "-o", "d"]}
 
 
 def out_of_range(parameter: Parameter) -> object:
@@ -139,7 +141,8 @@ def test_shared_parts_are_declared_once() -> None:
                is declarations(AnalysisSettings)[name] is declarations(RunSettings)[name]
     for name in ("n_boot", "n_perm", "fixed_n_perm"):
         assert declarations(CompareSettings)[name] is declarations(AlignedSettings)[name] \
-               is declarations(FactorSettings)[name] is declarations(EquivarianceSettings)[name]
+               is declarations(FactorSettings)[name] is declarations(EquivarianceSettings)[name] \
+               is declarations(DistanceSettings)[name]
     seeds = {id(declarations(cls)["seed"]) for cls in SETTINGS}
     assert len(seeds) == 1
     assert declarations(CompareSettings)["label"].default is REQUIRED

@@ -271,6 +271,26 @@ class EquivarianceSettings(Resampling):
                                            "displacement.", low=0.0))
 
 
+@dataclass(frozen=True, kw_only=True)
+class DistanceSettings(Resampling):
+    """What shapes the numbers of ``counterpoint distance`` (written to ``distances.json``): the resampling
+    (bootstrap intervals; permutations of the "same distribution" tests, raised to what the table's Holm
+    family needs unless ``fixed_n_perm``), the subsample sizes FD∞ is fitted on, how many tracks per
+    encoder are named as the largest contributions, and the column that pairs the two sets' tracks (None: two
+    independent samples)."""
+
+    extrapolation_steps: int = declared(Parameter(
+        10, "Subsample sizes FD∞ is fitted on, evenly spaced fractions of each set from "
+            "--extrapolation-min-fraction to 1.", low=3))
+    extrapolation_min_fraction: float = declared(Parameter(
+        0.5, "Smallest subsample FD∞ is fitted on, as a fraction of each set.", low=0.0, high=1.0, closed="neither"))
+    outliers: int = declared(Parameter(10, "Tracks named per encoder as the largest contributions to the distance.",
+                                       low=1))
+    paired: str | None = declared(Parameter(
+        None, "Column that pairs each track of set A with one of set B (e.g. piece, when both sets render or transcribe "
+              "the same pieces): the permutations swap tracks within pairs and the bootstrap resamples pairs "
+              "(unset: two independent samples).", kind=str))
+
 # ---- params and TOML files: the keys of RunSettings ---------------------------------------------------
 
 _TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")

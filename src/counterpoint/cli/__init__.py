@@ -9,7 +9,7 @@ store, analysis, the whole job), registered in the order ``counterpoint --help``
 
 from __future__ import annotations
 
-from counterpoint.cli import weights, dataset, embed, store, analysis, run  # noqa: F401  (each registers its commands)
+from counterpoint.cli import weights, dataset, embed, store, analysis, distance, run  # noqa: F401  (each registers its commands)
 from counterpoint.cli.app import OPTION_RULES, Exclusive, Requires, app, friendly
 
 __all__ = ["app", "main", "friendly", "OPTION_RULES", "Exclusive", "Requires"]
