@@ -223,3 +223,18 @@ def test_the_merge_command(small: dict, tmp_path: Path) -> None:
     assert_same_store(tmp_path / "whole.h5", tmp_path / "out.h5", ["symbolic-stats"])
     refused = runner.invoke(app, ["store", "merge", str(tmp_path / "whole.h5"), "-o", str(tmp_path / "new.h5")])
     assert refused.exit_code == 2 and "not a shard store" in refused.output
+
+
+def test_a_batch_holds_at_most_batch_bytes_of_embeddings(small: dict, tmp_path: Path, monkeypatch) -> None:
+    """Frames-heavy encoders get batches of fewer tracks, so memory stays bounded whatever the encoder."""
+    import counterpoint.store_merge as store_merge
+
+    for i in range(2):
+        embed(small["first"], tmp_path / f"a{i}.h5", ["symbolic-stats"], shard=f"{i}/2")
+    record = Store(tmp_path / "a0.h5").encoder("symbolic-stats")
+    track_bytes = 4 * record.dim * (1 + record.n_frames / record.n_tracks)
+    monkeypatch.setattr(store_merge, "BATCH_BYTES", int(2.5 * track_bytes))  # room for two tracks' embeddings
+    calls: list[int] = []
+    merge_stores([tmp_path / "a0.h5", tmp_path / "a1.h5"], tmp_path / "out.h5", batch_size=256,
+                 progress=lambda spec, done, total: calls.append(done))
+    assert calls == [0, 2, 4, 6]  # six tracks, two at a time, though batch_size allows 256

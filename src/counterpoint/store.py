@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import copy
 import errno
+import functools
 import html
 import json
 import logging
@@ -128,7 +129,13 @@ def encoder_key(spec: str) -> str:
 
 
 def software_versions() -> dict[str, str]:
-    """Versions of the libraries whose behaviour shapes the numbers."""
+    """Versions of the libraries whose behaviour shapes the numbers (read once per process: every
+    commit records them, and reading packages' metadata costs about a tenth of a second)."""
+    return dict(_installed_versions())
+
+
+@functools.cache
+def _installed_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {"counterpoint": __version__}

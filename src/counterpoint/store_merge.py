@@ -33,6 +33,8 @@ from counterpoint.shards import MANIFEST_ATTR, SHARD_ATTR, Shard, parse_shard
 from counterpoint.sources import SourceIdentity
 from counterpoint.store import EncoderMeta, EncoderRecord, Store, StoredEmbedding, StoreWriter
 
+#: Most bytes of embeddings (pooled and frames) a merge holds per batch, read and journaled.
+BATCH_BYTES = 128 << 20
 #: Root attribute of a merged store: the shards merged into it so far (JSON: ``count`` and ``indexes``).
 MERGED_ATTR = "merged_shards"
 
@@ -50,7 +52,7 @@ class ShardStore:
 @dataclass
 class MergeReport:
     """What a merge did: per encoder spec, the tracks it ``added`` and those the target ``held`` already;
-    the failure rows copied; tracks two shards hold with the same bytes (kept once); notes (missing shards...)."""
+    the failures the merged store holds; tracks two shards hold with the same bytes (kept once); notes (missing shards...)."""
 
     out: Path
     shards: list[ShardStore]
@@ -62,13 +64,15 @@ class MergeReport:
     missing: list[int] = field(default_factory=list)
 
 
-def merge_stores(shards: Sequence[str | Path], out: str | Path, *, complete: bool = False, batch_size: int = 256,
+def merge_stores(shards: Sequence[str | Path], out: str | Path, *, complete: bool = False, batch_size: int = 1024,
                  progress: ProgressCallback | None = None) -> MergeReport:
     """Merge the shard stores ``shards`` into ``out`` (created, or added to: a store of the same dataset).
 
     ``complete`` makes a shard missing from ``0 … N−1`` (neither given nor merged into ``out``
     before) an error instead of a note. ``batch_size`` tracks are journaled and committed at a
-    time. ``progress(spec, done, total)`` is called after every batch.
+    time (fewer where their frames would take more than :data:`BATCH_BYTES`, so that memory stays
+    bounded whatever the encoder and the number of shards). ``progress(spec, done, total)`` is
+    called after every batch.
     """
     out = Path(out)
     if batch_size < 1:
@@ -80,8 +84,10 @@ def merge_stores(shards: Sequence[str | Path], out: str | Path, *, complete: boo
     target = Store(out) if out.exists() else None
     merged_before = _check_target(target, first, records, table) if target is not None else []
     owners = {spec: _owners(opened, spec) for spec in records}
+    per_batch = {spec: _tracks_per_batch([s.store.encoder(spec) for s in opened], batch_size) for spec in records}
     report = MergeReport(out, opened)
-    report.duplicates = [note for spec, owner in owners.items() for note in _duplicates(opened, spec, owner)]
+    report.duplicates = [note for spec, owner in owners.items()
+                         for note in _duplicates(opened, spec, owner, batch_size=per_batch[spec])]
     indexes = sorted({s.shard.index for s in opened} | set(merged_before))
     report.missing = [i for i in range(first.shard.count) if i not in indexes]
     if report.missing:
@@ -97,15 +103,14 @@ def merge_stores(shards: Sequence[str | Path], out: str | Path, *, complete: boo
     with StoreWriter(out, dataset_root=root, provenance=provenance) as writer:
         writer.set_tracks(table)
         for shard in opened:
-            failures = shard.store.failures()
-            report.failures += len(failures)
-            for spec, rows in failures.groupby("encoder", sort=False):
+            for spec, rows in shard.store.failures().groupby("encoder", sort=False):
                 writer.add_failures(str(spec), list(rows[["track_id", "stage", "error"]].itertuples(index=False, name=None)))
         writer.commit()
         for spec, record in records.items():
-            added, held = _copy_encoder(writer, record, owners[spec], shards=opened, order=list(table["id"]), batch_size=batch_size,
-                                        progress=progress)
+            added, held = _copy_encoder(writer, record, owners[spec], shards=opened, order=list(table["id"]),
+                                        batch_size=per_batch[spec], progress=progress)
             report.added[spec], report.held[spec] = added, held
+    report.failures = len(Store(out).failures())
     return report
 
 
@@ -225,7 +230,7 @@ def _same(a: StoredEmbedding, b: StoredEmbedding) -> bool:
                for part in ("pooled", "frames", "timestamps")) and a.duration == b.duration
 
 
-def _duplicates(opened: list[ShardStore], spec: str, owners: dict[str, list[int]]) -> list[str]:
+def _duplicates(opened: list[ShardStore], spec: str, owners: dict[str, list[int]], *, batch_size: int) -> list[str]:
     """Notes about tracks two shards hold with the same bytes (kept once, from the first); an error
     naming the track and both files when their bytes differ. Reads the duplicated tracks only."""
     pairs: dict[tuple[int, int], list[str]] = {}
@@ -234,7 +239,8 @@ def _duplicates(opened: list[ShardStore], spec: str, owners: dict[str, list[int]
             pairs.setdefault((positions[0], position), []).append(track_id)
     notes = []
     for (kept, other), ids in pairs.items():
-        for ours, theirs in zip(_stream(opened[kept], spec, ids, 256), _stream(opened[other], spec, ids, 256)):
+        for ours, theirs in zip(_stream(opened[kept], spec, ids, batch_size),
+                                 _stream(opened[other], spec, ids, batch_size)):
             if not _same(ours, theirs):
                 raise StoreError(f"track {ours.track_id!r}: its {spec} embedding differs between {opened[kept].path} "
                                  f"and {opened[other].path} (both hold it) — a track belongs to one shard; leave out "
@@ -253,8 +259,10 @@ def _copy_encoder(writer: StoreWriter, record: EncoderRecord, owners: dict[str, 
                                             parameters=record.parameters, shared_space=record.shared_space))
     position = {track_id: i for i, track_id in enumerate(order)}
     todo = sorted((i for i in owners if i not in held), key=lambda i: position.get(i, len(order)))
-    streams = {p: _stream(shards[p], record.spec, [i for i in todo if owners[i][0] == p], batch_size)
-               for p in {owners[i][0] for i in todo}}
+    sources = {owners[i][0] for i in todo}
+    # each shard is read a share of a batch at a time: the batch interleaves them (ids spread by hash)
+    streams = {p: _stream(shards[p], record.spec, [i for i in todo if owners[i][0] == p],
+                          max(1, batch_size // len(sources))) for p in sources}
     total = len(owners)
     done = len(owners) - len(todo)
     if progress:
@@ -269,6 +277,14 @@ def _copy_encoder(writer: StoreWriter, record: EncoderRecord, owners: dict[str, 
         if progress:
             progress(record.spec, done, total)
     return len(todo), len(owners) - len(todo)
+
+
+def _tracks_per_batch(records: list[EncoderRecord], batch_size: int) -> int:
+    """``batch_size``, or fewer tracks where their pooled vectors and frames (the most per track of
+    any shard, on average) would take more than :data:`BATCH_BYTES`."""
+    frames_per_track = max((r.n_frames / r.n_tracks for r in records if r.n_tracks), default=0.0)
+    track_bytes = 4 * records[0].dim * (1 + frames_per_track) + 8 * frames_per_track
+    return max(1, min(batch_size, int(BATCH_BYTES // max(track_bytes, 1))))
 
 
 def _stream(shard: ShardStore, spec: str, ids: list[str], batch_size: int) -> Iterator[StoredEmbedding]:

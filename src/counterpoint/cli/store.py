@@ -128,8 +128,8 @@ def store_merge(shards: list[Path] = typer.Argument(..., metavar="SHARD.h5...",
                 out: Path = typer.Option(..., "--out", "-o", help="Store to create, or to add to (of the same dataset)."),
                 complete: bool = typer.Option(False, "--complete", help="Refuse to merge unless every shard 0 … N−1 "
                                                                         "is given or was merged into --out before."),
-                batch_size: int = typer.Option(256, "--batch-size", min=1,
-                                               help="Tracks copied per commit.")) -> None:
+                batch_size: int = typer.Option(1024, "--batch-size", min=1,
+                                               help="Tracks copied per commit (fewer where their frames exceed 128 MB).")) -> None:
     """Merge shard stores into one store; rerunning resumes a merge that was stopped.
 
     Refuses shards of another dataset, shard count or encoder fingerprint, naming the file and what differs.
@@ -142,7 +142,8 @@ def store_merge(shards: list[Path] = typer.Argument(..., metavar="SHARD.h5...",
     for note in [*report.duplicates, *report.notes]:
         tell(f"note: {note}")
     shown = ", ".join(str(s.shard) for s in report.shards)
-    show(f"merged shards {shown} of {report.shards[0].shard.count} into {out}; {report.failures} failure rows copied")
+    show(f"merged shards {shown} of {report.shards[0].shard.count} into {out}; it holds {report.failures} failures "
+         f"(`counterpoint store info {out} --failures` lists them)")
     for spec, added in report.added.items():
         show(f"  {spec}: {added} tracks added, {report.held[spec]} already in the store")
 
