@@ -238,3 +238,21 @@ def test_a_batch_holds_at_most_batch_bytes_of_embeddings(small: dict, tmp_path: 
     merge_stores([tmp_path / "a0.h5", tmp_path / "a1.h5"], tmp_path / "out.h5", batch_size=256,
                  progress=lambda spec, done, total: calls.append(done))
     assert calls == [0, 2, 4, 6]  # six tracks, two at a time, though batch_size allows 256
+
+
+def test_a_shard_s_failure_never_withdraws_what_the_store_holds(small: dict, tmp_path: Path) -> None:
+    """A store embedded whole, then shards of the same dataset after one file broke: merging them in keeps
+    the store's embedding of that track (a failure recorded after an embedding would withdraw it)."""
+    root = small["folder"] / "breaking"
+    make_class_folders(root, per_class=3, seconds=0.5)
+    embed(root, tmp_path / "whole.h5", ["symbolic-stats"])
+    (root / "low" / "piece0.mid").write_bytes(b"MThd garbage")
+    for i in range(2):
+        embed(root, tmp_path / f"a{i}.h5", ["symbolic-stats"], shard=f"{i}/2")
+    assert list(Store(tmp_path / "a0.h5").failures()["track_id"]) + \
+           list(Store(tmp_path / "a1.h5").failures()["track_id"]) == ["low/piece0"]
+    merge_stores([tmp_path / "a0.h5", tmp_path / "a1.h5"], tmp_path / "whole.h5")
+    assert "low/piece0" in Store(tmp_path / "whole.h5").embedded_ids("symbolic-stats")
+    assert Store(tmp_path / "whole.h5").failures().empty
+    merge_stores([tmp_path / "a0.h5", tmp_path / "a1.h5"], tmp_path / "new.h5")  # a new store keeps the failure
+    assert list(Store(tmp_path / "new.h5").failures()["track_id"]) == ["low/piece0"]

@@ -5,7 +5,9 @@ Layout of ``FILE.h5`` (format 2)::
     /                      attrs: format, format_version, store_id (a UUID written at creation),
                                   counterpoint_version, created, updated, dataset_root (the
                                   latest), dataset_roots (JSON: every root it was filled from),
-                                  software (JSON)
+                                  software (JSON); a shard's store (``embed --shard``) also
+                                  shard (``i/N``) and manifest_fingerprint, a merged one
+                                  manifest_fingerprint and merged_shards (JSON: count, indexes)
     /tracks/c0, c1, ...    one UTF-8 string column each; attr ``columns`` (JSON) names them
                            in order (id, audio_filename, midi_filename, split, group, labels...);
                            attr ``n_rows``: rows committed. Rows are appended: the last row of

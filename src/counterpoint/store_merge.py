@@ -52,7 +52,8 @@ class ShardStore:
 @dataclass
 class MergeReport:
     """What a merge did: per encoder spec, the tracks it ``added`` and those the target ``held`` already;
-    the failures the merged store holds; tracks two shards hold with the same bytes (kept once); notes (missing shards...)."""
+    the failures the merged store holds; tracks two shards hold with the same bytes (kept once);
+    notes (missing shards...)."""
 
     out: Path
     shards: list[ShardStore]
@@ -97,6 +98,8 @@ def merge_stores(shards: Sequence[str | Path], out: str | Path, *, complete: boo
                              f"them (`counterpoint embed ROOT -e SPECS -o SHARD.h5 --shard i/{first.shard.count}`) and "
                              "merge them too, or leave out --complete to merge what is there")
         report.notes.append(f"shards {missing} are not merged yet: the store lacks their tracks until they are")
+    # a shard's failure never withdraws an embedding the target holds (a failure after an embedding would)
+    embedded = {r.spec: set(target.embedded_ids(r.spec)) for r in target.all_encoders} if target is not None else {}
     provenance = {MANIFEST_ATTR: first.manifest,
                   MERGED_ATTR: json.dumps({"count": first.shard.count, "indexes": indexes})}
     root = first.store.attrs.get("dataset_root") or None
@@ -104,6 +107,7 @@ def merge_stores(shards: Sequence[str | Path], out: str | Path, *, complete: boo
         writer.set_tracks(table)
         for shard in opened:
             for spec, rows in shard.store.failures().groupby("encoder", sort=False):
+                rows = rows[~rows["track_id"].isin(embedded.get(str(spec), set()))]
                 writer.add_failures(str(spec), list(rows[["track_id", "stage", "error"]].itertuples(index=False, name=None)))
         writer.commit()
         for spec, record in records.items():
