@@ -223,6 +223,12 @@ def test_the_merge_command(small: dict, tmp_path: Path) -> None:
     assert_same_store(tmp_path / "whole.h5", tmp_path / "out.h5", ["symbolic-stats"])
     refused = runner.invoke(app, ["store", "merge", str(tmp_path / "whole.h5"), "-o", str(tmp_path / "new.h5")])
     assert refused.exit_code == 2 and "not a shard store" in refused.output
+    missing = runner.invoke(app, ["store", "merge", str(tmp_path / "a0.h5"), str(tmp_path / "a9.h5"), "-o",
+                                  str(tmp_path / "new.h5")])
+    assert missing.exit_code == 2 and "a9.h5: no such shard store" in missing.output
+    into_itself = runner.invoke(app, ["store", "merge", str(tmp_path / "a0.h5"), "-o", str(tmp_path / "a0.h5")])
+    assert into_itself.exit_code == 2 and "is the store being merged into" in into_itself.output
+    assert not (tmp_path / "new.h5").exists()
 
 
 def test_a_batch_holds_at_most_batch_bytes_of_embeddings(small: dict, tmp_path: Path, monkeypatch) -> None:

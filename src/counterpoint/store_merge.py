@@ -128,6 +128,9 @@ def _open_shards(paths: list[Path], out: Path) -> list[ShardStore]:
             continue  # a file named twice (e.g. by two overlapping globs) is one shard
         if path.exists() and out.exists() and os.path.samefile(path, out):
             raise StoreError(f"{path}: is the store being merged into (-o) — give the shards and a target apart")
+        if not path.is_file():
+            raise StoreError(f"{path}: no such shard store — give the files `counterpoint embed ROOT -e SPECS -o SHARD.h5 "
+                             "--shard i/N` wrote")
         store = Store(path)
         shard, manifest = store.attrs.get(SHARD_ATTR), store.attrs.get(MANIFEST_ATTR)
         if not shard or not manifest:

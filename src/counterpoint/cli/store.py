@@ -123,7 +123,7 @@ def _print_sources(summary: dict, path: Path) -> None:
 
 @store_app.command("merge", cls=PlainUsageCommand)
 @friendly
-def store_merge(shards: list[Path] = typer.Argument(..., metavar="SHARD.h5...",
+def store_merge(shards: list[Path] = typer.Argument(..., metavar="SHARD.h5",
                                                     help="Shard stores written by `counterpoint embed --shard i/N`."),
                 out: Path = typer.Option(..., "--out", "-o", help="Store to create, or to add to (of the same dataset)."),
                 complete: bool = typer.Option(False, "--complete", help="Refuse to merge unless every shard 0 … N−1 "
