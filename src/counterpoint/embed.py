@@ -100,7 +100,10 @@ def embed_dataset(dataset: str | Path | Manifest, out: str | Path,
 
 def _require_same_shard(out: Path, shard: Shard | None) -> None:
     """A store holds one shard, or the whole dataset, for good: resuming it with another is refused."""
-    held = Store(out).attrs.get(SHARD_ATTR) or None
+    try:
+        held = Store(out).attrs.get(SHARD_ATTR) or None
+    except StoreError:
+        return  # not a store (or a damaged one): the writer refuses it with its own message
     wanted = str(shard) if shard is not None else None
     if held != wanted:
         holds = f"shard {held}" if held else "an unsharded run"
