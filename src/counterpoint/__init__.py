@@ -6,6 +6,7 @@ The public API, importable from the package itself (each name is loaded on first
     import counterpoint as cp
 
     cp.embed_dataset("my-corpus", "run.h5", ["symbolic-stats", "audio-stats"])
+    # or as N shards (a job array's tasks), then merged: cp.embed_dataset(..., shard="3/8"); cp.merge_stores(shards, "run.h5")
     store = cp.Store("run.h5")
     m = store.pooled("audio-stats")          # m.X [N, D] float32, m.obs: track metadata, same rows
     comparison = cp.run_compare(store, cp.CompareSettings(label="style"))
@@ -25,6 +26,7 @@ _PUBLIC = {
     "load_manifest": "counterpoint.data.manifest",
     "embed_dataset": "counterpoint.embed",
     "Store": "counterpoint.store",
+    "merge_stores": "counterpoint.store_merge",
     "EmbeddingMatrix": "counterpoint.matrix",
     "FrameSequences": "counterpoint.matrix",
     "analyze_store": "counterpoint.analysis.analyze",
@@ -68,3 +70,4 @@ if TYPE_CHECKING:  # for type checkers and editors; never imported at run time
     from counterpoint.probes.run import probe, probe_table
     from counterpoint.report.build import build_report
     from counterpoint.store import Store
+    from counterpoint.store_merge import merge_stores

@@ -5,7 +5,9 @@ Layout of ``FILE.h5`` (format 2)::
     /                      attrs: format, format_version, store_id (a UUID written at creation),
                                   counterpoint_version, created, updated, dataset_root (the
                                   latest), dataset_roots (JSON: every root it was filled from),
-                                  software (JSON)
+                                  software (JSON); a shard's store (``embed --shard``) also
+                                  shard (``i/N``) and manifest_fingerprint, a merged one
+                                  manifest_fingerprint and merged_shards (JSON: count, indexes)
     /tracks/c0, c1, ...    one UTF-8 string column each; attr ``columns`` (JSON) names them
                            in order (id, audio_filename, midi_filename, split, group, labels...);
                            attr ``n_rows``: rows committed. Rows are appended: the last row of
@@ -73,6 +75,7 @@ from __future__ import annotations
 
 import copy
 import errno
+import functools
 import html
 import json
 import logging
@@ -128,7 +131,13 @@ def encoder_key(spec: str) -> str:
 
 
 def software_versions() -> dict[str, str]:
-    """Versions of the libraries whose behaviour shapes the numbers."""
+    """Versions of the libraries whose behaviour shapes the numbers (read once per process: every
+    commit records them, and reading packages' metadata costs about a tenth of a second)."""
+    return dict(_installed_versions())
+
+
+@functools.cache
+def _installed_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {"counterpoint": __version__}
@@ -549,6 +558,43 @@ class Store:
                 per_stamps = [_read(group["timestamps"], span) for span in spans]
         return self._selected(FrameSequences(record.spec, record.modality, per_track, per_stamps, self._obs(ids)))
 
+    def embedded_ids(self, spec_or_name: str) -> list[str]:
+        """The ids this encoder holds a current embedding of, in row order (ids only, no embeddings)."""
+        record = self.encoder(spec_or_name)
+        with self._open() as handle:
+            ids = _read_strings(handle["encoders"][record.key]["ids"])
+            rows = _current_rows(ids, _withdrawn(handle, record.spec))
+        return ids if rows is None else [ids[i] for i in rows]
+
+    def iter_embeddings(self, spec_or_name: str, ids: Sequence[str], *,
+                        batch_size: int = 256) -> Iterator[list[StoredEmbedding]]:
+        """Everything stored of each of ``ids`` for one encoder (pooled, frames, timestamps, duration,
+        compute seconds, source file), ``batch_size`` tracks at a time, in the order of ``ids``: what
+        copying rows into another store needs. Memory: one batch (the rows between its first and
+        last stored row)."""
+        record = self.encoder(spec_or_name)
+        with self._open() as handle:
+            group = handle["encoders"][record.key]
+            stored = _read_strings(group["ids"])
+            withdrawn = _withdrawn(handle, record.spec)
+            row = {track_id: i for i, track_id in enumerate(stored) if track_id not in withdrawn}  # the last row wins
+            if missing := [i for i in ids if i not in row]:
+                raise StoreError(f"{self.path}: {record.spec} holds no embedding of {len(missing)} of the ids asked for "
+                                 f"(e.g. {missing[0]!r}) — take ids from Store.embedded_ids({record.spec!r})")
+            offsets = _committed(group["frame_offsets"])
+            sources = _read_sources(group, None)
+            for start in range(0, len(ids), batch_size):
+                rows = np.array([row[i] for i in ids[start:start + batch_size]], dtype=np.int64)
+                first, last = int(rows.min()), int(rows.max()) + 1
+                span = np.s_[first:last]
+                pooled, duration = _read(group["pooled"], span), _read(group["duration"], span)
+                seconds = _read(group["compute_seconds"], span)
+                frame_span = np.s_[offsets[first]:offsets[last]]
+                frames, stamps = _read(group["frames"], frame_span), _read(group["timestamps"], frame_span)
+                begin, end = offsets[rows] - offsets[first], offsets[rows + 1] - offsets[first]
+                yield [StoredEmbedding(stored[r], pooled[r - first], frames[b:e], stamps[b:e], float(duration[r - first]),
+                                       float(seconds[r - first]), sources[r]) for r, b, e in zip(rows, begin, end)]
+
     def where(self, column: str, value: str) -> "Store":
         """This store seen through a filter: :meth:`pooled` and :meth:`frames` keep only the tracks whose
         ``column`` reads ``value`` (e.g. ``where("midi_source", "original")``); filters add up.
@@ -749,6 +795,22 @@ def _held(group: h5py.Group, withdrawn: AbstractSet[str], kept: AbstractSet[str]
     rows = rows[np.array([ids[i] in kept for i in rows], dtype=bool)]
     offsets = _committed(group["frame_offsets"])
     return len(rows), int(np.sum(offsets[rows + 1] - offsets[rows]))
+
+
+@dataclass
+class StoredEmbedding:
+    """One track's stored embedding of one encoder (:meth:`Store.iter_embeddings`): ``pooled`` float32
+    ``[D]``, ``frames`` float32 ``[T, D]``, ``timestamps`` ``[T]`` and ``duration`` in seconds, the
+    ``compute_seconds`` it took, and the file it was computed from (``source.root`` indexes the
+    store's :attr:`Store.roots`)."""
+
+    track_id: str
+    pooled: np.ndarray
+    frames: np.ndarray
+    timestamps: np.ndarray
+    duration: float
+    compute_seconds: float
+    source: SourceIdentity
 
 
 @dataclass
@@ -1359,8 +1421,11 @@ class StoreWriter:
     ...     writer.add_embeddings(meta.spec, ids, embeddings, seconds)
     """
 
-    def __init__(self, path: str | Path, dataset_root: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path, dataset_root: str | Path | None = None, *,
+                 provenance: dict[str, str] | None = None) -> None:
         self.path = Path(path)
+        #: root text attributes this writer records (a shard's ``shard`` and ``manifest_fingerprint``...)
+        self.provenance = dict(provenance or {})
         if self.path.is_dir():
             raise StoreError(f"{self.path}: is a folder — a store is one file; give --out a file name such as "
                              f"{self.path / 'embeddings.h5'}")
@@ -1478,6 +1543,14 @@ class StoreWriter:
         store = Store(self.path)
         return store.sources(spec), store.withdrawn(spec)
 
+    def root_index(self, root: str) -> int:
+        """The index of a dataset root in the store's roots, recording it first (at the next commit)
+        when the store does not list it yet; for copying rows of another store (their source roots)."""
+        if root not in self.roots:
+            self.roots.append(root)
+            self._new_root = True
+        return self.roots.index(root)
+
     def source_location(self, path: Path) -> tuple[int, str]:
         """Where a track's file is, as the store records it: (index of this run's dataset root, path inside it);
         (-1, the path as given) when the writer was given no root or the file is outside it."""
@@ -1585,7 +1658,7 @@ class StoreWriter:
                  "software": json.dumps(software_versions()), "store_id": self.store_id}
         if self.dataset_root:
             texts |= {"dataset_root": self.dataset_root, "dataset_roots": json.dumps(self.roots)}
-        return texts
+        return texts | self.provenance
 
     def _append_in_place(self, batches: list[tuple[Path, str, dict[str, np.ndarray], dict[str, Any]]]) -> bool:
         """Plan every append, record it (redo), write it under SWMR; False if the layout must change."""

@@ -31,13 +31,20 @@ def embed_command(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
                   ray_address: Optional[str] = setting(RunSettings, "ray_address"),
                   max_seconds: Optional[float] = typer.Option(None, callback=above_zero,
                                                               help="Read only the first seconds of each audio file "
-                                                                   "(MIDI is embedded whole; default: whole files).")) -> None:
+                                                                   "(MIDI is embedded whole; default: whole files)."),
+                  shard: Optional[str] = typer.Option(None, "--shard", metavar="i/N",
+                                                      help="Embed only shard i of N (a stable partition by track id) "
+                                                           "into a store of its own; `counterpoint store merge` joins "
+                                                           "the shards.")) -> None:
     """Embed every track with each encoder into an HDF5 store. Rerunning resumes.
 
     Example: counterpoint embed ~/data/corpus --encoders symbolic-stats,audio-stats --out corpus.h5
     """
     from counterpoint.data.manifest import load_manifest
     from counterpoint.embed import embed_dataset
+    from counterpoint.shards import parse_shard
+
+    shard_to_embed = parse_shard(shard) if shard is not None else None  # a bad i/N is refused before the dataset is read
 
     manifest = load_manifest(root, group_column=group, strict_paths=strict_paths, csv=csv, id_column=id_column,
                              id_from=id_from)
@@ -47,7 +54,8 @@ def embed_command(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
         tell(f"note: {note}")
     with progress_bars() as progress:
         report = embed_dataset(manifest, out, encoders, batch_size=batch_size or None, progress=progress,
-                               engine=engine, ray_address=ray_address, max_seconds=max_seconds)
+                               engine=engine, ray_address=ray_address, max_seconds=max_seconds,
+                               shard=shard_to_embed)
     for note in report.notes:
         tell(f"note: {note}")
     for run in report.runs:
@@ -58,5 +66,6 @@ def embed_command(root: Path = typer.Argument(..., metavar="ROOT", help="Dataset
             show(styled(f"  {stage}", "red", message))
         if len(run.failed) > 10:
             show(f"  … {len(run.failed) - 10} more: `counterpoint store info {out} --failures`")
-    show(f"store: {out}")
+    show(f"store: {out}" + (f" (shard {shard_to_embed}: `counterpoint store merge` joins the shards)"
+                            if shard_to_embed is not None else ""))
 

@@ -1,4 +1,4 @@
-"""Commands that read or convert a store: `store info`, `export`, `import-legacy`, `export-legacy`."""
+"""Commands that read, merge or convert a store: `store info`, `store merge`, `export`, `import-legacy`, `export-legacy`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 from counterpoint.cli.app import PlainUsageCommand, app, friendly, store_app
 from counterpoint.cli.options import above_zero
-from counterpoint.cli.output import result_table, show, show_json, styled
+from counterpoint.cli.output import progress_bars, result_table, show, show_json, styled, tell
 
 
 def _layer_text(record) -> str:
@@ -119,6 +119,33 @@ def _print_sources(summary: dict, path: Path) -> None:
         state = ("unchanged on disk" if summary["checked_files"] else
                  "recorded (--check-files compares them with the files on disk)")
         show(f"source files: {recorded} embeddings' files {state}")
+
+
+@store_app.command("merge", cls=PlainUsageCommand)
+@friendly
+def store_merge(shards: list[Path] = typer.Argument(..., metavar="SHARD.h5",
+                                                    help="Shard stores written by `counterpoint embed --shard i/N`."),
+                out: Path = typer.Option(..., "--out", "-o", help="Store to create, or to add to (of the same dataset)."),
+                complete: bool = typer.Option(False, "--complete", help="Refuse to merge unless every shard 0 … N−1 "
+                                                                        "is given or was merged into --out before."),
+                batch_size: int = typer.Option(1024, "--batch-size", min=1,
+                                               help="Tracks copied per commit (fewer where their frames exceed 128 MB).")) -> None:
+    """Merge shard stores into one store; rerunning resumes a merge that was stopped.
+
+    Refuses shards of another dataset, shard count or encoder fingerprint, naming the file and what differs.
+    Example: counterpoint store merge shards/part-*.h5 --out corpus.h5 --complete
+    """
+    from counterpoint.store_merge import merge_stores
+
+    with progress_bars() as progress:
+        report = merge_stores(shards, out, complete=complete, batch_size=batch_size, progress=progress)
+    for note in [*report.duplicates, *report.notes]:
+        tell(f"note: {note}")
+    shown = ", ".join(str(s.shard) for s in report.shards)
+    show(f"merged shards {shown} of {report.shards[0].shard.count} into {out}; it holds {report.failures} failures "
+         f"(`counterpoint store info {out} --failures` lists them)")
+    for spec, added in report.added.items():
+        show(f"  {spec}: {added} tracks added, {report.held[spec]} already in the store")
 
 
 @app.command("export", cls=PlainUsageCommand)
