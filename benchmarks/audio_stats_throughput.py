@@ -39,6 +39,10 @@ class PreviousAudioStats(AudioStatsEncoder):
         return reference_frame_descriptors(np.asarray(waveform, dtype=np.float32), self.sample_rate,
                                            n_mels=int(self.params["n_mels"]), n_mfcc=int(self.params["n_mfcc"]))
 
+    def prepare_stream(self, pieces, source: str):
+        """The runner reads long files in pieces; version 1 took the whole waveform."""
+        return self.prepare_waveform(np.concatenate(list(pieces)), source)
+
     def embed_prepared(self, inputs):
         return [self.summarised(frames, reference_tempogram_means) for frames in inputs]
 

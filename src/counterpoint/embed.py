@@ -82,19 +82,19 @@ def embed_dataset(dataset: str | Path | Manifest, out: str | Path,
     for encoder in encoders:
         if isinstance(encoder, AudioEncoder):
             encoder.max_seconds = max_seconds
-    runner = engine_for(engine, ray_address=ray_address, workers=workers)
-    metas = runner.load(encoders)
     runs: list[EncoderRun] = []
-    with StoreWriter(out, dataset_root=manifest.root, provenance=provenance) as writer:
-        writer.set_tracks(table)
-        writer.add_failures(DATASET_STAGE, [(p.track_id or "", "manifest", str(p)) for p in manifest.problems])
-        for index, encoder in enumerate(encoders):
-            tracks = manifest.for_modality(encoder.modality)
-            if shard is not None:
-                tracks = [track for track in tracks if shard.holds(track.id)]
-            runs.append(runner.run_encoder(encoder, metas[index], tracks, writer, batch_size=batch_size,
-                                           progress=progress))
-            writer.commit()
+    with engine_for(engine, ray_address=ray_address, workers=workers) as runner:
+        metas = runner.load(encoders)
+        with StoreWriter(out, dataset_root=manifest.root, provenance=provenance) as writer:
+            writer.set_tracks(table)
+            writer.add_failures(DATASET_STAGE, [(p.track_id or "", "manifest", str(p)) for p in manifest.problems])
+            for index, encoder in enumerate(encoders):
+                tracks = manifest.for_modality(encoder.modality)
+                if shard is not None:
+                    tracks = [track for track in tracks if shard.holds(track.id)]
+                runs.append(runner.run_encoder(encoder, metas[index], tracks, writer, batch_size=batch_size,
+                                               progress=progress))
+                writer.commit()
     return EmbedReport(Path(out), runs, [str(p) for p in manifest.problems], writer.notes)
 
 

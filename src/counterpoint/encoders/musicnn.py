@@ -476,6 +476,9 @@ class MusicnnEncoder(TorchEncoder, LayeredEncoder, AudioEncoder):
     weight_files: ClassVar[tuple[WeightFile, ...]] = tuple(f for files in CHECKPOINT_FILES.values() for f in files)
     hear_parameters: ClassVar[dict[str, str]] = {"center": "true"}
     hear_timestamp_hop: ClassVar[tuple[str, str] | None] = ("hop", "0.048")  # three 16-ms frames
+    #: Reading a file (decoding, mel spectrogram, patches) uses the parameters only, not the network.
+    prepares_before_load: ClassVar[bool] = True
+    prepare_imports: ClassVar[tuple[str, ...]] = ("soundfile", "soxr", "librosa.core", "librosa.feature")
     sample_rate = SAMPLE_RATE
     description = "musicnn (Pons & Serra 2019) music tagger trained on MagnaTagATune or the Million Song Dataset, PyTorch port"
     requirements = "the musicnn==0.1.0 wheel for its checkpoints: `counterpoint weights fetch musicnn` (or `make setup`)"

@@ -61,6 +61,15 @@ class Engine(ABC):
         ``batch_size`` parameter); ``progress(spec, done, total)`` is called after every batch.
         """
 
+    def close(self) -> None:
+        """Stop what :meth:`load` started ahead of the runs (nothing, unless an engine says otherwise)."""
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def check_engine(engine: str, ray_address: str | None = None, workers: int | None = None) -> None:
     """Raise CounterpointError for an unknown engine, or an option the chosen engine does not take

@@ -4,7 +4,11 @@ Reading a file (decoding audio, resampling, spectrograms, parsing MIDI) is
 :meth:`~counterpoint.encoders.base.Encoder.prepare`; much of it holds Python's GIL, so a
 thread could not run it beside the model. Here ``workers`` processes prepare the coming
 tracks while this process embeds the current batch. The workers are forked after the model
-is built, so they start in milliseconds and share its memory (they never call it); results
+is built, so they start in milliseconds and share its memory (they never call it) — except the
+first encoder's where reading needs no model (musicnn, audio-stats, symbolic-stats:
+:attr:`~counterpoint.encoders.base.Encoder.prepares_before_load`): those are forked first and
+import what reading needs (librosa, ~1–2 s) while this process imports torch and builds the
+model, so that a short run pays the two start-ups once, side by side. Results
 come back in track order, so the store is the same whatever the number of workers. The
 workers run at a lower priority (nice 10): where the model keeps every core busy (musicnn's
 side-by-side passes) they fill its gaps instead of delaying it, and where reading is the work
@@ -20,6 +24,7 @@ batch ahead, as before this engine had workers.
 from __future__ import annotations
 
 import ctypes
+import importlib
 import multiprocessing
 import os
 import signal
@@ -57,12 +62,36 @@ class LocalEngine(Engine):
 
     def __init__(self, *, workers: int | None = None) -> None:
         self.workers = default_workers() if workers is None else workers
+        #: The first encoder's workers, started before the models load (see :meth:`load`).
+        self._early: tuple[Encoder, _Readers] | None = None
 
     def load(self, encoders: Sequence[Encoder]) -> list[list[EncoderMeta]]:
-        """Build every encoder's model here; the first that cannot load raises an error naming it."""
-        for encoder in encoders:
-            load_encoder(encoder)
+        """Build every encoder's model here; the first that cannot load raises an error naming it.
+
+        Where the first encoder reads files without its model (:attr:`Encoder.prepares_before_load`),
+        its workers start first and import what reading needs while this process loads the models:
+        the two start-ups overlap instead of adding up."""
+        if encoders and encoders[0].prepares_before_load and self.workers > 0:
+            self._early = (encoders[0], _Readers(encoders[0], self.workers, start_now=True))
+        try:
+            for encoder in encoders:
+                load_encoder(encoder)
+        except BaseException:
+            self.close()
+            raise
         return [output_metas(encoder) for encoder in encoders]
+
+    def close(self) -> None:
+        if self._early is not None:
+            self._early[1].close()
+            self._early = None
+
+    def _readers_for(self, encoder: Encoder) -> "_Readers":
+        """The workers :meth:`load` started for ``encoder``, or new ones."""
+        if self._early is not None and self._early[0] is encoder:
+            readers, self._early = self._early[1], None
+            return readers
+        return _Readers(encoder, self.workers)
 
     def run_encoder(self, encoder: Encoder, metas: Sequence[EncoderMeta], tracks: Sequence[Track],
                     writer: StoreWriter, *, batch_size: int | None = None,
@@ -71,7 +100,7 @@ class LocalEngine(Engine):
         todo, run = begin_run(writer, encoder.spec, metas, tracks=tracks, progress=progress)
         size = batch_size or encoder.batch_size
         handled = 0
-        with closing(prepared_in_order(encoder, todo, self.workers, ahead=size)) as prepared:
+        with closing(prepared_in_order(self._readers_for(encoder), todo, ahead=size)) as prepared:
             while batch := list(islice(prepared, size)):
                 embedded, failures = embed_batch(encoder, batch)
                 record_batch(writer, run, embedded, failures=failures)
@@ -93,8 +122,8 @@ _worker_encoder: Encoder | None = None
 
 def _adopt_encoder(encoder: Encoder, parent: int) -> None:
     """Worker start-up: die with the parent (a killed run leaves no idle workers behind), keep the
-    parent's encoder, yield to the model process (nice 10), and use one torch thread, as torch's
-    DataLoader workers do."""
+    parent's encoder, yield to the model process (nice 10), use one torch thread, as torch's
+    DataLoader workers do, and import what reading a file needs (:attr:`Encoder.prepare_imports`)."""
     global _worker_encoder
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -104,6 +133,13 @@ def _adopt_encoder(encoder: Encoder, parent: int) -> None:
     os.nice(10)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+    for module in encoder.prepare_imports:
+        importlib.import_module(module)
+
+
+def _started() -> bool:
+    """A task that makes the pool fork its workers now (their start-up then runs at once)."""
+    return True
 
 
 def _prepare_in_worker(track: Track) -> Prepared:
@@ -114,10 +150,12 @@ def _prepare_in_worker(track: Track) -> Prepared:
 class _Readers:
     """Worker processes (or one thread) preparing tracks for one encoder; rebuilt if a worker dies."""
 
-    def __init__(self, encoder: Encoder, workers: int) -> None:
+    def __init__(self, encoder: Encoder, workers: int, *, start_now: bool = False) -> None:
         self.encoder = encoder
         self.workers = workers
         self.executor = self._start()
+        if start_now and workers > 0:
+            self.executor.submit(_started)  # a fork pool starts every worker at its first task
 
     def _start(self) -> Executor:
         if self.workers == 0:
@@ -148,9 +186,10 @@ class _Readers:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
-def prepared_in_order(encoder: Encoder, tracks: Sequence[Track], workers: int, *, ahead: int) -> Iterator[Prepared]:
-    """Every track prepared, in order, with ``ahead + 2 * workers`` tracks read ahead at most."""
-    readers = _Readers(encoder, workers)
+def prepared_in_order(readers: _Readers, tracks: Sequence[Track], *, ahead: int) -> Iterator[Prepared]:
+    """Every track prepared by ``readers``, in order, with ``ahead + 2 * workers`` tracks read ahead at
+    most; the readers are closed at the end."""
+    workers = readers.workers
     coming = iter(tracks)
     pending: deque[tuple[Track, Future]] = deque((t, readers.submit(t)) for t in islice(coming, ahead + 2 * workers))
     try:
