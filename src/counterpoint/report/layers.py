@@ -64,7 +64,7 @@ def layers_section(maps: Sequence[LayerMap]) -> Callable[[Path, Sequence[str]], 
                          f"[{best['ci_low']:.3f}, {best['ci_high']:.3f}] on {int(best['n'])} tracks "
                          f"({m.n_boot} half-samples, {m.n_perm} permutations per cell).</p>")
             parts.append(image_figure(figures[(m.audio, m.symbolic)], report_dir, "debiased CKA per layer pair"))
-            parts.append(table_html(cells))
+            parts.append(table_html(cells, caption=f"Debiased CKA per layer pair, {m.audio} × {m.symbolic}"))
             if m.note:
                 parts.append(f'<p class="note">{escape(m.note)}</p>')
         parts.append("</section>")
