@@ -23,6 +23,8 @@ CHROMIUM = os.environ.get("COUNTERPOINT_CHROMIUM", "/usr/bin/chromium")
 HOSTILE = "<img src=x onerror=window.__pwned=1>"
 LABELS = ["rock", HOSTILE, "jazz & </script> blues"]
 N_TRACKS = 18
+#: A track id as long as a real file name: the track drop-down must still fit a phone's screen.
+LONG_ID = "t17-" + "a-long-recording-session-name-" * 3
 
 
 def _browser_or_reason() -> str:
@@ -43,8 +45,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pytest.fail(f"the browser test must run in CI: {reason}")
         pytest.skip(reason)
     root = tmp_path_factory.mktemp("browser")
-    rows = [{"id": f"t{i}", "audio_filename": f"a{i}.wav", "midi_filename": f"m{i}.mid", "style": LABELS[i % 3]}
-            for i in range(N_TRACKS)]
+    rows = [{"id": f"t{i}" if i < N_TRACKS - 1 else LONG_ID, "audio_filename": f"a{i}.wav",
+             "midi_filename": f"m{i}.mid", "style": LABELS[i % 3]} for i in range(N_TRACKS)]
     store = root / "store.h5"
     embed_dataset(make_info_csv_dataset(root / "data", rows), store, "symbolic-stats,audio-stats")
     options = AnalysisSettings(label="style", reductions=("pca",), figure_formats=("png",))
@@ -244,7 +246,8 @@ def test_landmarks_contents_captions_and_plot_descriptions(page_session) -> None
     assert tables and "" not in tables
     plots = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot'))"
                           ".map(p => [p.getAttribute('role'), p.getAttribute('aria-label') || ''])")
-    assert plots and all(role == "img" and "tracks" in label for role, label in plots), plots
+    assert plots and all(role == "img" and label for role, label in plots), plots
+    assert all("tracks" in page.locator(f"#cp-scatter-{i}").get_attribute("aria-label") for i in (0, 1))
 
 
 #: What Python writes for missing or logical values, and a zero rounded from below: never shown to a reader.

@@ -102,7 +102,8 @@ def test_a_null_rounded_to_zero_a_missing_value_and_a_truth_value_read_as_words_
     rows.loc[1, "n"] = np.nan
     html = verdict_section(rows)
     frame = pd.DataFrame({"figure": ["a", "b", "c", "d"], "value": [-0.0004, np.nan, None, -1234.4],
-                          "flag": [True, False, np.bool_(True), None], "count": pd.array([1, None, 3, 4], dtype="Int64"),
+                          "flag": [True, False, np.bool_(True), None],
+                          "count": pd.array([1, None, 3, 4], dtype="Int64"),
                           "text": ["x", pd.NA, None, "y"]}, dtype=object)
     table = table_html(frame, caption="leaks")
     for leak in LEAKS:

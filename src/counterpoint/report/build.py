@@ -182,8 +182,8 @@ def _run_analysis(inputs: SectionInputs) -> AnalysisResult:
 def _notes_html(_: None, report_page: ReportPage) -> str:
     if not report_page.notes:
         return ""
-    return ('<section id="notes"><h2>Notes</h2>' + "".join(f'<p class="note">{escape(n)}</p>' for n in report_page.notes)
-            + "</section>")
+    notes = "".join(f'<p class="note">{escape(n)}</p>' for n in report_page.notes)
+    return f'<section id="notes"><h2>Notes</h2>{notes}</section>'
 
 
 register_section(Section("analysis", 30, run=_run_analysis,

@@ -45,7 +45,8 @@ h2.question { font-size: 1.25rem; margin: 0.4rem 0 0.1rem; } p.rule { margin: 0 
 .grid > * { min-width: 0; } .grid figure { margin: 0; } .grid img { width: 100%; border: 1px solid #eee; }
 figcaption, .files { font-size: 0.8rem; color: #555; } .note { color: #666; font-size: 0.85rem; }
 .controls { display: flex; gap: 0.4rem 1.2rem; align-items: center; flex-wrap: wrap; font-size: 0.9rem; }
-.controls select, .controls audio { max-width: 100%; }
+.controls label { display: inline-flex; gap: 0.3rem; align-items: center; max-width: 100%; }
+.controls select, .controls audio { min-width: 0; max-width: 100%; }
 #cp-neighbours { display: flex; gap: 1rem; flex-wrap: wrap; } .nn-view { max-width: 100%; overflow-x: auto; }
 .nn-view h4 { margin: 0.3rem 0; font-size: 0.85rem; }
 tr.partner td { background: #d8f0e0; } tr.same-class td { background: #f3f3f3; }

@@ -170,7 +170,8 @@ def knowledge_section(table: pd.DataFrame, label: str) -> str:
     sentences = "".join(f'<p class="answer">{escape(knowledge_sentence(r, label))}</p>' for _, r in table.iterrows())
     protocols = sorted({str(p) for p in table.get("protocol", pd.Series(dtype=object)).dropna() if str(p)})
     return (f'<section class="verdict" id="verdict-a"><h2>(a) Does each modality know {escape(label)}?</h2>{sentences}'
-            f"{table_html(knowledge_table(table), caption='Probe accuracy of each encoder')}<p class=\"note\">Probe accuracy of the one protocol: "
+            f"{table_html(knowledge_table(table), caption='Probe accuracy of each encoder')}"
+            "<p class=\"note\">Probe accuracy of the one protocol: "
             f"{escape('; '.join(protocols) or '—')}. p: label-permutation null, Holm-adjusted over the encoders.</p>"
             "</section>")
 
@@ -179,7 +180,8 @@ def structure_section(table: pd.DataFrame, label: str, dims: dict[tuple[str, str
     """Verdict (b) on the page: one sentence per pair, then its figures."""
     sentences = "".join(f'<p class="answer">{escape(s)}</p>' for s in pair_sentences(table, STRUCTURE_CLAIM, label))
     return (f'<section class="verdict" id="verdict-b"><h2>(b) Do audio and score organise {escape(label)} the same '
-            f"way?</h2>{sentences}{table_html(compact_table(table, dims), caption='Label-structure figures of each pair')}"
+            f"way?</h2>{sentences}"
+            f"{table_html(compact_table(table, dims), caption='Label-structure figures of each pair')}"
             f'<p class="note">{escape(measures_prose(table))} '
             f"{escape(family_sentence(P_VALUE_FAMILIES['label_structure']))}</p></section>")
 
