@@ -209,9 +209,13 @@ def test_print_hides_the_controls_and_the_link_list_and_makes_a_pdf(page_session
             displays = page.evaluate(f"({shown})({selector!r})")
             assert displays and set(displays) == {"none"}, (selector, displays)
         assert page.evaluate(f"({shown})('#verdict table')") == ["table"]
+        page.set_viewport_size({"width": 718, "height": 1000})   # A4's printable width at 96 px per inch
+        page.wait_for_timeout(300)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 718
         pdf = page.pdf(format="A4")
     finally:
         page.emulate_media(media="screen")
+        page.set_viewport_size({"width": 1440, "height": 900})
     assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) >= 1
     assert errors == []
 

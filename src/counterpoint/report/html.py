@@ -57,7 +57,7 @@ footer { margin-top: 2rem; font-size: 0.8rem; color: #666; }
   #cp-selection { display: none !important; }
   a { color: inherit; text-decoration: none; }
   .table-box { overflow: visible; } table { width: 100%; font-size: 7.5pt; }
-  th, td { overflow-wrap: anywhere; padding: 0.1rem 0.25rem; }
+  th, td { padding: 0.1rem 0.25rem; } th { overflow-wrap: anywhere; } td { overflow-wrap: break-word; }
   figure, .cp-panel, tr, .verdict { break-inside: avoid; } h2, h3 { break-after: avoid; }
   .grid { grid-template-columns: repeat(auto-fit, minmax(min(240px, 100%), 1fr)); }
   .cp-panel { overflow: hidden; }
