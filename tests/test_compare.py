@@ -135,7 +135,7 @@ def test_label_quality_beats_chance_on_class_structured_spaces(result):
 def test_html_section_shows_tables_and_plots(result, written):
     out_dir, _ = written
     section = compare_html_section(result, out_dir, out_dir.parent)
-    assert section.startswith('<section class="compare">')
+    assert section.startswith('<section class="compare" id="compare">')
     assert 'class="sortable' in section and "data:image/png;base64," in section
     assert f"{out_dir.name}/ranks_" in section and f"{out_dir.name}/cca_" in section and ".svg" in section
     assert "symbolic-stats" in section

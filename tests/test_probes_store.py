@@ -209,7 +209,7 @@ def test_probe_table_over_encoders_and_models(store_path: Path, tmp_path: Path) 
     assert (tmp_path / "signal_scale=1" / "attention" / "model.safetensors").is_file()
     html = probe_html_section(probes)
     assert html.count("<tr>") == 5 and "signal:scale=1" in html and "<strong>" in html
-    assert "<th>p (Holm)</th>" in html and "false discovery rate" in html
+    assert ">p (Holm)</th>" in html and "false discovery rate" in html
     # Each row is its probe's protocol accuracy (2 repeats × 69 held-out predictions); Holm and BH over the rows.
     for (encoder, model), result in probes.results.items():
         assert len(result.protocol.predictions) == 2 * 69

@@ -7,6 +7,7 @@ installs both) and is skipped with the install command otherwise.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -22,6 +23,8 @@ CHROMIUM = os.environ.get("COUNTERPOINT_CHROMIUM", "/usr/bin/chromium")
 HOSTILE = "<img src=x onerror=window.__pwned=1>"
 LABELS = ["rock", HOSTILE, "jazz & </script> blues"]
 N_TRACKS = 18
+#: A track id as long as a real file name: the track drop-down must still fit a phone's screen.
+LONG_ID = "t17-" + "a-long-recording-session-name-" * 3
 
 
 def _browser_or_reason() -> str:
@@ -42,8 +45,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pytest.fail(f"the browser test must run in CI: {reason}")
         pytest.skip(reason)
     root = tmp_path_factory.mktemp("browser")
-    rows = [{"id": f"t{i}", "audio_filename": f"a{i}.wav", "midi_filename": f"m{i}.mid", "style": LABELS[i % 3]}
-            for i in range(N_TRACKS)]
+    rows = [{"id": f"t{i}" if i < N_TRACKS - 1 else LONG_ID, "audio_filename": f"a{i}.wav",
+             "midi_filename": f"m{i}.mid", "style": LABELS[i % 3]} for i in range(N_TRACKS)]
     store = root / "store.h5"
     embed_dataset(make_info_csv_dataset(root / "data", rows), store, "symbolic-stats,audio-stats")
     options = AnalysisSettings(label="style", reductions=("pca",), figure_formats=("png",))
@@ -155,3 +158,107 @@ def test_an_influential_track_plays_in_the_pages_player(page_session) -> None:
     assert page.locator("#cp-chosen").inner_text().startswith(track)
     assert page.evaluate("document.getElementById('cp-audio').getAttribute('src')").endswith(".wav")
     assert errors == []
+
+
+def _visible_layout(page) -> dict:
+    """The page's width against the screen's, and where the scatter panels and the verdict table lie."""
+    return page.evaluate("""() => {
+      const panels = Array.from(document.querySelectorAll('.cp-panel')).map(p => p.getBoundingClientRect());
+      const table = document.querySelector('#verdict table');
+      const box = (table.closest('.table-box') || table).getBoundingClientRect();
+      const wider = Array.from(document.querySelectorAll('body *')).filter(e => {
+        const r = e.getBoundingClientRect();
+        return r.width > 0 && r.right > window.innerWidth + 1 && !e.closest('.table-box, .nn-view');
+      }).map(e => e.tagName + '#' + e.id + '.' + e.className);
+      return {scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
+              panelTops: panels.map(r => Math.round(r.top)), panelRights: panels.map(r => r.right),
+              tableBoxRight: box.right, wider: wider.slice(0, 5)};
+    }""")
+
+
+def test_a_phone_screen_scrolls_only_tables_and_wide_screens_keep_columns(page_session) -> None:
+    page, errors, _ = page_session
+    try:
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.wait_for_timeout(400)   # plotly's responsive resize
+        narrow = _visible_layout(page)
+        assert narrow["scrollWidth"] <= narrow["innerWidth"], narrow
+        assert narrow["wider"] == [], narrow
+        assert narrow["tableBoxRight"] <= 390 and max(narrow["panelRights"]) <= 390, narrow
+        assert len(set(narrow["panelTops"])) == len(narrow["panelTops"]), narrow   # one column
+        # The mode bar of a scatter never covers its title.
+        title, modebar = (page.locator(f"#cp-scatter-0 {s}").first.bounding_box() for s in (".gtitle", ".modebar"))
+        assert title["y"] >= modebar["y"] + modebar["height"] or title["x"] + title["width"] <= modebar["x"], \
+            (title, modebar)
+    finally:
+        page.set_viewport_size({"width": 1440, "height": 900})
+        page.wait_for_timeout(400)
+    wide = _visible_layout(page)
+    assert len(set(wide["panelTops"])) == 1, wide   # side by side
+    assert wide["scrollWidth"] <= wide["innerWidth"] and errors == []
+
+
+def test_print_hides_the_controls_and_the_link_list_and_makes_a_pdf(page_session) -> None:
+    page, errors, _ = page_session
+    hidden = ["#cp-method", "#cp-track", "#cp-audio", "#cp-scatter-0 .modebar-container", "#data-files",
+              ".cp-neighbour-explorer", "nav.contents"]
+    shown = "s => Array.from(document.querySelectorAll(s)).map(e => getComputedStyle(e).display)"
+    try:
+        page.emulate_media(media="print")
+        for selector in hidden:
+            displays = page.evaluate(f"({shown})({selector!r})")
+            assert displays and set(displays) == {"none"}, (selector, displays)
+        assert page.evaluate(f"({shown})('#verdict table')") == ["table"]
+        page.set_viewport_size({"width": 718, "height": 1000})   # A4's printable width at 96 px per inch
+        page.wait_for_timeout(300)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 718
+        pdf = page.pdf(format="A4")
+    finally:
+        page.emulate_media(media="screen")
+        page.set_viewport_size({"width": 1440, "height": 900})
+    assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) >= 1
+    assert errors == []
+
+
+def test_a_focused_heading_sorts_its_table_with_enter_and_says_so_in_aria_sort(page_session) -> None:
+    page, _, _ = page_session
+    table = page.locator("#verdict-a table")
+    heading = table.locator("thead th:nth-child(3)")
+    assert heading.get_attribute("aria-sort") == "none"
+    heading.locator("button").focus()
+    page.keyboard.press("Enter")
+    assert heading.get_attribute("aria-sort") == "ascending"
+    values = [float(v) for v in table.locator("tbody tr td:nth-child(3)").all_inner_texts()]
+    assert values == sorted(values)
+    page.keyboard.press("Space")
+    assert heading.get_attribute("aria-sort") == "descending"
+    assert [float(v) for v in table.locator("tbody tr td:nth-child(3)").all_inner_texts()] == sorted(values,
+                                                                                                     reverse=True)
+    assert {table.locator("thead th").nth(i).get_attribute("aria-sort") for i in (0, 1)} == {"none"}
+
+
+def test_landmarks_contents_captions_and_plot_descriptions(page_session) -> None:
+    page, _, _ = page_session
+    for landmark in ("header", "nav", "main", "footer"):
+        assert page.locator(landmark).count() == 1, landmark
+    sections = page.evaluate("Array.from(document.querySelectorAll('main section')).map(s => s.id)")
+    assert sections and "" not in sections
+    targets = page.evaluate("Array.from(document.querySelectorAll('nav a')).map(a => a.getAttribute('href'))")
+    assert targets == [f"#{ident}" for ident in sections]
+    tables = page.evaluate("Array.from(document.querySelectorAll('main table.sortable'))"
+                           ".map(t => t.caption ? t.caption.textContent.trim() : '')")
+    assert tables and "" not in tables
+    plots = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                          ".map(p => [p.getAttribute('role'), p.getAttribute('aria-label') || ''])")
+    assert plots and all(role == "img" and label for role, label in plots), plots
+    assert all("tracks" in page.locator(f"#cp-scatter-{i}").get_attribute("aria-label") for i in (0, 1))
+
+
+#: What Python writes for missing or logical values, and a zero rounded from below: never shown to a reader.
+LEAKS = re.compile(r"\b(?:None|nan|NaN|True|False|inf)\b|-0\.0+(?![0-9])|<NA>")
+
+
+def test_no_python_value_leaks_into_the_visible_text(page_session) -> None:
+    page, _, _ = page_session
+    text = page.locator("body").inner_text()
+    assert LEAKS.findall(text) == [], [text[max(0, m.start() - 60):m.end() + 20] for m in LEAKS.finditer(text)]

@@ -14,7 +14,8 @@ from counterpoint.significance import (accuracy_p_value, family_permutations, pe
 from counterpoint.config import AnalysisSettings, figure_formats
 from counterpoint.errors import CounterpointError
 from counterpoint.report.figures import class_colours
-from counterpoint.report.html import inline_json
+from counterpoint.ranges import MEASURES
+from counterpoint.report.html import format_value, inline_json, table_html
 from counterpoint.report.verdict import TRACK_CLAIM, pair_sentences, row_verdict, verdict_section
 
 
@@ -73,7 +74,7 @@ def _rows(p_holm: list[float], ci_low: list[float]) -> pd.DataFrame:
 
 def test_the_verdict_block_shows_both_adjustments_and_says_what_they_control() -> None:
     html = verdict_section(_rows([0.0005, 0.02], [0.2, 0.3]))
-    assert "<th>p (Holm)</th>" in html and "<th>p (BH)</th>" in html and "0.0005" in html
+    assert '>p (Holm)</th>' in html and '>p (BH)</th>' in html and "0.0005" in html
     assert "every row of the verdict table" in html and "family-wise error" in html and "false discovery rate" in html
 
 
@@ -89,6 +90,32 @@ def test_the_sentence_follows_the_rule() -> None:
     before, after = partly.split("touches chance:")
     assert "debiased CKA" in before and "Recall@1" in after
     assert _sentence([0.2, 0.3], [0.2, 0.3]).startswith("No evidence")
+
+
+#: What Python writes for missing or logical values, and a zero rounded from below: never shown to a reader.
+LEAKS = ("None", "nan", "NaN", "True", "False", "-0.0", "<NA>", "&lt;NA&gt;", "inf")
+
+
+def test_a_null_rounded_to_zero_a_missing_value_and_a_truth_value_read_as_words_and_numbers() -> None:
+    rows = _rows([0.0005, 0.02], [-0.0004, 0.3])
+    rows["null_mean"] = [-0.00004, 0.1]   # a CKA null mean just below zero
+    rows.loc[1, "n"] = np.nan
+    html = verdict_section(rows)
+    frame = pd.DataFrame({"figure": ["a", "b", "c", "d"], "value": [-0.0004, np.nan, None, -1234.4],
+                          "flag": [True, False, np.bool_(True), None],
+                          "count": pd.array([1, None, 3, 4], dtype="Int64"),
+                          "text": ["x", pd.NA, None, "y"]}, dtype=object)
+    table = table_html(frame, caption="leaks")
+    for leak in LEAKS:
+        assert leak not in html and leak not in table, leak
+    assert "vs null mean 0.00 (p" in html and "[0.000, 0.900]" in html
+    assert [format_value(v) for v in (-0.0004, -1234.4, True, np.bool_(False), None, np.nan, pd.NA)] == \
+        ["0.000", "-1234", "yes", "no", "—", "—", "—"]
+    assert "<caption>leaks</caption>" in table and 'aria-label="leaks"' in table
+
+
+def test_a_range_without_an_upper_bound_is_said_in_words() -> None:
+    assert MEASURES["median_rank"].describe() == "median rank in [1, n]"
 
 
 def test_a_significant_figure_whose_interval_reaches_below_chance_only_touches_it() -> None:

@@ -54,8 +54,10 @@ class Range:
         return above and value <= high + TOLERANCE
 
     def describe(self, n: float = math.inf) -> str:
+        """``[0, 1]``, ``(0, 1]``; ``[1, n]`` for a rank among n when no ``n`` is given, ``∞)`` for no upper bound."""
         low, high = self.bounds(n)
-        return f"{'(' if self.low_open else '['}{low:g}, {high:g}]"
+        upper = f"{high:g}]" if math.isfinite(high) else "n]" if self.high_is_n else "∞)"
+        return f"{'(' if self.low_open else '['}{low:g}, {upper}"
 
 
 UNIT = Range(0.0, 1.0)

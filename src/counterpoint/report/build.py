@@ -140,8 +140,8 @@ def quality_section(analysis: AnalysisResult, figures: dict[str, dict[str, Path]
             f"regression on standardised pooled embeddings; protocol: {escape(_protocols(analysis))}. Within-class "
             "variance is divided by the total variance so encoders of different scale compare. From "
             '<a href="summary.csv">summary.csv</a> and <a href="metrics.json">metrics.json</a>.</p>'
-            f"{table_html(table)}"
-            f'<div class="grid" style="grid-template-columns: repeat(3, minmax(260px, 1fr));">{heatmaps}</div>'
+            f"{table_html(table, caption='Figures of each space on its own')}"
+            f'<div class="grid">{heatmaps}</div>'
             f'<p class="note">Static 2-D views (paper-ready files):</p><ul class="files">{statics}</ul></section>')
 
 
@@ -182,7 +182,8 @@ def _run_analysis(inputs: SectionInputs) -> AnalysisResult:
 def _notes_html(_: None, report_page: ReportPage) -> str:
     if not report_page.notes:
         return ""
-    return "<h2>Notes</h2>" + "".join(f'<p class="note">{escape(n)}</p>' for n in report_page.notes)
+    notes = "".join(f'<p class="note">{escape(n)}</p>' for n in report_page.notes)
+    return f'<section id="notes"><h2>Notes</h2>{notes}</section>'
 
 
 register_section(Section("analysis", 30, run=_run_analysis,
@@ -191,6 +192,7 @@ register_section(Section("interactive", 40, uses="analysis",
                          write=lambda _, p: interactive_section(p.payload, p.payload["methods"])
                          if p.payload["spaces"] else ""))
 register_section(Section("timing", 90, uses="analysis",
-                         write=lambda analysis, _: f"<h2>Embedding time</h2>{table_html(analysis.timing)}"))
+                         write=lambda analysis, _: '<section id="timing"><h2>Embedding time</h2>'
+                         f"{table_html(analysis.timing, caption='Embedding time per encoder')}</section>"))
 register_section(Section("notes", 95, uses=None, write=_notes_html))
 register_section(Section("data_files", 100, uses=None, write=lambda _, p: data_files_section(p.out_dir)))

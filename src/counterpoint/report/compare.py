@@ -104,9 +104,9 @@ def plot_cca_joint(zx: np.ndarray, zy: np.ndarray, labels: np.ndarray, *, path: 
 def compare_html_section(result: CompareResult, folder: Path, page_dir: Path) -> str:
     """The comparison's details for the report page: every figure of every pair (sortable),
     its plots (inline, with their files) and each space's label quality."""
-    parts = ['<section class="compare"><h2>Audio × symbolic in detail</h2>',
-             f"<p>Label <code>{escape(result.settings.label)}</code>; group "
-             f"<code>{escape(str(result.group))}</code>; {result.settings.n_boot} resamples for 95 % "
+    parts = ['<section class="compare" id="compare"><h2>Audio × symbolic in detail</h2>',
+             f"<p>Label <code>{escape(result.settings.label)}</code>; {group_phrase(result.group)}; "
+             f"{result.settings.n_boot} resamples for 95 % "
              f"intervals, {result.settings.n_perm} permutations for p-values, seed {result.settings.seed}. "
              "Pairwise figures (RSA, CKA intervals and p-values) use at most "
              f"{result.settings.max_n_pairwise} tracks (column n_resample). From "
@@ -120,21 +120,28 @@ def compare_html_section(result: CompareResult, folder: Path, page_dir: Path) ->
         rows = frame[(frame.audio == pair.audio) & (frame.symbolic == pair.symbolic)]
         parts.append(f"<h3>{escape(pair.audio)} × {escape(pair.symbolic)} "
                      f"({pair.n_pairs} paired tracks, {len(pair.test_labels)} held out)</h3>")
-        parts.append(table_html(rows.drop(columns=["audio", "symbolic"])))
+        parts.append(table_html(rows.drop(columns=["audio", "symbolic"]),
+                                caption=f"Every figure of {pair.audio} × {pair.symbolic}"))
         figures = [image_figure(folder / name, page_dir, f"{pair.audio} × {pair.symbolic}: {caption}")
                    for (kind, name), caption in zip(plot_names(pair).items(),
                                                     ("rank of the true partner", "held-out tracks in the CCA space"))
                    if (folder / name).exists() or (folder / name).with_suffix(".svg").exists()]
-        parts.append(f'<div class="grid" style="grid-template-columns: repeat(2, minmax(300px, 1fr));">'
-                     f'{"".join(figures)}</div>')
+        parts.append(f'<div class="grid">{"".join(figures)}</div>')
     parts.append("<h3>Label quality of each space</h3>")
     parts.append(f'<p class="note">{PROBE_ACCURACY} Here: logistic regression (probe_accuracy); '
                  "k-NN (cosine, knn_accuracy) is a detail on the same held-out tracks; from "
                  f'<a href="{escape(relative(folder, page_dir))}/label_quality.csv">label_quality.csv</a>. '
                  f"p_holm, p_bh: {escape(family_sentence(P_VALUE_FAMILIES['label_quality']))}</p>")
-    parts.append(table_html(result.label_quality))
+    parts.append(table_html(result.label_quality, caption="Label quality of each space"))
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def group_phrase(group: str | None) -> str:
+    """How the comparison's splits kept tracks together, in words (no group column: each track on its own)."""
+    if group is None:
+        return "no group column (each track is split on its own)"
+    return f"groups from the column <code>{escape(group)}</code> (a group's tracks stay on one side of every split)"
 
 
 def ranges_prose(table: pd.DataFrame) -> str:

@@ -121,12 +121,14 @@ over one family per table: every tested share (piece, rendering, label) of every
 renderings of every audio encoder; every measure × transcription × symbolic encoder. Each table's p-values come
 from as many permutations as its family needs ({escape(', '.join(f'{table} {n:,}' for table, n in result.n_perm.items()))};
 the smallest possible p is 1 / (permutations + 1)).</p>
-<div class="grid" style="grid-template-columns: repeat(2, minmax(320px, 1fr));">{figures}</div>
-<h3>Variance decomposition</h3>{table_html(result.variance.reindex(columns=shown))}
+<div class="grid">{figures}</div>
+<h3>Variance decomposition</h3>{table_html(result.variance.reindex(columns=shown), caption="Shares of the variance")}
 <h3>Between renderings</h3>{table_html(result.renderings.reindex(columns=["encoder", "rendering_a", "rendering_b",
-                                                                          "measure", *agreement]))}
+                                                                          "measure", *agreement]),
+                                           caption="Debiased CKA between renderings")}
 <h3>Ground truth vs transcription</h3>{table_html(result.transcription.reindex(columns=["encoder", "transcription",
-                                                                                     "measure", *agreement]))}
+                                                                                     "measure", *agreement]),
+                                                    caption="Ground truth vs transcribed MIDI")}
 {notes}</section>"""
 
 

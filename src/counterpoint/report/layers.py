@@ -16,7 +16,7 @@ import pandas as pd
 from counterpoint.analysis.layers import LAYER_COLUMNS, LayerMap
 from counterpoint.report.files import pair_slug, write_json
 from counterpoint.report.figures import heatmap
-from counterpoint.report.html import escape, image_figure, table_html
+from counterpoint.report.html import escape, format_number, image_figure, table_html
 from counterpoint.report.sections import Section, SectionInputs, register_section
 
 #: The subfolder of the report (or of ``compare --out``) the maps are written to.
@@ -60,11 +60,12 @@ def layers_section(maps: Sequence[LayerMap]) -> Callable[[Path, Sequence[str]], 
                              "n"]]
             best = m.table.loc[m.table["value"].idxmax()]
             parts.append(f"<h3>{escape(m.audio)} × {escape(m.symbolic)}</h3>"
-                         f"<p>Highest agreement at layer {escape(best['audio_layer'])}: {best['value']:.3f} "
-                         f"[{best['ci_low']:.3f}, {best['ci_high']:.3f}] on {int(best['n'])} tracks "
+                         f"<p>Highest agreement at layer {escape(best['audio_layer'])}: "
+                         f"{format_number(best['value'])} [{format_number(best['ci_low'])}, "
+                         f"{format_number(best['ci_high'])}] on {int(best['n'])} tracks "
                          f"({m.n_boot} half-samples, {m.n_perm} permutations per cell).</p>")
             parts.append(image_figure(figures[(m.audio, m.symbolic)], report_dir, "debiased CKA per layer pair"))
-            parts.append(table_html(cells))
+            parts.append(table_html(cells, caption=f"Debiased CKA per layer pair, {m.audio} × {m.symbolic}"))
             if m.note:
                 parts.append(f'<p class="note">{escape(m.note)}</p>')
         parts.append("</section>")

@@ -1,14 +1,21 @@
 // Counterpoint report: sortable tables, linked scatter plots, nearest neighbours. No network.
 "use strict";
 (function () {
+  // Each heading of a sortable table becomes a button (a click, Enter or Space sorts by its column);
+  // aria-sort says the order: ascending or descending on the sorted column, none on the others.
   function sortable(table) {
-    table.querySelectorAll("thead th").forEach(function (th, column) {
-      th.title = "sort by this column";
-      th.addEventListener("click", function () {
+    var headings = table.querySelectorAll("thead th");
+    headings.forEach(function (th, column) {
+      var button = document.createElement("button");
+      button.type = "button"; button.title = "sort by this column";
+      while (th.firstChild) button.appendChild(th.firstChild);
+      th.appendChild(button);
+      th.setAttribute("aria-sort", "none");
+      button.addEventListener("click", function () {
         var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
-        var ascending = th.dataset.order !== "asc";
-        table.querySelectorAll("thead th").forEach(function (other) { delete other.dataset.order; });
-        th.dataset.order = ascending ? "asc" : "desc";
+        var ascending = th.getAttribute("aria-sort") !== "ascending";
+        headings.forEach(function (other) { other.setAttribute("aria-sort", "none"); });
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
         function key(row) {
           var cell = row.cells[column]; if (!cell) return "";
           var text = cell.dataset.sort !== undefined ? cell.dataset.sort : cell.textContent.trim();
@@ -56,7 +63,9 @@
   }
   function layout(space, method) {
     var view = space.projections[method];
-    return {title: {text: space.title, font: {size: 13}}, margin: {l: 55, r: 10, t: 36, b: 45}, height: 360,
+    // The title sits just above the plot, left, below the mode bar (top right), which never covers it.
+    return {title: {text: space.title, font: {size: 13}, x: 0, xref: "paper", y: 1, yref: "paper", yanchor: "bottom",
+      pad: {b: 6}}, margin: {l: 55, r: 10, t: 60, b: 45}, height: 380,
       xaxis: {title: {text: view.axes[0]}, zeroline: false}, yaxis: {title: {text: view.axes[1]}, zeroline: false},
       dragmode: "lasso", legend: {font: {size: 11}}, hovermode: "closest"};
   }

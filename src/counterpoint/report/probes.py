@@ -4,7 +4,6 @@ confusion matrix), an evaluation's, the encoders × models table, and its HTML s
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from counterpoint.report.files import slug, write_json  # noqa: E402
 from counterpoint.probes.run import P_VALUE_FAMILIES, EvaluationResult, ProbeResult, ProbeTable  # noqa: E402
 from counterpoint.report.figures import (FIGURE_FORMATS, MIN_FONT_PT, most_frequent, named_note,  # noqa: E402
                                          other_label, plain, save_figure)
-from counterpoint.report.html import PROBE_ACCURACY  # noqa: E402
+from counterpoint.report.html import PROBE_ACCURACY, format_number, sortable_table  # noqa: E402
 from counterpoint.report.sections import ReportPage, Section, SectionInputs, register_section  # noqa: E402
 from counterpoint.report.verdict import family_sentence, p_text  # noqa: E402
 
@@ -123,10 +122,8 @@ def write_probe_table(table: ProbeTable, out_dir: str | Path, formats: Sequence[
     return out
 
 
-def _figure(value: float | None, spec: str = ".3f") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return format(value, spec)
+def _figure(value: float | None) -> str:
+    return "—" if value is None else format_number(float(value))
 
 
 def probe_html_section(probes: ProbeTable, title: str = "Probes") -> str:
@@ -135,17 +132,14 @@ def probe_html_section(probes: ProbeTable, title: str = "Probes") -> str:
     table = probes.table
     best = table[table["error"] == ""].groupby("model")["accuracy"].max().to_dict() if len(table) else {}
     protocols = sorted({str(p) for p in table["protocol"].dropna()}) if len(table) else []
-    lines = [f"<section class=\"probes\">\n<h2>{html.escape(title)}</h2>",
+    lines = [f"<section class=\"probes\" id=\"probes\">\n<h2>{html.escape(title)}</h2>",
              f"<p>{PROBE_ACCURACY} Here: each model named in its row, trained anew on every fold "
              f"({html.escape('; '.join(protocols) or 'no protocol')}). Macro-F1 is of the same held-out "
              "predictions; the test split accuracy is the saved model's, a detail. "
              'From <a href="probes/probe_table.csv">probe_table.csv</a>; saved models and confusion matrices under '
              '<a href="probes/">probes/</a>.</p>',
-             f'<p class="note">p: label-permutation null. {html.escape(family_sentence(P_VALUE_FAMILIES["table"]))}</p>',
-             "<table class=\"sortable\">\n<thead><tr><th>encoder</th><th>modality</th><th>model</th>"
-             "<th>accuracy [95 % CI]</th><th>chance</th><th>null mean</th><th>p</th><th>p (Holm)</th><th>p (BH)</th>"
-             "<th>macro-F1</th><th>classes</th><th>tracks</th><th>test split accuracy (tracks)</th><th>notes</th>"
-             "</tr></thead>\n<tbody>"]
+             f'<p class="note">p: label-permutation null. {html.escape(family_sentence(P_VALUE_FAMILIES["table"]))}</p>']
+    rows = []
     for row in table.to_dict(orient="records"):
         cells = [f"<td>{html.escape(str(row[key]))}</td>" for key in ("encoder", "modality", "model")]
         if row.get("error"):
@@ -159,8 +153,11 @@ def probe_html_section(probes: ProbeTable, title: str = "Probes") -> str:
                       str(int(row["n_classes"])), str(int(row["n"])),
                       f"{_figure(row['test_split_accuracy'])} ({int(row['n_test'])})", html.escape(str(row["notes"]))]
             cells += [f"<td>{v}</td>" for v in values]
-        lines.append("<tr>" + "".join(cells) + "</tr>")
-    lines.append("</tbody>\n</table>\n</section>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    head = ("encoder", "modality", "model", "accuracy [95 % CI]", "chance", "null mean", "p", "p (Holm)", "p (BH)",
+            "macro-F1", "classes", "tracks", "test split accuracy (tracks)", "notes")
+    lines.append(sortable_table(head, "\n".join(rows), caption="Probe accuracy of each encoder and model"))
+    lines.append("</section>")
     return "\n".join(lines)
 
 

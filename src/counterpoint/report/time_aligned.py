@@ -88,7 +88,7 @@ def aligned_html(result: AlignedResult, files: dict[str, Path], page_dir: Path) 
                  "(cluster bootstrap); p-values compare with a random ranker. <b>p_holm</b> and <b>p_bh</b> correct "
                  "over one family: every row of this table (all encoder pairs × directions × scopes × measures). "
                  f"From {link['segment_retrieval']}.</p>")
-    parts.append(table_html(retrieval))
+    parts.append(table_html(retrieval, caption="Segment retrieval within and across pieces"))
     parts.append("<h3>Debiased CKA of time-paired segments</h3>")
     parts.append('<p class="note">Each row compares the CKA of the aligned segments (<b>value</b>, every segment; '
                  "interval from half-samples of whole tracks) with a null: segments of the same piece paired at a "
@@ -97,14 +97,14 @@ def aligned_html(result: AlignedResult, files: dict[str, Path], page_dir: Path) 
                  "a piece counts. Nulls and p-values run on a subsample of whole tracks (n_resample segments; its own "
                  "CKA is value_resample). <b>p_holm</b> and <b>p_bh</b> correct over one family: every row of this "
                  f"table. From {link['aligned_cka']}.</p>")
-    parts.append(table_html(result.aligned_cka))
+    parts.append(table_html(result.aligned_cka, caption="Debiased CKA of time-paired segments against its nulls"))
     parts.append("<h3>Agreement over time</h3>")
     parts.append('<p class="note">Per held-out segment, 1 − (rank − 1) / (n − 1) of its true score segment among the n '
                  "segments of its piece (audio → score): 1 = found first, 0.5 = chance. Per track in "
                  f"{link['agreement_curves']}; the mean per segment in {link['mean_curves']}.</p>")
     figures = [image_figure(path, page_dir, key.removeprefix("curve "))
                for key, path in files.items() if key.startswith("curve ")]
-    parts.append(f'<div class="grid" style="grid-template-columns: repeat(2, minmax(300px, 1fr));">{"".join(figures)}</div>')
+    parts.append(f'<div class="grid">{"".join(figures)}</div>')
     if result.notes:
         parts.append("".join(f'<p class="note">{escape(note)}</p>' for note in result.notes))
     parts.append("</section>")

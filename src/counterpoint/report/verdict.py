@@ -21,7 +21,7 @@ import pandas as pd
 
 from counterpoint.analysis.compare import P_VALUE_FAMILIES
 from counterpoint.ranges import MEASURES, base_name, measure_title
-from counterpoint.report.html import escape, format_value, table_html
+from counterpoint.report.html import escape, format_number, format_value, sortable_table, table_html
 from counterpoint.report.sections import ReportPage, Section, register_section
 from counterpoint.significance import (ABOVE_CHANCE, CANNOT_TELL, NOT_COMPUTED, TOUCHES_CHANCE, VERDICT_RULE,
                                        verdict_of)
@@ -67,7 +67,7 @@ def p_text(p: float | None) -> str:
 
 
 def _number(value: float) -> str:
-    return "—" if not math.isfinite(_finite(value)) else f"{float(value):.2f}"
+    return format_number(_finite(value), 2)
 
 
 def figure_phrase(row: pd.Series, name: str, value_column: str = "value") -> str:
@@ -170,7 +170,8 @@ def knowledge_section(table: pd.DataFrame, label: str) -> str:
     sentences = "".join(f'<p class="answer">{escape(knowledge_sentence(r, label))}</p>' for _, r in table.iterrows())
     protocols = sorted({str(p) for p in table.get("protocol", pd.Series(dtype=object)).dropna() if str(p)})
     return (f'<section class="verdict" id="verdict-a"><h2>(a) Does each modality know {escape(label)}?</h2>{sentences}'
-            f"{table_html(knowledge_table(table))}<p class=\"note\">Probe accuracy of the one protocol: "
+            f"{table_html(knowledge_table(table), caption='Probe accuracy of each encoder')}"
+            "<p class=\"note\">Probe accuracy of the one protocol: "
             f"{escape('; '.join(protocols) or '—')}. p: label-permutation null, Holm-adjusted over the encoders.</p>"
             "</section>")
 
@@ -179,7 +180,8 @@ def structure_section(table: pd.DataFrame, label: str, dims: dict[tuple[str, str
     """Verdict (b) on the page: one sentence per pair, then its figures."""
     sentences = "".join(f'<p class="answer">{escape(s)}</p>' for s in pair_sentences(table, STRUCTURE_CLAIM, label))
     return (f'<section class="verdict" id="verdict-b"><h2>(b) Do audio and score organise {escape(label)} the same '
-            f"way?</h2>{sentences}{table_html(compact_table(table, dims))}"
+            f"way?</h2>{sentences}"
+            f"{table_html(compact_table(table, dims), caption='Label-structure figures of each pair')}"
             f'<p class="note">{escape(measures_prose(table))} '
             f"{escape(family_sentence(P_VALUE_FAMILIES['label_structure']))}</p></section>")
 
@@ -188,7 +190,7 @@ def verdict_section(table: pd.DataFrame, dims: dict[tuple[str, str], tuple[int, 
     """Verdict (c) on the page: one sentence per pair from the headline figures, then the figures."""
     sentences = "".join(f'<p class="answer">{escape(s)}</p>' for s in pair_sentences(table, TRACK_CLAIM))
     return (f'<section class="verdict" id="verdict"><h2>(c) Do they agree track by track?</h2>{sentences}'
-            f"{table_html(compact_table(table, dims))}"
+            f"{table_html(compact_table(table, dims), caption='Track-by-track figures of each pair')}"
             f"<p class=\"note\">{escape(family_sentence(P_VALUE_FAMILIES['verdict']))} "
             f"{escape(measures_prose(table))}</p></section>")
 
@@ -227,10 +229,11 @@ def influence_section(influence: pd.DataFrame, playable: set[str]) -> str:
         rows.append(f"<tr><td>{escape(r.audio)} × {escape(r.symbolic)}</td><td>{escape(figure)}</td>"
                     f"<td>{int(r['rank'])}</td><td>{link}</td><td>{format_value(r.value)}</td>"
                     f"<td>{format_value(r.value_without)}</td><td>{format_value(r.change)}</td></tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("pair", "figure", "rank", "track", "value", "without the track", "change"))
+    head = ("pair", "figure", "rank", "track", "value", "without the track", "change")
     return (f'<section id="influence"><h2>How robust is the answer? The tracks that move each figure most</h2>'
-            f'<p class="note">{escape(INFLUENCE_NOTE)}</p><table class="sortable"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table></section>")
+            f'<p class="note">{escape(INFLUENCE_NOTE)}</p>'
+            f"{sortable_table(head, ''.join(rows), caption='Figures recomputed without their most influential tracks')}"
+            "</section>")
 
 
 def measures_prose(table: pd.DataFrame) -> str:
