@@ -45,6 +45,8 @@ PROBE_ACCURACY = ("Probe accuracy: the share of held-out tracks a classifier tra
                   "compares it with the held-out predictions scored against permuted truth.")
 
 PAGE_JS = resources.files("counterpoint.report").joinpath("page.js").read_text(encoding="utf-8")
+#: The linked scatter plots' script (colour by any column, track search), run after Plotly and the page's data.
+SCATTER_JS = resources.files("counterpoint.report").joinpath("scatter.js").read_text(encoding="utf-8")
 
 
 def escape(value: object) -> str:
@@ -105,19 +107,24 @@ def data_files_section(page_dir: Path) -> str:
             f'from these files (relative to this page).</p><ul class="files">{items}</ul></section>')
 
 
-def interactive_section(payload: dict, methods: Sequence[str]) -> str:
-    """Linked scatter plots (one per space), the audio player, the selection list and the
-    nearest-neighbours view; ``payload`` is the data :func:`page` inlines."""
+def interactive_section(payload: dict, methods: Sequence[str], *, note: str = "") -> str:
+    """Linked scatter plots (one per space), the colour and track choosers, the audio player, the selection
+    list and the nearest-neighbours view; ``payload`` is the data :func:`page` inlines, ``note`` what the
+    plots leave out (a subsample)."""
     options = "".join(f'<option value="{escape(m)}">{escape(m.upper())}</option>' for m in methods)
     panels = "".join(f'<div id="cp-scatter-{i}" class="cp-panel" data-spec="{escape(space["spec"])}"></div>'
                      for i, space in enumerate(payload["spaces"]))
     columns = f"grid-template-columns: repeat({min(3, max(1, len(payload['spaces'])))}, minmax(320px, 1fr));"
+    subsample = f'<p class="note" id="cp-subsample">{escape(note)}</p>\n' if note else ""
     return f"""<section id="explore"><h2>Explore the tracks</h2>
-<p class="note">Hover a point for its track and label; click it to mark the same track in every space, play its
-audio and list its nearest tracks; draw a lasso or box to list the tracks inside. Colours are the same class in
-every figure (colour-blind-safe palette).</p>
-<div class="controls"><label>view <select id="cp-method">{options}</select></label>
-<label>track <select id="cp-track"><option value="">— choose —</option></select></label>
+<p class="note">Hover a point for its track and metadata; click it to mark the same track in every space, play its
+audio and list its nearest tracks; draw a lasso or box to list the tracks inside; search a track by its id.
+Colour by any metadata column: a value has the same colour in every figure (colour-blind-safe palette), a number
+a place on one colour scale.</p>
+{subsample}<div class="controls"><label>view <select id="cp-method">{options}</select></label>
+<label>colour by <select id="cp-colour"></select></label>
+<label>track <input id="cp-track" type="search" list="cp-track-list" placeholder="search an id" autocomplete="off"></label>
+<datalist id="cp-track-list"></datalist><span id="cp-search-note" class="note"></span>
 <span>chosen: <b id="cp-chosen">none</b></span>
 <audio id="cp-audio" controls preload="none"></audio><span id="cp-audio-note" class="note"></span></div>
 <div class="grid" style="{columns}">{panels}</div>
@@ -138,7 +145,8 @@ def page(title: str, subtitle: str, sections: Sequence[str], *, payload: dict | 
         from plotly.offline import get_plotlyjs
 
         scripts = (f'<script>{get_plotlyjs()}</script>\n'
-                   f'<script type="application/json" id="cp-data">{inline_json(payload)}</script>\n')
+                   f'<script type="application/json" id="cp-data">{inline_json(payload)}</script>\n'
+                   f'<script>{SCATTER_JS}</script>\n')
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>
