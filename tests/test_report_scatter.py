@@ -18,7 +18,7 @@ from counterpoint.errors import CounterpointError
 from counterpoint.matrix import EmbeddingMatrix
 from counterpoint.report.build import build_report
 from counterpoint.report.figures import OTHER_COLOUR, class_colours, scatter_2d
-from counterpoint.report.scatter import page_data
+from counterpoint.report.scatter import categorical_column, numeric_column, numeric_values, page_data
 from counterpoint.splits import stratified_subsample
 
 #: Three classes of very different sizes: a subsample must still keep the rarest.
@@ -150,3 +150,13 @@ def test_a_rasterised_scatter_stays_small_however_many_points(tmp_path: Path) ->
 def test_the_scatter_limit_is_a_checked_setting() -> None:
     with pytest.raises(CounterpointError, match="scatter_limit|scatter-limit"):
         AnalysisSettings(label="style", scatter_limit=0)
+
+
+def test_missing_values_are_said_not_guessed() -> None:
+    tempo = pd.Series(["60", "", "72.5", None])
+    numbers = numeric_values(tempo)
+    assert numbers is not None and numbers.tolist()[::2] == [60.0, 72.5] and numbers.iloc[[1, 3]].isna().all()
+    assert numeric_column("tempo", numbers)["values"] == [60.0, None, 72.5, None]
+    assert numeric_values(pd.Series(["60", "fast"])) is None   # one word: text
+    era = categorical_column("era", ["romantic", "", "baroque", None])
+    assert era["levels"] == ["(no value)", "baroque", "romantic"] and era["codes"] == [2, 0, 1, 0]

@@ -73,13 +73,14 @@ def categorical_column(name: str, values: Sequence[str], colours: dict[str, str]
     """A text column as the page reads it: its levels (sorted; "" is "(no value)"), one colour per level (the
     report's palette for the :func:`~counterpoint.report.figures.named_classes`, grey for the rest, drawn as
     one "other"; ``colours``: the label's own class colours) and each drawn track's level code."""
-    values = np.asarray(["(no value)" if v is None or str(v) in ("", "nan") else str(v) for v in values])
+    values = np.asarray(["(no value)" if v is None or (isinstance(v, float) and np.isnan(v)) or str(v) == ""
+                         else str(v) for v in values])
     levels, codes = np.unique(values, return_inverse=True)
     named = named_classes(values)
     palette = colours if colours is not None else class_colours(named)
     n_other = len(levels) - len(named)
     return {"name": name, "kind": "categorical", "levels": levels.tolist(),
-            "colours": [palette[level] if level in named else OTHER_COLOUR for level in levels],
+            "colours": [palette.get(level, OTHER_COLOUR) if level in named else OTHER_COLOUR for level in levels],
             "named": [level in named for level in levels], "other": other_label(n_other) if n_other else None,
             "codes": codes.tolist()}
 
