@@ -3,7 +3,8 @@
 Builds a symbolic-stats-like store per track count (137 dimensions, 3 frames per track; 7 styles of unequal
 size, each track its style's random centre plus unit noise; metadata as a manifest gives it: audio and MIDI
 file names, a split, 40 composers, a numeric tempo) through the project's ``StoreWriter``, runs
-``counterpoint analyze STORE --label style`` in a fresh process for each version, and reports per case: the
+``counterpoint analyze STORE --label style`` (its Python form, with ``--reductions``) in a fresh process for each
+version, and reports per case: the
 size of ``index.html``, of its inlined scatter data (``#cp-data``), of the report folder and of its largest
 SVG, the wall time and peak RSS (``ru_maxrss`` of the child, read with ``os.wait4``). The scatter limit
 (:data:`counterpoint.config.SCATTER_LIMIT`, 5,000) is the version's default.
@@ -11,7 +12,7 @@ SVG, the wall time and peak RSS (``ru_maxrss`` of the child, read with ``os.wait
 ``--previous SRC`` measures another version's source folder side by side (e.g. ``git archive main src | tar -x
 -C /tmp/previous``); the machine is shared, so compare sizes (deterministic) rather than times.
 
-    python benchmarks/report_page_size.py --tracks 2000,20000 --previous /tmp/previous/src
+    python benchmarks/report_page_size.py --tracks 2000,20000 --reductions pca --previous /tmp/previous/src
 """
 
 from __future__ import annotations
@@ -60,9 +61,15 @@ def build_store(path: Path, n_tracks: int, seed: int = 0) -> None:
         writer.commit()
 
 
+#: ``counterpoint analyze STORE --label style --out OUT`` with the 2-D views given (the command line offers all three).
+ANALYZE = ("import sys; from pathlib import Path; from counterpoint.config import AnalysisSettings; "
+           "from counterpoint.pipeline import analyze_everything; analyze_everything(Path(sys.argv[1]), "
+           "AnalysisSettings(label='style', reductions=tuple(sys.argv[3].split(','))), Path(sys.argv[2]))")
+
+
 def run_measured(arguments: list[str], source: str) -> tuple[float, int]:
-    """(wall seconds, peak RSS bytes) of ``counterpoint ARGUMENTS`` in a fresh process importing ``source``."""
-    command = [sys.executable, "-c", "from counterpoint.cli import app; app()", *arguments]
+    """(wall seconds, peak RSS bytes) of :data:`ANALYZE` with ``ARGUMENTS`` in a fresh process importing ``source``."""
+    command = [sys.executable, "-c", ANALYZE, *arguments]
     started = time.perf_counter()
     child = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": source}, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
@@ -70,7 +77,7 @@ def run_measured(arguments: list[str], source: str) -> tuple[float, int]:
     seconds = time.perf_counter() - started
     stderr = child.stderr.read().decode(errors="replace") if child.stderr else ""
     if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"`counterpoint {' '.join(arguments)}` failed:\n{stderr[-2000:]}")
+        raise SystemExit(f"analyze {' '.join(arguments)} failed:\n{stderr[-2000:]}")
     return seconds, usage.ru_maxrss * 1024
 
 
@@ -88,6 +95,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tracks", default="2000,20000", help="track counts, comma-separated")
     parser.add_argument("--previous", type=Path, help="another version's src/ folder, measured side by side")
+    parser.add_argument("--reductions", default="pca,tsne,umap",
+                        help="2-D views, comma-separated (pca alone is fast; each view adds its share of the page)")
     parser.add_argument("--keep", type=Path, help="write the stores and reports here (default: a temporary folder)")
     args = parser.parse_args()
     sources = {"this": str(Path(__file__).resolve().parents[1] / "src")}
@@ -99,10 +108,11 @@ def main() -> None:
         rows = []
         for n_tracks in (int(n) for n in args.tracks.split(",")):
             store = folder / f"store_{n_tracks}.h5"
-            build_store(store, n_tracks)
+            if not store.exists():
+                build_store(store, n_tracks)
             for version, source in sources.items():
                 out = folder / f"report_{version}_{n_tracks}"
-                seconds, rss = run_measured(["analyze", str(store), "--label", "style", "--out", str(out)], source)
+                seconds, rss = run_measured([str(store), str(out), args.reductions], source)
                 rows.append({"version": version, "tracks": n_tracks, **sizes(out), "seconds": seconds,
                              "peak_rss_mb": rss / 1e6})
                 print(pd.DataFrame(rows[-1:]).round(2).to_string(index=False, header=len(rows) == 1), flush=True)

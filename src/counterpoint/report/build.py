@@ -2,7 +2,7 @@
 
 ``DIR/index.html`` (one self-contained page: the verdict first, then each space's quality, the
 linked interactive scatter plots and nearest neighbours, then the details), ``metrics.json``,
-``summary.csv`` and ``timing.csv``; per space its centroid-distance and variance CSVs and its
+``summary.csv`` and ``timing.csv``; per space its centroid-distance, variance and 2-D view CSVs and its
 static figures (each in every ``--figure-format``); each further section's folder (``DIR/compare/``,
 ``DIR/layers/``, ``DIR/aligned/``, ``DIR/probes/``). The page's sections, in order, are those of the
 registry (:mod:`counterpoint.report.sections`); the per-space ones register here.
@@ -22,9 +22,9 @@ from counterpoint.config import AnalysisSettings
 from counterpoint.probes.run import ProbeTable
 from counterpoint.report.files import slug, write_json
 from counterpoint.report.figures import FIGURE_FORMATS, class_colours, heatmap, named_classes, named_note, scatter_2d
-from counterpoint.report.scatter import axis_titles, page_data, subsample_note
 from counterpoint.report.html import (PROBE_ACCURACY, data_files_section, escape, file_links, image_figure,
                                       interactive_section, page, table_html, write_page)
+from counterpoint.report.scatter import axis_titles, page_data, subsample_note
 from counterpoint.report.sections import ReportPage, Section, SectionInputs, register_section, write_sections
 
 METRIC_LABELS = {
