@@ -36,14 +36,15 @@ def corpus(sizes: dict[str, int] = CLASS_SIZES, dim: int = 8, seed: int = 0) -> 
                          "work": [f"work {i}" for i in range(n)], "source": ["one"] * n})
 
 
-def analysis_of(obs: pd.DataFrame, settings: AnalysisSettings, seed: int = 0) -> AnalysisResult:
+def analysis_of(obs: pd.DataFrame, settings: AnalysisSettings, reductions: tuple[str, ...] = ("pca",)) -> AnalysisResult:
     """Two real spaces (symbolic and audio) of the tracks in ``obs``, analysed for ``settings.label``."""
+    seed = 0
     rng = np.random.default_rng(seed)
     codes = np.unique(obs["style"], return_inverse=True)[1]
     spaces = []
     for spec, modality in (("sym", "symbolic"), ("aud", "audio")):
         X = (3 * rng.standard_normal((codes.max() + 1, 8))[codes] + rng.standard_normal((len(obs), 8))).astype(np.float32)
-        spaces.append(analyze_space(EmbeddingMatrix(spec, modality, X, obs), settings.label, reductions=("pca",)))
+        spaces.append(analyze_space(EmbeddingMatrix(spec, modality, X, obs), settings.label, reductions=reductions))
     return AnalysisResult(Path("corpus.h5"), settings.label, spaces, pd.DataFrame({"encoder": ["sym"]}), {}, 0,
                           settings=settings)
 
@@ -160,3 +161,8 @@ def test_missing_values_are_said_not_guessed() -> None:
     assert numeric_values(pd.Series(["60", "fast"])) is None   # one word: text
     era = categorical_column("era", ["romantic", "", "baroque", None])
     assert era["levels"] == ["(no value)", "baroque", "romantic"] and era["codes"] == [2, 0, 1, 0]
+
+
+def test_spaces_without_a_2d_view_leave_no_scatter_data(tmp_path: Path) -> None:
+    data = page_data(analysis_of(corpus(), AnalysisSettings(label="style"), reductions=()), None, {}, out_dir=tmp_path)
+    assert data["spaces"] == [] and data["columns"] == [] and data["tracks"]["ids"] == []

@@ -117,7 +117,7 @@ def every_track(analysis: AnalysisResult) -> pd.DataFrame:
         if space.projections:
             frames.append(space.obs.assign(**{analysis.label: [str(v) for v in space.labels]}))
     if not frames:
-        return pd.DataFrame(columns=["id"])
+        return pd.DataFrame(columns=["id", analysis.label])
     tracks = pd.concat(frames, ignore_index=True)
     tracks["id"] = tracks["id"].astype(str)
     return tracks.drop_duplicates("id").reset_index(drop=True)
@@ -148,7 +148,7 @@ def page_data(analysis: AnalysisResult, comparison: CompareResult | None, colour
     drawn_at[drawn] = np.arange(len(drawn))
     shown = tracks.iloc[drawn]
     columns = []
-    for name in colour_columns(tracks, analysis.label):
+    for name in colour_columns(tracks, analysis.label) if ids else []:
         numbers = None if name == analysis.label else numeric_values(shown[name])
         columns.append(numeric_column(name, numbers) if numbers is not None else
                        categorical_column(name, shown[name].tolist(), colours if name == analysis.label else None))
