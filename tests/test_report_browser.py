@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,9 +24,12 @@ CHROMIUM = os.environ.get("COUNTERPOINT_CHROMIUM", "/usr/bin/chromium")
 #: A label that would run script if any part of the page put it into HTML unescaped.
 HOSTILE = "<img src=x onerror=window.__pwned=1>"
 LABELS = ["rock", HOSTILE, "jazz & </script> blues"]
+COMPOSERS = ["Clara Schumann", "Fanny Hensel"]
 N_TRACKS = 18
-#: A track id as long as a real file name: the track drop-down must still fit a phone's screen.
+#: A track id as long as a real file name: the track chooser must still fit a phone's screen.
 LONG_ID = "t17-" + "a-long-recording-session-name-" * 3
+#: The scatter limit of the second report: 2 tracks of each class drawn of 6 each.
+SUBSAMPLE = 6
 
 
 def _browser_or_reason() -> str:
@@ -46,36 +51,52 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(reason)
     root = tmp_path_factory.mktemp("browser")
     rows = [{"id": f"t{i}" if i < N_TRACKS - 1 else LONG_ID, "audio_filename": f"a{i}.wav",
-             "midi_filename": f"m{i}.mid", "style": LABELS[i % 3]} for i in range(N_TRACKS)]
+             "midi_filename": f"m{i}.mid", "style": LABELS[i % 3], "composer": COMPOSERS[i % 2],
+             "tempo": str(60 + 5 * i)} for i in range(N_TRACKS)]
     store = root / "store.h5"
     embed_dataset(make_info_csv_dataset(root / "data", rows), store, "symbolic-stats,audio-stats")
     options = AnalysisSettings(label="style", reductions=("pca",), figure_formats=("png",))
+    analyze_everything(store, replace(options, compare=False, scatter_limit=SUBSAMPLE), root / "subsampled")
     return analyze_everything(store, options, root / "report").report
 
 
 @pytest.fixture(scope="module")
-def page_session(report: Path):
+def browser(report: Path):
+    """Headless Chromium, started once for the module (after the reports are built)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1440, "height": 900})
-        context.set_offline(True)
-        network: list[str] = []
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
 
-        def refuse(route):  # anything but the report's own files is a request the page must not make
-            network.append(route.request.url)
-            route.abort()
 
-        context.route(lambda url: not url.startswith(("file:", "data:")), refuse)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(report.as_uri())
+@contextmanager
+def opened(browser, report: Path):
+    """``report`` in a new offline page of ``browser``: (page, console errors, refused network requests)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_offline(True)
+    network: list[str] = []
+
+    def refuse(route):  # anything but the report's own files is a request the page must not make
+        network.append(route.request.url)
+        route.abort()
+
+    context.route(lambda url: not url.startswith(("file:", "data:")), refuse)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(report.as_uri())
+    yield page, errors, network
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def page_session(browser, report: Path):
+    with opened(browser, report) as (page, errors, network):
         page.wait_for_selector("#cp-scatter-0 .scatterlayer .point")
         yield page, errors, network
-        browser.close()
 
 
 def test_the_page_loads_offline_without_errors_or_requests(page_session) -> None:
@@ -262,3 +283,64 @@ def test_no_python_value_leaks_into_the_visible_text(page_session) -> None:
     page, _, _ = page_session
     text = page.locator("body").inner_text()
     assert LEAKS.findall(text) == [], [text[max(0, m.start() - 60):m.end() + 20] for m in LEAKS.finditer(text)]
+
+
+def marker_colours(page, plot: str) -> list:
+    """Every point's colour in ``plot`` (a trace's one colour for each of its points), in trace order."""
+    return page.evaluate(f"""document.getElementById({plot!r}).data.slice(0, -1).flatMap(function (trace) {{
+        return Array.isArray(trace.marker.color) ? trace.marker.color : trace.x.map(function () {{ return trace.marker.color; }});
+    }})""")
+
+
+def test_colouring_by_another_column_recolours_every_scatter_and_hover_shows_its_values(page_session) -> None:
+    page, errors, _ = page_session
+    options = page.locator("#cp-colour option").all_inner_texts()
+    assert options[0] == "style" and {"composer", "tempo"} <= set(options)
+    before = {plot: marker_colours(page, plot) for plot in ("cp-scatter-0", "cp-scatter-1")}
+    page.select_option("#cp-colour", label="composer")
+    page.wait_for_function("document.getElementById('cp-scatter-0').data[0].name.indexOf('Schumann') >= 0")
+    for plot, colours in before.items():
+        after = marker_colours(page, plot)
+        assert len(after) == len(colours) == N_TRACKS and after != colours
+        assert len(set(after)) == 2   # one colour per composer, in every panel
+    names = page.evaluate("document.getElementById('cp-scatter-1').data.map(function (t) { return t.name; })")
+    assert names[:2] == COMPOSERS
+    hover = page.evaluate("document.getElementById('cp-scatter-0').data[0].hovertext[0]")
+    assert "composer: Clara Schumann" in hover and "tempo: " in hover and "style: " in hover
+    page.locator("#cp-scatter-0 .scatterlayer .point").first.hover(force=True)
+    page.wait_for_selector(".hoverlayer .hovertext")
+    assert "composer: " in page.locator(".hoverlayer .hovertext").first.text_content()
+    # A numeric column: one colour scale (with its bar), the same range in every panel.
+    page.select_option("#cp-colour", label="tempo")
+    page.wait_for_selector("#cp-scatter-0 .colorbar")
+    traces = page.evaluate("document.getElementById('cp-scatter-1').data[0].marker")
+    assert traces["cmin"] == 60 and traces["cmax"] == 60 + 5 * (N_TRACKS - 1) and traces["showscale"] is True
+    assert sorted(traces["color"]) == sorted(60 + 5 * i for i in range(N_TRACKS))
+    page.select_option("#cp-colour", label="style")
+    page.wait_for_function("document.getElementById('cp-scatter-0').data.length === 4")
+    assert marker_colours(page, "cp-scatter-0") == before["cp-scatter-0"]
+    assert errors == []
+
+
+def test_a_subsampled_report_says_so_and_its_search_finds_a_track_it_does_not_draw(browser, report: Path) -> None:
+    subsampled = report.parents[1] / "subsampled" / "index.html"
+    with opened(browser, subsampled) as (page, errors, network):
+        page.wait_for_function("document.getElementById('cp-scatter-0').data !== undefined")
+        assert f"Showing {SUBSAMPLE} of {N_TRACKS} tracks, stratified by style" in page.locator("#cp-subsample").inner_text()
+        drawn = page.evaluate("""[].concat.apply([], document.getElementById('cp-scatter-0').data.slice(0, -1)
+                                 .map(function (trace) { return trace.customdata; }))""")
+        assert len(drawn) == SUBSAMPLE and page.evaluate("document.getElementById('cp-scatter-0').data[0].type") == "scattergl"
+        hidden = next(f"t{i}" for i in range(N_TRACKS) if f"t{i}" not in drawn)
+        page.fill("#cp-track", hidden)
+        page.press("#cp-track", "Enter")
+        page.wait_for_function("document.getElementById('cp-chosen').textContent !== 'none'")
+        assert page.locator("#cp-chosen").inner_text().startswith(f"{hidden} · ")
+        assert "not drawn" in page.locator("#cp-chosen").inner_text()
+        assert page.evaluate("document.getElementById('cp-audio').getAttribute('src')").endswith(f"a{hidden[1:]}.wav")
+        page.fill("#cp-track", "1")   # t1, t10 … t17: more than one
+        page.press("#cp-track", "Enter")
+        assert "9 tracks match" in page.locator("#cp-search-note").inner_text()
+        page.fill("#cp-track", "nothing-like-it")
+        page.press("#cp-track", "Enter")
+        assert "No track id contains" in page.locator("#cp-search-note").inner_text()
+        assert errors == [] and network == []

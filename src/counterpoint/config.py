@@ -38,6 +38,9 @@ N_BOOT = 200
 #: Repeats of a trained probe's 5-fold cross-validation (each its own fold shuffle and training seed
 #: 0..N-1), in a report and in ``probe``: every fold is a full training run, so one by default.
 PROBE_SEEDS = 1
+#: Most tracks a report's scatter plots draw: above it, the page draws a subsample of this size stratified by the
+#: label (with WebGL) and the static scatter figures are rasterised, so the page stays small (``--scatter-limit``).
+SCATTER_LIMIT = 5000
 
 
 def figure_formats(text: str) -> tuple[str, ...]:
@@ -174,6 +177,10 @@ class AnalysisSettings(LabelSelection):
     probe_seeds: int = declared(PROBE_SEEDS_SETTING)
     figure_formats: tuple[str, ...] = declared(Parameter(FIGURE_FORMATS, FIGURE_FORMAT_SETTING.help))
     aligned: bool = declared(ALIGNED_SETTING)  # also the time-aligned comparison (auto pairing) as a section of the report
+    scatter_limit: int = declared(Parameter(
+        SCATTER_LIMIT, "Most tracks each scatter of the report page draws: above it, a subsample of this size stratified "
+                       "by the label (drawn with WebGL; search still finds every track) and rasterised static scatters.",
+        low=1))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "figure_formats", figure_formats(",".join(self.figure_formats)))

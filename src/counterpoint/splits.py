@@ -145,3 +145,18 @@ def majority_share(labels: Sequence) -> float:
     """The accuracy of always answering the commonest class: the chance level of every probe accuracy."""
     _, counts = np.unique(np.asarray(labels).astype(str), return_counts=True)
     return float(counts.max() / counts.sum()) if len(counts) else float("nan")
+
+
+def stratified_subsample(labels: Sequence, n: int, *, seed: int = 0) -> np.ndarray:
+    """Sorted indices of about ``n`` of ``labels``' rows, each class in proportion to its share and every class
+    at least once (so a rare class is never lost from a drawn subsample), chosen at random with ``seed``;
+    every row when there are at most ``n``."""
+    labels = np.asarray(labels).astype(str)
+    if len(labels) <= n:
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    _, codes, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    quotas = np.maximum(1, np.round(counts * (n / len(labels)))).astype(int)
+    members = np.split(np.argsort(codes, kind="stable"), np.cumsum(counts)[:-1])
+    chosen = [rng.choice(rows, size=min(quota, len(rows)), replace=False) for rows, quota in zip(members, quotas)]
+    return np.sort(np.concatenate(chosen))

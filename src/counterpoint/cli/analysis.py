@@ -36,7 +36,8 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     where: list[str] = where_option(),
                     probe_seeds: int = setting(AnalysisSettings, "probe_seeds"),
                     figure_format: str = figure_format_option(),
-                    aligned: bool = setting(AnalysisSettings, "aligned")) -> None:
+                    aligned: bool = setting(AnalysisSettings, "aligned"),
+                    scatter_limit: int = setting(AnalysisSettings, "scatter_limit")) -> None:
     """Per-space figures (PCA/t-SNE/UMAP, centroid distances, variance, clustering, timing),
     the audio-vs-symbolic comparison, optional probes — one report page.
 
@@ -46,7 +47,8 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
 
     options = AnalysisSettings(label=label, depth=depth, group=group, seed=seed, compare=compare,
                               probe_models=probe_model_names(probe_models), probe_seeds=probe_seeds,
-                              figure_formats=figure_formats(figure_format), aligned=aligned)
+                              figure_formats=figure_formats(figure_format), aligned=aligned,
+                              scatter_limit=scatter_limit)
     result = analyze_everything(selected_store(path, where), options, out, step=tell)
     show_verdicts(result)
     show(f"report: {result.report}")

@@ -2,7 +2,7 @@
 
 ``DIR/index.html`` (one self-contained page: the verdict first, then each space's quality, the
 linked interactive scatter plots and nearest neighbours, then the details), ``metrics.json``,
-``summary.csv`` and ``timing.csv``; per space its centroid-distance and variance CSVs and its
+``summary.csv`` and ``timing.csv``; per space its centroid-distance, variance and 2-D view CSVs and its
 static figures (each in every ``--figure-format``); each further section's folder (``DIR/compare/``,
 ``DIR/layers/``, ``DIR/aligned/``, ``DIR/probes/``). The page's sections, in order, are those of the
 registry (:mod:`counterpoint.report.sections`); the per-space ones register here.
@@ -10,21 +10,21 @@ registry (:mod:`counterpoint.report.sections`); the per-space ones register here
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from counterpoint.analysis.analyze import AnalysisResult, SpaceAnalysis, analyze_store
 from counterpoint.analysis.compare import CompareResult
+from counterpoint.config import AnalysisSettings
 from counterpoint.probes.run import ProbeTable
 from counterpoint.report.files import slug, write_json
 from counterpoint.report.figures import FIGURE_FORMATS, class_colours, heatmap, named_classes, named_note, scatter_2d
 from counterpoint.report.html import (PROBE_ACCURACY, data_files_section, escape, file_links, image_figure,
                                       interactive_section, page, table_html, write_page)
+from counterpoint.report.scatter import axis_titles, page_data, subsample_note
 from counterpoint.report.sections import ReportPage, Section, SectionInputs, register_section, write_sections
 
 METRIC_LABELS = {
@@ -38,25 +38,25 @@ METRIC_LABELS = {
 }
 
 
-def axis_titles(space: SpaceAnalysis, method: str) -> tuple[str, str]:
-    """Axis titles of a 2-D view: PCA's say the share of the variance each axis explains."""
-    if method == "pca" and space.explained_variance is not None:
-        return tuple(f"PC{i + 1} ({share:.1%} of variance)" for i, share in enumerate(space.explained_variance))
-    return (f"{method.upper()} 1", f"{method.upper()} 2")
-
-
 def write_space_outputs(space: SpaceAnalysis, out_dir: Path, colours: dict[str, str],
-                        *, formats: Sequence[str] = FIGURE_FORMATS) -> dict[str, Path]:
-    """CSVs and static figures of one space; returns {figure name: the file the page shows}."""
+                        *, formats: Sequence[str] = FIGURE_FORMATS, rasterized: bool = False) -> dict[str, Path]:
+    """CSVs and static figures of one space; returns {figure name: the file the page shows}. The 2-D views of
+    every track go to ``NAME_2d_views.csv`` (the page may draw a subsample); ``rasterized``: the scatters' points
+    are drawn as one image inside SVG and PDF (small files for large corpora)."""
     name = slug(space.spec)
     space.centroid_distance.to_csv(out_dir / f"{name}_centroid_cosine_distance.csv")
     space.centroid_distance_normalised.to_csv(out_dir / f"{name}_centroid_cosine_distance_normalised.csv")
     space.within_variance.to_csv(out_dir / f"{name}_within_class_variance.csv", index=False)
     figures = {}
+    if space.projections:
+        views = pd.DataFrame({"id": space.obs["id"].astype(str), "label": [str(v) for v in space.labels]})
+        for method, coords in space.projections.items():
+            views[f"{method}_x"], views[f"{method}_y"] = coords[:, 0], coords[:, 1]
+        views.to_csv(out_dir / f"{name}_2d_views.csv", index=False)
     for method, coords in space.projections.items():
         figures[method] = scatter_2d(coords, space.labels, title=f"{space.spec} — {method.upper()}",
                                      stem=out_dir / f"{name}_{method}", colours=colours,
-                                     axis_labels=axis_titles(space, method), formats=formats)
+                                     axis_labels=axis_titles(space, method), formats=formats, rasterized=rasterized)
     if len(space.centroid_distance) >= 2:
         named = named_classes(space.labels)
         title = f"{space.spec}: class centroids"
@@ -78,46 +78,6 @@ def report_notes(analysis: AnalysisResult, comparison: CompareResult | None = No
     probed += [f"probe {encoder} · {model}: {note}" for (encoder, model), result in probes.results.items()
                for note in result.notes] if probes else []
     return [*notes, *compared, *probed, *analysis.notes]
-
-
-def audio_links(obs: pd.DataFrame, dataset_root: str, out_dir: Path) -> list[str]:
-    """Each row's audio file relative to the report folder ("" when the row has none)."""
-    if not dataset_root or "audio_filename" not in obs:
-        return [""] * len(obs)
-    root = Path(dataset_root)
-    return [os.path.relpath(root / name, out_dir.resolve()).replace(os.sep, "/") if isinstance(name, str) and name
-            else "" for name in obs["audio_filename"]]
-
-
-def page_data(analysis: AnalysisResult, comparison: CompareResult | None, colours: dict[str, str],
-              *, out_dir: Path) -> dict[str, Any]:
-    """What the page's scripts read: per space its ids, labels, hover texts (HTML-escaped: Plotly
-    renders tags), audio links and 2-D views; the class colours; the neighbour lists."""
-    spaces = []
-    for space in analysis.spaces:
-        if not space.projections:
-            continue
-        ids = space.obs["id"].astype(str).tolist()
-        labels = [str(v) for v in space.labels]
-        group = space.obs["group"].astype(str).tolist() if "group" in space.obs else [""] * len(ids)
-        hover = [f"<b>{escape(i)}</b><br>{escape(analysis.label)}: {escape(label)}"
-                 + (f"<br>group: {escape(g)}" if g and g != "nan" else "") for i, label, g in zip(ids, labels, group)]
-        spaces.append({
-            "spec": space.spec, "title": escape(f"{space.spec} ({space.modality})"), "ids": ids, "labels": labels,
-            "hover": hover, "audio": audio_links(space.obs, analysis.dataset_root, out_dir),
-            "projections": {method: {"x": coords[:, 0].round(5).tolist(), "y": coords[:, 1].round(5).tolist(),
-                                     "axes": [escape(t) for t in axis_titles(space, method)]}
-                            for method, coords in space.projections.items()},
-        })
-    neighbours: dict[str, dict[str, list]] = {}
-    if comparison is not None:
-        for row in comparison.neighbours.itertuples():
-            neighbours.setdefault(row.view, {}).setdefault(str(row.query), []).append(
-                [str(row.neighbour), round(float(row.similarity), 4)])
-    methods = [m for m in ("pca", "tsne", "umap") if any(m in s["projections"] for s in spaces)]
-    return {"spaces": spaces, "methods": methods, "classes": sorted(colours), "colours": colours,
-            "class_names": {c: c for c in colours}, "class_legend": {c: escape(c) for c in colours},
-            "neighbours": neighbours, "dataset_root": analysis.dataset_root}
 
 
 def _protocols(analysis: AnalysisResult) -> str:
@@ -158,7 +118,9 @@ def build_report(analysis: AnalysisResult, comparison: CompareResult | None = No
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     colours = class_colours(label for space in analysis.spaces for label in space.labels)
-    figures = {space.spec: write_space_outputs(space, out, colours, formats=figure_formats)
+    settings = analysis.settings or AnalysisSettings(label=analysis.label)
+    figures = {space.spec: write_space_outputs(space, out, colours, formats=figure_formats,
+                                               rasterized=space.n > settings.scatter_limit)
                for space in analysis.spaces}
     analysis.timing.to_csv(out / "timing.csv", index=False)
     every_note = report_notes(analysis, comparison, probes, notes=notes)
@@ -166,7 +128,8 @@ def build_report(analysis: AnalysisResult, comparison: CompareResult | None = No
     write_json(out / "metrics.json", analysis.metrics(every_note))
     shown = {**(results or {}), "analysis": analysis, "comparison": comparison, "probes": probes}
     report_page = ReportPage(out, figure_formats, shown, every_note, colours, figures,
-                             page_data(analysis, comparison, colours, out_dir=out))
+                             page_data(analysis, comparison, colours, out_dir=out, limit=settings.scatter_limit,
+                                       seed=settings.seed))
     subtitle = f"store <code>{escape(analysis.store)}</code>"
     text = page(f"Counterpoint report — {analysis.label} — {analysis.store.name}", subtitle,
                 write_sections(report_page), payload=report_page.payload if report_page.payload["spaces"] else None)
@@ -189,7 +152,8 @@ def _notes_html(_: None, report_page: ReportPage) -> str:
 register_section(Section("analysis", 30, run=_run_analysis,
                          write=lambda analysis, p: quality_section(analysis, p.figures, p.out_dir)))
 register_section(Section("interactive", 40, uses="analysis",
-                         write=lambda _, p: interactive_section(p.payload, p.payload["methods"])
+                         write=lambda _, p: interactive_section(p.payload, p.payload["methods"],
+                                                                note=subsample_note(p.payload))
                          if p.payload["spaces"] else ""))
 register_section(Section("timing", 90, uses="analysis",
                          write=lambda analysis, _: '<section id="timing"><h2>Embedding time</h2>'

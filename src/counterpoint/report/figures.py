@@ -87,9 +87,11 @@ def legend_outside(ax: plt.Axes, n: int) -> None:
 
 def scatter_2d(coords: np.ndarray, labels: np.ndarray, *, title: str, stem: Path, colours: Mapping[str, str],
                axis_labels: tuple[str, str] = ("dimension 1", "dimension 2"),
-               formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+               formats: Sequence[str] = FIGURE_FORMATS, rasterized: bool = False) -> Path:
     """Scatter of 2-D coordinates coloured by label, each class centroid marked with a cross; beyond
-    :data:`FIGURE_CLASSES` classes, the most frequent are coloured and the rest drawn grey as "other"."""
+    :data:`FIGURE_CLASSES` classes, the most frequent are coloured and the rest drawn grey as "other".
+    ``rasterized``: the points (not the axes, text or centroids) are one image in SVG and PDF, whose size then
+    no longer grows with the number of points."""
     labels = np.asarray(labels).astype(str)
     classes = named_classes(labels)
     fig, ax = plt.subplots(figsize=(5.6, 4.2))
@@ -98,11 +100,14 @@ def scatter_2d(coords: np.ndarray, labels: np.ndarray, *, title: str, stem: Path
     if n_other:
         title = f"{title}\n({named_note(len(classes), len(classes) + n_other)})"
         ax.scatter(coords[unnamed, 0], coords[unnamed, 1], s=10, alpha=0.5, color=OTHER_COLOUR,
-                   label=plain(other_label(n_other)), linewidths=0)
+                   label=plain(other_label(n_other)), linewidths=0, rasterized=rasterized)
     for c in classes:
         points = coords[labels == c]
-        ax.scatter(points[:, 0], points[:, 1], s=14, alpha=0.8, color=colours[c], label=plain(c), linewidths=0)
-        ax.scatter(*points.mean(axis=0), marker="X", s=140, color=colours[c], edgecolors="black", linewidths=1.0)
+        ax.scatter(points[:, 0], points[:, 1], s=14, alpha=0.8, color=colours[c], label=plain(c), linewidths=0,
+                   rasterized=rasterized)
+    for c in classes:   # after every class's points, which are then one image when rasterized
+        ax.scatter(*coords[labels == c].mean(axis=0), marker="X", s=140, color=colours[c], edgecolors="black",
+                   linewidths=1.0)
     ax.set_title(plain(title), fontsize=10)
     ax.set_xlabel(plain(axis_labels[0]), fontsize=MIN_FONT_PT + 1)
     ax.set_ylabel(plain(axis_labels[1]), fontsize=MIN_FONT_PT + 1)

@@ -74,6 +74,8 @@ PROBE_ACCURACY = ("Probe accuracy: the share of held-out tracks a classifier tra
 PAGE_JS = resources.files("counterpoint.report").joinpath("page.js").read_text(encoding="utf-8")
 #: Redraws the page's plots at the paper's width before printing.
 PRINT_JS = resources.files("counterpoint.report").joinpath("print.js").read_text(encoding="utf-8")
+#: The linked scatter plots' script (colour by any column, track search), run after Plotly and the page's data.
+SCATTER_JS = resources.files("counterpoint.report").joinpath("scatter.js").read_text(encoding="utf-8")
 
 
 def escape(value: object) -> str:
@@ -156,19 +158,24 @@ def data_files_section(page_dir: Path) -> str:
             f'from these files (relative to this page).</p><ul class="files">{items}</ul></section>')
 
 
-def interactive_section(payload: dict, methods: Sequence[str]) -> str:
-    """Linked scatter plots (one per space), the audio player, the selection list and the
-    nearest-neighbours view; ``payload`` is the data :func:`page` inlines."""
+def interactive_section(payload: dict, methods: Sequence[str], *, note: str = "") -> str:
+    """Linked scatter plots (one per space), the colour and track choosers, the audio player, the selection
+    list and the nearest-neighbours view; ``payload`` is the data :func:`page` inlines, ``note`` what the
+    plots leave out (a subsample)."""
     options = "".join(f'<option value="{escape(m)}">{escape(m.upper())}</option>' for m in methods)
     panels = "".join(f'<div id="cp-scatter-{i}" class="cp-panel" data-spec="{escape(space["spec"])}" role="img" '
                      f'aria-label="{escape(scatter_description(space))}"></div>'
                      for i, space in enumerate(payload["spaces"]))
+    subsample = f'<p class="note" id="cp-subsample">{escape(note)}</p>\n' if note else ""
     return f"""<section id="explore"><h2>Explore the tracks</h2>
-<p class="note">Hover a point for its track and label; click it to mark the same track in every space, play its
-audio and list its nearest tracks; draw a lasso or box to list the tracks inside. Colours are the same class in
-every figure (colour-blind-safe palette).</p>
-<div class="controls"><label>view <select id="cp-method">{options}</select></label>
-<label>track <select id="cp-track"><option value="">— choose —</option></select></label>
+<p class="note">Hover a point for its track and metadata; click it to mark the same track in every space, play its
+audio and list its nearest tracks; draw a lasso or box to list the tracks inside; search a track by its id.
+Colour by any metadata column: a value has the same colour in every figure (colour-blind-safe palette), a number
+a place on one colour scale.</p>
+{subsample}<div class="controls"><label>view <select id="cp-method">{options}</select></label>
+<label>colour by <select id="cp-colour"></select></label>
+<label>track <input id="cp-track" type="search" list="cp-track-list" placeholder="search an id" autocomplete="off"></label>
+<datalist id="cp-track-list"></datalist><span id="cp-search-note" class="note"></span>
 <span>chosen: <b id="cp-chosen">none</b></span>
 <audio id="cp-audio" controls preload="none"></audio><span id="cp-audio-note" class="note"></span></div>
 <div class="grid">{panels}</div>
@@ -184,8 +191,8 @@ class.</p>
 
 def scatter_description(space: dict) -> str:
     """What one scatter plot of the page shows, in words (its accessible name)."""
-    return (f"Scatter plot of the {len(space['ids'])} tracks in the space of {space['spec']}: one point per track, "
-            "in the 2-D view chosen above, coloured by class.")
+    return (f"Scatter plot of {len(space['rows'])} tracks in the space of {space['spec']}: one point per track, "
+            "in the 2-D view chosen above, coloured by the column chosen above.")
 
 
 class _Contents(HTMLParser):
@@ -229,7 +236,8 @@ def page(title: str, subtitle: str, sections: Sequence[str], *, payload: dict | 
         from plotly.offline import get_plotlyjs
 
         scripts = (f'<script>{get_plotlyjs()}</script>\n'
-                   f'<script type="application/json" id="cp-data">{inline_json(payload)}</script>\n')
+                   f'<script type="application/json" id="cp-data">{inline_json(payload)}</script>\n'
+                   f'<script>{SCATTER_JS}</script>\n')
     body = "".join(sections)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>

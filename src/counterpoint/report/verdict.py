@@ -305,8 +305,8 @@ def _verdicts_html(result: "CompareResult", page: ReportPage) -> str:
 
 
 def _influence_html(result: "CompareResult", page: ReportPage) -> str:
-    spaces = page.payload.get("spaces", [])
-    playable = {i for space in spaces for i, link in zip(space["ids"], space["audio"]) if link}
+    tracks = page.payload.get("tracks", {"ids": [], "audio": []})
+    playable = {i for i, link in zip(tracks["ids"], tracks["audio"]) if link}
     return influence_section(result.influence, playable)
 
 
