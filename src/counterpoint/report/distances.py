@@ -19,11 +19,11 @@ import pandas as pd  # noqa: E402
 
 from counterpoint.analysis.distances import DistanceResult, extrapolate_frechet  # noqa: E402
 from counterpoint.ranges import MEASURES  # noqa: E402
-from counterpoint.report.build import audio_links  # noqa: E402
+from counterpoint.report.scatter import audio_links, playable_tracks  # noqa: E402
 from counterpoint.report.figures import FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, plain, save_figure  # noqa: E402
 from counterpoint.report.files import write_json  # noqa: E402
 from counterpoint.report.html import (data_files_section, escape, format_value, image_figure, page,  # noqa: E402
-                                      table_html, write_page)
+                                      sortable_table, table_html, write_page)
 from counterpoint.report.sections import ReportPage, Section, register_section  # noqa: E402
 from counterpoint.report.verdict import family_sentence  # noqa: E402
 
@@ -97,9 +97,8 @@ def outlier_rows(result: DistanceResult, page_dir: Path, playable: set[str]) -> 
         rows.append(f"<tr><td>{escape(r.encoder)}</td><td>{escape(r.set.upper())}</td><td>{int(r['rank'])}</td>"
                     f"<td>{named}</td><td>{player}</td><td>{format_value(r.frechet_change)}</td>"
                     f"<td>{format_value(r.mmd2_change)}</td></tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("encoder", "set", "rank", "track", "listen", "Fréchet distance − without it",
-                                              "MMD² − without it"))
-    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    head = ("encoder", "set", "rank", "track", "listen", "Fréchet distance − without it", "MMD² − without it")
+    return sortable_table(head, "".join(rows), caption="The tracks that make the sets differ most, per encoder")
 
 
 def distances_html(result: DistanceResult, files: dict[str, Path], page_dir: Path, *,
@@ -125,8 +124,8 @@ def distances_html(result: DistanceResult, files: dict[str, Path], page_dir: Pat
 reflected around the resamples' mean, as a resample's copies bias it upwards; the kernel distances' percentile).
 p-values: {result.n_perm:,} {pairing} (the smallest possible p is
 {1 / (result.n_perm + 1):.2g}). {escape(family_sentence(FAMILY))}</p>
-<div class="grid" style="grid-template-columns: minmax(320px, 1fr);">{figure}</div>
-{table_html(result.distances.reindex(columns=shown))}
+<div class="grid">{figure}</div>
+{table_html(result.distances.reindex(columns=shown), caption="Distribution distances per encoder")}
 <h3>The tracks that make the sets differ most</h3>
 <p class="note">Each track's contribution: the distance with it minus the distance without it (leave-one-out); the
 {settings.outliers} largest Fréchet contributions per encoder, with the MMD² one beside; every track's in
@@ -138,10 +137,8 @@ p-values: {result.n_perm:,} {pairing} (the smallest possible p is
 def distances_section(result: DistanceResult, page_view: ReportPage, folder: str = "distances") -> str:
     """The report's registered ``distances`` section: the files into ``PAGE/<folder>/``, its HTML returned; the
     outliers the page's explorer holds play there."""
-    spaces = page_view.payload.get("spaces", [])
-    playable = {i for space in spaces for i, link in zip(space["ids"], space["audio"]) if link}
     files = write_distances(result, page_view.out_dir / folder, page_view.formats)
-    return distances_html(result, files, page_view.out_dir, playable=playable)
+    return distances_html(result, files, page_view.out_dir, playable=playable_tracks(page_view.payload))
 
 
 def write_distance_report(result: DistanceResult, out_dir: str | Path,

@@ -125,13 +125,16 @@ transformation's agreement. The relative displacement is a description with an i
 table's p-values come from as many permutations as its family needs
 ({escape(', '.join(f'{table} {n:,}' for table, n in result.n_perm.items()))}; the smallest possible p is
 1 / (permutations + 1)).</p>
-<div class="grid" style="grid-template-columns: repeat(2, minmax(320px, 1fr));">{figures}</div>
+<div class="grid">{figures}</div>
 <h3>Relative displacement</h3>{table_html(result.displacement.reindex(
-        columns=["encoder", "modality", "transform", "amount", "value", "ci_low", "ci_high", "n"]))}
+        columns=["encoder", "modality", "transform", "amount", "value", "ci_low", "ci_high", "n"]),
+        caption="Relative displacement per encoder, transformation and amount")}
 <h3>Is the amount predictable from the displacement?</h3>{table_html(result.predictability.reindex(
-        columns=["encoder", "modality", "transform", "n_amounts", *estimate]))}
+        columns=["encoder", "modality", "transform", "n_amounts", *estimate]),
+        caption="Amount accuracy per encoder and transformation")}
 <h3>Do audio and score move alike?</h3>{table_html(result.agreement.reindex(
-        columns=["audio", "symbolic", "transform", *estimate]))}
+        columns=["audio", "symbolic", "transform", *estimate]),
+        caption="Displacement agreement per audio × symbolic pair and transformation")}
 {notes}</section>"""
 
 

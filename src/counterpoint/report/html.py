@@ -53,7 +53,7 @@ tr.partner td { background: #d8f0e0; } tr.same-class td { background: #f3f3f3; }
 footer { margin-top: 2rem; font-size: 0.8rem; color: #666; }
 @media print {
   body { margin: 0; max-width: none; font-size: 10pt; }
-  nav.contents, .controls, select, audio, .modebar-container, #data-files, .cp-neighbour-explorer,
+  nav.contents, .controls, select, input, audio, .modebar-container, #data-files, .cp-neighbour-explorer,
   #cp-selection { display: none !important; }
   a { color: inherit; text-decoration: none; }
   .table-box { overflow: visible; } table { width: 100%; font-size: 7.5pt; }

@@ -184,3 +184,9 @@ def page_data(analysis: AnalysisResult, comparison: CompareResult | None, colour
             "subsample": {"n": len(drawn), "total": len(ids), "label": analysis.label, "seed": seed, "limit": limit}
             if subsampled else None,
             "neighbours": neighbours, "dataset_root": analysis.dataset_root}
+
+
+def playable_tracks(payload: dict) -> set[str]:
+    """The ids of the page's tracks whose audio the explorer can play (none when the page has no explorer)."""
+    tracks = payload.get("tracks", {"ids": [], "audio": []})
+    return {track for track, link in zip(tracks["ids"], tracks["audio"]) if link}

@@ -22,6 +22,7 @@ import pandas as pd
 from counterpoint.analysis.compare import P_VALUE_FAMILIES
 from counterpoint.ranges import MEASURES, base_name, measure_title
 from counterpoint.report.html import escape, format_number, format_value, sortable_table, table_html
+from counterpoint.report.scatter import playable_tracks
 from counterpoint.report.sections import ReportPage, Section, register_section
 from counterpoint.significance import (ABOVE_CHANCE, CANNOT_TELL, NOT_COMPUTED, TOUCHES_CHANCE, VERDICT_RULE,
                                        verdict_of)
@@ -305,9 +306,7 @@ def _verdicts_html(result: "CompareResult", page: ReportPage) -> str:
 
 
 def _influence_html(result: "CompareResult", page: ReportPage) -> str:
-    tracks = page.payload.get("tracks", {"ids": [], "audio": []})
-    playable = {i for i, link in zip(tracks["ids"], tracks["audio"]) if link}
-    return influence_section(result.influence, playable)
+    return influence_section(result.influence, playable_tracks(page.payload))
 
 
 register_section(Section("verdicts", 10, uses="comparison", write=_verdicts_html, summary=comparison_terminal_text))
