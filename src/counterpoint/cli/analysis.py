@@ -163,6 +163,7 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     n_boot: int = setting(CompareSettings, "n_boot"),
                     n_perm: int = setting(CompareSettings, "n_perm"),
                     fixed_n_perm: bool = setting(CompareSettings, "fixed_n_perm"),
+                    untrained_control: bool = setting(CompareSettings, "untrained_control"),
                     where: list[str] = where_option(),
                     seed: int = seed_option(),
                     figure_format: str = figure_format_option(),
@@ -192,7 +193,7 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     from counterpoint.report.verdict import comparison_terminal_text
 
     settings = CompareSettings(label=label, depth=depth, group=group, k=k, n_boot=n_boot, n_perm=n_perm, seed=seed,
-                               fixed_n_perm=fixed_n_perm)
+                               fixed_n_perm=fixed_n_perm, untrained_control=untrained_control)
     aligned_settings = AlignedSettings(label=label, depth=depth, group=group, alignment=alignment,
                                        segment_seconds=segment_seconds, n_boot=n_boot, n_perm=n_perm, seed=seed,
                                        fixed_n_perm=fixed_n_perm)
@@ -205,6 +206,15 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
         show(comparison_terminal_text(result))
     for note in result.notes:
         tell(f"  {note}")
+    if untrained_control:
+        from counterpoint.analysis.untrained import run_untrained_control
+        from counterpoint.report.untrained import untrained_terminal_text, write_untrained
+
+        control = run_untrained_control(result, store, required=True)
+        document["untrained_control"] = {"rows": control.control.to_dict(orient="records"), "notes": control.notes,
+                                         "files": {k: str(f) for k, f in write_untrained(control, out).items()}}
+        if not as_json:
+            show(untrained_terminal_text(control))
     if aligned:
         from counterpoint.analysis.time_aligned import aligned_summary, run_aligned_compare
         from counterpoint.data.time_pairing import store_time_pairing
