@@ -116,3 +116,26 @@ def test_untrained_control_cannot_combine_with_layers(stores, tmp_path: Path) ->
     result = invoke("compare", stores["with_twin"], "--label", "class", "--out", tmp_path / "c", "--layers",
                     "--untrained-control")
     assert result.exit_code == 2 and "--untrained-control" in result.output
+
+
+def test_the_report_section_runs_after_the_comparison_and_writes_its_files(stores, tmp_path: Path) -> None:
+    from counterpoint.config import AnalysisSettings
+    from counterpoint.report.sections import ReportPage, SectionInputs, sections
+
+    store = Store(stores["with_twin"])
+    section = next(s for s in sections() if s.name == "untrained")
+    comparison = next(s for s in sections() if s.name == "comparison")
+    assert comparison.order < section.order  # it reads the comparison's result
+    announced: list[str] = []
+    inputs = SectionInputs(store, AnalysisSettings(label="class"), {}, {"comparison": run_compare(store, SETTINGS)},
+                           [], announced.append)
+    result = section.run(inputs)
+    assert announced and len(result.control) == 4
+    html = section.write(result, ReportPage(tmp_path, ("png",), {"untrained": result}, []))
+    assert "Calibration: trained versus untrained networks" in html and "the untrained architecture" in html
+    assert len(pd.read_csv(tmp_path / "untrained" / "untrained_control.csv")) == 4
+    # without a twin in the store the section shows nothing and says nothing
+    plain = Store(stores["without"])
+    quiet = SectionInputs(plain, AnalysisSettings(label="class"), {}, {"comparison": run_compare(plain, SETTINGS)},
+                          [], announced.append)
+    assert section.run(quiet) is None and quiet.notes == []

@@ -200,6 +200,9 @@ class Encoder(ABC):
     def fingerprint(self) -> dict[str, Any]:
         """Everything that determines the numbers: a rerun with the same fingerprint is skipped."""
         params = {(self.parameters[k].formerly or k): v for k, v in self.params.items() if k not in RUNTIME_PARAMETERS}
+        if params.get("init") == "trained":  # the trained weights: fingerprints (and stores) made before init= stay valid
+            params.pop("init")
+            params.pop("init_seed", None)
         # A randomly initialised network (init=random, the untrained control) reads no trained weights.
         weights = None if self.params.get("init") == "random" else self.weights_digest()
         return {"name": self.name, "params": params, "weights": weights,
