@@ -281,17 +281,18 @@ def factors_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
 
     Example: counterpoint factors designed.h5 --label style --out factors/
     """
-    from counterpoint.analysis.factors import run_factors
+    from counterpoint.pipeline import run_factors_with_quality
     from counterpoint.report.factors import write_factors_report
 
     settings = FactorSettings(piece=piece, rendering=rendering, label=label, k=k, n_boot=n_boot, n_perm=n_perm,
                               seed=seed, fixed_n_perm=fixed_n_perm)
-    result = run_factors(selected_store(path, where), settings)
+    result = run_factors_with_quality(selected_store(path, where), settings)
     index = write_factors_report(result, out, figure_formats(figure_format))
     for title, frame, columns in (
             ("variance shares (audio encoders)", result.variance, ["encoder", "factor", "share", "ci_low", "ci_high", "p_holm"]),
             ("between renderings", result.renderings, ["encoder", "rendering_a", "rendering_b", "value", "ci_low", "ci_high", "p_holm"]),
-            ("ground truth vs transcription", result.transcription, ["encoder", "transcription", "measure", "value", "ci_low", "ci_high", "chance", "p_holm"])):
+            ("ground truth vs transcription", result.transcription, ["encoder", "transcription", "measure", "value", "ci_low", "ci_high", "chance", "p_holm"]),
+            ("agreement vs transcription F-measure", result.noise, ["encoder", "transcription", "figure", "measure", "f_low", "f_high", "value", "ci_low", "ci_high", "p_holm"])):
         if len(frame):
             show(result_table(title, columns, frame[columns].values.tolist()))
     for note in result.notes:
