@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,9 @@ from counterpoint.ranges import Range, check_table, check_values, declare_measur
 from counterpoint.results import TabledResult
 from counterpoint.splits import assign_splits
 from counterpoint.store import EncoderRecord, Store
+
+if TYPE_CHECKING:
+    from counterpoint.analysis.compare import CompareResult
 
 #: trained − untrained of a figure in [-1, 1] (debiased CKA, mutual kNN, Recall@1, MRR) lies in [-2, 2].
 DIFFERENCE = declare_measure(
@@ -78,14 +82,14 @@ class UntrainedControlResult(TabledResult):
 
 def _identity(record: EncoderRecord) -> dict:
     """What must agree between an encoder and its twin: the fingerprint without weights and ``init``/``init_seed``."""
-    fingerprint = {key: value for key, value in record.fingerprint.items() if key != "weights"}
-    fingerprint["params"] = {k: v for k, v in record.fingerprint.get("params", {}).items() if k not in INIT_PARAMETERS}
+    fingerprint = {key: value for key, value in (record.fingerprint or {}).items() if key != "weights"}
+    fingerprint["params"] = {k: v for k, v in fingerprint.get("params", {}).items() if k not in INIT_PARAMETERS}
     return fingerprint
 
 
 def is_untrained(record: EncoderRecord) -> bool:
     """Whether ``record`` is an encoder embedded with ``init=random``."""
-    return record.fingerprint.get("params", {}).get("init") == "random"
+    return (record.fingerprint or {}).get("params", {}).get("init") == "random"
 
 
 def untrained_twins(records: list[EncoderRecord]) -> dict[str, str]:
@@ -106,7 +110,7 @@ def untrained_twins(records: list[EncoderRecord]) -> dict[str, str]:
 
 def missing_twin_error(store: Store, specs: list[str]) -> StoreError:
     """The error of ``--untrained-control`` on a store where no compared encoder has an untrained twin."""
-    weighted = [spec for spec in specs if store.encoder(spec).fingerprint.get("weights") is not None]
+    weighted = [spec for spec in specs if (store.encoder(spec).fingerprint or {}).get("weights") is not None]
     if not weighted:
         return StoreError(f"{store.path}: --untrained-control needs a model encoder (musicnn, mert, clap, clamp…) "
                           f"among the compared ones ({', '.join(specs)}); these have no trained weights to calibrate")
@@ -204,7 +208,7 @@ def control_rows(trained: np.ndarray, untrained: np.ndarray, other: np.ndarray, 
     return rows
 
 
-def run_untrained_control(comparison, store: Store, *, matrices: Mapping[str, EmbeddingMatrix] | None = None,
+def run_untrained_control(comparison: "CompareResult", store: Store, *, matrices: Mapping[str, EmbeddingMatrix] | None = None,
                           required: bool = False) -> UntrainedControlResult | None:
     """The untrained control of every pair of ``comparison`` (a :class:`~counterpoint.analysis.compare.CompareResult`
     of ``store``) with an untrained twin on either side; None when no compared encoder has one, unless
