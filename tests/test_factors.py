@@ -263,3 +263,31 @@ def test_transcription_pairs_match_each_transcription_to_its_pieces_ground_truth
     one = found[f"{T} of r:one"]
     assert one.pieces == ["a", "b"] and one.truth[:, 0].tolist() == [0, 1] and one.transcribed[:, 0].tolist() == [3, 2]
     assert found[f"{T} of r:two"].pieces == ["a"]  # c has no ground truth
+
+
+def test_factors_command_scores_each_transcription_and_relates_agreement_to_it(designed_store, tmp_path):
+    """Every transcribed row gets mir_eval's note F-measure against its piece's ground truth, and the
+    transcription-noise table bins and regresses the per-piece partner figures on it."""
+    from counterpoint.cli import app
+    from counterpoint.data.transcription_quality import note_scores
+    from counterpoint.store import Store
+
+    out = tmp_path / "factors"
+    run = CliRunner().invoke(app, ["factors", str(designed_store), "--out", str(out), "--n-boot", "20", "--n-perm", "19",
+                                   "--figure-format", "png"])
+    assert run.exit_code == 0, run.output
+    quality = pd.read_csv(out / "transcription_quality.csv")
+    assert len(quality) == 2 * N_PIECES and quality.f_measure.between(0, 1).all()
+    store = Store(designed_store)
+    tracks = store.tracks().set_index("id")
+    first = quality.iloc[0]
+    root = Path(store.roots[0])
+    expected = note_scores(root / tracks.loc[first.reference_id, "midi_filename"], root / tracks.loc[first.id, "midi_filename"])
+    assert first.f_measure == pytest.approx(expected.f_measure, abs=1e-12)
+    noise = pd.read_csv(out / "transcription_noise.csv")
+    slopes = noise[noise.measure == "change_per_tenth_f"]
+    assert len(slopes) == 2 * 2 and set(slopes.figure) == {"partner_similarity", "partner_reciprocal_rank"}
+    assert slopes.p_holm.notna().all() and (slopes.p_holm >= slopes.p_value).all()
+    bins = noise[noise.measure != "change_per_tenth_f"]
+    assert (bins.ci_low <= bins.value + 1e-12).all() and (bins.value <= bins.ci_high + 1e-12).all()
+    assert "Transcription noise" in (out / "index.html").read_text()

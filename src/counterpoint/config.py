@@ -118,6 +118,10 @@ class CompareSettings(LabelSelection, Resampling):
 
     k: int = declared(Parameter(10, "Neighbours for mutual kNN and the kNN classifier.", low=1))
     max_n_pairwise: int = declared(Parameter(1000, "Most rows that pairwise resampling (CKA, RSA) runs on.", low=4))
+    untrained_control: bool = declared(Parameter(
+        False, "Also compare each trained encoder's untrained twin (the same spec embedded with init=random): the "
+               "headline figures with the twin in its place and trained minus untrained, with paired intervals "
+               "(OUT/untrained_control.csv)."))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,6 +21,8 @@ from counterpoint.errors import CounterpointError, DatasetError
 
 if TYPE_CHECKING:
     from counterpoint.data.manifest import Manifest, Problem
+    from counterpoint.analysis.factors import FactorsResult
+    from counterpoint.config import FactorSettings
     from counterpoint.store import Store
     from counterpoint.progress import ProgressCallback
 
@@ -214,6 +216,21 @@ def run_pipeline(options: RunSettings, *, embed_progress: ProgressCallback | Non
     return PipelineResult(options.store_path, report.report, embedded, report)
 
 
+def run_factors_with_quality(store_or_path: "Store | str | Path", settings: "FactorSettings") -> "FactorsResult":
+    """``counterpoint factors``: :func:`~counterpoint.analysis.factors.run_factors` given each transcribed track's
+    note F-measure against its ground truth, read from the MIDI files under the store's dataset roots
+    (:func:`~counterpoint.data.transcription_quality.transcription_quality`; a file that cannot be scored is a note)."""
+    from counterpoint.analysis.factors import run_factors
+    from counterpoint.data.transcription_quality import transcription_quality
+    from counterpoint.store import as_store
+
+    store = as_store(store_or_path)
+    quality, notes = transcription_quality(store.tracks(), store.roots, piece=settings.piece)
+    result = run_factors(store, settings, quality=quality)
+    result.notes.extend(f"transcription F-measure: {note}" for note in notes)
+    return result
+
+
 def run_factors_demo(out: str | Path, encoders: str, *, pieces_per_style: int = 7, seed: int = 0,
                      embed_progress: ProgressCallback | None = None, step: Callable[[str], None] | None = None) -> Path:
     """``counterpoint demo OUT --factors``: the designed corpus of the demo pieces (two SoundFonts,
@@ -221,7 +238,6 @@ def run_factors_demo(out: str | Path, encoders: str, *, pieces_per_style: int = 
     ``OUT/factors/``, embedded with ``encoders`` into ``OUT/factors/embeddings.h5``, and its factors
     report (``OUT/factors/report/index.html``, whose path is returned). The demo corpus must be in
     ``OUT/corpus``. Every step resumes."""
-    from counterpoint.analysis.factors import run_factors
     from counterpoint.config import FactorSettings
     from counterpoint.data.demo import build_factors_corpus
     from counterpoint.embed import embed_dataset
@@ -237,7 +253,7 @@ def run_factors_demo(out: str | Path, encoders: str, *, pieces_per_style: int = 
     store = folder / "embeddings.h5"
     embed_dataset(corpus, store, encoders, progress=embed_progress)
     announce("measuring piece, rendering and transcription")
-    result = run_factors(store, FactorSettings(label="style", seed=seed))
+    result = run_factors_with_quality(store, FactorSettings(label="style", seed=seed))
     for note in result.notes:
         announce(f"note: {note}")
     return write_factors_report(result, folder / "report")

@@ -25,6 +25,13 @@ layout is known. Three analyses read it:
 * **Ground truth vs transcription** (per symbolic encoder and transcription): debiased CKA,
   mutual kNN and Recall@1 of the true partner (both ways, by cosine in the encoder's own space:
   both sides are the same encoder), with chance, intervals and shuffled nulls.
+* **Transcription noise** (per symbolic encoder and transcription, given each transcribed track's note
+  F-measure against its ground truth, :mod:`counterpoint.data.transcription_quality`): per piece, the
+  cosine similarity of the transcribed MIDI's embedding with its ground truth's and the reciprocal
+  rank of that true partner among all ground truths (the per-track parts of the agreement above),
+  binned by quartiles of F with bootstrap intervals per bin, and their least-squares slope on F per
+  0.1 of F (:func:`agreement_by_quality`) with a bootstrap interval over pieces and a one-sided
+  permutation p-value (F shuffled over pieces) that the figure does not rise with F.
 
 Every table gets Holm and Benjamini–Hochberg adjusted p-values, each table one family
 (:func:`~counterpoint.analysis.statistics.with_adjusted_p_values`). Named descriptors
@@ -47,11 +54,13 @@ from counterpoint.analysis.similarity import cka_estimates, mutual_knn
 from counterpoint.analysis.inputs import require_embeddings
 from counterpoint.analysis.pairwise import family_notes, family_table
 from counterpoint.analysis.retrieval import pair_ranks, retrieval_figures
-from counterpoint.analysis.statistics import Estimate, half_sample_ci, half_samples, permutation_p_value
+from counterpoint.analysis.statistics import (Estimate, bootstrap_ci, bootstrap_indices, half_sample_ci, half_samples,
+                                              percentile_interval, permutation_p_value)
 from counterpoint.blas import single_threaded_blas
 from counterpoint.config import FactorSettings
 from counterpoint.errors import StoreError
 from counterpoint.matrix import EmbeddingMatrix, require_column
+from counterpoint.ranges import CORRELATION, Range, check_table, check_values, declare_measure
 from counterpoint.results import TabledResult, json_ready
 from counterpoint.significance import family_permutations
 from counterpoint.store import as_store
@@ -69,11 +78,32 @@ MIN_PIECES = 8
 #: (debiased CKA, mutual kNN, Recall@1 both ways).
 VARIANCE_TESTS, LABEL_TESTS, TRANSCRIPTION_TESTS = 2, 2, 4
 
+#: Tested figures per transcription with F-measures: the slopes of partner similarity and reciprocal rank on F.
+NOISE_TESTS = 2
+#: Bins of F-measure (quartiles of the pieces' F; fewer where F takes fewer values).
+F_BINS = 4
+
+#: Computed from the MIDI files (:mod:`counterpoint.data.transcription_quality`), checked and reported here.
+declare_measure("transcription_f", Range(0.0, 1.0), title="note F-measure",
+                prose="onset-and-pitch note F-measure of a transcription against its ground-truth MIDI (mir_eval, "
+                      "50-ms onsets, offsets ignored)")
+declare_measure("partner_similarity", CORRELATION, title="similarity with the true partner",
+                prose="cosine similarity of a transcribed MIDI's embedding with its ground truth's (both centred on "
+                      "their joint mean)")
+declare_measure("partner_reciprocal_rank", Range(0.0, 1.0, low_open=True), title="reciprocal rank of the true partner",
+                prose="1 / rank of a piece's ground truth among all ground truths, queried by its transcription")
+#: A least-squares slope has no bound: F values close together make any change per 0.1 of F possible.
+declare_measure("change_per_tenth_f", Range(-float("inf"), float("inf")), title="change per 0.1 of F-measure",
+                prose="least-squares slope of a per-piece figure on the transcription's note F-measure, per 0.1 of F: "
+                      "the agreement lost for each 0.1 of F-measure a transcription loses")
+
 ESTIMATE_COLUMNS = ["value", "ci_low", "ci_high", "p_value", "chance", "null_mean", "n", "n_resample"]
 VARIANCE_COLUMNS = ["encoder", "factor", "share", "ci_low", "ci_high", "p_value", "null_mean", "sum_of_squares",
                     "n_pieces", "n_renderings", "p_holm", "p_bh"]
 RENDERING_COLUMNS = ["encoder", "rendering_a", "rendering_b", "measure", *ESTIMATE_COLUMNS, "p_holm", "p_bh"]
 TRANSCRIPTION_COLUMNS = ["encoder", "transcription", "measure", *ESTIMATE_COLUMNS, "p_holm", "p_bh"]
+NOISE_COLUMNS = ["encoder", "transcription", "figure", "measure", "f_low", "f_high", "value", "ci_low", "ci_high",
+                 "p_value", "n", "p_holm", "p_bh"]
 
 
 # --------------------------------------------------------------------------------------
@@ -185,6 +215,58 @@ def transcription_agreement(truth: np.ndarray, transcribed: np.ndarray, *, k: in
     return figures
 
 
+def slopes_per_tenth(f: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Least-squares slope of ``values`` on ``f`` times 0.1, along the last axis (``[N]`` → scalar,
+    ``[draws, N]`` → ``[draws]``); NaN where ``f`` does not vary."""
+    f_centred = f - f.mean(axis=-1, keepdims=True)
+    spread = np.sum(f_centred ** 2, axis=-1)
+    covariance = np.sum(f_centred * (values - values.mean(axis=-1, keepdims=True)), axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 0.1 * np.where(spread > 0, covariance / np.where(spread > 0, spread, 1.0), np.nan)
+
+
+def agreement_by_quality(f: np.ndarray, figures: dict[str, np.ndarray], *, n_boot: int = 200, n_perm: int = 199,
+                         seed: int = 0) -> list[dict]:
+    """Per-piece ``figures`` (name → ``[P]``, the measure's name) against the transcriptions' F-measures ``f``
+    ``[P]``: one row per figure and bin of F (quartiles; the mean with a bootstrap interval over the bin's
+    pieces) and one per figure for its slope per 0.1 of F (bootstrap interval over pieces, one-sided
+    permutation p-value of F shuffled over pieces: the figure does not rise with F)."""
+    f = np.asarray(f, dtype=np.float64)
+    bins = pd.qcut(f, F_BINS, labels=False, duplicates="drop") if len(np.unique(f)) > 1 else np.zeros(len(f), int)
+    resamples = bootstrap_indices(len(f), n_boot, seed)
+    rng = np.random.default_rng(seed + 1)
+    shuffles = np.stack([rng.permutation(len(f)) for _ in range(n_perm)]) if n_perm else np.zeros((0, len(f)), int)
+    rows = []
+    for measure, values in figures.items():
+        values = np.asarray(values, dtype=np.float64)
+        for number in np.unique(bins):
+            inside = bins == number
+            low, high = bootstrap_ci(values[inside], n_boot=n_boot, seed=seed + 2 + int(number))
+            rows.append({"figure": measure, "measure": measure, "f_low": float(f[inside].min()),
+                         "f_high": float(f[inside].max()), "value": float(values[inside].mean()), "ci_low": low,
+                         "ci_high": high, "n": int(inside.sum())})
+        slope = float(slopes_per_tenth(f, values))
+        low, high = percentile_interval(slopes_per_tenth(f[resamples], values[resamples])) if n_boot else (np.nan, np.nan)
+        null = slopes_per_tenth(f[shuffles], np.broadcast_to(values, shuffles.shape)) if n_perm else np.array([])
+        rows.append({"figure": measure, "measure": "change_per_tenth_f", "f_low": float(f.min()), "f_high": float(f.max()),
+                     "value": slope, "ci_low": low, "ci_high": high,
+                     "p_value": permutation_p_value(slope, null) if n_perm else float("nan"), "n": len(f)})
+    return rows
+
+
+def partner_figures(truth: np.ndarray, transcribed: np.ndarray) -> dict[str, np.ndarray]:
+    """Per piece: the cosine similarity of its transcribed embedding with its ground truth's and the reciprocal
+    rank of that ground truth among all (queried by the transcription), both sides centred on their joint mean as
+    :func:`transcription_agreement` does."""
+    centre = np.concatenate([truth, transcribed]).mean(axis=0, dtype=np.float64)
+    truth, transcribed = truth - centre, transcribed - centre
+    norms = np.linalg.norm(truth, axis=1) * np.linalg.norm(transcribed, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        similarity = np.where(norms > 0, np.sum(truth * transcribed, axis=1) / np.where(norms > 0, norms, 1.0), 0.0)
+    return {"partner_similarity": np.clip(similarity, -1.0, 1.0),
+            "partner_reciprocal_rank": 1.0 / pair_ranks(transcribed, truth)}
+
+
 # --------------------------------------------------------------------------------------
 # Layouts from a store
 
@@ -243,6 +325,7 @@ class TranscriptionPairs:
     pieces: list[str]
     truth: np.ndarray
     transcribed: np.ndarray
+    ids: list[str] = field(default_factory=list)   # the transcribed rows' track ids, one per piece
 
 
 def transcription_pairs(matrix: EmbeddingMatrix, settings: FactorSettings) -> list[TranscriptionPairs]:
@@ -265,7 +348,7 @@ def transcription_pairs(matrix: EmbeddingMatrix, settings: FactorSettings) -> li
         if matrix.feature_names and len(pieces):
             joint = _standardised(np.concatenate([a, b]))
             a, b = joint[:len(pieces)], joint[len(pieces):]
-        out.append(TranscriptionPairs(name, pieces, a, b))
+        out.append(TranscriptionPairs(name, pieces, a, b, [str(i) for i in matrix.ids[rows_made]]))
     return out
 
 
@@ -291,10 +374,15 @@ class FactorsResult(TabledResult):
     transcriptions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     n_perm: dict[str, int] = field(default_factory=dict)
+    #: Each transcribed track's note F-measure (``QUALITY_COLUMNS`` of :mod:`counterpoint.data.transcription_quality`),
+    #: and the partner figures binned by it with their slopes (:data:`NOISE_COLUMNS`, one Holm/BH family).
+    quality: pd.DataFrame = field(default_factory=pd.DataFrame)
+    noise: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=NOISE_COLUMNS))
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {"variance": self.variance, "renderings": self.renderings, "transcription": self.transcription}
+        return {"variance": self.variance, "renderings": self.renderings, "transcription": self.transcription,
+                "transcription_quality": self.quality, "transcription_noise": self.noise}
 
     def as_dict(self) -> dict:
         """The JSON form (NaN as null), ``factors.json``: the settings, the layouts behind the numbers, the
@@ -309,10 +397,12 @@ def _estimate_row(estimate: Estimate, **keys: object) -> dict:
 
 
 def run_factors(store_or_path: "Store | str | Path", settings: FactorSettings = FactorSettings(), *,
-                matrices: dict[str, EmbeddingMatrix] | None = None) -> FactorsResult:
-    """The three analyses of the module docstring on every audio and every symbolic encoder of a store.
+                matrices: dict[str, EmbeddingMatrix] | None = None, quality: pd.DataFrame | None = None) -> FactorsResult:
+    """The analyses of the module docstring on every audio and every symbolic encoder of a store.
 
-    ``matrices`` are pooled matrices already read, by spec. A :class:`StoreError` names the piece,
+    ``matrices`` are pooled matrices already read, by spec. ``quality``: each transcribed track's note F-measure
+    (``id`` and ``f_measure`` columns, :func:`counterpoint.data.transcription_quality.transcription_quality`); without
+    it there is no transcription-noise table. A :class:`StoreError` names the piece,
     rendering or label column when the store lacks it; an encoder whose layout is too small (fewer
     than :data:`MIN_PIECES` pieces, or one rendering) is left out with a note saying why.
     """
@@ -355,9 +445,14 @@ def run_factors(store_or_path: "Store | str | Path", settings: FactorSettings = 
     tests = {"variance": sum(VARIANCE_TESTS + LABEL_TESTS * (layout.classes is not None) for layout in layouts.values()),
              "renderings": sum(math.comb(len(layout.renderings), 2) for layout in layouts.values()),
              "transcription": TRANSCRIPTION_TESTS * sum(len(found) for found in found_pairs.values())}
+    if quality is not None:
+        tests["noise"] = NOISE_TESTS * sum(len(found) for found in found_pairs.values())
     n_perm = {name: family_permutations(settings.n_perm, m, scale=not settings.fixed_n_perm)
               for name, m in tests.items()}
-    variance_rows, rendering_rows, transcription_rows = [], [], []
+    variance_rows, rendering_rows, transcription_rows, noise_rows = [], [], [], []
+    if quality is not None:
+        check_values("transcription_f", quality["f_measure"], "transcription_quality.csv")
+    f_of = {} if quality is None else dict(zip(quality["id"].astype(str), quality["f_measure"].astype(float)))
     with single_threaded_blas():
         for spec, layout in layouts.items():
             shares = variance_decomposition(layout.cube, layout.classes, n_boot=settings.n_boot,
@@ -381,12 +476,29 @@ def run_factors(store_or_path: "Store | str | Path", settings: FactorSettings = 
                                                                  seed=settings.seed).items():
                     transcription_rows.append(_estimate_row(estimate, encoder=spec, transcription=pairs.transcription,
                                                             measure=measure))
+                if quality is not None:
+                    noise_rows += _noise_rows(spec, pairs, f_of, settings, n_perm["noise"], notes)
     notes += family_notes(((f"{name} table", m, n_perm[name]) for name, m in tests.items()),
                           fixed=settings.fixed_n_perm)
+    noise = check_table(family_table(noise_rows, NOISE_COLUMNS), keys=("encoder", "transcription", "figure"))
     return FactorsResult(family_table(variance_rows, VARIANCE_COLUMNS), family_table(rendering_rows, RENDERING_COLUMNS),
                          family_table(transcription_rows, TRANSCRIPTION_COLUMNS), settings, store.path,
                          {spec: {"pieces": layout.pieces, "renderings": layout.renderings}
                           for spec, layout in layouts.items()},
                          {spec: {pairs.transcription: pairs.pieces for pairs in found}
                           for spec, found in found_pairs.items()},
-                         notes, n_perm)
+                         notes, n_perm, quality=pd.DataFrame() if quality is None else quality, noise=noise)
+
+
+def _noise_rows(spec: str, pairs: TranscriptionPairs, f_of: dict[str, float], settings: FactorSettings, n_perm: int,
+                notes: list[str]) -> list[dict]:
+    """The transcription-noise rows of one symbolic encoder and transcription (pieces with an F-measure)."""
+    scored = np.array([track in f_of for track in pairs.ids], dtype=bool)
+    if scored.sum() < MIN_PIECES:
+        notes.append(f"{spec}: {pairs.transcription}: no transcription-noise figures — {int(scored.sum())} pieces have a "
+                     f"note F-measure (need {MIN_PIECES})")
+        return []
+    f = np.array([f_of[track] for track, kept in zip(pairs.ids, scored) if kept])
+    figures = partner_figures(pairs.truth[scored], pairs.transcribed[scored])
+    rows = agreement_by_quality(f, figures, n_boot=settings.n_boot, n_perm=n_perm, seed=settings.seed)
+    return [{"encoder": spec, "transcription": pairs.transcription, **row} for row in rows]

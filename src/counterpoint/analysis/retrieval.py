@@ -111,6 +111,12 @@ def _figures(ranks: np.ndarray, ks: Sequence[int]) -> dict[str, np.ndarray]:
     return out
 
 
+def rank_figures(ranks: np.ndarray, ks: Sequence[int] = RECALL_KS) -> dict[str, np.ndarray]:
+    """Recall@k, median rank and MRR of per-query ranks along the last axis (the one definition every
+    analysis of ranks uses: ``[N]`` → scalars, ``[draws, N]`` → ``[draws]``)."""
+    return _figures(np.asarray(ranks, dtype=np.float64), ks)
+
+
 def retrieval_figures(ranks: np.ndarray, *, ks: Sequence[int] = RECALL_KS, n_boot: int = N_BOOT,
                       n_perm: int = 999, seed: int = 0) -> dict[str, Estimate]:
     """Recall@k, median rank and MRR of per-query ranks, with intervals, chance and p-values.

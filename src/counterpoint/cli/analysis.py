@@ -166,6 +166,7 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     n_boot: int = setting(CompareSettings, "n_boot"),
                     n_perm: int = setting(CompareSettings, "n_perm"),
                     fixed_n_perm: bool = setting(CompareSettings, "fixed_n_perm"),
+                    untrained_control: bool = setting(CompareSettings, "untrained_control"),
                     where: list[str] = where_option(),
                     seed: int = seed_option(),
                     figure_format: str = figure_format_option(),
@@ -195,7 +196,7 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     from counterpoint.report.verdict import comparison_terminal_text
 
     settings = CompareSettings(label=label, depth=depth, group=group, k=k, n_boot=n_boot, n_perm=n_perm, seed=seed,
-                               fixed_n_perm=fixed_n_perm)
+                               fixed_n_perm=fixed_n_perm, untrained_control=untrained_control)
     aligned_settings = AlignedSettings(label=label, depth=depth, group=group, alignment=alignment,
                                        segment_seconds=segment_seconds, n_boot=n_boot, n_perm=n_perm, seed=seed,
                                        fixed_n_perm=fixed_n_perm)
@@ -208,6 +209,15 @@ def compare_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
         show(comparison_terminal_text(result))
     for note in result.notes:
         tell(f"  {note}")
+    if untrained_control:
+        from counterpoint.analysis.untrained import run_untrained_control
+        from counterpoint.report.untrained import untrained_terminal_text, write_untrained
+
+        control = run_untrained_control(result, store, required=True)
+        document["untrained_control"] = {"rows": control.control.to_dict(orient="records"), "notes": control.notes,
+                                         "files": {k: str(f) for k, f in write_untrained(control, out).items()}}
+        if not as_json:
+            show(untrained_terminal_text(control))
     if aligned:
         from counterpoint.analysis.time_aligned import aligned_summary, run_aligned_compare
         from counterpoint.data.time_pairing import store_time_pairing
@@ -274,17 +284,18 @@ def factors_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
 
     Example: counterpoint factors designed.h5 --label style --out factors/
     """
-    from counterpoint.analysis.factors import run_factors
+    from counterpoint.pipeline import run_factors_with_quality
     from counterpoint.report.factors import write_factors_report
 
     settings = FactorSettings(piece=piece, rendering=rendering, label=label, k=k, n_boot=n_boot, n_perm=n_perm,
                               seed=seed, fixed_n_perm=fixed_n_perm)
-    result = run_factors(selected_store(path, where), settings)
+    result = run_factors_with_quality(selected_store(path, where), settings)
     index = write_factors_report(result, out, figure_formats(figure_format))
     for title, frame, columns in (
             ("variance shares (audio encoders)", result.variance, ["encoder", "factor", "share", "ci_low", "ci_high", "p_holm"]),
             ("between renderings", result.renderings, ["encoder", "rendering_a", "rendering_b", "value", "ci_low", "ci_high", "p_holm"]),
-            ("ground truth vs transcription", result.transcription, ["encoder", "transcription", "measure", "value", "ci_low", "ci_high", "chance", "p_holm"])):
+            ("ground truth vs transcription", result.transcription, ["encoder", "transcription", "measure", "value", "ci_low", "ci_high", "chance", "p_holm"]),
+            ("agreement vs transcription F-measure", result.noise, ["encoder", "transcription", "figure", "measure", "f_low", "f_high", "value", "ci_low", "ci_high", "p_holm"])):
         if len(frame):
             show(result_table(title, columns, frame[columns].values.tolist()))
     for note in result.notes:

@@ -47,7 +47,8 @@ _TRAINING = ("--label", "--encoder", "--all-encoders", "--model", "--hidden", "-
 
 #: Every pair of options that cannot combine, checked in one place (:class:`PlainUsageCommand`, and `run` for a params file) before a command runs.
 OPTION_RULES: tuple[Exclusive | Requires, ...] = (
-    Exclusive("compare", "--layers", ("--aligned", "--alignment", "--segment-seconds", "--group", "--k"),
+    Exclusive("compare", "--layers", ("--aligned", "--alignment", "--segment-seconds", "--group", "--k",
+                                      "--untrained-control"),
               "--layers makes the layer maps instead of the comparison, and the maps use none of these — run "
               "compare once with --layers and once without"),
     Requires("compare", "--alignment", "--aligned", "it chooses how the time-aligned comparison pairs audio and score"),

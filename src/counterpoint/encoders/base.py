@@ -114,13 +114,23 @@ class Encoder(ABC):
 
     def __init__(self, **params: Any) -> None:
         params = self._renamed(params)
-        unknown = set(params) - set(self.parameters)
-        if unknown:
-            known = ", ".join(self.parameters) or "none"
-            raise EncoderError(f"encoder {self.name}: unknown parameter(s) {', '.join(sorted(unknown))} (known: {known})")
+        self._refuse_unknown(params)
         self.params = {key: params.get(key, p.default) for key, p in self.parameters.items()}
         for key, value in params.items():
             self.parameters[key].check(key, value, f"encoder {self.name}", error=EncoderError)
+
+    @classmethod
+    def _refuse_unknown(cls, params: dict[str, Any]) -> None:
+        """An EncoderError naming the parameters of ``params`` the encoder does not declare; the untrained
+        control's ``init``/``init_seed`` on an encoder without a trained model get their own message."""
+        unknown = set(params) - set(cls.parameters)
+        if unknown & {"init", "init_seed"}:
+            raise EncoderError(f"encoder {cls.name}: has no trained weights, so it has no untrained control — "
+                               "init= and init_seed= apply to the model encoders only (musicnn, mert, clap, clamp2, "
+                               "clamp3-symbolic, clamp3-audio, openl3); leave them out of this spec")
+        if unknown:
+            known = ", ".join(cls.parameters) or "none"
+            raise EncoderError(f"encoder {cls.name}: unknown parameter(s) {', '.join(sorted(unknown))} (known: {known})")
 
     @classmethod
     def _renamed(cls, params: dict[str, Any]) -> dict[str, Any]:
@@ -141,10 +151,7 @@ class Encoder(ABC):
     def parse_parameters(cls, raw: dict[str, str]) -> dict[str, Any]:
         """Typed, checked values of a spec's raw ``key=value`` texts (no model is built)."""
         raw = cls._renamed(raw)
-        unknown = set(raw) - set(cls.parameters)
-        if unknown:
-            known = ", ".join(cls.parameters) or "none"
-            raise EncoderError(f"encoder {cls.name}: unknown parameter(s) {', '.join(sorted(unknown))} (known: {known})")
+        cls._refuse_unknown(raw)
         return {k: cls.parameters[k].parse(k, v, f"encoder {cls.name}", error=EncoderError) for k, v in raw.items()}
 
     @classmethod
@@ -199,7 +206,12 @@ class Encoder(ABC):
     def fingerprint(self) -> dict[str, Any]:
         """Everything that determines the numbers: a rerun with the same fingerprint is skipped."""
         params = {(self.parameters[k].formerly or k): v for k, v in self.params.items() if k not in RUNTIME_PARAMETERS}
-        return {"name": self.name, "params": params, "weights": self.weights_digest(),
+        if params.get("init") == "trained":  # the trained weights: fingerprints (and stores) made before init= stay valid
+            params.pop("init")
+            params.pop("init_seed", None)
+        # A randomly initialised network (init=random, the untrained control) reads no trained weights.
+        weights = None if self.params.get("init") == "random" else self.weights_digest()
+        return {"name": self.name, "params": params, "weights": weights,
                 "code_version": self.code_version, "counterpoint": __version__.split(".")[0]}
 
     def load(self) -> None:

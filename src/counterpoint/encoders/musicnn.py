@@ -522,6 +522,12 @@ class MusicnnEncoder(TorchEncoder, LayeredEncoder, AudioEncoder):
         return int(self.params["forward_batch"]) or PATCHES_PER_PASS[self.device.type]
 
     def build_model(self) -> Any:
+        """The trained network, or with ``init=random`` the bare architecture (no checkpoint needed): its layers
+        are PyTorch's, so the random weights are PyTorch's default initialisers of each layer, not TensorFlow 1's
+        Glorot-uniform the reference trained from (:func:`~counterpoint.encoders.torch_base.randomise_weights`);
+        every batch norm, the input's included, starts fresh (mean 0, variance 1, scale 1, shift 0)."""
+        if self.untrained:
+            return self.on_device(network_class()())
         network, self._digest = load_network(self.params["model"], self.device)
         return network
 

@@ -17,13 +17,14 @@ import pandas as pd  # noqa: E402
 
 from counterpoint.analysis.factors import FactorsResult  # noqa: E402
 from counterpoint.report.figures import FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, plain, save_figure  # noqa: E402
+from counterpoint.ranges import measure_title  # noqa: E402
 from counterpoint.report.files import write_json  # noqa: E402
 from counterpoint.report.sections import Section, register_section  # noqa: E402
 from counterpoint.report.html import data_files_section, escape, image_figure, page, table_html, write_page  # noqa: E402
 
 #: The files :func:`write_factors` writes besides the figures.
 TABLE_FILES = {"variance": "variance.csv", "renderings": "renderings.csv", "transcription": "transcription.csv",
-               "json": "factors.json"}
+               "quality": "transcription_quality.csv", "noise": "transcription_noise.csv", "json": "factors.json"}
 FACTOR_NAMES = {"piece": "piece", "rendering": "rendering", "residual": "residual (interaction + noise)",
                 "label": "label", "piece_within_label": "piece within its label"}
 
@@ -83,6 +84,8 @@ def write_factors(result: FactorsResult, out_dir: str | Path, formats: Sequence[
     result.variance.to_csv(files["variance"], index=False)
     result.renderings.to_csv(files["renderings"], index=False)
     result.transcription.to_csv(files["transcription"], index=False)
+    result.quality.to_csv(files["quality"], index=False)
+    result.noise.to_csv(files["noise"], index=False)
     write_json(files["json"], result.as_dict())
     if len(result.variance):
         files["variance_figure"] = plot_variance_shares(result.variance, out / "variance_shares", formats)
@@ -129,7 +132,33 @@ the smallest possible p is 1 / (permutations + 1)).</p>
 <h3>Ground truth vs transcription</h3>{table_html(result.transcription.reindex(columns=["encoder", "transcription",
                                                                                      "measure", *agreement]),
                                                     caption="Ground truth vs transcribed MIDI")}
+{noise_html(result)}
 {notes}</section>"""
+
+
+def noise_html(result: FactorsResult) -> str:
+    """The transcription-noise part of the section: what it measures, a sentence per slope, the table ("" without
+    F-measures)."""
+    if result.quality.empty:
+        return ""
+    slopes = result.noise[result.noise.measure == "change_per_tenth_f"] if len(result.noise) else result.noise
+    sentences = "".join(
+        f"<li>{escape(r.encoder)}, {escape(r.transcription)}: {escape(measure_title(r.figure))} changes by "
+        f"{r.value:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}] per 0.1 of F-measure (p_holm {r.p_holm:.2g})</li>"
+        for r in slopes.itertuples())
+    f = result.quality.f_measure
+    return f"""<h3>Transcription noise: agreement against the transcription's note F-measure</h3>
+<p class="note">Each transcribed MIDI is scored against its ground truth as <code>mir_eval</code> scores note
+transcription: onset within 50 ms and pitch, offsets ignored (<code>transcription_quality.csv</code>; here F from
+{f.min():.2f} to {f.max():.2f}, median {f.median():.2f}, over {len(f)} transcriptions). Per piece, the similarity of
+the transcription's embedding with its ground truth's and the reciprocal rank of that true partner are binned by
+quartiles of F (means with bootstrap intervals) and regressed on F: the slope is the agreement lost per 0.1 of
+F-measure a transcription loses, with a bootstrap interval over pieces and a one-sided permutation p-value (F shuffled
+over pieces); p_holm and p_bh over every slope of every symbolic encoder and transcription.</p>
+<ul>{sentences}</ul>
+{table_html(result.noise.reindex(columns=["encoder", "transcription", "figure", "measure", "f_low", "f_high", "value",
+                                          "ci_low", "ci_high", "p_value", "p_holm", "p_bh", "n"]),
+             caption="Agreement with the ground truth by transcription quality (note F-measure)")}"""
 
 
 def factors_section(result: FactorsResult, folder: str = "factors"):

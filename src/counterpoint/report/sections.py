@@ -11,7 +11,8 @@ module and one ``register_section`` call.
 Built-in sections register where they are drawn (:mod:`counterpoint.report.build`,
 :mod:`~counterpoint.report.verdict`, :mod:`~counterpoint.report.compare`, :mod:`~counterpoint.report.layers`,
 :mod:`~counterpoint.report.time_aligned`, :mod:`~counterpoint.report.probes`, :mod:`~counterpoint.report.factors`,
-:mod:`~counterpoint.report.equivariance`, :mod:`~counterpoint.report.distances`);
+:mod:`~counterpoint.report.equivariance`, :mod:`~counterpoint.report.distances`,
+:mod:`~counterpoint.report.untrained`);
 :func:`sections` imports them all first.
 """
 
@@ -97,7 +98,8 @@ _REGISTRY: dict[str, Section] = {}
 #: The modules whose sections are built in (each registers its own when imported).
 BUILT_IN = ("counterpoint.report.build", "counterpoint.report.verdict", "counterpoint.report.compare",
             "counterpoint.report.layers", "counterpoint.report.time_aligned", "counterpoint.report.probes",
-            "counterpoint.report.factors", "counterpoint.report.equivariance", "counterpoint.report.distances")
+            "counterpoint.report.factors", "counterpoint.report.equivariance", "counterpoint.report.distances",
+            "counterpoint.report.untrained")
 
 
 def register_section(section: Section) -> Section:
