@@ -59,6 +59,7 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisSettin
     from counterpoint.analysis.inputs import require_columns, require_embeddings
     from counterpoint.data.time_pairing import store_time_pairing
     from counterpoint.report.build import build_report, report_notes
+    from counterpoint.report.plotly_bundle import full_bundle_note
     from counterpoint.report.sections import SectionInputs, run_sections
     from counterpoint.store import as_store
 
@@ -77,6 +78,8 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisSettin
     every_note = report_notes(analysis, comparison, probes, notes=inputs.notes)
     for note in every_note:
         announce(f"note: {note}")
+    if (bundle_note := full_bundle_note()) is not None:
+        announce(f"note: {bundle_note}")
     return ReportResult(index, analysis, comparison, probes, every_note, results)
 
 

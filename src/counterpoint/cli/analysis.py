@@ -51,6 +51,20 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
     show(f"report: {result.report}")
 
 
+@app.command("fetch-plotly", cls=PlainUsageCommand)
+@friendly
+def fetch_plotly_command() -> None:
+    """Install the light, cartesian-only plotly.js (1.5 MB) that report pages then inline instead of the full
+    bundle (4.8 MB): downloads the pinned npm tarball (needs the network), checks its published integrity.
+
+    Example: counterpoint fetch-plotly
+    """
+    from counterpoint.report.plotly_bundle import CARTESIAN, install_plotly_bundle
+
+    tell(f"fetching {CARTESIAN.package}@{CARTESIAN.version} from {CARTESIAN.tarball}")
+    show(f"{CARTESIAN.package}: {install_plotly_bundle()}")
+
+
 @app.command("probe", cls=PlainUsageCommand)
 @friendly
 def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Store file (.h5)."),

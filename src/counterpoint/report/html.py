@@ -1,4 +1,4 @@
-"""The report page: one self-contained ``index.html`` (Plotly's offline bundle, the data and the
+"""The report page: one self-contained ``index.html`` (plotly.js, the data and the
 shown images inlined), sortable tables, linked scatter plots, and links to every data file."""
 
 from __future__ import annotations
@@ -132,12 +132,13 @@ class.</p>
 
 
 def page(title: str, subtitle: str, sections: Sequence[str], *, payload: dict | None) -> str:
-    """The whole page: Plotly's offline bundle and ``payload`` inlined when there is one."""
+    """The whole page: plotly.js (:func:`~counterpoint.report.plotly_bundle.plotly_script`) and ``payload``
+    inlined when there is one."""
     scripts = ""
     if payload is not None:
-        from plotly.offline import get_plotlyjs
+        from counterpoint.report.plotly_bundle import plotly_script
 
-        scripts = (f'<script>{get_plotlyjs()}</script>\n'
+        scripts = (f'<script>{plotly_script()}</script>\n'
                    f'<script type="application/json" id="cp-data">{inline_json(payload)}</script>\n')
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
