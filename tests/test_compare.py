@@ -67,9 +67,9 @@ def result(store_path, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def written(result, tmp_path_factory):
-    """The comparison's folder and the files written into it."""
+    """The comparison's folder and the files written into it, every figure in each format asked for."""
     out = tmp_path_factory.mktemp("compare")
-    return out, write_comparison(result, out)
+    return out, write_comparison(result, out, formats=("png", "svg", "pdf"))
 
 
 def test_every_audio_symbolic_pair_is_compared_on_paired_tracks(result):

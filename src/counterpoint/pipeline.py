@@ -74,7 +74,7 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisSettin
     analysis, comparison, probes = results["analysis"], results.get("comparison"), results.get("probes")
     announce("writing the report")
     index = build_report(analysis, comparison, probes, out_dir=out_dir, notes=inputs.notes,
-                         figure_formats=options.figure_formats, results=results)
+                         figure_formats=options.figure_formats, results=results, probe_weights=options.probe_weights)
     every_note = report_notes(analysis, comparison, probes, notes=inputs.notes)
     for note in every_note:
         announce(f"note: {note}")
@@ -119,7 +119,8 @@ def report_stamp(options: RunSettings) -> dict[str, Any]:
     from counterpoint import __version__
 
     analysis = {name: getattr(options, name) for name in ("label", "depth", "group", "seed", "compare",
-                                                          "probe_models", "probe_seeds", "figure_format", "aligned")}
+                                                          "probe_models", "probe_seeds", "probe_weights", "figure_format",
+                                                          "aligned")}
     return {"counterpoint": __version__, "store": store_digest(options.store_path), "options": analysis}
 
 

@@ -34,6 +34,7 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     probe_models: str = typer.Option("", help="Probe models for a probe table in the report, e.g. linear,mlp (empty: none)."),
                     where: list[str] = where_option(),
                     probe_seeds: int = setting(AnalysisSettings, "probe_seeds"),
+                    probe_weights: str = setting(AnalysisSettings, "probe_weights"),
                     figure_format: str = figure_format_option(),
                     aligned: bool = setting(AnalysisSettings, "aligned")) -> None:
     """Per-space figures (PCA/t-SNE/UMAP, centroid distances, variance, clustering, timing),
@@ -45,7 +46,8 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
 
     options = AnalysisSettings(label=label, depth=depth, group=group, seed=seed, compare=compare,
                               probe_models=probe_model_names(probe_models), probe_seeds=probe_seeds,
-                              figure_formats=figure_formats(figure_format), aligned=aligned)
+                              probe_weights=probe_weights, figure_formats=figure_formats(figure_format),
+                              aligned=aligned)
     result = analyze_everything(selected_store(path, where), options, out, step=tell)
     show_verdicts(result)
     show(f"report: {result.report}")

@@ -22,7 +22,7 @@ from counterpoint.analysis.analyze import AnalysisResult, SpaceAnalysis, analyze
 from counterpoint.analysis.compare import CompareResult
 from counterpoint.probes.run import ProbeTable
 from counterpoint.report.files import slug, write_json
-from counterpoint.report.figures import FIGURE_FORMATS, class_colours, heatmap, named_classes, named_note, scatter_2d
+from counterpoint.report.figures import DEFAULT_FIGURE_FORMATS, class_colours, heatmap, named_classes, named_note, scatter_2d
 from counterpoint.report.html import (PROBE_ACCURACY, data_files_section, escape, file_links, image_figure,
                                       interactive_section, page, table_html, write_page)
 from counterpoint.report.sections import ReportPage, Section, SectionInputs, register_section, write_sections
@@ -46,7 +46,7 @@ def axis_titles(space: SpaceAnalysis, method: str) -> tuple[str, str]:
 
 
 def write_space_outputs(space: SpaceAnalysis, out_dir: Path, colours: dict[str, str],
-                        *, formats: Sequence[str] = FIGURE_FORMATS) -> dict[str, Path]:
+                        *, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> dict[str, Path]:
     """CSVs and static figures of one space; returns {figure name: the file the page shows}."""
     name = slug(space.spec)
     space.centroid_distance.to_csv(out_dir / f"{name}_centroid_cosine_distance.csv")
@@ -147,13 +147,15 @@ def quality_section(analysis: AnalysisResult, figures: dict[str, dict[str, Path]
 
 def build_report(analysis: AnalysisResult, comparison: CompareResult | None = None, probes: ProbeTable | None = None,
                  *, out_dir: str | Path = "report", notes: Sequence[str] = (),
-                 figure_formats: Sequence[str] = FIGURE_FORMATS, results: Mapping[str, Any] | None = None) -> Path:
+                 figure_formats: Sequence[str] = DEFAULT_FIGURE_FORMATS, results: Mapping[str, Any] | None = None,
+                 probe_weights: str = "first") -> Path:
     """Write the whole report folder and return the path of its ``index.html``.
 
     Every registered section (:mod:`counterpoint.report.sections`) whose result is given is written, in
     page order: ``analysis``, ``comparison`` and ``probes``, and the other sections' ``results`` by name
     (``layers``, ``aligned``, ``factors``, a plugin's); ``notes`` go first among the page's notes (see
-    :func:`report_notes`); every static figure is written in each of ``figure_formats`` (png, svg, pdf).
+    :func:`report_notes`); every static figure is written in each of ``figure_formats`` (png, svg, pdf);
+    ``probe_weights`` says which probes' weight files are kept (:data:`~counterpoint.config.PROBE_WEIGHTS`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -166,7 +168,7 @@ def build_report(analysis: AnalysisResult, comparison: CompareResult | None = No
     write_json(out / "metrics.json", analysis.metrics(every_note))
     shown = {**(results or {}), "analysis": analysis, "comparison": comparison, "probes": probes}
     report_page = ReportPage(out, figure_formats, shown, every_note, colours, figures,
-                             page_data(analysis, comparison, colours, out_dir=out))
+                             page_data(analysis, comparison, colours, out_dir=out), probe_weights)
     subtitle = f"store <code>{escape(analysis.store)}</code>"
     text = page(f"Counterpoint report — {analysis.label} — {analysis.store.name}", subtitle,
                 write_sections(report_page), payload=report_page.payload if report_page.payload["spaces"] else None)

@@ -22,7 +22,7 @@ from counterpoint.ranges import MEASURES, P_VALUE, base_name  # noqa: E402
 from counterpoint.report.files import pair_slug, relative, write_json  # noqa: E402
 from counterpoint.report.sections import ReportPage, Section, SectionInputs, register_section  # noqa: E402
 from counterpoint.report.html import PROBE_ACCURACY, escape, image_figure, table_html  # noqa: E402
-from counterpoint.report.figures import (FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, class_colours,  # noqa: E402
+from counterpoint.report.figures import (DEFAULT_FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, class_colours,  # noqa: E402
                                          legend_outside, plain, save_figure)
 from counterpoint.report.verdict import family_sentence  # noqa: E402
 
@@ -36,7 +36,7 @@ TABLE_FILES = {"alignment": "alignment.csv", "label_quality": "label_quality.csv
 
 
 def plot_rank_histograms(runs: Sequence["RetrievalRun"], path: str | Path, *, title: str = "",
-                         formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+                         formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
     """One histogram per method × direction of the true partner's rank among held-out tracks.
 
     The dashed line is what a random ranking gives (every rank equally likely). ``path``'s
@@ -72,7 +72,7 @@ def plot_rank_histograms(runs: Sequence["RetrievalRun"], path: str | Path, *, ti
 
 def plot_cca_joint(zx: np.ndarray, zy: np.ndarray, labels: np.ndarray, *, path: str | Path,
                    names: tuple[str, str] = ("audio", "symbolic"), colours: dict[str, str] | None = None,
-                   formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+                   formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
     """Held-out tracks of both modalities on the first two canonical components.
 
     Circles are one modality, triangles the other, colours are classes; a grey line joins
@@ -160,7 +160,7 @@ def comparison_to_json(result: CompareResult) -> dict:
 
 
 def write_comparison(result: CompareResult, out_dir: str | Path, *, colours: dict[str, str] | None = None,
-                     formats: Sequence[str] = FIGURE_FORMATS) -> dict[str, Path]:
+                     formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> dict[str, Path]:
     """Write the tables, ``compare.json`` and every pair's plots (in each of ``formats``) into
     ``out_dir``; returns {``alignment``, ``label_quality``, ``json``, ``neighbours``: path}."""
     out = Path(out_dir)
