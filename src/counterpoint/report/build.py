@@ -23,8 +23,9 @@ from counterpoint.analysis.compare import CompareResult
 from counterpoint.probes.run import ProbeTable
 from counterpoint.report.files import slug, write_json
 from counterpoint.report.figures import DEFAULT_FIGURE_FORMATS, class_colours, heatmap, named_classes, named_note, scatter_2d
-from counterpoint.report.html import (PROBE_ACCURACY, data_files_section, escape, file_links, image_figure,
-                                      interactive_section, page, table_html, write_page)
+from counterpoint.report.html import (PROBE_ACCURACY, data_files_section, escape, file_links, interactive_section,
+                                      page, table_html, write_page)
+from counterpoint.report.interactive import heatmap_spec, plotly_figure
 from counterpoint.report.sections import ReportPage, Section, SectionInputs, register_section, write_sections
 
 METRIC_LABELS = {
@@ -58,14 +59,24 @@ def write_space_outputs(space: SpaceAnalysis, out_dir: Path, colours: dict[str, 
                                      stem=out_dir / f"{name}_{method}", colours=colours,
                                      axis_labels=axis_titles(space, method), formats=formats)
     if len(space.centroid_distance) >= 2:
-        named = named_classes(space.labels)
-        title = f"{space.spec}: class centroids"
-        if len(named) < len(space.centroid_distance):
-            title += f"\n({named_note(len(named), len(space.centroid_distance), other=False)})"
-        figures["centroids"] = heatmap(space.centroid_distance_normalised.loc[named, named], title=title,
-                                       stem=out_dir / f"{name}_centroid_distance", colour_label="cosine distance / max",
-                                       formats=formats)
+        matrix, title = centroid_heatmap(space)
+        figures["centroids"] = heatmap(matrix, title=title, stem=out_dir / f"{name}_centroid_distance",
+                                       colour_label=CENTROID_COLOUR_LABEL, formats=formats)
     return figures
+
+
+#: What the colours of a class-centroid heatmap are.
+CENTROID_COLOUR_LABEL = "cosine distance / max"
+
+
+def centroid_heatmap(space: SpaceAnalysis) -> tuple[pd.DataFrame, str]:
+    """The class-centroid distances a heatmap shows (÷ max, the classes a figure names) and its title; the
+    static figure and the page's interactive one show the same."""
+    named = named_classes(space.labels)
+    title = f"{space.spec}: class centroids"
+    if len(named) < len(space.centroid_distance):
+        title += f"\n({named_note(len(named), len(space.centroid_distance), other=False)})"
+    return space.centroid_distance_normalised.loc[named, named], title
 
 
 def report_notes(analysis: AnalysisResult, comparison: CompareResult | None = None, probes: ProbeTable | None = None,
@@ -132,8 +143,12 @@ def quality_section(analysis: AnalysisResult, figures: dict[str, dict[str, Path]
     rows = [[label, *(values.get(key, float("nan")) for values in metrics.values())]
             for key, label in METRIC_LABELS.items()]
     table = pd.DataFrame(rows, columns=["figure", *metrics], dtype=object)
-    heatmaps = "".join(image_figure(f["centroids"], out_dir, f"{spec}: class-centroid cosine distance (÷ max)")
-                       for spec, f in figures.items() if "centroids" in f)
+    heatmaps = "".join(
+        plotly_figure(heatmap_spec(matrix, title=title, colour_label=CENTROID_COLOUR_LABEL),
+                      caption=f"{space.spec}: class-centroid cosine distance (÷ max)",
+                      static=figures[space.spec]["centroids"], page_dir=out_dir)
+        for space in analysis.spaces if "centroids" in figures.get(space.spec, {})
+        for matrix, title in [centroid_heatmap(space)])
     statics = "".join(f"<li>{escape(spec)} {escape(kind.upper())} {file_links(path, out_dir)}</li>"
                       for spec, f in figures.items() for kind, path in f.items() if kind != "centroids")
     return (f'<section id="quality"><h2>Each space on its own</h2><p class="note">{PROBE_ACCURACY} Here: logistic '

@@ -45,6 +45,10 @@ PROBE_ACCURACY = ("Probe accuracy: the share of held-out tracks a classifier tra
                   "compares it with the held-out predictions scored against permuted truth.")
 
 PAGE_JS = resources.files("counterpoint.report").joinpath("page.js").read_text(encoding="utf-8")
+#: The script that draws the interactive figures (:mod:`counterpoint.report.interactive`), and the class of
+#: their divs: a page holding one needs plotly.js.
+FIGURES_JS = resources.files("counterpoint.report").joinpath("heatmaps.js").read_text(encoding="utf-8")
+FIGURE_CLASS = "cp-figure"
 
 
 def escape(value: object) -> str:
@@ -132,14 +136,19 @@ class.</p>
 
 
 def page(title: str, subtitle: str, sections: Sequence[str], *, payload: dict | None) -> str:
-    """The whole page: plotly.js (:func:`~counterpoint.report.plotly_bundle.plotly_script`) and ``payload``
-    inlined when there is one."""
+    """The whole page: plotly.js (:func:`~counterpoint.report.plotly_bundle.plotly_script`) when it draws a
+    plot (``payload``'s scatters or an interactive figure of :mod:`~counterpoint.report.interactive`), and
+    ``payload`` inlined when there is one."""
     scripts = ""
-    if payload is not None:
+    figures = any(f'class="{FIGURE_CLASS}"' in section for section in sections)
+    if payload is not None or figures:
         from counterpoint.report.plotly_bundle import plotly_script
 
-        scripts = (f'<script>{plotly_script()}</script>\n'
-                   f'<script type="application/json" id="cp-data">{inline_json(payload)}</script>\n')
+        scripts = f'<script>{plotly_script()}</script>\n'
+    if payload is not None:
+        scripts += f'<script type="application/json" id="cp-data">{inline_json(payload)}</script>\n'
+    if figures:
+        scripts += f"<script>{FIGURES_JS}</script>\n"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>

@@ -16,13 +16,19 @@ import pandas as pd
 from counterpoint.analysis.layers import LAYER_COLUMNS, LayerMap
 from counterpoint.report.files import pair_slug, write_json
 from counterpoint.report.figures import heatmap
-from counterpoint.report.html import escape, image_figure, table_html
+from counterpoint.report.html import escape, table_html
+from counterpoint.report.interactive import heatmap_spec, plotly_figure
 from counterpoint.report.sections import Section, SectionInputs, register_section
 
 #: The subfolder of the report (or of ``compare --out``) the maps are written to.
 LAYERS_DIR = "layers"
 #: The columns of the CSV: :data:`~counterpoint.analysis.layers.LAYER_COLUMNS`.
 CSV_COLUMNS = LAYER_COLUMNS
+
+
+def layer_map_title(layer_map: LayerMap) -> str:
+    """The title of a layer map's heatmap, static and interactive."""
+    return f"debiased CKA: {layer_map.audio} layers × {layer_map.symbolic}"
 
 
 def write_layer_files(maps: Sequence[LayerMap], folder: Path, formats: Sequence[str]) -> dict[tuple[str, str], Path]:
@@ -37,7 +43,7 @@ def write_layer_files(maps: Sequence[LayerMap], folder: Path, formats: Sequence[
     write_json(folder / "layer_cka.json", payload)
     figures = {}
     for m in maps:
-        figures[(m.audio, m.symbolic)] = heatmap(m.matrix(), title=f"debiased CKA: {m.audio} layers × {m.symbolic}",
+        figures[(m.audio, m.symbolic)] = heatmap(m.matrix(), title=layer_map_title(m),
                                                  stem=folder / f"layer_cka_{pair_slug(m.audio, m.symbolic)}",
                                                  colour_label="debiased CKA", formats=formats)
     return figures
@@ -63,7 +69,10 @@ def layers_section(maps: Sequence[LayerMap]) -> Callable[[Path, Sequence[str]], 
                          f"<p>Highest agreement at layer {escape(best['audio_layer'])}: {best['value']:.3f} "
                          f"[{best['ci_low']:.3f}, {best['ci_high']:.3f}] on {int(best['n'])} tracks "
                          f"({m.n_boot} half-samples, {m.n_perm} permutations per cell).</p>")
-            parts.append(image_figure(figures[(m.audio, m.symbolic)], report_dir, "debiased CKA per layer pair"))
+            parts.append(plotly_figure(heatmap_spec(m.matrix(), title=layer_map_title(m), colour_label="debiased CKA",
+                                                    row_title=f"{m.audio} layer", column_title=f"{m.symbolic} layer"),
+                                       caption="debiased CKA per layer pair", static=figures[(m.audio, m.symbolic)],
+                                       page_dir=report_dir))
             parts.append(table_html(cells))
             if m.note:
                 parts.append(f'<p class="note">{escape(m.note)}</p>')

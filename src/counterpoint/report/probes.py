@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from counterpoint.probes.persist import save_probe  # noqa: E402
 from counterpoint.report.files import slug, write_json  # noqa: E402
@@ -22,6 +23,7 @@ from counterpoint.probes.run import P_VALUE_FAMILIES, EvaluationResult, ProbeRes
 from counterpoint.report.figures import (DEFAULT_FIGURE_FORMATS, MIN_FONT_PT, most_frequent, named_note,  # noqa: E402
                                          other_label, plain, save_figure)
 from counterpoint.report.html import PROBE_ACCURACY  # noqa: E402
+from counterpoint.report.interactive import heatmap_spec, plotly_figure  # noqa: E402
 from counterpoint.report.sections import ReportPage, Section, SectionInputs, register_section  # noqa: E402
 from counterpoint.report.verdict import family_sentence, p_text  # noqa: E402
 
@@ -192,9 +194,35 @@ def _run_probes(inputs: SectionInputs) -> ProbeTable | None:
                        progress=lambda what, done, total: inputs.announce(f"  probe {done + 1}/{total}: {what}"))
 
 
+def confusion_spec(result: ProbeResult, title: str) -> dict:
+    """The interactive confusion matrix of a probe's saved run (counts on hover, coloured by the share of the
+    true class; many classes folded as :func:`folded_confusion`)."""
+    matrix, classes = folded_confusion(result.confusion, result.classes)
+    totals = matrix.sum(axis=1, keepdims=True)
+    shares = np.divide(matrix, totals, out=np.zeros(matrix.shape, dtype=float), where=totals > 0)
+    counts = pd.DataFrame(matrix.astype(int), index=classes, columns=classes)
+    return heatmap_spec(counts, title=title, colour_label="share of true class", row_title="true",
+                        column_title="predicted", colourscale="Blues", value_range=(0.0, 1.0),
+                        colours=pd.DataFrame(shares, index=classes, columns=classes))
+
+
+def confusion_section(probes: ProbeTable, page_dir: Path) -> str:
+    """Every probe's confusion matrix (its saved run's test split), drawn in the page with links to its files."""
+    figures = [plotly_figure(confusion_spec(result, f"{encoder} · {model}"),
+                             caption=f"{encoder} · {model}: confusion matrix of the saved run's test split",
+                             static=page_dir / "probes" / slug(encoder) / slug(model) / "confusion_matrix.png",
+                             page_dir=page_dir)
+               for (encoder, model), result in probes.results.items()]
+    if not figures:
+        return ""
+    return ('<h3>Confusion matrices</h3><div class="grid" style="grid-template-columns: repeat(auto-fill, '
+            f'minmax(320px, 1fr));">{"".join(figures)}</div>')
+
+
 def _probes_html(probes: ProbeTable, page: ReportPage) -> str:
     write_probe_table(probes, page.out_dir / "probes", page.formats, weights=page.probe_weights)
-    return probe_html_section(probes)
+    section = probe_html_section(probes)
+    return section.removesuffix("</section>") + confusion_section(probes, page.out_dir) + "</section>"
 
 
 register_section(Section("probes", 80, run=_run_probes, write=_probes_html))
