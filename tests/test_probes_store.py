@@ -331,14 +331,20 @@ def test_a_probe_reports_each_training_run_and_the_command_draws_bars(store_path
     assert "epoch cap (3 epochs" in one.stderr
 
 
-def test_a_report_keeps_one_weight_file_per_encoder_and_model_and_png_figures_by_default(store_path: Path,
-                                                                                         tmp_path: Path) -> None:
+def test_a_report_keeps_one_weight_file_per_encoder_and_model_and_png_figures_by_default(
+        store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from counterpoint.config import AnalysisSettings
     from counterpoint.pipeline import analyze_everything
+    from counterpoint.report.plotly_bundle import FETCH_COMMAND
 
+    monkeypatch.setenv("COUNTERPOINT_CACHE", str(tmp_path / "cache"))   # no light plotly.js installed there
     options = AnalysisSettings(label="style", reductions=("pca",), probe_models=("linear",))
     assert options.figure_formats == ("png",) and options.probe_weights == "first"
-    report = analyze_everything(store_path, options, tmp_path / "report").report.parent
+    said: list[str] = []
+    report = analyze_everything(store_path, options, tmp_path / "report", step=said.append).report.parent
+    assert [line for line in said if FETCH_COMMAND in line] == [   # the full bundle, said once, with the fix
+        f"note: the page inlines plotly.js's full bundle (4.8 MB); `{FETCH_COMMAND}` installs the cartesian-only "
+        "bundle (1.5 MB) that every later report inlines instead"]
     weights = sorted(p.relative_to(report).as_posix() for p in report.rglob("*.safetensors"))
     assert weights == ["probes/noise_scale=1/linear/model.safetensors", "probes/signal_scale=1/linear/model.safetensors"]
     suffixes = {p.suffix for p in report.rglob("*") if p.is_file()}
