@@ -30,7 +30,7 @@ def cell_texts(matrix: pd.DataFrame) -> list[list[str]]:
 
 
 def heatmap_spec(matrix: pd.DataFrame, *, title: str, colour_label: str, row_title: str = "",
-                 column_title: str = "", colourscale: str = "Viridis",
+                 column_title: str = "", colourscale: str | list = "Viridis",
                  value_range: tuple[float, float] | None = None, colours: pd.DataFrame | None = None) -> dict[str, Any]:
     """A Plotly heatmap of ``matrix`` (first row on top) whose hover label reads ``row × column: value``;
     coloured by ``matrix`` or by ``colours`` (same shape: a confusion matrix's counts coloured by row share)."""
@@ -44,12 +44,17 @@ def heatmap_spec(matrix: pd.DataFrame, *, title: str, colour_label: str, row_tit
         trace["zmin"], trace["zmax"] = value_range
     layout = {"title": {"text": escape(title), "font": {"size": 13}},
               "xaxis": {"title": {"text": escape(column_title)}, "tickangle": -45, "automargin": True,
-                        "type": "category"},
+                        "type": "category", "dtick": 1},
               "yaxis": {"title": {"text": escape(row_title)}, "autorange": "reversed", "automargin": True,
-                        "type": "category"},
+                        "type": "category", "dtick": 1},
               "margin": {"t": 48, "r": 12, "b": 12, "l": 12},
               "height": int(min(900, 180 + 26 * len(rows)))}
     return {"data": [trace], "layout": layout}
+
+
+#: matplotlib's "Blues" (light for 0, dark for 1), the static confusion matrices' colours; Plotly's own runs the
+#: other way.
+BLUES = [[0.0, "#f7fbff"], [0.5, "#6baed6"], [1.0, "#08306b"]]
 
 
 def rank_bins(n: int) -> np.ndarray:

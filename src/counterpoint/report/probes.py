@@ -23,7 +23,7 @@ from counterpoint.probes.run import P_VALUE_FAMILIES, EvaluationResult, ProbeRes
 from counterpoint.report.figures import (DEFAULT_FIGURE_FORMATS, MIN_FONT_PT, most_frequent, named_note,  # noqa: E402
                                          other_label, plain, save_figure)
 from counterpoint.report.html import PROBE_ACCURACY  # noqa: E402
-from counterpoint.report.interactive import heatmap_spec, plotly_figure  # noqa: E402
+from counterpoint.report.interactive import BLUES, heatmap_spec, plotly_figure  # noqa: E402
 from counterpoint.report.sections import ReportPage, Section, SectionInputs, register_section  # noqa: E402
 from counterpoint.report.verdict import family_sentence, p_text  # noqa: E402
 
@@ -202,7 +202,7 @@ def confusion_spec(result: ProbeResult, title: str) -> dict:
     shares = np.divide(matrix, totals, out=np.zeros(matrix.shape, dtype=float), where=totals > 0)
     counts = pd.DataFrame(matrix.astype(int), index=classes, columns=classes)
     return heatmap_spec(counts, title=title, colour_label="share of true class", row_title="true",
-                        column_title="predicted", colourscale="Blues", value_range=(0.0, 1.0),
+                        column_title="predicted", colourscale=BLUES, value_range=(0.0, 1.0),
                         colours=pd.DataFrame(shares, index=classes, columns=classes))
 
 
