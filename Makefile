@@ -17,6 +17,9 @@ $(BIN)/counterpoint: pyproject.toml constraints.txt
 	  session-info2 zarr donfig google-crc32c numcodecs
 	# musicnn's own code needs TensorFlow 1; we take only the checkpoints it ships (pip install --no-deps).
 	$(BIN)/counterpoint weights fetch musicnn
+	# The cartesian-only plotly.js (1.5 MB, from npm, integrity checked) that report pages inline instead of the
+	# full 4.8 MB bundle.
+	$(BIN)/counterpoint fetch-plotly
 	# basic-pitch's wheel for its ONNX model and note-creation code (`dataset transcribe`); its TensorFlow
 	# requirement is not needed: the model runs on onnxruntime.
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt basic-pitch

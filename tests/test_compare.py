@@ -67,9 +67,9 @@ def result(store_path, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def written(result, tmp_path_factory):
-    """The comparison's folder and the files written into it."""
+    """The comparison's folder and the files written into it, every figure in each format asked for."""
     out = tmp_path_factory.mktemp("compare")
-    return out, write_comparison(result, out)
+    return out, write_comparison(result, out, formats=("png", "svg", "pdf"))
 
 
 def test_every_audio_symbolic_pair_is_compared_on_paired_tracks(result):
@@ -136,7 +136,13 @@ def test_html_section_shows_tables_and_plots(result, written):
     out_dir, _ = written
     section = compare_html_section(result, out_dir, out_dir.parent)
     assert section.startswith('<section class="compare" id="compare">')
-    assert 'class="sortable' in section and "data:image/png;base64," in section
+    assert 'class="sortable' in section and "data:image/png;base64," not in section   # drawn in the page instead
+    assert section.count('<div class="cp-figure"') == 2 * len(result.pairs)   # each pair's ranks and CCA plot
+    spec = json.loads(section.split('class="cp-figure-spec">')[1].split("</script>")[0])
+    pair = result.pairs[0]
+    bars = [trace for trace in spec["data"] if trace["type"] == "bar"]
+    assert len(bars) == len(pair.retrieval.runs)
+    assert [sum(trace["y"]) for trace in bars] == [len(run.ranks) for run in pair.retrieval.runs]   # every query
     assert f"{out_dir.name}/ranks_" in section and f"{out_dir.name}/cca_" in section and ".svg" in section
     assert "symbolic-stats" in section
 

@@ -329,3 +329,54 @@ def test_a_probe_reports_each_training_run_and_the_command_draws_bars(store_path
     assert one.exit_code == 0, one.output
     assert "training runs" in one.stderr and "11/11" in one.stderr
     assert "epoch cap (3 epochs" in one.stderr
+
+
+def test_a_report_keeps_one_weight_file_per_encoder_and_model_and_png_figures_by_default(
+        store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from counterpoint.config import AnalysisSettings
+    from counterpoint.pipeline import analyze_everything
+    from counterpoint.report.plotly_bundle import FETCH_COMMAND
+
+    monkeypatch.setenv("COUNTERPOINT_CACHE", str(tmp_path / "cache"))   # no light plotly.js installed there
+    options = AnalysisSettings(label="style", reductions=("pca",), probe_models=("linear",))
+    assert options.figure_formats == ("png",) and options.probe_weights == "first"
+    said: list[str] = []
+    report = analyze_everything(store_path, options, tmp_path / "report", step=said.append).report.parent
+    assert [line for line in said if FETCH_COMMAND in line] == [   # the full bundle, said once, with the fix
+        f"note: the page inlines plotly.js's full bundle (4.8 MB); `{FETCH_COMMAND}` installs the cartesian-only "
+        "bundle (1.5 MB) that every later report inlines instead"]
+    weights = sorted(p.relative_to(report).as_posix() for p in report.rglob("*.safetensors"))
+    assert weights == ["probes/noise_scale=1/linear/model.safetensors", "probes/signal_scale=1/linear/model.safetensors"]
+    suffixes = {p.suffix for p in report.rglob("*") if p.is_file()}
+    assert ".png" in suffixes and not suffixes & {".svg", ".pdf"}
+    assert (report / "probes" / "signal_scale=1" / "linear" / "confusion_matrix.png").is_file()
+
+
+def test_every_fold_probe_and_every_format_on_request(store_path: Path, tmp_path: Path) -> None:
+    probes = probe_table(store_path, "style", models=("linear",), encoders=["signal:scale=1"], repeats=2,
+                         keep_fold_probes=True, **FAST)
+    result = probes.results[("signal:scale=1", "linear")]
+    assert [config["fold"] for _, config in result.fold_probes] == list(range(10))
+    assert [config["seed"] for _, config in result.fold_probes] == [0] * 5 + [1] * 5  # seed + repeat
+    write_probe_table(probes, tmp_path / "all", ("png", "svg", "pdf"), weights="all")
+    folder = tmp_path / "all" / "signal_scale=1" / "linear"
+    folds = sorted(p.parent.name for p in (folder / "folds").rglob("model.safetensors"))
+    assert folds == [f"fold_{i:02d}_seed_{i // 5}" for i in range(10)] and (folder / "model.safetensors").is_file()
+    assert {p.suffix for p in folder.glob("confusion_matrix.*")} == {".png", ".svg", ".pdf"}
+    model, config = load_probe(folder / "folds" / "fold_07_seed_1")  # a kept fold probe is a saved probe
+    assert config["fold"] == 7 and config["classes"] == ["baroque", "classical", "romantic"]
+    write_probe_table(probes, tmp_path / "none", weights="none")
+    assert not list((tmp_path / "none").rglob("*.safetensors"))
+    assert (tmp_path / "none" / "signal_scale=1" / "linear" / "probe_accuracy.json").is_file()
+
+
+def test_probe_weights_without_probes_is_an_error() -> None:
+    from counterpoint.config import AnalysisSettings, RunSettings
+
+    with pytest.raises(CounterpointError, match="--probe-weights all needs probe models"):
+        AnalysisSettings(label="style", probe_weights="all")
+    with pytest.raises(CounterpointError, match="--probe-weights none needs probe models"):
+        RunSettings(probe_models="", probe_weights="none")
+    with pytest.raises(CounterpointError, match="--probe-weights .some. is not one of first, all, none"):
+        AnalysisSettings(label="style", probe_models=("linear",), probe_weights="some")
+    assert RunSettings(probe_weights="all").analysis().probe_weights == "all"

@@ -344,3 +344,39 @@ def test_a_subsampled_report_says_so_and_its_search_finds_a_track_it_does_not_dr
         page.press("#cp-track", "Enter")
         assert "No track id contains" in page.locator("#cp-search-note").inner_text()
         assert errors == [] and network == []
+
+
+def test_hovering_a_centroid_heatmap_cell_shows_its_value_from_the_csv(page_session, report: Path) -> None:
+    import pandas as pd
+
+    page, errors, _ = page_session
+    csv = report.parent / "symbolic-stats_centroid_cosine_distance_normalised.csv"
+    distances = pd.read_csv(csv, index_col=0)
+    classes = sorted(LABELS)   # the heatmap names every class, in sorted order
+    row, column = 2, 0
+    figure = page.locator("#quality div.cp-figure[aria-label^='symbolic-stats']")
+    figure.scroll_into_view_if_needed()
+    page.wait_for_function("el => el.querySelector('.heatmaplayer image, .heatmaplayer .hm')",
+                           arg=figure.element_handle())
+    x, y = page.evaluate("""([el, row, column]) => {
+        const layout = el._fullLayout, box = el.getBoundingClientRect();
+        return [box.left + layout._size.l + layout.xaxis.l2p(column), box.top + layout._size.t + layout.yaxis.l2p(row)];
+    }""", [figure.element_handle(), row, column])
+    page.mouse.move(x, y)
+    label = figure.locator(".hoverlayer .hovertext")
+    label.wait_for()
+    text = label.text_content()
+    value = f"{distances.loc[classes[row], classes[column]]:.3f}"   # rounded as the tables round it
+    assert text == f"{classes[row]} × {classes[column]}: {value}", text
+    assert page.locator("#quality img[src^='data:image/png']").count() == 0   # the drawn map replaces the image
+    assert errors == []
+
+
+def test_every_heatmap_of_the_page_is_drawn_with_values_on_hover(page_session) -> None:
+    page, errors, _ = page_session
+    traces = page.evaluate("""() => Array.from(document.querySelectorAll('div.cp-figure'))
+        .map(el => el.data.map(trace => [trace.type, trace.hovertemplate || '']))""")
+    heatmaps = [trace for figure in traces for trace in figure if trace[0] == "heatmap"]
+    assert len(heatmaps) == 2 and all("%{text}" in template for _, template in heatmaps)   # two spaces' centroids
+    assert sum(trace[0] == "bar" for figure in traces for trace in figure) >= 2   # a pair's rank histograms
+    assert errors == []

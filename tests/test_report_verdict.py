@@ -125,7 +125,7 @@ def test_a_significant_figure_whose_interval_reaches_below_chance_only_touches_i
 
 def test_figure_formats_are_checked_once() -> None:
     assert figure_formats("svg, PDF,svg") == ("svg", "pdf")
-    assert AnalysisSettings(label="style").figure_formats == ("png", "svg", "pdf")
+    assert AnalysisSettings(label="style").figure_formats == ("png",)  # SVG and PDF on request: a light folder
     with pytest.raises(CounterpointError, match="--figure-format 'jpg'"):
         figure_formats("jpg")
 

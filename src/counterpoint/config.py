@@ -27,8 +27,14 @@ from counterpoint.parameters import REQUIRED, Parameter, check_declared, declara
 
 #: The 2-D views of each space, in the order the report shows them.
 REDUCTIONS = ("pca", "tsne", "umap")
-#: The formats every static figure of a report is written in (``--figure-format``).
+#: The formats a static figure of a report can be written in (``--figure-format``).
 FIGURE_FORMATS = ("png", "svg", "pdf")
+#: The formats a report writes when none are asked for: PNG only (SVG and PDF on request), so the folder stays light.
+DEFAULT_FIGURE_FORMATS = ("png",)
+#: Which trained probes a report keeps as weight files (``--probe-weights``): ``first`` the saved run of each
+#: encoder × model (trained with the first seed), ``all`` also every cross-validation fold's probe (each repeat's
+#: seed), ``none`` no weight files.
+PROBE_WEIGHTS = ("first", "all", "none")
 #: ``--alignment`` choices of the time-aligned comparison (see :mod:`counterpoint.data.time_pairing`).
 ALIGNMENTS = ("auto", "identity", "dtw")
 #: The seeds every random choice accepts (numpy's generators take 0 … 2³²−1); every seed option has this range.
@@ -58,6 +64,14 @@ def probe_model_names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
+def check_probe_weights(choice: str, probe_models: tuple[str, ...]) -> None:
+    """``--probe-weights`` other than its default says which probes' files to keep: without probe models there
+    are none, so the combination is an error rather than a flag silently dropped."""
+    if choice != PROBE_WEIGHTS_SETTING.default and not probe_models:
+        raise CounterpointError(f"--probe-weights {choice} needs probe models (--probe-models linear,mlp): without "
+                                "them no probe is trained")
+
+
 # ---- the declarations every settings class shares ---------------------------------------------------
 
 SEED_SETTING = Parameter(0, "Seed of every random choice.", low=SEED_LOW, high=SEED_HIGH)
@@ -72,7 +86,11 @@ N_PERM_SETTING = Parameter(199, "Fewest permutations per p-value: raised to what
 FIXED_N_PERM_SETTING = Parameter(False, "Use --n-perm as given, even when too few for a table's Holm family (a note says so).")
 PROBE_SEEDS_SETTING = Parameter(PROBE_SEEDS, "Repeats of each probe's 5-fold cross-validation (each its own fold shuffle and "
                            "training seed): every fold is a full training run, so one by default.", low=1)
-FIGURE_FORMAT_SETTING = Parameter(",".join(FIGURE_FORMATS), "Formats of every static figure: png, svg, pdf, comma-separated.")
+FIGURE_FORMAT_SETTING = Parameter(",".join(DEFAULT_FIGURE_FORMATS), "Formats of every static figure, comma-separated: "
+                                  "png, svg, pdf (e.g. png,svg,pdf for every format).")
+PROBE_WEIGHTS_SETTING = Parameter("first", "Probe weight files a report keeps: first (the saved run of each encoder "
+                                  "× model, first seed), all (also every cross-validation fold's probe, each "
+                                  "repeat's seed), none. Needs probe models.", choices=PROBE_WEIGHTS)
 ALIGNED_SETTING = Parameter(False, "Also compare on time-paired segments: segment retrieval within and across pieces, "
                            "agreement over time, CKA of aligned segments vs time-shifted ones (into OUT/aligned/).")
 COMPARE_SETTING = Parameter(True, "Compare audio with symbolic spaces (when the store has both).")
@@ -179,7 +197,8 @@ class AnalysisSettings(LabelSelection):
     compare: bool = declared(COMPARE_SETTING)
     probe_models: tuple[str, ...] = declared(Parameter((), "Probe models for a probe table in the report."))
     probe_seeds: int = declared(PROBE_SEEDS_SETTING)
-    figure_formats: tuple[str, ...] = declared(Parameter(FIGURE_FORMATS, FIGURE_FORMAT_SETTING.help))
+    probe_weights: str = declared(PROBE_WEIGHTS_SETTING)
+    figure_formats: tuple[str, ...] = declared(Parameter(DEFAULT_FIGURE_FORMATS, FIGURE_FORMAT_SETTING.help))
     aligned: bool = declared(ALIGNED_SETTING)  # also the time-aligned comparison (auto pairing) as a section of the report
     scatter_limit: int = declared(Parameter(
         SCATTER_LIMIT, "Most tracks each scatter of the report page draws: above it, a subsample of this size stratified "
@@ -191,6 +210,7 @@ class AnalysisSettings(LabelSelection):
         object.__setattr__(self, "reductions", tuple(self.reductions))
         object.__setattr__(self, "probe_models", tuple(self.probe_models))
         super().__post_init__()
+        check_probe_weights(self.probe_weights, self.probe_models)
         unknown = [method for method in self.reductions if method not in REDUCTIONS]
         if unknown:
             raise CounterpointError(f"unknown reduction {unknown[0]!r}; choose from {', '.join(REDUCTIONS)}")
@@ -215,6 +235,7 @@ class RunSettings(Settings):
     compare: bool = declared(COMPARE_SETTING)
     probe_models: str = declared(Parameter("linear,mlp", "Probe models for the report (empty: none)."))
     probe_seeds: int = declared(PROBE_SEEDS_SETTING)
+    probe_weights: str = declared(PROBE_WEIGHTS_SETTING)
     strict_paths: bool = declared(Parameter(False, "Refuse symbolic links that lead outside the dataset folder."))
     csv: str | None = declared(Parameter(None, "Manifest CSV with another name than info.csv (relative to ROOT or "
                                                "absolute).", kind=str))
@@ -233,12 +254,14 @@ class RunSettings(Settings):
     def __post_init__(self) -> None:
         super().__post_init__()
         figure_formats(self.figure_format)
+        check_probe_weights(self.probe_weights, probe_model_names(self.probe_models))
 
     def analysis(self) -> AnalysisSettings:
         """The options of the report part of the run."""
         return AnalysisSettings(label=self.label, depth=self.depth, group=self.group, seed=self.seed,
                                compare=self.compare, probe_models=probe_model_names(self.probe_models),
-                               probe_seeds=self.probe_seeds, figure_formats=figure_formats(self.figure_format),
+                               probe_seeds=self.probe_seeds, probe_weights=self.probe_weights,
+                               figure_formats=figure_formats(self.figure_format),
                                aligned=self.aligned)
 
     @property

@@ -61,6 +61,7 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisSettin
     from counterpoint.analysis.inputs import require_columns, require_embeddings
     from counterpoint.data.time_pairing import store_time_pairing
     from counterpoint.report.build import build_report, report_notes
+    from counterpoint.report.plotly_bundle import full_bundle_note
     from counterpoint.report.sections import SectionInputs, run_sections
     from counterpoint.store import as_store
 
@@ -75,10 +76,12 @@ def analyze_everything(store_path: "str | Path | Store", options: AnalysisSettin
     analysis, comparison, probes = results["analysis"], results.get("comparison"), results.get("probes")
     announce("writing the report")
     index = build_report(analysis, comparison, probes, out_dir=out_dir, notes=inputs.notes,
-                         figure_formats=options.figure_formats, results=results)
+                         figure_formats=options.figure_formats, results=results, probe_weights=options.probe_weights)
     every_note = report_notes(analysis, comparison, probes, notes=inputs.notes)
     for note in every_note:
         announce(f"note: {note}")
+    if (bundle_note := full_bundle_note()) is not None:
+        announce(f"note: {bundle_note}")
     return ReportResult(index, analysis, comparison, probes, every_note, results)
 
 
@@ -118,7 +121,8 @@ def report_stamp(options: RunSettings) -> dict[str, Any]:
     from counterpoint import __version__
 
     analysis = {name: getattr(options, name) for name in ("label", "depth", "group", "seed", "compare",
-                                                          "probe_models", "probe_seeds", "figure_format", "aligned")}
+                                                          "probe_models", "probe_seeds", "probe_weights", "figure_format",
+                                                          "aligned")}
     return {"counterpoint": __version__, "store": store_digest(options.store_path), "options": analysis}
 
 

@@ -35,6 +35,7 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
                     probe_models: str = typer.Option("", help="Probe models for a probe table in the report, e.g. linear,mlp (empty: none)."),
                     where: list[str] = where_option(),
                     probe_seeds: int = setting(AnalysisSettings, "probe_seeds"),
+                    probe_weights: str = setting(AnalysisSettings, "probe_weights"),
                     figure_format: str = figure_format_option(),
                     aligned: bool = setting(AnalysisSettings, "aligned"),
                     scatter_limit: int = setting(AnalysisSettings, "scatter_limit")) -> None:
@@ -47,11 +48,25 @@ def analyze_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="St
 
     options = AnalysisSettings(label=label, depth=depth, group=group, seed=seed, compare=compare,
                               probe_models=probe_model_names(probe_models), probe_seeds=probe_seeds,
-                              figure_formats=figure_formats(figure_format), aligned=aligned,
-                              scatter_limit=scatter_limit)
+                              probe_weights=probe_weights, figure_formats=figure_formats(figure_format),
+                              aligned=aligned, scatter_limit=scatter_limit)
     result = analyze_everything(selected_store(path, where), options, out, step=tell)
     show_verdicts(result)
     show(f"report: {result.report}")
+
+
+@app.command("fetch-plotly", cls=PlainUsageCommand)
+@friendly
+def fetch_plotly_command() -> None:
+    """Install the light, cartesian-only plotly.js (1.5 MB) that report pages then inline instead of the full
+    bundle (4.8 MB): downloads the pinned npm tarball (needs the network), checks its published integrity.
+
+    Example: counterpoint fetch-plotly
+    """
+    from counterpoint.report.plotly_bundle import CARTESIAN, install_plotly_bundle
+
+    tell(f"fetching {CARTESIAN.package}@{CARTESIAN.version} from {CARTESIAN.tarball}")
+    show(f"{CARTESIAN.package}: {install_plotly_bundle()}")
 
 
 @app.command("probe", cls=PlainUsageCommand)

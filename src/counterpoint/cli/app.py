@@ -58,6 +58,8 @@ OPTION_RULES: tuple[Exclusive | Requires, ...] = (
     Exclusive("analyze", "--aligned", ("--no-compare",),
               "the time-aligned comparison is part of the comparison — drop one of them"),
     Requires("analyze", "--probe-seeds", "--probe-models", "without probe models no probe is trained"),
+    Requires("analyze", "--probe-weights", "--probe-models", "it chooses which trained probes' weight files the "
+             "report keeps, and without probe models no probe is trained"),
     Exclusive("run", "--aligned", ("--no-compare",),
               "the time-aligned comparison is part of the comparison — drop one of them"),
     Exclusive("probe", "--model-path", _TRAINING,

@@ -128,6 +128,9 @@ class ProbeResult:
     probe: ProbeClassifier
     notes: list[str] = field(default_factory=list)
     protocol: ProbeAccuracy | None = None
+    #: Every cross-validation fold's trained probe with its configuration (fold, repeat's seed), in fold order,
+    #: when asked for (``keep_fold_probes``); empty otherwise.
+    fold_probes: list[tuple[ProbeClassifier, dict[str, Any]]] = field(default_factory=list)
 
 
 def per_class_report(y: np.ndarray, predicted: np.ndarray, classes: list[str]) -> dict[str, Any]:
@@ -276,12 +279,14 @@ def _usable_rows(data: ProbeData, labels: np.ndarray) -> tuple[np.ndarray, list[
 
 def trained_probe_fit_predict(inputs: ProbeInputs, labels: np.ndarray, ids: np.ndarray, *, groups: np.ndarray | None,
                               plan: ProtocolPlan, model: str, settings: TrainSettings,
-                              model_kwargs: dict[str, Any] | None = None, on_fold_done: Callable[[], None] | None = None):
+                              model_kwargs: dict[str, Any] | None = None, on_fold_done: Callable[[], None] | None = None,
+                              kept: list[tuple[ProbeClassifier, dict[str, Any]]] | None = None):
     """The protocol's classifier for a trained probe: on each fold of ``plan`` (called in order), a validation
     part is cut from the training rows by group (:data:`VALIDATION_SHARE`, for early stopping), the probe is
     trained with seed ``settings.seed + repeat`` and its predictions of the test rows returned; ``on_fold_done``
-    is called after each fold's training."""
+    is called after each fold's training; each fold's probe and configuration are appended to ``kept`` when given."""
     repeats = iter(plan.repeat_of_fold)
+    folds = iter(range(len(plan.repeat_of_fold)))
 
     def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
         seed = settings.seed + int(next(repeats))
@@ -291,6 +296,9 @@ def trained_probe_fit_predict(inputs: ProbeInputs, labels: np.ndarray, ids: np.n
         splits = np.concatenate([inner, np.full(len(test), "test")])
         result = fit_probe(take(inputs, rows), labels[rows], splits, model=model, ids=ids[rows],
                            settings=replace(settings, seed=seed), model_kwargs=model_kwargs)
+        fold = next(folds)
+        if kept is not None:
+            kept.append((result.probe, {**result.config, "fold": fold, "seed": seed}))
         if on_fold_done is not None:
             on_fold_done()
         return result.test_predictions["predicted"].to_numpy()
@@ -300,7 +308,7 @@ def trained_probe_fit_predict(inputs: ProbeInputs, labels: np.ndarray, ids: np.n
 def probe_data(data: ProbeData, *, label: str, model: str = "linear", depth: int | None = None,
                group: str | None = None, settings: TrainSettings = TrainSettings(),
                model_kwargs: dict[str, Any] | None = None, repeats: int = TRAINED_PROBE_REPEATS,
-               progress: ProgressCallback | None = None) -> ProbeResult:
+               progress: ProgressCallback | None = None, keep_fold_probes: bool = False) -> ProbeResult:
     """Train and test one probe of ``label`` (cut to ``depth``) on one encoder's embeddings already read.
 
     ``data`` is pooled vectors for ``linear``/``mlp`` (and custom classes by default), frame
@@ -313,7 +321,8 @@ def probe_data(data: ProbeData, *, label: str, model: str = "linear", depth: int
     cross-validation unless the given split is large enough), the probe trained anew on every fold;
     the returned model is the one trained on the train/validation/test split (its test split accuracy
     a detail). ``progress("training runs", done, total)`` is called after each training run (the saved
-    model's, then one per fold of the protocol).
+    model's, then one per fold of the protocol). With ``keep_fold_probes`` every fold's probe is kept in
+    ``result.fold_probes``.
     """
     labels = data.labels(label, depth)
     keep, notes = _usable_rows(data, labels)
@@ -334,15 +343,16 @@ def probe_data(data: ProbeData, *, label: str, model: str = "linear", depth: int
     result = fit_probe(_inputs(data), labels, splits.splits, model=model, ids=data.ids, settings=settings,
                        model_kwargs=model_kwargs, extra_config=extra)
     run_done()
+    fold_probes: list[tuple[ProbeClassifier, dict[str, Any]]] | None = [] if keep_fold_probes else None
     protocol = probe_accuracy(_inputs(data), labels, ids=data.ids, classifier=canonical_model_name(model), plan=plan,
                               seed=settings.seed,
                               fit_predict=trained_probe_fit_predict(_inputs(data), labels, np.asarray(data.ids),
                                                                     groups=groups, plan=plan, model=model,
                                                                     settings=settings, model_kwargs=model_kwargs,
-                                                                    on_fold_done=run_done))
+                                                                    on_fold_done=run_done, kept=fold_probes))
     result.notes.extend(f"probe accuracy: {note}" for note in protocol.notes)
     result.config["probe_accuracy"] = protocol.to_dict()
-    return replace(result, protocol=protocol)
+    return replace(result, protocol=protocol, fold_probes=fold_probes or [])
 
 
 def probe(store_or_path: "Store | str | Path", encoder: str, *, label: str, model: str = "linear",
@@ -537,7 +547,7 @@ def probe_table(store_or_path: "Store | str | Path", label: str, *, models: Sequ
                 repeats: int = PROBE_SEEDS, encoders: Sequence[str] | None = None, depth: int | None = None,
                 group: str | None = None, settings: TrainSettings = TrainSettings(),
                 pooled: Mapping[str, EmbeddingMatrix] | None = None,
-                progress: ProgressCallback | None = None) -> ProbeTable:
+                progress: ProgressCallback | None = None, keep_fold_probes: bool = False) -> ProbeTable:
     """Every encoder (or those given) × model: the probe accuracy under the one protocol (``repeats`` repeats
     of the cross-validation, each its own fold shuffle and training seed ``settings.seed + repeat``) with
     its interval, chance, permutation null and p, Holm- and BH-adjusted over the rows (:data:`P_VALUE_FAMILIES`);
@@ -546,6 +556,7 @@ def probe_table(store_or_path: "Store | str | Path", label: str, *, models: Sequ
     ``pooled`` are pooled matrices already read, by spec (each encoder's embeddings are read once
     either way). ``progress("encoder · model", i - 1, n)`` is called before the i-th of n. One failing
     combination (e.g. a store without frames) is recorded in the ``error`` column and the rest go on.
+    ``keep_fold_probes``: every fold's probe is kept too (:attr:`ProbeResult.fold_probes`).
     """
     if repeats < 1:
         raise CounterpointError(f"repeats={repeats}: give at least one repeat")
@@ -565,7 +576,7 @@ def probe_table(store_or_path: "Store | str | Path", label: str, *, models: Sequ
                 if key not in read:
                     read[key] = read_probe_data(store, *key)
                 result = probe_data(read[key], label=label, model=model, depth=depth, group=group, settings=settings,
-                                    repeats=repeats)
+                                    repeats=repeats, keep_fold_probes=keep_fold_probes)
             except CounterpointError as error:
                 rows.append({**row, "error": str(error)})
                 continue

@@ -21,9 +21,10 @@ from counterpoint.analysis.compare import CompareResult
 from counterpoint.config import AnalysisSettings
 from counterpoint.probes.run import ProbeTable
 from counterpoint.report.files import slug, write_json
-from counterpoint.report.figures import FIGURE_FORMATS, class_colours, heatmap, named_classes, named_note, scatter_2d
+from counterpoint.report.figures import DEFAULT_FIGURE_FORMATS, class_colours, heatmap, named_classes, named_note, scatter_2d
 from counterpoint.report.html import (PROBE_ACCURACY, data_files_section, escape, file_links, image_figure,
                                       interactive_section, page, table_html, write_page)
+from counterpoint.report.interactive import heatmap_spec, plotly_figure
 from counterpoint.report.scatter import axis_titles, page_data, subsample_note
 from counterpoint.report.sections import ReportPage, Section, SectionInputs, register_section, write_sections
 
@@ -39,7 +40,7 @@ METRIC_LABELS = {
 
 
 def write_space_outputs(space: SpaceAnalysis, out_dir: Path, colours: dict[str, str],
-                        *, formats: Sequence[str] = FIGURE_FORMATS, rasterized: bool = False) -> dict[str, Path]:
+                        *, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS, rasterized: bool = False) -> dict[str, Path]:
     """CSVs and static figures of one space; returns {figure name: the file the page shows}. The 2-D views of
     every track go to ``NAME_2d_views.csv`` (the page may draw a subsample); ``rasterized``: the scatters' points
     are drawn as one image inside SVG and PDF (small files for large corpora)."""
@@ -58,14 +59,24 @@ def write_space_outputs(space: SpaceAnalysis, out_dir: Path, colours: dict[str, 
                                      stem=out_dir / f"{name}_{method}", colours=colours,
                                      axis_labels=axis_titles(space, method), formats=formats, rasterized=rasterized)
     if len(space.centroid_distance) >= 2:
-        named = named_classes(space.labels)
-        title = f"{space.spec}: class centroids"
-        if len(named) < len(space.centroid_distance):
-            title += f"\n({named_note(len(named), len(space.centroid_distance), other=False)})"
-        figures["centroids"] = heatmap(space.centroid_distance_normalised.loc[named, named], title=title,
-                                       stem=out_dir / f"{name}_centroid_distance", colour_label="cosine distance / max",
-                                       formats=formats)
+        matrix, title = centroid_heatmap(space)
+        figures["centroids"] = heatmap(matrix, title=title, stem=out_dir / f"{name}_centroid_distance",
+                                       colour_label=CENTROID_COLOUR_LABEL, formats=formats)
     return figures
+
+
+#: What the colours of a class-centroid heatmap are.
+CENTROID_COLOUR_LABEL = "cosine distance / max"
+
+
+def centroid_heatmap(space: SpaceAnalysis) -> tuple[pd.DataFrame, str]:
+    """The class-centroid distances a heatmap shows (÷ max, the classes a figure names) and its title; the
+    static figure and the page's interactive one show the same."""
+    named = named_classes(space.labels)
+    title = f"{space.spec}: class centroids"
+    if len(named) < len(space.centroid_distance):
+        title += f"\n({named_note(len(named), len(space.centroid_distance), other=False)})"
+    return space.centroid_distance_normalised.loc[named, named], title
 
 
 def report_notes(analysis: AnalysisResult, comparison: CompareResult | None = None, probes: ProbeTable | None = None,
@@ -92,8 +103,12 @@ def quality_section(analysis: AnalysisResult, figures: dict[str, dict[str, Path]
     rows = [[label, *(values.get(key, float("nan")) for values in metrics.values())]
             for key, label in METRIC_LABELS.items()]
     table = pd.DataFrame(rows, columns=["figure", *metrics], dtype=object)
-    heatmaps = "".join(image_figure(f["centroids"], out_dir, f"{spec}: class-centroid cosine distance (÷ max)")
-                       for spec, f in figures.items() if "centroids" in f)
+    heatmaps = "".join(
+        plotly_figure(heatmap_spec(matrix, title=title, colour_label=CENTROID_COLOUR_LABEL),
+                      caption=f"{space.spec}: class-centroid cosine distance (÷ max)",
+                      static=figures[space.spec]["centroids"], page_dir=out_dir)
+        for space in analysis.spaces if "centroids" in figures.get(space.spec, {})
+        for matrix, title in [centroid_heatmap(space)])
     statics = "".join(f"<li>{escape(spec)} {escape(kind.upper())} {file_links(path, out_dir)}</li>"
                       for spec, f in figures.items() for kind, path in f.items() if kind != "centroids")
     return (f'<section id="quality"><h2>Each space on its own</h2><p class="note">{PROBE_ACCURACY} Here: logistic '
@@ -107,13 +122,15 @@ def quality_section(analysis: AnalysisResult, figures: dict[str, dict[str, Path]
 
 def build_report(analysis: AnalysisResult, comparison: CompareResult | None = None, probes: ProbeTable | None = None,
                  *, out_dir: str | Path = "report", notes: Sequence[str] = (),
-                 figure_formats: Sequence[str] = FIGURE_FORMATS, results: Mapping[str, Any] | None = None) -> Path:
+                 figure_formats: Sequence[str] = DEFAULT_FIGURE_FORMATS, results: Mapping[str, Any] | None = None,
+                 probe_weights: str = "first") -> Path:
     """Write the whole report folder and return the path of its ``index.html``.
 
     Every registered section (:mod:`counterpoint.report.sections`) whose result is given is written, in
     page order: ``analysis``, ``comparison`` and ``probes``, and the other sections' ``results`` by name
     (``layers``, ``aligned``, ``factors``, a plugin's); ``notes`` go first among the page's notes (see
-    :func:`report_notes`); every static figure is written in each of ``figure_formats`` (png, svg, pdf).
+    :func:`report_notes`); every static figure is written in each of ``figure_formats`` (png, svg, pdf);
+    ``probe_weights`` says which probes' weight files are kept (:data:`~counterpoint.config.PROBE_WEIGHTS`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -129,7 +146,7 @@ def build_report(analysis: AnalysisResult, comparison: CompareResult | None = No
     shown = {**(results or {}), "analysis": analysis, "comparison": comparison, "probes": probes}
     report_page = ReportPage(out, figure_formats, shown, every_note, colours, figures,
                              page_data(analysis, comparison, colours, out_dir=out, limit=settings.scatter_limit,
-                                       seed=settings.seed))
+                                       seed=settings.seed), probe_weights)
     subtitle = f"store <code>{escape(analysis.store)}</code>"
     text = page(f"Counterpoint report — {analysis.label} — {analysis.store.name}", subtitle,
                 write_sections(report_page), payload=report_page.payload if report_page.payload["spaces"] else None)

@@ -21,8 +21,10 @@ from counterpoint.analysis.compare import P_VALUE_FAMILIES, CompareResult, PairC
 from counterpoint.ranges import MEASURES, P_VALUE, base_name  # noqa: E402
 from counterpoint.report.files import pair_slug, relative, write_json  # noqa: E402
 from counterpoint.report.sections import ReportPage, Section, SectionInputs, register_section  # noqa: E402
-from counterpoint.report.html import PROBE_ACCURACY, escape, image_figure, table_html  # noqa: E402
-from counterpoint.report.figures import (FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, class_colours,  # noqa: E402
+from counterpoint.report.html import PROBE_ACCURACY, escape, table_html  # noqa: E402
+from counterpoint.report.interactive import (cca_scaled, cca_spec, plotly_figure, rank_bins,  # noqa: E402
+                                             rank_histogram_spec)
+from counterpoint.report.figures import (DEFAULT_FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, class_colours,  # noqa: E402
                                          legend_outside, plain, save_figure)
 from counterpoint.report.verdict import family_sentence  # noqa: E402
 
@@ -36,7 +38,7 @@ TABLE_FILES = {"alignment": "alignment.csv", "label_quality": "label_quality.csv
 
 
 def plot_rank_histograms(runs: Sequence["RetrievalRun"], path: str | Path, *, title: str = "",
-                         formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+                         formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
     """One histogram per method × direction of the true partner's rank among held-out tracks.
 
     The dashed line is what a random ranking gives (every rank equally likely). ``path``'s
@@ -48,7 +50,7 @@ def plot_rank_histograms(runs: Sequence["RetrievalRun"], path: str | Path, *, ti
     figure, axes = plt.subplots(rows, columns, figsize=(5.0 * columns, 3.0 * rows), squeeze=False)
     for axis, run in zip(axes.ravel(), runs):
         n = len(run.ranks)
-        bins = np.unique(np.round(np.geomspace(1, n + 1, num=min(n, 30) + 1)))
+        bins = rank_bins(n)
         axis.hist(run.ranks, bins=bins, color=OKABE_ITO[4])
         # A random ranking puts one query on each rank on average: a bin's width in ranks.
         widths = np.diff(bins)
@@ -72,7 +74,7 @@ def plot_rank_histograms(runs: Sequence["RetrievalRun"], path: str | Path, *, ti
 
 def plot_cca_joint(zx: np.ndarray, zy: np.ndarray, labels: np.ndarray, *, path: str | Path,
                    names: tuple[str, str] = ("audio", "symbolic"), colours: dict[str, str] | None = None,
-                   formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+                   formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
     """Held-out tracks of both modalities on the first two canonical components.
 
     Circles are one modality, triangles the other, colours are classes; a grey line joins
@@ -80,11 +82,7 @@ def plot_cca_joint(zx: np.ndarray, zy: np.ndarray, labels: np.ndarray, *, path: 
     """
     path = Path(path)
     figure, axis = plt.subplots(figsize=(6.0, 5.0))
-    if zx.shape[1] < 2:
-        zx = np.column_stack([zx, np.zeros(len(zx))])
-        zy = np.column_stack([zy, np.zeros(len(zy))])
-    scale_x, scale_y = np.std(zx[:, :2]) or 1.0, np.std(zy[:, :2]) or 1.0
-    a, b = zx[:, :2] / scale_x, zy[:, :2] / scale_y
+    a, b = cca_scaled(zx, zy)
     axis.add_collection(LineCollection(np.stack([a, b], axis=1), colors="#999", linewidths=0.5, alpha=0.6))
     labels = np.asarray(labels).astype(str)
     classes = np.unique(labels)
@@ -101,9 +99,11 @@ def plot_cca_joint(zx: np.ndarray, zy: np.ndarray, labels: np.ndarray, *, path: 
     return save_figure(figure, path.with_suffix(""), formats)
 
 
-def compare_html_section(result: CompareResult, folder: Path, page_dir: Path) -> str:
-    """The comparison's details for the report page: every figure of every pair (sortable),
-    its plots (inline, with their files) and each space's label quality."""
+def compare_html_section(result: CompareResult, folder: Path, page_dir: Path, *,
+                         colours: dict[str, str] | None = None) -> str:
+    """The comparison's details for the report page: every figure of every pair (sortable), its plots (drawn
+    in the page, values on hover, with links to their files; ``colours`` per class, default
+    :func:`~counterpoint.report.figures.class_colours`) and each space's label quality."""
     parts = ['<section class="compare" id="compare"><h2>Audio × symbolic in detail</h2>',
              f"<p>Label <code>{escape(result.settings.label)}</code>; {group_phrase(result.group)}; "
              f"{result.settings.n_boot} resamples for 95 % "
@@ -122,10 +122,10 @@ def compare_html_section(result: CompareResult, folder: Path, page_dir: Path) ->
                      f"({pair.n_pairs} paired tracks, {len(pair.test_labels)} held out)</h3>")
         parts.append(table_html(rows.drop(columns=["audio", "symbolic"]),
                                 caption=f"Every figure of {pair.audio} × {pair.symbolic}"))
-        figures = [image_figure(folder / name, page_dir, f"{pair.audio} × {pair.symbolic}: {caption}")
-                   for (kind, name), caption in zip(plot_names(pair).items(),
-                                                    ("rank of the true partner", "held-out tracks in the CCA space"))
-                   if (folder / name).exists() or (folder / name).with_suffix(".svg").exists()]
+        figures = [plotly_figure(spec, caption=f"{pair.audio} × {pair.symbolic}: {caption}", static=folder / name,
+                                 page_dir=page_dir)
+                   for spec, name, caption in zip(pair_plot_specs(pair, colours), plot_names(pair).values(),
+                                                  ("rank of the true partner", "held-out tracks in the CCA space"))]
         parts.append(f'<div class="grid">{"".join(figures)}</div>')
     parts.append("<h3>Label quality of each space</h3>")
     parts.append(f'<p class="note">{PROBE_ACCURACY} Here: logistic regression (probe_accuracy); '
@@ -142,6 +142,15 @@ def group_phrase(group: str | None) -> str:
     if group is None:
         return "no group column (each track is split on its own)"
     return f"groups from the column <code>{escape(group)}</code> (a group's tracks stay on one side of every split)"
+
+
+def pair_plot_specs(pair: PairComparison, colours: dict[str, str] | None = None) -> tuple[dict, dict]:
+    """The interactive rank histograms and CCA plot of a pair (see :mod:`counterpoint.report.interactive`)."""
+    labels = np.asarray(pair.test_labels).astype(str)
+    ranks = rank_histogram_spec(pair.retrieval.runs, title=f"{pair.audio} × {pair.symbolic}")
+    cca = cca_spec(pair.retrieval.cca_test_x, pair.retrieval.cca_test_y, labels, names=(pair.audio, pair.symbolic),
+                   colours=colours or class_colours(labels), title=f"○ {pair.audio}   △ {pair.symbolic}")
+    return ranks, cca
 
 
 def ranges_prose(table: pd.DataFrame) -> str:
@@ -167,7 +176,7 @@ def comparison_to_json(result: CompareResult) -> dict:
 
 
 def write_comparison(result: CompareResult, out_dir: str | Path, *, colours: dict[str, str] | None = None,
-                     formats: Sequence[str] = FIGURE_FORMATS) -> dict[str, Path]:
+                     formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> dict[str, Path]:
     """Write the tables, ``compare.json`` and every pair's plots (in each of ``formats``) into
     ``out_dir``; returns {``alignment``, ``label_quality``, ``json``, ``neighbours``: path}."""
     out = Path(out_dir)
@@ -214,7 +223,7 @@ def _run_comparison(inputs: SectionInputs) -> CompareResult | None:
 def _comparison_html(result: CompareResult, page: ReportPage) -> str:
     folder = page.out_dir / "compare"
     write_comparison(result, folder, colours=page.colours, formats=page.formats)
-    return compare_html_section(result, folder, page.out_dir)
+    return compare_html_section(result, folder, page.out_dir, colours=page.colours)
 
 
 register_section(Section("comparison", 50, run=_run_comparison, write=_comparison_html))

@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from counterpoint.analysis.factors import FactorsResult  # noqa: E402
-from counterpoint.report.figures import FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, plain, save_figure  # noqa: E402
+from counterpoint.report.figures import DEFAULT_FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, plain, save_figure  # noqa: E402
 from counterpoint.ranges import measure_title  # noqa: E402
 from counterpoint.report.files import write_json  # noqa: E402
 from counterpoint.report.sections import Section, register_section  # noqa: E402
@@ -29,7 +29,7 @@ FACTOR_NAMES = {"piece": "piece", "rendering": "rendering", "residual": "residua
                 "label": "label", "piece_within_label": "piece within its label"}
 
 
-def plot_variance_shares(variance: pd.DataFrame, stem: Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+def plot_variance_shares(variance: pd.DataFrame, stem: Path, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
     """One group of bars per audio encoder: each factor's share of the variance with its 95 % interval."""
     encoders = list(dict.fromkeys(variance.encoder))
     factors = [f for f in FACTOR_NAMES if f in set(variance.factor)]
@@ -51,7 +51,7 @@ def plot_variance_shares(variance: pd.DataFrame, stem: Path, formats: Sequence[s
     return save_figure(fig, stem, formats)
 
 
-def plot_agreement(result: FactorsResult, stem: Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+def plot_agreement(result: FactorsResult, stem: Path, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
     """Every agreement figure as a point with its 95 % interval; hollow: chance, or the shuffled null's mean."""
     rows = [(f"{r.encoder}: {r.rendering_a} vs {r.rendering_b} (CKA)", r) for r in result.renderings.itertuples()]
     rows += [(f"{r.encoder}: {r.transcription.split(' of ')[-1]} transcribed — {r.measure}", r)
@@ -75,7 +75,7 @@ def plot_agreement(result: FactorsResult, stem: Path, formats: Sequence[str] = F
     return save_figure(fig, stem, formats)
 
 
-def write_factors(result: FactorsResult, out_dir: str | Path, formats: Sequence[str] = FIGURE_FORMATS) -> dict[str, Path]:
+def write_factors(result: FactorsResult, out_dir: str | Path, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> dict[str, Path]:
     """Write the tables, ``factors.json`` and the figures into ``out_dir``; returns {name: path}
     (the figures as the file a page shows)."""
     out = Path(out_dir)
@@ -172,7 +172,7 @@ def factors_section(result: FactorsResult, folder: str = "factors"):
 
 
 def write_factors_report(result: FactorsResult, out_dir: str | Path,
-                         formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+                         formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
     """The factors as a folder of their own: the files of :func:`write_factors` and ``index.html``."""
     out = Path(out_dir)
     section = factors_html(result, write_factors(result, out, formats), out)

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from counterpoint.config import FIGURE_FORMATS  # noqa: E402
+from counterpoint.config import DEFAULT_FIGURE_FORMATS  # noqa: E402
 
 #: Okabe & Ito's colour-blind-safe palette (black moved last: it is the centroid edge colour).
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999", "#000000")
@@ -68,7 +68,7 @@ def named_note(n_named: int, n_classes: int, other: bool = True) -> str:
     return f"the {n_named} most frequent of {n_classes} classes" + ("; the rest as one 'other'" if other else "")
 
 
-def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
     """Write ``fig`` as ``stem.<format>`` for every format and close it; returns the file the page
     shows (PNG when written, else the first format)."""
     paths = [stem.with_name(f"{stem.name}.{fmt}") for fmt in formats]
@@ -87,7 +87,7 @@ def legend_outside(ax: plt.Axes, n: int) -> None:
 
 def scatter_2d(coords: np.ndarray, labels: np.ndarray, *, title: str, stem: Path, colours: Mapping[str, str],
                axis_labels: tuple[str, str] = ("dimension 1", "dimension 2"),
-               formats: Sequence[str] = FIGURE_FORMATS, rasterized: bool = False) -> Path:
+               formats: Sequence[str] = DEFAULT_FIGURE_FORMATS, rasterized: bool = False) -> Path:
     """Scatter of 2-D coordinates coloured by label, each class centroid marked with a cross; beyond
     :data:`FIGURE_CLASSES` classes, the most frequent are coloured and the rest drawn grey as "other".
     ``rasterized``: the points (not the axes, text or centroids) are one image in SVG and PDF, whose size then
@@ -117,7 +117,7 @@ def scatter_2d(coords: np.ndarray, labels: np.ndarray, *, title: str, stem: Path
 
 
 def heatmap(matrix: pd.DataFrame, *, title: str, stem: Path, fmt: str = "{:.2f}", colour_label: str = "",
-            formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+            formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
     """A labelled heatmap with its values written in the cells (at least :data:`MIN_FONT_PT`)."""
     n_cols, n_rows = len(matrix.columns), len(matrix.index)
     fig, ax = plt.subplots(figsize=(2.0 + 0.75 * n_cols, 1.6 + 0.55 * n_rows))

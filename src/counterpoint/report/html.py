@@ -1,4 +1,4 @@
-"""The report page: one self-contained ``index.html`` (Plotly's offline bundle, the data and the
+"""The report page: one self-contained ``index.html`` (plotly.js, the data and the
 shown images inlined), sortable tables, linked scatter plots, and links to every data file."""
 
 from __future__ import annotations
@@ -76,6 +76,10 @@ PAGE_JS = resources.files("counterpoint.report").joinpath("page.js").read_text(e
 PRINT_JS = resources.files("counterpoint.report").joinpath("print.js").read_text(encoding="utf-8")
 #: The linked scatter plots' script (colour by any column, track search), run after Plotly and the page's data.
 SCATTER_JS = resources.files("counterpoint.report").joinpath("scatter.js").read_text(encoding="utf-8")
+#: The script that draws the interactive figures (:mod:`counterpoint.report.interactive`), and the class of
+#: their divs: a page holding one needs plotly.js.
+FIGURES_JS = resources.files("counterpoint.report").joinpath("heatmaps.js").read_text(encoding="utf-8")
+FIGURE_CLASS = "cp-figure"
 
 
 def escape(value: object) -> str:
@@ -230,14 +234,20 @@ def contents(body: str) -> str:
 
 
 def page(title: str, subtitle: str, sections: Sequence[str], *, payload: dict | None) -> str:
-    """The whole page: Plotly's offline bundle and ``payload`` inlined when there is one."""
+    """The whole page: plotly.js (:func:`~counterpoint.report.plotly_bundle.plotly_script`) when it draws a
+    plot (``payload``'s scatters or an interactive figure of :mod:`~counterpoint.report.interactive`), and
+    ``payload`` inlined when there is one."""
     scripts = ""
-    if payload is not None:
-        from plotly.offline import get_plotlyjs
+    figures = any(f'class="{FIGURE_CLASS}"' in section for section in sections)
+    if payload is not None or figures:
+        from counterpoint.report.plotly_bundle import plotly_script
 
-        scripts = (f'<script>{get_plotlyjs()}</script>\n'
-                   f'<script type="application/json" id="cp-data">{inline_json(payload)}</script>\n'
-                   f'<script>{SCATTER_JS}</script>\n')
+        scripts = f'<script>{plotly_script()}</script>\n'
+    if payload is not None:
+        scripts += (f'<script type="application/json" id="cp-data">{inline_json(payload)}</script>\n'
+                    f'<script>{SCATTER_JS}</script>\n')
+    if figures:
+        scripts += f"<script>{FIGURES_JS}</script>\n"
     body = "".join(sections)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>

@@ -16,13 +16,19 @@ import pandas as pd
 from counterpoint.analysis.layers import LAYER_COLUMNS, LayerMap
 from counterpoint.report.files import pair_slug, write_json
 from counterpoint.report.figures import heatmap
-from counterpoint.report.html import escape, format_number, image_figure, table_html
+from counterpoint.report.html import escape, format_number, table_html
+from counterpoint.report.interactive import heatmap_spec, plotly_figure
 from counterpoint.report.sections import Section, SectionInputs, register_section
 
 #: The subfolder of the report (or of ``compare --out``) the maps are written to.
 LAYERS_DIR = "layers"
 #: The columns of the CSV: :data:`~counterpoint.analysis.layers.LAYER_COLUMNS`.
 CSV_COLUMNS = LAYER_COLUMNS
+
+
+def layer_map_title(layer_map: LayerMap) -> str:
+    """The title of a layer map's heatmap, static and interactive."""
+    return f"debiased CKA: {layer_map.audio} layers × {layer_map.symbolic}"
 
 
 def write_layer_files(maps: Sequence[LayerMap], folder: Path, formats: Sequence[str]) -> dict[tuple[str, str], Path]:
@@ -37,7 +43,7 @@ def write_layer_files(maps: Sequence[LayerMap], folder: Path, formats: Sequence[
     write_json(folder / "layer_cka.json", payload)
     figures = {}
     for m in maps:
-        figures[(m.audio, m.symbolic)] = heatmap(m.matrix(), title=f"debiased CKA: {m.audio} layers × {m.symbolic}",
+        figures[(m.audio, m.symbolic)] = heatmap(m.matrix(), title=layer_map_title(m),
                                                  stem=folder / f"layer_cka_{pair_slug(m.audio, m.symbolic)}",
                                                  colour_label="debiased CKA", formats=formats)
     return figures
@@ -64,7 +70,10 @@ def layers_section(maps: Sequence[LayerMap]) -> Callable[[Path, Sequence[str]], 
                          f"{format_number(best['value'])} [{format_number(best['ci_low'])}, "
                          f"{format_number(best['ci_high'])}] on {int(best['n'])} tracks "
                          f"({m.n_boot} half-samples, {m.n_perm} permutations per cell).</p>")
-            parts.append(image_figure(figures[(m.audio, m.symbolic)], report_dir, "debiased CKA per layer pair"))
+            parts.append(plotly_figure(heatmap_spec(m.matrix(), title=layer_map_title(m), colour_label="debiased CKA",
+                                                    row_title=f"{m.audio} layer", column_title=f"{m.symbolic} layer"),
+                                       caption="debiased CKA per layer pair", static=figures[(m.audio, m.symbolic)],
+                                       page_dir=report_dir))
             parts.append(table_html(cells, caption=f"Debiased CKA per layer pair, {m.audio} × {m.symbolic}"))
             if m.note:
                 parts.append(f'<p class="note">{escape(m.note)}</p>')

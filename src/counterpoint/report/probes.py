@@ -14,13 +14,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from counterpoint.probes.persist import save_probe  # noqa: E402
 from counterpoint.report.files import slug, write_json  # noqa: E402
 from counterpoint.probes.run import P_VALUE_FAMILIES, EvaluationResult, ProbeResult, ProbeTable  # noqa: E402
-from counterpoint.report.figures import (FIGURE_FORMATS, MIN_FONT_PT, most_frequent, named_note,  # noqa: E402
+from counterpoint.report.figures import (DEFAULT_FIGURE_FORMATS, MIN_FONT_PT, most_frequent, named_note,  # noqa: E402
                                          other_label, plain, save_figure)
 from counterpoint.report.html import PROBE_ACCURACY, format_number, sortable_table  # noqa: E402
+from counterpoint.report.interactive import BLUES, heatmap_spec, plotly_figure  # noqa: E402
 from counterpoint.report.sections import ReportPage, Section, SectionInputs, register_section  # noqa: E402
 from counterpoint.report.verdict import family_sentence, p_text  # noqa: E402
 
@@ -66,18 +68,30 @@ def confusion_matrix_figure(matrix: np.ndarray, classes: Sequence[str], title: s
 
 
 def save_confusion_matrix(matrix: np.ndarray, classes: Sequence[str], path: str | Path, *, title: str = "",
-                          formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+                          formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
     """Write :func:`confusion_matrix_figure` in each of ``formats`` (``path``'s suffix replaced)."""
     return save_figure(confusion_matrix_figure(matrix, classes, title), Path(path).with_suffix(""), formats)
 
 
-def write_probe_result(result: ProbeResult, out_dir: str | Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
-    """Write model.safetensors and config.json (the probe, for ``--model-path``), probe_accuracy.json and
-    protocol_predictions.csv (the probe accuracy under the one protocol and its held-out predictions),
-    training_history.json, classification_report.json/.txt, test_predictions.csv and confusion_matrix.png
-    (the saved run's test split, a detail) into ``out_dir``."""
+#: The subfolder of a probe's folder that holds every cross-validation fold's probe (``--probe-weights all``).
+FOLDS_DIR = "folds"
+
+
+def write_probe_result(result: ProbeResult, out_dir: str | Path, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS,
+                       *, weights: str = "first") -> Path:
+    """Write model.safetensors and config.json (the probe, for ``--model-path``; ``weights="none"``: not
+    written), probe_accuracy.json and protocol_predictions.csv (the probe accuracy under the one protocol and
+    its held-out predictions), training_history.json, classification_report.json/.txt, test_predictions.csv
+    and the confusion matrix in each of ``formats`` (the saved run's test split, a detail) into ``out_dir``;
+    with ``weights="all"`` also each fold's probe kept in ``result.fold_probes``, under
+    ``folds/fold_NN_seed_S/`` (see :data:`~counterpoint.config.PROBE_WEIGHTS`)."""
     out_dir = Path(out_dir)
-    save_probe(result.probe, result.config, out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if weights != "none":
+        save_probe(result.probe, result.config, out_dir)
+    if weights == "all":
+        for probe, config in result.fold_probes:
+            save_probe(probe, config, out_dir / FOLDS_DIR / f"fold_{config['fold']:02d}_seed_{config['seed']}")
     if result.protocol is not None:
         write_json(out_dir / "probe_accuracy.json", {**result.protocol.to_dict(), "notes": result.notes})
         result.protocol.predictions.to_csv(out_dir / "protocol_predictions.csv", index=False)
@@ -110,13 +124,14 @@ def write_evaluation(result: EvaluationResult, out_dir: str | Path) -> Path:
     return out
 
 
-def write_probe_table(table: ProbeTable, out_dir: str | Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
-    """Write every probe under ``out_dir/<encoder>/<model>`` (see :func:`write_probe_result`),
-    ``probe_table.csv`` (one row per encoder × model) and ``probe_table.json``."""
+def write_probe_table(table: ProbeTable, out_dir: str | Path, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS,
+                      *, weights: str = "first") -> Path:
+    """Write every probe under ``out_dir/<encoder>/<model>`` (see :func:`write_probe_result`, ``weights`` its
+    weight files), ``probe_table.csv`` (one row per encoder × model) and ``probe_table.json``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for (encoder, model), result in table.results.items():
-        write_probe_result(result, out / slug(encoder) / slug(model), formats)
+        write_probe_result(result, out / slug(encoder) / slug(model), formats, weights=weights)
     table.table.to_csv(out / "probe_table.csv", index=False)
     write_json(out / "probe_table.json", table.as_dict())
     return out
@@ -136,7 +151,7 @@ def probe_html_section(probes: ProbeTable, title: str = "Probes") -> str:
              f"<p>{PROBE_ACCURACY} Here: each model named in its row, trained anew on every fold "
              f"({html.escape('; '.join(protocols) or 'no protocol')}). Macro-F1 is of the same held-out "
              "predictions; the test split accuracy is the saved model's, a detail. "
-             'From <a href="probes/probe_table.csv">probe_table.csv</a>; saved models and confusion matrices under '
+             'From <a href="probes/probe_table.csv">probe_table.csv</a>; saved models (<code>--probe-weights</code>) and confusion matrices under '
              '<a href="probes/">probes/</a>.</p>',
              f'<p class="note">p: label-permutation null. {html.escape(family_sentence(P_VALUE_FAMILIES["table"]))}</p>']
     rows = []
@@ -172,13 +187,39 @@ def _run_probes(inputs: SectionInputs) -> ProbeTable | None:
                     f"{options.probe_seeds} repeats)")
     return probe_table(inputs.store, options.label, models=options.probe_models, repeats=options.probe_seeds,
                        encoders=list(inputs.matrices), depth=options.depth, group=options.group,
-                       pooled=inputs.matrices,
+                       pooled=inputs.matrices, keep_fold_probes=options.probe_weights == "all",
                        progress=lambda what, done, total: inputs.announce(f"  probe {done + 1}/{total}: {what}"))
 
 
+def confusion_spec(result: ProbeResult, title: str) -> dict:
+    """The interactive confusion matrix of a probe's saved run (counts on hover, coloured by the share of the
+    true class; many classes folded as :func:`folded_confusion`)."""
+    matrix, classes = folded_confusion(result.confusion, result.classes)
+    totals = matrix.sum(axis=1, keepdims=True)
+    shares = np.divide(matrix, totals, out=np.zeros(matrix.shape, dtype=float), where=totals > 0)
+    counts = pd.DataFrame(matrix.astype(int), index=classes, columns=classes)
+    return heatmap_spec(counts, title=title, colour_label="share of true class", row_title="true",
+                        column_title="predicted", colourscale=BLUES, value_range=(0.0, 1.0),
+                        colours=pd.DataFrame(shares, index=classes, columns=classes))
+
+
+def confusion_section(probes: ProbeTable, page_dir: Path) -> str:
+    """Every probe's confusion matrix (its saved run's test split), drawn in the page with links to its files."""
+    figures = [plotly_figure(confusion_spec(result, f"{encoder} · {model}"),
+                             caption=f"{encoder} · {model}: confusion matrix of the saved run's test split",
+                             static=page_dir / "probes" / slug(encoder) / slug(model) / "confusion_matrix.png",
+                             page_dir=page_dir)
+               for (encoder, model), result in probes.results.items()]
+    if not figures:
+        return ""
+    return ('<h3>Confusion matrices</h3><div class="grid" style="grid-template-columns: repeat(auto-fill, '
+            f'minmax(320px, 1fr));">{"".join(figures)}</div>')
+
+
 def _probes_html(probes: ProbeTable, page: ReportPage) -> str:
-    write_probe_table(probes, page.out_dir / "probes", page.formats)
-    return probe_html_section(probes)
+    write_probe_table(probes, page.out_dir / "probes", page.formats, weights=page.probe_weights)
+    section = probe_html_section(probes)
+    return section.removesuffix("</section>") + confusion_section(probes, page.out_dir) + "</section>"
 
 
 register_section(Section("probes", 80, run=_run_probes, write=_probes_html))

@@ -54,9 +54,9 @@ class SectionInputs:
 @dataclass
 class ReportPage:
     """What a section's ``write`` writes into: the report folder (``out_dir``, the page's own folder), the
-    figure formats, every section's result by name, every note of the page, the class colours, and what the
+    figure formats, every section's result by name, every note of the page, the class colours, what the
     per-space section shares with the others (``figures``: space → figure name → file; ``payload``: the
-    data of the page's scripts)."""
+    data of the page's scripts) and which probe weight files to keep (:data:`~counterpoint.config.PROBE_WEIGHTS`)."""
 
     out_dir: Path
     formats: Sequence[str]
@@ -65,6 +65,7 @@ class ReportPage:
     colours: dict[str, str] = field(default_factory=dict)
     figures: dict[str, dict[str, Path]] = field(default_factory=dict)
     payload: dict[str, Any] = field(default_factory=dict)
+    probe_weights: str = "first"
 
 
 @dataclass(frozen=True)

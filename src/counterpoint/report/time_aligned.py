@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from counterpoint.analysis.time_aligned import AlignedPair, AlignedResult  # noqa: E402
-from counterpoint.report.figures import FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, plain, save_figure  # noqa: E402
+from counterpoint.report.figures import DEFAULT_FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, plain, save_figure  # noqa: E402
 from counterpoint.report.files import pair_slug, relative, write_json  # noqa: E402
 from counterpoint.report.html import escape, image_figure, table_html  # noqa: E402
 from counterpoint.report.sections import Section, SectionInputs, register_section  # noqa: E402
@@ -32,7 +32,7 @@ def curve_stem(pair: AlignedPair) -> str:
     return f"agreement_curve_{pair_slug(pair.audio, pair.symbolic)}"
 
 
-def plot_mean_curve(curve: pd.DataFrame, *, title: str, stem: Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+def plot_mean_curve(curve: pd.DataFrame, *, title: str, stem: Path, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
     """The mean agreement over tracks per segment of score time, its 95 % band, and chance (0.5)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
     centre = (curve["start_s"] + curve["end_s"]) / 2
@@ -49,7 +49,7 @@ def plot_mean_curve(curve: pd.DataFrame, *, title: str, stem: Path, formats: Seq
     return save_figure(fig, stem, formats)
 
 
-def write_aligned(result: AlignedResult, out_dir: str | Path, formats: Sequence[str] = FIGURE_FORMATS) -> dict[str, Path]:
+def write_aligned(result: AlignedResult, out_dir: str | Path, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> dict[str, Path]:
     """Write the tables, ``aligned.json`` and each pair's curve figure into ``out_dir``; returns
     {table name: path} and {``curve <audio> × <symbolic>``: the figure the page shows}."""
     out = Path(out_dir)
