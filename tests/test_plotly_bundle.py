@@ -81,3 +81,14 @@ def test_the_page_inlines_the_full_bundle_otherwise_and_says_how_to_get_the_ligh
     text = page("t", "s", [], payload={"spaces": []})
     assert get_plotlyjs() in text and SCRIPT.decode() not in text
     assert FETCH_COMMAND in full_bundle_note()
+
+
+def test_a_page_whose_scatters_use_webgl_inlines_the_full_bundle_even_when_the_light_one_is_installed(cache: Path) -> None:
+    """The cartesian bundle has no scattergl: a subsampled large-corpus page needs the full one."""
+    from plotly.offline import get_plotlyjs
+
+    light = cache / "plotly" / CARTESIAN.installed_name
+    light.parent.mkdir(parents=True)
+    light.write_bytes(SCRIPT)
+    text = page("t", "s", [], payload={"spaces": [], "webgl": True})
+    assert get_plotlyjs() in text and SCRIPT.decode() not in text

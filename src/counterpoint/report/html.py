@@ -242,7 +242,7 @@ def page(title: str, subtitle: str, sections: Sequence[str], *, payload: dict | 
     if payload is not None or figures:
         from counterpoint.report.plotly_bundle import plotly_script
 
-        scripts = f'<script>{plotly_script()}</script>\n'
+        scripts = f'<script>{plotly_script(webgl=bool(payload and payload.get("webgl")))}</script>\n'
     if payload is not None:
         scripts += (f'<script type="application/json" id="cp-data">{inline_json(payload)}</script>\n'
                     f'<script>{SCATTER_JS}</script>\n')

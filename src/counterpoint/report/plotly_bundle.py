@@ -104,9 +104,11 @@ def install_plotly_bundle(bundle: NpmBundle = CARTESIAN, *, source: str | None =
     return target
 
 
-def plotly_script() -> str:
-    """The plotly.js the page inlines: the installed cartesian bundle, else the ``plotly`` package's full one."""
-    light = installed_bundle()
+def plotly_script(*, webgl: bool = False) -> str:
+    """The plotly.js the page inlines: the installed cartesian bundle, else the ``plotly`` package's full one.
+    ``webgl`` (a page whose scatters draw a subsample of a large corpus with ``scattergl``) takes the full
+    bundle always: the cartesian one has no WebGL traces."""
+    light = None if webgl else installed_bundle()
     if light is not None:
         return light.read_text(encoding="utf-8")
     from plotly.offline import get_plotlyjs
