@@ -53,6 +53,7 @@ from counterpoint.blas import single_threaded_blas
 from counterpoint.config import EquivarianceSettings
 from counterpoint.errors import StoreError
 from counterpoint.matrix import EmbeddingMatrix, require_column
+from counterpoint.probe_protocol import permutation_null
 from counterpoint.ranges import CORRELATION, UNIT, Range, check_table, declare_measure
 from counterpoint.results import TabledResult, json_ready
 from counterpoint.significance import family_permutations
@@ -150,8 +151,9 @@ def amount_accuracy(displacement: np.ndarray, amounts: np.ndarray, groups: np.nd
     value = float(correct.mean())
     _, counts = np.unique(amounts, return_counts=True)
     chance = float(counts.max() / len(amounts))
-    rng = np.random.default_rng(seed + 1)
-    null = np.array([float(np.mean(predicted == rng.permutation(amounts))) for _ in range(n_perm)])
+    names_of_amounts, truth_codes = np.unique(amounts, return_inverse=True)
+    predicted_codes = np.searchsorted(names_of_amounts, predicted)  # every prediction is one of the amounts
+    null = permutation_null(truth_codes, predicted_codes, np.arange(len(amounts)), n_perm=n_perm, seed=seed + 1)
     names, piece = np.unique(groups, return_inverse=True)
     right = np.bincount(piece, weights=correct, minlength=len(names))
     total = np.bincount(piece, minlength=len(names)).astype(float)

@@ -308,8 +308,10 @@ class LayeredEncoder(Encoder):
         return chosen
 
     def single_layer(self, layer: str) -> "LayeredEncoder":
-        """This encoder returning ``layer`` only (no model of its own: it shares nothing but the parameters)."""
-        params = {k: v for k, v in self.params.items() if k != "layers"}
+        """This encoder returning ``layer`` only (no model of its own: it shares nothing but the parameters).
+        Only the parameters given a value other than their default are passed on, as a user would write them
+        (``init_seed``, say, is refused with the trained weights even at its default)."""
+        params = {k: v for k, v in self.params.items() if k != "layers" and v != self.parameters[k].default}
         single = type(self)(**{**params, "layer": layer})
         if getattr(self, "max_seconds", None) is not None:  # an audio encoder reading only the start of files
             single.max_seconds = self.max_seconds

@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 from counterpoint.analysis.distances import DistanceResult, extrapolate_frechet  # noqa: E402
 from counterpoint.ranges import MEASURES  # noqa: E402
 from counterpoint.report.scatter import audio_links, playable_tracks  # noqa: E402
-from counterpoint.report.figures import FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, plain, save_figure  # noqa: E402
+from counterpoint.report.figures import DEFAULT_FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, plain, save_figure  # noqa: E402
 from counterpoint.report.files import write_json  # noqa: E402
 from counterpoint.report.html import (data_files_section, escape, format_value, image_figure, page,  # noqa: E402
                                       sortable_table, table_html, write_page)
@@ -34,7 +34,7 @@ TABLE_FILES = {"distances": "distances.csv", "outliers": "outliers.csv", "contri
 FAMILY = "every test of the table: the Fréchet distance and MMD² of every encoder compared"
 
 
-def plot_extrapolation(result: DistanceResult, stem: Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+def plot_extrapolation(result: DistanceResult, stem: Path, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
     """One panel per encoder: the Fréchet distance of each subsample against 1/n_a + 1/n_b, the fitted line
     down to 1/n = 0, FD∞ there with its interval, and the full sets' distance with its bootstrap interval."""
     encoders = list(dict.fromkeys(result.distances.encoder))
@@ -67,7 +67,7 @@ def plot_extrapolation(result: DistanceResult, stem: Path, formats: Sequence[str
     return save_figure(figure, stem, formats)
 
 
-def write_distances(result: DistanceResult, out_dir: str | Path, formats: Sequence[str] = FIGURE_FORMATS) -> dict[str, Path]:
+def write_distances(result: DistanceResult, out_dir: str | Path, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> dict[str, Path]:
     """Write the tables, ``distances.json`` and the figure into ``out_dir``; returns {name: path} (the figure
     as the file a page shows)."""
     out = Path(out_dir)
@@ -142,7 +142,7 @@ def distances_section(result: DistanceResult, page_view: ReportPage, folder: str
 
 
 def write_distance_report(result: DistanceResult, out_dir: str | Path,
-                          formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+                          formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
     """The distances as a folder of their own: the files of :func:`write_distances` and ``index.html``."""
     out = Path(out_dir)
     section = distances_html(result, write_distances(result, out, formats), out)

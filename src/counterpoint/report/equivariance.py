@@ -22,7 +22,7 @@ from counterpoint.analysis.equivariance import (TRANSFORMS, EquivarianceResult, 
 from counterpoint.config import EquivarianceSettings  # noqa: E402
 from counterpoint.errors import CounterpointError  # noqa: E402
 from counterpoint.ranges import MEASURES  # noqa: E402
-from counterpoint.report.figures import FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, plain, save_figure  # noqa: E402
+from counterpoint.report.figures import DEFAULT_FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, plain, save_figure  # noqa: E402
 from counterpoint.report.files import write_json  # noqa: E402
 from counterpoint.report.html import data_files_section, escape, image_figure, page, table_html, write_page  # noqa: E402
 from counterpoint.report.sections import Section, SectionInputs, register_section  # noqa: E402
@@ -34,7 +34,7 @@ TABLE_FILES = {"displacement": "displacement.csv", "predictability": "predictabi
 AMOUNT_AXIS = {"transpose": "transposition (semitones)", "tempo": "tempo factor"}
 
 
-def plot_displacement(displacement: pd.DataFrame, stem: Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+def plot_displacement(displacement: pd.DataFrame, stem: Path, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
     """One panel per transformation: each encoder's relative displacement against the amount, with its
     95 % interval (solid: audio encoders, dashed: symbolic)."""
     transforms = [t for t in TRANSFORMS if t in set(displacement["transform"])]
@@ -59,7 +59,7 @@ def plot_displacement(displacement: pd.DataFrame, stem: Path, formats: Sequence[
     return save_figure(fig, stem, formats)
 
 
-def plot_tests(result: EquivarianceResult, stem: Path, formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+def plot_tests(result: EquivarianceResult, stem: Path, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
     """Every tested figure as a point with its 95 % interval; hollow: chance, or the shuffled null's mean."""
     rows = [(f"{r.encoder} · {r.transform}: amount accuracy", r) for r in result.predictability.itertuples()
             if np.isfinite(r.value)]
@@ -86,7 +86,7 @@ def plot_tests(result: EquivarianceResult, stem: Path, formats: Sequence[str] = 
 
 
 def write_equivariance(result: EquivarianceResult, out_dir: str | Path,
-                       formats: Sequence[str] = FIGURE_FORMATS) -> dict[str, Path]:
+                       formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> dict[str, Path]:
     """Write the tables, ``equivariance.json`` and the figures into ``out_dir``; returns {name: path}
     (the figures as the file a page shows)."""
     out = Path(out_dir)
@@ -149,7 +149,7 @@ def equivariance_section(result: EquivarianceResult, folder: str = "equivariance
 
 
 def write_equivariance_report(result: EquivarianceResult, out_dir: str | Path,
-                              formats: Sequence[str] = FIGURE_FORMATS) -> Path:
+                              formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
     """Equivariance as a folder of its own: the files of :func:`write_equivariance` and ``index.html``."""
     out = Path(out_dir)
     section = equivariance_html(result, write_equivariance(result, out, formats), out)
