@@ -4,8 +4,8 @@ For every size N (default 10k and 100k; ``--sizes``) the benchmark writes a stor
 ``StoreWriter``: an "audio" and a "symbolic" encoder of 768 float32 dimensions each, both a random
 linear image of one shared 32-dimensional latent plus their own noise, the latent itself a class
 centre of ``style`` (20 classes) plus a composer offset; label columns ``style`` (20 classes),
-``composer`` (N/25 classes, each composer writing in one style) and ``era`` (5 classes), ``group``
-= composer (so splits and folds never put a composer on two sides); and per-frame embeddings
+``composer`` (N/25 classes, each writing in every style) and ``era`` (5 classes), ``group`` =
+composer (so splits and folds never put a composer on two sides); and per-frame embeddings
 (``--frame-share`` of the tracks 8 frames of 2 s each, the others one frame, their pooled vector)
 so the frame paths have data. Then it runs
 ``counterpoint analyze STORE --label style --probe-models linear`` (``--probe-models linear,mlp``,
@@ -51,13 +51,11 @@ SOURCE = Path(__file__).resolve().parents[1] / "src"
 def corpus_labels(n: int, rng: np.random.Generator) -> pd.DataFrame:
     """The track table: ids, file names, ``style`` / ``composer`` / ``era`` labels, ``group`` = composer."""
     n_composers = max(N_STYLES, n // TRACKS_PER_COMPOSER)
-    composer_style = np.arange(n_composers) % N_STYLES      # every style has composers
-    composer = rng.integers(0, n_composers, n)
     ids = [f"piece/{i:07d}" for i in range(n)]
-    composers = np.array([f"composer{c:05d}" for c in range(n_composers)])[composer]
+    composers = np.array([f"composer{c:05d}" for c in range(n_composers)])[rng.integers(0, n_composers, n)]
     return pd.DataFrame({"id": ids, "audio_filename": [f"{i}.wav" for i in ids],
                          "midi_filename": [f"{i}.mid" for i in ids], "split": "", "group": composers,
-                         "style": [f"style{s:02d}" for s in composer_style[composer]], "composer": composers,
+                         "style": [f"style{s:02d}" for s in rng.integers(0, N_STYLES, n)], "composer": composers,
                          "era": [f"era{e}" for e in rng.integers(0, N_ERAS, n)]})
 
 
