@@ -56,3 +56,34 @@ def test_reductions_are_2d_and_seeded(method):
     X = np.random.default_rng(1).normal(size=(40, 6))
     a, b = reduce_2d(X, method, seed=3), reduce_2d(X, method, seed=3)
     assert a.shape == (40, 2) and np.allclose(a, b)
+
+
+def test_clustering_silhouettes_run_on_a_seeded_subsample_above_the_cap_and_say_so(monkeypatch):
+    import pandas as pd
+    from sklearn.metrics import silhouette_score
+    from sklearn.preprocessing import StandardScaler
+
+    from counterpoint.analysis import analyze
+    from counterpoint.analysis.statistics import subsample_indices
+    from counterpoint.matrix import EmbeddingMatrix
+
+    rng = np.random.default_rng(2)
+    labels = np.repeat(["x", "y", "z"], 40)
+    X = rng.normal(size=(3, 4))[np.repeat(np.arange(3), 40)] * 3 + rng.normal(size=(120, 4))
+    whole = clustering_agreement(X, labels, seed=1, max_n_silhouette=120)
+    capped = clustering_agreement(X, labels, seed=1, max_n_silhouette=50)
+    sub = subsample_indices(120, 50, seed=1)
+    scaled = StandardScaler().fit_transform(X)
+    assert capped["label_silhouette"] == silhouette_score(scaled[sub], labels[sub])
+    assert capped["label_silhouette"] != whole["label_silhouette"]
+    assert whole["label_silhouette"] == silhouette_score(scaled, labels)    # below the cap: every track
+    assert capped["kmeans_ari"] == whole["kmeans_ari"] > 0.9                # KMeans always sees every track
+
+    matrix = EmbeddingMatrix("space", "symbolic", X.astype(np.float32),
+                             pd.DataFrame({"id": [f"t{i}" for i in range(120)], "style": labels}))
+    assert not any("subsample" in note for note in analyze.analyze_space(matrix, "style", reductions=()).notes)
+    monkeypatch.setattr(analyze, "SILHOUETTE_MAX_N", 50)
+    space = analyze.analyze_space(matrix, "style", reductions=())
+    assert any("silhouettes ran on a seeded subsample of 50 of the 120 tracks" in note for note in space.notes)
+    assert space.metrics["label_silhouette"] == clustering_agreement(X.astype(np.float32), labels,
+                                                                     max_n_silhouette=50)["label_silhouette"]

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from counterpoint.analysis.geometry import centroid_distances, clustering_agreement, within_class_variance
+from counterpoint.analysis.geometry import (SILHOUETTE_MAX_N, centroid_distances, clustering_agreement,
+                                            within_class_variance)
 from counterpoint.analysis.inputs import require_columns, require_embeddings
 from counterpoint.analysis.reduce import MIN_TRACKS, pca_2d, reduce_2d
 from counterpoint.config import REDUCTIONS, AnalysisSettings
@@ -77,7 +78,11 @@ def analyze_space(matrix: EmbeddingMatrix, label: str, *, depth: int | None = No
                      "or probe")
     else:
         try:
-            metrics.update(clustering_agreement(X, labels, seed=seed))
+            metrics.update(clustering_agreement(X, labels, seed=seed, max_n_silhouette=SILHOUETTE_MAX_N))
+            if len(X) > SILHOUETTE_MAX_N:
+                notes.append(f"{matrix.spec}: the clustering silhouettes ran on a seeded subsample of "
+                             f"{SILHOUETTE_MAX_N:,} of the {len(X):,} tracks (their cost grows with the square of "
+                             "the count); KMeans and its Rand index on all of them")
         except CounterpointError as error:
             notes.append(f"{matrix.spec}: no clustering — {error}")
         try:

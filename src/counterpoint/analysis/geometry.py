@@ -15,7 +15,12 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 
+from counterpoint.analysis.statistics import subsample_indices
 from counterpoint.errors import CounterpointError
+
+#: Most tracks a silhouette runs on (a seeded subsample above; its cost grows with the square of the count):
+#: the clustering silhouettes of each space and the label quality's silhouette.
+SILHOUETTE_MAX_N = 5000
 
 
 def class_centroids(X: np.ndarray, labels: Sequence[str]) -> tuple[list[str], np.ndarray]:
@@ -61,10 +66,13 @@ def within_class_variance(X: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def clustering_agreement(X: np.ndarray, labels: Sequence[str], seed: int = 0) -> dict[str, float]:
+def clustering_agreement(X: np.ndarray, labels: Sequence[str], seed: int = 0, *,
+                         max_n_silhouette: int = SILHOUETTE_MAX_N) -> dict[str, float]:
     """KMeans with k = number of classes on standardised X: silhouette and adjusted Rand index.
 
-    Needs at least two classes and more tracks than classes (a :class:`CounterpointError` otherwise).
+    KMeans and the Rand index use every track; the two silhouettes (cost ∝ tracks²) a seeded
+    subsample of at most ``max_n_silhouette`` tracks, like the label quality's silhouette. Needs at least two classes and more tracks than classes (a
+    :class:`CounterpointError` otherwise).
     """
     labels = np.asarray(labels).astype(str)
     k = len(set(labels))
@@ -73,8 +81,14 @@ def clustering_agreement(X: np.ndarray, labels: Sequence[str], seed: int = 0) ->
                                 f"classes among {len(X)} tracks")
     scaled = StandardScaler().fit_transform(X)
     clusters = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(scaled)
+    sub = subsample_indices(len(X), max_n_silhouette, seed)
     return {
-        "kmeans_silhouette": float(silhouette_score(scaled, clusters)) if 1 < len(set(clusters)) < len(X) else float("nan"),
+        "kmeans_silhouette": _silhouette(scaled[sub], clusters[sub]),
         "kmeans_ari": float(adjusted_rand_score(labels, clusters)),
-        "label_silhouette": float(silhouette_score(scaled, labels)) if 1 < k < len(X) else float("nan"),
+        "label_silhouette": _silhouette(scaled[sub], labels[sub]),
     }
+
+
+def _silhouette(X: np.ndarray, groups: np.ndarray) -> float:
+    """Mean Euclidean silhouette of ``groups``; NaN where it is undefined (one group, or one track per group)."""
+    return float(silhouette_score(X, groups)) if 1 < len(set(groups)) < len(X) else float("nan")

@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.metrics import f1_score, silhouette_samples
 from sklearn.neighbors import KNeighborsClassifier
 
+from counterpoint.analysis.geometry import SILHOUETTE_MAX_N
 from counterpoint.analysis.statistics import Estimate, bootstrap_ci, subsample_indices
 from counterpoint.blas import single_threaded_blas
 from counterpoint.config import N_BOOT
@@ -25,8 +26,6 @@ from counterpoint.ranges import CORRELATION, UNIT, declare_measure
 
 #: Fewest labelled tracks for which held-out accuracies mean anything.
 MIN_TRACKS = 10
-#: Tracks in the silhouette subsample (its cost grows with the square of the count).
-SILHOUETTE_MAX_N = 5000
 
 # The figures this module computes, declared once (range, name, prose; see counterpoint.ranges).
 for _classifier, _title in (("probe", "logistic-regression probe"), ("knn", "k-NN (cosine)")):

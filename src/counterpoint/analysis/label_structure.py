@@ -203,6 +203,49 @@ def _ridge_operator(source_train: np.ndarray, source_test: np.ndarray, alpha: fl
     return source_test @ np.linalg.solve(source_train.T @ source_train + alpha * np.eye(d), source_train.T)
 
 
+def _ridge_factor(source_train: np.ndarray, alpha: float) -> np.ndarray:
+    """``B`` ``[d, n_train]`` with ``x @ W = x @ B @ target_train`` for the ridge map ``W`` fitted from
+    ``source_train`` onto any ``target_train``: :func:`_ridge_operator` without its test rows."""
+    n, d = source_train.shape
+    if n < d:
+        return source_train.T @ np.linalg.solve(source_train @ source_train.T + alpha * np.eye(n), np.eye(n))
+    return np.linalg.solve(source_train.T @ source_train + alpha * np.eye(d), source_train.T)
+
+
+@dataclass(frozen=True)
+class _CarriedScores:
+    """One half's share of the classifier's scores of the carried test rows, ``carry(projected) + c``:
+    ``projected`` [n_train, classes] (or ``[draws, n_train, classes]``, re-paired) is the classifier's
+    projection of the map's training targets.
+
+    Carried through ``M = source_test @ B`` (``[n_test, n_train]``) when that is the cheaper product, else
+    through ``B`` first (``[d, n_train]``): per class and draw ``n_test·n_train`` against
+    ``d·(n_test + n_train)`` multiply-adds, so large folds never hold a test × train matrix.
+    """
+
+    source_test: np.ndarray
+    factor: np.ndarray          # B, or M when ``through_tracks``
+    through_tracks: bool
+    projected: np.ndarray
+    intercept: np.ndarray
+
+    @classmethod
+    def fit(cls, source_train: np.ndarray, source_test: np.ndarray, alpha: float, projected: np.ndarray,
+            intercept: np.ndarray) -> "_CarriedScores":
+        n_test, (n_train, d) = len(source_test), source_train.shape
+        if n_test * n_train <= d * (n_test + n_train):
+            return cls(source_test, _ridge_operator(source_train, source_test, alpha), True, projected, intercept)
+        return cls(source_test, _ridge_factor(source_train, alpha), False, projected, intercept)
+
+    def scores(self, projected: np.ndarray | None = None) -> np.ndarray:
+        """``[n_test, classes]`` scores for the fitted pairing (``projected`` None) or ``[draws, n_test, classes]``
+        for re-paired ``projected`` ``[draws, n_train, classes]``."""
+        projected = self.projected if projected is None else projected
+        if self.through_tracks:
+            return np.matmul(self.factor, projected) + self.intercept
+        return np.matmul(self.source_test, np.matmul(self.factor, projected)) + self.intercept
+
+
 def _linear_classifier(target_train: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray,
                                                                                            np.ndarray]:
     """The probe protocol's classifier (logistic regression on standardised features) fitted on
@@ -241,7 +284,8 @@ def label_transfer(source: np.ndarray, target: np.ndarray, labels: Sequence, *,
 
     Null: the maps fitted on a random re-pairing of their training rows (the classifiers stay), ``n_perm``
     times; the whole chain is linear, so a null draw costs one ``[n_test, n_half] × [n_half, classes]``
-    product per half and fold. Interval: per-track accuracies (mean over repeats) bootstrapped. Chance:
+    product per half and fold, or, where it is cheaper (large folds), ``[d, n_half] × [n_half, classes]``
+    and ``[n_test, d] × [d, classes]``. Interval: per-track accuracies (mean over repeats) bootstrapped. Chance:
     the majority-class share.
     """
     source, target = _paired(source, target)
@@ -267,18 +311,18 @@ def label_transfer(source: np.ndarray, target: np.ndarray, labels: Sequence, *,
                                             "at least two tracks of each of two classes in every training fold "
                                             "(use more tracks per class)")
                 G, c, classes = _linear_classifier(target_train[classified], labels[train][classified], seed)
-                parts.append((_ridge_operator(source_train[mapped], source_test, alpha), target_train[mapped] @ G, c))
+                parts.append(_CarriedScores.fit(source_train[mapped], source_test, alpha, target_train[mapped] @ G, c))
             truth_codes = np.searchsorted(classes, labels[test])
             known = np.isin(labels[test], classes)
             truth_codes = np.where(known, truth_codes, -1)     # a class no classifier saw is always wrong
-            scores = sum(operator @ projected + c for operator, projected, c in parts)
+            scores = sum(part.scores() for part in parts)
             correct[test, repeat] = np.argmax(scores, axis=1) == truth_codes
             for start in range(0, n_perm, 64):
                 draws = min(64, n_perm - start)
                 scores = 0.0
-                for operator, projected, c in parts:
-                    shuffled = projected[np.argsort(rng.random((draws, len(projected))), axis=1)]   # [draws, n, C]
-                    scores = scores + np.matmul(operator, shuffled) + c    # [draws, n_test, classes]
+                for part in parts:
+                    shuffled = part.projected[np.argsort(rng.random((draws, len(part.projected))), axis=1)]  # [draws, n, C]
+                    scores = scores + part.scores(shuffled)    # [draws, n_test, classes]
                 null_hits[start:start + draws] += np.sum(np.argmax(scores, axis=2) == truth_codes, axis=1)
             n_held += len(test)
     value = float(np.nanmean(correct)) if n_held else float("nan")

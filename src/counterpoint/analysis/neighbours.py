@@ -19,14 +19,46 @@ NEIGHBOURS_K = 5
 NEIGHBOUR_COLUMNS = ["view", "query", "rank", "neighbour", "similarity", "query_held_out"]
 
 
+#: Queries whose similarities to every candidate are held at once (``[block, N]`` float64): 64 MB at 8,000 candidates.
+TOP_K_BLOCK = 1024
+
+
 def _top_k(queries: np.ndarray, candidates: np.ndarray, k: int, exclude_self: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Indices ``[N, k]`` and cosine similarities of each query's k most similar candidates."""
-    sims = unit_rows(queries).astype(np.float64) @ unit_rows(candidates).astype(np.float64).T
-    if exclude_self:
-        np.fill_diagonal(sims, -np.inf)
-    k = min(k, sims.shape[1] - int(exclude_self))
-    order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-    return order, np.take_along_axis(sims, order, axis=1)
+    """Indices ``[N, k]`` and cosine similarities of each query's k most similar candidates, most similar first
+    (ties: the lower index first).
+
+    Queries go in blocks of :data:`TOP_K_BLOCK`, so memory is ``[block, N]``, never ``[N, N]``; a row's k
+    best are found by partition (every candidate tied with the k-th kept) and only they are sorted.
+    """
+    Q = unit_rows(queries).astype(np.float64)
+    C = unit_rows(candidates).astype(np.float64)
+    k = min(k, len(C) - int(exclude_self))
+    order = np.empty((len(Q), k), dtype=np.int64)
+    best = np.empty((len(Q), k))
+    for start in range(0, len(Q), TOP_K_BLOCK):
+        sims = Q[start:start + TOP_K_BLOCK] @ C.T
+        if exclude_self:
+            rows = np.arange(len(sims))
+            sims[rows, start + rows] = -np.inf
+        block = _best_k(sims, k)
+        order[start:start + len(sims)] = block
+        best[start:start + len(sims)] = np.take_along_axis(sims, block, axis=1)
+    return order, best
+
+
+def _best_k(sims: np.ndarray, k: int) -> np.ndarray:
+    """Per row of ``sims`` the column indices of its k largest values, largest first, ties by lower index —
+    what a stable argsort of ``-sims`` would give, without sorting whole rows."""
+    if k == 0:
+        return np.empty((len(sims), 0), dtype=np.int64)
+    kth = -np.partition(-sims, k - 1, axis=1)[:, k - 1]
+    rows, columns = np.nonzero(sims >= kth[:, None])          # the k best and whatever ties the k-th
+    ranked = np.lexsort((columns, -sims[rows, columns], rows))  # by row, then similarity, then index
+    rows, columns = rows[ranked], columns[ranked]
+    first_of_row = np.searchsorted(rows, np.arange(len(sims)))
+    position = np.arange(len(rows)) - first_of_row[rows]
+    keep = position < k
+    return columns[keep].reshape(len(sims), k)
 
 
 def _table(view: str, ids: np.ndarray, order: np.ndarray, sims: np.ndarray, held_out: np.ndarray | None) -> pd.DataFrame:

@@ -1,0 +1,44 @@
+"""Nearest tracks found block by block: the same lists as sorting every whole row, in [block, N] memory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from counterpoint.analysis import neighbours
+
+
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_best_k_is_a_stable_sort_of_whole_rows_ties_included(k: int) -> None:
+    rng = np.random.default_rng(0)
+    sims = rng.integers(-2, 3, size=(40, 25)).astype(np.float64)   # five values: ties everywhere, at the k-th too
+    sims[np.arange(25), np.arange(25)] = -np.inf                    # an excluded self
+    expected = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(neighbours._best_k(sims, k), expected)
+
+
+def test_space_neighbours_are_the_same_in_small_blocks_as_in_one(monkeypatch) -> None:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(90, 16)).astype(np.float32)
+    X[10] = X[20]                                   # two identical tracks: each other's nearest, similarity 1
+    ids = np.array([f"t{i}" for i in range(90)])
+    whole = neighbours.space_neighbours(X, ids, k=5, view="a")
+    monkeypatch.setattr(neighbours, "TOP_K_BLOCK", 8)     # 12 blocks, the last one short
+    blocks = neighbours.space_neighbours(X, ids, k=5, view="a")
+    np.testing.assert_array_equal(blocks[["query", "rank", "neighbour"]], whole[["query", "rank", "neighbour"]])
+    # float64 cosines of float32 inputs: blocks of another height may sum in another order (16 terms)
+    np.testing.assert_allclose(blocks["similarity"], whole["similarity"], rtol=0, atol=64 * np.finfo(np.float64).eps)
+    first = whole[(whole["query"] == "t10") & (whole["rank"] == 1)]
+    assert first["neighbour"].item() == "t20" and first["similarity"].item() == pytest.approx(1.0)
+    assert not (whole["query"] == whole["neighbour"]).any()
+
+
+def test_cross_space_neighbours_in_blocks_rank_every_candidate(monkeypatch) -> None:
+    rng = np.random.default_rng(2)
+    X, Y = rng.normal(size=(30, 6)), rng.normal(size=(30, 6))
+    ids = np.array([f"t{i}" for i in range(30)])
+    monkeypatch.setattr(neighbours, "TOP_K_BLOCK", 4)
+    table = neighbours.cross_space_neighbours(X, Y, ids, train=np.arange(20), alpha=None, k=30, view="x")
+    for query, rows in table.groupby("query"):
+        assert sorted(rows["neighbour"]) == sorted(ids)              # k = N: every candidate, once
+        assert (np.diff(rows["similarity"].to_numpy()) <= 0).all()   # most similar first
