@@ -31,9 +31,10 @@ from counterpoint.report.verdict import family_sentence  # noqa: E402
 if TYPE_CHECKING:
     from counterpoint.analysis.retrieval import RetrievalRun
 
-#: The files :func:`write_comparison` writes besides the plots.
+#: The files :func:`write_comparison` writes besides the plots. The neighbour lists (a row per track, view and
+#: neighbour: most of a report's data) are gzipped; pandas reads them as they are (``pd.read_csv``).
 TABLE_FILES = {"alignment": "alignment.csv", "label_quality": "label_quality.csv", "json": "compare.json",
-               "neighbours": "neighbours.csv", "verdict": "verdict.csv", "label_structure": "label_structure.csv",
+               "neighbours": "neighbours.csv.gz", "verdict": "verdict.csv", "label_structure": "label_structure.csv",
                "influence": "influence.csv", "label_knowledge": "label_knowledge.csv"}
 
 
@@ -190,7 +191,7 @@ def write_comparison(result: CompareResult, out_dir: str | Path, *, colours: dic
     files = {key: out / name for key, name in TABLE_FILES.items()}
     result.alignment.to_csv(files["alignment"], index=False)
     result.label_quality.to_csv(files["label_quality"], index=False)
-    result.neighbours.to_csv(files["neighbours"], index=False)
+    result.neighbours.to_csv(files["neighbours"], index=False, compression={"method": "gzip", "mtime": 0})
     verdict_table(result).to_csv(files["verdict"], index=False)
     result.label_structure.to_csv(files["label_structure"], index=False)
     result.influence.to_csv(files["influence"], index=False)

@@ -154,8 +154,8 @@ def file_links(path: Path, page_dir: Path) -> str:
 
 
 def data_files_section(page_dir: Path) -> str:
-    """Links to every CSV and JSON of the report folder (what every figure and table comes from)."""
-    files = sorted(p for p in page_dir.rglob("*") if p.suffix in (".csv", ".json") and p.is_file())
+    """Links to every CSV (gzipped or not) and JSON of the report folder (what every figure and table comes from)."""
+    files = sorted(p for p in page_dir.rglob("*") if p.name.endswith((".csv", ".csv.gz", ".json")) and p.is_file())
     items = "".join(f'<li><a href="{escape(relative(p, page_dir))}">{escape(relative(p, page_dir))}</a></li>'
                     for p in files)
     return (f'<section id="data-files"><h2>Data files</h2><p class="note">Every figure and table above is drawn '

@@ -135,7 +135,7 @@
       figure.appendChild(table); neighbourBox.appendChild(figure);
     });
     if (!neighbourBox.childNodes.length) neighbourBox.textContent = "No neighbour lists for " + id + (data.subsample &&
-      drawnAt[id] === undefined ? " on this page (inlined for the drawn tracks; compare/neighbours.csv holds every track's)." : ".");
+      drawnAt[id] === undefined ? " on this page (inlined for the drawn tracks; compare/neighbours.csv.gz holds every track's)." : ".");
   }
   function choose(id) {
     chosenId = id;
