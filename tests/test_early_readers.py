@@ -1,6 +1,7 @@
 """The local engine starts the first encoder's file-reading workers before the models load, where
 reading needs no model: the workers import what reading needs while this process loads the models.
-Where reading needs the model, the workers start after it, as before."""
+Where reading needs the model, the workers start after it, and this process imports what reading
+needs before it forks them (every worker inherits it)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from counterpoint.errors import WeightsError
 from pitch_class_encoder import PitchClassEncoder
 
 PROBE = "reading_imports_probe"
+LATE_PROBE = "reading_imports_probe_late"
 
 
 class ReadingProbeEncoder(PitchClassEncoder):
@@ -40,16 +42,17 @@ class ReadingProbeEncoder(PitchClassEncoder):
         self.loaded = True
 
     def prepare(self, track):
-        report = f"loaded={self.loaded} imported={PROBE in sys.modules}"
+        report = f"loaded={self.loaded} imported={self.prepare_imports[0] in sys.modules}"
         (Path(self.params["pid_dir"]) / str(os.getpid())).write_text(report)
         return super().prepare(track)
 
 
 class ModelReadingEncoder(ReadingProbeEncoder):
-    """The same, declared to need its model for reading."""
+    """The same, declared to need its model for reading (and another module to import)."""
 
     name = "test-model-reading"
     prepares_before_load = False
+    prepare_imports = (LATE_PROBE,)
 
 
 def reports(folder: Path) -> set[str]:
@@ -71,12 +74,14 @@ def test_workers_that_need_no_model_start_before_it_loads_with_their_imports(dat
     assert PROBE not in sys.modules  # imported in the workers only
 
 
-def test_workers_that_need_the_model_start_after_it(dataset, tmp_path) -> None:
+def test_workers_that_need_the_model_start_after_it_and_inherit_the_imports(dataset, tmp_path) -> None:
+    assert LATE_PROBE not in sys.modules
     readers = tmp_path / "readers"
     readers.mkdir()
     report = embed_dataset(dataset, tmp_path / "s.h5", [ModelReadingEncoder(pid_dir=str(readers))], workers=2)
     assert report.runs[0].embedded == 6
     assert reports(readers) == {"loaded=True imported=True"}
+    assert LATE_PROBE in sys.modules  # imported here once, before the workers were forked
 
 
 def test_only_the_first_encoders_workers_start_early(dataset, tmp_path) -> None:
@@ -99,9 +104,10 @@ def test_a_model_that_cannot_load_stops_the_early_workers_and_writes_no_store(da
 
 
 @pytest.mark.parametrize("spec", ["symbolic-stats", "audio-stats", "musicnn"])
-def test_encoders_declared_to_read_before_loading_read_a_real_file_unloaded(tmp_path, spec) -> None:
-    """What the early start relies on holds for the encoders that declare it: every module they name
-    imports, and an encoder that was never loaded reads a real file (musicnn's network stays unbuilt)."""
+def test_the_built_in_declarations_hold_on_a_real_file(tmp_path, spec) -> None:
+    """What the engine relies on holds: every module an encoder names for reading imports, and an encoder
+    that was never loaded reads a real file (musicnn, which starts its readers before its network loads,
+    leaves the network unbuilt)."""
     import importlib
 
     from counterpoint.data.manifest import load_manifest
@@ -109,7 +115,7 @@ def test_encoders_declared_to_read_before_loading_read_a_real_file_unloaded(tmp_
 
     dataset = make_class_folders(tmp_path / "data", per_class=3, seconds=3.5)  # one musicnn patch is 3 s
     encoder = build_encoder(spec)
-    assert encoder.prepares_before_load
+    assert encoder.prepares_before_load == (spec == "musicnn")  # the others have no model to overlap with
     for module in encoder.prepare_imports:
         importlib.import_module(module)
     prepared = [encoder.prepare(track) for track in load_manifest(dataset).for_modality(encoder.modality)]

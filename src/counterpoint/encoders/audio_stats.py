@@ -530,7 +530,6 @@ class AudioStatsEncoder(AudioEncoder):
         "batch_size": batch_size_parameter(8),
     }
     code_version: ClassVar[str] = "1"
-    prepares_before_load: ClassVar[bool] = True  # no model: load() builds nothing
     prepare_imports: ClassVar[tuple[str, ...]] = ("soundfile", "soxr", "librosa.core", "librosa.feature", "librosa.onset")
 
     def __init__(self, **params: Any) -> None:

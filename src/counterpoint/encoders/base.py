@@ -100,11 +100,12 @@ class Encoder(ABC):
     #: The parameters whose values tell apart joint spaces of one family (CLaMP 3's ``variant``:
     #: its "saas" and "c2" checkpoints are different spaces).
     joint_space_parameters: ClassVar[tuple[str, ...]] = ()
-    #: True when :meth:`prepare` needs nothing that :meth:`load` builds: the local engine then starts
-    #: its file-reading workers before the model loads, so that both start-ups overlap.
+    #: True for an encoder with a model whose :meth:`prepare` needs nothing that :meth:`load` builds: the local
+    #: engine then starts its file-reading workers before the model loads, so that both start-ups overlap.
     prepares_before_load: ClassVar[bool] = False
-    #: The modules :meth:`prepare` imports, imported by each file-reading worker as it starts
-    #: (while the model loads, where :attr:`prepares_before_load`).
+    #: The modules :meth:`prepare` imports: imported by the file-reading workers as they start where
+    #: :attr:`prepares_before_load` (while the model loads), else by this process before it forks them (so
+    #: every worker inherits them instead of importing them again).
     prepare_imports: ClassVar[tuple[str, ...]] = ()
 
     @classmethod

@@ -644,7 +644,6 @@ class SymbolicStatsEncoder(Encoder):
     }
     #: 2: MIDI read with symusic (note pairing, programs, tempo events in any track; see the README).
     code_version: ClassVar[str] = "2"
-    prepares_before_load: ClassVar[bool] = True  # no model
     prepare_imports: ClassVar[tuple[str, ...]] = ("symusic", "mido")
 
     @property

@@ -5,10 +5,12 @@ Reading a file (decoding audio, resampling, spectrograms, parsing MIDI) is
 thread could not run it beside the model. Here ``workers`` processes prepare the coming
 tracks while this process embeds the current batch. The workers are forked after the model
 is built, so they start in milliseconds and share its memory (they never call it) — except the
-first encoder's where reading needs no model (musicnn, audio-stats, symbolic-stats:
+first encoder's where reading needs no model (musicnn:
 :attr:`~counterpoint.encoders.base.Encoder.prepares_before_load`): those are forked first and
 import what reading needs (librosa, ~1–2 s) while this process imports torch and builds the
-model, so that a short run pays the two start-ups once, side by side. Results
+network, so that a short run pays the two start-ups side by side. Otherwise this process imports
+what reading needs (:attr:`~counterpoint.encoders.base.Encoder.prepare_imports`) before it forks
+the workers, which inherit it instead of each importing it again. Results
 come back in track order, so the store is the same whatever the number of workers. The
 workers run at a lower priority (nice 10): where the model keeps every core busy (musicnn's
 side-by-side passes) they fill its gaps instead of delaying it, and where reading is the work
@@ -160,6 +162,9 @@ class _Readers:
     def _start(self) -> Executor:
         if self.workers == 0:
             return ThreadPoolExecutor(max_workers=1)
+        if not self.encoder.prepares_before_load:  # forked after the model: import once here, for every worker
+            for module in self.encoder.prepare_imports:
+                importlib.import_module(module)
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
                                    initializer=_adopt_encoder, initargs=(self.encoder, os.getpid()))
 
