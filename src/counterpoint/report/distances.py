@@ -22,8 +22,8 @@ from counterpoint.ranges import MEASURES  # noqa: E402
 from counterpoint.report.scatter import audio_links, playable_tracks  # noqa: E402
 from counterpoint.report.figures import DEFAULT_FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, plain, save_figure  # noqa: E402
 from counterpoint.report.files import write_json  # noqa: E402
-from counterpoint.report.html import (data_files_section, escape, format_value, image_figure, page,  # noqa: E402
-                                      sortable_table, table_html, write_page)
+from counterpoint.report.html import (escape, format_value, image_figure, sortable_table, table_html,  # noqa: E402
+                                      write_section_page)
 from counterpoint.report.sections import ReportPage, Section, register_section  # noqa: E402
 from counterpoint.report.verdict import family_sentence  # noqa: E402
 
@@ -147,8 +147,8 @@ def write_distance_report(result: DistanceResult, out_dir: str | Path,
     out = Path(out_dir)
     section = distances_html(result, write_distances(result, out, formats), out)
     a, b = result.sets.selection
-    return write_page(out, page("Counterpoint — distribution distances", escape(f"A: {a} · B: {b}"),
-                                [section, data_files_section(out)], payload=None))
+    return write_section_page(out, section, title="Counterpoint — distribution distances",
+                              subtitle=escape(f"A: {a} · B: {b}"))
 
 
 register_section(Section("distances", 78, write=distances_section))

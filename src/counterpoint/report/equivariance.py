@@ -24,7 +24,7 @@ from counterpoint.errors import CounterpointError  # noqa: E402
 from counterpoint.ranges import MEASURES  # noqa: E402
 from counterpoint.report.figures import DEFAULT_FIGURE_FORMATS, MIN_FONT_PT, OKABE_ITO, plain, save_figure  # noqa: E402
 from counterpoint.report.files import write_json  # noqa: E402
-from counterpoint.report.html import data_files_section, escape, image_figure, page, table_html, write_page  # noqa: E402
+from counterpoint.report.html import escape, image_figure, table_html, write_section_page  # noqa: E402
 from counterpoint.report.sections import Section, SectionInputs, register_section  # noqa: E402
 
 #: The files :func:`write_equivariance` writes besides the figures.
@@ -153,9 +153,8 @@ def write_equivariance_report(result: EquivarianceResult, out_dir: str | Path,
     """Equivariance as a folder of its own: the files of :func:`write_equivariance` and ``index.html``."""
     out = Path(out_dir)
     section = equivariance_html(result, write_equivariance(result, out, formats), out)
-    subtitle = f"store <code>{escape(result.store)}</code>"
-    return write_page(out, page(f"Counterpoint — equivariance of {result.store.name}", subtitle,
-                                [section, data_files_section(out)], payload=None))
+    return write_section_page(out, section, title=f"Counterpoint — equivariance of {result.store.name}",
+                              subtitle=f"store <code>{escape(result.store)}</code>")
 
 
 def _run(inputs: SectionInputs) -> EquivarianceResult | None:

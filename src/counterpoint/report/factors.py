@@ -20,7 +20,7 @@ from counterpoint.report.figures import DEFAULT_FIGURE_FORMATS, MIN_FONT_PT, OKA
 from counterpoint.ranges import measure_title  # noqa: E402
 from counterpoint.report.files import write_json  # noqa: E402
 from counterpoint.report.sections import Section, register_section  # noqa: E402
-from counterpoint.report.html import data_files_section, escape, image_figure, page, table_html, write_page  # noqa: E402
+from counterpoint.report.html import escape, image_figure, table_html, write_section_page  # noqa: E402
 
 #: The files :func:`write_factors` writes besides the figures.
 TABLE_FILES = {"variance": "variance.csv", "renderings": "renderings.csv", "transcription": "transcription.csv",
@@ -176,9 +176,8 @@ def write_factors_report(result: FactorsResult, out_dir: str | Path,
     """The factors as a folder of their own: the files of :func:`write_factors` and ``index.html``."""
     out = Path(out_dir)
     section = factors_html(result, write_factors(result, out, formats), out)
-    subtitle = f"store <code>{escape(result.store)}</code>"
-    return write_page(out, page(f"Counterpoint — controlled factors of {result.store.name}", subtitle,
-                                [section, data_files_section(out)], payload=None))
+    return write_section_page(out, section, title=f"Counterpoint — controlled factors of {result.store.name}",
+                              subtitle=f"store <code>{escape(result.store)}</code>")
 
 
 register_section(Section("factors", 75, write=lambda result, page: factors_section(result)(page.out_dir, page.formats)))

@@ -270,3 +270,9 @@ def write_page(out_dir: Path, text: str) -> Path:
     path = out_dir / "index.html"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def write_section_page(out_dir: Path, section: str, *, title: str, subtitle: str) -> Path:
+    """One section as a report of its own (``factors``, ``equivariance``, ``distance``): ``out_dir/index.html``
+    with the section and the links to the folder's data files."""
+    return write_page(out_dir, page(title, subtitle, [section, data_files_section(out_dir)], payload=None))
