@@ -23,8 +23,7 @@ from counterpoint.analysis.label_quality import MIN_TRACKS as MIN_LABELLED_TRACK
 from counterpoint.analysis.label_quality import label_quality
 from counterpoint.analysis.label_structure import (EXACT_CLASS_PERMUTATIONS, INFLUENCE_COLUMNS, leave_one_out,
                                                    pair_label_structure)
-from counterpoint.analysis.pairwise import (PairSkipped, comparable_encoders, each_pair, empty_encoders,
-                                            family_table, open_pairs)
+from counterpoint.analysis.pairwise import PairSkipped, each_pair, empty_encoders, family_table, open_pairs
 from counterpoint.analysis.neighbours import (NEIGHBOUR_COLUMNS, NEIGHBOURS_K, cross_space_neighbours,
                                               space_neighbours)
 from counterpoint.analysis.retrieval import RetrievalOutcome, cross_modal_retrieval, retrieval_figures, share_space

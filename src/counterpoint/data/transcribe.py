@@ -19,7 +19,6 @@ import functools
 import importlib.metadata
 import logging
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

@@ -22,7 +22,7 @@ from counterpoint.config import AnalysisSettings
 from counterpoint.probes.run import ProbeTable
 from counterpoint.report.files import slug, write_json
 from counterpoint.report.figures import DEFAULT_FIGURE_FORMATS, class_colours, heatmap, named_classes, named_note, scatter_2d
-from counterpoint.report.html import (PROBE_ACCURACY, data_files_section, escape, file_links, image_figure,
+from counterpoint.report.html import (PROBE_ACCURACY, data_files_section, escape, file_links,
                                       interactive_section, page, table_html, write_page)
 from counterpoint.report.interactive import heatmap_spec, plotly_figure
 from counterpoint.report.scatter import axis_titles, page_data, subsample_note
