@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from conftest import make_class_folders
 from counterpoint.analysis.compare import run_compare
-from counterpoint.analysis.untrained import control_rows, run_untrained_control, untrained_twins
+from counterpoint.analysis.untrained import control_rows, run_untrained_control
 from counterpoint.cli import app
 from counterpoint.config import CompareSettings
 from counterpoint.errors import StoreError
-from counterpoint.store import Store
+from counterpoint.store import Store, untrained_twins
 from tiny_models import write_mert
 
 SETTINGS = CompareSettings(label="class", n_boot=200, n_perm=99, fixed_n_perm=True)
@@ -69,8 +69,40 @@ def test_control_differs_from_trained_and_its_intervals_hold_the_estimates(store
     assert np.allclose(trained_pair.value, trained_pair.value_trained - trained_pair.value_untrained)
     assert ((trained_pair.ci_low <= trained_pair.value + 1e-12) & (trained_pair.value <= trained_pair.ci_high + 1e-12)).all()
     assert ((table.p_value > 0) & (table.p_value <= 1)).all() and (table.p_holm >= table.p_value - 1e-12).all()
-    # the twin itself is compared too, but it has no twin of its own
+    # the twin is no compared space of its own: it appears only in place of its trained encoder
     assert set(table.replaced) == {stores["mert"]}
+    assert {(pair.audio, pair.symbolic) for pair in comparison.pairs} == {(stores["mert"], "symbolic-stats")}
+
+
+def test_the_twin_is_no_space_of_its_own_in_the_per_space_analysis_or_probe_table(stores, tmp_path: Path) -> None:
+    """The untrained twin is left out of the per-space figures (with a note naming its trained encoder), of the
+    default probe table and of the compared pairs; an init=random encoder without its trained encoder is analysed."""
+    from counterpoint.analysis.analyze import analyze_store
+    from counterpoint.config import AnalysisSettings
+    from counterpoint.probes.run import probe_table
+
+    twin = f"{stores['mert']},init=random"
+    store = Store(stores["with_twin"])
+    assert [r.spec for r in store.analysed_encoders()] == [stores["mert"], "symbolic-stats"]
+    analysis = analyze_store(store, AnalysisSettings(label="class", reductions=("pca",)))
+    assert [s.spec for s in analysis.spaces] == [stores["mert"], "symbolic-stats"]
+    assert f"untrained twin of {stores['mert']}" in analysis.skipped[twin]
+    assert any(note.startswith(f"{twin}: skipped") for note in analysis.notes)
+    assert list(probe_table(store, "class", repeats=1).table.encoder) == [stores["mert"], "symbolic-stats"]
+    from counterpoint.report.sections import SectionInputs, sections
+    probes = next(s for s in sections() if s.name == "probes")
+    matrices = {r.spec: store.pooled(r.spec) for r in store.encoders_with_tracks()}
+    report_probes = probes.run(SectionInputs(store, AnalysisSettings(label="class", probe_models=("linear",),
+                                                                     probe_seeds=1), matrices, {}, [], print))
+    assert list(report_probes.table.encoder) == [stores["mert"], "symbolic-stats"]
+    # asked for by name, the twin is probed like any encoder
+    assert list(probe_table(store, "class", repeats=1, encoders=[twin]).table.encoder) == [twin]
+    # a store holding the untrained encoder alone analyses it
+    alone = tmp_path / "alone.h5"
+    root = make_class_folders(tmp_path / "data", per_class=8)
+    result = invoke("embed", root, "-e", twin, "-o", alone)
+    assert result.exit_code == 0, result.output
+    assert [s.spec for s in analyze_store(alone, AnalysisSettings(label="class", reductions=("pca",))).spaces] == [twin]
 
 
 def test_a_clear_difference_is_detected_and_none_is_not() -> None:

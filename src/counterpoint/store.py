@@ -157,6 +157,10 @@ def _installed_versions() -> dict[str, str]:
 # Reading
 
 
+#: The spec parameters that tell an untrained twin from its trained encoder.
+INIT_PARAMETERS = ("init", "init_seed")
+
+
 @dataclass(repr=False)
 class EncoderRecord:
     """What the store knows about one encoder's results."""
@@ -214,6 +218,35 @@ class EncoderRecord:
                 return False
         return all(given.get(key, declared["default"]) == declared["value"]
                    for key, declared in self.parameters.items() if not declared["runtime"])
+
+    @property
+    def untrained(self) -> bool:
+        """Whether this encoder was embedded with ``init=random`` (an untrained control)."""
+        return (self.fingerprint or {}).get("params", {}).get("init") == "random"
+
+    def identity_without_init(self) -> dict[str, Any]:
+        """What must agree between an encoder and its untrained twin: the fingerprint without weights and
+        without :data:`INIT_PARAMETERS`."""
+        fingerprint = {key: value for key, value in (self.fingerprint or {}).items() if key != "weights"}
+        fingerprint["params"] = {k: v for k, v in fingerprint.get("params", {}).items() if k not in INIT_PARAMETERS}
+        return fingerprint
+
+
+
+def untrained_twins(records: Sequence[EncoderRecord]) -> dict[str, str]:
+    """Each trained encoder's spec → the spec of its untrained twin among ``records`` (same name, parameters,
+    code and input cut; ``init=random``); the smallest ``init_seed`` where several seeds are stored."""
+    twins: dict[str, str] = {}
+    untrained = sorted((r for r in records if r.untrained),
+                       key=lambda r: int(r.fingerprint["params"].get("init_seed", 0)))
+    for record in records:
+        if record.untrained:
+            continue
+        identity = record.identity_without_init()
+        match = next((twin for twin in untrained if twin.identity_without_init() == identity), None)
+        if match is not None:
+            twins[record.spec] = match.spec
+    return twins
 
 
 class _DamagedDataset(Exception):
@@ -451,6 +484,20 @@ class Store:
     def encoders_with_tracks(self) -> list[EncoderRecord]:
         """The :attr:`encoders` that hold at least one track (an audio encoder on MIDI-only rows holds none)."""
         return [r for r in self.encoders if r.n_tracks]
+
+    def untrained_controls(self) -> dict[str, str]:
+        """Each untrained control's spec → the spec of its trained encoder, for every ``init=random`` encoder
+        whose trained twin the store also holds (:func:`untrained_twins`)."""
+        return {twin: trained for trained, twin in untrained_twins(self.encoders).items()}
+
+    def analysed_encoders(self) -> list[EncoderRecord]:
+        """The encoders an analysis takes by default: :meth:`encoders_with_tracks` less the untrained controls
+        (:meth:`untrained_controls`). A control is the same architecture as its trained encoder with random
+        weights: the untrained control (``compare``) sets it beside that encoder, while a space of its own in
+        the per-space figures, the probe table or the compared pairs would count one architecture twice. An
+        ``init=random`` encoder whose trained twin the store lacks is analysed like any other."""
+        controls = self.untrained_controls()
+        return [r for r in self.encoders_with_tracks() if r.spec not in controls]
 
     def encoder(self, spec_or_name: str) -> EncoderRecord:
         """The record whose spec is ``spec_or_name``, or the only one with that encoder name.

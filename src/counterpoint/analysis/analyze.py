@@ -153,7 +153,8 @@ class AnalysisResult:
 def analyze_store(store_or_path: "Store | str | Path", options: AnalysisSettings,
                   *, matrices: Mapping[str, EmbeddingMatrix] | None = None,
                   progress: ProgressCallback | None = None) -> AnalysisResult:
-    """Analyse every encoder of ``store`` for ``options.label`` (cut to ``options.depth``).
+    """Analyse every encoder of ``store`` for ``options.label`` (cut to ``options.depth``), but the untrained
+    controls (:meth:`~counterpoint.store.Store.analysed_encoders`), which are skipped with a note.
 
     ``matrices`` are pooled matrices already read, by spec (the others are read here). An
     encoder without labelled tracks is skipped and a figure a space is too small for is left
@@ -164,12 +165,17 @@ def analyze_store(store_or_path: "Store | str | Path", options: AnalysisSettings
     require_embeddings(store)
     require_columns(store, options.label, options.group)
     spaces, skipped, space_notes = [], {}, []
+    controls = store.untrained_controls()
     for done, record in enumerate(store.encoders):
         spec = record.spec
         if progress:
             progress(spec, done, len(store.encoders))
         if record.n_tracks == 0:
             skipped[spec] = "no embedded tracks"
+            continue
+        if spec in controls:
+            skipped[spec] = (f"the untrained twin of {controls[spec]} (init=random): it is the comparison's "
+                             "untrained control, not a space of its own")
             continue
         matrix = matrices[spec] if matrices and spec in matrices else store.pooled(spec)
         try:

@@ -58,7 +58,7 @@ def label_knowledge(store_or_path: "Store | str | Path", label: str, *, depth: i
     store = as_store(store_or_path)
     require_embeddings(store)
     require_columns(store, label, group)
-    specs = list(encoders or [record.spec for record in store.encoders_with_tracks()])
+    specs = list(encoders or [record.spec for record in store.analysed_encoders()])
     n_perm = family_permutations(n_perm, len(specs))
     rows, results, notes = [], {}, []
     for spec in specs:

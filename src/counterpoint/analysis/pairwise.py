@@ -48,15 +48,20 @@ class PairResults:
     skipped: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
+def _modality_specs(store: "Store", modality: str) -> list[str]:
+    """The specs of the analysed encoders (:meth:`~counterpoint.store.Store.analysed_encoders`) of ``modality``."""
+    return [r.spec for r in store.analysed_encoders() if r.modality == modality]
+
+
 def empty_encoders(store: "Store") -> list[str]:
     """Specs of the encoders that hold no track (e.g. an audio encoder on MIDI-only rows)."""
     return [r.spec for r in store.encoders if r.n_tracks == 0]
 
 
 def comparable_encoders(store: "Store") -> tuple[list[str], list[str]]:
-    """The audio and the symbolic encoder specs holding tracks; a :class:`StoreError` when one kind has none."""
-    audio = [r.spec for r in store.encoders if r.modality == "audio" and r.n_tracks]
-    symbolic = [r.spec for r in store.encoders if r.modality == "symbolic" and r.n_tracks]
+    """The audio and the symbolic encoder specs holding tracks, untrained controls left to the untrained control
+    (:meth:`~counterpoint.store.Store.analysed_encoders`); a :class:`StoreError` when one kind has none."""
+    audio, symbolic = _modality_specs(store, "audio"), _modality_specs(store, "symbolic")
     if not audio or not symbolic:
         empty = empty_encoders(store)
         held = f" ({', '.join(empty)}: no tracks)" if empty else ""
@@ -71,16 +76,15 @@ def comparable_encoders(store: "Store") -> tuple[list[str], list[str]]:
 def open_pairs(store_or_path: "Store | str | Path", label: str, group: str | None = None, *,
                comparable: bool = True) -> PairedStore:
     """The store (a path is opened), checked to hold embeddings and the ``label`` and ``group`` columns, with
-    its comparable encoders (:func:`comparable_encoders`; with ``comparable=False`` every audio and symbolic
-    encoder holding tracks, for an analysis that words its own error when one kind is missing)."""
+    its comparable encoders (:func:`comparable_encoders`; with ``comparable=False`` every analysed audio and
+    symbolic encoder, for an analysis that words its own error when one kind is missing)."""
     store = as_store(store_or_path)
     require_embeddings(store)
     require_columns(store, label, group)
     if comparable:
         audio, symbolic = comparable_encoders(store)
     else:
-        audio = [r.spec for r in store.encoders if r.modality == "audio" and r.n_tracks]
-        symbolic = [r.spec for r in store.encoders if r.modality == "symbolic" and r.n_tracks]
+        audio, symbolic = _modality_specs(store, "audio"), _modality_specs(store, "symbolic")
     return PairedStore(store, audio, symbolic)
 
 

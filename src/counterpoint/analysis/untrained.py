@@ -5,7 +5,7 @@ CKA or a mutual kNN says little until it is set beside what an untrained network
 and input pipeline gives on the same tracks (random-feature baselines of representation-similarity work;
 Gröger, Wen & Brbić 2026). An encoder embedded with ``init=random`` (``musicnn:init=random``, seeded by
 ``init_seed``) is the *untrained twin* of the encoder whose spec is the same but for ``init``/``init_seed``
-(:func:`untrained_twins`). For each compared audio × symbolic pair and each side that has a twin,
+(:func:`~counterpoint.store.untrained_twins`). For each compared audio × symbolic pair and each side that has a twin,
 :func:`run_untrained_control` computes on the tracks the three encoders share:
 
 * debiased CKA, mutual kNN@k and the held-out ridge Recall@1 and MRR (audio → symbolic, the split the
@@ -43,7 +43,7 @@ from counterpoint.matrix import EmbeddingMatrix
 from counterpoint.ranges import Range, check_table, check_values, declare_measure, measure_title
 from counterpoint.results import TabledResult
 from counterpoint.splits import assign_splits
-from counterpoint.store import EncoderRecord, Store
+from counterpoint.store import Store, untrained_twins
 
 if TYPE_CHECKING:
     from counterpoint.analysis.compare import CompareResult
@@ -55,8 +55,6 @@ DIFFERENCE = declare_measure(
           "input pipeline, seeded random weights) on the same tracks; paired interval from the same resamples, "
           "p-value of a one-sided bootstrap test that the difference is at most 0")
 
-#: The spec parameters that tell an untrained twin from its trained encoder.
-INIT_PARAMETERS = ("init", "init_seed")
 #: The figures the control compares, in table order (Recall@1 and MRR: ridge, audio → symbolic, held out).
 CONTROL_FIGURES = ("cka_debiased", "mutual_knn", "recall@1", "mrr")
 UNTRAINED_COLUMNS = ["audio", "symbolic", "replaced", "untrained", "figure", "measure", "value_trained",
@@ -78,34 +76,6 @@ class UntrainedControlResult(TabledResult):
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"untrained_control": self.control}
-
-
-def _identity(record: EncoderRecord) -> dict:
-    """What must agree between an encoder and its twin: the fingerprint without weights and ``init``/``init_seed``."""
-    fingerprint = {key: value for key, value in (record.fingerprint or {}).items() if key != "weights"}
-    fingerprint["params"] = {k: v for k, v in fingerprint.get("params", {}).items() if k not in INIT_PARAMETERS}
-    return fingerprint
-
-
-def is_untrained(record: EncoderRecord) -> bool:
-    """Whether ``record`` is an encoder embedded with ``init=random``."""
-    return (record.fingerprint or {}).get("params", {}).get("init") == "random"
-
-
-def untrained_twins(records: list[EncoderRecord]) -> dict[str, str]:
-    """Each trained encoder's spec → the spec of its untrained twin among ``records`` (same name, parameters,
-    code and input cut; ``init=random``); the smallest ``init_seed`` where several seeds are stored."""
-    twins: dict[str, str] = {}
-    untrained = sorted((r for r in records if is_untrained(r)),
-                       key=lambda r: int(r.fingerprint["params"].get("init_seed", 0)))
-    for record in records:
-        if is_untrained(record):
-            continue
-        identity = _identity(record)
-        match = next((twin for twin in untrained if _identity(twin) == identity), None)
-        if match is not None:
-            twins[record.spec] = match.spec
-    return twins
 
 
 def missing_twin_error(store: Store, specs: list[str]) -> StoreError:

@@ -548,7 +548,7 @@ def probe_table(store_or_path: "Store | str | Path", label: str, *, models: Sequ
                 group: str | None = None, settings: TrainSettings = TrainSettings(),
                 pooled: Mapping[str, EmbeddingMatrix] | None = None,
                 progress: ProgressCallback | None = None, keep_fold_probes: bool = False) -> ProbeTable:
-    """Every encoder (or those given) × model: the probe accuracy under the one protocol (``repeats`` repeats
+    """Every encoder but the untrained controls (or those given) × model: the probe accuracy under the one protocol (``repeats`` repeats
     of the cross-validation, each its own fold shuffle and training seed ``settings.seed + repeat``) with
     its interval, chance, permutation null and p, Holm- and BH-adjusted over the rows (:data:`P_VALUE_FAMILIES`);
     the macro-F1 of the same predictions, and the test split accuracy of the saved run as details.
@@ -563,7 +563,8 @@ def probe_table(store_or_path: "Store | str | Path", label: str, *, models: Sequ
     store = as_store(store_or_path)
     read: dict[tuple[str, bool], ProbeData] = {(spec, False): matrix for spec, matrix in (pooled or {}).items()}
     rows, results = [], {}
-    specs = list(encoders or store.encoder_specs)
+    controls = store.untrained_controls()  # beside their trained encoder in the untrained control only
+    specs = list(encoders or [spec for spec in store.encoder_specs if spec not in controls])
     total, done = len(specs) * len(models), 0
     for encoder in specs:
         for model in models:

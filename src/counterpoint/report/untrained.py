@@ -53,10 +53,10 @@ Recall@1 and MRR); p-values: one-sided bootstrap test that trained − untrained
 
 def _run_untrained(inputs: SectionInputs) -> UntrainedControlResult | None:
     """The control of the report's comparison, when a compared encoder has an untrained twin in the store."""
-    from counterpoint.analysis.untrained import run_untrained_control, untrained_twins
+    from counterpoint.analysis.untrained import run_untrained_control
 
     comparison = inputs.results.get("comparison")
-    if comparison is None or not comparison.pairs or not untrained_twins(inputs.store.encoders):
+    if comparison is None or not comparison.pairs or not inputs.store.untrained_controls():
         return None
     inputs.announce("calibrating against the untrained twins (init=random)")
     try:
