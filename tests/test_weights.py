@@ -4,10 +4,11 @@ import pytest
 from typer.testing import CliRunner
 
 from counterpoint.cli import app
-from counterpoint.encoders.weights import WeightFile, find_weights, resolve_weights
+from counterpoint.encoders.weights import WeightFile, exact_size, find_weights, resolve_weights
 from counterpoint.errors import WeightsError
 
-HUB_FILE = WeightFile(model="toy", filename="toy.safetensors", repo_id="someone/toy-model", size=12_300_000)
+HUB_FILE = WeightFile(model="toy", filename="toy.safetensors", repo_id="someone/toy-model",
+                      size=exact_size(12_300_000, "the toy repository's file list"))
 PACKAGED = WeightFile(model="musicnn", filename="MTT_musicnn/.index", package="musicnn")
 
 

@@ -47,19 +47,23 @@ def encoders_command(as_json: bool = typer.Option(False, "--json", help="Print o
 def weights_list(as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of a table.")) -> None:
     """Show each model's weight files, sizes, source and whether they are present.
 
+    The size is the file's on disk when it is present, else its declared size: exact where a
+    source gives it, "≈" estimated from the architecture, "≤" an upper bound (text files).
     Example: counterpoint weights list --json
     """
     from counterpoint.encoders.registry import declared_weights
-    from counterpoint.encoders.weights import find_weights
+    from counterpoint.encoders.weights import weights_status
 
-    files = [{"model": model, "file": f.filename, "bytes": f.size, "size": f.size_text, "source": f.source,
-              "path": None if (path := find_weights(f)) is None else str(path)}
-             for model, declared in declared_weights().items() for f in declared]
+    files = [weights_status(f) for declared in declared_weights().values() for f in declared]
     if as_json:
         show_json(files)
         return
     rows = [[f["model"], f["file"], f["size"], f["source"], f["path"] or "missing"] for f in files]
     show(result_table("Model weights", ["model", "file", "size", "source", "present"], rows))
+    show("size: on disk for a present file; else declared (≈ estimated from the architecture, ≤ an upper bound)")
+    for f in files:
+        if f["far_from_declared"]:
+            show(f"- note: {f['path']} is {f['size']} on disk, declared {f['declared_size']} ({f['size_basis']})")
 
 
 @weights_app.command("fetch", cls=PlainUsageCommand)

@@ -84,7 +84,6 @@ class M3ClampEncoder(TorchEncoder, LayeredEncoder):
     """Shared code of CLaMP 2 and CLaMP 3's symbolic branch (subclasses set the class attributes)."""
 
     modality = "symbolic"
-    requirements = "torch and transformers; the model's weights file (`counterpoint weights fetch NAME`)"
     #: checkpoint prefix → module prefix of the branch in the published checkpoint
     prefixes: ClassVar[dict[str, str]]
     #: which reference MIDI→MTF converter the model was trained with ("clamp2" / "clamp3")
@@ -200,6 +199,7 @@ class Clamp2Encoder(M3ClampEncoder):
 
     name = "clamp2"
     weight_files = (CLAMP2_WEIGHTS,)
+    requirements = f"torch and transformers; the CLaMP 2 checkpoint ({CLAMP2_WEIGHTS.size_text}): `counterpoint weights fetch clamp2`"
     description = "CLaMP 2 symbolic encoder (M3 over MTF patches), 768-d text-music space"
     parameters = dict(M3ClampEncoder.common_parameters)
     prefixes = {"music_model.": "encoder.", "music_proj.": "proj."}
@@ -215,6 +215,8 @@ class Clamp3SymbolicEncoder(M3ClampEncoder):
 
     name = "clamp3-symbolic"
     weight_files = (CLAMP3_SAAS_WEIGHTS, CLAMP3_C2_WEIGHTS)
+    requirements = (f"torch and transformers; the CLaMP 3 checkpoint of the variant ({CLAMP3_SAAS_WEIGHTS.size_text} "
+                    "each): `counterpoint weights fetch clamp3` (saas) or `clamp3-c2`")
     joint_space = "clamp3"
     joint_space_parameters = ("variant",)
     description = "CLaMP 3 symbolic encoder (M3 over MTF patches), 768-d audio-score-text space"

@@ -139,8 +139,9 @@ class Clamp3AudioEncoder(TorchEncoder, AudioEncoder):
     joint_space: ClassVar[str | None] = "clamp3"
     joint_space_parameters: ClassVar[tuple[str, ...]] = ("variant",)
     description: ClassVar[str] = "CLaMP 3 audio branch over MERT-v1-95M 5-s window features, 768-d audio-score-text space"
-    requirements: ClassVar[str] = ("torch + transformers; the CLaMP 3 checkpoint (`counterpoint weights fetch clamp3`) "
-                                   "and MERT-v1-95M (`counterpoint weights fetch mert`)")
+    requirements: ClassVar[str] = (f"torch + transformers; the CLaMP 3 checkpoint ({CLAMP3_SAAS_WEIGHTS.size_text}: "
+                                   f"`counterpoint weights fetch clamp3`) and MERT-v1-95M ({MERT_CHECKPOINT.size_text}: "
+                                   "`counterpoint weights fetch mert`)")
     code_version: ClassVar[str] = "1"
     resampler: ClassVar[Resampler] = TORCHAUDIO_SINC_HANN
     parameters: ClassVar[dict[str, Parameter]] = {

@@ -10,20 +10,39 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from counterpoint.encoders.weights import WeightFile
+from counterpoint.encoders.weights import WeightFile, estimated_size
 from counterpoint.errors import WeightsError
+
+# Sizes. No source we can reach states the byte counts of these files, so they are estimated from the
+# architectures at their published sizes: float32 values in the checkpoint's ``"model"`` state dict, branch by
+# branch (tests/test_weight_sizes.py builds each branch on the meta device and checks the counts). The files are
+# the training scripts' ``torch.save({"model": ..., "optimizer": ..., "lr_sched": ..., "epoch": ...,
+# "min_eval_loss": ...})`` (code/train_clamp2.py, train_clamp3_*.py); the reference extractors read
+# "epoch" and "min_eval_loss" from the published files, so those keys were kept. Whether the AdamW state
+# (two more float32 values per trained parameter) was kept as well, nothing we can read says: the
+# estimates count the model alone, and a file near 2-3 × that size would be one that kept it.
+#: ``text_model`` (FacebookAI/xlm-roberta-base as AutoModel loads it, pooler included) + ``text_proj``.
+TEXT_BRANCH_VALUES = 278_043_648 + 590_592
+#: The M3 encoder + its projection (``music_model``/``music_proj``, ``symbolic_model``/``symbolic_proj``).
+M3_BRANCH_VALUES = 92_924_928
+#: CLaMP 3's ``audio_model`` (a 12-layer BERT over MERT features) + ``audio_proj``.
+CLAMP3_AUDIO_BRANCH_VALUES = 86_337_792
 
 CLAMP2_WEIGHTS = WeightFile(
     model="clamp2", repo_id="sander-wood/clamp2",
-    filename="weights_clamp2_h_size_768_lr_5e-05_batch_128_scale_1_t_length_128_t_model_FacebookAI_xlm-roberta-base_t_dropout_True_m3_True.pth")
+    filename="weights_clamp2_h_size_768_lr_5e-05_batch_128_scale_1_t_length_128_t_model_FacebookAI_xlm-roberta-base_t_dropout_True_m3_True.pth",
+    size=estimated_size(TEXT_BRANCH_VALUES + M3_BRANCH_VALUES, "the text and music branches' state dict"))
 #: CLaMP 3 SAAS: the checkpoint the authors recommend for audio; symbolic and audio branches share its space.
 CLAMP3_SAAS_WEIGHTS = WeightFile(
     model="clamp3", repo_id="sander-wood/clamp3",
-    filename="weights_clamp3_saas_h_size_768_t_model_FacebookAI_xlm-roberta-base_t_length_128_a_size_768_a_layers_12_a_length_128_s_size_768_s_layers_12_p_size_64_p_length_512.pth")
+    filename="weights_clamp3_saas_h_size_768_t_model_FacebookAI_xlm-roberta-base_t_length_128_a_size_768_a_layers_12_a_length_128_s_size_768_s_layers_12_p_size_64_p_length_512.pth",
+    size=estimated_size(TEXT_BRANCH_VALUES + M3_BRANCH_VALUES + CLAMP3_AUDIO_BRANCH_VALUES,
+                        "the text, symbolic and audio branches' state dict"))
 #: CLaMP 3 C2: the checkpoint the authors recommend for symbolic-only retrieval.
 CLAMP3_C2_WEIGHTS = WeightFile(
     model="clamp3-c2", repo_id="sander-wood/clamp3",
-    filename="weights_clamp3_c2_h_size_768_t_model_FacebookAI_xlm-roberta-base_t_length_128_a_size_768_a_layers_12_a_length_128_s_size_768_s_layers_12_p_size_64_p_length_512.pth")
+    filename="weights_clamp3_c2_h_size_768_t_model_FacebookAI_xlm-roberta-base_t_length_128_a_size_768_a_layers_12_a_length_128_s_size_768_s_layers_12_p_size_64_p_length_512.pth",
+    size=CLAMP3_SAAS_WEIGHTS.size)  # the same architecture, trained differently
 
 
 

@@ -27,15 +27,31 @@ import numpy as np
 
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
 from counterpoint.encoders.torch_base import TorchEncoder, runtime_parameters
-from counterpoint.encoders.weights import WeightFile, file_digest, first_missing, resolve_weights
+from counterpoint.encoders.weights import (DeclaredSize, WeightFile, estimated_size, file_digest, first_missing,
+                                           resolve_weights, size_at_most)
 from counterpoint.encoders.windowing import mean_pooled, window_starts
 from counterpoint.errors import EncoderError, WeightsError
 
 CLAP_REPO = "laion/larger_clap_music"
-#: Files of a transformers CLAP repository: model, feature extractor, RoBERTa tokenizer.
-CLAP_FILENAMES = ("config.json", "preprocessor_config.json", "pytorch_model.bin", "vocab.json", "merges.txt",
-                  "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
-CLAP_FILES = tuple(WeightFile("clap", name, repo_id=CLAP_REPO) for name in CLAP_FILENAMES)
+#: float32 parameters of ``ClapModel`` at laion/larger_clap_music's architecture (HTSAT-base audio tower: patch
+#: embeddings 128 wide, depths 2-2-12-2, hidden size 1024, no fusion; RoBERTa-base text tower; 512-d projections);
+#: tests/test_weight_sizes.py builds it on the meta device and checks the count.
+CLAP_VALUES = 193_913_882
+#: Files of a transformers CLAP repository (model, feature extractor, RoBERTa tokenizer) and their declared sizes:
+#: the checkpoint estimated from the architecture, the text files bounded from what they hold.
+CLAP_FILE_SIZES: dict[str, DeclaredSize] = {
+    "config.json": size_at_most(20_000, "the text and audio tower configs"),
+    "preprocessor_config.json": size_at_most(5_000, "the feature extractor's settings"),
+    "pytorch_model.bin": estimated_size(CLAP_VALUES, "the ClapModel state dict"),
+    "vocab.json": size_at_most(1_000_000, "RoBERTa's 50,265 byte-level BPE tokens as JSON"),
+    "merges.txt": size_at_most(1_000_000, "RoBERTa's 50,000 BPE merges, one per line"),
+    "tokenizer.json": size_at_most(4_000_000, "the same vocabulary and merges with the tokenizer's settings"),
+    "tokenizer_config.json": size_at_most(5_000, "the tokenizer's settings"),
+    "special_tokens_map.json": size_at_most(2_000, "seven special tokens"),
+}
+CLAP_FILES = tuple(WeightFile("clap", name, repo_id=CLAP_REPO, size=size) for name, size in CLAP_FILE_SIZES.items())
+#: The model weights among :data:`CLAP_FILES`.
+CLAP_CHECKPOINT = next(file for file in CLAP_FILES if file.filename == "pytorch_model.bin")
 
 #: Weight file names a CLAP folder may hold, preferred first.
 CHECKPOINT_NAMES = ("model.safetensors", "pytorch_model.bin")
@@ -60,7 +76,7 @@ def locate_clap(model: str) -> Path:
                            f"(e.g. a download of {CLAP_REPO})")
     if not any((folder / name).exists() for name in CHECKPOINT_NAMES):
         raise WeightsError(f"CLAP folder {folder} holds none of {', '.join(CHECKPOINT_NAMES)} (pytorch_model.bin is "
-                           f"about 776 MB for {CLAP_REPO}) — run `counterpoint weights fetch clap` while online")
+                           f"{CLAP_CHECKPOINT.size_text} for {CLAP_REPO}) — run `counterpoint weights fetch clap` while online")
     if not (folder / "preprocessor_config.json").exists():
         raise WeightsError(f"CLAP folder {folder} has no preprocessor_config.json (the feature extractor settings) — "
                            "run `counterpoint weights fetch clap` while online")
@@ -79,7 +95,7 @@ class ClapEncoder(TorchEncoder, AudioEncoder):
     name: ClassVar[str] = "clap"
     weight_files: ClassVar[tuple[WeightFile, ...]] = CLAP_FILES
     description: ClassVar[str] = "LAION CLAP (HTSAT, music checkpoint) audio-text space: one embedding per 10-s window, mean-pooled"
-    requirements: ClassVar[str] = (f"torch + transformers and a CLAP checkpoint ({CLAP_REPO}, about 776 MB): "
+    requirements: ClassVar[str] = (f"torch + transformers and a CLAP checkpoint ({CLAP_REPO}, {CLAP_CHECKPOINT.size_text}): "
                                    "`counterpoint weights fetch clap`, or weights=DIR of a local copy")
     code_version: ClassVar[str] = "1"
     parameters: ClassVar[dict[str, Parameter]] = {

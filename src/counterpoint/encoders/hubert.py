@@ -23,15 +23,20 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from counterpoint.encoders.weights import WeightFile, resolve_weights
+from counterpoint.encoders.weights import WeightFile, estimated_size, resolve_weights, size_at_most
 from counterpoint.errors import WeightsError
 
 if TYPE_CHECKING:
     import torch
 
 MERT_REPO = "m-a-p/MERT-v1-95M"
-MERT_CONFIG = WeightFile("mert", "config.json", repo_id=MERT_REPO)
-MERT_CHECKPOINT = WeightFile("mert", "pytorch_model.bin", repo_id=MERT_REPO)
+#: float32 values in the MERTModel state dict of MERT-v1-95M (a HubertModel at the published config.json,
+#: ``masked_spec_embed`` included); tests/test_weight_sizes.py builds it on the meta device and checks the count.
+MERT_VALUES = 94_371_712
+MERT_CONFIG = WeightFile("mert", "config.json", repo_id=MERT_REPO,
+                         size=size_at_most(10_000, "a transformers config of about 80 keys"))
+MERT_CHECKPOINT = WeightFile("mert", "pytorch_model.bin", repo_id=MERT_REPO,
+                             size=estimated_size(MERT_VALUES, "the MERT-v1-95M state dict"))
 
 #: Weight file names a local Hugging Face folder may hold, in the order we prefer them.
 CHECKPOINT_NAMES = ("model.safetensors", "pytorch_model.bin")

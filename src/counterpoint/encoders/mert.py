@@ -47,8 +47,9 @@ class MertEncoder(TorchEncoder, LayeredEncoder, AudioEncoder):
     name: ClassVar[str] = "mert"
     weight_files: ClassVar[tuple[WeightFile, ...]] = (MERT_CONFIG, MERT_CHECKPOINT)
     description: ClassVar[str] = "MERT-v1-95M self-supervised music model: 768-dim frames at 75 Hz, mean-pooled"
-    requirements: ClassVar[str] = (f"torch + transformers and the {MERT_REPO} weights (config.json, pytorch_model.bin, "
-                                   "about 380 MB): `counterpoint weights fetch mert`, or weights=DIR of a local copy")
+    requirements: ClassVar[str] = (f"torch + transformers and the {MERT_REPO} weights (config.json, pytorch_model.bin "
+                                   f"{MERT_CHECKPOINT.size_text}): `counterpoint weights fetch mert`, or weights=DIR of a "
+                                   "local copy")
     code_version: ClassVar[str] = "1"
     resampler: ClassVar[Resampler] = TORCHAUDIO_SINC_HANN
     parameters: ClassVar[dict[str, Parameter]] = {

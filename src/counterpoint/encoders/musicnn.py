@@ -45,7 +45,7 @@ from counterpoint.encoders.base import AudioEncoder, Embedding, LayeredEncoder, 
 from counterpoint.encoders.streaming import frame_chunks
 from counterpoint.blas import single_threaded_blas
 from counterpoint.encoders.torch_base import TorchEncoder, runtime_parameters
-from counterpoint.encoders.weights import WeightFile, files_digest, find_weights
+from counterpoint.encoders.weights import WeightFile, exact_size, files_digest, find_weights
 from counterpoint.encoders.windowing import mean_pooled
 from counterpoint.errors import EncoderError, TrackError, WeightsError
 from counterpoint.paths import cache_dir
@@ -88,7 +88,9 @@ LAYER_DIMS = {"frontend": 561, "midend": 192, "max_pool": 753, "mean_pool": 753,
 POOLED_LAYERS = ("frontend", "midend", "max_pool", "mean_pool")
 
 PYPI_URL = "https://pypi.org/project/musicnn/0.1.0/"
-CHECKPOINT_FILES = {m: [WeightFile(model="musicnn", filename=f"{m}_musicnn/{name}", url=PYPI_URL, size=size, package="musicnn",
+#: Byte counts measured on the files of the musicnn 0.1.0 wheel (the same for MTT and MSD).
+CHECKPOINT_FILES = {m: [WeightFile(model="musicnn", filename=f"{m}_musicnn/{name}", url=PYPI_URL,
+                                   size=exact_size(size, "the file in the musicnn 0.1.0 wheel"), package="musicnn",
                                    pip_requirement="musicnn==0.1.0")
                         for name, size in ((".index", 4948), (".data-00000-of-00001", 9465596))] for m in TAGS}
 
@@ -104,7 +106,7 @@ def checkpoint_dir(model: str) -> Path:
     """
     index = find_weights(CHECKPOINT_FILES[model][0])
     if index is None:
-        raise WeightsError(f"musicnn model {model} needs the checkpoint {model}_musicnn/ (about 9.5 MB) shipped in the "
+        raise WeightsError(f"musicnn model {model} needs the checkpoint {model}_musicnn/ ({CHECKPOINT_FILES[model][1].size_text}) shipped in the "
                            f"musicnn==0.1.0 wheel ({PYPI_URL}), which is not installed. Run `counterpoint weights fetch "
                            "musicnn` while online (it pip-installs the wheel without its TensorFlow dependency)")
     return index.parent
@@ -481,7 +483,8 @@ class MusicnnEncoder(TorchEncoder, LayeredEncoder, AudioEncoder):
     prepare_imports: ClassVar[tuple[str, ...]] = ("soundfile", "soxr", "librosa.core", "librosa.feature")
     sample_rate = SAMPLE_RATE
     description = "musicnn (Pons & Serra 2019) music tagger trained on MagnaTagATune or the Million Song Dataset, PyTorch port"
-    requirements = "the musicnn==0.1.0 wheel for its checkpoints: `counterpoint weights fetch musicnn` (or `make setup`)"
+    requirements = (f"the musicnn==0.1.0 wheel for its checkpoints ({CHECKPOINT_FILES['MTT'][1].size_text} per model): "
+                    "`counterpoint weights fetch musicnn` (or `make setup`)")
     non_finite_hint = ("musicnn overflows float16 on audio far louder than 0 dBFS (samples beyond ±1, as float WAVs "
                        "can hold) — normalise the file to a peak of at most 1.0")
     #: 2: the front end no longer depends on the CPU (float64 spectrogram, log table without SIMD).

@@ -40,7 +40,7 @@ import numpy as np
 from counterpoint.data.resample import RESAMPY_KAISER_BEST, Resampler
 from counterpoint.encoders.base import AudioEncoder, Embedding, Parameter
 from counterpoint.encoders.torch_base import TorchEncoder, runtime_parameters
-from counterpoint.encoders.weights import WeightFile, file_digest, find_weights, resolve_weights
+from counterpoint.encoders.weights import WeightFile, estimated_size, file_digest, find_weights, resolve_weights
 from counterpoint.encoders.windowing import mean_pooled
 from counterpoint.errors import TrackError, WeightsError
 
@@ -103,12 +103,18 @@ def compressed_filename(input_repr: str, content_type: str) -> str:
     return f"openl3_audio_{input_repr}_{content_type}-{WEIGHTS_VERSION}.h5.gz"
 
 
+#: float32 values in each (unpacked) weight file: the kernels and biases of the eight convolutions and the
+#: gamma, beta, moving mean and variance of the eight batch norms (the front end has none in the v0_4_0 files),
+#: the same for every input representation; tests/test_weight_sizes.py counts them on the network built on the
+#: meta device. The declared size is the unpacked file's, the one found and used (the .gz download is smaller).
+KERAS_VALUES = 4_689_860
 #: The files as published (``…-v0_4_0.h5.gz``); they are used unpacked (:func:`weight_filename`).
 WEIGHT_FILES = {
     (repr_, content): WeightFile(
         model="openl3",
         filename=compressed_filename(repr_, content),
         url=f"{WEIGHTS_BASE_URL}{compressed_filename(repr_, content)}",
+        size=estimated_size(KERAS_VALUES, "the Keras network's weights, unpacked"),
         package="openl3",
         unpacked=weight_filename(repr_, content),
     )
@@ -431,14 +437,15 @@ class OpenL3Encoder(TorchEncoder, AudioEncoder):
     }
     code_version: ClassVar[str] = "1"
     requirements: ClassVar[str] = ("torch, h5py, librosa, resampy, and the Keras weight file openl3_audio_<repr>_<content>.h5 "
-                                   "(about 18 MB each) from github.com/marl/openl3 (branch 'models'), in "
-                                   "$COUNTERPOINT_WEIGHTS_DIR/openl3/ or given with weights=PATH")
+                                   f"({WEIGHT_FILES['mel256', 'music'].size_text} each, unpacked) from github.com/marl/openl3 "
+                                   "(branch 'models'), in $COUNTERPOINT_WEIGHTS_DIR/openl3/ or given with weights=PATH")
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
         if any(find_weights(file) is not None for file in WEIGHT_FILES.values()):
             return None
-        return (f"no openl3 weight file found (e.g. {weight_filename('mel256', 'music')}) — download it from "
+        example = WEIGHT_FILES["mel256", "music"]
+        return (f"no openl3 weight file found (e.g. {example.unpacked}, {example.size_text}) — download it from "
                 f"{WEIGHTS_BASE_URL} into $COUNTERPOINT_WEIGHTS_DIR/openl3/")
 
     def __init__(self, **params: Any) -> None:

@@ -12,6 +12,11 @@ Each encoder class declares its files (:attr:`~counterpoint.encoders.base.Encode
 published compressed (OpenL3's ``.h5.gz``) declares the name it is used under
 (:attr:`WeightFile.unpacked`); it is found in either form and unpacked into the cache once.
 Weight files are identified by :func:`file_digest`, the one SHA-256 every fingerprint uses.
+
+Every declared file has a :class:`DeclaredSize`, stated once beside its declaration: the exact
+byte count where a source we read gives it, otherwise an estimate from the architecture
+(values × bytes per value of the stored dtype, :func:`estimated_size`) or, for small text
+files, an upper bound (:func:`size_at_most`). Estimates are shown as such (``≈ 377 MB``).
 """
 
 from __future__ import annotations
@@ -27,9 +32,81 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from counterpoint.errors import WeightsError
 from counterpoint.paths import cache_dir, weights_dir
+
+
+#: How far (relative) a file on disk may be from an *estimated* size before `weights list` notes it.
+ESTIMATE_TOLERANCE = 0.10
+#: Bytes per value of the dtypes weight files store.
+DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
+
+
+def size_text(n_bytes: int, rounded: bool = False) -> str:
+    """``9.5 MB``, ``4.9 kB``, ``512 bytes``: a byte count in the unit that shows it (decimal units, as publishers
+    give them); ``rounded``: three significant digits (``377 MB``, ``1.49 GB``), for numbers that are not exact."""
+    unit, scale = next(((u, f) for u, f in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)) if n_bytes >= f), ("bytes", 1))
+    if scale == 1:
+        return f"{n_bytes} bytes"
+    return f"{n_bytes / scale:.3g} {unit}" if rounded else f"{n_bytes / scale:,.1f} {unit}"
+
+
+@dataclass(frozen=True)
+class DeclaredSize:
+    """The size a published file is declared to have, and how that number is known.
+
+    ``kind`` is ``"exact"`` (a source states the byte count), ``"estimate"`` (computed from the
+    architecture) or ``"at most"`` (an upper bound, for small text files); ``basis`` says where
+    the number comes from, in words a user can check.
+    """
+
+    bytes: int
+    kind: str
+    basis: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("exact", "estimate", "at most"):
+            raise ValueError(f"DeclaredSize kind {self.kind!r} is not exact, estimate or at most")
+
+    @property
+    def text(self) -> str:
+        """``9.5 MB`` (exact), ``≈ 377 MB`` (estimate), ``≤ 1 MB`` (upper bound)."""
+        if self.kind == "exact":
+            return size_text(self.bytes)
+        return ("≈ " if self.kind == "estimate" else "≤ ") + size_text(self.bytes, rounded=True)
+
+    @property
+    def explained(self) -> str:
+        """The size with its basis, e.g. ``≈ 377 MB (estimated from 94.4 M float32 values: the MERT-v1-95M state dict)``."""
+        return f"{self.text} ({self.basis})"
+
+    def far_from(self, n_bytes: int) -> bool:
+        """Whether a file of ``n_bytes`` disagrees with this declaration: any difference from an exact
+        size, more than :data:`ESTIMATE_TOLERANCE` from an estimate, more than an upper bound."""
+        if self.kind == "exact":
+            return n_bytes != self.bytes
+        if self.kind == "estimate":
+            return abs(n_bytes - self.bytes) > ESTIMATE_TOLERANCE * self.bytes
+        return n_bytes > self.bytes
+
+
+def exact_size(n_bytes: int, source: str) -> DeclaredSize:
+    """A byte count that ``source`` states (or that was measured on the published file it names)."""
+    return DeclaredSize(n_bytes, "exact", f"exact: {source}")
+
+
+def estimated_size(values: int, what: str, dtype: str = "float32") -> DeclaredSize:
+    """``values`` × the bytes of ``dtype``: the size of a file of raw tensors (a torch state dict, safetensors
+    and a Keras HDF5 file all store each value in its dtype's bytes, plus a few kB of names and layout)."""
+    return DeclaredSize(values * DTYPE_BYTES[dtype], "estimate",
+                        f"estimated from {values / 1e6:,.1f} M {dtype} values: {what}")
+
+
+def size_at_most(n_bytes: int, what: str) -> DeclaredSize:
+    """An upper bound, for small text files (configs, vocabularies) whose exact size no source gives."""
+    return DeclaredSize(n_bytes, "at most", f"an upper bound: {what}")
 
 
 @dataclass(frozen=True)
@@ -40,7 +117,7 @@ class WeightFile:
     filename: str  # file name inside the repository
     repo_id: str | None = None  # Hugging Face repository, when the file lives on the Hub
     url: str | None = None  # other published source (GitHub release, Zenodo, PyPI wheel)
-    size: int | None = None  # bytes, when known
+    size: DeclaredSize | None = None  # declared beside each declaration; None only for ad-hoc files (another Hub repo)
     sha256: str | None = None  # published digest, when the publisher gives one
     revision: str | None = None
     package: str | None = None  # a Python package whose installed folder ships the file (found, never imported)
@@ -55,11 +132,8 @@ class WeightFile:
 
     @property
     def size_text(self) -> str:
-        """``9.5 MB``, ``4.9 kB``: the declared size in the unit that shows it (decimal units, as publishers give them)."""
-        if self.size is None:
-            return "size unknown"
-        unit, scale = next(((u, f) for u, f in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)) if self.size >= f), ("bytes", 1))
-        return f"{self.size} bytes" if scale == 1 else f"{self.size / scale:,.1f} {unit}"
+        """The declared size as tables and messages show it: ``9.5 MB``, ``≈ 377 MB``, ``≤ 1 MB``."""
+        return "size unknown" if self.size is None else self.size.text
 
     @property
     def how_to_fetch(self) -> str:
@@ -68,6 +142,25 @@ class WeightFile:
             return f"run `counterpoint weights fetch {self.model}` while online"
         unpacking = " (it is unpacked on first use)" if self.unpacked else ""
         return f"download {self.source} into $COUNTERPOINT_WEIGHTS_DIR/{self.model}/{unpacking}"
+
+
+def weights_status(file: WeightFile) -> dict[str, Any]:
+    """What ``counterpoint weights list`` reports about one declared file.
+
+    ``bytes``/``declared_size``/``size_kind``/``size_basis``: the declaration; ``path`` and
+    ``bytes_on_disk``: the copy found on this machine (None when missing); ``size``: the size to
+    show, on disk when present, else declared; ``far_from_declared``: a present file whose size
+    disagrees with the declaration (:meth:`DeclaredSize.far_from`).
+    """
+    path = find_weights(file)
+    on_disk = None if path is None else path.stat().st_size
+    declared = file.size
+    return {"model": file.model, "file": file.filename, "bytes": None if declared is None else declared.bytes,
+            "declared_size": file.size_text, "size_kind": None if declared is None else declared.kind,
+            "size_basis": None if declared is None else declared.basis,
+            "size": file.size_text if on_disk is None else size_text(on_disk), "bytes_on_disk": on_disk,
+            "far_from_declared": bool(on_disk is not None and declared is not None and declared.far_from(on_disk)),
+            "source": file.source, "path": None if path is None else str(path)}
 
 
 def _hub_cached(file: WeightFile) -> Path | None:
@@ -151,12 +244,15 @@ def resolve_weights(file: WeightFile, explicit: str | Path | None = None) -> Pat
 
 
 def first_missing(files: Sequence[WeightFile], local_option: str = "weights=PATH") -> str | None:
-    """Why an encoder cannot run yet: the first of ``files`` that is nowhere, and how to get it."""
-    for file in files:
-        if find_weights(file) is None:
-            return (f"needs {file.filename} ({file.size_text}) from {file.source} — {file.how_to_fetch}, "
-                    f"or pass {local_option} of a local copy")
-    return None
+    """Why an encoder cannot run yet: the first of ``files`` that is nowhere, how to get it, and the
+    declared sizes of the others that are missing too (a small config.json first is not all a user waits for)."""
+    missing = [file for file in files if find_weights(file) is None]
+    if not missing:
+        return None
+    first, others = missing[0], missing[1:]
+    also = "; also missing: " + ", ".join(f"{f.filename} ({f.size_text})" for f in others) if others else ""
+    return (f"needs {first.filename} ({first.size_text}) from {first.source} — {first.how_to_fetch}, "
+            f"or pass {local_option} of a local copy{also}")
 
 
 def _sha256(path: Path, chunk: int = 1 << 20) -> str:
