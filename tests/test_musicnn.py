@@ -22,6 +22,7 @@ import os
 import platform
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -180,6 +181,56 @@ def test_log_compression_table_is_the_correctly_rounded_log10_of_each_float16():
     expected = [correctly_rounded_log10(10000 * float(x) + 1, to_float16=False) for x in every_half[overflow].tolist()]
     np.testing.assert_array_equal(table[overflow], np.array(expected, np.float32))
     assert np.all(table[argument == 0] == -np.inf) and np.all(np.isnan(table[~(argument >= 0) & ~overflow]))
+
+
+def test_front_end_constants_are_librosas_mel_filter_bank_and_scipys_hann_window():
+    import librosa
+    import scipy.signal
+
+    mel_basis, window = mn.front_end_constants()
+    expected = librosa.filters.mel(sr=mn.SAMPLE_RATE, n_fft=mn.FFT_SIZE, n_mels=mn.N_MELS, dtype=np.float64)
+    assert mel_basis.shape == expected.shape == (mn.N_MELS, mn.FFT_SIZE // 2 + 1)
+    np.testing.assert_allclose(mel_basis, expected, rtol=1e-12, atol=0)  # np.log's last bit may differ by CPU
+    np.testing.assert_allclose(window, scipy.signal.get_window("hann", mn.FFT_SIZE, fftbins=True), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("n_samples, center", [(100, True), (511, True), (512, False), (513, True), (48007, False),
+                                               (48007, True)])
+def test_mel_power_is_librosas_melspectrogram(n_samples, center):
+    """The spectrogram computed without librosa gives librosa's numbers (bit for bit on one machine; within
+    float64 rounding where the installed librosa's filter bank differs from the stored one in its last bit)."""
+    import librosa
+
+    audio = np.random.default_rng(n_samples).standard_normal(n_samples) * 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # librosa warns of audio shorter than one FFT
+        expected = librosa.feature.melspectrogram(y=audio, sr=mn.SAMPLE_RATE, n_fft=mn.FFT_SIZE, hop_length=mn.FFT_HOP,
+                                                  n_mels=mn.N_MELS, dtype=np.float64, center=center).T
+    ours = mn._mel_power(audio, center)
+    assert ours.shape == expected.shape
+    np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-300)
+
+
+def test_reading_a_file_into_log_mel_imports_no_librosa(tmp_path):
+    """A reader process decodes, resamples and computes the spectrogram without importing librosa or
+    scipy.signal (about 2 s of start-up)."""
+    import soundfile as sf
+
+    audio = np.sin(2 * np.pi * 440 * np.arange(22050 * 4) / 22050).astype(np.float32) * 0.3
+    sf.write(tmp_path / "tone.wav", audio, 22050)
+    script = (
+        "import sys\n"
+        "from counterpoint.data.audio import stream_audio\n"
+        "from counterpoint.encoders import musicnn as mn\n"
+        "logmel, n = mn.streamed_log_mel(stream_audio(sys.argv[1], mn.SAMPLE_RATE))\n"
+        "assert logmel.shape == (1 + n // mn.FFT_HOP, mn.N_MELS), logmel.shape\n"
+        "print(' '.join(m for m in sys.modules if m.split('.')[0] == 'librosa' or m.startswith('scipy.signal')))\n"
+    )
+    source_root = str(Path(mn.__file__).parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "tone.wav")], env=env, check=True,
+                          capture_output=True, text=True)
+    assert done.stdout.strip() == ""
 
 
 def test_front_end_does_not_depend_on_the_cpu_features_numpy_dispatches_to(tmp_path):

@@ -266,13 +266,34 @@ def streamed_log_mel(pieces: Iterable[np.ndarray], chunk_frames: int = CHUNK_FRA
     return np.concatenate(parts), length
 
 
-def _mel_power(audio: np.ndarray, center: bool) -> np.ndarray:
-    """librosa's mel power spectrogram ``[frames, 96]`` in float64 (``center``: librosa's zero padding)."""
-    import librosa
+#: librosa's Slaney mel filter bank ``[96, 257]`` (``librosa.filters.mel(sr=16000, n_fft=512, n_mels=96,
+#: dtype=float64)``) and scipy's periodic Hann window ``[512]`` (``scipy.signal.get_window("hann", 512)``),
+#: written once by librosa 0.11 / scipy 1.17 (a test checks them against the installed versions). Reading them
+#: spares a reader process importing librosa and scipy.signal (about 2 s) before its first spectrogram.
+FRONT_END_FILE = Path(__file__).with_name("musicnn_front_end.npz")
 
+
+@lru_cache(maxsize=1)
+def front_end_constants() -> tuple[np.ndarray, np.ndarray]:
+    """The mel filter bank and the STFT window of :data:`FRONT_END_FILE`."""
+    with np.load(FRONT_END_FILE) as constants:
+        return constants["mel_basis"], constants["window"]
+
+
+def _mel_power(audio: np.ndarray, center: bool) -> np.ndarray:
+    """librosa's mel power spectrogram ``[frames, 96]`` in float64 (``center``: librosa's zero padding), by
+    librosa's steps: frames of 512 samples every 256 (padded by 256 zeros each side when ``center``), Hann
+    windowed, numpy's real FFT, squared magnitude, and the mel filter bank applied by the same ``einsum`` on
+    the same memory layout (a ``[bins, frames]`` matrix in Fortran order), which gives librosa's numbers bit
+    for bit."""
+    mel_basis, window = front_end_constants()
+    samples = np.asarray(audio, dtype=np.float64)
+    if center:
+        samples = np.pad(samples, FFT_SIZE // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(samples, FFT_SIZE)[::FFT_HOP]
+    power = (np.abs(np.fft.rfft(frames * window, axis=-1)) ** 2).T
     with single_threaded_blas():  # it runs beside the network's threads (read-ahead): BLAS threads would fight them
-        return librosa.feature.melspectrogram(y=np.asarray(audio, dtype=np.float64), sr=SAMPLE_RATE, n_fft=FFT_SIZE,
-                                              hop_length=FFT_HOP, n_mels=N_MELS, dtype=np.float64, center=center).T
+        return np.einsum("ft,mf->mt", power, mel_basis, optimize=True).T
 
 
 def _log_compressed(power: np.ndarray) -> np.ndarray:
@@ -480,7 +501,7 @@ class MusicnnEncoder(TorchEncoder, LayeredEncoder, AudioEncoder):
     hear_timestamp_hop: ClassVar[tuple[str, str] | None] = ("hop", "0.048")  # three 16-ms frames
     #: Reading a file (decoding, mel spectrogram, patches) uses the parameters only, not the network.
     prepares_before_load: ClassVar[bool] = True
-    prepare_imports: ClassVar[tuple[str, ...]] = ("soundfile", "soxr", "librosa.core", "librosa.feature")
+    prepare_imports: ClassVar[tuple[str, ...]] = ("soundfile", "soxr")
     sample_rate = SAMPLE_RATE
     description = "musicnn (Pons & Serra 2019) music tagger trained on MagnaTagATune or the Million Song Dataset, PyTorch port"
     requirements = (f"the musicnn==0.1.0 wheel for its checkpoints ({CHECKPOINT_FILES['MTT'][1].size_text} per model): "
