@@ -168,14 +168,14 @@ def analyze_store(store_or_path: "Store | str | Path", options: AnalysisSettings
     controls = store.untrained_controls()
     for done, record in enumerate(store.encoders):
         spec = record.spec
+        if spec in controls:
+            skipped[spec] = (f"the untrained twin of {controls[spec]} (init=random): it is the comparison's "
+                             "untrained control, not a space of its own")
+            continue
         if progress:
             progress(spec, done, len(store.encoders))
         if record.n_tracks == 0:
             skipped[spec] = "no embedded tracks"
-            continue
-        if spec in controls:
-            skipped[spec] = (f"the untrained twin of {controls[spec]} (init=random): it is the comparison's "
-                             "untrained control, not a space of its own")
             continue
         matrix = matrices[spec] if matrices and spec in matrices else store.pooled(spec)
         try:
