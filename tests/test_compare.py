@@ -355,3 +355,21 @@ def test_each_spaces_logistic_probe_is_fitted_once_for_every_section(store_path,
     quality = compared.label_quality.query("measure == 'probe_accuracy'").set_index("encoder")
     for space in analysis.spaces:
         assert space.probe.accuracy == knowledge.loc[space.spec, "accuracy"] == quality.loc[space.spec, "value"]
+
+
+def test_label_quality_states_the_k_nn_votes_subsample_above_its_cap(store_path, monkeypatch):
+    """Above KNN_VOTE_MAX_N labelled tracks the k-NN vote runs on a seeded subsample: label_quality.csv's n_resample
+    and a note say so; the logistic probe keeps every track."""
+    import counterpoint.analysis.compare as compare
+
+    monkeypatch.setattr(compare, "KNN_VOTE_MAX_N", 40, raising=False)
+    capped = run_compare(store_path, CompareSettings(label="style", k=5, n_boot=30, seed=0, n_perm=49,
+                                                     fixed_n_perm=True))
+    rows = capped.label_quality.set_index(["encoder", "measure"])
+    for spec in ("clamp3-audio", "clamp3-symbolic"):          # 59 labelled tracks each
+        assert rows.loc[(spec, "knn_accuracy"), "n_resample"] == 40 and rows.loc[(spec, "knn_accuracy"), "n"] == 59
+        assert rows.loc[(spec, "probe_accuracy"), "n_resample"] == 59
+        assert any(note.startswith(f"{spec}: label quality — the k-NN vote ran on a seeded subsample of 40 of the 59")
+                   for note in capped.notes)
+    assert rows.loc[("symbolic-stats", "knn_accuracy"), "n_resample"] == 39   # below the cap: every track
+    assert not any(note.startswith("symbolic-stats: label quality — the k-NN vote") for note in capped.notes)

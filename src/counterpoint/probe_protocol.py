@@ -89,6 +89,24 @@ class ProtocolPlan:
                 "n_folds": len(self.folds), "n_repeats": self.n_repeats, "notes": list(self.notes)}
 
 
+def restrict_plan(plan: ProtocolPlan, rows: np.ndarray) -> ProtocolPlan:
+    """``plan`` on the tracks ``rows`` only (sorted, distinct indices into its tracks): each fold keeps its
+    tracks among ``rows``, renumbered as positions in ``rows``, so no group crosses a fold (a fold left without
+    test tracks is dropped); ``plan`` itself when ``rows`` are all its tracks."""
+    rows = np.asarray(rows, dtype=int)
+    n_tracks = max((int(part.max()) + 1 for fold in plan.folds for part in fold if len(part)), default=0)
+    if len(rows) == n_tracks:
+        return plan
+    position = np.full(n_tracks, -1)
+    position[rows] = np.arange(len(rows))
+    kept = [(tuple(position[part][position[part] >= 0] for part in fold), repeat)
+            for fold, repeat in zip(plan.folds, plan.repeat_of_fold)]
+    kept = [(fold, repeat) for fold, repeat in kept if len(fold[1])]   # a fold none of whose test tracks was drawn
+    return ProtocolPlan(plan.kind, f"{plan.description}, on a seeded subsample of {len(rows):,} tracks", plan.reason,
+                        [fold for fold, _ in kept], np.asarray([repeat for _, repeat in kept], dtype=int),
+                        list(plan.notes))
+
+
 def _class_counts(labels: np.ndarray, rows: np.ndarray, classes: Sequence[str]) -> dict[str, int]:
     present, counts = np.unique(labels[rows], return_counts=True)
     found = dict(zip(present.tolist(), counts.tolist()))
