@@ -258,7 +258,7 @@ def _fold_digest(X: np.ndarray, labels: np.ndarray, plan: ProtocolPlan, seed: in
     return digest.hexdigest()
 
 
-def logistic_held_out(X: np.ndarray, labels: np.ndarray, plan: ProtocolPlan, seed: int = 0) -> pd.DataFrame:
+def logistic_held_out(X: np.ndarray, labels: np.ndarray, plan: ProtocolPlan, *, seed: int = 0) -> pd.DataFrame:
     """The default classifier's (:func:`logistic_classifier`) held-out predictions on every fold of ``plan``:
     one row per (test row, fold) with ``row``, ``predicted``, ``repeat`` and ``fold``.
 
@@ -345,7 +345,7 @@ def probe_accuracy(X: Any, labels: Sequence, *, ids: Sequence, classifier: str =
     if fit_predict is None:
         if classifier != LOGISTIC:
             raise CounterpointError(f"classifier {classifier!r} needs its fit_predict")
-        held_out = logistic_held_out(np.asarray(X), labels, plan, seed)
+        held_out = logistic_held_out(np.asarray(X), labels, plan, seed=seed)
     else:
         held_out = _held_out(fit_predict, labels, plan)
     return score_predictions(held_out, labels, ids, plan=plan, classifier=classifier, dim=_dim(X), seed=seed,
