@@ -112,3 +112,20 @@ def test_knn_vote_above_its_cap_runs_on_a_seeded_subsample_in_the_same_folds_and
         assert set(voters[train]) <= set(full_train) and set(voters[test]) <= set(full_test)
         assert not set(groups[voters[train]]) & set(groups[voters[test]])
     assert restrict_plan(plan, np.arange(180)) is plan
+
+
+def test_macro_f1_from_counts_equals_scikit_learns_exactly_on_resamples_that_miss_classes():
+    """The bootstrap's macro-F1 from class counts is scikit-learn's f1_score(average="macro", zero_division=0) bit
+    for bit, also on resamples where a class is missing from the truth, the predictions or both."""
+    from sklearn.metrics import f1_score
+
+    from counterpoint.analysis.label_quality import macro_f1_of_codes
+
+    rng = np.random.default_rng(11)
+    classes = np.array(["a", "b", "c", "d", "e"])
+    for size in (1, 3, 7, 40, 500):
+        for _ in range(40):
+            truth = rng.integers(0, 5, size)
+            predicted = np.where(rng.random(size) < 0.6, truth, rng.integers(0, 4, size))  # "e" never predicted
+            expected = f1_score(classes[truth], classes[predicted], average="macro", zero_division=0)
+            assert macro_f1_of_codes(truth, predicted, 5) == expected

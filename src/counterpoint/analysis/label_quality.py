@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import f1_score, silhouette_samples
+from sklearn.metrics import silhouette_samples
 from sklearn.neighbors import KNeighborsClassifier
 
 from counterpoint.analysis.geometry import SILHOUETTE_MAX_N
@@ -50,21 +50,34 @@ def knn_fit_predict(X: np.ndarray, labels: np.ndarray, k: int):
     return fit_predict
 
 
+def macro_f1_of_codes(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> float:
+    """Macro-F1 of class codes (0 … ``n_classes`` − 1) over the classes found in ``truth`` or ``predicted`` — a
+    class a (re)sample happens to miss entirely is not scored as a failure: scikit-learn's ``f1_score(truth,
+    predicted, average="macro", zero_division=0)``, the same float operations on counts (2·tp / (true + predicted)
+    per class, then their mean), without its label validation and encoding (44 ms a call at 3,000 tracks, the
+    bootstrap's 400 resamples 35 s of the comparison)."""
+    tp = np.bincount(truth[truth == predicted], minlength=n_classes)
+    true_sum = np.bincount(truth, minlength=n_classes)
+    predicted_sum = np.bincount(predicted, minlength=n_classes)
+    present = (true_sum + predicted_sum) > 0
+    return float(np.mean(2.0 * tp[present] / (1.0 * true_sum[present] + predicted_sum[present])))
+
+
 def _estimates(result: ProbeAccuracy, prefix: str, n_boot: int, seed: int, n: int) -> dict[str, Estimate]:
     """The accuracy as the protocol scored it, and the macro-F1 of the same held-out predictions; ``n``: the
     labelled tracks (more than the result's when it ran on a subsample)."""
-    pairs = result.predictions[["truth", "predicted"]].to_numpy(dtype=object)
+    pairs = result.predictions[["truth", "predicted"]].to_numpy(dtype=object).astype(str)
+    classes, codes = np.unique(pairs, return_inverse=True)
+    codes = codes.reshape(pairs.shape)
 
     def macro_f1(rows: np.ndarray) -> float:
-        # Classes of the (re)sample's truth and predictions: a class a resample happens to
-        # miss entirely is not scored as a failure.
-        return float(f1_score(rows[:, 0], rows[:, 1], average="macro", zero_division=0))
+        return macro_f1_of_codes(rows[:, 0], rows[:, 1], len(classes))
 
-    low, high = bootstrap_ci(pairs, statistic=macro_f1, n_boot=n_boot, seed=seed)
+    low, high = bootstrap_ci(codes, statistic=macro_f1, n_boot=n_boot, seed=seed)
     return {f"{prefix}_accuracy": Estimate(value=result.accuracy, ci_low=result.ci_low, ci_high=result.ci_high,
                                            p_value=result.p_value, n=n, n_resample=result.n,
                                            chance=result.chance, null_mean=result.null_mean),
-            f"{prefix}_macro_f1": Estimate(value=macro_f1(pairs), ci_low=low, ci_high=high, n=n,
+            f"{prefix}_macro_f1": Estimate(value=macro_f1(codes), ci_low=low, ci_high=high, n=n,
                                            n_resample=len(pairs))}
 
 
