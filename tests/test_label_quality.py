@@ -115,11 +115,11 @@ def test_knn_vote_above_its_cap_runs_on_a_seeded_subsample_in_the_same_folds_and
 
 
 def test_macro_f1_from_counts_equals_scikit_learns_exactly_on_resamples_that_miss_classes():
-    """The bootstrap's macro-F1 from class counts is scikit-learn's f1_score(average="macro", zero_division=0) bit
+    """The macro-F1 from class counts (label quality's bootstrap, probe training's early stopping) is scikit-learn's f1_score(average="macro", zero_division=0) bit
     for bit, also on resamples where a class is missing from the truth, the predictions or both."""
     from sklearn.metrics import f1_score
 
-    from counterpoint.analysis.label_quality import macro_f1_of_codes
+    from counterpoint.probe_protocol import macro_f1_of_codes
 
     rng = np.random.default_rng(11)
     classes = np.array(["a", "b", "c", "d", "e"])
@@ -129,3 +129,8 @@ def test_macro_f1_from_counts_equals_scikit_learns_exactly_on_resamples_that_mis
             predicted = np.where(rng.random(size) < 0.6, truth, rng.integers(0, 4, size))  # "e" never predicted
             expected = f1_score(classes[truth], classes[predicted], average="macro", zero_division=0)
             assert macro_f1_of_codes(truth, predicted, 5) == expected
+            # Probe training scores every class of its label mapping (labels=range(n), an absent class 0).
+            every = f1_score(truth, predicted, labels=np.arange(6), average="macro", zero_division=0)
+            assert macro_f1_of_codes(truth, predicted, 6, every_class=True) == every
+            known = f1_score(truth, predicted, labels=np.arange(4), average="macro", zero_division=0)
+            assert macro_f1_of_codes(truth, predicted, 4, every_class=True) == known   # code 4 is no class of 4

@@ -293,6 +293,25 @@ def _held_out(fit_predict: FitPredict, labels: np.ndarray, plan: ProtocolPlan) -
     return pd.concat(parts, ignore_index=True)
 
 
+def macro_f1_of_codes(truth: np.ndarray, predicted: np.ndarray, n_classes: int, *, every_class: bool = False) -> float:
+    """Macro-F1 of class codes (0 … ``n_classes`` − 1): scikit-learn's ``f1_score(truth, predicted,
+    average="macro", zero_division=0)`` — over the classes found in ``truth`` or ``predicted`` (a class a
+    resample happens to miss entirely is not scored as a failure), or with ``every_class`` over all
+    ``n_classes`` (``labels=range(n_classes)``, an absent class scoring 0) — by the same float operations on
+    counts (2·tp / (true + predicted) per class, then their mean), without its label validation and encoding:
+    44 ms a call at 3,000 tracks, where label quality's bootstrap calls it 400 times per figure and probe
+    training twice per epoch."""
+    # Codes from n_classes on (a truth the label mapping does not know) count for no class, as in scikit-learn.
+    tp = np.bincount(truth[truth == predicted], minlength=n_classes)[:n_classes]
+    true_sum = np.bincount(truth, minlength=n_classes)[:n_classes]
+    predicted_sum = np.bincount(predicted, minlength=n_classes)[:n_classes]
+    denominator = 1.0 * true_sum + predicted_sum
+    if every_class:
+        return float(np.mean(np.divide(2.0 * tp, denominator, out=np.zeros(n_classes), where=denominator > 0)))
+    present = denominator > 0
+    return float(np.mean(2.0 * tp[present] / denominator[present]))
+
+
 def _dim(X: Any) -> int:
     if isinstance(X, list):
         dims = {np.asarray(x).shape[-1] for x in X if len(x)}

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score
 from torch import nn
 
 from counterpoint.config import TrainSettings
 from counterpoint.errors import CounterpointError
 from counterpoint.probes.data import ProbeInputs, batches
 from counterpoint.probes.models import ProbeClassifier
+from counterpoint.probe_protocol import macro_f1_of_codes
 
 
 def resolve_device(device: str) -> torch.device:
@@ -70,8 +71,7 @@ def class_weights(y: np.ndarray, num_classes: int) -> np.ndarray:
 def scores(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> tuple[float, float]:
     """Accuracy and macro-F1 (over every class of the label mapping)."""
     accuracy = float(accuracy_score(y_true, y_pred))
-    macro_f1 = float(f1_score(y_true, y_pred, labels=np.arange(num_classes), average="macro", zero_division=0))
-    return accuracy, macro_f1
+    return accuracy, macro_f1_of_codes(np.asarray(y_true), np.asarray(y_pred), num_classes, every_class=True)
 
 
 @torch.no_grad()
