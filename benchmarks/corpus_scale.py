@@ -12,8 +12,9 @@ so the frame paths have data. Then it runs
 ``--aligned`` add work) in a fresh process under ``nice`` and measures its wall time and peak RSS
 (the child's ``ru_maxrss`` from ``os.wait4``), the size of ``index.html`` and of the report folder,
 and the seconds of every report section's computation (``run``) and writing (``write``), timed by
-wrapping each registered section. One size at a time; the machine may be shared, so the sizes'
-ratios, measured in one run, mean more than the absolute seconds.
+wrapping each registered section, and the 5-minute load average before and after (what else ran). One
+size at a time; the machine may be shared, so the sizes' ratios, measured in one run, mean more than the
+absolute seconds.
 
 The growth law: least-squares slopes of log(time), log(peak RSS), log(page size) and
 log(folder size) against log(N) over the sizes run (at least two; three or more for a fit that
@@ -217,9 +218,11 @@ def main() -> None:
                 started = time.perf_counter()
                 built = build_store(store, n, args.frame_share)
                 built["build_seconds"] = time.perf_counter() - started
+            load_before = os.getloadavg()[1]
             measured = run_analyze(store, folder / f"report_{n}", probe_models=args.probe_models, aligned=args.aligned,
                                    source=args.source.resolve())
-            rows.append({**built, **measured})
+            # What else ran: the 5-minute load average before and after (2 alone on 2 busy cores, more when shared).
+            rows.append({**built, **measured, "load_average_5min": [load_before, os.getloadavg()[1]]})
             print(json.dumps(rows[-1]), flush=True)
     frame = pd.DataFrame(rows)
     laws = growth_laws(frame)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
@@ -326,3 +327,49 @@ def test_compare_says_why_when_no_pair_qualifies(tmp_path):
     assert "No audio × symbolic pair could be compared: none has 10 labelled tracks embedded by both encoders " \
            "(the most any pair shares is 0)." in outcome.output
     assert "Empty DataFrame" not in outcome.output
+
+
+def test_each_spaces_logistic_probe_is_fitted_once_for_every_section(store_path, monkeypatch):
+    """The per-space analysis, label knowledge, label quality and each compared pair show the same probe accuracy:
+    its logistic regressions run once per (embeddings, labels, folds), every later caller reads the same predictions."""
+    import counterpoint.probe_protocol as protocol
+    from counterpoint.analysis.analyze import analyze_store
+    from counterpoint.config import AnalysisSettings
+
+    fitted: list[tuple[int, ...]] = []
+    real = protocol.logistic_fit_predict
+
+    def counted(X, labels, seed=0):
+        fitted.append(X.shape)
+        return real(X, labels, seed)
+
+    monkeypatch.setattr(protocol, "logistic_fit_predict", counted)
+    monkeypatch.setattr(protocol, "_logistic_predictions", OrderedDict(), raising=False)   # none kept yet
+    analysis = analyze_store(store_path, AnalysisSettings(label="style", reductions=("pca",)))
+    compared = run_compare(store_path, CompareSettings(label="style", k=5, n_boot=30, seed=0, n_perm=49,
+                                                       fixed_n_perm=True))
+    # Three spaces (59, 59 and 39 labelled tracks), and clamp3-audio on the 39 tracks it shares with symbolic-stats:
+    # four sets of folds, where each section fitting its own made 3 + 3 + 3 + 2 × 2 = 13.
+    assert sorted(fitted) == [(39, 16), (39, 16), (59, 16), (59, 16)]
+    knowledge = compared.knowledge.set_index("encoder")
+    quality = compared.label_quality.query("measure == 'probe_accuracy'").set_index("encoder")
+    for space in analysis.spaces:
+        assert space.probe.accuracy == knowledge.loc[space.spec, "accuracy"] == quality.loc[space.spec, "value"]
+
+
+def test_label_quality_states_the_k_nn_votes_subsample_above_its_cap(store_path, monkeypatch):
+    """Above KNN_VOTE_MAX_N labelled tracks the k-NN vote runs on a seeded subsample: label_quality.csv's n_resample
+    and a note say so; the logistic probe keeps every track."""
+    import counterpoint.analysis.compare as compare
+
+    monkeypatch.setattr(compare, "KNN_VOTE_MAX_N", 40, raising=False)
+    capped = run_compare(store_path, CompareSettings(label="style", k=5, n_boot=30, seed=0, n_perm=49,
+                                                     fixed_n_perm=True))
+    rows = capped.label_quality.set_index(["encoder", "measure"])
+    for spec in ("clamp3-audio", "clamp3-symbolic"):          # 59 labelled tracks each
+        assert rows.loc[(spec, "knn_accuracy"), "n_resample"] == 40 and rows.loc[(spec, "knn_accuracy"), "n"] == 59
+        assert rows.loc[(spec, "probe_accuracy"), "n_resample"] == 59
+        assert any(note.startswith(f"{spec}: label quality — the k-NN vote ran on a seeded subsample of 40 of the 59")
+                   for note in capped.notes)
+    assert rows.loc[("symbolic-stats", "knn_accuracy"), "n_resample"] == 39   # below the cap: every track
+    assert not any(note.startswith("symbolic-stats: label quality — the k-NN vote") for note in capped.notes)

@@ -81,3 +81,56 @@ def test_macro_f1_interval_contains_a_perfect_score():
                             n_boot=100)
     assert figures["knn_macro_f1"].value == 1.0
     assert figures["knn_macro_f1"].ci_low == figures["knn_macro_f1"].ci_high == 1.0
+
+
+def test_knn_vote_above_its_cap_runs_on_a_seeded_subsample_in_the_same_folds_and_says_so():
+    """The k-NN vote's distances cost N² × D: above ``max_n_knn`` it votes on a seeded subsample (``n_resample``), each
+    fold keeping its own tracks (no group crosses a fold); at or below the cap every track votes, as before."""
+    from counterpoint.analysis.statistics import subsample_indices
+    from counterpoint.probe_protocol import restrict_plan
+
+    rng = np.random.default_rng(3)
+    groups = np.repeat(np.arange(60), 3)        # 60 groups of 3 tracks of one class
+    labels = np.repeat(["a", "b", "c"], 20).repeat(3)
+    X = rng.normal(size=(3, 12))[np.searchsorted(["a", "b", "c"], labels)] * 3 + rng.normal(size=(180, 12))
+    ids = np.array([f"t{i:03d}" for i in range(180)])
+    plan = plan_protocol(labels, groups=groups, seed=0)
+    capped = label_quality(X, labels, plan, ids=ids, k=5, n_boot=30, n_perm=99, max_n_knn=90)
+    whole = label_quality(X, labels, plan, ids=ids, k=5, n_boot=30, n_perm=99, max_n_knn=180)
+    assert capped["knn_accuracy"].n == whole["knn_accuracy"].n == 180
+    assert capped["knn_accuracy"].n_resample == 90 and whole["knn_accuracy"].n_resample == 180
+    drawn = subsample_indices(180, 90, 0)     # the seeded subsample: its majority share is the vote's chance
+    assert capped["knn_accuracy"].chance == pytest.approx(max(np.unique(labels[drawn], return_counts=True)[1]) / 90)
+    assert whole["knn_accuracy"].chance == pytest.approx(1 / 3)
+    assert capped["probe_accuracy"].value == whole["probe_accuracy"].value     # the probe still uses every track
+    assert capped["probe_accuracy"].n_resample == 180
+    # The subsample's folds are the plan's folds restricted to it: no group on both sides of any fold.
+    voters = np.sort(rng.choice(180, 90, replace=False))
+    restricted = restrict_plan(plan, voters)
+    assert len(restricted.folds) <= len(plan.folds) and "subsample of 90 tracks" in restricted.description
+    for (train, test), (full_train, full_test) in zip(restricted.folds, plan.folds):
+        assert set(voters[train]) <= set(full_train) and set(voters[test]) <= set(full_test)
+        assert not set(groups[voters[train]]) & set(groups[voters[test]])
+    assert restrict_plan(plan, np.arange(180)) is plan
+
+
+def test_macro_f1_from_counts_equals_scikit_learns_exactly_on_resamples_that_miss_classes():
+    """The macro-F1 from class counts (label quality's bootstrap, probe training's early stopping) is scikit-learn's f1_score(average="macro", zero_division=0) bit
+    for bit, also on resamples where a class is missing from the truth, the predictions or both."""
+    from sklearn.metrics import f1_score
+
+    from counterpoint.probe_protocol import macro_f1_of_codes
+
+    rng = np.random.default_rng(11)
+    classes = np.array(["a", "b", "c", "d", "e"])
+    for size in (1, 3, 7, 40, 500):
+        for _ in range(40):
+            truth = rng.integers(0, 5, size)
+            predicted = np.where(rng.random(size) < 0.6, truth, rng.integers(0, 4, size))  # "e" never predicted
+            expected = f1_score(classes[truth], classes[predicted], average="macro", zero_division=0)
+            assert macro_f1_of_codes(truth, predicted, 5) == expected
+            # Probe training scores every class of its label mapping (labels=range(n), an absent class 0).
+            every = f1_score(truth, predicted, labels=np.arange(6), average="macro", zero_division=0)
+            assert macro_f1_of_codes(truth, predicted, 6, every_class=True) == every
+            known = f1_score(truth, predicted, labels=np.arange(4), average="macro", zero_division=0)
+            assert macro_f1_of_codes(truth, predicted, 4, every_class=True) == known   # code 4 is no class of 4

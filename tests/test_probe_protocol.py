@@ -146,3 +146,28 @@ def test_an_incomplete_split_column_is_not_a_given_split():
     split[0] = ""
     plan = plan_protocol(labels, given_split=split)
     assert plan.kind == "cv" and plan.reason == "the dataset has no complete train/validation/test split column"
+
+
+def test_the_same_probe_asked_twice_is_fitted_once_and_other_embeddings_are_fitted_anew(monkeypatch):
+    """Held-out logistic predictions are shared by content: a second caller with its own permutation count gets the
+    same predictions and accuracy (its own null); one changed embedding value is another space, fitted anew."""
+    from collections import OrderedDict
+
+    import counterpoint.probe_protocol as protocol
+
+    fitted = []
+    real = protocol.logistic_fit_predict
+    monkeypatch.setattr(protocol, "logistic_fit_predict", lambda X, labels, seed=0: fitted.append(1) or real(X, labels, seed))
+    monkeypatch.setattr(protocol, "_logistic_predictions", OrderedDict(), raising=False)
+    X, labels, ids = labelled_points(12, 3, 1.5)
+    plan = plan_protocol(labels, seed=0)
+    first = probe_accuracy(X, labels, ids=ids, plan=plan, n_perm=99, n_boot=50)
+    second = probe_accuracy(X, labels, ids=ids, plan=plan, n_perm=499, n_boot=50)
+    assert len(fitted) == 1
+    assert second.accuracy == first.accuracy and second.predictions.equals(first.predictions)
+    assert first.p_value >= 1 / 100 and second.p_value == pytest.approx(1 / 500)
+    changed = X.copy()
+    changed[0, 0] += 1.0
+    probe_accuracy(changed, labels, ids=ids, plan=plan, n_perm=99, n_boot=50)
+    probe_accuracy(X, labels, ids=ids, plan=plan_protocol(labels, seed=1), n_perm=99, n_boot=50)
+    assert len(fitted) == 3

@@ -20,7 +20,7 @@ from counterpoint.analysis.similarity import align_spaces, debiased_cka, debiase
 from counterpoint.analysis.label_knowledge import COLUMNS as KNOWLEDGE_COLUMNS
 from counterpoint.analysis.label_knowledge import label_knowledge
 from counterpoint.analysis.label_quality import MIN_TRACKS as MIN_LABELLED_TRACKS
-from counterpoint.analysis.label_quality import label_quality
+from counterpoint.analysis.label_quality import KNN_VOTE_MAX_N, label_quality
 from counterpoint.analysis.label_structure import (EXACT_CLASS_PERMUTATIONS, INFLUENCE_COLUMNS, leave_one_out,
                                                    pair_label_structure)
 from counterpoint.analysis.pairwise import PairSkipped, each_pair, empty_encoders, family_table, open_pairs
@@ -280,8 +280,12 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings, 
             with single_threaded_blas():
                 plan = plan_protocol(labels, groups=groups_of(space), given_split=space.given_split(), seed=settings.seed)
                 figures = label_quality(space.X, labels, plan, ids=space.ids, k=settings.k, n_boot=settings.n_boot,
-                                        seed=settings.seed)
+                                        seed=settings.seed, max_n_knn=KNN_VOTE_MAX_N)
             notes += [f"{spec}: label quality — {note}" for note in plan.notes]
+            if len(space) > KNN_VOTE_MAX_N:
+                notes.append(f"{spec}: label quality — the k-NN vote ran on a seeded subsample of {KNN_VOTE_MAX_N:,} of "
+                             f"the {len(space):,} tracks, in the same folds (its distances grow with the square of "
+                             "the count); the logistic probe on all of them")
         except CounterpointError as error:  # too few tracks, classes or groups in this one space
             notes.append(f"{spec}: no label quality ({len(space)} labelled tracks) — {error}")
             continue

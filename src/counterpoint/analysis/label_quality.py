@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import f1_score, silhouette_samples
+from sklearn.metrics import silhouette_samples
 from sklearn.neighbors import KNeighborsClassifier
 
 from counterpoint.analysis.geometry import SILHOUETTE_MAX_N
@@ -21,11 +21,17 @@ from counterpoint.analysis.statistics import Estimate, bootstrap_ci, subsample_i
 from counterpoint.blas import single_threaded_blas
 from counterpoint.config import N_BOOT
 from counterpoint.errors import CounterpointError
-from counterpoint.probe_protocol import N_PERM, ProbeAccuracy, ProtocolPlan, probe_accuracy
+from counterpoint.probe_protocol import (N_PERM, ProbeAccuracy, ProtocolPlan, macro_f1_of_codes, probe_accuracy,
+                                         restrict_plan)
 from counterpoint.ranges import CORRELATION, UNIT, declare_measure
 
 #: Fewest labelled tracks for which held-out accuracies mean anything.
 MIN_TRACKS = 10
+#: Most tracks of the k-NN vote (a labelled detail): its distances of every held-out track to every training
+#: track cost N² × D per repeat (on paper 3 repeats × 0.8 N² products of 768-d rows: about 740 s per space at
+#: 100,000 tracks on one core at 50 GFLOP/s); above it the vote runs on a
+#: seeded subsample of this many tracks, in the same folds (``n_resample`` of its rows says so).
+KNN_VOTE_MAX_N = 20_000
 
 # The figures this module computes, declared once (range, name, prose; see counterpoint.ranges).
 for _classifier, _title in (("probe", "logistic-regression probe"), ("knn", "k-NN (cosine)")):
@@ -45,20 +51,21 @@ def knn_fit_predict(X: np.ndarray, labels: np.ndarray, k: int):
     return fit_predict
 
 
-def _estimates(result: ProbeAccuracy, prefix: str, n_boot: int, seed: int) -> dict[str, Estimate]:
-    """The accuracy as the protocol scored it, and the macro-F1 of the same held-out predictions."""
-    pairs = result.predictions[["truth", "predicted"]].to_numpy(dtype=object)
+def _estimates(result: ProbeAccuracy, prefix: str, n_boot: int, seed: int, n: int) -> dict[str, Estimate]:
+    """The accuracy as the protocol scored it, and the macro-F1 of the same held-out predictions; ``n``: the
+    labelled tracks (more than the result's when it ran on a subsample)."""
+    pairs = result.predictions[["truth", "predicted"]].to_numpy(dtype=object).astype(str)
+    classes, codes = np.unique(pairs, return_inverse=True)
+    codes = codes.reshape(pairs.shape)
 
     def macro_f1(rows: np.ndarray) -> float:
-        # Classes of the (re)sample's truth and predictions: a class a resample happens to
-        # miss entirely is not scored as a failure.
-        return float(f1_score(rows[:, 0], rows[:, 1], average="macro", zero_division=0))
+        return macro_f1_of_codes(rows[:, 0], rows[:, 1], len(classes))
 
-    low, high = bootstrap_ci(pairs, statistic=macro_f1, n_boot=n_boot, seed=seed)
+    low, high = bootstrap_ci(codes, statistic=macro_f1, n_boot=n_boot, seed=seed)
     return {f"{prefix}_accuracy": Estimate(value=result.accuracy, ci_low=result.ci_low, ci_high=result.ci_high,
-                                           p_value=result.p_value, n=result.n, n_resample=result.n,
+                                           p_value=result.p_value, n=n, n_resample=result.n,
                                            chance=result.chance, null_mean=result.null_mean),
-            f"{prefix}_macro_f1": Estimate(value=macro_f1(pairs), ci_low=low, ci_high=high, n=result.n,
+            f"{prefix}_macro_f1": Estimate(value=macro_f1(codes), ci_low=low, ci_high=high, n=n,
                                            n_resample=len(pairs))}
 
 
@@ -75,12 +82,14 @@ def silhouette(X: np.ndarray, labels: np.ndarray, *, n_boot: int = N_BOOT, max_n
 
 
 def label_quality(X: np.ndarray, labels: Sequence, plan: ProtocolPlan, *, ids: Sequence, k: int = 10,
-                  n_boot: int = N_BOOT, n_perm: int = N_PERM, seed: int = 0) -> dict[str, Estimate]:
+                  n_boot: int = N_BOOT, n_perm: int = N_PERM, seed: int = 0,
+                  max_n_knn: int = KNN_VOTE_MAX_N) -> dict[str, Estimate]:
     """Probe (logistic) and k-NN accuracy and macro-F1 on the held-out tracks of ``plan``, and the silhouette.
 
     ``probe_accuracy`` is :func:`counterpoint.probe_protocol.probe_accuracy` of the space; ``knn_accuracy``
-    the same protocol with a k-NN vote as the classifier (a labelled detail). Macro-F1 and the
-    silhouette have no p-value.
+    the same protocol with a k-NN vote as the classifier (a labelled detail), on at most ``max_n_knn``
+    tracks (a seeded subsample in the same folds, :func:`~counterpoint.probe_protocol.restrict_plan`; its
+    ``n_resample`` says how many). Macro-F1 and the silhouette have no p-value.
     """
     X = np.asarray(X)
     labels = np.asarray(labels).astype(str)
@@ -90,7 +99,9 @@ def label_quality(X: np.ndarray, labels: Sequence, plan: ProtocolPlan, *, ids: S
         raise CounterpointError(f"label quality needs at least {MIN_TRACKS} labelled tracks, got {len(X)} — "
                                 "embed more of the dataset")
     probe = probe_accuracy(X, labels, ids=ids, plan=plan, seed=seed, n_perm=n_perm, n_boot=n_boot)
-    knn = probe_accuracy(X, labels, ids=ids, plan=plan, seed=seed, n_perm=n_perm, n_boot=n_boot,
-                         classifier=f"k-NN (k={k}, cosine)", fit_predict=knn_fit_predict(X, labels, k))
-    return {**_estimates(knn, "knn", n_boot, seed), **_estimates(probe, "probe", n_boot, seed),
+    voters = subsample_indices(len(X), max_n_knn, seed)
+    knn = probe_accuracy(X[voters], labels[voters], ids=np.asarray(ids)[voters], plan=restrict_plan(plan, voters),
+                         seed=seed, n_perm=n_perm, n_boot=n_boot, classifier=f"k-NN (k={k}, cosine)",
+                         fit_predict=knn_fit_predict(X[voters], labels[voters], k))
+    return {**_estimates(knn, "knn", n_boot, seed, len(X)), **_estimates(probe, "probe", n_boot, seed, len(X)),
             "silhouette": silhouette(X, labels, n_boot=n_boot, seed=seed)}
