@@ -28,6 +28,11 @@ def test_space_neighbours_are_the_same_in_small_blocks_as_in_one(monkeypatch) ->
     np.testing.assert_array_equal(blocks[["query", "rank", "neighbour"]], whole[["query", "rank", "neighbour"]])
     # float64 cosines of float32 inputs: blocks of another height may sum in another order (16 terms)
     np.testing.assert_allclose(blocks["similarity"], whole["similarity"], rtol=0, atol=64 * np.finfo(np.float64).eps)
+    monkeypatch.setattr(neighbours, "TOP_K_BLOCK", 1024)
+    monkeypatch.setattr(neighbours, "TOP_K_BLOCK_BYTES", 8 * 90 * 7)   # the byte bound: 7 queries × 90 candidates
+    bounded = neighbours.space_neighbours(X, ids, k=5, view="a")
+    np.testing.assert_array_equal(bounded[["query", "rank", "neighbour"]], whole[["query", "rank", "neighbour"]])
+    np.testing.assert_allclose(bounded["similarity"], whole["similarity"], rtol=0, atol=64 * np.finfo(np.float64).eps)
     first = whole[(whole["query"] == "t10") & (whole["rank"] == 1)]
     assert first["neighbour"].item() == "t20" and first["similarity"].item() == pytest.approx(1.0)
     assert not (whole["query"] == whole["neighbour"]).any()

@@ -25,8 +25,11 @@ NEIGHBOUR_QUERIES_MAX_N = SCATTER_LIMIT
 NEIGHBOUR_COLUMNS = ["view", "query", "rank", "neighbour", "similarity", "query_held_out"]
 
 
-#: Queries whose similarities to every candidate are held at once (``[block, N]`` float64): 64 MB at 8,000 candidates.
+#: Most queries whose similarities to every candidate are held at once (``[block, N]`` float64)...
 TOP_K_BLOCK = 1024
+#: ...and at most this many bytes of them (64 MB: 1,024 queries up to 8,192 candidates, 83 at 100,000), so memory
+#: stays flat however large the corpus.
+TOP_K_BLOCK_BYTES = 64 * 2**20
 
 
 def neighbour_queries(labels: np.ndarray, seed: int, limit: int | None = None) -> np.ndarray | None:
@@ -52,18 +55,20 @@ def _top_k(queries: np.ndarray, candidates: np.ndarray, k: int,
     """Indices ``[N, k]`` and cosine similarities of each query's k most similar candidates, most similar first
     (ties: the lower index first); ``itself``: each query's own row among the candidates, never listed.
 
-    Queries go in blocks of :data:`TOP_K_BLOCK`, so memory is ``[block, N]``, never ``[N, N]``; a row's k
+    Queries go in blocks of at most :data:`TOP_K_BLOCK` rows and :data:`TOP_K_BLOCK_BYTES`, so memory is
+    ``[block, N]``, never ``[N, N]``; a row's k
     best are found by partition (every candidate tied with the k-th kept) and only they are sorted.
     """
-    Q = unit_rows(queries).astype(np.float64)
-    C = unit_rows(candidates).astype(np.float64)
+    Q = np.asarray(unit_rows(queries), dtype=np.float64)
+    C = np.asarray(unit_rows(candidates), dtype=np.float64)
     k = min(k, len(C) - int(itself is not None))
     order = np.empty((len(Q), k), dtype=np.int64)
     best = np.empty((len(Q), k))
-    for start in range(0, len(Q), TOP_K_BLOCK):
-        sims = Q[start:start + TOP_K_BLOCK] @ C.T
+    height = max(1, min(TOP_K_BLOCK, TOP_K_BLOCK_BYTES // (8 * max(len(C), 1))))
+    for start in range(0, len(Q), height):
+        sims = Q[start:start + height] @ C.T
         if itself is not None:
-            sims[np.arange(len(sims)), itself[start:start + TOP_K_BLOCK]] = -np.inf
+            sims[np.arange(len(sims)), itself[start:start + height]] = -np.inf
         block = _best_k(sims, k)
         order[start:start + len(sims)] = block
         best[start:start + len(sims)] = np.take_along_axis(sims, block, axis=1)
@@ -99,9 +104,10 @@ def space_neighbours(X: np.ndarray, ids: np.ndarray, *, k: int = 5, view: str = 
                      queries: np.ndarray | None = None) -> pd.DataFrame:
     """The ``k`` nearest other tracks in one space (cosine of standardised rows) of each track, or of the
     rows ``queries`` (every track a candidate)."""
-    X = np.asarray(X, dtype=np.float64)
-    std = X.std(0)
-    Z = (X - X.mean(0)) / np.where(std > 1e-12, std, 1.0)
+    Z = np.array(X, dtype=np.float64)            # one float64 copy, standardised in place
+    std = Z.std(0)
+    Z -= Z.mean(0)
+    Z /= np.where(std > 1e-12, std, 1.0)
     rows = np.arange(len(Z)) if queries is None else np.asarray(queries, dtype=np.int64)
     order, sims = _top_k(Z[rows], Z, k, itself=rows)
     ids = np.asarray(ids, dtype=object)
