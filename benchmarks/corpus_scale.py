@@ -21,7 +21,7 @@ log(folder size) against log(N) over the sizes run (at least two; three or more 
 means something), extrapolated to 100k and 1M tracks.
 
     python benchmarks/corpus_scale.py --sizes 2500,5000,10000 --json-out corpus_scale.json
-    python benchmarks/corpus_scale.py                        # 10k and 100k (hours on 2 cores)
+    python benchmarks/corpus_scale.py                        # 10k and 100k (about 30 minutes on 2 cores)
 """
 
 from __future__ import annotations

@@ -68,6 +68,7 @@ OUT_OF_RANGE = [
     (["probe", "s.h5", "-l", "style", "-e", "x", "-o", "p", "--lr", "0"], "--lr"),
     (["probe", "s.h5", "-l", "style", "-e", "x", "-o", "p", "--dropout", "1"], "--dropout"),
     (["probe", "s.h5", "-l", "style", "-e", "x", "-o", "p", "--training-batch", "0"], "--training-batch"),
+    (["probe", "s.h5", "-l", "style", "-e", "x", "-o", "p", "--max-tracks", "-1"], "--max-tracks"),
     (["demo-data", "corpus", "--pieces-per-style", "0"], "--pieces-per-style"),
     (["demo-data", "corpus", "--seconds", "-1"], "--seconds"),
     (["demo-data", "corpus", "--workers", "0"], "--workers"),

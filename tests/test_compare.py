@@ -20,7 +20,8 @@ from counterpoint.config import CompareSettings
 from counterpoint.encoders.base import Embedding
 from counterpoint.errors import StoreError
 from counterpoint.report.compare import compare_html_section, plot_names, write_comparison
-from counterpoint.store import EncoderMeta, StoreWriter
+from counterpoint.store import EncoderMeta, Store, StoreWriter
+from counterpoint.analysis.neighbours import NEIGHBOURS_K
 
 N_TRACKS = 60
 CLASSES = ("baroque", "jazz", "rock")
@@ -373,3 +374,34 @@ def test_label_quality_states_the_k_nn_votes_subsample_above_its_cap(store_path,
                    for note in capped.notes)
     assert rows.loc[("symbolic-stats", "knn_accuracy"), "n_resample"] == 39   # below the cap: every track
     assert not any(note.startswith("symbolic-stats: label quality — the k-NN vote") for note in capped.notes)
+
+
+def test_above_their_caps_label_structure_and_neighbour_lists_run_on_stated_stratified_subsamples(store_path, result,
+                                                                                                 monkeypatch):
+    """Verdict (b) on at most LABEL_STRUCTURE_MAX_N paired tracks (in the protocol's folds restricted to them),
+    nearest-track lists for at most NEIGHBOUR_QUERIES_MAX_N queries per view (every track a candidate); each
+    stated in a note, and the tables' n the subsample's."""
+    import counterpoint.analysis.compare as compare
+    import counterpoint.analysis.neighbours as neighbours
+
+    monkeypatch.setattr(compare, "LABEL_STRUCTURE_MAX_N", 30)
+    monkeypatch.setattr(neighbours, "NEIGHBOUR_QUERIES_MAX_N", 21)
+    capped = run_compare(store_path, CompareSettings(label="style", k=5, n_boot=30, seed=0, n_perm=49,
+                                                     fixed_n_perm=True))
+    tracks = Store(store_path).tracks().set_index("id")
+    shared = capped.label_structure[(capped.label_structure.audio == "clamp3-audio")
+                                    & (capped.label_structure.symbolic == "clamp3-symbolic")]
+    assert set(shared.n) == {30} and set(shared.measure) >= {"centroid_agreement", "label_transfer"}
+    assert any(note.startswith("clamp3-audio × clamp3-symbolic: label structure (verdict (b)) on a subsample of 30 "
+                               "of the 59 paired tracks") for note in capped.notes)
+    influential = capped.influence[capped.influence.symbolic == "clamp3-symbolic"]
+    assert len(influential)
+    assert set(result.label_structure.query("symbolic == 'clamp3-symbolic'").n) == {59}   # below the caps: all
+    assert result.neighbours.groupby("view")["query"].nunique().min() >= 39
+    for view, rows in capped.neighbours.groupby("view"):
+        queries = rows["query"].unique()
+        assert len(queries) == 21 and rows["rank"].max() == NEIGHBOURS_K, view
+        assert set(tracks.loc[queries, "style"]) == set(CLASSES)          # stratified by the label
+        assert set(rows["neighbour"]) - set(queries)                       # every track a candidate
+    for spec in ("clamp3-audio", "clamp3-symbolic", "symbolic-stats"):
+        assert any(note.startswith(f"{spec}: nearest-track lists of a subsample of 21 of the") for note in capped.notes)

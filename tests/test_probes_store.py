@@ -380,3 +380,22 @@ def test_probe_weights_without_probes_is_an_error() -> None:
     with pytest.raises(CounterpointError, match="--probe-weights .some. is not one of first, all, none"):
         AnalysisSettings(label="style", probe_models=("linear",), probe_weights="some")
     assert RunSettings(probe_weights="all").analysis().probe_weights == "all"
+
+
+def test_above_max_tracks_a_probe_learns_from_a_stated_stratified_subsample(store_path: Path, tmp_path: Path) -> None:
+    """69 labelled tracks (21 / 24 / 24 by style), at most 30: the saved probe and every fold of the protocol see
+    the same tracks, each style in proportion (9 / 10 / 10); 0 (or a limit of the count) probes every track."""
+    capped = probe(store_path, "signal", label="style", model="linear", group="group",
+                   settings=TrainSettings(epochs=2, patience=2, max_tracks=30))
+    seen = set(capped.protocol.predictions["id"])
+    assert capped.protocol.n == len(seen) == 29 and sum(capped.split_counts.values()) == 29
+    assert set(capped.config["train_ids"]) | set(capped.config["validation_ids"]) <= seen
+    tracks = Store(store_path).tracks().set_index("id")
+    assert tracks.loc[sorted(seen), "style"].value_counts().to_dict() == {"baroque": 9, "classical": 10, "romantic": 10}
+    assert any("subsample of 29 of the 69 labelled tracks, stratified by the label (seed 0; --max-tracks 30"
+               in note for note in capped.notes)
+    assert capped.config["training"]["max_tracks"] == 30
+    for limit in (0, 69):
+        every = probe(store_path, "signal", label="style", model="linear", group="group",
+                      settings=TrainSettings(epochs=2, patience=2, max_tracks=limit))
+        assert every.protocol.n == 69 and not any("--max-tracks" in note for note in every.notes)

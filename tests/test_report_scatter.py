@@ -44,7 +44,8 @@ def analysis_of(obs: pd.DataFrame, settings: AnalysisSettings, reductions: tuple
     spaces = []
     for spec, modality in (("sym", "symbolic"), ("aud", "audio")):
         X = (3 * rng.standard_normal((codes.max() + 1, 8))[codes] + rng.standard_normal((len(obs), 8))).astype(np.float32)
-        spaces.append(analyze_space(EmbeddingMatrix(spec, modality, X, obs), settings.label, reductions=reductions))
+        spaces.append(analyze_space(EmbeddingMatrix(spec, modality, X, obs), settings.label, reductions=reductions,
+                                    seed=settings.seed, view_limit=settings.scatter_limit))
     return AnalysisResult(Path("corpus.h5"), settings.label, spaces, pd.DataFrame({"encoder": ["sym"]}), {}, 0,
                           settings=settings)
 
@@ -121,6 +122,33 @@ def test_above_the_limit_the_page_draws_a_stated_stratified_subsample(tmp_path: 
     views = pd.read_csv(tmp_path / "report" / "sym_2d_views.csv")
     assert views["id"].tolist() == obs["id"].tolist() and {"pca_x", "pca_y"} <= set(views.columns)
     assert "<image" in (tmp_path / "report" / "sym_pca.svg").read_text()
+
+
+def test_above_the_limit_t_sne_places_only_the_drawn_tracks_and_pca_every_track(tmp_path: Path) -> None:
+    obs = corpus()
+    settings = AnalysisSettings(label="style", scatter_limit=12, seed=5, reductions=("pca", "tsne"),
+                                figure_formats=("svg",))
+    analysis = analysis_of(obs, settings, reductions=settings.reductions)
+    drawn = stratified_subsample(obs["style"].to_numpy(), 12, seed=5)
+    for space in analysis.spaces:
+        placed = np.flatnonzero(np.isfinite(space.projections["tsne"]).all(1))
+        np.testing.assert_array_equal(placed, drawn)   # the page's drawn tracks, no other
+        assert np.isfinite(space.projections["pca"]).all()
+        assert any("TSNE placed a subsample of 12 of the 60 tracks, stratified by 'style' (seed 5)" in note
+                   for note in space.notes)
+    page = build_report(analysis, out_dir=tmp_path / "report", figure_formats=("svg",))
+    data = inlined(page)
+    for space in data["spaces"]:
+        assert space["rows"] == list(range(12)) and np.isfinite(space["projections"]["tsne"]["x"]).all()
+    views = pd.read_csv(tmp_path / "report" / "sym_2d_views.csv")
+    assert views["pca_x"].notna().all() and views["tsne_x"].notna().sum() == 12
+    assert views.loc[views["tsne_x"].notna(), "id"].tolist() == obs["id"].iloc[drawn].tolist()
+    # A limit leaving fewer tracks than t-SNE needs: no t-SNE view, said; PCA still of every track.
+    few = analysis_of(obs, AnalysisSettings(label="style", scatter_limit=3, reductions=("pca", "tsne")),
+                      reductions=("pca", "tsne"))
+    assert set(few.spaces[0].projections) == {"pca"}
+    assert any("no TSNE (needs 7 tracks) view of 60 labelled tracks, of which the scatter limit leaves 4 to place"
+               in note for note in few.spaces[0].notes)
 
 
 def test_at_or_below_the_limit_every_track_is_drawn_as_vectors(tmp_path: Path) -> None:

@@ -44,6 +44,9 @@ N_BOOT = 200
 #: Repeats of a trained probe's 5-fold cross-validation (each its own fold shuffle and training seed
 #: 0..N-1), in a report and in ``probe``: every fold is a full training run, so one by default.
 PROBE_SEEDS = 1
+#: Most tracks a trained probe learns from (``--max-tracks``): every fold of its cross-validation is a full training
+#: run whose epochs grow with the tracks, so above it a label-stratified subsample is probed (said in its notes).
+TRAINED_PROBE_MAX_TRACKS = 10_000
 #: Most tracks a report's scatter plots draw: above it, the page draws a subsample of this size stratified by the
 #: label (with WebGL) and the static scatter figures are rasterised, so the page stays small (``--scatter-limit``).
 SCATTER_LIMIT = 5000
@@ -164,7 +167,8 @@ class AlignedSettings(LabelSelection, Resampling):
 class TrainSettings(Settings):
     """How a probe is built and trained: ``hidden`` sizes and ``dropout`` of the built-in models;
     at most ``epochs`` passes with Adam (``lr``, ``weight_decay``) over batches of ``training_batch``
-    tracks, stopping after ``patience`` epochs without a better validation macro-F1."""
+    tracks, stopping after ``patience`` epochs without a better validation macro-F1; on at most
+    ``max_tracks`` tracks (a label-stratified subsample above it; 0: all)."""
 
     epochs: int = declared(Parameter(100, "Maximum epochs.", low=1))
     patience: int = declared(Parameter(10, "Stop after this many epochs without a better validation macro-F1.", low=1))
@@ -176,6 +180,9 @@ class TrainSettings(Settings):
     hidden: tuple[int, ...] = declared(Parameter(
         (256,), "Hidden sizes, comma-separated (mlp: every size; lstm/attention: the first)."))
     dropout: float = declared(Parameter(0.2, "Dropout probability.", low=0.0, high=1.0, closed="left"))
+    max_tracks: int = declared(Parameter(
+        TRAINED_PROBE_MAX_TRACKS, "Most tracks a probe is trained and cross-validated on: above it, a subsample of "
+                                  "this size stratified by the label (seeded); 0: every track.", low=0))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(self.hidden))

@@ -18,12 +18,13 @@ from counterpoint.analysis.geometry import (SILHOUETTE_MAX_N, centroid_distances
                                             within_class_variance)
 from counterpoint.analysis.inputs import require_columns, require_embeddings
 from counterpoint.analysis.reduce import MIN_TRACKS, pca_2d, reduce_2d
-from counterpoint.config import REDUCTIONS, AnalysisSettings
+from counterpoint.config import REDUCTIONS, SCATTER_LIMIT, AnalysisSettings
 from counterpoint.errors import CounterpointError, StoreError
 from counterpoint.matrix import EmbeddingMatrix
 from counterpoint.probe_protocol import ProbeAccuracy, probe_accuracy
 from counterpoint.progress import ProgressCallback
 from counterpoint.results import json_ready
+from counterpoint.splits import stratified_subsample
 from counterpoint.store import as_store
 
 if TYPE_CHECKING:
@@ -57,12 +58,15 @@ def probe_metrics(result: ProbeAccuracy) -> dict[str, float]:
 
 
 def analyze_space(matrix: EmbeddingMatrix, label: str, *, depth: int | None = None, group: str | None = None,
-                  reductions: tuple[str, ...] = REDUCTIONS, seed: int = 0) -> SpaceAnalysis:
+                  reductions: tuple[str, ...] = REDUCTIONS, seed: int = 0,
+                  view_limit: int | None = SCATTER_LIMIT) -> SpaceAnalysis:
     """All per-space figures of one encoder for one label.
 
     A figure the space is too small for (one class, fewer tracks than a view needs, a
     training fold with one class) is left out and said in ``notes``; a space without a
-    labelled track is a :class:`StoreError`.
+    labelled track is a :class:`StoreError`. Above ``view_limit`` tracks (the report's scatter
+    limit) t-SNE and UMAP place the subsample the page draws (:func:`nonlinear_view_rows`), the
+    other tracks' coordinates NaN; PCA places every track.
     """
     labelled = matrix.labelled(label, depth)
     X, labels = labelled.X, labelled.labels(label, depth)
@@ -94,18 +98,33 @@ def analyze_space(matrix: EmbeddingMatrix, label: str, *, depth: int | None = No
             notes.append(f"{matrix.spec}: no probe accuracy — {error}")
     variance = within_class_variance(X, labels)
     metrics["mean_relative_within_variance"] = float(variance["relative_within_variance"].mean())
-    too_few = [method for method in reductions if len(X) < MIN_TRACKS[method]]
+    view_rows = nonlinear_view_rows(labels, view_limit, seed)
+    placed = {method: len(X) if method == "pca" else len(view_rows) for method in reductions}
+    too_few = [method for method in reductions if placed[method] < MIN_TRACKS[method]]
     if too_few:
         notes.append(f"{matrix.spec}: no " + ", ".join(f"{m.upper()} (needs {MIN_TRACKS[m]} tracks)" for m in too_few)
-                     + f" view of {len(X)} labelled tracks")
+                     + f" view of {len(X)} labelled tracks" + ("" if len(view_rows) == len(X) else
+                     f", of which the scatter limit leaves {len(view_rows)} to place (--scatter-limit)"))
     projections, explained = {}, None
+    nonlinear = [m for m in reductions if m not in too_few and m != "pca"]
+    if nonlinear and len(view_rows) < len(X):
+        notes.append(f"{matrix.spec}: {' and '.join(m.upper() for m in nonlinear)} placed a subsample of "
+                     f"{len(view_rows):,} of the {len(X):,} tracks, stratified by {label!r} (seed {seed}) — the tracks "
+                     "the page draws (--scatter-limit); their cost grows faster than the count. PCA placed every track")
     for method in (m for m in reductions if m not in too_few):
         if method == "pca":
             projections[method], explained = pca_2d(X, seed)
         else:
-            projections[method] = reduce_2d(X, method, seed=seed)
+            projections[method] = np.full((len(X), 2), np.nan)
+            projections[method][view_rows] = reduce_2d(X[view_rows], method, seed=seed)
     return SpaceAnalysis(matrix.spec, matrix.modality, len(X), metrics, raw, normalised, variance, projections, labels,
                          notes, labelled.obs.reset_index(drop=True), explained, probe)
+
+
+def nonlinear_view_rows(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+    """The rows t-SNE and UMAP place: every row up to ``limit``, above it the label-stratified subsample the
+    report page draws (:func:`~counterpoint.splits.stratified_subsample` with the same seed)."""
+    return np.arange(len(labels)) if limit is None else stratified_subsample(labels, limit, seed=seed)
 
 
 @dataclass
@@ -180,7 +199,8 @@ def analyze_store(store_or_path: "Store | str | Path", options: AnalysisSettings
         matrix = matrices[spec] if matrices and spec in matrices else store.pooled(spec)
         try:
             space = analyze_space(matrix, options.label, depth=options.depth, group=options.group,
-                                  reductions=options.reductions, seed=options.seed)
+                                  reductions=options.reductions, seed=options.seed,
+                                  view_limit=options.scatter_limit)
         except StoreError as exc:
             skipped[spec] = str(exc)
             continue

@@ -21,11 +21,11 @@ from counterpoint.analysis.label_knowledge import COLUMNS as KNOWLEDGE_COLUMNS
 from counterpoint.analysis.label_knowledge import label_knowledge
 from counterpoint.analysis.label_quality import MIN_TRACKS as MIN_LABELLED_TRACKS
 from counterpoint.analysis.label_quality import KNN_VOTE_MAX_N, label_quality
-from counterpoint.analysis.label_structure import (EXACT_CLASS_PERMUTATIONS, INFLUENCE_COLUMNS, leave_one_out,
-                                                   pair_label_structure)
+from counterpoint.analysis.label_structure import (EXACT_CLASS_PERMUTATIONS, INFLUENCE_COLUMNS,
+                                                   LABEL_STRUCTURE_MAX_N, leave_one_out, pair_label_structure)
 from counterpoint.analysis.pairwise import PairSkipped, each_pair, empty_encoders, family_table, open_pairs
 from counterpoint.analysis.neighbours import (NEIGHBOUR_COLUMNS, NEIGHBOURS_K, cross_space_neighbours,
-                                              space_neighbours)
+                                              neighbour_queries, queries_note, space_neighbours)
 from counterpoint.analysis.retrieval import RetrievalOutcome, cross_modal_retrieval, retrieval_figures, share_space
 from counterpoint.analysis.statistics import Estimate, subsample_indices
 from counterpoint.blas import single_threaded_blas
@@ -37,7 +37,7 @@ from counterpoint.ranges import base_name, check_table, check_values, pair_measu
 from counterpoint.results import TabledResult, json_ready
 from counterpoint.significance import (ALPHA, family_permutations, family_size, undecidable_family_note,
                                        with_adjusted_p_values)
-from counterpoint.splits import assign_splits
+from counterpoint.splits import assign_splits, stratified_subsample
 
 if TYPE_CHECKING:
     from counterpoint.store import Store
@@ -201,7 +201,7 @@ def pair_label_figures(pair: PairComparison, audio: np.ndarray, symbolic: np.nda
     folds (error agreement and confusion similarity compare them); label transfer uses those folds too,
     with the ridge strength the retrieval chose for each direction.
     """
-    from counterpoint.probe_protocol import plan_protocol, probe_accuracy
+    from counterpoint.probe_protocol import plan_protocol, probe_accuracy, restrict_plan
 
     ids = np.asarray(pair.ids).astype(str)
     with single_threaded_blas():
@@ -209,15 +209,23 @@ def pair_label_figures(pair: PairComparison, audio: np.ndarray, symbolic: np.nda
         predictions = tuple(probe_accuracy(X, labels, ids=ids, plan=plan, seed=settings.seed, n_perm=0,
                                            n_boot=0).predictions for X in (audio, symbolic))
         alphas = {run.direction: run.settings["alpha"] for run in pair.retrieval.runs if run.method == "ridge"}
-        structure = pair_label_structure(audio, symbolic, labels, ids=ids, folds=plan.folds,
-                                         repeat_of_fold=plan.repeat_of_fold, predictions=predictions,
+        rows = stratified_subsample(labels, LABEL_STRUCTURE_MAX_N, seed=settings.seed)
+        if len(rows) < len(labels):
+            pair.notes.append(
+                f"{pair.audio} × {pair.symbolic}: label structure (verdict (b)) on a subsample of {len(rows):,} of the "
+                f"{len(labels):,} paired tracks, stratified by the label (seed {settings.seed}), in the probe "
+                "protocol's folds restricted to them; the probes' predictions are those of every track's folds. Its "
+                "permutation nulls refit label transfer on every fold, and its influence leaves out each track in turn")
+        shown = restrict_plan(plan, rows)
+        structure = pair_label_structure(audio[rows], symbolic[rows], labels[rows], ids=ids[rows], folds=shown.folds,
+                                         repeat_of_fold=shown.repeat_of_fold, predictions=predictions,
                                          alphas=alphas, n_boot=settings.n_boot, n_perm=settings.n_perm,
                                          seed=settings.seed)
         sub = subsample_indices(len(audio), settings.max_n_pairwise, settings.seed)
         cka_value = debiased_cka(audio[sub], symbolic[sub])
         influence = leave_one_out(cka_value, debiased_cka_without_each(audio[sub], symbolic[sub]), ids[sub],
                                   measure="cka_debiased", direction="")
-    smallest_train = min(len(train) for train, _ in plan.folds)
+    smallest_train = min(len(train) for train, _ in shown.folds)
     for direction, dim in (("audio→symbolic", pair.dims[0]), ("symbolic→audio", pair.dims[1])):
         note = underdetermined_map_note(f"the ridge map {direction} of label transfer", smallest_train, dim)
         if note:
@@ -292,8 +300,13 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings, 
         for measure, estimate in figures.items():
             quality_rows.append(_row(estimate, encoder=spec, modality=space.modality, measure=measure))
 
-    neighbour_tables = [space_neighbours(space.X, space.ids, k=NEIGHBOURS_K, view=spec)
-                        for spec, space in spaces.items() if len(space) > 1]
+    neighbour_tables = []
+    for spec, space in spaces.items():
+        if len(space) > 1:
+            queries = neighbour_queries(space.labels(settings.label, settings.depth), settings.seed)
+            neighbour_tables.append(space_neighbours(space.X, space.ids, k=NEIGHBOURS_K, view=spec, queries=queries))
+            if queries is not None:
+                notes.append(f"{spec}: {queries_note(len(space), len(queries), settings.seed)}")
     too_few: dict[tuple[str, str], int] = {}
 
     def compare_pair(audio_spec: str, symbolic_spec: str) -> PairComparison:
@@ -314,7 +327,8 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings, 
         except CounterpointError as error:  # e.g. a fold with one class: the track-level figures still stand
             notes.append(f"{audio_spec} × {symbolic_spec}: no label-structure figures — {error}")
         notes.extend(pair.notes)
-        neighbour_tables.extend(pair_neighbours(pair, audio.X, symbolic.X, k=NEIGHBOURS_K))
+        queries = neighbour_queries(audio.labels(settings.label, settings.depth), settings.seed)
+        neighbour_tables.extend(pair_neighbours(pair, audio.X, symbolic.X, k=NEIGHBOURS_K, queries=queries))
         return pair
 
     compared = each_pair(audio_specs, symbolic_specs, compare_pair, notes=notes)
@@ -336,9 +350,11 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings, 
                          influence=influence, knowledge=knowledge.table)
 
 
-def pair_neighbours(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarray, *, k: int) -> list[pd.DataFrame]:
+def pair_neighbours(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarray, *, k: int,
+                    queries: np.ndarray | None = None) -> list[pd.DataFrame]:
     """Across the two spaces of a compared pair, both ways: through the ridge map retrieval chose
-    (view ``"A → B (ridge)"``) and, for one shared space, directly (``"A → B (shared)"``)."""
+    (view ``"A → B (ridge)"``) and, for one shared space, directly (``"A → B (shared)"``); for the paired
+    rows ``queries`` only when given."""
     tables = []
     for run in pair.retrieval.runs:
         if run.method not in ("ridge", "shared"):
@@ -347,7 +363,7 @@ def pair_neighbours(pair: PairComparison, audio: np.ndarray, symbolic: np.ndarra
         source, target = (audio, symbolic) if forward else (symbolic, audio)
         names = (pair.audio, pair.symbolic) if forward else (pair.symbolic, pair.audio)
         tables.append(cross_space_neighbours(source, target, pair.ids, train=pair.train,
-                                             alpha=run.settings.get("alpha"), k=k,
+                                             alpha=run.settings.get("alpha"), k=k, queries=queries,
                                              view=f"{names[0]} → {names[1]} ({run.method})"))
     return tables
 

@@ -51,6 +51,11 @@ EXACT_CLASS_PERMUTATIONS = 6
 DEFAULT_TRANSFER_ALPHA = 100.0
 #: How many tracks :func:`leave_one_out` lists per figure.
 INFLUENTIAL_TRACKS = 3
+#: Most paired tracks verdict (b) runs on: above it, a label-stratified seeded subsample of this size in the probe
+#: protocol's folds restricted to it (:func:`counterpoint.probe_protocol.restrict_plan`). Label transfer refits its
+#: maps and classifiers on every fold and scores every permutation of its null on every held-out track, and
+#: centroid agreement's influence leaves out each track in turn (tracks²).
+LABEL_STRUCTURE_MAX_N = 3000
 
 # The figures this module computes, declared once (range, name, prose; see counterpoint.ranges).
 declare_measure("centroid_agreement", CORRELATION, title="centroid agreement",

@@ -86,6 +86,7 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
                   patience: int = setting(TrainSettings, "patience"),
                   lr: float = setting(TrainSettings, "lr"),
                   training_batch: int = setting(TrainSettings, "training_batch"),
+                  max_tracks: int = setting(TrainSettings, "max_tracks"),
                   seed: int = seed_option("Seed of the folds and the training (repeat r trains with seed + r)."),
                   seeds: int = setting(AnalysisSettings, "probe_seeds", "--seeds",
                                        help="Repeats of the 5-fold cross-validation that gives the probe accuracy (each "
@@ -124,7 +125,7 @@ def probe_command(path: Path = typer.Argument(..., metavar="FILE.h5", help="Stor
     if label is None:
         raise typer.BadParameter("give --label (the metadata column to predict)")
     settings = TrainSettings(epochs=epochs, patience=patience, lr=lr, training_batch=training_batch, seed=seed, device=device,
-                             hidden=hidden_sizes(hidden), dropout=dropout)
+                             hidden=hidden_sizes(hidden), dropout=dropout, max_tracks=max_tracks)
     store = selected_store(path, where)
     if all_encoders:
         with progress_bars() as bars:

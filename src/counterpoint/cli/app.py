@@ -43,7 +43,7 @@ class Requires:
 
 
 _TRAINING = ("--label", "--encoder", "--all-encoders", "--model", "--hidden", "--dropout", "--epochs", "--patience",
-             "--lr", "--training-batch", "--seed", "--seeds", "--depth", "--group")
+             "--lr", "--training-batch", "--max-tracks", "--seed", "--seeds", "--depth", "--group")
 
 #: Every pair of options that cannot combine, checked in one place (:class:`PlainUsageCommand`, and `run` for a params file) before a command runs.
 OPTION_RULES: tuple[Exclusive | Requires, ...] = (

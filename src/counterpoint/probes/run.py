@@ -51,7 +51,7 @@ from counterpoint.results import json_ready
 from counterpoint.probe_protocol import (MIN_TRACKS_PER_CLASS, TRAINED_PROBE_REPEATS, ProbeAccuracy, ProtocolPlan,
                                          plan_protocol, probe_accuracy, score_predictions)
 from counterpoint.significance import with_adjusted_p_values
-from counterpoint.splits import SPLITS, assign_splits, assert_no_leak, describe_splits
+from counterpoint.splits import SPLITS, assign_splits, assert_no_leak, describe_splits, stratified_subsample
 
 from counterpoint.store import as_store
 
@@ -221,7 +221,7 @@ def fit_probe(inputs: ProbeInputs, labels: Sequence[str], splits: Sequence[str],
         "scaler": {"kind": "standard", "fitted_on": "train", "tensors": ["scaler_mean", "scaler_scale"]},
         "training": {"epochs": settings.epochs, "patience": settings.patience, "lr": settings.lr,
                      "training_batch": settings.training_batch, "weight_decay": settings.weight_decay,
-                     "class_weights": "inverse frequency", "early_stopping": "validation macro-F1",
+                     "max_tracks": settings.max_tracks, "class_weights": "inverse frequency", "early_stopping": "validation macro-F1",
                      "best_epoch": outcome.best_epoch, "epochs_run": len(outcome.history)},
         "seed": settings.seed,
         "split_counts": split_counts,
@@ -326,6 +326,12 @@ def probe_data(data: ProbeData, *, label: str, model: str = "linear", depth: int
     """
     labels = data.labels(label, depth)
     keep, notes = _usable_rows(data, labels)
+    if settings.max_tracks and len(keep) > settings.max_tracks:
+        drawn = stratified_subsample(labels[keep], settings.max_tracks, seed=settings.seed)
+        notes.append(f"trained and cross-validated on a subsample of {len(drawn):,} of the {len(keep):,} labelled "
+                     f"tracks, stratified by the label (seed {settings.seed}; --max-tracks {settings.max_tracks:,}, 0 "
+                     "for every track): every fold is a full training run")
+        keep = keep[drawn]
     data, labels = data.take(keep), labels[keep]
     groups = data.groups(group)
     splits = plan_splits(labels, groups, data.given_split(), seed=settings.seed)

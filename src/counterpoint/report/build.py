@@ -42,7 +42,8 @@ METRIC_LABELS = {
 def write_space_outputs(space: SpaceAnalysis, out_dir: Path, colours: dict[str, str],
                         *, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS, rasterized: bool = False) -> dict[str, Path]:
     """CSVs and static figures of one space; returns {figure name: the file the page shows}. The 2-D views of
-    every track go to ``NAME_2d_views.csv`` (the page may draw a subsample); ``rasterized``: the scatters' points
+    every track go to ``NAME_2d_views.csv`` (empty where a view placed a subsample: t-SNE and UMAP above the
+    scatter limit); ``rasterized``: the scatters' points
     are drawn as one image inside SVG and PDF (small files for large corpora)."""
     name = slug(space.spec)
     space.centroid_distance.to_csv(out_dir / f"{name}_centroid_cosine_distance.csv")

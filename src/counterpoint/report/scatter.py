@@ -129,8 +129,8 @@ def subsample_note(payload: dict[str, Any]) -> str:
     if shown is None:
         return ""
     return (f"Showing {shown['n']:,} of {shown['total']:,} tracks, stratified by {shown['label']} (seed "
-            f"{shown['seed']}; more than the scatter limit of {shown['limit']:,}); every track's coordinates are in "
-            "the linked CSV files, and the track search finds any track.")
+            f"{shown['seed']}; more than the scatter limit of {shown['limit']:,}); every track's PCA coordinates (t-SNE "
+            "and UMAP place the drawn tracks only) are in the linked CSV files, and the track search finds any track.")
 
 
 def page_data(analysis: AnalysisResult, comparison: CompareResult | None, colours: dict[str, str],
@@ -159,7 +159,8 @@ def page_data(analysis: AnalysisResult, comparison: CompareResult | None, colour
         if not space.projections:
             continue
         rows = drawn_at[[position[str(i)] for i in space.obs["id"]]]
-        kept = rows >= 0
+        # A drawn track another view did not place (t-SNE and UMAP place a subsample above the limit) is left out
+        kept = (rows >= 0) & np.all([np.isfinite(coords).all(1) for coords in space.projections.values()], axis=0)
         spaces.append({
             "spec": space.spec, "title": f"{space.spec} ({space.modality})", "rows": rows[kept].tolist(),
             "projections": {method: {"x": rounded(coords[kept, 0]), "y": rounded(coords[kept, 1]),
