@@ -56,8 +56,8 @@ def _top_k(queries: np.ndarray, candidates: np.ndarray, k: int,
     (ties: the lower index first); ``itself``: each query's own row among the candidates, never listed.
 
     Queries go in blocks of at most :data:`TOP_K_BLOCK` rows and :data:`TOP_K_BLOCK_BYTES`, so memory is
-    ``[block, N]``, never ``[N, N]``; a row's k
-    best are found by partition (every candidate tied with the k-th kept) and only they are sorted.
+    ``[block, N]``, never ``[N, N]``; a row's k best are found by partition (every candidate tied with the k-th
+    kept) and only they are sorted.
     """
     Q = np.asarray(unit_rows(queries), dtype=np.float64)
     C = np.asarray(unit_rows(candidates), dtype=np.float64)
