@@ -209,7 +209,8 @@ class AnalysisSettings(LabelSelection):
     aligned: bool = declared(ALIGNED_SETTING)  # also the time-aligned comparison (auto pairing) as a section of the report
     scatter_limit: int = declared(Parameter(
         SCATTER_LIMIT, "Most tracks each scatter of the report page draws: above it, a subsample of this size stratified "
-                       "by the label (drawn with WebGL; search still finds every track) and rasterised static scatters.",
+                       "by the label (drawn with WebGL; search still finds every track; t-SNE and UMAP place only "
+                       "these tracks, PCA every track) and rasterised static scatters.",
         low=1))
 
     def __post_init__(self) -> None:
