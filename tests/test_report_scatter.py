@@ -1,6 +1,6 @@
 """The data of the report's linked scatter plots: every track once with the metadata columns the page colours
-and hovers by, and above the scatter limit a stated subsample stratified by the label (every class kept), the
-every track's PCA coordinates in CSV files (t-SNE and UMAP of the drawn tracks) and rasterised static scatters."""
+and hovers by, and above the scatter limit a stated subsample stratified by the label (every class kept), every
+track's PCA coordinates in CSV files (t-SNE and UMAP of the drawn tracks) and rasterised static scatters."""
 
 from __future__ import annotations
 
