@@ -115,8 +115,9 @@ def analyze_space(matrix: EmbeddingMatrix, label: str, *, depth: int | None = No
         if method == "pca":
             projections[method], explained = pca_2d(X, seed)
         else:
-            projections[method] = np.full((len(X), 2), np.nan)
-            projections[method][view_rows] = reduce_2d(X[view_rows], method, seed=seed)
+            placed_coordinates = reduce_2d(X[view_rows], method, seed=seed)   # UMAP's float32 stays float32
+            projections[method] = np.full((len(X), 2), np.nan, dtype=placed_coordinates.dtype)
+            projections[method][view_rows] = placed_coordinates
     return SpaceAnalysis(matrix.spec, matrix.modality, len(X), metrics, raw, normalised, variance, projections, labels,
                          notes, labelled.obs.reset_index(drop=True), explained, probe)
 
