@@ -232,7 +232,6 @@ class EncoderRecord:
         return fingerprint
 
 
-
 def untrained_twins(records: Sequence[EncoderRecord]) -> dict[str, str]:
     """Each trained encoder's spec → the spec of its untrained twin among ``records`` (same name, parameters,
     code and input cut; ``init=random``); the smallest ``init_seed`` where several seeds are stored."""

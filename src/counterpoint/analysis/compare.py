@@ -314,21 +314,21 @@ def run_compare(store_or_path: "Store | str | Path", settings: CompareSettings, 
         if len(audio) < MIN_PAIRED_TRACKS:
             too_few[(audio_spec, symbolic_spec)] = len(audio)
             raise PairSkipped(f"only {len(audio)} paired tracks — skipped (need {MIN_PAIRED_TRACKS})")
+        labels, groups, given_split = audio.labels(settings.label, settings.depth), groups_of(audio), audio.given_split()
         # A CounterpointError here (e.g. too few groups for a held-out part) skips the pair.
-        pair = compare_spaces(audio.X, symbolic.X, audio.labels(settings.label, settings.depth),
-                              groups=groups_of(audio), given_split=audio.given_split(), settings=settings,
+        pair = compare_spaces(audio.X, symbolic.X, labels, groups=groups, given_split=given_split, settings=settings,
                               shared_space=share_space(store.encoder(audio_spec).shared_space,
                                                               store.encoder(symbolic_spec).shared_space),
                               names=(audio_spec, symbolic_spec))
         pair.ids = audio.ids
         try:
-            pair_label_figures(pair, audio.X, symbolic.X, labels=audio.labels(settings.label, settings.depth),
-                               groups=groups_of(audio), given_split=audio.given_split(), settings=settings)
+            pair_label_figures(pair, audio.X, symbolic.X, labels=labels, groups=groups, given_split=given_split,
+                               settings=settings)
         except CounterpointError as error:  # e.g. a fold with one class: the track-level figures still stand
             notes.append(f"{audio_spec} × {symbolic_spec}: no label-structure figures — {error}")
         notes.extend(pair.notes)
-        queries = neighbour_queries(audio.labels(settings.label, settings.depth), settings.seed)
-        neighbour_tables.extend(pair_neighbours(pair, audio.X, symbolic.X, k=NEIGHBOURS_K, queries=queries))
+        neighbour_tables.extend(pair_neighbours(pair, audio.X, symbolic.X, k=NEIGHBOURS_K,
+                                                queries=neighbour_queries(labels, settings.seed)))
         return pair
 
     compared = each_pair(audio_specs, symbolic_specs, compare_pair, notes=notes)

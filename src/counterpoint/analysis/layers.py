@@ -87,8 +87,9 @@ class LayerMap:
 
 
 def layer_groups(store: "Store", modality: str) -> dict[str, list["EncoderRecord"]]:
-    """Each analysed encoder of ``modality`` (:meth:`~counterpoint.store.Store.analysed_encoders`) → its stored layers in network order (one
-    entry, itself, for an encoder without layers), keyed by base spec (the spec without ``layer=``)."""
+    """Each analysed encoder of ``modality`` (:meth:`~counterpoint.store.Store.analysed_encoders`) → its stored
+    layers in network order (one entry, itself, for an encoder without layers), keyed by base spec (the spec
+    without ``layer=``)."""
     groups: dict[str, list[EncoderRecord]] = {}
     for record in store.analysed_encoders():
         if record.modality != modality:

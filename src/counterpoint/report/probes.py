@@ -186,8 +186,8 @@ def _run_probes(inputs: SectionInputs) -> ProbeTable | None:
     inputs.announce(f"training probes ({', '.join(options.probe_models)}; 5-fold cross-validation × "
                     f"{options.probe_seeds} repeats)")
     return probe_table(inputs.store, options.label, models=options.probe_models, repeats=options.probe_seeds,
-                       encoders=[r.spec for r in inputs.store.analysed_encoders()], depth=options.depth, group=options.group,
-                       pooled=inputs.matrices, keep_fold_probes=options.probe_weights == "all",
+                       encoders=[r.spec for r in inputs.store.analysed_encoders()], depth=options.depth,
+                       group=options.group, pooled=inputs.matrices, keep_fold_probes=options.probe_weights == "all",
                        progress=lambda what, done, total: inputs.announce(f"  probe {done + 1}/{total}: {what}"))
 
 
